@@ -93,16 +93,28 @@ func newFlags(env *Env, name, args string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and reports the exit code to use when parsing
-// failed (0 for -h, 2 for a usage error) and whether to go on.
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
+// parseFlags parses args, allowing flags after positional arguments
+// ("latch audit URL --format json"), and returns the positional arguments.
+// When parsing fails it reports the exit code to use (0 for -h, 2 for a
+// usage error) and ok false.
+func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, 2, false
 		}
-		return 2, false
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	return 0, true
 }
 
 // fail prints err once, prefixed with the command, and returns code.
