@@ -1,0 +1,288 @@
+package boltstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/latchsec/latch"
+)
+
+// On-disk layout.
+//
+// Bucket "sessions": key = the raw 32-byte hash, value = an encoded record.
+// Bucket "expiry":   key = expiry (8 bytes, see expiryKey) || hash, value empty.
+// Bucket "users":    key = uvarint(len(user)) || user || hash, value empty.
+// Bucket "meta":     key "format" = formatVersion.
+//
+// The length prefix makes user keys prefix-free: the prefix of "bob" never
+// matches a key of "bobby".
+var (
+	bucketSessions = []byte("sessions")
+	bucketExpiry   = []byte("expiry")
+	bucketUsers    = []byte("users")
+	bucketMeta     = []byte("meta")
+
+	keyFormat     = []byte("format")
+	formatVersion = []byte("boltstore/1")
+)
+
+// recordVersion is the first byte of every encoded record.
+const recordVersion = 1
+
+// flagRemember is bit 0 of the flags field.
+const flagRemember = 1
+
+// MaxUserIDLen is the longest user ID, in bytes, that the store accepts. It
+// keeps index keys well below bbolt's key size limit.
+const MaxUserIDLen = 1024
+
+// errCorrupt is wrapped by every decoding error.
+var errCorrupt = errors.New("corrupt record")
+
+// castagnoli is the CRC-32C table used for record checksums.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// record is the stored form of a session: its metadata and its values, each
+// value still encoded with latch.EncodeValue so that a Commit can apply
+// changes key by key without decoding the others.
+type record struct {
+	meta   latch.Meta
+	values map[string][]byte
+}
+
+// encodeRecord serialises r:
+//
+//	version byte
+//	uvarint flags
+//	created, last seen, auth time: varint unix seconds, uvarint nanoseconds
+//	varint idle timeout, varint absolute timeout (nanoseconds)
+//	user ID, user agent, IP: uvarint length || bytes
+//	uvarint value count, then per value sorted by key:
+//	    uvarint key length || key || uvarint value length || value
+//	CRC-32C (Castagnoli) of everything above, big-endian
+func encodeRecord(r *record) []byte {
+	size := 1 + 3*binary.MaxVarintLen64 + 3*(binary.MaxVarintLen64+binary.MaxVarintLen32) +
+		5*binary.MaxVarintLen64 + len(r.meta.UserID) + len(r.meta.UserAgent) + len(r.meta.IP) + 4
+	keys := make([]string, 0, len(r.values))
+	for k, v := range r.values {
+		keys = append(keys, k)
+		size += 2*binary.MaxVarintLen64 + len(k) + len(v)
+	}
+	slices.Sort(keys)
+
+	b := make([]byte, 0, size)
+	b = append(b, recordVersion)
+	var flags uint64
+	if r.meta.Remember {
+		flags |= flagRemember
+	}
+	b = binary.AppendUvarint(b, flags)
+	b = appendTime(b, r.meta.Created)
+	b = appendTime(b, r.meta.LastSeen)
+	b = appendTime(b, r.meta.AuthTime)
+	b = binary.AppendVarint(b, int64(r.meta.IdleTimeout))
+	b = binary.AppendVarint(b, int64(r.meta.AbsoluteTimeout))
+	b = appendString(b, r.meta.UserID)
+	b = appendString(b, r.meta.UserAgent)
+	b = appendString(b, r.meta.IP)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = appendString(b, k)
+		b = binary.AppendUvarint(b, uint64(len(r.values[k])))
+		b = append(b, r.values[k]...)
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = binary.AppendVarint(b, t.Unix())
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decoder reads the fields of an encoded record, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: bad %s", errCorrupt, what)
+	}
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes(what string) []byte {
+	n := d.uvarint(what)
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(what)
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) time(what string) time.Time {
+	sec := d.varint(what)
+	nsec := d.uvarint(what)
+	if d.err != nil {
+		return time.Time{}
+	}
+	if nsec >= uint64(time.Second) {
+		d.fail(what)
+		return time.Time{}
+	}
+	t := time.Unix(sec, int64(nsec)).UTC()
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t
+}
+
+// decodeRecord parses data written by encodeRecord. Value bytes are copied
+// when copyValues is set, so that the record outlives the transaction that
+// read it; otherwise they alias data.
+func decodeRecord(data []byte, copyValues bool) (*record, error) {
+	if len(data) < 1+4 {
+		return nil, fmt.Errorf("%w: truncated (%d bytes)", errCorrupt, len(data))
+	}
+	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch", errCorrupt)
+	}
+	if body[0] != recordVersion {
+		return nil, fmt.Errorf("%w: unknown record version %d", errCorrupt, body[0])
+	}
+	d := &decoder{b: body[1:]}
+	r := &record{}
+	flags := d.uvarint("flags")
+	if flags&^flagRemember != 0 {
+		d.fail("flags")
+	}
+	r.meta.Remember = flags&flagRemember != 0
+	r.meta.Created = d.time("created time")
+	r.meta.LastSeen = d.time("last-seen time")
+	r.meta.AuthTime = d.time("authentication time")
+	r.meta.IdleTimeout = time.Duration(d.varint("idle timeout"))
+	r.meta.AbsoluteTimeout = time.Duration(d.varint("absolute timeout"))
+	r.meta.UserID = string(d.bytes("user ID"))
+	r.meta.UserAgent = string(d.bytes("user agent"))
+	r.meta.IP = string(d.bytes("IP"))
+	n := d.uvarint("value count")
+	if d.err != nil {
+		return nil, d.err
+	}
+	// Each value takes at least two bytes, which bounds the allocation.
+	if n > uint64(len(d.b))/2 {
+		return nil, fmt.Errorf("%w: bad value count", errCorrupt)
+	}
+	r.values = make(map[string][]byte, n)
+	prev := ""
+	for i := uint64(0); i < n; i++ {
+		k := string(d.bytes("value key"))
+		v := d.bytes("value")
+		if d.err != nil {
+			return nil, d.err
+		}
+		if i > 0 && k <= prev {
+			return nil, fmt.Errorf("%w: value keys out of order", errCorrupt)
+		}
+		prev = k
+		if copyValues {
+			v = bytes.Clone(v)
+		}
+		r.values[k] = v
+	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
+	}
+	return r, nil
+}
+
+// expiryNanos returns t as Unix nanoseconds, saturated to the int64 range
+// so that times far in the past or the future still order correctly.
+func expiryNanos(t time.Time) int64 {
+	const maxSec = math.MaxInt64 / int64(time.Second)
+	switch sec := t.Unix(); {
+	case sec >= maxSec:
+		return math.MaxInt64
+	case sec <= -maxSec:
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+// expiryPrefixLen is the size of the time part of an expiry key.
+const expiryPrefixLen = 8
+
+// expiryKey is the expiry index key for a session: the expiry in Unix
+// nanoseconds with the sign bit flipped, big-endian, so that byte order is
+// time order, followed by the hash.
+func expiryKey(t time.Time, h latch.Hash) []byte {
+	k := make([]byte, expiryPrefixLen+latch.HashSize)
+	binary.BigEndian.PutUint64(k, uint64(expiryNanos(t))^(1<<63))
+	copy(k[expiryPrefixLen:], h[:])
+	return k
+}
+
+// parseExpiryKey is the inverse of expiryKey.
+func parseExpiryKey(k []byte) (nanos int64, h latch.Hash, ok bool) {
+	if len(k) != expiryPrefixLen+latch.HashSize {
+		return 0, h, false
+	}
+	nanos = int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
+	copy(h[:], k[expiryPrefixLen:])
+	return nanos, h, true
+}
+
+// userPrefix is the common prefix of every index key of the user.
+func userPrefix(user string) []byte {
+	p := make([]byte, 0, binary.MaxVarintLen64+len(user)+latch.HashSize)
+	p = binary.AppendUvarint(p, uint64(len(user)))
+	return append(p, user...)
+}
+
+// userKey is the per-user index key of a session.
+func userKey(user string, h latch.Hash) []byte {
+	return append(userPrefix(user), h[:]...)
+}

@@ -1,0 +1,635 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/latchsec/latch"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+var _ latch.Store = (*Store)(nil)
+
+// Defaults for the zero Options.
+const (
+	DefaultFileMode      os.FileMode = 0o600
+	DefaultOpenTimeout               = time.Second
+	DefaultSweepInterval             = time.Minute
+	DefaultSweepBatch                = 1000
+)
+
+// ErrInUse is matched (with errors.Is) by the error Open returns when another
+// process, or another Store in this process, holds the database file.
+var ErrInUse = errors.New("boltstore: database file is in use by another process")
+
+// ErrCorrupt is matched by the error returned when a stored record cannot be
+// decoded. The store fails closed: the operation reports the error and never
+// treats a corrupt record as an empty or missing session. Delete still
+// removes a corrupt record, so that revocation always works.
+var ErrCorrupt = errCorrupt
+
+// Options configure a Store. The zero value is ready to use; each field
+// documents its default.
+type Options struct {
+	// FileMode is the permission of the database file when Open creates it.
+	// It has no effect on an existing file. Default 0600 (DefaultFileMode).
+	FileMode os.FileMode
+	// OpenTimeout is how long Open waits for the exclusive lock on the file
+	// before it reports ErrInUse. Default one second (DefaultOpenTimeout).
+	OpenTimeout time.Duration
+	// Now is the clock that decides expiry. Default time.Now.
+	Now func() time.Time
+	// SweepInterval is how often a background goroutine deletes expired
+	// sessions. Default one minute (DefaultSweepInterval); a negative value
+	// disables the sweeper (call Sweep yourself). Expired sessions are
+	// never returned, swept or not.
+	SweepInterval time.Duration
+	// SweepBatch is the most expired sessions deleted in one transaction, so
+	// that a sweep never holds the write lock for long. Default 1000
+	// (DefaultSweepBatch).
+	SweepBatch int
+	// OnError receives the errors of the background sweeper. They hold no
+	// secret. Default: printed with the standard log package.
+	OnError func(error)
+}
+
+// Store is a latch.Store kept in a bbolt database file. It is safe for
+// concurrent use. Only one Store, in one process, may have a file open at a
+// time.
+type Store struct {
+	db      *bolt.DB
+	now     func() time.Time
+	batch   int
+	onError func(error)
+
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// inUseError is returned by Open when the file lock cannot be taken.
+type inUseError struct {
+	path string
+}
+
+func (e *inUseError) Error() string {
+	return fmt.Sprintf("boltstore: %s is in use by another process", e.path)
+}
+
+func (e *inUseError) Is(target error) bool { return target == ErrInUse }
+func (e *inUseError) Unwrap() error        { return berrors.ErrTimeout }
+
+// Open opens the database file at path, creating it (but not its directory)
+// if needed, and starts the background sweeper. opts may be nil for the
+// defaults. Close the Store when done.
+//
+// A file that another process holds gives an error matching ErrInUse after
+// Options.OpenTimeout. A file that is not a boltstore database is refused.
+func Open(path string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if path == "" {
+		return nil, errors.New("boltstore: empty database path")
+	}
+	if o.FileMode == 0 {
+		o.FileMode = DefaultFileMode
+	}
+	if o.FileMode&^os.ModePerm != 0 {
+		return nil, fmt.Errorf("boltstore: file mode %v has bits other than permissions", o.FileMode)
+	}
+	if o.OpenTimeout < 0 {
+		return nil, fmt.Errorf("boltstore: negative open timeout %v", o.OpenTimeout)
+	}
+	if o.OpenTimeout == 0 {
+		o.OpenTimeout = DefaultOpenTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = DefaultSweepInterval
+	}
+	if o.SweepBatch < 0 {
+		return nil, fmt.Errorf("boltstore: negative sweep batch %d", o.SweepBatch)
+	}
+	if o.SweepBatch == 0 {
+		o.SweepBatch = DefaultSweepBatch
+	}
+	if o.OnError == nil {
+		o.OnError = func(err error) { log.Print(err) }
+	}
+
+	db, err := bolt.Open(path, o.FileMode, &bolt.Options{
+		Timeout:      o.OpenTimeout,
+		FreelistType: bolt.FreelistMapType,
+		// NoSync stays false: every acknowledged Commit is on disk.
+	})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, &inUseError{path: path}
+		}
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	if err := db.Update(initBuckets); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		db:      db,
+		now:     o.Now,
+		batch:   o.SweepBatch,
+		onError: o.OnError,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+	}
+	if o.SweepInterval > 0 {
+		go s.sweeper(ctx, o.SweepInterval)
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+// initBuckets checks the format marker of an existing database, or creates
+// the buckets of a new one.
+func initBuckets(tx *bolt.Tx) error {
+	if m := tx.Bucket(bucketMeta); m != nil {
+		if v := m.Get(keyFormat); !bytes.Equal(v, formatVersion) {
+			return fmt.Errorf("unsupported format %q (this version reads %q)", v, formatVersion)
+		}
+	} else {
+		empty := true
+		if err := tx.ForEach(func([]byte, *bolt.Bucket) error {
+			empty = false
+			return nil
+		}); err != nil {
+			return err
+		}
+		if !empty {
+			return errors.New("not a boltstore database (it holds other buckets)")
+		}
+		m, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := m.Put(keyFormat, formatVersion); err != nil {
+			return err
+		}
+	}
+	for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the sweeper, waits for it to finish, and closes the database.
+// Calling Close again returns the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		<-s.done
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("boltstore: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// Path returns the path of the database file.
+func (s *Store) Path() string { return s.db.Path() }
+
+// buckets are the buckets of one transaction.
+type buckets struct {
+	sessions, expiry, users *bolt.Bucket
+}
+
+func bucketsOf(tx *bolt.Tx) (buckets, error) {
+	b := buckets{
+		sessions: tx.Bucket(bucketSessions),
+		expiry:   tx.Bucket(bucketExpiry),
+		users:    tx.Bucket(bucketUsers),
+	}
+	if b.sessions == nil || b.expiry == nil || b.users == nil {
+		return b, errors.New("boltstore: database is missing its buckets")
+	}
+	return b, nil
+}
+
+// view and update run fn in a read or write transaction and add the
+// package prefix to bbolt's own errors.
+func (s *Store) view(fn func(buckets) error) error {
+	return s.tx(false, fn)
+}
+
+func (s *Store) update(fn func(buckets) error) error {
+	return s.tx(true, fn)
+}
+
+func (s *Store) tx(writable bool, fn func(buckets) error) error {
+	var fnErr error
+	run := func(tx *bolt.Tx) error {
+		b, err := bucketsOf(tx)
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		fnErr = fn(b)
+		return fnErr
+	}
+	var err error
+	if writable {
+		err = s.db.Update(run)
+	} else {
+		err = s.db.View(run)
+	}
+	if err != nil && err != fnErr {
+		return fmt.Errorf("boltstore: %w", err)
+	}
+	return err
+}
+
+func checkCtx(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: %w", err)
+	}
+	return nil
+}
+
+// get returns the record stored under h, expired or not, or nil if there is
+// none.
+func (b buckets) get(h latch.Hash, copyValues bool) (*record, error) {
+	data := b.sessions.Get(h[:])
+	if data == nil {
+		return nil, nil
+	}
+	r, err := decodeRecord(data, copyValues)
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
+	}
+	return r, nil
+}
+
+// live reports whether r may still be returned at now.
+func live(r *record, now time.Time) bool {
+	return now.Before(r.meta.ExpiresAt())
+}
+
+// put stores r under h with its index entries. Entries of a previous
+// record under h must have been removed first.
+func (b buckets) put(h latch.Hash, r *record) error {
+	if err := b.sessions.Put(h[:], encodeRecord(r)); err != nil {
+		return fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
+	}
+	if err := b.expiry.Put(expiryKey(r.meta.ExpiresAt(), h), nil); err != nil {
+		return fmt.Errorf("boltstore: expiry index: %w", err)
+	}
+	if r.meta.UserID != "" {
+		if err := b.users.Put(userKey(r.meta.UserID, h), nil); err != nil {
+			return fmt.Errorf("boltstore: user index: %w", err)
+		}
+	}
+	return nil
+}
+
+// remove deletes the record under h and, when r (the record that was
+// stored) is known, its index entries. Without r, stale index entries stay
+// behind; every reader of the indexes checks the record and ignores them.
+func (b buckets) remove(h latch.Hash, r *record) error {
+	if err := b.sessions.Delete(h[:]); err != nil {
+		return fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
+	}
+	if r == nil {
+		return nil
+	}
+	return b.unindex(h, r)
+}
+
+// unindex deletes the index entries of the record r stored under h.
+func (b buckets) unindex(h latch.Hash, r *record) error {
+	if err := b.expiry.Delete(expiryKey(r.meta.ExpiresAt(), h)); err != nil {
+		return fmt.Errorf("boltstore: expiry index: %w", err)
+	}
+	if r.meta.UserID != "" {
+		if err := b.users.Delete(userKey(r.meta.UserID, h)); err != nil {
+			return fmt.Errorf("boltstore: user index: %w", err)
+		}
+	}
+	return nil
+}
+
+// Load returns the live record stored under id, or latch.ErrNotFound. An
+// expired record is never returned, even before the sweeper deletes it.
+func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out *latch.Record
+	err := s.view(func(b buckets) error {
+		r, err := b.get(id, false)
+		if err != nil {
+			return err
+		}
+		if r == nil || !live(r, now) {
+			return latch.ErrNotFound
+		}
+		out = &latch.Record{Meta: r.meta, Values: make(map[string]any, len(r.values))}
+		for k, raw := range r.values {
+			v, err := latch.DecodeValue(raw)
+			if err != nil {
+				return fmt.Errorf("boltstore: session %s: value %q: %w: %w", id.Handle(), k, errCorrupt, err)
+			}
+			out.Values[k] = v
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Commit applies c in one bbolt write transaction, which bbolt writes and
+// fsyncs before Commit returns; see latch.Commit.
+func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
+	if c == nil {
+		return errors.New("boltstore: nil commit")
+	}
+	if c.ID.IsZero() {
+		return errors.New("boltstore: commit with a zero session hash")
+	}
+	if len(c.Meta.UserID) > MaxUserIDLen {
+		return fmt.Errorf("boltstore: user ID of %d bytes is longer than %d", len(c.Meta.UserID), MaxUserIDLen)
+	}
+	if c.MaxPerUser < 0 {
+		return fmt.Errorf("boltstore: negative MaxPerUser %d", c.MaxPerUser)
+	}
+	// Encode new values before taking the write lock.
+	set := make(map[string][]byte, len(c.Set))
+	for k, v := range c.Set {
+		enc, err := latch.EncodeValue(v)
+		if err != nil {
+			return fmt.Errorf("boltstore: value %q: %w", k, err)
+		}
+		set[k] = enc
+	}
+	now := s.now()
+	return s.update(func(b buckets) error {
+		return commitTx(b, c, set, now)
+	})
+}
+
+func commitTx(b buckets, c *latch.Commit, set map[string][]byte, now time.Time) error {
+	var from *record
+	if !c.From.IsZero() {
+		r, err := b.get(c.From, true)
+		if err != nil {
+			return err
+		}
+		if r == nil || !live(r, now) {
+			return latch.ErrNotFound
+		}
+		from = r
+	}
+	existing, err := b.get(c.ID, true)
+	if err != nil {
+		return err
+	}
+	existingLive := existing != nil && live(existing, now)
+	if c.Create && existingLive {
+		return latch.ErrExists
+	}
+
+	var base *record
+	switch {
+	case from != nil:
+		base = from
+	case c.Create:
+		base = &record{values: map[string][]byte{}}
+	case !existingLive:
+		return latch.ErrNotFound
+	default:
+		base = existing
+	}
+
+	values := base.values
+	if c.Clear {
+		values = make(map[string][]byte, len(set))
+	}
+	for _, k := range c.Delete {
+		delete(values, k)
+	}
+	for k, v := range set {
+		values[k] = v
+	}
+	next := &record{meta: c.Meta, values: values}
+
+	user := c.Meta.UserID
+	adds := c.Create || from != nil || base.meta.UserID != user
+	if c.MaxPerUser > 0 && user != "" && adds {
+		others, _, err := liveUserSessions(b, user, now, true, false)
+		if err != nil {
+			return err
+		}
+		others = slices.DeleteFunc(others, func(e entry) bool { return e.id == c.ID || e.id == c.From })
+		if len(others) >= c.MaxPerUser {
+			if !c.EvictOldest {
+				return latch.ErrSessionLimit
+			}
+			for _, e := range others[:len(others)-c.MaxPerUser+1] {
+				if err := b.remove(e.id, e.rec); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	if from != nil && c.From != c.ID {
+		if err := b.remove(c.From, from); err != nil {
+			return err
+		}
+	}
+	if existing != nil {
+		if err := b.unindex(c.ID, existing); err != nil {
+			return err
+		}
+	}
+	return b.put(c.ID, next)
+}
+
+// entry is one session found through the user index.
+type entry struct {
+	id  latch.Hash
+	rec *record
+}
+
+// liveUserSessions returns the user's live sessions, oldest first by
+// Created. In a write transaction (prune set) it also deletes the user's
+// index entries that point at nothing, at an expired record, or at a
+// record that now belongs to someone else.
+//
+// A corrupt record fails the call, unless skipCorrupt is set: then the
+// hashes of corrupt records indexed under the user are returned apart.
+func liveUserSessions(b buckets, user string, now time.Time, prune, skipCorrupt bool) ([]entry, []latch.Hash, error) {
+	prefix := userPrefix(user)
+	var out []entry
+	var corrupt []latch.Hash
+	var stale [][]byte
+	c := b.users.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+latch.HashSize {
+			stale = append(stale, bytes.Clone(k))
+			continue
+		}
+		var id latch.Hash
+		copy(id[:], k[len(prefix):])
+		r, err := b.get(id, prune)
+		if err != nil {
+			if skipCorrupt {
+				corrupt = append(corrupt, id)
+				continue
+			}
+			return nil, nil, err
+		}
+		if r == nil || r.meta.UserID != user || !live(r, now) {
+			stale = append(stale, bytes.Clone(k))
+			continue
+		}
+		out = append(out, entry{id: id, rec: r})
+	}
+	if prune {
+		for _, k := range stale {
+			if err := b.users.Delete(k); err != nil {
+				return nil, nil, fmt.Errorf("boltstore: user index: %w", err)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(x, y entry) int {
+		if c := x.rec.meta.Created.Compare(y.rec.meta.Created); c != 0 {
+			return c
+		}
+		return bytes.Compare(x.id[:], y.id[:])
+	})
+	return out, corrupt, nil
+}
+
+// Delete removes the record under id and its index entries. Deleting a
+// missing record is not an error, and a corrupt record is deleted too.
+func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
+	return s.update(func(b buckets) error {
+		r, err := b.get(id, false)
+		if err != nil {
+			// Unreadable: remove the record; its index entries, if
+			// any, are stale and ignored.
+			r = nil
+		}
+		return b.remove(id, r)
+	})
+}
+
+func checkUser(userID string) error {
+	if userID == "" {
+		return errors.New("boltstore: empty user ID")
+	}
+	if len(userID) > MaxUserIDLen {
+		return fmt.Errorf("boltstore: user ID of %d bytes is longer than %d", len(userID), MaxUserIDLen)
+	}
+	return nil
+}
+
+// ListUser returns the user's live sessions, oldest first by Created. It
+// reads only the user's index entries, never the whole store.
+func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkUser(userID); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []latch.Info
+	err := s.view(func(b buckets) error {
+		entries, _, err := liveUserSessions(b, userID, now, false, false)
+		if err != nil {
+			return err
+		}
+		out = make([]latch.Info, len(entries))
+		for i, e := range entries {
+			out[i] = latch.Info{ID: e.id, Meta: e.rec.meta}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteUser removes every session of the user except keep (which may be
+// zero) and returns how many live sessions it removed. Records indexed
+// under the user that cannot be decoded are removed as well (and not
+// counted), so that revoking a user's sessions never fails on them.
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
+	if err := checkCtx(ctx); err != nil {
+		return 0, err
+	}
+	if err := checkUser(userID); err != nil {
+		return 0, err
+	}
+	now := s.now()
+	var n int
+	err := s.update(func(b buckets) error {
+		n = 0
+		entries, corrupt, err := liveUserSessions(b, userID, now, true, true)
+		if err != nil {
+			return err
+		}
+		// Revocation must work even on records that cannot be read.
+		for _, id := range corrupt {
+			if id == keep {
+				continue
+			}
+			if err := b.remove(id, nil); err != nil {
+				return err
+			}
+			if err := b.users.Delete(userKey(userID, id)); err != nil {
+				return fmt.Errorf("boltstore: user index: %w", err)
+			}
+		}
+		for _, e := range entries {
+			if e.id == keep && !keep.IsZero() {
+				continue
+			}
+			if err := b.remove(e.id, e.rec); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

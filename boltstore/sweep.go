@@ -1,0 +1,147 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// sweeper runs Sweep every interval until ctx is cancelled by Close.
+func (s *Store) sweeper(ctx context.Context, interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.onError(err)
+			}
+		}
+	}
+}
+
+// Sweep deletes every session that has expired by the store's clock and
+// returns how many it deleted. It walks the expiry index from the oldest
+// entry, never the whole store, and deletes at most Options.SweepBatch
+// sessions per write transaction, checking ctx between transactions.
+//
+// An expired record that cannot be decoded is deleted too, and reported in
+// the error (which matches ErrCorrupt) after the sweep completes.
+//
+// The background sweeper calls Sweep every Options.SweepInterval; calling it
+// directly is only needed when the sweeper is disabled.
+func (s *Store) Sweep(ctx context.Context) (int, error) {
+	total := 0
+	var corrupt []error
+	var resume []byte
+	for {
+		if err := checkCtx(ctx); err != nil {
+			return total, err
+		}
+		n, next, bad, err := s.sweepBatch(s.now(), resume)
+		total += n
+		corrupt = append(corrupt, bad...)
+		if err != nil {
+			return total, fmt.Errorf("boltstore: sweep: %w", err)
+		}
+		if next == nil {
+			break
+		}
+		resume = next
+	}
+	if len(corrupt) > 0 {
+		return total, fmt.Errorf("boltstore: sweep: deleted %d unreadable expired record(s): %w",
+			len(corrupt), errors.Join(corrupt...))
+	}
+	return total, nil
+}
+
+// sweepBatch handles, in one transaction, up to s.batch expiry index
+// entries that are due at now, starting after the key resume (from the
+// first entry when nil). It returns how many sessions it deleted, the key to
+// resume from when more entries may be due (nil when done), and the errors
+// of the unreadable records it deleted.
+func (s *Store) sweepBatch(now time.Time, resume []byte) (deleted int, next []byte, corrupt []error, err error) {
+	nowNanos := expiryNanos(now)
+	err = s.update(func(b buckets) error {
+		deleted, next, corrupt = 0, nil, nil
+		var due [][]byte
+		c := b.expiry.Cursor()
+		k, _ := c.First()
+		if resume != nil {
+			k, _ = c.Seek(resume)
+			if bytes.Equal(k, resume) {
+				k, _ = c.Next()
+			}
+		}
+		for ; k != nil; k, _ = c.Next() {
+			nanos, _, ok := parseExpiryKey(k)
+			if ok && nanos > nowNanos {
+				break
+			}
+			if len(due) == s.batch {
+				next = due[len(due)-1]
+				break
+			}
+			due = append(due, bytes.Clone(k))
+		}
+		for _, k := range due {
+			n, bad, err := sweepEntry(b, k, now)
+			if err != nil {
+				return err
+			}
+			deleted += n
+			if bad != nil {
+				corrupt = append(corrupt, bad)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return deleted, next, corrupt, nil
+}
+
+// sweepEntry handles one due expiry index entry k: it deletes the entry,
+// and the record it points at if that record has expired.
+func sweepEntry(b buckets, k []byte, now time.Time) (deleted int, corrupt, err error) {
+	if err := b.expiry.Delete(k); err != nil {
+		return 0, nil, fmt.Errorf("boltstore: expiry index: %w", err)
+	}
+	_, id, ok := parseExpiryKey(k)
+	if !ok {
+		return 0, nil, nil // malformed entry: dropped
+	}
+	r, rerr := b.get(id, false)
+	switch {
+	case rerr != nil:
+		// The record was due and cannot be read: delete it. Its user
+		// index entry, if any, is pruned by the next write that reads
+		// the user's index.
+		if err := b.remove(id, nil); err != nil {
+			return 0, nil, err
+		}
+		return 1, rerr, nil
+	case r == nil:
+		return 0, nil, nil // the record went away: stale entry
+	case live(r, now):
+		// Only possible for the current entry when expiry times
+		// saturate; a stale entry of an older expiry is just dropped.
+		if bytes.Equal(expiryKey(r.meta.ExpiresAt(), id), k) {
+			if err := b.expiry.Put(k, nil); err != nil {
+				return 0, nil, fmt.Errorf("boltstore: expiry index: %w", err)
+			}
+		}
+		return 0, nil, nil
+	}
+	if err := b.remove(id, r); err != nil {
+		return 0, nil, err
+	}
+	return 1, nil, nil
+}
