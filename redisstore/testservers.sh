@@ -11,8 +11,10 @@
 #   eval "$(redisstore/testservers.sh start DIR)"   # prints export lines
 #   redisstore/testservers.sh stop DIR
 #
-# Ports are LATCH_REDIS_PORT_BASE (default 17100) plus 0 (standalone),
-# 10-12 (cluster), 20 (sentinel's master) and 21 (sentinel). Every message
+# Ports are a base plus 0 (standalone), 10-12 (cluster, and their cluster
+# bus ports 10010-10012 above), 20 (sentinel's master) and 21 (sentinel).
+# The base is LATCH_REDIS_PORT_BASE when set, otherwise the first of 17100,
+# 17130, ... whose ports are all free. Every message
 # other than the export lines goes to stderr; on any failure the script stops
 # what it started, prints the reason and the server log, and exits non-zero.
 set -euo pipefail
@@ -31,16 +33,20 @@ usage() {
 cmd=$1
 dir=$2
 
-base=${LATCH_REDIS_PORT_BASE:-17100}
-[[ $base =~ ^[0-9]+$ ]] && ((base >= 1024 && base <= 65000)) ||
-	die "LATCH_REDIS_PORT_BASE must be a port number between 1024 and 65000"
-standalone_port=$((base))
-cluster_ports=($((base + 10)) $((base + 11)) $((base + 12)))
-master_port=$((base + 20))
-sentinel_port=$((base + 21))
 master_name=latchmaster
-all_ports=("$standalone_port" "${cluster_ports[@]}" "$master_port" "$sentinel_port")
 timeout_s=${LATCH_REDIS_TIMEOUT:-30}
+
+# set_ports BASE chooses the ports of every server from BASE.
+set_ports() {
+	base=$1
+	standalone_port=$((base))
+	cluster_ports=($((base + 10)) $((base + 11)) $((base + 12)))
+	master_port=$((base + 20))
+	sentinel_port=$((base + 21))
+	# A cluster node also listens on its port + 10000 (the cluster bus).
+	all_ports=("$standalone_port" "${cluster_ports[@]}" $((base + 10010)) $((base + 10011))
+		$((base + 10012)) "$master_port" "$sentinel_port")
+}
 
 need() {
 	command -v "$1" >/dev/null 2>&1 || die "$1 not found (apt-get install redis-server)"
@@ -84,8 +90,9 @@ sentinel_ok() {
 	[[ $addr == "127.0.0.1:$master_port" ]]
 }
 
+# port_free reports whether nothing listens on 127.0.0.1:PORT.
 port_free() {
-	! cli "$1" ping >/dev/null
+	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 # start_server NAME PORT [extra config lines...]
@@ -180,9 +187,33 @@ start)
 	need redis-sentinel
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
-	for p in "${all_ports[@]}"; do
-		port_free "$p" || die "port $p already answers; run '$0 stop DIR' or set LATCH_REDIS_PORT_BASE"
-	done
+	# LATCH_REDIS_PORT_BASE pins the ports; otherwise the first base from
+	# 17100 up whose ports are all free is used, so that two runs side by
+	# side do not collide.
+	if [[ -n ${LATCH_REDIS_PORT_BASE:-} ]]; then
+		[[ $LATCH_REDIS_PORT_BASE =~ ^[0-9]+$ ]] &&
+			((LATCH_REDIS_PORT_BASE >= 1024 && LATCH_REDIS_PORT_BASE <= 55000)) ||
+			die "LATCH_REDIS_PORT_BASE must be a port number between 1024 and 55000"
+		set_ports "$LATCH_REDIS_PORT_BASE"
+		for p in "${all_ports[@]}"; do
+			port_free "$p" || die "port $p is in use; run '$0 stop DIR' or choose another LATCH_REDIS_PORT_BASE"
+		done
+	else
+		found=
+		for b in 17100 17130 17160 17190 17220 17250 17280 17310; do
+			set_ports "$b"
+			found=$b
+			for p in "${all_ports[@]}"; do
+				if ! port_free "$p"; then
+					found=
+					break
+				fi
+			done
+			[[ -n $found ]] && break
+		done
+		[[ -n $found ]] || die "no free block of ports between 17100 and 17340; set LATCH_REDIS_PORT_BASE"
+	fi
+	echo "testservers.sh: using ports from $base in $dir" >&2
 	trap 'echo "testservers.sh: start failed; stopping what was started" >&2; stop_all' ERR
 
 	start_server standalone "$standalone_port"
