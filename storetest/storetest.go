@@ -1,0 +1,365 @@
+// Package storetest checks that a latch.Store implements the contract written
+// in the documentation of latch.Store and latch.Commit.
+//
+// A store package calls Run from one of its tests, in the manner of
+// testing/fstest.TestFS:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) latch.Store {
+//			return newEmptyStore(t) // closed with t.Cleanup
+//		})
+//	}
+//
+// Run calls newStore once for every subtest, and every subtest expects the
+// store it gets to be empty. Every subtest also uses fresh random hashes and
+// user IDs, so a store that shares a database between subtests still passes
+// as long as it does not hold sessions under those names.
+//
+// The suite checks, one named subtest each:
+//
+//   - LoadCommitDelete: a created record reads back with its metadata and
+//     values; Load of a missing hash and of a deleted record gives
+//     latch.ErrNotFound; deleting a missing record is not an error.
+//   - CreateExisting: Commit with Create on a live hash gives latch.ErrExists
+//     and changes neither the record nor any user's index, also for a
+//     renewal into a live hash.
+//   - CommitMissing: Commit without Create or From on a missing or deleted
+//     hash gives latch.ErrNotFound and writes nothing.
+//   - ExpiredOnCommit: a commit whose Meta.ExpiresAt() is already past
+//     succeeds but its result is never returned by Load or ListUser, and a
+//     renewal into such a result still deletes From.
+//   - Expiry: a record that expires about one second ahead is returned before
+//     its deadline and never after it (real time, polled, with a tolerance of
+//     ExpiryTolerance for a store with its own clock); once expired it cannot
+//     be committed to, renewed from, or listed, and Create may reuse its hash
+//     starting from empty values.
+//   - Renew: the record under From becomes the base, From is gone and ID is
+//     present after one Commit; renewal from a missing From gives
+//     latch.ErrNotFound and writes nothing; the user index follows the
+//     session to its new hash and, on login, to its new user.
+//   - Patch: Clear, then Delete, then Set apply to the base values; values
+//     the commit does not name are kept; Meta replaces the metadata.
+//   - ConcurrentPatches: 1,000 trials of two concurrent commits that set
+//     different keys of one session; no change may be lost.
+//   - RenewRacesCommit: a commit racing a renewal of its session either lands
+//     in the renewed record or fails with latch.ErrNotFound; it never brings
+//     the old hash back.
+//   - ConcurrentCreate: of several concurrent creations of one hash exactly
+//     one succeeds and the others get latch.ErrExists.
+//   - Values: strings, numbers, bools, nil, nested maps, slices and structs
+//     read back with the same meaning (a store may return json.Number for a
+//     number, []any for a slice and map[string]any for a map or struct, as
+//     latch.DecodeValue does; big integers must keep their precision).
+//   - Snapshots: the store keeps no reference to the caller's Commit, and a
+//     record returned by Load does not change when the session is committed
+//     to afterwards.
+//   - ListUser: a user's live sessions, oldest first by Created, with their
+//     metadata; never another user's, an expired or a deleted session.
+//   - DeleteUser: removes every live session of the user except keep, and
+//     returns how many; other users' sessions are untouched.
+//   - DeleteRemovesIndex: Delete also removes the session from its user's
+//     index.
+//   - UserChange: a commit that changes Meta.UserID moves the index entry.
+//   - MaxPerUser: at the limit, EvictOldest deletes the oldest sessions by
+//     Created until one place is free; without it the commit gets
+//     latch.ErrSessionLimit and writes nothing; expired sessions do not
+//     count; a renewal of one of the user's own sessions does not count it
+//     twice; a commit that adds no session to the user is not limited.
+//   - ConcurrentLimit: concurrent creations for one user never leave more
+//     live sessions than the limit.
+//   - OpaqueHashes: any 32 bytes work as a hash, including bytes that are
+//     not printable, and hashes that differ in one byte are distinct.
+//   - ContextCanceled: every method called with a cancelled context, or one
+//     whose deadline has passed, returns an error that wraps
+//     context.Canceled or context.DeadlineExceeded and changes nothing.
+//   - ConcurrentSessions: many goroutines creating, reading, committing,
+//     renewing, listing and deleting many sessions at once end in exactly
+//     the state expected (run with -race to check for data races).
+//
+// Timestamps in the records the suite writes are whole milliseconds in UTC
+// and timeouts whole milliseconds, so a store may keep them at millisecond
+// precision; they must read back equal (time.Time.Equal).
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+)
+
+// ExpiryTolerance is how long after Meta.ExpiresAt() the suite still accepts
+// that a store returns a record. It covers stores that keep their own clock
+// (a database server on the same host) and the time a round trip takes; a
+// store must never return a record later than this.
+const ExpiryTolerance = 500 * time.Millisecond
+
+// Run runs the conformance suite against the stores that newStore returns.
+// newStore is called once per subtest and must return an empty store, or
+// fail the test it is given; it should release the store with t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) latch.Store) {
+	t.Helper()
+	if newStore == nil {
+		t.Fatal("storetest: newStore is nil")
+	}
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s latch.Store)
+	}{
+		{"LoadCommitDelete", testLoadCommitDelete},
+		{"CreateExisting", testCreateExisting},
+		{"CommitMissing", testCommitMissing},
+		{"ExpiredOnCommit", testExpiredOnCommit},
+		{"Expiry", testExpiry},
+		{"Renew", testRenew},
+		{"Patch", testPatch},
+		{"ConcurrentPatches", testConcurrentPatches},
+		{"RenewRacesCommit", testRenewRacesCommit},
+		{"ConcurrentCreate", testConcurrentCreate},
+		{"Values", testValues},
+		{"Snapshots", testSnapshots},
+		{"ListUser", testListUser},
+		{"DeleteUser", testDeleteUser},
+		{"DeleteRemovesIndex", testDeleteRemovesIndex},
+		{"UserChange", testUserChange},
+		{"MaxPerUser", testMaxPerUser},
+		{"ConcurrentLimit", testConcurrentLimit},
+		{"OpaqueHashes", testOpaqueHashes},
+		{"ContextCanceled", testContextCanceled},
+		{"ConcurrentSessions", testConcurrentSessions},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			if s == nil {
+				t.Fatal("storetest: newStore returned nil")
+			}
+			tc.fn(t, s)
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures
+
+// newHash returns a random, non-zero hash.
+func newHash(t testing.TB) latch.Hash {
+	t.Helper()
+	var h latch.Hash
+	for h.IsZero() {
+		if _, err := rand.Read(h[:]); err != nil {
+			t.Fatalf("storetest: random hash: %v", err)
+		}
+	}
+	return h
+}
+
+// newUser returns a user ID that no other run of the suite uses.
+func newUser(t testing.TB) string {
+	t.Helper()
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("storetest: random user: %v", err)
+	}
+	return "storetest-" + hex.EncodeToString(b[:])
+}
+
+// now is the current time at the precision the suite promises stores.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// liveMeta returns metadata of a session that lives for 30 minutes, created
+// age ago (age also orders sessions in ListUser).
+func liveMeta(user string, age time.Duration) latch.Meta {
+	n := now()
+	m := latch.Meta{
+		UserID:          user,
+		Created:         n.Add(-age),
+		LastSeen:        n,
+		IdleTimeout:     30 * time.Minute,
+		AbsoluteTimeout: 12 * time.Hour,
+		UserAgent:       "storetest/1.0 (conformance)",
+		IP:              "192.0.2.7",
+	}
+	if user != "" {
+		m.AuthTime = n.Add(-age / 2)
+	}
+	return m
+}
+
+// expiredMeta returns metadata whose idle deadline passed an hour ago.
+func expiredMeta(user string) latch.Meta {
+	m := liveMeta(user, 3*time.Hour)
+	m.LastSeen = m.LastSeen.Add(-90 * time.Minute)
+	return m
+}
+
+// shortMeta returns metadata that expires d from now.
+func shortMeta(user string, d time.Duration) latch.Meta {
+	m := liveMeta(user, time.Minute)
+	m.IdleTimeout = d
+	return m
+}
+
+var bg = context.Background()
+
+// ---------------------------------------------------------------------------
+// Store calls that fail the test on an unexpected error
+
+func create(t testing.TB, s latch.Store, id latch.Hash, m latch.Meta, set map[string]any) {
+	t.Helper()
+	if err := s.Commit(bg, &latch.Commit{ID: id, Create: true, Meta: m, Set: set}); err != nil {
+		t.Fatalf("Commit(create %s): got error %v, want nil", id.Handle(), err)
+	}
+}
+
+func commit(t testing.TB, s latch.Store, c *latch.Commit) {
+	t.Helper()
+	if err := s.Commit(bg, c); err != nil {
+		t.Fatalf("Commit(%s): got error %v, want nil", describe(c), err)
+	}
+}
+
+func commitErr(t testing.TB, s latch.Store, c *latch.Commit, want error) {
+	t.Helper()
+	err := s.Commit(bg, c)
+	if !errors.Is(err, want) {
+		t.Fatalf("Commit(%s): got error %v, want %v", describe(c), err, want)
+	}
+}
+
+func describe(c *latch.Commit) string {
+	s := "ID " + c.ID.Handle()
+	if !c.From.IsZero() {
+		s += " From " + c.From.Handle()
+	}
+	if c.Create {
+		s += " Create"
+	}
+	if c.MaxPerUser > 0 {
+		s += fmt.Sprintf(" MaxPerUser %d EvictOldest %v", c.MaxPerUser, c.EvictOldest)
+	}
+	return s
+}
+
+func load(t testing.TB, s latch.Store, id latch.Hash) *latch.Record {
+	t.Helper()
+	r, err := s.Load(bg, id)
+	if err != nil {
+		t.Fatalf("Load(%s): got error %v, want a record", id.Handle(), err)
+	}
+	if r == nil {
+		t.Fatalf("Load(%s): got nil record and nil error", id.Handle())
+	}
+	return r
+}
+
+func loadMissing(t testing.TB, s latch.Store, id latch.Hash, why string) {
+	t.Helper()
+	r, err := s.Load(bg, id)
+	if !errors.Is(err, latch.ErrNotFound) {
+		t.Fatalf("Load(%s) %s: got record %v, error %v; want ErrNotFound", id.Handle(), why, r != nil, err)
+	}
+}
+
+func list(t testing.TB, s latch.Store, user string) []latch.Info {
+	t.Helper()
+	infos, err := s.ListUser(bg, user)
+	if err != nil {
+		t.Fatalf("ListUser(%q): got error %v, want nil", user, err)
+	}
+	return infos
+}
+
+// checkList checks that ListUser(user) returns exactly want, in order.
+func checkList(t testing.TB, s latch.Store, user string, want ...latch.Hash) {
+	t.Helper()
+	got := list(t, s, user)
+	if !sameIDs(got, want) {
+		t.Fatalf("ListUser(%q): got %s, want %s", user, infoHandles(got), handles(want))
+	}
+}
+
+func sameIDs(got []latch.Info, want []latch.Hash) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i].ID != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func handles(hs []latch.Hash) string {
+	out := "["
+	for i, h := range hs {
+		if i > 0 {
+			out += " "
+		}
+		out += h.Handle()
+	}
+	return out + "]"
+}
+
+func infoHandles(infos []latch.Info) string {
+	hs := make([]latch.Hash, len(infos))
+	for i, in := range infos {
+		hs[i] = in.ID
+	}
+	return handles(hs)
+}
+
+// checkRecord checks a record's metadata and values.
+func checkRecord(t testing.TB, what string, got *latch.Record, wantMeta latch.Meta, wantValues map[string]any) {
+	t.Helper()
+	if diff := metaDiff(got.Meta, wantMeta); diff != "" {
+		t.Errorf("%s: metadata differs: %s", what, diff)
+	}
+	if diff := valuesDiff(got.Values, wantValues); diff != "" {
+		t.Errorf("%s: values differ: %s", what, diff)
+	}
+}
+
+// metaDiff describes the fields in which got differs from want, or returns "".
+func metaDiff(got, want latch.Meta) string {
+	var d string
+	add := func(field string, g, w any) { d += fmt.Sprintf("%s: got %v, want %v; ", field, g, w) }
+	if got.UserID != want.UserID {
+		add("UserID", fmt.Sprintf("%q", got.UserID), fmt.Sprintf("%q", want.UserID))
+	}
+	times := []struct {
+		field string
+		g, w  time.Time
+	}{
+		{"Created", got.Created, want.Created},
+		{"LastSeen", got.LastSeen, want.LastSeen},
+		{"AuthTime", got.AuthTime, want.AuthTime},
+	}
+	for _, tt := range times {
+		if !tt.g.Equal(tt.w) {
+			add(tt.field, tt.g.Format(time.RFC3339Nano), tt.w.Format(time.RFC3339Nano))
+		}
+	}
+	if got.IdleTimeout != want.IdleTimeout {
+		add("IdleTimeout", got.IdleTimeout, want.IdleTimeout)
+	}
+	if got.AbsoluteTimeout != want.AbsoluteTimeout {
+		add("AbsoluteTimeout", got.AbsoluteTimeout, want.AbsoluteTimeout)
+	}
+	if got.Remember != want.Remember {
+		add("Remember", got.Remember, want.Remember)
+	}
+	if got.UserAgent != want.UserAgent {
+		add("UserAgent", fmt.Sprintf("%q", got.UserAgent), fmt.Sprintf("%q", want.UserAgent))
+	}
+	if got.IP != want.IP {
+		add("IP", fmt.Sprintf("%q", got.IP), fmt.Sprintf("%q", want.IP))
+	}
+	return d
+}
