@@ -1,0 +1,418 @@
+// Package audit reviews a live web application's session security from the
+// outside, the way a careful reviewer would: it reads every Set-Cookie
+// header itself, logs in, finds the session cookie by behaviour, replays
+// tokens to test fixation and logout, waits out timeouts, samples tokens
+// for their randomness, and recognises Flask and Django signed-cookie
+// sessions, which it decodes, tries against weak keys and, when a key is
+// found, proves by forging a cookie the application accepts.
+//
+// Run performs the audit and returns a Report; the Write* functions render
+// it as text, JSON, Markdown, SARIF 2.1.0 or a self-contained HTML page.
+// The auditor never prints a token, key or password: evidence names a
+// token by its length and a key by where it was found.
+package audit
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config is what to audit and how.
+type Config struct {
+	// Target is the application's URL (http or https). Required.
+	Target string
+	// HTTPURL is the plain-HTTP entry point for the redirect check; default
+	// the target's host on port 80.
+	HTTPURL string
+
+	// LoginPath, when set with Username, makes the auditor log in by
+	// posting UserField and PassField (default "username" and "password")
+	// plus any hidden inputs of the login page.
+	LoginPath string
+	Username  string
+	Password  string
+	UserField string
+	PassField string
+	// MePath answers 200 when authenticated and anything else when not.
+	// Required with LoginPath.
+	MePath string
+	// LogoutPath is posted to log out (a GET is tried when POST is
+	// refused with 404 or 405). Default "/logout".
+	LogoutPath string
+
+	// IdleWait and AbsoluteWait enable the measured timeout checks.
+	IdleWait     time.Duration
+	AbsoluteWait time.Duration
+	// Samples is the number of tokens collected for the randomness check,
+	// and so the budget of logins spent on it. Default 200.
+	Samples int
+	// WeakKeys are the candidate keys for signed-cookie frameworks (the
+	// shipped list); Wordlist adds the user's own.
+	WeakKeys []string
+	Wordlist []string
+
+	// TLS configures HTTPS (custom roots, or InsecureSkipVerify).
+	TLS *tls.Config
+	// Timeout bounds every request. Default 15s.
+	Timeout time.Duration
+	// Progress, when set, is told about long phases.
+	Progress Progress
+	// Now and Sleep are the clock; tests replace them.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Progress receives updates on long phases: task names a phase, done and
+// total count its steps (seconds for waits). Calls come from several
+// goroutines.
+type Progress interface {
+	Update(task string, done, total int)
+}
+
+// MaxSamples caps Config.Samples: more would hammer the target.
+const MaxSamples = 20000
+
+func (c *Config) validate() (*url.URL, error) {
+	u, err := url.Parse(c.Target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("audit: target %q is not an http or https URL", c.Target)
+	}
+	if c.HTTPURL != "" {
+		h, err := url.Parse(c.HTTPURL)
+		if err != nil || h.Scheme != "http" || h.Host == "" {
+			return nil, fmt.Errorf("audit: --http-url %q is not an http URL", c.HTTPURL)
+		}
+	}
+	if c.LoginPath != "" {
+		if c.Username == "" {
+			return nil, errors.New("audit: a login path needs a username")
+		}
+		if c.MePath == "" {
+			return nil, errors.New("audit: a login path needs --me-path, a page that answers 200 only when logged in")
+		}
+	}
+	if c.Samples < 0 || c.Samples > MaxSamples {
+		return nil, fmt.Errorf("audit: samples must be between 0 and %d", MaxSamples)
+	}
+	if c.IdleWait < 0 || c.AbsoluteWait < 0 {
+		return nil, errors.New("audit: waits must not be negative")
+	}
+	if c.UserField == "" {
+		c.UserField = "username"
+	}
+	if c.PassField == "" {
+		c.PassField = "password"
+	}
+	if c.LogoutPath == "" {
+		c.LogoutPath = "/logout"
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 15 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Sleep == nil {
+		c.Sleep = sleepCtx
+	}
+	return u, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// auditor holds the state of one run.
+type auditor struct {
+	cfg      Config
+	target   *url.URL
+	hc       *http.Client
+	requests atomic.Int64
+
+	mu      sync.Mutex
+	results map[string]Result
+	entropy *TokenStats
+}
+
+// ErrNetwork wraps failures to reach the target at all.
+var ErrNetwork = errors.New("audit: target unreachable")
+
+// Run audits cfg.Target and returns the report. It returns an error only
+// when the audit cannot be carried out: bad configuration, the target
+// unreachable, or a login that does not authenticate.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	u, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	a := &auditor{cfg: cfg, target: u, results: map[string]Result{}}
+	a.hc = newHTTPClient(cfg.TLS, cfg.Timeout)
+	rep := &Report{Target: cfg.Target, Started: cfg.Now()}
+	if err := a.run(ctx); err != nil {
+		return nil, err
+	}
+	for _, ci := range Checks {
+		r, ok := a.results[ci.ID]
+		if !ok {
+			r = result(ci.ID, Skip, "not run", "")
+		}
+		rep.Checks = append(rep.Checks, r)
+	}
+	rep.Entropy = a.entropy
+	rep.Finished = cfg.Now()
+	return rep, nil
+}
+
+// add records a result (the first one for an id wins).
+func (a *auditor) add(r Result) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.results[r.ID]; !ok {
+		a.results[r.ID] = r
+	}
+}
+
+func (a *auditor) progress(task string, done, total int) {
+	if a.cfg.Progress != nil {
+		a.cfg.Progress.Update(task, done, total)
+	}
+}
+
+func (a *auditor) run(ctx context.Context) error {
+	probe := a.newClient()
+	first, err := probe.do(ctx, "GET", a.target.String(), nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNetwork, err)
+	}
+	a.checkTransport(ctx, first)
+
+	if a.cfg.LoginPath == "" {
+		a.runAnonymous(ctx, probe)
+		return nil
+	}
+	return a.runAuthenticated(ctx)
+}
+
+// skipNeedsLogin marks the checks that need an authenticated session.
+func (a *auditor) skipNeedsLogin() {
+	why := "needs a login: pass --login-path, --username, --password-env and --me-path"
+	for _, id := range []string{CheckSessionFixation, CheckLogout, CheckIdleTimeout, CheckAbsoluteTimeout} {
+		a.add(result(id, Skip, why, ""))
+	}
+}
+
+// runAnonymous audits what an unauthenticated visitor sees.
+func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
+	a.skipNeedsLogin()
+	name := guessSessionCookie(probe.names)
+	if name == "" {
+		why := "the target set no cookie on " + redactURL(a.target) + " and no login was configured"
+		for _, id := range []string{CheckCookieSecure, CheckCookieHTTPOnly, CheckCookieSameSite, CheckCookieHostPrefix,
+			CheckCookieSize, CheckTokenEntropy, CheckWeakSecretKey, CheckSessionInURL} {
+			a.add(result(id, Skip, why, "Configure a login so the session cookie can be examined."))
+		}
+		return
+	}
+	ck := probe.lastSetCookie(name)
+	how := fmt.Sprintf("cookie %q (chosen by name; no login configured to confirm it by behaviour), as set before login", name)
+	a.checkAttributes(ck, how, nil)
+	a.checkSessionInURL(ck.Value, probe.History)
+	a.checkSignedCookie(ctx, ck.Value, nil)
+	a.sampleTokens(ctx, name, func(ctx context.Context) (string, error) {
+		c := a.newClient()
+		if _, err := c.do(ctx, "GET", a.target.String(), nil); err != nil {
+			return "", err
+		}
+		return c.jar[name], nil
+	})
+}
+
+// sessionNames are cookie names frameworks use for sessions, matched as
+// substrings of the lower-cased name.
+var sessionNames = []string{"sess", "sid", "phpsessid", "jsessionid", "connect.sid", "auth", "token", "login"}
+
+// guessSessionCookie picks the most session-like name, or "" when there is
+// no cookie.
+func guessSessionCookie(names []string) string {
+	for _, want := range sessionNames {
+		for _, n := range names {
+			if strings.Contains(strings.ToLower(n), want) {
+				return n
+			}
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
+// session is an authenticated client and what its login showed.
+type session struct {
+	c *client
+	// pre is the jar before login.
+	pre map[string]string
+	// me is the authenticated page's response.
+	me *exchange
+}
+
+// login runs the configured login on c and checks that MePath answers 200
+// afterwards.
+func (a *auditor) login(ctx context.Context, c *client) (*session, error) {
+	s := &session{c: c, pre: map[string]string{}}
+	form := url.Values{}
+	page, err := c.do(ctx, "GET", a.cfg.LoginPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	if page.Status == 200 {
+		form = hiddenInputs(page.Body)
+	}
+	for _, n := range c.names {
+		s.pre[n] = c.jar[n]
+	}
+	form.Set(a.cfg.UserField, a.cfg.Username)
+	form.Set(a.cfg.PassField, a.cfg.Password)
+	post, err := c.do(ctx, "POST", a.cfg.LoginPath, form)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.follow(ctx, post); err != nil {
+		return nil, err
+	}
+	me, err := c.do(ctx, "GET", a.cfg.MePath, nil)
+	if err != nil {
+		return nil, err
+	}
+	if me.Status != 200 {
+		return nil, fmt.Errorf("%w: POST %s answered %d, then GET %s answered %d; check --username, --password-env, --user-field, --pass-field and --me-path",
+			errLogin, a.cfg.LoginPath, post.Status, a.cfg.MePath, me.Status)
+	}
+	s.me = me
+	return s, nil
+}
+
+// authenticated reports whether a client holding only the given cookies is
+// logged in.
+func (a *auditor) authenticated(ctx context.Context, cookies map[string]string) (bool, int, error) {
+	c := a.newClient()
+	for n, v := range cookies {
+		c.set(n, v)
+	}
+	ex, err := c.do(ctx, "GET", a.cfg.MePath, nil)
+	if err != nil {
+		return false, 0, err
+	}
+	return ex.Status == 200, ex.Status, nil
+}
+
+// identify finds the session cookie by behaviour: the cookie whose absence
+// turns MePath from 200 into something else.
+func (a *auditor) identify(ctx context.Context, s *session) (name, how string, err error) {
+	names := append([]string(nil), s.c.names...)
+	if len(names) == 0 {
+		return "", "", fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit", errLogin)
+	}
+	if len(names) > 32 {
+		names = names[:32]
+	}
+	var needed []string
+	for _, n := range names {
+		rest := map[string]string{}
+		for _, m := range s.c.names {
+			if m != n {
+				rest[m] = s.c.jar[m]
+			}
+		}
+		ok, _, err := a.authenticated(ctx, rest)
+		if err != nil {
+			return "", "", err
+		}
+		if !ok {
+			needed = append(needed, n)
+		}
+	}
+	switch len(needed) {
+	case 1:
+		return needed[0], fmt.Sprintf("cookie %q, identified by behaviour: without it %s is no longer authenticated", needed[0], a.cfg.MePath), nil
+	case 0:
+		n := guessSessionCookie(names)
+		return n, fmt.Sprintf("cookie %q, chosen by name: no single cookie's absence logged the client out", n), nil
+	default:
+		n := guessSessionCookie(needed)
+		return n, fmt.Sprintf("cookie %q, chosen by name among %d cookies that are each required to stay authenticated", n, len(needed)), nil
+	}
+}
+
+func (a *auditor) runAuthenticated(ctx context.Context) error {
+	main := a.newClient()
+	if _, err := main.do(ctx, "GET", a.target.String(), nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrNetwork, err)
+	}
+	s, err := a.login(ctx, main)
+	if err != nil {
+		return err
+	}
+	name, how, err := a.identify(ctx, s)
+	if err != nil {
+		return err
+	}
+	token := main.jar[name]
+	ck := main.lastSetCookie(name)
+	if ck == nil {
+		return fmt.Errorf("%w: no Set-Cookie header for %q was seen", errLogin, name)
+	}
+	var preCk *Cookie
+	if _, ok := s.pre[name]; ok {
+		for _, ex := range main.History {
+			for _, sc := range ex.SetCookies {
+				if sc.Name == name && preCk == nil {
+					preCk = sc
+				}
+			}
+		}
+	}
+	a.checkAttributes(ck, how+", as set at login", preCk)
+	signed := a.checkSignedCookie(ctx, token, func(forged string) (bool, int, error) {
+		return a.authenticated(ctx, map[string]string{name: forged})
+	})
+	a.checkFixation(ctx, s, name)
+	a.checkSessionInURL(token, main.History)
+	a.checkLogout(ctx, s, name)
+
+	var wg sync.WaitGroup
+	var idleErr, absErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); idleErr = a.checkIdle(ctx, ck, s.me) }()
+	go func() { defer wg.Done(); absErr = a.checkAbsolute(ctx, ck, s.me) }()
+	if signed != "" {
+		a.add(result(CheckTokenEntropy, Skip,
+			"the session is a "+signed+" signed cookie: its content is the session, not a random identifier, so identical sessions signed in the same second are identical; what protects it is the key (see weak-secret-key)",
+			"Keep the signing key secret and strong; prefer server-side sessions with random identifiers."))
+	} else {
+		a.sampleTokens(ctx, name, func(ctx context.Context) (string, error) {
+			s, err := a.login(ctx, a.newClient())
+			if err != nil {
+				return "", err
+			}
+			return s.c.jar[name], nil
+		})
+	}
+	wg.Wait()
+	return errors.Join(idleErr, absErr)
+}
