@@ -1,0 +1,399 @@
+package memstore
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/storetest"
+)
+
+func newStore(t testing.TB, opts Options) *Store {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) latch.Store {
+		// A short interval lets the sweeper run during the suite.
+		return newStore(t, Options{SweepInterval: 50 * time.Millisecond})
+	})
+}
+
+// clock is a fake clock that tests move by hand.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func hashOf(i int) latch.Hash {
+	var h latch.Hash
+	h[0], h[1], h[2], h[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
+	h[31] = 1 // never the zero hash
+	return h
+}
+
+// meta returns metadata of a session seen at now that idles out after idle.
+func meta(user string, now time.Time, idle time.Duration) latch.Meta {
+	return latch.Meta{UserID: user, Created: now, LastSeen: now, IdleTimeout: idle, AbsoluteTimeout: 12 * time.Hour}
+}
+
+var bg = context.Background()
+
+func TestNewOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr string
+	}{
+		{"zero", Options{}, ""},
+		{"all set", Options{Now: time.Now, SweepInterval: time.Second, SweepBatch: 10}, ""},
+		{"negative interval", Options{SweepInterval: -time.Second}, "negative SweepInterval"},
+		{"negative batch", Options{SweepBatch: -1}, "negative SweepBatch"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(tc.opts)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("New: got error %v, want nil", err)
+				}
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "memstore: ") {
+				t.Fatalf("New: got error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestCommitBadInput(t *testing.T) {
+	s := newStore(t, Options{})
+	m := meta("", time.Now(), time.Hour)
+	h := hashOf(1)
+	tests := []struct {
+		name    string
+		c       *latch.Commit
+		wantErr string
+	}{
+		{"nil commit", nil, "nil Commit"},
+		{"zero hash", &latch.Commit{Create: true, Meta: m}, "zero session hash"},
+		{"renewal to itself", &latch.Commit{ID: h, From: h, Meta: m}, "renewal to the same hash"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.Commit(bg, tc.c)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Commit: got error %v, want one containing %q", err, tc.wantErr)
+			}
+			if _, err := s.Load(bg, latch.Hash{}); !errors.Is(err, latch.ErrNotFound) {
+				t.Errorf("Load(zero hash): got %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestExpiryInjectedClock(t *testing.T) {
+	tests := []struct {
+		name    string
+		meta    func(now time.Time) latch.Meta
+		advance time.Duration
+		want    bool // still returned after advance
+	}{
+		{"before idle deadline", func(n time.Time) latch.Meta { return meta("u", n, 10*time.Minute) }, 10*time.Minute - time.Nanosecond, true},
+		{"at idle deadline", func(n time.Time) latch.Meta { return meta("u", n, 10*time.Minute) }, 10 * time.Minute, false},
+		{"after idle deadline", func(n time.Time) latch.Meta { return meta("u", n, 10*time.Minute) }, time.Hour, false},
+		{"absolute deadline first", func(n time.Time) latch.Meta {
+			m := meta("u", n, 10*time.Minute)
+			m.Created = n.Add(-12*time.Hour + time.Minute)
+			return m
+		}, time.Minute, false},
+		{"absolute from auth time", func(n time.Time) latch.Meta {
+			m := meta("u", n, 10*time.Minute)
+			m.Created = n.Add(-30 * time.Hour)
+			m.AuthTime = n.Add(-12*time.Hour + 2*time.Minute)
+			return m
+		}, time.Minute, true},
+		{"zero metadata", func(time.Time) latch.Meta { return latch.Meta{} }, 0, false},
+		{"beyond 2262", func(n time.Time) latch.Meta {
+			m := meta("u", n, 250*365*24*time.Hour)
+			m.AbsoluteTimeout = m.IdleTimeout
+			return m
+		}, 100 * 365 * 24 * time.Hour, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			s := newStore(t, Options{Now: clk.Now, SweepInterval: time.Hour})
+			h := hashOf(7)
+			if err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: tc.meta(clk.Now())}); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			clk.Advance(tc.advance)
+			_, err := s.Load(bg, h)
+			if got := err == nil; got != tc.want {
+				t.Errorf("Load after %v: got live=%v (err %v), want live=%v", tc.advance, got, err, tc.want)
+			}
+			infos, err := s.ListUser(bg, "u")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(infos) == 1; got != tc.want {
+				t.Errorf("ListUser after %v: got %d sessions, want live=%v", tc.advance, len(infos), tc.want)
+			}
+			// A commit that is expired when it is made is not stored at all.
+			wantSwept := 1
+			if tc.want || tc.advance == 0 {
+				wantSwept = 0
+			}
+			if swept := s.Sweep(); swept != wantSwept {
+				t.Errorf("Sweep: got %d removed, want %d", swept, wantSwept)
+			}
+			if tc.want {
+				if _, err := s.Load(bg, h); err != nil {
+					t.Errorf("Load after Sweep: got %v, want the record", err)
+				}
+			}
+			checkInternal(t, s)
+		})
+	}
+}
+
+func TestSweepRemovesFromIndex(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Options{Now: clk.Now, SweepInterval: time.Hour, SweepBatch: 3})
+	const n = 50
+	for i := range n {
+		idle := time.Minute
+		if i%5 == 0 {
+			idle = time.Hour
+		}
+		user := []string{"", "alice", "bob"}[i%3]
+		if err := s.Commit(bg, &latch.Commit{ID: hashOf(i), Create: true, Meta: meta(user, clk.Now(), idle)}); err != nil {
+			t.Fatalf("Commit %d: %v", i, err)
+		}
+	}
+	clk.Advance(2 * time.Minute)
+	if got := s.Sweep(); got != n-n/5 {
+		t.Errorf("Sweep: got %d removed, want %d", got, n-n/5)
+	}
+	if got := s.Sweep(); got != 0 {
+		t.Errorf("second Sweep: got %d removed, want 0", got)
+	}
+	checkInternal(t, s)
+	total := 0
+	for i := range s.users {
+		for _, list := range s.users[i].m {
+			total += len(list)
+		}
+	}
+	// Sessions 0, 5, ..., 45 remain; those with i%3 != 0 have a user.
+	want := 0
+	for i := 0; i < n; i += 5 {
+		if i%3 != 0 {
+			want++
+		}
+	}
+	if total != want {
+		t.Errorf("user index after Sweep: got %d entries, want %d", total, want)
+	}
+}
+
+func TestSweeperRunsAndStops(t *testing.T) {
+	before := runtime.NumGoroutine()
+	clk := newClock()
+	s, err := New(Options{Now: clk.Now, SweepInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(bg, &latch.Commit{ID: hashOf(1), Create: true, Meta: meta("", clk.Now(), time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("background sweeper did not remove an expired session within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines: got %d after Close, want %d", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The store still answers after Close.
+	if _, err := s.Load(bg, hashOf(1)); !errors.Is(err, latch.ErrNotFound) {
+		t.Errorf("Load after Close: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestLoadDoesNotAllocate(t *testing.T) {
+	s := newStore(t, Options{})
+	h := hashOf(3)
+	if err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: meta("u", time.Now(), time.Hour), Set: map[string]any{"k": "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := s.Load(bg, h); err != nil {
+			panic(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Load: got %v allocations per call, want 0", allocs)
+	}
+}
+
+func TestCopyOnWrite(t *testing.T) {
+	s := newStore(t, Options{})
+	h := hashOf(9)
+	m := meta("", time.Now(), time.Hour)
+	if err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: m, Set: map[string]any{"a": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	r1, _ := s.Load(bg, h)
+	// A commit that changes no value shares the values map.
+	m.LastSeen = m.LastSeen.Add(time.Second)
+	if err := s.Commit(bg, &latch.Commit{ID: h, Meta: m}); err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := s.Load(bg, h)
+	if r1 == r2 {
+		t.Fatal("Commit changed the stored record in place")
+	}
+	if r1.LastSeen.Equal(r2.LastSeen) {
+		t.Errorf("metadata-only Commit: LastSeen did not change")
+	}
+	if len(r2.Values) != 1 || r2.Values["a"] != 1 {
+		t.Errorf("metadata-only Commit: got values %v, want map[a:1]", r2.Values)
+	}
+	if err := s.Commit(bg, &latch.Commit{ID: h, Meta: m, Set: map[string]any{"b": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(r1.Values) != 1 || len(r2.Values) != 1 {
+		t.Errorf("Commit changed the Values of earlier records: %v, %v", r1.Values, r2.Values)
+	}
+}
+
+// checkInternal checks the invariants between maps, heaps and user index.
+func checkInternal(t *testing.T, s *Store) {
+	t.Helper()
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		if len(sh.heap) != len(sh.m) {
+			t.Errorf("shard %d: heap has %d entries, map %d", i, len(sh.heap), len(sh.m))
+		}
+		for j, e := range sh.heap {
+			if int(e.hidx) != j {
+				t.Errorf("shard %d: entry at heap position %d has hidx %d", i, j, e.hidx)
+			}
+			if sh.m[e.hash] != e {
+				t.Errorf("shard %d: heap entry %s not in the map", i, e.hash.Handle())
+			}
+			if j > 0 && e.exp.Load() < sh.heap[(j-1)/2].exp.Load() {
+				t.Errorf("shard %d: heap order broken at %d", i, j)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	for i := range s.users {
+		us := &s.users[i]
+		us.mu.Lock()
+		for u, list := range us.m {
+			if len(list) == 0 {
+				t.Errorf("user index: empty list kept for %q", u)
+			}
+			for j, e := range list {
+				if int(e.uidx) != j {
+					t.Errorf("user %q: entry at %d has uidx %d", u, j, e.uidx)
+				}
+				if got := e.rec.Load().UserID; got != u {
+					t.Errorf("user %q: lists a session of %q", u, got)
+				}
+				sh := s.shard(e.hash)
+				sh.mu.RLock()
+				if sh.m[e.hash] != e {
+					t.Errorf("user %q: lists %s, which is not stored", u, e.hash.Handle())
+				}
+				sh.mu.RUnlock()
+			}
+		}
+		us.mu.Unlock()
+	}
+}
+
+func TestInvariantsAfterMixedWork(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Options{Now: clk.Now, SweepInterval: time.Hour, SweepBatch: 7})
+	users := []string{"", "a", "b", "c"}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				id := hashOf(w*100000 + i)
+				u := users[(w+i)%len(users)]
+				idle := time.Duration(1+i%7) * time.Minute
+				c := &latch.Commit{ID: id, Create: true, Meta: meta(u, clk.Now(), idle), Set: map[string]any{"i": i},
+					MaxPerUser: 20, EvictOldest: i%2 == 0}
+				if err := s.Commit(bg, c); err != nil && !errors.Is(err, latch.ErrSessionLimit) {
+					t.Errorf("create: %v", err)
+					return
+				}
+				switch i % 4 {
+				case 0:
+					_ = s.Commit(bg, &latch.Commit{ID: id, Meta: meta(users[i%len(users)], clk.Now(), idle)})
+				case 1:
+					_ = s.Commit(bg, &latch.Commit{ID: hashOf(w*100000 + i + 50000), From: id, Create: true, Meta: meta(u, clk.Now(), idle)})
+				case 2:
+					_ = s.Delete(bg, id)
+				}
+				if i%50 == 0 {
+					clk.Advance(time.Minute)
+					s.Sweep()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	checkInternal(t, s)
+	clk.Advance(time.Hour)
+	s.Sweep()
+	checkInternal(t, s)
+	if n := s.Len(); n != 0 {
+		t.Errorf("after every session expired and a Sweep: %d entries left", n)
+	}
+}
