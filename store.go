@@ -82,6 +82,11 @@ type Meta struct {
 	// the optional binding check.
 	UserAgent string `json:"ua,omitempty"`
 	IP        string `json:"ip,omitempty"`
+	// Grace keeps the record in the store this long after its deadline,
+	// so that latch can still read it and say which timeout ended the
+	// session. latch never accepts a session after Deadline(); stores
+	// keep it until ExpiresAt().
+	Grace time.Duration `json:"grace,omitempty"`
 }
 
 // IdleDeadline is when the session ends if no further activity is seen.
@@ -98,15 +103,18 @@ func (m *Meta) AbsoluteDeadline() time.Time {
 	return start.Add(m.AbsoluteTimeout)
 }
 
-// ExpiresAt is the earlier of the two deadlines: the time from which a store
-// must no longer return the record, and may forget it.
-func (m *Meta) ExpiresAt() time.Time {
+// Deadline is the earlier of the two deadlines: the end of the session.
+func (m *Meta) Deadline() time.Time {
 	idle, abs := m.IdleDeadline(), m.AbsoluteDeadline()
 	if abs.Before(idle) {
 		return abs
 	}
 	return idle
 }
+
+// ExpiresAt is Deadline plus Grace: the time from which a store must no
+// longer return the record, and may forget it.
+func (m *Meta) ExpiresAt() time.Time { return m.Deadline().Add(m.Grace) }
 
 // Record is a session as a store keeps it.
 //

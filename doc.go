@@ -1,0 +1,85 @@
+// Package latch is secure session management for net/http: sessions whose
+// defaults are the secure configuration, and which stop the three classic
+// attacks on sessions (fixation, hijacking and brute-force guessing).
+//
+// # Quick start
+//
+// Make a key once with "latch keygen" and give it to the program in the
+// environment (LATCH_KEYS) or a file (LATCH_KEYS_FILE); never put it in
+// code. Then:
+//
+//	store, _ := memstore.New(memstore.Options{}) // or boltstore, redisstore, pgstore
+//	m, err := latch.New(latch.Config{Store: store})
+//	if err != nil {
+//		log.Fatal(err) // a weak or missing key stops the program here
+//	}
+//	mux := http.NewServeMux()
+//	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+//		s, _ := latch.FromContext(r.Context())
+//		if !checkPassword(r.FormValue("username"), r.FormValue("password")) {
+//			http.Error(w, "wrong user or password", http.StatusUnauthorized)
+//			return
+//		}
+//		if err := s.Login(r.FormValue("username")); err != nil { // new ID: no fixation
+//			http.Error(w, "try again", http.StatusServiceUnavailable)
+//			return
+//		}
+//		http.Redirect(w, r, "/", http.StatusSeeOther)
+//	})
+//	http.ListenAndServe(addr, m.Handler(mux))
+//
+// # Where each mitigation lives
+//
+// Secret key: Keyring, ParseKeys, LoadKeys and CheckKey. Keys come from
+// crypto/rand (GenerateKey), at least 32 bytes, from the environment or a
+// file with mode 0600. New refuses keys that are short, published (a list
+// of several hundred known default and example keys ships with latch),
+// made of few distinct bytes, repeating, counting, or text with low
+// estimated entropy; the error names the rule and never the key. The first
+// key signs, the others verify, each may have a retirement date, and a
+// token signed by a fallback key is re-issued under the primary.
+//
+// Cookies: Secure, HttpOnly (always), SameSite=Lax, Path=/, no Domain and
+// the __Host- prefix by default (Config.CookieName, Config.SameSite).
+// Dropping Secure needs Config.InsecureCookie, which logs a warning at
+// every start. HTTPS redirects plain HTTP and sets HSTS.
+//
+// Timeouts: Config.IdleTimeout (30 minutes) and Config.AbsoluteTimeout (12
+// hours from the last authentication), enforced on the server from the
+// record's timestamps. Remember-me sessions (Login with Remember) have
+// their own finite limits. Session.Deadlines and Manager.StatusHandler
+// report the deadlines without extending the session, so a page can warn
+// before expiry.
+//
+// Regeneration: Session.Login, Session.Reauthenticate and Session.Renew
+// give the session a new ID and delete the old record in the same store
+// operation. Session.Logout deletes the record on the server. Users list
+// and end their sessions with Manager.Sessions, Manager.Revoke and
+// Session.RevokeOthers; administrators with Manager.RevokeUser.
+// RequireRecentAuth guards sensitive actions.
+//
+// Fixation, hijacking and guessing: IDs are 256 bits from crypto/rand,
+// sent with a key id and a truncated HMAC-SHA256 that binds the cookie
+// name. A token is checked for shape, then MAC (constant time), and only
+// then looked up, by its SHA-256: stores never see an ID, so a leaked
+// store holds no usable token, and a forged token never reaches the store.
+// Every refused token emits EventInvalidToken; a client that sends too
+// many gets EventGuessing and 429 (Config.GuessLimit). Config.Binding
+// reports (or acts on) a session that comes back from another browser
+// family or network.
+//
+// # Concurrency and writes
+//
+// A request that only reads writes nothing to the store unless the stored
+// last-seen time is older than Config.TouchInterval, and sends no
+// Set-Cookie unless the token changed. A request that changes values
+// commits only the keys it changed, applied atomically by the store, so
+// concurrent requests on one session never undo each other.
+//
+// # Events
+//
+// Every lifecycle step (created, renewed, login, logout, expired, revoked,
+// invalid token, fallback key, store error, guessing, binding mismatch,
+// late change) goes to Config.OnEvent and Config.Logger, with the
+// session's Handle, never its token.
+package latch

@@ -1,0 +1,102 @@
+package latch
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// EventKind says what happened to a session.
+type EventKind uint8
+
+// The events latch reports. Each goes to Config.OnEvent and to
+// Config.Logger.
+const (
+	EventCreated         EventKind = iota + 1 // a new session was stored
+	EventRenewed                              // the session got a new ID (Renew, Login, Reauthenticate)
+	EventLogin                                // a user logged in
+	EventLogout                               // a user logged out; the record is deleted
+	EventExpired                              // a session ended by a timeout; Reason is "idle" or "absolute"
+	EventRevoked                              // a session was ended by Revoke, RevokeUser, RevokeOthers, a limit or a binding policy
+	EventInvalidToken                         // a token was refused; Reason says why (see the Reason constants)
+	EventFallbackKey                          // a token signed by a fallback key was accepted and re-issued
+	EventStoreError                           // the store failed; Err holds the error
+	EventGuessing                             // a client passed the limit of refused tokens in the window
+	EventBindingMismatch                      // a session came back with another client family or network
+	EventLateChange                           // a change that needed a cookie came after the response began
+)
+
+var eventNames = [...]string{
+	EventCreated:         "created",
+	EventRenewed:         "renewed",
+	EventLogin:           "login",
+	EventLogout:          "logout",
+	EventExpired:         "expired",
+	EventRevoked:         "revoked",
+	EventInvalidToken:    "invalid-token",
+	EventFallbackKey:     "fallback-key",
+	EventStoreError:      "store-error",
+	EventGuessing:        "guessing",
+	EventBindingMismatch: "binding-mismatch",
+	EventLateChange:      "late-change",
+}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && eventNames[k] != "" {
+		return eventNames[k]
+	}
+	return "unknown"
+}
+
+// Event describes one thing that happened to a session. It never holds a
+// token or a key: sessions are named by their Handle.
+type Event struct {
+	Kind   EventKind
+	Time   time.Time
+	Handle string // the session's non-secret handle, "" when there is none
+	UserID string
+	Client string // the client address as Config.ClientIP gives it
+	Reason string
+	Err    error
+}
+
+func (k EventKind) level() slog.Level {
+	switch k {
+	case EventInvalidToken, EventGuessing, EventBindingMismatch, EventFallbackKey:
+		return slog.LevelWarn
+	case EventStoreError, EventLateChange:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func (m *Manager) emit(ctx context.Context, e Event) {
+	if e.Time.IsZero() {
+		e.Time = m.now()
+	}
+	if m.cfg.OnEvent != nil {
+		m.cfg.OnEvent(e)
+	}
+	lvl := e.Kind.level()
+	if !m.log.Enabled(ctx, lvl) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("event", e.Kind.String()))
+	if e.Handle != "" {
+		attrs = append(attrs, slog.String("session", e.Handle))
+	}
+	if e.UserID != "" {
+		attrs = append(attrs, slog.String("user", e.UserID))
+	}
+	if e.Client != "" {
+		attrs = append(attrs, slog.String("client", e.Client))
+	}
+	if e.Reason != "" {
+		attrs = append(attrs, slog.String("reason", e.Reason))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", e.Err.Error()))
+	}
+	m.log.LogAttrs(ctx, lvl, "latch session", attrs...)
+}

@@ -1,0 +1,354 @@
+package latch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Defaults for the Config fields. They follow OWASP's session management
+// cheat sheet and ASVS level 2.
+const (
+	DefaultCookieName              = "__Host-session"
+	DefaultInsecureCookieName      = "session"
+	DefaultIdleTimeout             = 30 * time.Minute
+	DefaultAbsoluteTimeout         = 12 * time.Hour
+	DefaultRememberIdleTimeout     = 7 * 24 * time.Hour
+	DefaultRememberAbsoluteTimeout = 30 * 24 * time.Hour
+	DefaultGuessLimit              = 20
+	DefaultGuessWindow             = time.Minute
+	// MaxRememberTimeout bounds remember-me limits: browsers cap cookie
+	// lifetimes at 400 days.
+	MaxRememberTimeout = 400 * 24 * time.Hour
+)
+
+// BindingPolicy says what happens when a session comes back from a client
+// whose user-agent family or network differs from the one recorded at login.
+type BindingPolicy uint8
+
+const (
+	BindingReport BindingPolicy = iota // emit EventBindingMismatch only (default)
+	BindingOff                         // no check, no client hints kept for binding
+	BindingRenew                       // emit the event and give the session a new ID
+	BindingEnd                         // emit the event and end the session
+)
+
+// Config configures a Manager. Its zero value, with a Store, is the secure
+// configuration: every field documents its default.
+type Config struct {
+	// Store keeps the sessions. Required.
+	Store Store
+
+	// Keys signs session tokens. Default: LoadKeys(), from the LATCH_KEYS
+	// or LATCH_KEYS_FILE environment variable; New fails without keys.
+	Keys *Keyring
+
+	// CookieName is the session cookie's name. Default "__Host-session"
+	// ("session" with InsecureCookie). A name starting with "__Host-"
+	// requires Secure, Path=/ and no Domain, which latch always uses.
+	CookieName string
+	// SameSite is the cookie's SameSite attribute. Default Lax, so that a
+	// link from another site keeps the user signed in but cross-site POSTs
+	// carry no session. Strict is stronger; None is refused.
+	SameSite http.SameSite
+	// InsecureCookie drops the Secure attribute and the __Host- prefix.
+	// Default false. Secure cookies work on http://localhost in every
+	// current browser, so this is only for plain-HTTP hosts other than
+	// loopback; New logs a warning every time it is set.
+	InsecureCookie bool
+
+	// IdleTimeout ends a session after this long without activity. Default
+	// 30 minutes.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after the last
+	// authentication (or after creation, for an anonymous session),
+	// whatever the activity. Default 12 hours.
+	AbsoluteTimeout time.Duration
+	// RememberIdleTimeout and RememberAbsoluteTimeout are the limits of a
+	// remember-me session (Login with Remember(true)), which also gets a
+	// persistent cookie. Defaults 7 and 30 days; at most 400 days.
+	RememberIdleTimeout     time.Duration
+	RememberAbsoluteTimeout time.Duration
+	// TouchInterval throttles idle refreshes: a request that changes
+	// nothing writes to the store (and refreshes a persistent cookie) only
+	// when the stored last-seen time is at least this old. A session can
+	// therefore end up to TouchInterval before its idle deadline, never
+	// after it. Default IdleTimeout/10 (3 minutes for the default).
+	TouchInterval time.Duration
+
+	// MaxSessionsPerUser limits the sessions one user may have at once
+	// (ASVS 7.1.2). Default 0: no limit. At the limit, Login ends the
+	// user's oldest session, or fails with ErrSessionLimit when
+	// RefuseOverLimit is set.
+	MaxSessionsPerUser int
+	RefuseOverLimit    bool
+
+	// GuessLimit is the number of refused tokens (malformed, bad MAC,
+	// unknown or retired key) one client may send in GuessWindow before
+	// latch emits EventGuessing and answers its requests that carry a bad
+	// token with 429. Default 20 per minute. Negative disables the check.
+	GuessLimit  int
+	GuessWindow time.Duration
+	// GuessReportOnly emits EventGuessing without answering 429. Default
+	// false.
+	GuessReportOnly bool
+
+	// Binding is the policy for a session that comes back with another
+	// user-agent family or client network. Default BindingReport.
+	Binding BindingPolicy
+
+	// ClientIP returns the client address of a request, for the guessing
+	// counter, binding and session lists. Default: the host of
+	// r.RemoteAddr. Behind a proxy, return the address the proxy reports,
+	// and only when the request really came through it.
+	ClientIP func(r *http.Request) string
+
+	// ErrorHandler answers a request when the store fails. Default: 503
+	// Service Unavailable with a short text body. latch never falls back
+	// to a fresh session on a store error.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// OnEvent receives every event, synchronously; keep it fast. Default
+	// none.
+	OnEvent func(Event)
+	// Logger receives every event. Default slog.Default(). Use
+	// slog.New(slog.DiscardHandler) to silence it.
+	Logger *slog.Logger
+
+	// Now is the clock. Default time.Now. Tests inject their own.
+	Now func() time.Time
+}
+
+// Manager issues, loads and commits sessions. Build one with New; it is
+// safe for concurrent use.
+type Manager struct {
+	cfg    Config
+	store  Store
+	tokens *tokens
+	guard  *guard
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// New validates cfg, fills in the defaults and returns a Manager. It
+// refuses weak keys and insecure combinations, so a misconfiguration stops
+// the program at start rather than at the first request.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("latch: Config.Store is required (memstore.New() for one process, boltstore for one machine, redisstore or pgstore for several)")
+	}
+	if cfg.Keys == nil {
+		k, err := LoadKeys()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Keys = k
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = DefaultCookieName
+		if cfg.InsecureCookie {
+			cfg.CookieName = DefaultInsecureCookieName
+		}
+	}
+	if err := checkCookieName(cfg.CookieName); err != nil {
+		return nil, err
+	}
+	if cfg.InsecureCookie {
+		if strings.HasPrefix(cfg.CookieName, "__Host-") || strings.HasPrefix(cfg.CookieName, "__Secure-") {
+			return nil, fmt.Errorf("latch: cookie name %q needs the Secure attribute, which InsecureCookie turns off", cfg.CookieName)
+		}
+		cfg.Logger.Warn("latch: InsecureCookie is set: the session cookie is sent without Secure and can be stolen over plain HTTP; use it only for development")
+	}
+	switch cfg.SameSite {
+	case 0, http.SameSiteDefaultMode:
+		cfg.SameSite = http.SameSiteLaxMode
+	case http.SameSiteLaxMode, http.SameSiteStrictMode:
+	case http.SameSiteNoneMode:
+		return nil, errors.New("latch: SameSite=None sends the session cookie on cross-site requests; use Lax or Strict")
+	default:
+		return nil, fmt.Errorf("latch: unknown SameSite mode %d", cfg.SameSite)
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+		max  time.Duration
+	}{
+		{"IdleTimeout", &cfg.IdleTimeout, DefaultIdleTimeout, MaxRememberTimeout},
+		{"AbsoluteTimeout", &cfg.AbsoluteTimeout, DefaultAbsoluteTimeout, MaxRememberTimeout},
+		{"RememberIdleTimeout", &cfg.RememberIdleTimeout, DefaultRememberIdleTimeout, MaxRememberTimeout},
+		{"RememberAbsoluteTimeout", &cfg.RememberAbsoluteTimeout, DefaultRememberAbsoluteTimeout, MaxRememberTimeout},
+		{"GuessWindow", &cfg.GuessWindow, DefaultGuessWindow, 24 * time.Hour},
+	}
+	for _, d := range durations {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 || *d.v > d.max {
+			return nil, fmt.Errorf("latch: %s %v is out of range (0 < d <= %v)", d.name, *d.v, d.max)
+		}
+	}
+	if cfg.IdleTimeout > cfg.AbsoluteTimeout {
+		return nil, fmt.Errorf("latch: IdleTimeout %v is longer than AbsoluteTimeout %v", cfg.IdleTimeout, cfg.AbsoluteTimeout)
+	}
+	if cfg.RememberIdleTimeout > cfg.RememberAbsoluteTimeout {
+		return nil, fmt.Errorf("latch: RememberIdleTimeout %v is longer than RememberAbsoluteTimeout %v", cfg.RememberIdleTimeout, cfg.RememberAbsoluteTimeout)
+	}
+	if cfg.TouchInterval == 0 {
+		cfg.TouchInterval = cfg.IdleTimeout / 10
+	}
+	if cfg.TouchInterval < 0 || cfg.TouchInterval > cfg.IdleTimeout/2 {
+		return nil, fmt.Errorf("latch: TouchInterval %v must be positive and at most half of IdleTimeout", cfg.TouchInterval)
+	}
+	if cfg.MaxSessionsPerUser < 0 {
+		return nil, errors.New("latch: MaxSessionsPerUser must not be negative")
+	}
+	if cfg.GuessLimit == 0 {
+		cfg.GuessLimit = DefaultGuessLimit
+	}
+	if cfg.Binding > BindingEnd {
+		return nil, fmt.Errorf("latch: unknown binding policy %d", cfg.Binding)
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteHost
+	}
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = defaultErrorHandler
+	}
+	t, err := newTokens(cfg.Keys, cfg.CookieName)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, store: cfg.Store, tokens: t, log: cfg.Logger, now: cfg.Now}
+	if cfg.GuessLimit > 0 {
+		m.guard = newGuard(cfg.GuessLimit, cfg.GuessWindow)
+	}
+	return m, nil
+}
+
+// checkCookieName allows the token characters of RFC 6265.
+func checkCookieName(name string) error {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return fmt.Errorf("latch: invalid cookie name %q", name)
+		}
+	}
+	return nil
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	h := w.Header()
+	h.Del("Set-Cookie")
+	h.Set("Cache-Control", "no-store")
+	http.Error(w, "Service temporarily unavailable: the session store cannot be reached.", http.StatusServiceUnavailable)
+}
+
+// CookieName returns the name of the session cookie.
+func (m *Manager) CookieName() string { return m.cfg.CookieName }
+
+// Config returns the configuration in force, with defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+// SessionInfo describes one of a user's sessions for a "your sessions"
+// page. It holds no token.
+type SessionInfo struct {
+	Handle          string    `json:"handle"`
+	Created         time.Time `json:"created"`
+	LastSeen        time.Time `json:"last_seen"`
+	AuthTime        time.Time `json:"auth_time"`
+	IdleExpiresAt   time.Time `json:"idle_expires_at"`
+	AbsoluteExpires time.Time `json:"absolute_expires_at"`
+	Remember        bool      `json:"remember"`
+	UserAgent       string    `json:"user_agent,omitempty"`
+	IP              string    `json:"ip,omitempty"`
+	Current         bool      `json:"current"`
+}
+
+// Sessions lists the live sessions of a user, oldest first. current, when
+// not nil, marks the session of the request in hand.
+func (m *Manager) Sessions(ctx context.Context, userID string, current *Session) ([]SessionInfo, error) {
+	infos, err := m.store.ListUser(ctx, userID)
+	if err != nil {
+		return nil, m.storeError(ctx, fmt.Errorf("latch: list sessions: %w", err))
+	}
+	var cur Hash
+	if current != nil {
+		cur = current.hashNow()
+	}
+	now := m.now()
+	out := make([]SessionInfo, 0, len(infos))
+	for i := range infos {
+		in := &infos[i]
+		if !now.Before(in.Deadline()) {
+			continue
+		}
+		out = append(out, SessionInfo{
+			Handle:          in.ID.Handle(),
+			Created:         in.Created,
+			LastSeen:        in.LastSeen,
+			AuthTime:        in.AuthTime,
+			IdleExpiresAt:   in.IdleDeadline(),
+			AbsoluteExpires: in.AbsoluteDeadline(),
+			Remember:        in.Remember,
+			UserAgent:       in.UserAgent,
+			IP:              in.IP,
+			Current:         !cur.IsZero() && in.ID == cur,
+		})
+	}
+	return out, nil
+}
+
+// Revoke ends the user's session with the given handle. It returns
+// ErrNotFound if the user has no such session.
+func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
+	infos, err := m.store.ListUser(ctx, userID)
+	if err != nil {
+		return m.storeError(ctx, fmt.Errorf("latch: revoke: %w", err))
+	}
+	for _, in := range infos {
+		if in.ID.Handle() == handle {
+			if err := m.store.Delete(ctx, in.ID); err != nil {
+				return m.storeError(ctx, fmt.Errorf("latch: revoke: %w", err))
+			}
+			m.emit(ctx, Event{Kind: EventRevoked, Handle: handle, UserID: userID, Reason: "revoked"})
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
+// RevokeUser ends every session of a user, for example when the account is
+// disabled or deleted (ASVS 7.4.2), and returns how many it ended.
+func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
+	n, err := m.store.DeleteUser(ctx, userID, Hash{})
+	if err != nil {
+		return n, m.storeError(ctx, fmt.Errorf("latch: revoke user: %w", err))
+	}
+	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: fmt.Sprintf("all %d sessions of the user", n)})
+	return n, nil
+}
+
+func (m *Manager) storeError(ctx context.Context, err error) error {
+	m.emit(ctx, Event{Kind: EventStoreError, Err: err})
+	return err
+}

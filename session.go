@@ -1,0 +1,614 @@
+package latch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Errors of the Session API.
+var (
+	// ErrNoSession means the request did not pass through Manager.Handler.
+	ErrNoSession = errors.New("latch: no session in this request's context: wrap the handler with Manager.Handler")
+	// ErrHeadersSent means a change that needs a new cookie (Login,
+	// Renew, Reauthenticate) came after the response's headers were
+	// written. Nothing was changed; an EventLateChange was emitted.
+	ErrHeadersSent = errors.New("latch: the response has already begun, so the session cookie cannot change: call Login, Renew and Reauthenticate before writing the response")
+	// ErrNotAuthenticated means an operation needs a logged-in session.
+	ErrNotAuthenticated = errors.New("latch: the session is not authenticated")
+)
+
+type ctxKey struct{}
+
+// FromContext returns the session that Manager.Handler attached to ctx, or
+// ErrNoSession. It never panics.
+func FromContext(ctx context.Context) (*Session, error) {
+	if s, ok := ctx.Value(ctxKey{}).(*Session); ok {
+		return s, nil
+	}
+	return nil, ErrNoSession
+}
+
+// pending is one uncommitted change of a value.
+type pending struct {
+	v   any
+	del bool
+}
+
+// Session is one request's view of a session. Reads see the stored record
+// plus this request's changes; the changes are committed when the response
+// begins (and again when the handler returns, for changes made after
+// that). Only the keys this request changed are written, so concurrent
+// requests on one session do not undo each other's changes.
+//
+// A Session is safe for use by the goroutines of one request.
+type Session struct {
+	m      *Manager
+	ctx    context.Context
+	rw     responseWriter // embedded to save an allocation per request
+	client string         // set lazily by clientAddr
+
+	mu      sync.Mutex
+	stored  bool    // a record exists in the store under hash
+	hash    Hash    // the store key of the session, zero when not stored
+	token   string  // the cookie value for hash
+	base    *Record // the stored record, read-only; nil when not stored
+	meta    Meta    // working metadata
+	changes map[string]pending
+	cleared bool
+	metaSet bool // meta changed beyond a touch
+
+	sendCookie   bool // the token changed (or a persistent cookie needs its expiry refreshed)
+	expireCookie bool // tell the browser to drop its cookie
+	headerDone   bool // the response has begun
+	noTouch      bool // this request must not extend the session
+	ended        string
+}
+
+// Lookup returns the value stored under key and whether there is one.
+func (s *Session) Lookup(key string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lookup(key)
+}
+
+func (s *Session) lookup(key string) (any, bool) {
+	if p, ok := s.changes[key]; ok {
+		return p.v, !p.del
+	}
+	if s.cleared || s.base == nil {
+		return nil, false
+	}
+	v, ok := s.base.Values[key]
+	return v, ok
+}
+
+// Get returns the value stored under key, or nil. Stores that serialise
+// values (all but memstore) give back JSON types: prefer the typed getters,
+// which accept both.
+func (s *Session) Get(key string) any {
+	v, _ := s.Lookup(key)
+	return v
+}
+
+// GetString returns the string stored under key, or "".
+func (s *Session) GetString(key string) string {
+	v, _ := s.Get(key).(string)
+	return v
+}
+
+// GetInt returns the integer stored under key, or 0. It accepts any Go
+// integer type, and json.Number or float64 holding an integer.
+func (s *Session) GetInt(key string) int64 {
+	switch v := s.Get(key).(type) {
+	case int:
+		return int64(v)
+	case int64:
+		return v
+	case int32:
+		return int64(v)
+	case uint:
+		return int64(v)
+	case uint64:
+		return int64(v)
+	case uint32:
+		return int64(v)
+	case json.Number:
+		n, _ := strconv.ParseInt(string(v), 10, 64)
+		return n
+	case float64:
+		return int64(v)
+	}
+	return 0
+}
+
+// GetBool returns the bool stored under key, or false.
+func (s *Session) GetBool(key string) bool {
+	v, _ := s.Get(key).(bool)
+	return v
+}
+
+// GetTime returns the time stored under key, or the zero time. It accepts
+// a time.Time or its RFC 3339 text (what JSON stores give back).
+func (s *Session) GetTime(key string) time.Time {
+	switch v := s.Get(key).(type) {
+	case time.Time:
+		return v
+	case string:
+		t, _ := time.Parse(time.RFC3339Nano, v)
+		return t
+	}
+	return time.Time{}
+}
+
+// GetJSON decodes the value stored under key into dst (a pointer), by way
+// of JSON, whatever store kept it. It returns ErrNotFound when there is no
+// value.
+func (s *Session) GetJSON(key string, dst any) error {
+	v, ok := s.Lookup(key)
+	if !ok {
+		return ErrNotFound
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("latch: value %q: %w", key, err)
+	}
+	if err := json.Unmarshal(b, dst); err != nil {
+		return fmt.Errorf("latch: value %q: %w", key, err)
+	}
+	return nil
+}
+
+// Set stores value under key. Values must survive encoding/json for every
+// store but memstore. The memory store keeps the value itself: do not
+// modify it after Set.
+func (s *Session) Set(key string, value any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.change(key, pending{v: value})
+}
+
+// Delete removes key.
+func (s *Session) Delete(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.change(key, pending{del: true})
+}
+
+// Pop returns the value under key and removes it: for one-time messages.
+func (s *Session) Pop(key string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.lookup(key)
+	if ok {
+		s.change(key, pending{del: true})
+	}
+	return v
+}
+
+// Clear removes every value, keeping the session and its user.
+func (s *Session) Clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cleared = true
+	clear(s.changes)
+}
+
+func (s *Session) change(key string, p pending) {
+	if s.changes == nil {
+		s.changes = make(map[string]pending, 4)
+	}
+	s.changes[key] = p
+}
+
+// Keys returns the keys that hold values, sorted.
+func (s *Session) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.values()))
+}
+
+// UserID returns the authenticated user, or "".
+func (s *Session) UserID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.meta.UserID
+}
+
+// IsAuthenticated reports whether a user is logged in on this session.
+func (s *Session) IsAuthenticated() bool { return s.UserID() != "" }
+
+// AuthTime returns the time of the last authentication, or zero.
+func (s *Session) AuthTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.meta.AuthTime
+}
+
+// IsNew reports whether the session has not been stored yet.
+func (s *Session) IsNew() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.stored
+}
+
+// Handle returns the session's non-secret handle, or "" when the session
+// has not been stored yet.
+func (s *Session) Handle() string {
+	h := s.hashNow()
+	if h.IsZero() {
+		return ""
+	}
+	return h.Handle()
+}
+
+func (s *Session) hashNow() Hash {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hash
+}
+
+// Deadlines returns when the session ends if idle from now on, and when it
+// ends whatever happens. Both are zero for a session not stored yet.
+// Because idle refreshes are throttled, idle is the deadline the server
+// enforces, which may be up to Config.TouchInterval earlier than the last
+// request plus the idle timeout.
+func (s *Session) Deadlines() (idle, absolute time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stored {
+		return time.Time{}, time.Time{}
+	}
+	return s.meta.IdleDeadline(), s.meta.AbsoluteDeadline()
+}
+
+// Remember reports whether this is a remember-me session.
+func (s *Session) Remember() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.meta.Remember
+}
+
+// Ended says why the session this request's cookie named is over, when it
+// is: "idle" or "absolute" (a timeout), "not-found" (logged out, revoked or
+// unknown), "binding" (ended by the binding policy), or a token refusal
+// reason. It is "" when the request brought no cookie or a live session.
+// A login page can use it to tell the user why they must sign in again.
+func (s *Session) Ended() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+// NoTouch keeps this request from extending the session's idle deadline:
+// for status polls and background refreshes that are not user activity.
+func (s *Session) NoTouch() {
+	s.mu.Lock()
+	s.noTouch = true
+	s.mu.Unlock()
+}
+
+// LoginOption changes how Login records a session.
+type LoginOption func(*loginOptions)
+
+type loginOptions struct {
+	remember bool
+}
+
+// Remember makes the session a remember-me session: it gets the
+// Config.Remember* limits and a persistent cookie.
+func Remember(on bool) LoginOption { return func(o *loginOptions) { o.remember = on } }
+
+// Login records that userID has just authenticated on this session. It
+// gives the session a new ID (the old one is deleted in the same store
+// operation, so a planted or stolen pre-login ID is worthless), records
+// the authentication time, and adds the session to the user's index. If
+// another user was logged in on the session, its values are dropped.
+//
+// Call it before the response begins; it returns ErrHeadersSent
+// otherwise, and ErrSessionLimit when Config.RefuseOverLimit applies.
+func (s *Session) Login(userID string, opts ...LoginOption) error {
+	if userID == "" {
+		return errors.New("latch: Login needs a user id")
+	}
+	var o loginOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkHeaders("login"); err != nil {
+		return err
+	}
+	now := s.m.now()
+	undo := s.snapshot()
+	if s.meta.UserID != "" && s.meta.UserID != userID {
+		s.cleared = true
+		clear(s.changes)
+	}
+	s.meta.UserID = userID
+	s.meta.AuthTime = now
+	s.meta.Remember = o.remember
+	s.meta.IdleTimeout, s.meta.AbsoluteTimeout = s.m.cfg.IdleTimeout, s.m.cfg.AbsoluteTimeout
+	if o.remember {
+		s.meta.IdleTimeout, s.meta.AbsoluteTimeout = s.m.cfg.RememberIdleTimeout, s.m.cfg.RememberAbsoluteTimeout
+	}
+	s.recordClient()
+	s.metaSet = true
+	err := s.write(now, true)
+	if errors.Is(err, ErrNotFound) {
+		// The pre-login record vanished during the request (revoked or
+		// expired). The user has just proved who they are, so start a
+		// fresh session carrying this request's view of the values.
+		s.rebase()
+		err = s.write(now, true)
+	}
+	if err != nil {
+		undo()
+		return err
+	}
+	s.m.emit(s.ctx, Event{Kind: EventLogin, Handle: s.hash.Handle(), UserID: userID, Client: s.clientAddr()})
+	return nil
+}
+
+// Reauthenticate records a fresh authentication of the logged-in user (the
+// user entered their password again before a sensitive action) and gives
+// the session a new ID.
+func (s *Session) Reauthenticate() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.meta.UserID == "" {
+		return ErrNotAuthenticated
+	}
+	if err := s.checkHeaders("reauthenticate"); err != nil {
+		return err
+	}
+	now := s.m.now()
+	undo := s.snapshot()
+	s.meta.AuthTime = now
+	s.metaSet = true
+	if err := s.write(now, true); err != nil {
+		undo()
+		return err
+	}
+	return nil
+}
+
+// Renew gives the session a new ID, keeping its data; call it on any change
+// of privilege. The old ID is deleted in the same store operation. Renewing
+// a session that was never stored does nothing: it has no ID yet.
+func (s *Session) Renew() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkHeaders("renew"); err != nil {
+		return err
+	}
+	if !s.stored {
+		return nil
+	}
+	return s.write(s.m.now(), true)
+}
+
+// Logout ends the session on the server and tells the browser to drop the
+// cookie. The request goes on with a new, empty anonymous session, which is
+// stored only if something is set in it. A logout after the response began
+// still ends the session on the server.
+func (s *Session) Logout() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stored {
+		if err := s.m.store.Delete(s.ctx, s.hash); err != nil {
+			return s.m.storeError(s.ctx, fmt.Errorf("latch: logout: %w", err))
+		}
+		s.m.emit(s.ctx, Event{Kind: EventLogout, Handle: s.hash.Handle(), UserID: s.meta.UserID, Client: s.clientAddr()})
+	}
+	s.reset()
+	if s.headerDone {
+		s.m.emit(s.ctx, Event{Kind: EventLateChange, Reason: "logout after the response began: the session ended on the server, but the cookie could not be cleared"})
+		return nil
+	}
+	s.expireCookie = true
+	return nil
+}
+
+// RevokeOthers ends every other session of the logged-in user, as after a
+// password change (ASVS 7.4.3), and returns how many it ended.
+func (s *Session) RevokeOthers() (int, error) {
+	s.mu.Lock()
+	user, keep := s.meta.UserID, s.hash
+	s.mu.Unlock()
+	if user == "" {
+		return 0, ErrNotAuthenticated
+	}
+	n, err := s.m.store.DeleteUser(s.ctx, user, keep)
+	if err != nil {
+		return n, s.m.storeError(s.ctx, fmt.Errorf("latch: revoke other sessions: %w", err))
+	}
+	s.m.emit(s.ctx, Event{Kind: EventRevoked, UserID: user, Handle: keep.Handle(), Reason: fmt.Sprintf("%d other sessions", n)})
+	return n, nil
+}
+
+// snapshot returns a function that puts back the session's state as it is
+// now, for operations that fail half-way.
+func (s *Session) snapshot() (undo func()) {
+	stored, hash, token, base, meta := s.stored, s.hash, s.token, s.base, s.meta
+	changes, cleared, metaSet := maps.Clone(s.changes), s.cleared, s.metaSet
+	return func() {
+		s.stored, s.hash, s.token, s.base, s.meta = stored, hash, token, base, meta
+		s.changes, s.cleared, s.metaSet = changes, cleared, metaSet
+	}
+}
+
+// reset makes s a fresh anonymous session.
+func (s *Session) reset() {
+	s.stored, s.hash, s.token, s.base = false, Hash{}, "", nil
+	s.meta = Meta{}
+	s.changes, s.cleared, s.metaSet = nil, false, false
+	s.sendCookie = false
+}
+
+// rebase turns s into a not-yet-stored session that carries its current
+// view of the values and metadata.
+func (s *Session) rebase() {
+	vals := s.values()
+	s.stored, s.hash, s.token, s.base = false, Hash{}, "", nil
+	s.cleared = true
+	s.changes = make(map[string]pending, len(vals))
+	for k, v := range vals {
+		s.changes[k] = pending{v: v}
+	}
+}
+
+// values returns the merged view of the values.
+func (s *Session) values() map[string]any {
+	out := make(map[string]any)
+	if !s.cleared && s.base != nil {
+		maps.Copy(out, s.base.Values)
+	}
+	for k, p := range s.changes {
+		if p.del {
+			delete(out, k)
+		} else {
+			out[k] = p.v
+		}
+	}
+	return out
+}
+
+func (s *Session) checkHeaders(op string) error {
+	if s.headerDone {
+		s.m.emit(s.ctx, Event{Kind: EventLateChange, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: op + " after the response began", Err: ErrHeadersSent})
+		return ErrHeadersSent
+	}
+	return nil
+}
+
+func (s *Session) clientAddr() string {
+	if s.client == "" && s.rw.r != nil {
+		s.client = s.m.cfg.ClientIP(s.rw.r)
+	}
+	return s.client
+}
+
+// recordClient stores the client hints shown in session lists and used by
+// the binding check.
+func (s *Session) recordClient() {
+	if s.rw.r == nil {
+		return
+	}
+	ua := s.rw.r.UserAgent()
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	s.meta.UserAgent, s.meta.IP = ua, s.clientAddr()
+}
+
+// dirty reports whether values or metadata changed.
+func (s *Session) dirty() bool { return len(s.changes) > 0 || s.cleared || s.metaSet }
+
+// save commits what the request changed, or refreshes the last-seen time
+// when it is older than the touch interval. It is called with s.mu held
+// when the response begins and when the handler returns.
+func (s *Session) save(now time.Time) error {
+	switch {
+	case !s.stored && !s.dirty():
+		return nil // nothing to keep: no session is created without a reason
+	case !s.stored:
+		return s.write(now, true)
+	case s.dirty():
+		return s.write(now, false)
+	case !s.noTouch && now.Sub(s.meta.LastSeen) >= s.m.cfg.TouchInterval:
+		if err := s.write(now, false); err != nil {
+			return err
+		}
+		s.sendCookie = s.sendCookie || s.meta.Remember
+	}
+	return nil
+}
+
+// expiryGrace is how long stores keep a record after its deadline, so that
+// a request that comes back late learns which timeout ended its session.
+const expiryGrace = 5 * time.Minute
+
+// write commits the request's changes. With renew the result is stored
+// under a fresh ID (creation or renewal), and the old record, if any, is
+// deleted in the same store operation.
+func (s *Session) write(now time.Time, renew bool) error {
+	c := &Commit{Meta: s.meta, Clear: s.cleared}
+	c.Meta.LastSeen = now
+	c.Meta.Grace = expiryGrace
+	if !s.stored {
+		c.Meta.Created = now
+		if s.meta.UserID == "" {
+			c.Meta.IdleTimeout, c.Meta.AbsoluteTimeout = s.m.cfg.IdleTimeout, s.m.cfg.AbsoluteTimeout
+			if s.rw.r != nil {
+				s.recordClient()
+				c.Meta.UserAgent, c.Meta.IP = s.meta.UserAgent, s.meta.IP
+			}
+		}
+	}
+	for k, p := range s.changes {
+		if p.del {
+			c.Delete = append(c.Delete, k)
+		} else {
+			if c.Set == nil {
+				c.Set = make(map[string]any, len(s.changes))
+			}
+			c.Set[k] = p.v
+		}
+	}
+	var id [IDSize]byte
+	if renew {
+		id = newID()
+		c.ID = sha256.Sum256(id[:])
+		c.Create = true
+		if s.stored {
+			c.From = s.hash
+		}
+		if c.Meta.UserID != "" && s.m.cfg.MaxSessionsPerUser > 0 {
+			c.MaxPerUser, c.EvictOldest = s.m.cfg.MaxSessionsPerUser, !s.m.cfg.RefuseOverLimit
+		}
+	} else {
+		c.ID = s.hash
+	}
+	if err := s.m.store.Commit(s.ctx, c); err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrSessionLimit) {
+			return err
+		}
+		return s.m.storeError(s.ctx, fmt.Errorf("latch: commit session: %w", err))
+	}
+	vals := s.baseValues()
+	if len(s.changes) > 0 || s.cleared {
+		vals = s.values()
+	}
+	wasStored, old := s.stored, s.hash
+	s.base = &Record{Meta: c.Meta, Values: vals}
+	s.meta = c.Meta
+	s.changes, s.cleared, s.metaSet = nil, false, false
+	s.stored = true
+	if renew {
+		s.hash = c.ID
+		s.token = s.m.tokens.sign(&id)
+		s.sendCookie, s.expireCookie = true, false
+		if wasStored {
+			s.m.emit(s.ctx, Event{Kind: EventRenewed, Handle: c.ID.Handle(), UserID: c.Meta.UserID, Reason: "was " + old.Handle()})
+		} else {
+			s.m.emit(s.ctx, Event{Kind: EventCreated, Handle: c.ID.Handle(), UserID: c.Meta.UserID, Client: s.clientAddr()})
+		}
+	}
+	return nil
+}
+
+func (s *Session) baseValues() map[string]any {
+	if s.base == nil {
+		return nil
+	}
+	return s.base.Values
+}

@@ -1,0 +1,98 @@
+package latch
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// Status is the JSON that StatusHandler returns.
+type Status struct {
+	Authenticated     bool      `json:"authenticated"`
+	User              string    `json:"user,omitempty"`
+	IdleExpiresAt     time.Time `json:"idle_expires_at,omitzero"`
+	AbsoluteExpiresAt time.Time `json:"absolute_expires_at,omitzero"`
+	// IdleRemaining and AbsoluteRemaining are in whole seconds, so that a
+	// page need not trust its own clock.
+	IdleRemaining     int64  `json:"idle_remaining_seconds"`
+	AbsoluteRemaining int64  `json:"absolute_remaining_seconds"`
+	Ended             string `json:"ended,omitempty"`
+}
+
+// Status reports the session's deadlines as of now.
+func (s *Session) Status() Status {
+	now := s.m.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{Authenticated: s.meta.UserID != "", User: s.meta.UserID, Ended: s.ended}
+	if s.stored {
+		st.IdleExpiresAt, st.AbsoluteExpiresAt = s.meta.IdleDeadline(), s.meta.AbsoluteDeadline()
+		st.IdleRemaining = int64(st.IdleExpiresAt.Sub(now) / time.Second)
+		st.AbsoluteRemaining = int64(st.AbsoluteExpiresAt.Sub(now) / time.Second)
+	}
+	return st
+}
+
+// StatusHandler answers with the session's Status as JSON, without
+// extending the session, so a page can poll it and warn before expiry. It
+// answers 401 when no user is logged in. Mount it behind Handler.
+func (m *Manager) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := FromContext(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		s.NoTouch()
+		st := s.Status()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !st.Authenticated {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+		json.NewEncoder(w).Encode(st)
+	})
+}
+
+// RequireLogin returns middleware that lets only authenticated sessions
+// through; others get denied (by default 401 Unauthorized).
+func (m *Manager) RequireLogin(denied http.Handler) func(http.Handler) http.Handler {
+	if denied == nil {
+		denied = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		})
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, err := FromContext(r.Context())
+			if err != nil || !s.IsAuthenticated() {
+				denied.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// RequireRecentAuth returns middleware for sensitive actions ("sudo mode",
+// ASVS 7.5.1 and 3.7.1): it lets a request through only if the session's
+// user authenticated within window, and otherwise serves reauth (for
+// example a page asking for the password again, whose handler then calls
+// Session.Reauthenticate). A nil reauth answers 401.
+func (m *Manager) RequireRecentAuth(window time.Duration, reauth http.Handler) func(http.Handler) http.Handler {
+	if reauth == nil {
+		reauth = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "Please authenticate again", http.StatusUnauthorized)
+		})
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, err := FromContext(r.Context())
+			if err != nil || !s.IsAuthenticated() || m.now().Sub(s.AuthTime()) > window {
+				reauth.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -1,0 +1,150 @@
+package latch
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"hash"
+	"sync"
+	"time"
+)
+
+// Token sizes. A token is "KEYID.B64" where B64 is the base64url (no
+// padding) encoding of the session ID followed by the truncated MAC.
+const (
+	// IDSize is the size of a session ID: 256 bits from crypto/rand.
+	IDSize = 32
+	// MACSize is the size of the truncated HMAC-SHA256 on every token.
+	MACSize     = 16
+	tokenB64Len = (IDSize + MACSize) * 4 / 3 // 64: no padding needed
+	// MaxTokenLen bounds a token's length: the longest key id, the dot and
+	// the encoded ID and MAC.
+	MaxTokenLen = 32 + 1 + tokenB64Len
+)
+
+// Reasons a token is refused, as given in Event.Reason.
+const (
+	ReasonMalformed  = "malformed"   // wrong length, alphabet or shape
+	ReasonUnknownKey = "unknown-key" // key id not in the keyring
+	ReasonRetiredKey = "retired-key" // key past its retirement date
+	ReasonBadMAC     = "bad-mac"     // MAC does not verify: forged or tampered
+	ReasonNotFound   = "not-found"   // MAC fine but no live record: revoked, expired or logged out
+	ReasonDuplicate  = "duplicate"   // several cookies of the session's name (cookie tossing)
+)
+
+// tokenKey is one keyring key prepared for token MACs.
+type tokenKey struct {
+	id      string
+	key     Key // for its retirement date; Secret is not kept here
+	primary bool
+	prefix  []byte    // cookie name, 0, key id, 0: bound into every MAC
+	pool    sync.Pool // of hash.Hash: HMAC-SHA256 keyed with the derived key
+}
+
+// mac appends the truncated MAC of id to dst. The cookie name and key id
+// are bound into the MAC, so a token is only good for the cookie and key it
+// was issued for.
+func (k *tokenKey) mac(dst []byte, id []byte) []byte {
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write(k.prefix)
+	h.Write(id)
+	var sum [sha256.Size]byte
+	dst = append(dst, h.Sum(sum[:0])[:MACSize]...)
+	k.pool.Put(h)
+	return dst
+}
+
+// tokens signs and verifies session tokens under a keyring.
+type tokens struct {
+	primary *tokenKey
+	byID    map[string]*tokenKey
+}
+
+func newTokens(r *Keyring, cookieName string) (*tokens, error) {
+	t := &tokens{byID: make(map[string]*tokenKey)}
+	for i, k := range r.keys {
+		sub, err := r.DeriveKey(k.ID, "session-token-mac", sha256.Size)
+		if err != nil {
+			return nil, err
+		}
+		tk := &tokenKey{
+			id:      k.ID,
+			key:     Key{ID: k.ID, Retire: k.Retire},
+			primary: i == 0,
+			prefix:  []byte(cookieName + "\x00" + k.ID + "\x00"),
+		}
+		tk.pool.New = func() any { return hmac.New(sha256.New, sub) }
+		t.byID[k.ID] = tk
+		if i == 0 {
+			t.primary = tk
+		}
+	}
+	return t, nil
+}
+
+// newID returns a fresh random session ID.
+func newID() (id [IDSize]byte) {
+	rand.Read(id[:])
+	return id
+}
+
+// sign returns the token for id under the primary key.
+func (t *tokens) sign(id *[IDSize]byte) string {
+	var raw [IDSize + MACSize]byte
+	copy(raw[:], id[:])
+	t.primary.mac(raw[:IDSize], id[:])
+	buf := make([]byte, 0, len(t.primary.id)+1+tokenB64Len)
+	buf = append(buf, t.primary.id...)
+	buf = append(buf, '.')
+	buf = base64.RawURLEncoding.AppendEncode(buf, raw[:])
+	return string(buf)
+}
+
+// verify checks a token: shape and length first, then the key, then the
+// MAC in constant time. It returns the session ID's hash and whether the
+// token was signed by a fallback key. No store is consulted.
+func (t *tokens) verify(tok string, now time.Time) (h Hash, fallback bool, reason string) {
+	if len(tok) > MaxTokenLen || len(tok) < 2+tokenB64Len {
+		return h, false, ReasonMalformed
+	}
+	dot := len(tok) - tokenB64Len - 1
+	if tok[dot] != '.' {
+		return h, false, ReasonMalformed
+	}
+	kid := tok[:dot]
+	for i := 0; i < len(kid); i++ {
+		if !isIDByte(kid[i]) {
+			return h, false, ReasonMalformed
+		}
+	}
+	var src [tokenB64Len]byte
+	copy(src[:], tok[dot+1:])
+	var raw [IDSize + MACSize]byte
+	if n, err := base64.RawURLEncoding.Strict().Decode(raw[:], src[:]); err != nil || n != len(raw) {
+		return h, false, ReasonMalformed
+	}
+	k := t.byID[kid]
+	if k == nil {
+		return h, false, ReasonUnknownKey
+	}
+	if k.key.Retired(now) {
+		return h, false, ReasonRetiredKey
+	}
+	var want [MACSize]byte
+	k.mac(want[:0], raw[:IDSize])
+	if !hmac.Equal(want[:], raw[IDSize:]) {
+		return h, false, ReasonBadMAC
+	}
+	return sha256.Sum256(raw[:IDSize]), !k.primary, ""
+}
+
+// reissue returns tok's ID signed under the primary key. tok must have
+// passed verify.
+func (t *tokens) reissue(tok string) string {
+	var raw [IDSize + MACSize]byte
+	base64.RawURLEncoding.Decode(raw[:], []byte(tok[len(tok)-tokenB64Len:]))
+	id := [IDSize]byte(raw[:IDSize])
+	return t.sign(&id)
+}
