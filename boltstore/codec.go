@@ -97,6 +97,11 @@ func encodeRecord(r *record) []byte {
 		b = binary.AppendUvarint(b, uint64(len(r.values[k])))
 		b = append(b, r.values[k]...)
 	}
+	return appendChecksum(b)
+}
+
+// appendChecksum appends the CRC-32C of b to b.
+func appendChecksum(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 

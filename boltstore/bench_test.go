@@ -1,0 +1,92 @@
+package boltstore
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+)
+
+// benchStore returns a store holding n sessions of 10 users, with real time.
+func benchStore(b *testing.B, n int) *Store {
+	b.Helper()
+	s := openTest(b, nil, nil)
+	now := time.Now()
+	// One transaction for the whole fixture: n fsyncs would dominate.
+	err := s.update(func(bk buckets) error {
+		for i := range n {
+			c := &latch.Commit{ID: hashOf(fmt.Sprint(i)), Create: true, Meta: meta(fmt.Sprintf("user%d", i%10), now)}
+			set := map[string][]byte{"cart": []byte("[1,2,3]"), "csrf": []byte(`"0123456789abcdef"`), "n": []byte(fmt.Sprint(i))}
+			if err := commitTx(bk, c, set, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func BenchmarkLoad(b *testing.B) {
+	s := benchStore(b, 1000)
+	ctx := context.Background()
+	ids := make([]latch.Hash, 1000)
+	for i := range ids {
+		ids[i] = hashOf(fmt.Sprint(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := s.Load(ctx, ids[i%len(ids)]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+func BenchmarkCommit(b *testing.B) {
+	cases := []struct {
+		name string
+		c    func(i int, now time.Time) *latch.Commit
+	}{
+		{"update", func(i int, now time.Time) *latch.Commit {
+			return &latch.Commit{ID: hashOf(fmt.Sprint(i % 1000)), Meta: meta(fmt.Sprintf("user%d", i%10), now),
+				Set: map[string]any{"n": i}}
+		}},
+		{"create", func(i int, now time.Time) *latch.Commit {
+			return &latch.Commit{ID: hashOf(fmt.Sprintf("new%d", i)), Create: true, Meta: meta("", now),
+				Set: map[string]any{"n": i}}
+		}},
+		{"login-with-limit", func(i int, now time.Time) *latch.Commit {
+			return &latch.Commit{ID: hashOf(fmt.Sprintf("login%d", i)), Create: true,
+				Meta: meta(fmt.Sprintf("user%d", i%10), now), MaxPerUser: 150, EvictOldest: true}
+		}},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			s := benchStore(b, 1000)
+			ctx := context.Background()
+			now := time.Now()
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := s.Commit(ctx, bc.c(int(n.Add(1)), now)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
