@@ -584,7 +584,7 @@ func passWord(ok bool) string {
 var sessionParams = map[string]bool{"sid": true, "session": true, "sessionid": true, "session_id": true,
 	"jsessionid": true, "phpsessid": true, "sess": true, "token": true, "auth": true, "s": false}
 
-var linkRe = regexp.MustCompile(`(?i)(?:href|src|action|formaction)\s*=\s*["']([^"']{1,2048})["']`)
+var linkRe = regexp.MustCompile(`(?i)(?:href|src|action|formaction)\s*=\s*["']([^"']{1,1000})["']`)
 
 // checkSessionInURL looks for the token, or a session parameter, in every
 // URL the target sent: redirect locations and links in pages.
