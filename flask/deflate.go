@@ -193,9 +193,9 @@ type zState struct {
 
 	syms []zSym
 
-	dynL [zHeapSize]zNode
-	dynD [2*zDCodes + 1]zNode
-	bl   [2*zBLCodes + 1]zNode
+	dynL                 [zHeapSize]zNode
+	dynD                 [2*zDCodes + 1]zNode
+	bl                   [2*zBLCodes + 1]zNode
 	lDesc, dDesc, blDesc zTreeDesc
 
 	heap    [zHeapSize]int
