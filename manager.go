@@ -127,12 +127,13 @@ type Config struct {
 // Manager issues, loads and commits sessions. Build one with New; it is
 // safe for concurrent use.
 type Manager struct {
-	cfg    Config
-	store  Store
-	tokens *tokens
-	guard  *guard
-	log    *slog.Logger
-	now    func() time.Time
+	cfg       Config
+	store     Store
+	stateless Stateless // non-nil when the store keeps sessions in cookies
+	tokens    *tokens
+	guard     *guard
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // New validates cfg, fills in the defaults and returns a Manager. It
@@ -231,6 +232,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, store: cfg.Store, tokens: t, log: cfg.Logger, now: cfg.Now}
+	m.stateless, _ = cfg.Store.(Stateless)
 	if cfg.GuessLimit > 0 {
 		m.guard = newGuard(cfg.GuessLimit, cfg.GuessWindow)
 	}
@@ -291,6 +293,10 @@ func (m *Manager) Sessions(ctx context.Context, userID string, current *Session)
 	if err != nil {
 		return nil, m.storeError(ctx, fmt.Errorf("latch: list sessions: %w", err))
 	}
+	return m.infos(infos, current), nil
+}
+
+func (m *Manager) infos(infos []Info, current *Session) []SessionInfo {
 	var cur Hash
 	if current != nil {
 		cur = current.hashNow()
@@ -315,7 +321,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string, current *Session)
 			Current:         !cur.IsZero() && in.ID == cur,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // Revoke ends the user's session with the given handle. It returns
@@ -327,8 +333,8 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 	}
 	for _, in := range infos {
 		if in.ID.Handle() == handle {
-			if err := m.store.Delete(ctx, in.ID); err != nil {
-				return m.storeError(ctx, fmt.Errorf("latch: revoke: %w", err))
+			if err := m.end(ctx, in.ID, userID); err != nil {
+				return fmt.Errorf("latch: revoke: %w", err)
 			}
 			m.emit(ctx, Event{Kind: EventRevoked, Handle: handle, UserID: userID, Reason: "revoked"})
 			return nil
@@ -348,7 +354,29 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 	return n, nil
 }
 
+// end ends one session on the server: deletes its record, or in stateless
+// mode ends every session of its user (the only revocation a cookie
+// allows).
+func (m *Manager) end(ctx context.Context, id Hash, userID string) error {
+	var err error
+	switch {
+	case m.stateless == nil:
+		err = m.store.Delete(ctx, id)
+	case userID != "":
+		_, err = m.store.DeleteUser(ctx, userID, Hash{})
+	}
+	if err != nil {
+		return m.storeError(ctx, err)
+	}
+	return nil
+}
+
+// storeError reports a store failure as an event and returns it.
+// ErrNotSupported is a limit of the store, not a failure, and is returned
+// as it is.
 func (m *Manager) storeError(ctx context.Context, err error) error {
-	m.emit(ctx, Event{Kind: EventStoreError, Err: err})
+	if !errors.Is(err, ErrNotSupported) {
+		m.emit(ctx, Event{Kind: EventStoreError, Err: err})
+	}
 	return err
 }

@@ -56,18 +56,17 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 	if n > 1 {
 		return m.refuse(s, now, ReasonDuplicate)
 	}
-	h, fallback, reason := m.tokens.verify(tok, now)
-	if reason != "" {
-		return m.refuse(s, now, reason)
+	rec, h, fallback, reason, err := m.open(s.ctx, tok, now)
+	if err != nil {
+		return http.StatusServiceUnavailable, m.storeError(s.ctx, fmt.Errorf("latch: load session: %w", err))
 	}
-	rec, err := m.store.Load(s.ctx, h)
-	if errors.Is(err, ErrNotFound) {
+	if reason == ReasonNotFound {
 		s.ended = ReasonNotFound
 		m.emit(s.ctx, Event{Kind: EventInvalidToken, Handle: h.Handle(), Client: s.clientAddr(), Reason: ReasonNotFound})
 		return 0, nil
 	}
-	if err != nil {
-		return http.StatusServiceUnavailable, m.storeError(s.ctx, fmt.Errorf("latch: load session: %w", err))
+	if reason != "" {
+		return m.refuse(s, now, reason)
 	}
 	ended := ""
 	switch {
@@ -78,8 +77,10 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 	}
 	if ended != "" {
 		s.ended = ended
-		if err := m.store.Delete(s.ctx, h); err != nil {
-			m.storeError(s.ctx, fmt.Errorf("latch: delete expired session: %w", err))
+		if m.stateless == nil {
+			if err := m.store.Delete(s.ctx, h); err != nil {
+				m.storeError(s.ctx, fmt.Errorf("latch: delete expired session: %w", err))
+			}
 		}
 		m.emit(s.ctx, Event{Kind: EventExpired, Handle: h.Handle(), UserID: rec.UserID, Client: s.clientAddr(), Reason: ended})
 		return 0, nil
@@ -87,14 +88,35 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 	s.stored, s.hash, s.token, s.base, s.meta = true, h, tok, rec, rec.Meta
 	s.expireCookie = false
 	if fallback {
-		s.token = m.tokens.reissue(tok)
-		s.sendCookie = true
+		if m.stateless != nil {
+			s.metaSet = true // sealed again under the primary key at commit
+		} else {
+			s.token = m.tokens.reissue(tok)
+			s.sendCookie = true
+		}
 		m.emit(s.ctx, Event{Kind: EventFallbackKey, Handle: h.Handle(), UserID: rec.UserID})
 	}
 	if m.cfg.Binding != BindingOff && rec.UserID != "" {
 		return m.checkBinding(s, r)
 	}
 	return 0, nil
+}
+
+// open verifies a cookie value and loads its record. In server mode it
+// checks the token's shape and MAC before any store lookup.
+func (m *Manager) open(ctx context.Context, tok string, now time.Time) (rec *Record, h Hash, fallback bool, reason string, err error) {
+	if m.stateless != nil {
+		return m.stateless.Open(ctx, m.cfg.CookieName, tok, now)
+	}
+	h, fallback, reason = m.tokens.verify(tok, now)
+	if reason != "" {
+		return nil, h, false, reason, nil
+	}
+	rec, err = m.store.Load(ctx, h)
+	if errors.Is(err, ErrNotFound) {
+		return nil, h, false, ReasonNotFound, nil
+	}
+	return rec, h, fallback, "", err
 }
 
 // refuse handles a token that failed verification: an event, the guessing
@@ -142,8 +164,8 @@ func (m *Manager) checkBinding(s *Session, r *http.Request) (int, error) {
 			return http.StatusServiceUnavailable, err
 		}
 	case BindingEnd:
-		if err := m.store.Delete(s.ctx, s.hash); err != nil {
-			return http.StatusServiceUnavailable, m.storeError(s.ctx, fmt.Errorf("latch: end session: %w", err))
+		if err := m.end(s.ctx, s.hash, rec.UserID); err != nil {
+			return http.StatusServiceUnavailable, fmt.Errorf("latch: end session: %w", err)
 		}
 		m.emit(s.ctx, Event{Kind: EventRevoked, Handle: s.hash.Handle(), UserID: rec.UserID, Reason: "binding"})
 		s.reset()

@@ -404,8 +404,8 @@ func (s *Session) Logout() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stored {
-		if err := s.m.store.Delete(s.ctx, s.hash); err != nil {
-			return s.m.storeError(s.ctx, fmt.Errorf("latch: logout: %w", err))
+		if err := s.m.end(s.ctx, s.hash, s.meta.UserID); err != nil {
+			return fmt.Errorf("latch: logout: %w", err)
 		}
 		s.m.emit(s.ctx, Event{Kind: EventLogout, Handle: s.hash.Handle(), UserID: s.meta.UserID, Client: s.clientAddr()})
 	}
@@ -430,6 +430,13 @@ func (s *Session) RevokeOthers() (int, error) {
 	n, err := s.m.store.DeleteUser(s.ctx, user, keep)
 	if err != nil {
 		return n, s.m.storeError(s.ctx, fmt.Errorf("latch: revoke other sessions: %w", err))
+	}
+	if s.m.stateless != nil {
+		// Every session of the user sealed before now has ended: seal this
+		// one again so that it survives.
+		s.mu.Lock()
+		s.metaSet = true
+		s.mu.Unlock()
 	}
 	s.m.emit(s.ctx, Event{Kind: EventRevoked, UserID: user, Handle: keep.Handle(), Reason: fmt.Sprintf("%d other sessions", n)})
 	return n, nil
@@ -578,24 +585,36 @@ func (s *Session) write(now time.Time, renew bool) error {
 	} else {
 		c.ID = s.hash
 	}
-	if err := s.m.store.Commit(s.ctx, c); err != nil {
+	vals := s.baseValues()
+	if len(s.changes) > 0 || s.cleared {
+		vals = s.values()
+	}
+	sealed := ""
+	if s.m.stateless != nil {
+		var err error
+		sealed, err = s.m.stateless.Seal(s.ctx, s.m.cfg.CookieName, c.ID, &Record{Meta: c.Meta, Values: vals}, now)
+		if err != nil {
+			return fmt.Errorf("latch: seal session cookie: %w", err)
+		}
+	} else if err := s.m.store.Commit(s.ctx, c); err != nil {
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrSessionLimit) {
 			return err
 		}
 		return s.m.storeError(s.ctx, fmt.Errorf("latch: commit session: %w", err))
-	}
-	vals := s.baseValues()
-	if len(s.changes) > 0 || s.cleared {
-		vals = s.values()
 	}
 	wasStored, old := s.stored, s.hash
 	s.base = &Record{Meta: c.Meta, Values: vals}
 	s.meta = c.Meta
 	s.changes, s.cleared, s.metaSet = nil, false, false
 	s.stored = true
+	if sealed != "" {
+		s.token, s.sendCookie = sealed, true
+	}
 	if renew {
 		s.hash = c.ID
-		s.token = s.m.tokens.sign(&id)
+		if sealed == "" {
+			s.token = s.m.tokens.sign(&id)
+		}
 		s.sendCookie, s.expireCookie = true, false
 		if wasStored {
 			s.m.emit(s.ctx, Event{Kind: EventRenewed, Handle: c.ID.Handle(), UserID: c.Meta.UserID, Reason: "was " + old.Handle()})

@@ -195,3 +195,27 @@ type Store interface {
 	// be zero) and returns how many it removed.
 	DeleteUser(ctx context.Context, userID string, keep Hash) (int, error)
 }
+
+// Stateless is implemented by a Store that keeps each session in its
+// cookie rather than on the server (package cookiestore). A Manager whose
+// Store implements it seals the whole record into the cookie on every
+// commit and opens it on every request; the Store methods then serve only
+// revocation: Delete does nothing (a cookie cannot be deleted remotely),
+// DeleteUser ends every session of the user sealed before the call (a
+// per-user "not before" time, ASVS 7.4.1), and Load, Commit and ListUser
+// return ErrNotSupported.
+type Stateless interface {
+	Store
+	// Open authenticates and decodes value, the content of the cookie
+	// called name. It returns the record, a hash naming the session (it
+	// changes on every renewal), and whether the value must be sealed again
+	// (it was sealed under a fallback key). A value that is not a live
+	// session gives a refusal reason, one of the Reason constants
+	// (ReasonNotFound for a revoked session). err reports a failure of the
+	// revocation lookup only.
+	Open(ctx context.Context, name, value string, now time.Time) (rec *Record, id Hash, reseal bool, reason string, err error)
+	// Seal encodes rec, the session named id, as the value of the cookie
+	// called name. It fails when the cookie would pass the browsers'
+	// 4,096-byte limit.
+	Seal(ctx context.Context, name string, id Hash, rec *Record, now time.Time) (string, error)
+}
