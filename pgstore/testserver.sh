@@ -6,7 +6,7 @@
 #
 # The server runs as the unprivileged "postgres" user (PostgreSQL refuses to
 # run as root), keeps its cluster in DIR/data, listens on 127.0.0.1 only (no
-# Unix socket outside DIR) on a free port, and trusts loopback connections.
+# Unix socket) on a free port, and trusts loopback connections.
 # It is for tests only: never point it at a directory you care about.
 #
 # Environment:
@@ -119,7 +119,7 @@ start() {
 	port=$(pick_port) || die "no free port in 17200-17299 (set PGSTORE_TEST_PORT)"
 	echo "$port" >"$dir/port"
 	as_user "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
 		start >&2 || { tail -n 30 "$dir/server.log" >&2; die "server did not start"; }
 	i=0
 	until "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres; do
