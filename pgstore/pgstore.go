@@ -57,7 +57,9 @@ type Options struct {
 	// Table is the sessions table, optionally schema-qualified
 	// ("auth.sessions"). Each part must be a plain SQL identifier: a letter
 	// or underscore, then letters, digits or underscores, at most 40 bytes
-	// for the table name. Default: "latch_sessions".
+	// for the table name. The schema must exist; Migrate creates only the
+	// table, its indexes and the version table "<Table>_version" beside
+	// it. Default: "latch_sessions".
 	Table string
 	// CleanupInterval is the pause between two sweeps of expired rows by
 	// the background goroutine. A negative value disables the goroutine

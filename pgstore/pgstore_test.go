@@ -793,3 +793,33 @@ func TestWrap(t *testing.T) {
 		})
 	}
 }
+
+func TestSchemaQualifiedTable(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	schema := "schema_" + uniqueTable(t)
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	s := newTestStore(t, &Options{Table: schema + ".sessions"})
+	id := randomHash(t)
+	if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: liveMeta("u"), MaxPerUser: 2}); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if list, err := s.ListUser(ctx, "u"); err != nil || len(list) != 1 || list[0].ID != id {
+		t.Fatalf("ListUser: got %v, %v; want the one session", list, err)
+	}
+	var indexes int
+	err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'sessions'", schema).Scan(&indexes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if indexes != 3 { // primary key, (user_id, created), expires_at
+		t.Errorf("%d indexes on %s.sessions, want 3", indexes, schema)
+	}
+}
