@@ -26,10 +26,11 @@
 //
 // # Expiry and the database clock
 //
-// Every expiry decision uses the database's clock, now(): Load, ListUser
-// and DeleteUser never report a row whose expires_at has passed, and a
-// commit to such a row returns latch.ErrNotFound and writes nothing. So
-// application servers with skewed clocks agree on what is live. Expired
+// Every expiry decision uses the database's clock (statement_timestamp(),
+// which is now() outside a transaction): Load, ListUser and DeleteUser
+// never report a row whose expires_at has passed, and a commit to such a
+// row returns latch.ErrNotFound and writes nothing. So application servers
+// with skewed clocks agree on what is live. Expired
 // rows are deleted in batches (Options.BatchSize per statement) by a
 // background goroutine every Options.CleanupInterval; its errors go to
 // Options.OnError. Close stops it.
@@ -83,7 +84,7 @@
 // Options.CleanupInterval negative), repeat until it deletes nothing:
 //
 //	DELETE FROM "latch_sessions" WHERE id IN (
-//	    SELECT id FROM "latch_sessions" WHERE expires_at <= now()
+//	    SELECT id FROM "latch_sessions" WHERE expires_at <= statement_timestamp()
 //	    ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED);
 //
 // # Tests

@@ -39,7 +39,7 @@ const (
 var ErrNoTable = errors.New("pgstore: sessions table does not exist (run Migrate or apply the schema in the package doc)")
 
 // Clock schedules the background sweeper. It is used for nothing else:
-// every expiry decision is taken by the database's clock (now()). Tests
+// every expiry decision is taken by the database's clock. Tests
 // inject a fake to run sweeps on demand.
 type Clock interface {
 	// After returns a channel that receives the time once d has elapsed,

@@ -4,6 +4,12 @@ import "strings"
 
 // queries holds the SQL of every statement, built once per table name.
 // Statements use pgx named arguments (@name).
+//
+// Expiry is always judged by the database's clock. The statements use
+// statement_timestamp(), not now(): inside a transaction now() is the time
+// the transaction began, and a commit that waited for a user's lock would
+// judge a row by a stale clock and could renew a session that had just
+// expired. Outside a transaction the two are the same.
 type queries struct {
 	load          string
 	update        string // plain commit, any user
@@ -47,19 +53,19 @@ const replaceDead = `ON CONFLICT (id) DO UPDATE SET
 	auth_time = EXCLUDED.auth_time, idle_timeout_ns = EXCLUDED.idle_timeout_ns,
 	absolute_timeout_ns = EXCLUDED.absolute_timeout_ns, remember = EXCLUDED.remember,
 	ua = EXCLUDED.ua, ip = EXCLUDED.ip, expires_at = EXCLUDED.expires_at, data = EXCLUDED.data
-	WHERE s.expires_at <= now()`
+	WHERE s.expires_at <= statement_timestamp()`
 
 func buildQueries(table tableName) queries {
 	t := table.ident("")
 	r := strings.NewReplacer("$T", t)
 	return queries{
-		load: r.Replace(`SELECT ` + metaCols + `, data FROM $T WHERE id = @id AND expires_at > now()`),
+		load: r.Replace(`SELECT ` + metaCols + `, data FROM $T WHERE id = @id AND expires_at > statement_timestamp()`),
 
 		update: r.Replace(`UPDATE $T SET ` + setMeta + `, data = ` + patch("data") + `
-	WHERE id = @id AND expires_at > now()`),
+	WHERE id = @id AND expires_at > statement_timestamp()`),
 
 		updateSame: r.Replace(`UPDATE $T SET ` + setMeta + `, data = ` + patch("data") + `
-	WHERE id = @id AND expires_at > now() AND user_id = @user_id`),
+	WHERE id = @id AND expires_at > statement_timestamp() AND user_id = @user_id`),
 
 		insert: r.Replace(`INSERT INTO $T AS s (id, ` + metaCols + `, expires_at, data)
 	VALUES (@id, ` + metaArgs + `, @set::jsonb)
@@ -69,7 +75,7 @@ func buildQueries(table tableName) queries {
 		// new row is built from its data. The caller's transaction rolls
 		// back when the old row existed but a live row holds the new ID.
 		renew: r.Replace(`WITH old AS (
-		DELETE FROM $T WHERE id = @from AND expires_at > now() RETURNING data
+		DELETE FROM $T WHERE id = @from AND expires_at > statement_timestamp() RETURNING data
 	), ins AS (
 		INSERT INTO $T AS s (id, ` + metaCols + `, expires_at, data)
 		SELECT @id, ` + metaArgs + `, ` + patch("old.data") + ` FROM old
@@ -80,27 +86,27 @@ func buildQueries(table tableName) queries {
 
 		lockUser: `SELECT pg_advisory_xact_lock(@class::integer, @key::integer)`,
 
-		listOthers: r.Replace(`SELECT id FROM $T WHERE user_id = @user_id AND id <> @id AND expires_at > now()
+		listOthers: r.Replace(`SELECT id FROM $T WHERE user_id = @user_id AND id <> @id AND expires_at > statement_timestamp()
 	ORDER BY created, id`),
 
 		evict: r.Replace(`DELETE FROM $T WHERE id = ANY(@ids::bytea[])`),
 
 		deleteOne: r.Replace(`DELETE FROM $T WHERE id = @id`),
 
-		listUser: r.Replace(`SELECT id, ` + metaCols + ` FROM $T WHERE user_id = @user_id AND expires_at > now()
+		listUser: r.Replace(`SELECT id, ` + metaCols + ` FROM $T WHERE user_id = @user_id AND expires_at > statement_timestamp()
 	ORDER BY created, id`),
 
 		// Dead rows of the user go too; only live ones are counted.
 		deleteUser: r.Replace(`WITH d AS (
 		DELETE FROM $T WHERE user_id = @user_id AND id <> @keep RETURNING expires_at
 	)
-	SELECT count(*) FILTER (WHERE expires_at > now()) FROM d`),
+	SELECT count(*) FILTER (WHERE expires_at > statement_timestamp()) FROM d`),
 
 		// SKIP LOCKED: several instances may sweep at once without
 		// waiting on each other or on rows a commit holds.
 		sweep: r.Replace(`DELETE FROM $T WHERE id IN (
-		SELECT id FROM $T WHERE expires_at <= now() ORDER BY expires_at LIMIT @limit FOR UPDATE SKIP LOCKED
-	) AND expires_at <= now()`),
+		SELECT id FROM $T WHERE expires_at <= statement_timestamp() ORDER BY expires_at LIMIT @limit FOR UPDATE SKIP LOCKED
+	) AND expires_at <= statement_timestamp()`),
 
 		serverVersion: `SHOW server_version`,
 	}
