@@ -1,0 +1,391 @@
+package cookiestore
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchsec/latch"
+)
+
+// Sizes of the sealed value.
+const (
+	// MaxCookieSize is the largest cookie, name=value, that browsers are
+	// required to keep (RFC 6265 section 6.1). Seal refuses to make a
+	// larger one and Open refuses a larger value before any other work.
+	MaxCookieSize = 4096
+	// KeySize is the size of the AES-256-GCM key derived from each
+	// keyring key.
+	KeySize = 32
+	// NonceSize is the size of the random GCM nonce at the start of every
+	// sealed value.
+	NonceSize = 12
+	// Overhead is the size of the GCM tag.
+	Overhead = 16
+
+	// derivePurpose names the cookie-encryption use of a keyring key.
+	derivePurpose = "cookie-aead"
+	// aadPrefix starts the additional data, which also binds the cookie
+	// name and the key id.
+	aadPrefix = "latch/cookiestore/v1\x00"
+	// minPlaintext is the shortest envelope: header, id, seal time, flags,
+	// two times, three durations and three string lengths.
+	minPlaintext = 1 + 32 + 8 + 1 + 2 + 3 + 3
+	maxKeyID     = 32
+)
+
+// ErrTooLarge is matched (with errors.Is) by the error Seal returns when
+// the cookie would pass MaxCookieSize. The Manager then fails the request
+// with that error rather than send a cookie the browser would drop.
+var ErrTooLarge = errors.New("cookiestore: session cookie over the 4096-byte limit")
+
+// TooLargeError reports the size a cookie would have had. It matches
+// ErrTooLarge.
+type TooLargeError struct {
+	// Size is the length of name=value, in bytes.
+	Size int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("cookiestore: session cookie would be %d bytes, over the %d-byte limit", e.Size, MaxCookieSize)
+}
+
+// Is makes errors.Is(err, ErrTooLarge) true.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// Options configure a Store. The zero value is valid: no revocation, no
+// compression, the system clock.
+type Options struct {
+	// Revocations keeps a per-user "not before" time, so that logout and
+	// revocation end cookies already handed out. Default nil: DeleteUser
+	// returns latch.ErrNotSupported, and logging out cannot stop a stolen
+	// copy of the cookie, which stays valid until its timeouts. Use
+	// StoreRevocations with any latch.Store, or FuncRevocations.
+	Revocations Revocations
+
+	// Compress deflates the sealed data when that makes it shorter.
+	// Default false. Compression lets a session hold more (JSON values
+	// with repeated keys often shrink by half), but the length of a
+	// compressed cookie depends on its content: an attacker who can both
+	// put text into a session (a search term, a form field kept for
+	// later) and watch the cookie's length on the network can learn other
+	// values of the same session a few characters at a time, as the CRIME
+	// attack did with TLS compression. Turn it on only when no value an
+	// attacker controls shares a session with a secret.
+	Compress bool
+
+	// Now is the clock that DeleteUser records revocations with. Default
+	// time.Now. Open and Seal use the time the Manager passes, so tests
+	// give both the same fake clock.
+	Now func() time.Time
+}
+
+// Store keeps each session in its own cookie, encrypted and authenticated
+// with AES-256-GCM. It implements latch.Stateless; give it to latch.New as
+// Config.Store. It is safe for concurrent use.
+type Store struct {
+	primary *aeadKey
+	byID    map[string]*aeadKey
+	revs    Revocations
+	deflate bool
+	now     func() time.Time
+
+	// lastSeal is the latest seal time handed out, and floor the latest
+	// not-before recorded, in Unix nanoseconds. They order a revocation
+	// strictly after every earlier seal and before every later one, even
+	// on a clock that ticks coarsely or a test clock that stands still.
+	lastSeal atomic.Int64
+	floor    atomic.Int64
+}
+
+// aeadKey is one keyring key prepared for cookie encryption.
+type aeadKey struct {
+	id      string
+	retire  latch.Key // ID and Retire only; the secret is not kept here
+	primary bool
+	aead    cipher.AEAD
+}
+
+var _ latch.Stateless = (*Store)(nil)
+
+// New returns a Store that seals under the primary key of keys and opens
+// values sealed under any of its keys. Each key's AES-256 key is derived
+// with keys.DeriveKey(id, "cookie-aead", 32), so the cookie key differs
+// from the key that signs server-side tokens.
+func New(keys *latch.Keyring, opts Options) (*Store, error) {
+	if keys == nil {
+		return nil, errors.New("cookiestore: New needs a keyring (latch.LoadKeys)")
+	}
+	if err := checkRevocations(opts.Revocations); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		byID:    make(map[string]*aeadKey),
+		revs:    opts.Revocations,
+		deflate: opts.Compress,
+		now:     opts.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for i, k := range keys.Keys() {
+		sub, err := keys.DeriveKey(k.ID, derivePurpose, KeySize)
+		if err != nil {
+			return nil, fmt.Errorf("cookiestore: derive key %q: %w", k.ID, err)
+		}
+		block, err := aes.NewCipher(sub)
+		if err != nil {
+			return nil, fmt.Errorf("cookiestore: key %q: %w", k.ID, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("cookiestore: key %q: %w", k.ID, err)
+		}
+		ak := &aeadKey{id: k.ID, retire: latch.Key{ID: k.ID, Retire: k.Retire}, primary: i == 0, aead: aead}
+		s.byID[k.ID] = ak
+		if i == 0 {
+			s.primary = ak
+		}
+	}
+	if s.primary == nil {
+		return nil, errors.New("cookiestore: keyring has no keys")
+	}
+	return s, nil
+}
+
+// appendAAD appends the additional data of a cookie: a format label, the
+// cookie name and the key id, so that a value is only good for the cookie
+// and the key it was sealed for.
+func appendAAD(dst []byte, name, keyID string) []byte {
+	dst = append(dst, aadPrefix...)
+	dst = append(dst, name...)
+	dst = append(dst, 0)
+	return append(dst, keyID...)
+}
+
+// Seal encrypts rec, the session named id, into the value of the cookie
+// called name, under the primary key and a fresh random nonce. It returns
+// a *TooLargeError (matching ErrTooLarge) when name=value would pass
+// MaxCookieSize, and an error when the primary key is retired at now or
+// the record cannot be encoded.
+//
+// A random 96-bit nonce stays safe for about four billion seals under one
+// key; rotate the primary key (latch rotate) long before that.
+func (s *Store) Seal(ctx context.Context, name string, id latch.Hash, rec *latch.Record, now time.Time) (string, error) {
+	if rec == nil {
+		return "", errors.New("cookiestore: Seal needs a record")
+	}
+	k := s.primary
+	if k.retire.Retired(now) {
+		return "", fmt.Errorf("cookiestore: primary key %q retired on %s: add a new primary key (latch rotate)", k.id, k.retire.Retire.Format(time.DateOnly))
+	}
+	sealed, err := unixNano(now)
+	if err != nil {
+		return "", fmt.Errorf("cookiestore: seal: %w", err)
+	}
+	sealed = s.sealTime(sealed)
+
+	buf := make([]byte, NonceSize+1, 512)
+	buf[NonceSize] = formatV1
+	buf, err = appendEnvelope(buf, id, sealed, rec)
+	if err != nil {
+		return "", err
+	}
+	if s.deflate {
+		if z := deflate(buf[NonceSize+1:]); z != nil && len(z) < len(buf)-NonceSize-1 {
+			buf = append(buf[:NonceSize+1], z...)
+			buf[NonceSize] = formatV1 | flagDeflate
+		}
+	}
+	// Check the size before encrypting: the sealed length is known.
+	encLen := base64.RawURLEncoding.EncodedLen(len(buf) + Overhead)
+	if size := len(name) + 1 + len(k.id) + 1 + encLen; size > MaxCookieSize {
+		return "", &TooLargeError{Size: size}
+	}
+	rand.Read(buf[:NonceSize]) // never fails (crypto/rand.Read panics on failure since Go 1.24)
+	var aadBuf [128]byte
+	aad := appendAAD(aadBuf[:0], name, k.id)
+	plain := buf[NonceSize:]
+	ct := k.aead.Seal(plain[:0], buf[:NonceSize], plain, aad)
+	raw := buf[:NonceSize+len(ct)]
+
+	out := make([]byte, 0, len(k.id)+1+encLen)
+	out = append(out, k.id...)
+	out = append(out, '.')
+	out = base64.RawURLEncoding.AppendEncode(out, raw)
+	return string(out), nil
+}
+
+// sealTime returns the seal time for a seal at now: never below the
+// latest not-before this Store recorded. It remembers the latest seal.
+func (s *Store) sealTime(now int64) int64 {
+	t := max(now, s.floor.Load())
+	for {
+		last := s.lastSeal.Load()
+		if t <= last || s.lastSeal.CompareAndSwap(last, t) {
+			return t
+		}
+	}
+}
+
+// Open authenticates and decodes value, the content of the cookie called
+// name. The checks go from cheap to dear: length and shape, key id, key
+// retirement, then AES-GCM, then the envelope, the record's expiry and,
+// for an authenticated session with Options.Revocations set, the user's
+// not-before time. A value that fails gives the reason (latch.ReasonMalformed,
+// ReasonUnknownKey, ReasonRetiredKey, ReasonBadMAC, or ReasonNotFound for
+// an expired or revoked session); err is set only when the revocation
+// lookup fails, and the Manager then answers 503 rather than trust the
+// cookie.
+func (s *Store) Open(ctx context.Context, name, value string, now time.Time) (rec *latch.Record, id latch.Hash, reseal bool, reason string, err error) {
+	k, raw, reason := s.parse(value, now)
+	if reason != "" {
+		return nil, id, false, reason, nil
+	}
+	var aadBuf [128]byte
+	aad := appendAAD(aadBuf[:0], name, k.id)
+	plain, err := k.aead.Open(raw[NonceSize:NonceSize], raw[:NonceSize], raw[NonceSize:], aad)
+	if err != nil {
+		return nil, id, false, latch.ReasonBadMAC, nil
+	}
+	e, err := parseEnvelope(plain)
+	if err != nil {
+		return nil, id, false, latch.ReasonMalformed, nil
+	}
+	rec = &latch.Record{Meta: e.meta, Values: e.values}
+	if !now.Before(rec.ExpiresAt()) {
+		return nil, e.id, false, latch.ReasonNotFound, nil
+	}
+	if s.revs != nil && rec.UserID != "" {
+		nb, err := s.revs.NotBefore(ctx, rec.UserID)
+		if err != nil {
+			return nil, e.id, false, "", fmt.Errorf("cookiestore: revocation lookup: %w", err)
+		}
+		if e.sealed.Before(nb) {
+			return nil, e.id, false, latch.ReasonNotFound, nil
+		}
+	}
+	return rec, e.id, !k.primary, "", nil
+}
+
+// parse checks the shape of a value and decodes it, before any
+// cryptography: its length, the key id's alphabet and length, the
+// base64url text (strict, so that no two texts decode alike), then the key
+// id against the keyring and its retirement.
+func (s *Store) parse(value string, now time.Time) (*aeadKey, []byte, string) {
+	const minB64 = (NonceSize + minPlaintext + Overhead) * 4 / 3
+	if len(value) > MaxCookieSize || len(value) < 2+minB64 {
+		return nil, nil, latch.ReasonMalformed
+	}
+	dot := -1
+	for i := 0; i < len(value) && i <= maxKeyID; i++ {
+		c := value[i]
+		if c == '.' {
+			dot = i
+			break
+		}
+		if !isIDByte(c) {
+			return nil, nil, latch.ReasonMalformed
+		}
+	}
+	if dot < 1 {
+		return nil, nil, latch.ReasonMalformed
+	}
+	kid, enc := value[:dot], value[dot+1:]
+	if len(enc) < minB64 || len(enc)%4 == 1 {
+		return nil, nil, latch.ReasonMalformed
+	}
+	for i := 0; i < len(enc); i++ {
+		if !isB64Byte(enc[i]) {
+			return nil, nil, latch.ReasonMalformed
+		}
+	}
+	k := s.byID[kid]
+	if k == nil {
+		return nil, nil, latch.ReasonUnknownKey
+	}
+	if k.retire.Retired(now) {
+		return nil, nil, latch.ReasonRetiredKey
+	}
+	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(enc)))
+	n, err := base64.RawURLEncoding.Strict().Decode(raw, []byte(enc))
+	if err != nil || n < NonceSize+Overhead+minPlaintext {
+		return nil, nil, latch.ReasonMalformed
+	}
+	return k, raw[:n], ""
+}
+
+func isIDByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}
+
+// isB64Byte reports whether c is in the base64url alphabet.
+func isB64Byte(c byte) bool { return isIDByte(c) }
+
+// Load returns latch.ErrNotSupported: the session is in the cookie.
+func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+	return nil, fmt.Errorf("cookiestore: load: %w", latch.ErrNotSupported)
+}
+
+// Commit returns latch.ErrNotSupported: the Manager seals the session
+// into its cookie instead.
+func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
+	return fmt.Errorf("cookiestore: commit: %w", latch.ErrNotSupported)
+}
+
+// ListUser returns latch.ErrNotSupported: no server-side list of a user's
+// cookies exists.
+func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
+	return nil, fmt.Errorf("cookiestore: list sessions: %w", latch.ErrNotSupported)
+}
+
+// Delete does nothing and returns nil (or ctx's error): a cookie cannot
+// be deleted remotely. The Manager ends a stateless session with
+// DeleteUser instead.
+func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
+	return ctx.Err()
+}
+
+// DeleteUser ends every session of userID sealed before the call, keep
+// included, by recording a "not before" time in Options.Revocations; the
+// Manager seals the session it wants to keep again afterwards. It returns
+// -1, because nobody knows how many cookies a user holds, and
+// latch.ErrNotSupported when no Revocations are configured.
+//
+// The not-before time is the later of Options.Now and one nanosecond past
+// the last seal of this Store, and later seals by this Store never go
+// below it: within one process a revocation falls strictly between the
+// seals before it and those after it, whatever the clock's resolution.
+// Across processes it relies on their clocks agreeing.
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if s.revs == nil {
+		return 0, fmt.Errorf("cookiestore: revoke sessions: no Options.Revocations configured: %w", latch.ErrNotSupported)
+	}
+	if userID == "" {
+		return 0, errors.New("cookiestore: revoke sessions: empty user id")
+	}
+	now, err := unixNano(s.now())
+	if err != nil {
+		return 0, fmt.Errorf("cookiestore: revoke sessions: %w", err)
+	}
+	nb := max(now, s.lastSeal.Load()+1)
+	for {
+		f := s.floor.Load()
+		if nb <= f || s.floor.CompareAndSwap(f, nb) {
+			break
+		}
+	}
+	if err := s.revs.Revoke(ctx, userID, time.Unix(0, nb).UTC()); err != nil {
+		return 0, fmt.Errorf("cookiestore: revoke sessions: %w", err)
+	}
+	return -1, nil
+}
