@@ -1,0 +1,304 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/latchsec/latch"
+)
+
+// This file holds the Cluster side of Commit. A session record and a user
+// index live in different hash slots, so a commit that touches both is a
+// short sequence of scripts, each atomic on its own slot, ordered so that
+// every live session of a user is always in the user's index:
+//
+//  1. reserve: the session's place in the index is taken first (and the
+//     MaxPerUser limit decided there, atomically, on the user's slot);
+//  2. write: the record is written (a renewal first takes the old record,
+//     reading and deleting it in one script, then creates the new one);
+//  3. finish: evicted sessions are deleted, then their entries and the old
+//     hash's entry are removed; the reservation mark stays until its grace
+//     ends, so that a concurrent ListUser cannot prune the new entry.
+//
+// A failure between the steps leaves an index entry without a live record,
+// which ListUser and DeleteUser skip and later calls prune; never a live
+// record without an index entry.
+
+// reservation is the reply of reserveScript.
+type reservation struct {
+	deadline int64    // server time by which the record must be written
+	added    bool     // the entry is new in the index
+	evicted  []string // hashes the commit must delete once it succeeds
+}
+
+// reserve runs reserveScript for c. limited says whether the commit adds a
+// session to the user, so that MaxPerUser applies.
+func (s *Store) reserve(ctx context.Context, c *latch.Commit, a *commitArgs, limited bool) (*reservation, error) {
+	maxPer := 0
+	if limited && c.MaxPerUser > 0 {
+		maxPer = c.MaxPerUser
+	}
+	var dead []string
+	if maxPer > 0 {
+		// Entries whose session is gone must not count against the limit.
+		entries, err := s.inspect(ctx, a.user)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: commit: %w", err)
+		}
+		for _, e := range entries {
+			if !e.live {
+				dead = append(dead, e.hash)
+			}
+		}
+	}
+	src := ""
+	if !c.From.IsZero() {
+		src = c.From.String()
+	}
+	args := make([]any, 0, 11+len(dead))
+	args = append(args, a.user, s.prefix, a.now, c.ID.String(), src, a.score, maxPer,
+		boolArg(c.EvictOldest), reservationGrace.Milliseconds(), a.abs-a.now, len(dead))
+	for _, d := range dead {
+		args = append(args, d)
+	}
+	reply, err := reserveScript.Run(ctx, s.client, []string{a.uidx, pendingKey(a.uidx)}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: commit: reserve index entry: %w", err)
+	}
+	if len(reply) == 1 && reply[0] == "LIMIT" {
+		return nil, latch.ErrSessionLimit
+	}
+	if len(reply) < 3 || reply[0] != "OK" {
+		return nil, errors.New("redisstore: commit: unexpected reply from reserve script")
+	}
+	deadline, err := strconv.ParseInt(reply[1], 10, 64)
+	if err != nil {
+		return nil, errors.New("redisstore: commit: unexpected deadline from reserve script")
+	}
+	return &reservation{deadline: deadline, added: reply[2] == "1", evicted: reply[3:]}, nil
+}
+
+// abandon undoes what a reservation did when the commit failed for a reason
+// that leaves the record unwritten: it removes the new entry and undoes the
+// eviction marks.
+func (s *Store) abandon(ctx context.Context, c *latch.Commit, a *commitArgs, r *reservation) error {
+	if r == nil {
+		return nil
+	}
+	var remove []string
+	if r.added {
+		remove = []string{c.ID.String()}
+	}
+	_, err := s.clean(ctx, a.user, c.ID.String(), remove, nil, r.evicted)
+	return err
+}
+
+// finish completes a commit whose record is written: it deletes the evicted
+// sessions, removes their entries (and extra, entries of records the commit
+// deleted). If another commit evicted this one
+// while it was in flight, the new record is deleted too.
+func (s *Store) finish(ctx context.Context, c *latch.Commit, a *commitArgs, r *reservation, extra []string) error {
+	var remove, other []string
+	remove = append(remove, extra...)
+	if len(r.evicted) > 0 {
+		_, rm, ot, err := s.deleteIfUser(ctx, a.user, r.evicted)
+		if err != nil {
+			return fmt.Errorf("redisstore: commit: evict: %w", err)
+		}
+		remove = append(remove, rm...)
+		other = ot
+	}
+	evicted, err := s.clean(ctx, a.user, c.ID.String(), remove, other, nil)
+	if err != nil {
+		return err
+	}
+	if evicted {
+		// Another commit reserved its place after ours and chose this
+		// session to evict: it is deleted as if the commit had landed first.
+		_, rm, _, err := s.deleteIfUser(ctx, a.user, []string{c.ID.String()})
+		if err != nil {
+			return fmt.Errorf("redisstore: commit: evicted while in flight: %w", err)
+		}
+		if _, err := s.clean(ctx, a.user, "", rm, nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clusterCommit is Commit on Cluster.
+func (s *Store) clusterCommit(ctx context.Context, c *latch.Commit, a *commitArgs) error {
+	expired := a.exp <= a.now
+	if !c.From.IsZero() {
+		return s.clusterRenew(ctx, c, a, expired)
+	}
+	if c.Create {
+		if a.user == "" || expired {
+			reply, err := s.runCommit(ctx, c, a, "create", "none", 0)
+			if err != nil {
+				return err
+			}
+			return statusErr(reply[0])
+		}
+		return s.reservedWrite(ctx, c, a, "create", true)
+	}
+	imode := "guard"
+	if expired {
+		imode = "none" // the script deletes; a stale index entry is pruned later
+	}
+	reply, err := s.runCommit(ctx, c, a, "update", imode, 0)
+	if err != nil {
+		return err
+	}
+	if reply[0] != "NEEDINDEX" {
+		return statusErr(reply[0])
+	}
+	// The commit changes the user, or extends the absolute deadline that
+	// bounds the index's life: reserve, then write.
+	if len(reply) < 3 {
+		return errors.New("redisstore: commit: unexpected reply from script")
+	}
+	changed := reply[1] == "1"
+	oldIdx, _ := reply[2].(string)
+	if err := s.reservedWrite(ctx, c, a, "update", changed); err != nil {
+		return err
+	}
+	if changed && oldIdx != "" && oldIdx != a.uidx {
+		if err := s.client.ZRem(ctx, oldIdx, c.ID.String()).Err(); err != nil {
+			return fmt.Errorf("redisstore: commit: old user index: %w", err)
+		}
+	}
+	return nil
+}
+
+// reservedWrite reserves the session's index entry, writes the record with
+// op and finishes.
+func (s *Store) reservedWrite(ctx context.Context, c *latch.Commit, a *commitArgs, op string, limited bool) error {
+	r, err := s.reserve(ctx, c, a, limited)
+	if err != nil {
+		return err
+	}
+	reply, err := s.runCommit(ctx, c, a, op, "none", r.deadline)
+	if err != nil {
+		// The outcome is unknown: keep the reservation, so that a record
+		// that was written is still indexed.
+		return err
+	}
+	if err := statusErr(reply[0]); err != nil {
+		if reply[0] != "STALE" {
+			if aerr := s.abandon(ctx, c, a, r); aerr != nil {
+				return errors.Join(err, aerr)
+			}
+		}
+		return err
+	}
+	return s.finish(ctx, c, a, r, nil)
+}
+
+// clusterRenew is a renewal on Cluster: reserve the new entry, take the old
+// record, create the new one from it, finish. If the new record cannot be
+// created the old one is put back.
+func (s *Store) clusterRenew(ctx context.Context, c *latch.Commit, a *commitArgs, expired bool) error {
+	var r *reservation
+	if a.user != "" && !expired {
+		var err error
+		if r, err = s.reserve(ctx, c, a, true); err != nil {
+			return err
+		}
+	}
+	srcKey := s.sessionKey(c.From)
+	taken, err := takeScript.Run(ctx, s.client, []string{srcKey}, a.now).StringSlice()
+	if err != nil {
+		return fmt.Errorf("redisstore: commit: take renewed session: %w", err)
+	}
+	if len(taken) == 0 || taken[0] != "OK" {
+		if aerr := s.abandon(ctx, c, a, r); aerr != nil {
+			return errors.Join(latch.ErrNotFound, aerr)
+		}
+		return latch.ErrNotFound
+	}
+	base := make(map[string]string, (len(taken)-1)/2)
+	for i := 1; i+1 < len(taken); i += 2 {
+		base[taken[i]] = taken[i+1]
+	}
+
+	// Apply Clear, Delete and Set to the taken values here; the script then
+	// creates the record from the result.
+	del := make(map[string]bool, len(a.dels))
+	for _, d := range a.dels {
+		del[d] = true
+	}
+	merged := *a
+	merged.dels = nil
+	merged.sets = nil
+	if !c.Clear {
+		for f, v := range base {
+			if strings.HasPrefix(f, valuePrefix) && !del[f] {
+				merged.sets = append(merged.sets, f, v)
+			}
+		}
+	}
+	merged.sets = append(merged.sets, a.sets...)
+	mc := *c
+	mc.Clear = false
+	mc.From = latch.Hash{}
+	var resv int64
+	if r != nil {
+		resv = r.deadline
+	}
+	reply, err := s.runCommit(ctx, &mc, &merged, "create", "none", resv)
+	if err != nil {
+		// Unknown outcome: the old session is gone, the new one may or may
+		// not exist. Failing closed, the caller must log in again.
+		return err
+	}
+	if err := statusErr(reply[0]); err != nil {
+		if rerr := s.restore(ctx, srcKey, base, a.now); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		if reply[0] != "STALE" {
+			if aerr := s.abandon(ctx, c, a, r); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+		}
+		return err
+	}
+
+	// The old record is gone: drop its index entry.
+	oldIdx := base[fieldIndex]
+	if r != nil {
+		var extra []string
+		if oldIdx == a.uidx {
+			extra = []string{c.From.String()}
+		}
+		if err := s.finish(ctx, c, a, r, extra); err != nil {
+			return err
+		}
+	}
+	if oldIdx != "" && (r == nil || oldIdx != a.uidx) {
+		if err := s.client.ZRem(ctx, oldIdx, c.From.String()).Err(); err != nil {
+			return fmt.Errorf("redisstore: commit: old user index: %w", err)
+		}
+	}
+	return nil
+}
+
+// restore puts back a record that a failed renewal took.
+func (s *Store) restore(ctx context.Context, key string, fields map[string]string, now int64) error {
+	exp, err := strconv.ParseInt(fields[fieldExpiry], 10, 64)
+	if err != nil {
+		return errors.New("redisstore: commit: restore: corrupt record")
+	}
+	args := make([]any, 0, 1+2*len(fields))
+	args = append(args, exp-now)
+	for f, v := range fields {
+		args = append(args, f, v)
+	}
+	if err := restoreScript.Run(ctx, s.client, []string{key}, args...).Err(); err != nil {
+		return fmt.Errorf("redisstore: commit: restore renewed session: %w", err)
+	}
+	return nil
+}

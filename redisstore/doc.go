@@ -1,0 +1,3 @@
+// Package redisstore is a latch.Store on Redis: standalone, Sentinel or
+// Cluster.
+package redisstore

@@ -1,0 +1,536 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchsec/latch"
+	"github.com/redis/go-redis/v9"
+)
+
+var _ latch.Store = (*Store)(nil)
+
+// DefaultPrefix is the prefix of every key the store writes unless
+// WithPrefix sets another.
+const DefaultPrefix = "latch:"
+
+// reservationGrace is how long a place that a Cluster commit reserved in a
+// user index is protected from pruning while its record is not yet written.
+// The commit must write the record within half of it (checked on the
+// server), so a reservation is never pruned under a commit that succeeds.
+const reservationGrace = 60 * time.Second
+
+// Field names of a session record; see scripts.go.
+const (
+	fieldMeta   = "meta"
+	fieldUser   = "user"
+	fieldIndex  = "uidx"
+	fieldExpiry = "exp"
+	valuePrefix = "v:"
+)
+
+// Store is a latch.Store on Redis. It is safe for concurrent use.
+type Store struct {
+	client  redis.UniversalClient
+	owned   bool
+	cluster bool
+	prefix  string
+	now     func() time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store) error
+
+// WithPrefix sets the prefix of every key the store writes (default
+// DefaultPrefix, "latch:"). Applications that share a Redis deployment use
+// distinct prefixes. A prefix may not contain '{' or '}', which Redis
+// Cluster reads as a hash tag.
+func WithPrefix(prefix string) Option {
+	return func(s *Store) error {
+		if strings.ContainsAny(prefix, "{}") {
+			return errors.New("redisstore: key prefix may not contain '{' or '}'")
+		}
+		s.prefix = prefix
+		return nil
+	}
+}
+
+// WithClock sets the clock that decides whether a record is live (default
+// time.Now). Expiry is computed from this clock, and Redis is given the
+// remaining time to live, so the application's clock and the servers'
+// clocks need not agree.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) error {
+		if now == nil {
+			return errors.New("redisstore: nil clock")
+		}
+		s.now = now
+		return nil
+	}
+}
+
+// New returns a store on client: a *redis.Client (standalone, or Sentinel
+// from redis.NewFailoverClient) or a *redis.ClusterClient. The caller keeps
+// ownership of client: Close does not close it. A *redis.Ring is refused,
+// because it cannot run a script across the keys of one session and one
+// user.
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	s := &Store{client: client, prefix: DefaultPrefix, now: time.Now}
+	switch client.(type) {
+	case *redis.ClusterClient:
+		s.cluster = true
+	case *redis.Ring:
+		return nil, errors.New("redisstore: redis.Ring is not supported; use a Cluster")
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close releases the client if Open created it. For a store from New it
+// does nothing: the caller closes its own client.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	if err := s.client.Close(); err != nil {
+		return fmt.Errorf("redisstore: close: %w", err)
+	}
+	return nil
+}
+
+// Client returns the client the store uses.
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+func (s *Store) sessionKey(h latch.Hash) string {
+	return s.prefix + "s:{" + h.String() + "}"
+}
+
+// userKey is the key of the user's index. The user ID is path-escaped in
+// the hash tag, so that no ID can contain a '}' that would end the tag.
+func (s *Store) userKey(user string) string {
+	return s.prefix + "u:{" + url.PathEscape(user) + "}"
+}
+
+func pendingKey(userKey string) string { return userKey + ":pending" }
+
+func (s *Store) mode() string {
+	if s.cluster {
+		return "cluster"
+	}
+	return "single"
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// checkCtx returns ctx's error, wrapped, if it is already done, so that a
+// cancelled call never reaches the server.
+func checkCtx(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	return nil
+}
+
+// Load returns the live record stored under id, or latch.ErrNotFound. It is
+// one HGETALL.
+func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+	if err := checkCtx(ctx, "load"); err != nil {
+		return nil, err
+	}
+	fields, err := s.client.HGetAll(ctx, s.sessionKey(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: load: %w", err)
+	}
+	if len(fields) == 0 {
+		return nil, latch.ErrNotFound
+	}
+	rec, exp, err := decodeRecord(fields)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: load session %s: %w", id.Handle(), err)
+	}
+	if exp <= ms(s.now()) {
+		return nil, latch.ErrNotFound
+	}
+	return rec, nil
+}
+
+// decodeRecord turns the fields of a record into a latch.Record and its
+// expiry in milliseconds.
+func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
+	exp, err := strconv.ParseInt(fields[fieldExpiry], 10, 64)
+	if err != nil {
+		return nil, 0, errors.New("corrupt record: bad expiry field")
+	}
+	rec := &latch.Record{Values: make(map[string]any)}
+	if err := json.Unmarshal([]byte(fields[fieldMeta]), &rec.Meta); err != nil {
+		return nil, 0, fmt.Errorf("corrupt record: metadata: %w", err)
+	}
+	for f, raw := range fields {
+		k, ok := strings.CutPrefix(f, valuePrefix)
+		if !ok {
+			continue
+		}
+		v, err := latch.DecodeValue([]byte(raw))
+		if err != nil {
+			return nil, 0, fmt.Errorf("corrupt record: value %q: %w", k, err)
+		}
+		rec.Values[k] = v
+	}
+	return rec, exp, nil
+}
+
+// commitArgs are the script arguments that describe a commit.
+type commitArgs struct {
+	now, exp, abs int64
+	meta          string
+	user, uidx    string
+	score         string
+	dels          []string
+	sets          []any // field, value, field, value...
+}
+
+func (s *Store) prepare(c *latch.Commit) (*commitArgs, error) {
+	meta, err := json.Marshal(c.Meta)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: commit: encode metadata: %w", err)
+	}
+	a := &commitArgs{
+		now:   ms(s.now()),
+		exp:   ms(c.Meta.ExpiresAt()),
+		abs:   ms(c.Meta.AbsoluteDeadline()),
+		meta:  string(meta),
+		user:  c.Meta.UserID,
+		score: strconv.FormatInt(c.Meta.Created.UnixMicro(), 10),
+	}
+	if a.user != "" {
+		a.uidx = s.userKey(a.user)
+	}
+	for _, k := range c.Delete {
+		a.dels = append(a.dels, valuePrefix+k)
+	}
+	keys := make([]string, 0, len(c.Set))
+	for k := range c.Set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b, err := latch.EncodeValue(c.Set[k])
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: commit: value %q: %w", k, err)
+		}
+		a.sets = append(a.sets, valuePrefix+k, string(b))
+	}
+	return a, nil
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// runCommit runs commitScript and returns its reply.
+func (s *Store) runCommit(ctx context.Context, c *latch.Commit, a *commitArgs, op, imode string, resv int64) ([]any, error) {
+	keys := []string{s.sessionKey(c.ID)}
+	src := ""
+	if op == "renew" {
+		keys = append(keys, s.sessionKey(c.From))
+		src = c.From.String()
+	}
+	maxPer := c.MaxPerUser
+	if maxPer < 0 {
+		maxPer = 0
+	}
+	args := make([]any, 0, 18+len(a.dels)+len(a.sets))
+	args = append(args, op, imode, a.now, a.exp, a.abs, a.meta, a.user, a.uidx, a.score,
+		boolArg(c.Clear), maxPer, boolArg(c.EvictOldest), s.prefix, c.ID.String(), src, resv,
+		len(a.dels))
+	for _, d := range a.dels {
+		args = append(args, d)
+	}
+	args = append(args, len(a.sets)/2)
+	args = append(args, a.sets...)
+	reply, err := commitScript.Run(ctx, s.client, keys, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: commit: %w", err)
+	}
+	if len(reply) == 0 {
+		return nil, errors.New("redisstore: commit: empty reply from script")
+	}
+	return reply, nil
+}
+
+// statusErr maps a script status to the error Commit returns.
+func statusErr(status any) error {
+	switch status {
+	case "OK":
+		return nil
+	case "NOTFOUND":
+		return latch.ErrNotFound
+	case "EXISTS":
+		return latch.ErrExists
+	case "LIMIT":
+		return latch.ErrSessionLimit
+	case "STALE":
+		return errors.New("redisstore: commit: took longer than the reservation allows; nothing was written")
+	}
+	return fmt.Errorf("redisstore: commit: unexpected reply %v from script", status)
+}
+
+// Commit applies c atomically. On a standalone or Sentinel deployment it is
+// one script call; on Cluster see the package documentation.
+func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
+	if err := checkCtx(ctx, "commit"); err != nil {
+		return err
+	}
+	if c == nil {
+		return errors.New("redisstore: commit: nil Commit")
+	}
+	if c.ID.IsZero() {
+		return errors.New("redisstore: commit: zero ID")
+	}
+	if c.From == c.ID {
+		return errors.New("redisstore: commit: From equals ID")
+	}
+	a, err := s.prepare(c)
+	if err != nil {
+		return err
+	}
+	if s.cluster {
+		return s.clusterCommit(ctx, c, a)
+	}
+	op := "update"
+	switch {
+	case !c.From.IsZero():
+		op = "renew"
+	case c.Create:
+		op = "create"
+	}
+	reply, err := s.runCommit(ctx, c, a, op, "single", 0)
+	if err != nil {
+		return err
+	}
+	return statusErr(reply[0])
+}
+
+// Delete removes the record under id and its index entry.
+func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
+	if err := checkCtx(ctx, "delete"); err != nil {
+		return err
+	}
+	idx, err := deleteScript.Run(ctx, s.client, []string{s.sessionKey(id)}, s.mode(), id.String()).Text()
+	if err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	if s.cluster && idx != "" {
+		// The record is gone; now its entry, on the user's slot.
+		if err := s.client.ZRem(ctx, idx, id.String()).Err(); err != nil {
+			return fmt.Errorf("redisstore: delete: index entry: %w", err)
+		}
+	}
+	return nil
+}
+
+// entry is what inspect learns about one member of a user index.
+type entry struct {
+	hash string
+	live bool
+	info latch.Info
+}
+
+// inspect reads the index of user and the record behind every entry (one
+// ZRANGE and one pipeline). Entries come back oldest first by score.
+func (s *Store) inspect(ctx context.Context, user string) ([]entry, error) {
+	members, err := s.client.ZRange(ctx, s.userKey(user), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: read user index: %w", err)
+	}
+	if len(members) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.SliceCmd, len(members))
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range members {
+			cmds[i] = p.HMGet(ctx, s.prefix+"s:{"+m+"}", fieldUser, fieldExpiry, fieldMeta)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: read user sessions: %w", err)
+	}
+	now := ms(s.now())
+	out := make([]entry, len(members))
+	for i, m := range members {
+		out[i].hash = m
+		v := cmds[i].Val()
+		u, _ := v[0].(string)
+		e, _ := v[1].(string)
+		raw, _ := v[2].(string)
+		if u != user {
+			continue
+		}
+		exp, err := strconv.ParseInt(e, 10, 64)
+		if err != nil || exp <= now {
+			continue
+		}
+		h, err := latch.ParseHash(m)
+		if err != nil {
+			continue
+		}
+		out[i].live = true
+		out[i].info.ID = h
+		if err := json.Unmarshal([]byte(raw), &out[i].info.Meta); err != nil {
+			return nil, fmt.Errorf("redisstore: session %s: corrupt metadata: %w", h.Handle(), err)
+		}
+	}
+	return out, nil
+}
+
+// clean runs cleanScript on the user's index.
+func (s *Store) clean(ctx context.Context, user, done string, remove, dead, unevict []string) (evicted bool, err error) {
+	if done == "" && len(remove) == 0 && len(dead) == 0 && len(unevict) == 0 {
+		return false, nil
+	}
+	idx := s.userKey(user)
+	args := make([]any, 0, 9+len(remove)+len(dead)+len(unevict))
+	args = append(args, s.mode(), user, s.prefix, ms(s.now()), reservationGrace.Milliseconds(), done, len(remove))
+	for _, r := range remove {
+		args = append(args, r)
+	}
+	args = append(args, len(dead))
+	for _, d := range dead {
+		args = append(args, d)
+	}
+	args = append(args, len(unevict))
+	for _, u := range unevict {
+		args = append(args, u)
+	}
+	reply, err := cleanScript.Run(ctx, s.client, []string{idx, pendingKey(idx)}, args...).Text()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: clean user index: %w", err)
+	}
+	return reply == "EVICTED", nil
+}
+
+// ListUser returns the user's live sessions, oldest first by Created, and
+// drops index entries whose session is gone.
+func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
+	if err := checkCtx(ctx, "list user"); err != nil {
+		return nil, err
+	}
+	if userID == "" {
+		return nil, nil
+	}
+	entries, err := s.inspect(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var infos []latch.Info
+	var dead []string
+	for _, e := range entries {
+		if e.live {
+			infos = append(infos, e.info)
+		} else {
+			dead = append(dead, e.hash)
+		}
+	}
+	if _, err := s.clean(ctx, userID, "", nil, dead, nil); err != nil {
+		return nil, err
+	}
+	sortInfos(infos)
+	return infos, nil
+}
+
+func sortInfos(infos []latch.Info) {
+	sort.SliceStable(infos, func(i, j int) bool {
+		a, b := infos[i], infos[j]
+		if !a.Created.Equal(b.Created) {
+			return a.Created.Before(b.Created)
+		}
+		return a.ID.String() < b.ID.String()
+	})
+}
+
+// DeleteUser removes every session of the user except keep and returns how
+// many live sessions it removed.
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
+	if err := checkCtx(ctx, "delete user"); err != nil {
+		return 0, err
+	}
+	if userID == "" {
+		return 0, nil
+	}
+	members, err := s.client.ZRange(ctx, s.userKey(userID), 0, -1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: delete user: read index: %w", err)
+	}
+	keepHex := ""
+	if !keep.IsZero() {
+		keepHex = keep.String()
+	}
+	var targets []string
+	for _, m := range members {
+		if m != keepHex {
+			targets = append(targets, m)
+		}
+	}
+	n, removed, dead, err := s.deleteIfUser(ctx, userID, targets)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: delete user: %w", err)
+	}
+	if _, err := s.clean(ctx, userID, "", removed, dead, nil); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// deleteIfUser deletes, in one pipeline, the records of hashes that belong
+// to user. It returns how many live records it deleted, the hashes whose
+// records it deleted, and the hashes it left alone (missing or another
+// user's).
+func (s *Store) deleteIfUser(ctx context.Context, user string, hashes []string) (n int, removed, other []string, err error) {
+	if len(hashes) == 0 {
+		return 0, nil, nil, nil
+	}
+	now := ms(s.now())
+	cmds := make([]*redis.Cmd, len(hashes))
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, h := range hashes {
+			cmds[i] = p.Eval(ctx, deleteIfUserScript, []string{s.prefix + "s:{" + h + "}"}, user, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for i, h := range hashes {
+		switch cmds[i].Val() {
+		case int64(1):
+			n++
+			removed = append(removed, h)
+		case int64(0):
+			removed = append(removed, h)
+		default:
+			other = append(other, h)
+		}
+	}
+	return n, removed, other, nil
+}

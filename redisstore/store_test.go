@@ -1,0 +1,517 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/storetest"
+	"github.com/redis/go-redis/v9"
+)
+
+// serverEnv returns the value of the environment variable that names a test
+// server. Unset, the test fails under CI and is skipped otherwise.
+func serverEnv(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not set: scripts/test must start the Redis servers (redisstore/testservers.sh)", name)
+		}
+		t.Skipf("%s not set; start servers with: eval \"$(./testservers.sh start DIR)\"", name)
+	}
+	return v
+}
+
+// deployment is one kind of Redis deployment the tests run against.
+type deployment struct {
+	name string
+	env  string
+	// client connects to the deployment named by the variable's value.
+	client func(t *testing.T, v string) redis.UniversalClient
+}
+
+var deployments = []deployment{
+	{"Standalone", "LATCH_TEST_REDIS_URL", func(t *testing.T, v string) redis.UniversalClient {
+		o, err := redis.ParseURL(v)
+		if err != nil {
+			t.Fatalf("LATCH_TEST_REDIS_URL: %v", err)
+		}
+		return redis.NewClient(o)
+	}},
+	{"Cluster", "LATCH_TEST_REDIS_CLUSTER", func(t *testing.T, v string) redis.UniversalClient {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(v, ",")})
+	}},
+	{"Sentinel", "LATCH_TEST_REDIS_SENTINEL", func(t *testing.T, v string) redis.UniversalClient {
+		master, addrs, ok := strings.Cut(v, "@")
+		if !ok || master == "" || addrs == "" {
+			t.Fatalf("LATCH_TEST_REDIS_SENTINEL: want mastername@host:port,...")
+		}
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: master, SentinelAddrs: strings.Split(addrs, ","),
+		})
+	}},
+}
+
+var versionOnce sync.Map // deployment name -> logged
+
+// connect returns a client for d and logs the server version once.
+func connect(t *testing.T, d deployment) redis.UniversalClient {
+	t.Helper()
+	client := d.client(t, serverEnv(t, d.env))
+	t.Cleanup(func() { _ = client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		t.Fatalf("%s: ping: %v", d.env, err)
+	}
+	if _, done := versionOnce.LoadOrStore(d.name, true); !done {
+		t.Logf("%s: redis_version %s", d.name, serverVersion(t, ctx, client))
+	}
+	return client
+}
+
+func serverVersion(t *testing.T, ctx context.Context, client redis.UniversalClient) string {
+	t.Helper()
+	info, err := client.Info(ctx, "server").Result()
+	if err != nil {
+		t.Fatalf("INFO server: %v", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+			return v
+		}
+	}
+	return "unknown"
+}
+
+// randomPrefix returns a key prefix that no other test uses, so tests can
+// share a server.
+func randomPrefix(t *testing.T) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return "latchtest:" + hex.EncodeToString(b[:]) + ":"
+}
+
+// newTestStore returns a store on client with a fresh prefix, whose keys are
+// removed when the test ends.
+func newTestStore(t *testing.T, client redis.UniversalClient, opts ...Option) *Store {
+	t.Helper()
+	prefix := randomPrefix(t)
+	s, err := New(client, append([]Option{WithPrefix(prefix)}, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { removeKeys(t, client, prefix) })
+	return s
+}
+
+// removeKeys deletes every key under prefix (SCAN is fine in a test).
+func removeKeys(t *testing.T, client redis.UniversalClient, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := client.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, c)
+	}
+	if err != nil {
+		t.Errorf("cleanup of %s*: %v", prefix, err)
+	}
+}
+
+// forEachDeployment runs fn as a subtest per deployment.
+func forEachDeployment(t *testing.T, fn func(t *testing.T, client redis.UniversalClient)) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) { fn(t, connect(t, d)) })
+	}
+}
+
+func TestConformance(t *testing.T) {
+	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
+		storetest.Run(t, func(t *testing.T) latch.Store { return newTestStore(t, client) })
+	})
+}
+
+// counter is a go-redis hook that counts round trips: every command or
+// pipeline sent on its own.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+func hash(t *testing.T) latch.Hash {
+	t.Helper()
+	var h latch.Hash
+	if _, err := rand.Read(h[:]); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func meta(user string, now time.Time) latch.Meta {
+	return latch.Meta{
+		UserID: user, Created: now, LastSeen: now, AuthTime: now,
+		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
+	}
+}
+
+// TestRoundTrips proves that a Load is one round trip, and a Commit too on
+// a standalone or Sentinel deployment, once the scripts are cached.
+func TestRoundTrips(t *testing.T) {
+	for _, d := range deployments {
+		if d.name == "Cluster" {
+			continue // see TestClusterRoundTrips
+		}
+		t.Run(d.name, func(t *testing.T) {
+			client := connect(t, d)
+			hook := &counter{}
+			client.AddHook(hook)
+			s := newTestStore(t, client)
+			ctx := context.Background()
+			now := time.Now()
+			user := "rt-" + randomPrefix(t)
+			a, b := hash(t), hash(t)
+			// Warm up: load the script into the server's cache.
+			if err := s.Commit(ctx, &latch.Commit{ID: a, Create: true, Meta: meta("", now)}); err != nil {
+				t.Fatal(err)
+			}
+			tests := []struct {
+				name string
+				op   func() error
+			}{
+				{"Load", func() error { _, err := s.Load(ctx, a); return err }},
+				{"Commit", func() error {
+					return s.Commit(ctx, &latch.Commit{ID: a, Meta: meta("", now), Set: map[string]any{"k": 1}})
+				}},
+				{"CommitLoginRenewWithLimit", func() error {
+					return s.Commit(ctx, &latch.Commit{ID: b, From: a, Create: true, Meta: meta(user, now),
+						MaxPerUser: 2, EvictOldest: true, Set: map[string]any{"k": 2}})
+				}},
+				{"Delete", func() error { return s.Delete(ctx, b) }},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					before := hook.n.Load()
+					if err := tc.op(); err != nil {
+						t.Fatalf("%s: %v", tc.name, err)
+					}
+					if got := hook.n.Load() - before; got != 1 {
+						t.Errorf("%s took %d round trips, want 1", tc.name, got)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestClusterRoundTrips checks the Cluster costs the package doc states:
+// Load and a commit that changes no user are one round trip each.
+func TestClusterRoundTrips(t *testing.T) {
+	client := connect(t, deployments[1])
+	hook := &counter{}
+	client.AddHook(hook)
+	s := newTestStore(t, client)
+	ctx := context.Background()
+	now := time.Now()
+	user := "crt-" + randomPrefix(t)
+	a := hash(t)
+	if err := s.Commit(ctx, &latch.Commit{ID: a, Create: true, Meta: meta(user, now)}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		op   func() error
+	}{
+		{"Load", func() error { _, err := s.Load(ctx, a); return err }},
+		{"CommitSameUser", func() error {
+			m := meta(user, now)
+			m.LastSeen = now.Add(time.Minute)
+			return s.Commit(ctx, &latch.Commit{ID: a, Meta: m, Set: map[string]any{"k": 1}})
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := hook.n.Load()
+			if err := tc.op(); err != nil {
+				t.Fatal(err)
+			}
+			if got := hook.n.Load() - before; got != 1 {
+				t.Errorf("%s took %d round trips, want 1", tc.name, got)
+			}
+		})
+	}
+}
+
+// TestRecordTTL checks that every record and index carries a Redis TTL no
+// later than its deadline, and that a commit whose deadline passed leaves
+// no key behind.
+func TestRecordTTL(t *testing.T) {
+	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
+		ctx := context.Background()
+		now := time.Now()
+		user := "ttl-" + randomPrefix(t)
+		tests := []struct {
+			name    string
+			meta    latch.Meta
+			wantTTL time.Duration // 0: no key
+		}{
+			{"Idle", meta(user, now), 30 * time.Minute},
+			{"Absolute", func() latch.Meta {
+				m := meta(user, now)
+				m.AuthTime = now.Add(-12*time.Hour + 10*time.Minute)
+				return m
+			}(), 10 * time.Minute},
+			{"Expired", func() latch.Meta {
+				m := meta(user, now.Add(-time.Hour))
+				return m
+			}(), 0},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				s := newTestStore(t, client)
+				id := hash(t)
+				if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: tc.meta}); err != nil {
+					t.Fatal(err)
+				}
+				ttl, err := client.PTTL(ctx, s.sessionKey(id)).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.wantTTL == 0 {
+					if ttl != -2*time.Nanosecond && ttl != -2*time.Millisecond && ttl >= 0 {
+						t.Fatalf("PTTL = %v, want no key", ttl)
+					}
+					return
+				}
+				if ttl <= 0 || ttl > tc.wantTTL || ttl < tc.wantTTL-time.Minute {
+					t.Errorf("record PTTL = %v, want at most %v and close to it", ttl, tc.wantTTL)
+				}
+				ittl, err := client.PTTL(ctx, s.userKey(user)).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ittl < ttl-time.Second {
+					t.Errorf("index PTTL = %v, shorter than the record's %v", ittl, ttl)
+				}
+			})
+		}
+	})
+}
+
+// TestClock checks that liveness follows the injected clock, not the
+// servers' clocks.
+func TestClock(t *testing.T) {
+	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		now := time.Now()
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		s := newTestStore(t, client, WithClock(clock))
+		user := "clock-" + randomPrefix(t)
+		id := hash(t)
+		if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: meta(user, clock())}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Load(ctx, id); err != nil {
+			t.Fatalf("Load before the deadline: %v", err)
+		}
+		advance(31 * time.Minute)
+		if _, err := s.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) {
+			t.Fatalf("Load after the idle deadline: got %v, want ErrNotFound", err)
+		}
+		if infos, err := s.ListUser(ctx, user); err != nil || len(infos) != 0 {
+			t.Fatalf("ListUser after the deadline: got %d sessions, %v; want none", len(infos), err)
+		}
+		err := s.Commit(ctx, &latch.Commit{ID: id, Meta: meta(user, clock())})
+		if !errors.Is(err, latch.ErrNotFound) {
+			t.Fatalf("Commit after the deadline: got %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestHostileNames checks user IDs that contain hash-tag braces and other
+// bytes, on every deployment (on Cluster a bad tag would split a user's
+// keys over slots and fail with CROSSSLOT).
+func TestHostileNames(t *testing.T) {
+	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
+		ctx := context.Background()
+		tests := []struct{ name, user string }{
+			{"Braces", "}{"},
+			{"OpenBrace", "{alice"},
+			{"CloseFirst", "}x{y}"},
+			{"Email", "alice@example.com"},
+			{"Unicode", "ユーザー"},
+			{"Binary", "\x00\xff\n"},
+			{"Percent", "%7B"},
+		}
+		s := newTestStore(t, client)
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				a, b := hash(t), hash(t)
+				now := time.Now()
+				for _, id := range []latch.Hash{a, b} {
+					err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: meta(tc.user, now), MaxPerUser: 5})
+					if err != nil {
+						t.Fatalf("Commit: %v", err)
+					}
+				}
+				infos, err := s.ListUser(ctx, tc.user)
+				if err != nil || len(infos) != 2 {
+					t.Fatalf("ListUser: got %d sessions, %v; want 2", len(infos), err)
+				}
+				n, err := s.DeleteUser(ctx, tc.user, a)
+				if err != nil || n != 1 {
+					t.Fatalf("DeleteUser: got %d, %v; want 1", n, err)
+				}
+				if _, err := s.Load(ctx, a); err != nil {
+					t.Fatalf("Load(kept): %v", err)
+				}
+			})
+		}
+	})
+}
+
+// TestCorruptRecord checks that a record damaged in Redis gives an error
+// that names the session by handle only, not ErrNotFound and not a panic.
+func TestCorruptRecord(t *testing.T) {
+	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
+		ctx := context.Background()
+		future := time.Now().Add(time.Hour).UnixMilli()
+		tests := []struct {
+			name   string
+			fields []any
+		}{
+			{"BadExpiry", []any{"meta", "{}", "exp", "soon"}},
+			{"BadMeta", []any{"meta", "{", "exp", future}},
+			{"BadValue", []any{"meta", "{}", "exp", future, "v:k", "{nope"}},
+			{"WrongType", nil},
+		}
+		s := newTestStore(t, client)
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				id := hash(t)
+				key := s.sessionKey(id)
+				var err error
+				if tc.fields == nil {
+					err = client.Set(ctx, key, "x", time.Minute).Err()
+				} else {
+					err = client.HSet(ctx, key, tc.fields...).Err()
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = s.Load(ctx, id)
+				if err == nil || errors.Is(err, latch.ErrNotFound) {
+					t.Fatalf("Load: got %v, want a corruption error", err)
+				}
+				if !strings.HasPrefix(err.Error(), "redisstore: ") || strings.Contains(err.Error(), id.String()) {
+					t.Errorf("error %q: want the redisstore prefix and no full hash", err)
+				}
+			})
+		}
+	})
+}
+
+func TestNew(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer client.Close()
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	defer ring.Close()
+	tests := []struct {
+		name    string
+		client  redis.UniversalClient
+		opts    []Option
+		wantErr string
+	}{
+		{"Defaults", client, nil, ""},
+		{"Prefix", client, []Option{WithPrefix("app:")}, ""},
+		{"EmptyPrefix", client, []Option{WithPrefix("")}, ""},
+		{"BracePrefix", client, []Option{WithPrefix("a{b}:")}, "may not contain"},
+		{"NilClock", client, []Option{WithClock(nil)}, "nil clock"},
+		{"NilClient", nil, nil, "nil client"},
+		{"Ring", ring, nil, "not supported"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(tc.client, tc.opts...)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "redisstore: ") {
+				t.Fatalf("New: got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestCommitInvalid checks commits refused before any round trip.
+func TestCommitInvalid(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer client.Close()
+	s, err := New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := latch.Hash{1}
+	tests := []struct {
+		name string
+		c    *latch.Commit
+		want string
+	}{
+		{"Nil", nil, "nil Commit"},
+		{"ZeroID", &latch.Commit{Create: true}, "zero ID"},
+		{"FromIsID", &latch.Commit{ID: h, From: h}, "From equals ID"},
+		{"BadValue", &latch.Commit{ID: h, Create: true, Set: map[string]any{"f": func() {}}}, "value \"f\""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.Commit(context.Background(), tc.c)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Commit: got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
