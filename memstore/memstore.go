@@ -101,8 +101,8 @@ var _ latch.Store = (*Store)(nil)
 type shard struct {
 	mu   sync.RWMutex
 	m    map[latch.Hash]*entry
-	heap []*entry // min-heap by exp; exactly the entries of m
-	_    [64]byte // keep neighbouring shards' locks off one cache line
+	heap []heapItem // min-heap by expiry; exactly the entries of m
+	_    [64]byte   // keep neighbouring shards' locks off one cache line
 }
 
 // entry is one stored session. hash never changes; rec and exp change under

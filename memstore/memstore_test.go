@@ -315,14 +315,18 @@ func checkInternal(t *testing.T, s *Store) {
 		if len(sh.heap) != len(sh.m) {
 			t.Errorf("shard %d: heap has %d entries, map %d", i, len(sh.heap), len(sh.m))
 		}
-		for j, e := range sh.heap {
+		for j, it := range sh.heap {
+			e := it.e
+			if it.exp != e.exp.Load() {
+				t.Errorf("shard %d: heap item %d has expiry %d, its entry %d", i, j, it.exp, e.exp.Load())
+			}
 			if int(e.hidx) != j {
 				t.Errorf("shard %d: entry at heap position %d has hidx %d", i, j, e.hidx)
 			}
 			if sh.m[e.hash] != e {
 				t.Errorf("shard %d: heap entry %s not in the map", i, e.hash.Handle())
 			}
-			if j > 0 && e.exp.Load() < sh.heap[(j-1)/2].exp.Load() {
+			if j > 0 && it.exp < sh.heap[(j-1)/arity].exp {
 				t.Errorf("shard %d: heap order broken at %d", i, j)
 			}
 		}
