@@ -287,6 +287,16 @@ func (s *Session) Ended() string {
 	return s.ended
 }
 
+// Touch records activity now, whatever the touch interval: for a "stay
+// signed in" button that must push the idle deadline back.
+func (s *Session) Touch() {
+	s.mu.Lock()
+	if s.stored {
+		s.metaSet = true
+	}
+	s.mu.Unlock()
+}
+
 // NoTouch keeps this request from extending the session's idle deadline:
 // for status polls and background refreshes that are not user activity.
 func (s *Session) NoTouch() {

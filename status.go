@@ -14,9 +14,12 @@ type Status struct {
 	AbsoluteExpiresAt time.Time `json:"absolute_expires_at,omitzero"`
 	// IdleRemaining and AbsoluteRemaining are in whole seconds, so that a
 	// page need not trust its own clock.
-	IdleRemaining     int64  `json:"idle_remaining_seconds"`
-	AbsoluteRemaining int64  `json:"absolute_remaining_seconds"`
-	Ended             string `json:"ended,omitempty"`
+	IdleRemaining     int64 `json:"idle_remaining_seconds"`
+	AbsoluteRemaining int64 `json:"absolute_remaining_seconds"`
+	// IdleTimeout is the session's idle timeout in seconds, so a page
+	// can decide how early to warn.
+	IdleTimeout int64  `json:"idle_timeout_seconds"`
+	Ended       string `json:"ended,omitempty"`
 }
 
 // Status reports the session's deadlines as of now.
@@ -29,6 +32,7 @@ func (s *Session) Status() Status {
 		st.IdleExpiresAt, st.AbsoluteExpiresAt = s.meta.IdleDeadline(), s.meta.AbsoluteDeadline()
 		st.IdleRemaining = int64(st.IdleExpiresAt.Sub(now) / time.Second)
 		st.AbsoluteRemaining = int64(st.AbsoluteExpiresAt.Sub(now) / time.Second)
+		st.IdleTimeout = int64(s.meta.IdleTimeout / time.Second)
 	}
 	return st
 }

@@ -137,3 +137,21 @@ func TestSessionLimit(t *testing.T) {
 		}
 	})
 }
+
+func TestTouchExtendsWithinInterval(t *testing.T) {
+	hs := newHarness(t, latch.Config{})
+	tok := hs.login("alice")
+	hs.clock.Advance(time.Minute)
+	h := hs.h
+	hs.h = hs.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.Touch()
+	}))
+	hs.do("POST", "/touch", tok)
+	hs.h = h
+	var st latch.Status
+	json.Unmarshal([]byte(hs.do("GET", "/status", tok).body), &st)
+	if want := hs.clock.Now().Add(30 * time.Minute); !st.IdleExpiresAt.Equal(want) {
+		t.Fatalf("idle deadline after Touch = %v; want %v", st.IdleExpiresAt, want)
+	}
+}

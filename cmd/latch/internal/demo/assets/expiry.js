@@ -1,0 +1,58 @@
+// The expiry warning. It polls /session/status, which reports the deadlines
+// without extending the session, shows a banner with a countdown before
+// the idle deadline, and offers "Stay signed in". When the session runs out
+// it goes to the sign-in page with the reason.
+"use strict";
+(function () {
+  const banner = document.getElementById("expiry-banner");
+  const countdown = document.getElementById("expiry-countdown");
+  const stay = document.getElementById("stay");
+  if (!banner) return;
+  let idleLeft = null, absLeft = null, idleTotal = 120, fetchedAt = 0;
+
+  function warnBefore() {
+    // Warn one minute ahead, or at half the idle timeout for short ones.
+    return Math.min(60, Math.max(1, Math.floor(idleTotal / 2)));
+  }
+
+  async function poll() {
+    try {
+      const r = await fetch("/session/status", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      const st = await r.json();
+      if (r.status === 401) {
+        location.href = "/login?reason=" + encodeURIComponent(st.ended || "idle");
+        return;
+      }
+      idleLeft = st.idle_remaining_seconds;
+      absLeft = st.absolute_remaining_seconds;
+      idleTotal = st.idle_timeout_seconds || idleTotal;
+      fetchedAt = Date.now();
+    } catch (e) { /* network hiccup: try again at the next tick */ }
+  }
+
+  function tick() {
+    if (idleLeft === null) return;
+    const gone = Math.floor((Date.now() - fetchedAt) / 1000);
+    const left = Math.min(idleLeft, absLeft) - gone;
+    if (left <= 0) {
+      location.href = "/login?reason=" + (absLeft <= idleLeft ? "absolute" : "idle");
+      return;
+    }
+    if (left <= warnBefore()) {
+      banner.hidden = false;
+      countdown.textContent = left + " s";
+    } else {
+      banner.hidden = true;
+    }
+  }
+
+  stay.addEventListener("click", async function () {
+    await fetch("/session/touch", { method: "POST", credentials: "same-origin" });
+    banner.hidden = true;
+    await poll();
+  });
+
+  poll();
+  setInterval(tick, 500);
+  setInterval(poll, 5000);
+})();
