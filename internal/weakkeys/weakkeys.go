@@ -1,4 +1,12 @@
-// Package weakkeys holds published default, example and leaked secret keys.
+// Package weakkeys is latch's list of known weak secret keys: framework
+// defaults, placeholders, keys printed in documentation and tutorials, and
+// keys leaked in public projects, as found in the wordlists attackers use
+// against Flask, Django, Express and JWT applications. latch refuses these
+// keys, and `latch flask crack` and `latch audit` try them against live
+// session cookies.
+//
+// The list is keys.txt, embedded at build time, plus a few keys that are
+// byte strings and cannot be written on one line of text (see binaryKeys).
 package weakkeys
 
 import (
@@ -8,39 +16,86 @@ import (
 )
 
 //go:embed keys.txt
-var raw string
+var keysTxt string
 
-var set = sync.OnceValue(func() map[string]struct{} {
-	m := make(map[string]struct{})
-	for _, l := range strings.Split(raw, "\n") {
-		l = strings.TrimRight(l, "\r")
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		m[l] = struct{}{}
-		m[strings.ToLower(strings.TrimSpace(l))] = struct{}{}
-	}
-	return m
-})
-
-// Contains reports whether key is a known weak key.
-func Contains(key string) bool {
-	m := set()
-	if _, ok := m[key]; ok {
-		return true
-	}
-	_, ok := m[strings.ToLower(strings.TrimSpace(key))]
-	return ok
+// binaryKeys are the byte values of keys that documentation prints as Python
+// bytes literals: an application that pastes the literal into its code gets
+// these bytes, not the text, so both forms are on the list.
+var binaryKeys = []string{
+	// Flask quickstart (1.x and 2.x): app.secret_key = b'_5#y2L"F4Q8z\n\xec]/'
+	"_5#y2L\"F4Q8z\n\xec]/",
+	// Flask 0.x quickstart, an os.urandom(24) example output.
+	"\xfd{H\xe5<\x95\xf9\xe3\x96.5\xd1\x01O<!\xd5\xa2\xa0\x9fR\"\xa1\xa8",
+	// Flask-AppBuilder and Apache Superset's former default
+	// '\2\1thisismyscretkey\1\2\e\y\y\h' (CVE-2023-27524): Python turns \1
+	// and \2 into control bytes and keeps the other backslashes.
+	"\x02\x01thisismyscretkey\x01\x02\\e\\y\\y\\h",
 }
 
-// List returns the keys, in file order.
-func List() []string {
-	var out []string
-	for _, l := range strings.Split(raw, "\n") {
-		l = strings.TrimRight(l, "\r")
-		if l != "" && !strings.HasPrefix(l, "#") {
-			out = append(out, l)
+var (
+	once   sync.Once
+	keys   []string
+	exact  map[string]struct{}
+	folded map[string]struct{}
+)
+
+func load() {
+	once.Do(func() {
+		exact = make(map[string]struct{})
+		folded = make(map[string]struct{})
+		add := func(k string) {
+			if _, dup := exact[k]; dup {
+				return
+			}
+			exact[k] = struct{}{}
+			folded[fold(k)] = struct{}{}
+			keys = append(keys, k)
 		}
-	}
+		for _, line := range strings.Split(keysTxt, "\n") {
+			line = strings.TrimRight(line, "\r")
+			if isComment(line) {
+				continue
+			}
+			if k := strings.TrimSpace(line); k != "" {
+				add(k)
+			}
+		}
+		for _, k := range binaryKeys {
+			add(k)
+		}
+	})
+}
+
+// isComment reports whether a line of keys.txt is a comment: "#" alone or
+// "# " followed by text. "#secret!" is a key.
+func isComment(line string) bool {
+	return line == "#" || strings.HasPrefix(line, "# ")
+}
+
+func fold(k string) string { return strings.ToLower(strings.TrimSpace(k)) }
+
+// List returns the known weak keys, in file order, binary keys last. The
+// slice is a copy the caller may modify.
+func List() []string {
+	load()
+	out := make([]string, len(keys))
+	copy(out, keys)
 	return out
+}
+
+// Len returns the number of keys on the list.
+func Len() int {
+	load()
+	return len(keys)
+}
+
+// Contains reports whether key is on the list, exactly or ignoring case and
+// leading and trailing spaces.
+func Contains(key string) bool {
+	load()
+	if _, ok := exact[key]; ok {
+		return true
+	}
+	_, ok := folded[fold(key)]
+	return ok
 }

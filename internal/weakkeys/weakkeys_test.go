@@ -1,0 +1,112 @@
+package weakkeys
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestListSize(t *testing.T) {
+	if n := len(List()); n < 250 {
+		t.Fatalf("List has %d keys; want at least 250", n)
+	}
+	if Len() != len(List()) {
+		t.Errorf("Len() = %d; len(List()) = %d", Len(), len(List()))
+	}
+}
+
+func TestNoDuplicatesInFile(t *testing.T) {
+	seen := map[string]int{}
+	for i, line := range strings.Split(keysTxt, "\n") {
+		if isComment(line) || strings.TrimSpace(line) == "" {
+			continue
+		}
+		k := strings.TrimSpace(line)
+		if prev, dup := seen[k]; dup {
+			t.Errorf("keys.txt line %d repeats line %d: %q", i+1, prev, k)
+		}
+		seen[k] = i + 1
+	}
+	for _, k := range binaryKeys {
+		if _, dup := seen[k]; dup {
+			t.Errorf("binary key %q is also in keys.txt", k)
+		}
+	}
+	list := List()
+	uniq := map[string]bool{}
+	for _, k := range list {
+		if uniq[k] {
+			t.Errorf("List repeats %q", k)
+		}
+		uniq[k] = true
+		if k == "" || k != strings.TrimSpace(k) {
+			t.Errorf("List holds empty or padded key %q", k)
+		}
+	}
+}
+
+func TestContains(t *testing.T) {
+	tests := []struct {
+		name string
+		key  string
+		want bool
+	}{
+		{"secret", "secret", true},
+		{"changeme", "changeme", true},
+		{"dev", "dev", true},
+		{"development", "development", true},
+		{"secret-key", "secret-key", true},
+		{"your-secret-key", "your-secret-key", true},
+		{"super secret key", "super secret key", true},
+		{"SECRET_KEY", "SECRET_KEY", true},
+		{"default", "default", true},
+		{"keyboard cat", "keyboard cat", true},
+		{"flask doc key as text", `_5#y2L"F4Q8z\n\xec]/`, true},
+		{"flask doc key as bytes", "_5#y2L\"F4Q8z\n\xec]/", true},
+		{"superset default as bytes", "\x02\x01thisismyscretkey\x01\x02\\e\\y\\y\\h", true},
+		{"jwt.io", "your-256-bit-secret", true},
+		{"jsonwebtoken readme", "shhhhh", true},
+		{"django insecure", "django-insecure-+lu35xd6nbm_j-9k2i)z8e&6*k&g!zf59y(xn86#243@enswr-", true},
+		{"hash-prefixed key is a key", "#secret!", true},
+		{"case-insensitive", "ChangeMe", true},
+		{"upper case", "KEYBOARD CAT", true},
+		{"padded", "  changeme \n", true},
+		{"padded and cased", " Super Secret Key ", true},
+		{"comment text is not a key", "--- generic placeholders and defaults", false},
+		{"random key", "k3J9pX2vQ8mZ5rT1wY7uB4nC6hF0dG", false},
+		{"empty", "", false},
+		{"prefix only", "change", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Contains(tt.key); got != tt.want {
+				t.Errorf("Contains(%q) = %v; want %v", tt.key, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestListIsACopy(t *testing.T) {
+	a := List()
+	a[0] = "modified"
+	if List()[0] == "modified" || Contains("modified") {
+		t.Fatal("changing List's result changed the package's list")
+	}
+}
+
+func TestConcurrentFirstUse(t *testing.T) {
+	done := make(chan bool)
+	for i := 0; i < 8; i++ {
+		go func() { done <- Contains("changeme") && len(List()) >= 250 }()
+	}
+	for i := 0; i < 8; i++ {
+		if !<-done {
+			t.Fatal("concurrent lookup failed")
+		}
+	}
+}
+
+func BenchmarkContains(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		Contains("Not-On-The-List")
+	}
+}
