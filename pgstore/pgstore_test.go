@@ -695,6 +695,7 @@ func TestCommitRefusesBadInput(t *testing.T) {
 	}{
 		{"nil commit", nil, "nil commit"},
 		{"zero ID", &latch.Commit{Create: true, Meta: liveMeta("u")}, "zero session ID"},
+		{"negative MaxPerUser", &latch.Commit{ID: id, Create: true, Meta: liveMeta("u"), MaxPerUser: -1}, "negative MaxPerUser"},
 		{"renewal to itself", &latch.Commit{ID: id, From: id, Meta: liveMeta("u")}, "same ID"},
 		{"user ID not UTF-8", &latch.Commit{ID: id, Create: true, Meta: meta(func(m *latch.Meta) { m.UserID = "\xff" })}, "user ID is not valid UTF-8"},
 		{"user ID with NUL", &latch.Commit{ID: id, Create: true, Meta: meta(func(m *latch.Meta) { m.UserID = "a\x00" })}, "user ID contains a NUL"},
@@ -821,5 +822,27 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	}
 	if indexes != 3 { // primary key, (user_id, created), expires_at
 		t.Errorf("%d indexes on %s.sessions, want 3", indexes, schema)
+	}
+}
+
+// TestLimitIgnoresDeadResult checks that a commit whose result is already
+// expired adds no session, so it neither evicts nor is refused.
+func TestLimitIgnoresDeadResult(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, nil)
+	old := randomHash(t)
+	if err := s.Commit(ctx, &latch.Commit{ID: old, Create: true, Meta: liveMeta("u")}); err != nil {
+		t.Fatal(err)
+	}
+	dead := liveMeta("u")
+	dead.LastSeen = dead.LastSeen.Add(-time.Hour) // idle deadline passed
+	for _, evict := range []bool{false, true} {
+		err := s.Commit(ctx, &latch.Commit{ID: randomHash(t), Create: true, Meta: dead, MaxPerUser: 1, EvictOldest: evict})
+		if err != nil {
+			t.Errorf("expired commit at the limit (EvictOldest %v): got %v, want nil", evict, err)
+		}
+	}
+	if _, err := s.Load(ctx, old); err != nil {
+		t.Errorf("the live session was evicted by an expired commit: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ type queries struct {
 	insert        string // Create without From
 	renew         string // From: delete the old row, insert the new one
 	lockUser      string
+	isLive        string
 	listOthers    string // the user's live sessions except @id, oldest first
 	evict         string
 	deleteOne     string
@@ -85,6 +86,8 @@ func buildQueries(table tableName) queries {
 	SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM ins)`),
 
 		lockUser: `SELECT pg_advisory_xact_lock(@class::integer, @key::integer)`,
+
+		isLive: r.Replace(`SELECT EXISTS (SELECT 1 FROM $T WHERE id = @id AND expires_at > statement_timestamp())`),
 
 		listOthers: r.Replace(`SELECT id FROM $T WHERE user_id = @user_id AND id <> @id AND expires_at > statement_timestamp()
 	ORDER BY created, id`),

@@ -150,9 +150,19 @@ func (s *Store) lockUser(ctx context.Context, tx pgx.Tx, userID string) error {
 }
 
 // enforceLimit runs after the commit's row is written, under the user's
-// lock: if the user's other live sessions leave no room for it, it evicts
-// the oldest or refuses (and the caller's transaction rolls back).
+// lock: if the row is live and the user's other live sessions leave no
+// room for it, it evicts the oldest or refuses (and the caller's
+// transaction rolls back). Anonymous sessions (empty UserID) are never
+// limited.
 func (s *Store) enforceLimit(ctx context.Context, tx pgx.Tx, c *latch.Commit) error {
+	// A result that is already expired adds no live session.
+	var live bool
+	if err := tx.QueryRow(ctx, s.q.isLive, pgx.NamedArgs{"id": c.ID[:]}).Scan(&live); err != nil {
+		return wrap("session limit", err)
+	}
+	if !live {
+		return nil
+	}
 	rows, err := tx.Query(ctx, s.q.listOthers, pgx.NamedArgs{"user_id": c.Meta.UserID, "id": c.ID[:]})
 	if err != nil {
 		return wrap("session limit", err)
@@ -259,6 +269,9 @@ func commitArgs(c *latch.Commit) (pgx.NamedArgs, error) {
 	}
 	if c.From == c.ID {
 		return nil, errors.New("pgstore: commit: renewal to the same ID")
+	}
+	if c.MaxPerUser < 0 {
+		return nil, fmt.Errorf("pgstore: commit: negative MaxPerUser %d", c.MaxPerUser)
 	}
 	m := &c.Meta
 	if err := checkText("user ID", m.UserID); err != nil {
