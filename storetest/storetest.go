@@ -261,7 +261,11 @@ func load(t testing.TB, s latch.Store, id latch.Hash) *latch.Record {
 func loadMissing(t testing.TB, s latch.Store, id latch.Hash, why string) {
 	t.Helper()
 	r, err := s.Load(bg, id)
-	if !errors.Is(err, latch.ErrNotFound) {
+	switch {
+	case errors.Is(err, latch.ErrNotFound):
+	case err == nil && r != nil:
+		t.Fatalf("Load(%s) %s: got a record (user %q, values %s), want ErrNotFound", id.Handle(), why, r.UserID, show(r.Values))
+	default:
 		t.Fatalf("Load(%s) %s: got record %v, error %v; want ErrNotFound", id.Handle(), why, r != nil, err)
 	}
 }

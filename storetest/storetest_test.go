@@ -1,0 +1,224 @@
+package storetest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/memstore"
+	"github.com/latchsec/latch/storetest"
+)
+
+// A suite that passes every store proves nothing. These tests break a
+// correct store (memstore) in one way at a time and check that the subtest
+// responsible for that part of the contract fails, while the unbroken store
+// passes the same subtest.
+
+const mutantEnv = "STORETEST_MUTANT"
+
+// mutant wraps a correct store and breaks one rule of the contract.
+type mutant struct {
+	*memstore.Store
+	kind string
+}
+
+func (m *mutant) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+	if m.kind == "ignores-context" {
+		ctx = context.Background()
+	}
+	r, err := m.Store.Load(ctx, id)
+	if err != nil || m.kind != "float-numbers" {
+		return r, err
+	}
+	// Decode values without UseNumber, as a careless store would.
+	out := &latch.Record{Meta: r.Meta, Values: map[string]any{}}
+	for k, v := range r.Values {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		var d any
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, err
+		}
+		out.Values[k] = d
+	}
+	return out, nil
+}
+
+func (m *mutant) Commit(ctx context.Context, c *latch.Commit) error {
+	cc := *c
+	switch m.kind {
+	case "ignores-context":
+		ctx = context.Background()
+	case "no-limit":
+		cc.MaxPerUser = 0
+	case "expired-visible":
+		if cc.Meta.ExpiresAt().Before(time.Now()) {
+			cc.Meta.LastSeen = time.Now()
+			cc.Meta.IdleTimeout = time.Hour
+			cc.Meta.AbsoluteTimeout = 24 * time.Hour
+		}
+	case "lost-update":
+		if !cc.Create && cc.From.IsZero() {
+			// Read, modify, write the whole record: not atomic.
+			r, err := m.Store.Load(ctx, cc.ID)
+			if err != nil {
+				return err
+			}
+			runtime.Gosched()
+			vals := map[string]any{}
+			for k, v := range r.Values {
+				vals[k] = v
+			}
+			for k, v := range cc.Set {
+				vals[k] = v
+			}
+			cc.Clear, cc.Set, cc.Create = true, vals, true
+			if err := m.Store.Delete(ctx, cc.ID); err != nil {
+				return err
+			}
+		}
+	case "create-race":
+		if cc.Create && cc.From.IsZero() {
+			if _, err := m.Store.Load(ctx, cc.ID); err == nil {
+				return latch.ErrExists
+			}
+			runtime.Gosched()
+			if err := m.Store.Delete(ctx, cc.ID); err != nil {
+				return err
+			}
+		}
+	case "renew-keeps-from":
+		if !cc.From.IsZero() {
+			r, err := m.Store.Load(ctx, cc.From)
+			if err != nil {
+				return err
+			}
+			if err := m.Store.Commit(ctx, &cc); err != nil {
+				return err
+			}
+			return m.Store.Commit(ctx, &latch.Commit{ID: c.From, Create: true, Meta: r.Meta, Set: r.Values})
+		}
+	}
+	err := m.Store.Commit(ctx, &cc)
+	switch {
+	case m.kind == "create-overwrites" && errors.Is(err, latch.ErrExists):
+		if err := m.Store.Delete(ctx, cc.ID); err != nil {
+			return err
+		}
+		return m.Store.Commit(ctx, &cc)
+	case m.kind == "commit-creates" && errors.Is(err, latch.ErrNotFound) && cc.From.IsZero():
+		cc.Create = true
+		return m.Store.Commit(ctx, &cc)
+	case m.kind == "renew-resurrects" && errors.Is(err, latch.ErrNotFound) && !cc.From.IsZero():
+		cc.From, cc.Create = latch.Hash{}, true
+		return m.Store.Commit(ctx, &cc)
+	}
+	return err
+}
+
+func (m *mutant) Delete(ctx context.Context, id latch.Hash) error {
+	if m.kind == "ignores-context" {
+		ctx = context.Background()
+	}
+	return m.Store.Delete(ctx, id)
+}
+
+func (m *mutant) ListUser(ctx context.Context, user string) ([]latch.Info, error) {
+	if m.kind == "ignores-context" {
+		ctx = context.Background()
+	}
+	infos, err := m.Store.ListUser(ctx, user)
+	if m.kind == "list-newest-first" {
+		slices.Reverse(infos)
+	}
+	return infos, err
+}
+
+func (m *mutant) DeleteUser(ctx context.Context, user string, keep latch.Hash) (int, error) {
+	switch m.kind {
+	case "ignores-context":
+		ctx = context.Background()
+	case "deleteuser-ignores-keep":
+		keep = latch.Hash{}
+	}
+	return m.Store.DeleteUser(ctx, user, keep)
+}
+
+// TestMutantHelper runs the suite against the mutant named in the
+// environment; TestSuiteCatchesBrokenStores runs it in a child process.
+func TestMutantHelper(t *testing.T) {
+	kind := os.Getenv(mutantEnv)
+	if kind == "" {
+		t.Skip("run by TestSuiteCatchesBrokenStores")
+	}
+	storetest.Run(t, func(t *testing.T) latch.Store {
+		s, err := memstore.New(memstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if kind == "none" {
+			return s
+		}
+		return &mutant{Store: s, kind: kind}
+	})
+}
+
+func TestSuiteCatchesBrokenStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite in child processes")
+	}
+	tests := []struct {
+		mutant   string
+		subtests string // the subtests that must fail
+	}{
+		{"create-overwrites", "CreateExisting"},
+		{"commit-creates", "CommitMissing"},
+		{"renew-resurrects", "Renew"},
+		{"renew-keeps-from", "Renew"},
+		{"expired-visible", "ExpiredOnCommit"},
+		{"lost-update", "ConcurrentPatches"},
+		{"create-race", "ConcurrentCreate"},
+		{"float-numbers", "Values"},
+		{"list-newest-first", "ListUser"},
+		{"deleteuser-ignores-keep", "DeleteUser"},
+		{"no-limit", "MaxPerUser"},
+		{"no-limit", "ConcurrentLimit"},
+		{"ignores-context", "ContextCanceled"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.mutant+"/"+tc.subtests, func(t *testing.T) {
+			t.Parallel()
+			if out, err := runMutant("none", tc.subtests); err != nil {
+				t.Fatalf("correct store fails %s: %v\n%s", tc.subtests, err, out)
+			}
+			out, err := runMutant(tc.mutant, tc.subtests)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("suite did not catch mutant %q in %s: got error %v, want a failing exit\n%s", tc.mutant, tc.subtests, err, out)
+			}
+			if want := "--- FAIL: TestMutantHelper/" + tc.subtests; !strings.Contains(out, want) {
+				t.Errorf("mutant %q: output lacks %q:\n%s", tc.mutant, want, out)
+			}
+		})
+	}
+}
+
+// runMutant runs one subtest of the suite against a mutant in a child
+// process.
+func runMutant(kind, subtest string) (string, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMutantHelper$/^"+subtest+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), mutantEnv+"="+kind)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
