@@ -70,8 +70,12 @@ type Store struct {
 	batch   int
 	onError func(error)
 
-	cancel    context.CancelFunc
-	done      chan struct{}
+	writes     chan *request // to the writer goroutine
+	closing    chan struct{} // closed by Close
+	writerDone chan struct{}
+
+	cancel    context.CancelFunc // stops the sweeper
+	done      chan struct{}      // closed when the sweeper has stopped
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -154,7 +158,12 @@ func Open(path string, opts *Options) (*Store, error) {
 		onError: o.OnError,
 		cancel:  cancel,
 		done:    make(chan struct{}),
+
+		writes:     make(chan *request),
+		closing:    make(chan struct{}),
+		writerDone: make(chan struct{}),
 	}
+	go s.writer()
 	if o.SweepInterval > 0 {
 		go s.sweeper(ctx, o.SweepInterval)
 	} else {
@@ -197,12 +206,15 @@ func initBuckets(tx *bolt.Tx) error {
 	return nil
 }
 
-// Close stops the sweeper, waits for it to finish, and closes the database.
-// Calling Close again returns the first result.
+// Close stops the sweeper and the writer, waits for them to finish (a
+// Commit in progress completes), and closes the database. Calling Close
+// again returns the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
+		close(s.closing)
 		<-s.done
+		<-s.writerDone
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("boltstore: close: %w", err)
 		}
@@ -364,8 +376,10 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 	return out, nil
 }
 
-// Commit applies c in one bbolt write transaction, which bbolt writes and
-// fsyncs before Commit returns; see latch.Commit.
+// Commit applies c atomically inside one bbolt write transaction, which is
+// written and fsynced before Commit returns; see latch.Commit. Commits that
+// arrive while another transaction is being written share the next one
+// (group commit), each applied whole or not at all.
 func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	if err := checkCtx(ctx); err != nil {
 		return err
@@ -391,8 +405,10 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 		}
 		set[k] = enc
 	}
+	// The store keeps no reference to c once Commit returns; the writer
+	// reads it only while Commit waits.
 	now := s.now()
-	return s.update(func(b buckets) error {
+	return s.write(ctx, func(b buckets) error {
 		return commitTx(b, c, set, now)
 	})
 }
