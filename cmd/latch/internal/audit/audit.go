@@ -395,11 +395,6 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	a.checkSessionInURL(token, main.History)
 	a.checkLogout(ctx, s, name)
 
-	var wg sync.WaitGroup
-	var idleErr, absErr error
-	wg.Add(2)
-	go func() { defer wg.Done(); idleErr = a.checkIdle(ctx, ck, s.me) }()
-	go func() { defer wg.Done(); absErr = a.checkAbsolute(ctx, ck, s.me) }()
 	if signed != "" {
 		a.add(result(CheckTokenEntropy, Skip,
 			"the session is a "+signed+" signed cookie: its content is the session, not a random identifier, so identical sessions signed in the same second are identical; what protects it is the key (see weak-secret-key)",
@@ -413,6 +408,24 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 			return s.c.jar[name], nil
 		})
 	}
+	// Both timeout sessions log in before either wait starts, then wait
+	// side by side, so the run takes the longer wait, not the sum.
+	var idleS, absS *session
+	if a.cfg.IdleWait > 0 {
+		if idleS, err = a.freshSession(ctx); err != nil {
+			return err
+		}
+	}
+	if a.cfg.AbsoluteWait > 0 {
+		if absS, err = a.freshSession(ctx); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	var idleErr, absErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); idleErr = a.checkIdle(ctx, idleS, ck, s.me) }()
+	go func() { defer wg.Done(); absErr = a.checkAbsolute(ctx, absS, ck, s.me) }()
 	wg.Wait()
 	return errors.Join(idleErr, absErr)
 }

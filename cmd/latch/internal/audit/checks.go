@@ -388,7 +388,7 @@ func deadlineRe(key string) *regexp.Regexp {
 	return regexp.MustCompile(`"([a-z_]*` + key + `[a-z_]*(?:expires?|deadline)[a-z_]*)"\s*:\s*"([^"]+)"`)
 }
 
-// measuredAuth logs in on a fresh client and returns it.
+// freshSession logs in on a fresh client.
 func (a *auditor) freshSession(ctx context.Context) (*session, error) {
 	return a.login(ctx, a.newClient())
 }
@@ -410,20 +410,17 @@ func (a *auditor) wait(ctx context.Context, task string, d time.Duration) error 
 	}
 }
 
-func (a *auditor) checkIdle(ctx context.Context, ck *Cookie, me *exchange) error {
+// checkIdle runs idle-timeout; s is a fresh session, nil without a wait.
+func (a *auditor) checkIdle(ctx context.Context, s *session, ck *Cookie, me *exchange) error {
 	rec := "End sessions on the server after an idle period (OWASP suggests 15 to 30 minutes for most applications), from a last-seen time kept in the session record."
 	ev, life, persistent := a.declared(ck, me, "idle")
-	if a.cfg.IdleWait == 0 {
+	if s == nil {
 		if persistent && life > farFuture {
 			a.add(result(CheckIdleTimeout, Warn, ev+": far in the future; not measured (pass --idle-wait D to measure)", rec))
 			return nil
 		}
 		a.add(result(CheckIdleTimeout, Skip, ev+"; not measured: pass --idle-wait D to wait D and check the session has ended", ""))
 		return nil
-	}
-	s, err := a.freshSession(ctx)
-	if err != nil {
-		return err
 	}
 	if err := a.wait(ctx, "idle wait", a.cfg.IdleWait); err != nil {
 		return err
@@ -440,20 +437,18 @@ func (a *auditor) checkIdle(ctx context.Context, ck *Cookie, me *exchange) error
 	return nil
 }
 
-func (a *auditor) checkAbsolute(ctx context.Context, ck *Cookie, me *exchange) error {
+// checkAbsolute runs absolute-timeout; s is a fresh session, nil without
+// a wait.
+func (a *auditor) checkAbsolute(ctx context.Context, s *session, ck *Cookie, me *exchange) error {
 	rec := "End every session on the server a fixed time after login (for example 12 hours), whatever its activity, from the authentication time kept in the session record."
 	ev, life, persistent := a.declared(ck, me, "absolute")
-	if a.cfg.AbsoluteWait == 0 {
+	if s == nil {
 		if persistent && life > farFuture {
 			a.add(result(CheckAbsoluteTimeout, Warn, ev+": far in the future; not measured (pass --absolute-wait D to measure)", rec))
 			return nil
 		}
 		a.add(result(CheckAbsoluteTimeout, Skip, ev+"; not measured: pass --absolute-wait D to keep a session busy for D and check it ends", ""))
 		return nil
-	}
-	s, err := a.freshSession(ctx)
-	if err != nil {
-		return err
 	}
 	interval := min(max(a.cfg.AbsoluteWait/30, 500*time.Millisecond), time.Minute)
 	if a.cfg.IdleWait > 0 {
@@ -643,10 +638,13 @@ func redactLocation(s string) string {
 
 func trimErr(err error) string { return strings.TrimPrefix(err.Error(), "audit: ") }
 
-// fmtDuration renders d compactly: "90d", "12h0m0s", "4s".
+// fmtDuration renders d compactly: "90d", "12h0m0s", "4s", "500ms".
 func fmtDuration(d time.Duration) string {
 	if d >= 72*time.Hour || d <= -72*time.Hour {
 		return fmt.Sprintf("%dd", int64(d/(24*time.Hour)))
+	}
+	if d < 10*time.Second && d > -10*time.Second {
+		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
 }

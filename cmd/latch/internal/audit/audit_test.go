@@ -1,0 +1,499 @@
+package audit
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch/flask"
+)
+
+// fakeClock is the clock both the auditor and the fake applications use,
+// so timeout checks run without real waiting.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+	return nil
+}
+
+// appOptions configures a fake application: each field switches one
+// behaviour between the secure and the broken way.
+type appOptions struct {
+	cookieName   string
+	attrs        string // appended to Set-Cookie
+	counterIDs   bool   // IDs from a counter instead of crypto/rand
+	short        bool   // 64-bit random IDs in hex instead of 256-bit
+	adopt        bool   // keep (or adopt) the presented ID at login
+	clientLogout bool   // logout only clears the cookie
+	idle, abs    time.Duration
+	hsts         string
+	tokenInURL   bool
+	preLogin     bool // GET / issues an anonymous session
+}
+
+type fakeSession struct {
+	user         string
+	seen, authAt time.Time
+}
+
+type fakeApp struct {
+	opt   appOptions
+	clock *fakeClock
+	mu    sync.Mutex
+	n     int
+	s     map[string]*fakeSession
+}
+
+func (a *fakeApp) newID() string {
+	if a.opt.counterIDs {
+		a.n++
+		return strconv.Itoa(5000 + a.n)
+	}
+	if a.opt.short {
+		b := make([]byte, 8)
+		rand.Read(b)
+		return hex.EncodeToString(b)
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (a *fakeApp) setCookie(w http.ResponseWriter, id string) {
+	w.Header().Add("Set-Cookie", a.opt.cookieName+"="+id+a.opt.attrs)
+}
+
+// lookup returns the live session of r, enforcing the timeouts.
+func (a *fakeApp) lookup(r *http.Request) (string, *fakeSession) {
+	c, err := r.Cookie(a.opt.cookieName)
+	if err != nil {
+		return "", nil
+	}
+	s := a.s[c.Value]
+	if s == nil {
+		return c.Value, nil
+	}
+	now := a.clock.Now()
+	if (a.opt.idle > 0 && now.Sub(s.seen) > a.opt.idle) || (a.opt.abs > 0 && s.user != "" && now.Sub(s.authAt) > a.opt.abs) {
+		delete(a.s, c.Value)
+		return c.Value, nil
+	}
+	s.seen = now
+	return c.Value, s
+}
+
+func (a *fakeApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.opt.hsts != "" && r.TLS != nil {
+		w.Header().Set("Strict-Transport-Security", a.opt.hsts)
+	}
+	id, s := a.lookup(r)
+	switch r.URL.Path {
+	case "/":
+		if a.opt.preLogin && s == nil {
+			id = a.newID()
+			a.s[id] = &fakeSession{seen: a.clock.Now()}
+			a.setCookie(w, id)
+		}
+		fmt.Fprint(w, `<form method="post" action="/login"><input type="hidden" name="csrf" value="x"></form>`)
+	case "/login":
+		if r.Method != http.MethodPost {
+			fmt.Fprint(w, `<form method="post"><input type="hidden" name="csrf" value="x"><input name="username"></form>`)
+			return
+		}
+		if r.PostFormValue("username") != "alice" || r.PostFormValue("password") != "pw" || r.PostFormValue("csrf") != "x" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		if !a.opt.adopt || id == "" {
+			delete(a.s, id)
+			id = a.newID()
+		}
+		now := a.clock.Now()
+		a.s[id] = &fakeSession{user: "alice", seen: now, authAt: now}
+		a.setCookie(w, id)
+		loc := "/me"
+		if a.opt.tokenInURL {
+			loc += "?sid=" + id
+		}
+		http.Redirect(w, r, loc, http.StatusSeeOther)
+	case "/me":
+		if s == nil || s.user == "" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintf(w, `{"user":%q}`, s.user)
+	case "/logout":
+		if !a.opt.clientLogout {
+			delete(a.s, id)
+		}
+		w.Header().Add("Set-Cookie", a.opt.cookieName+"=; Max-Age=0; Path=/")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+var secureApp = appOptions{
+	cookieName: "__Host-id", attrs: "; Path=/; Secure; HttpOnly; SameSite=Lax",
+	idle: 10 * time.Minute, abs: time.Hour, hsts: "max-age=63072000; includeSubDomains", preLogin: true,
+}
+
+var weakApp = appOptions{
+	cookieName: "sid", attrs: "; path=/; max-age=315360000", counterIDs: true, adopt: true,
+	clientLogout: true, tokenInURL: true, preLogin: true,
+}
+
+// startApp serves a fake application over TLS (or plain HTTP) and, for
+// TLS, a plain-HTTP listener that redirects to it.
+func startApp(t *testing.T, opt appOptions, useTLS bool, clock *fakeClock) (target, httpURL string, tc *tls.Config) {
+	t.Helper()
+	app := &fakeApp{opt: opt, clock: clock, s: map[string]*fakeSession{}}
+	if !useTLS {
+		srv := httptest.NewServer(app)
+		t.Cleanup(srv.Close)
+		return srv.URL + "/", "", nil
+	}
+	srv := httptest.NewTLSServer(app)
+	t.Cleanup(srv.Close)
+	redir := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, srv.URL+r.URL.Path, http.StatusMovedPermanently)
+	}))
+	t.Cleanup(redir.Close)
+	return srv.URL + "/", redir.URL + "/", srv.Client().Transport.(*http.Transport).TLSClientConfig
+}
+
+func loginConfig(target, httpURL string, tc *tls.Config, clock *fakeClock) Config {
+	return Config{
+		Target: target, HTTPURL: httpURL, TLS: tc,
+		LoginPath: "/login", Username: "alice", Password: "pw", MePath: "/me",
+		IdleWait: 11 * time.Minute, AbsoluteWait: 61 * time.Minute, Samples: 60,
+		Now: clock.Now, Sleep: clock.Sleep, Timeout: 5 * time.Second,
+	}
+}
+
+func statuses(r *Report) map[string]Status {
+	m := map[string]Status{}
+	for _, c := range r.Checks {
+		m[c.ID] = c.Status
+	}
+	return m
+}
+
+func TestRunAgainstFakeApps(t *testing.T) {
+	tests := []struct {
+		name  string
+		opt   appOptions
+		tls   bool
+		tweak func(*Config)
+		want  map[string]Status
+	}{
+		{"secure app", secureApp, true, nil, map[string]Status{
+			CheckHTTPSRedirect: Pass, CheckHSTS: Pass, CheckCookieSecure: Pass, CheckCookieHTTPOnly: Pass,
+			CheckCookieSameSite: Pass, CheckCookieHostPrefix: Pass, CheckSessionFixation: Pass, CheckLogout: Pass,
+			CheckIdleTimeout: Pass, CheckAbsoluteTimeout: Pass, CheckTokenEntropy: Pass, CheckWeakSecretKey: Skip,
+			CheckSessionInURL: Pass, CheckCookieSize: Pass,
+		}},
+		{"64-bit IDs, too few samples to prove", appOptions{cookieName: "id", attrs: "; Secure", short: true}, true, nil, map[string]Status{
+			CheckTokenEntropy: Warn,
+		}},
+		{"weak app", weakApp, false, nil, map[string]Status{
+			CheckHTTPSRedirect: Fail, CheckHSTS: Fail, CheckCookieSecure: Fail, CheckCookieHTTPOnly: Fail,
+			CheckCookieSameSite: Fail, CheckCookieHostPrefix: Warn, CheckSessionFixation: Fail, CheckLogout: Fail,
+			CheckIdleTimeout: Fail, CheckAbsoluteTimeout: Fail, CheckTokenEntropy: Fail, CheckWeakSecretKey: Skip,
+			CheckSessionInURL: Fail, CheckCookieSize: Pass,
+		}},
+		{"weak app without waits", weakApp, false, func(c *Config) { c.IdleWait, c.AbsoluteWait = 0, 0 }, map[string]Status{
+			CheckIdleTimeout: Warn, CheckAbsoluteTimeout: Warn,
+		}},
+		{"secure app without waits", secureApp, true, func(c *Config) { c.IdleWait, c.AbsoluteWait = 0, 0 }, map[string]Status{
+			CheckIdleTimeout: Skip, CheckAbsoluteTimeout: Skip,
+		}},
+		{"adopts only made-up IDs", appOptions{cookieName: "__Host-id", attrs: "; Path=/; Secure; HttpOnly; SameSite=Strict", adopt: true}, true, nil,
+			map[string]Status{CheckSessionFixation: Fail, CheckCookieSameSite: Pass}},
+		{"SameSite=None and a parent Domain", appOptions{cookieName: "id", attrs: "; Path=/; Secure; HttpOnly; SameSite=None; Domain=.0.0.1"}, true, nil,
+			map[string]Status{CheckCookieSameSite: Fail, CheckCookieHostPrefix: Fail}},
+		{"broken __Host- cookie", appOptions{cookieName: "__Host-id", attrs: "; Path=/app; HttpOnly; SameSite=lax"}, true, nil,
+			map[string]Status{CheckCookieHostPrefix: Fail, CheckCookieSecure: Fail, CheckCookieSameSite: Pass}},
+		{"short HSTS", appOptions{cookieName: "id", attrs: "; Secure", hsts: "max-age=600"}, true, nil,
+			map[string]Status{CheckHSTS: Warn}},
+		{"HSTS without includeSubDomains", appOptions{cookieName: "id", attrs: "; Secure", hsts: "max-age=31536000"}, true, nil,
+			map[string]Status{CheckHSTS: Warn}},
+		{"HSTS max-age=0", appOptions{cookieName: "id", attrs: "; Secure", hsts: "max-age=0; includeSubDomains"}, true, nil,
+			map[string]Status{CheckHSTS: Fail}},
+		{"no HSTS", appOptions{cookieName: "id", attrs: "; Secure"}, true, nil,
+			map[string]Status{CheckHSTS: Fail}},
+		{"no plain-HTTP listener", secureApp, true, func(c *Config) { c.HTTPURL = "http://127.0.0.1:1/" }, map[string]Status{
+			CheckHTTPSRedirect: Warn,
+		}},
+		{"no login configured", weakApp, false, func(c *Config) { c.LoginPath, c.MePath = "", "" }, map[string]Status{
+			CheckSessionFixation: Skip, CheckLogout: Skip, CheckIdleTimeout: Skip, CheckAbsoluteTimeout: Skip,
+			CheckCookieSecure: Fail, CheckTokenEntropy: Fail,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			target, httpURL, tc := startApp(t, tt.opt, tt.tls, clock)
+			cfg := loginConfig(target, httpURL, tc, clock)
+			if tt.tweak != nil {
+				tt.tweak(&cfg)
+			}
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(rep.Checks) != len(Checks) {
+				t.Fatalf("%d checks; want %d", len(rep.Checks), len(Checks))
+			}
+			got := statuses(rep)
+			for id, want := range tt.want {
+				if got[id] != want {
+					t.Errorf("%s = %s; want %s", id, got[id], want)
+					for _, c := range rep.Checks {
+						if c.ID == id {
+							t.Logf("evidence: %s", c.Evidence)
+						}
+					}
+				}
+			}
+			for _, c := range rep.Checks {
+				if c.Status == Fail && c.Recommendation == "" {
+					t.Errorf("%s fails without a recommendation", c.ID)
+				}
+				if c.Evidence == "" {
+					t.Errorf("%s has no evidence", c.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestNoSecretsInReport checks that neither tokens nor the password nor a
+// cracked key appear anywhere in any format.
+func TestNoSecretsInReport(t *testing.T) {
+	clock := newFakeClock()
+	app := &fakeApp{opt: secureApp, clock: clock, s: map[string]*fakeSession{}}
+	var mu sync.Mutex
+	var tokens []string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, r)
+		for _, h := range rec.Header().Values("Set-Cookie") {
+			if c, err := ParseSetCookie(h); err == nil && c.Value != "" {
+				mu.Lock()
+				tokens = append(tokens, c.Value)
+				mu.Unlock()
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	defer srv.Close()
+	cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
+	cfg.Password = "pw-secret-0123"
+	app.opt.cookieName = "__Host-id"
+	// The fake app checks "pw"; make it accept the long password too.
+	rep, err := Run(context.Background(), withPassword(cfg, "pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range Formats {
+		var b strings.Builder
+		if err := Write(&b, rep, format, true); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		for _, tok := range tokens {
+			if strings.Contains(out, tok) {
+				t.Errorf("%s report contains a session token", format)
+				break
+			}
+		}
+		if strings.Contains(out, "=pw") || strings.Contains(out, `"pw"`) {
+			t.Errorf("%s report contains the password", format)
+		}
+	}
+}
+
+func withPassword(c Config, pw string) Config { c.Password = pw; return c }
+
+// signedApp serves a Flask- or Django-style signed-cookie session app.
+func signedApp(t *testing.T, framework, key string, clock *fakeClock) string {
+	t.Helper()
+	name := map[string]string{"flask": "session", "django": "sessionid"}[framework]
+	sign := func(payload string) string {
+		if framework == "django" {
+			c, err := SignDjango(key, "sha256", []byte(payload), clock.Now(), true)
+			if err != nil {
+				t.Error(err)
+			}
+			return c
+		}
+		s := flask.New(key)
+		s.Now = clock.Now
+		c, err := s.Encode(map[string]any{"user": "alice", "csrf_token": "hidden"})
+		if err != nil {
+			t.Error(err)
+		}
+		return c
+	}
+	valid := func(v string) bool {
+		if framework == "django" {
+			d, err := ParseDjango(v)
+			return err == nil && d.Verify(key) && strings.Contains(string(d.Payload), "alice")
+		}
+		s := flask.New(key)
+		s.Now = clock.Now
+		p, err := s.Decode(v, 31*24*time.Hour)
+		return err == nil && p.Data["user"] == "alice"
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			if r.Method == http.MethodPost && r.PostFormValue("password") == "pw" {
+				w.Header().Add("Set-Cookie", name+"="+sign(`{"user":"alice"}`)+"; HttpOnly; Path=/; SameSite=Lax")
+				http.Redirect(w, r, "/me", http.StatusFound)
+				return
+			}
+			w.WriteHeader(http.StatusUnauthorized)
+		case "/me":
+			if c, err := r.Cookie(name); err == nil && valid(c.Value) {
+				fmt.Fprint(w, "alice")
+				return
+			}
+			w.WriteHeader(http.StatusUnauthorized)
+		case "/logout":
+			w.Header().Add("Set-Cookie", name+"=; Max-Age=0; Path=/")
+		default:
+			fmt.Fprint(w, "home")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+func TestSignedCookieFrameworks(t *testing.T) {
+	tests := []struct {
+		name, framework, key string
+		wordlist             []string
+		want                 Status
+		evidence             string
+	}{
+		{"flask weak key", "flask", "changeme", nil, Fail, "proven"},
+		{"flask key from wordlist", "flask", "s3cr3t-corp", []string{"nope", "s3cr3t-corp"}, Fail, "entry 2 of the --wordlist file"},
+		{"flask strong key", "flask", "9f8a7d6c5b4e3f2a1b0c9d8e7f6a5b4c", nil, Pass, "none of"},
+		{"django weak key", "django", "changeme", nil, Fail, "proven"},
+		{"django strong key", "django", "q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3", []string{"x"}, Pass, "none of"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			cfg := loginConfig(signedApp(t, tt.framework, tt.key, clock), "", nil, clock)
+			cfg.IdleWait, cfg.AbsoluteWait = 0, 0
+			cfg.WeakKeys = []string{"secret", "changeme"}
+			cfg.Wordlist = tt.wordlist
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range rep.Checks {
+				switch c.ID {
+				case CheckWeakSecretKey:
+					if c.Status != tt.want || !strings.Contains(c.Evidence, tt.evidence) {
+						t.Errorf("weak-secret-key = %s: %s", c.Status, c.Evidence)
+					}
+					if strings.Contains(c.Evidence, tt.key) {
+						t.Error("evidence names the key")
+					}
+					if strings.Contains(c.Evidence, "hidden") {
+						t.Error("evidence shows a csrf token value")
+					}
+				case CheckTokenEntropy:
+					if c.Status != Skip {
+						t.Errorf("token-entropy = %s for a signed cookie", c.Status)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	clock := newFakeClock()
+	target, _, _ := startApp(t, weakApp, false, clock)
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr error
+		text    string
+	}{
+		{"not a URL", Config{Target: "ftp://x"}, nil, "not an http or https URL"},
+		{"login without me-path", Config{Target: target, LoginPath: "/login", Username: "a"}, nil, "--me-path"},
+		{"login without user", Config{Target: target, LoginPath: "/login", MePath: "/me"}, nil, "username"},
+		{"too many samples", Config{Target: target, Samples: MaxSamples + 1}, nil, "samples"},
+		{"bad http url", Config{Target: target, HTTPURL: "https://x"}, nil, "--http-url"},
+		{"unreachable", Config{Target: "http://127.0.0.1:1/"}, ErrNetwork, ""},
+		{"wrong password", Config{Target: target, LoginPath: "/login", Username: "alice", Password: "bad", MePath: "/me"}, errLogin, "answered 401"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Now, tt.cfg.Sleep = clock.Now, clock.Sleep
+			rep, err := Run(context.Background(), tt.cfg)
+			if err == nil {
+				t.Fatalf("Run = %v; want an error", rep)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("error %v; want %v", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.text) || !strings.HasPrefix(err.Error(), "audit: ") {
+				t.Errorf("error %q; want it to contain %q", err, tt.text)
+			}
+			if strings.Contains(err.Error(), "bad") && tt.name == "wrong password" {
+				t.Error("error shows the password")
+			}
+		})
+	}
+}
+
+func TestRunCancelled(t *testing.T) {
+	clock := newFakeClock()
+	target, _, _ := startApp(t, weakApp, false, clock)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Run(ctx, Config{Target: target}); err == nil {
+		t.Fatal("Run with a cancelled context succeeded")
+	}
+}
