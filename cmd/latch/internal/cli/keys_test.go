@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/latchsec/latch"
+)
+
+func run(t *testing.T, stdin string, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = RunEnv(context.Background(), &Env{
+		Args: args, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] },
+	})
+	return code, out.String(), errb.String()
+}
+
+func TestKeygen(t *testing.T) {
+	code, out, _ := run(t, "", nil, "keygen", "--id", "main")
+	if code != 0 {
+		t.Fatalf("keygen exit %d", code)
+	}
+	r, err := latch.ParseKeys(strings.TrimSpace(out))
+	if err != nil || r.Primary().ID != "main" || len(r.Primary().Secret) != latch.KeySize {
+		t.Fatalf("keygen printed an unusable key: %v", err)
+	}
+	if code, _, _ := run(t, "", nil, "keygen", "--id", "bad id"); code != 2 {
+		t.Fatalf("bad id: exit %d; want 2", code)
+	}
+}
+
+func TestCheckkey(t *testing.T) {
+	good := latch.Key{ID: "k", Secret: latch.GenerateKey()}.String()
+	tests := []struct {
+		name   string
+		stdin  string
+		env    map[string]string
+		args   []string
+		code   int
+		output string
+	}{
+		{"keyring entry on stdin", good + "\n", nil, nil, 0, `key "k": ok`},
+		{"raw weak secret on stdin", "changeme\n", nil, nil, 1, "known-key"},
+		{"raw short secret", "Xk9#qL2m", nil, nil, 1, "too-short"},
+		{"raw strong text secret", "q3Z-Hk8wR2vY_pL0mN5tXa9cB7dE1fG4hJ6kS0uV2wQ", nil, nil, 0, "ok: 43 bytes"},
+		{"from env", "", map[string]string{"SECRET": "secret"}, []string{"--env", "SECRET"}, 1, "refused"},
+		{"empty env", "", nil, []string{"--env", "NOPE"}, 2, ""},
+		{"weak keyring entry", "k:" + strings.Repeat("A", 43), nil, nil, 1, "few-distinct-bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, _ := run(t, tt.stdin, tt.env, append([]string{"checkkey"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(out, tt.output) {
+				t.Fatalf("exit %d, output %q; want %d and %q", code, out, tt.code, tt.output)
+			}
+			secret := strings.TrimSpace(tt.stdin)
+			if len(secret) > 6 && strings.Contains(out, secret) {
+				t.Fatalf("checkkey echoed the key")
+			}
+		})
+	}
+}
+
+func TestRotate(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keys")
+	if code, _, errOut := run(t, "", nil, "rotate", "--file", file, "--id", "one"); code != 0 {
+		t.Fatalf("first rotate: %d %s", code, errOut)
+	}
+	first, err := latch.LoadKeysFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := run(t, "", nil, "rotate", "--file", file, "--id", "two"); code != 0 || strings.Contains(out, first.Primary().String()) {
+		t.Fatalf("second rotate: %d %q", code, out)
+	}
+	r, err := latch.LoadKeysFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := r.Keys()
+	if len(keys) != 2 || keys[0].ID != "two" || keys[1].ID != "one" || keys[1].Retire.IsZero() || !bytes.Equal(keys[1].Secret, first.Primary().Secret) {
+		t.Fatalf("keyring after rotation: %v", r)
+	}
+	fi, _ := os.Stat(file)
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("keyring mode %v; want 0600", fi.Mode().Perm())
+	}
+	if code, _, _ := run(t, "", nil, "rotate", "--file", file, "--id", "two"); code != 2 {
+		t.Fatalf("reused id: exit %d; want 2", code)
+	}
+}
+
+func TestSessionsCommand(t *testing.T) {
+	dir := t.TempDir()
+	store := "bolt:" + filepath.Join(dir, "s.db")
+	if code, out, errOut := run(t, "", nil, "sessions", "--store", store, "list", "alice"); code != 0 || !strings.Contains(out, "no live sessions") {
+		t.Fatalf("list on an empty store: %d %q %q", code, out, errOut)
+	}
+	if code, _, _ := run(t, "", nil, "sessions", "--store", store, "revoke", "alice", "0123456789abcdef"); code != 1 {
+		t.Fatalf("revoking an unknown handle: exit %d; want 1", code)
+	}
+	if code, _, _ := run(t, "", nil, "sessions", "--store", "ftp://x", "list", "alice"); code != 1 {
+		t.Fatalf("unknown store kind: exit %d; want 1", code)
+	}
+	if code, _, _ := run(t, "", nil, "sessions", "list"); code != 2 {
+		t.Fatalf("no store: exit %d; want 2", code)
+	}
+}

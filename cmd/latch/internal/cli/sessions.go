@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/cmd/latch/internal/storeurl"
+)
+
+func init() {
+	register(command{name: "sessions", summary: "list or revoke a user's sessions in a store", run: runSessions})
+}
+
+func runSessions(ctx context.Context, env *Env) int {
+	fs := newFlags(env, "sessions", "--store URL list USER | revoke USER HANDLE | revoke-all USER")
+	store := fs.String("store", env.Getenv("LATCH_STORE"), "store URL (default $LATCH_STORE): "+storeurl.Forms)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, code, ok := parseFlags(fs, env.Args)
+	if !ok {
+		return code
+	}
+	if *store == "" || len(pos) < 2 {
+		fs.Usage()
+		return 2
+	}
+	st, err := storeurl.Open(ctx, *store)
+	if err != nil {
+		return fail(env, "sessions", 1, err)
+	}
+	defer st.Close()
+	verb, user := pos[0], pos[1]
+	switch {
+	case verb == "list" && len(pos) == 2:
+		infos, err := st.ListUser(ctx, user)
+		if err != nil {
+			return fail(env, "sessions", 1, err)
+		}
+		return printSessions(env, infos, *asJSON)
+	case verb == "revoke" && len(pos) == 3:
+		infos, err := st.ListUser(ctx, user)
+		if err != nil {
+			return fail(env, "sessions", 1, err)
+		}
+		for _, in := range infos {
+			if in.ID.Handle() == pos[2] {
+				if err := st.Delete(ctx, in.ID); err != nil {
+					return fail(env, "sessions", 1, err)
+				}
+				fmt.Fprintf(env.Stdout, "revoked session %s of %q\n", pos[2], user)
+				return 0
+			}
+		}
+		return fail(env, "sessions", 1, fmt.Errorf("user %q has no session %s", user, pos[2]))
+	case verb == "revoke-all" && len(pos) == 2:
+		n, err := st.DeleteUser(ctx, user, latch.Hash{})
+		if err != nil {
+			return fail(env, "sessions", 1, err)
+		}
+		fmt.Fprintf(env.Stdout, "revoked %d sessions of %q\n", n, user)
+		return 0
+	}
+	fs.Usage()
+	return 2
+}
+
+// printSessions lists sessions by handle; ids and hashes never appear.
+func printSessions(env *Env, infos []latch.Info, asJSON bool) int {
+	type row struct {
+		Handle   string    `json:"handle"`
+		Created  time.Time `json:"created"`
+		LastSeen time.Time `json:"last_seen"`
+		AuthTime time.Time `json:"auth_time"`
+		Expires  time.Time `json:"expires_at"`
+		Remember bool      `json:"remember"`
+		IP       string    `json:"ip,omitempty"`
+		Agent    string    `json:"user_agent,omitempty"`
+	}
+	rows := make([]row, 0, len(infos))
+	now := time.Now()
+	for _, in := range infos {
+		if !now.Before(in.Deadline()) {
+			continue
+		}
+		rows = append(rows, row{in.ID.Handle(), in.Created, in.LastSeen, in.AuthTime, in.Deadline(), in.Remember, in.IP, in.UserAgent})
+	}
+	if asJSON {
+		if err := json.NewEncoder(env.Stdout).Encode(rows); err != nil {
+			return fail(env, "sessions", 1, err)
+		}
+		return 0
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(env.Stdout, "no live sessions")
+		return 0
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "HANDLE\tSIGNED IN\tLAST SEEN\tENDS\tADDRESS\tUSER AGENT")
+	f := func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") }
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.40s\n", r.Handle, f(r.AuthTime), f(r.LastSeen), f(r.Expires), r.IP, r.Agent)
+	}
+	if err := tw.Flush(); err != nil {
+		return fail(env, "sessions", 1, errors.Unwrap(err))
+	}
+	return 0
+}
