@@ -153,9 +153,10 @@ func testUserChange(t *testing.T, s latch.Store) {
 	}
 	load(t, s, id)
 
-	commit(t, s, &latch.Commit{ID: id, Meta: liveMeta("", time.Hour)})
+	anon := liveMeta("", time.Hour)
+	commit(t, s, &latch.Commit{ID: id, Meta: anon})
 	checkList(t, s, u2)
-	checkRecord(t, "Load after the user changed three times", load(t, s, id), liveMeta("", time.Hour), map[string]any{"a": 1})
+	checkRecord(t, "Load after the user changed three times", load(t, s, id), anon, map[string]any{"a": 1})
 }
 
 func testMaxPerUser(t *testing.T, s latch.Store) {

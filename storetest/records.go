@@ -50,9 +50,9 @@ func testLoadCommitDelete(t *testing.T, s latch.Store) {
 	loadMissing(t, s, id, "after Commit to a deleted record")
 
 	// A session without values reads back with no values.
-	empty := newHash(t)
-	create(t, s, empty, liveMeta("", 0), nil)
-	checkRecord(t, "Load of a session created without values", load(t, s, empty), liveMeta("", 0), nil)
+	empty, anon := newHash(t), liveMeta("", 0)
+	create(t, s, empty, anon, nil)
+	checkRecord(t, "Load of a session created without values", load(t, s, empty), anon, nil)
 }
 
 func testCreateExisting(t *testing.T, s latch.Store) {
@@ -337,14 +337,16 @@ func testRenew(t *testing.T, s latch.Store) {
 	t.Run("chain", func(t *testing.T) {
 		user := newUser(t)
 		id := newHash(t)
-		create(t, s, id, liveMeta(user, time.Hour), map[string]any{"n": 0})
+		m := liveMeta(user, time.Hour)
+		create(t, s, id, m, map[string]any{"n": 0})
 		for i := 1; i <= 5; i++ {
 			next := newHash(t)
-			commit(t, s, &latch.Commit{ID: next, From: id, Create: true, Meta: liveMeta(user, time.Hour), Set: map[string]any{"n": i}})
+			m = liveMeta(user, time.Hour)
+			commit(t, s, &latch.Commit{ID: next, From: id, Create: true, Meta: m, Set: map[string]any{"n": i}})
 			loadMissing(t, s, id, "after renewal from it")
 			id = next
 		}
-		checkRecord(t, "Load after five renewals", load(t, s, id), liveMeta(user, time.Hour), map[string]any{"n": 5})
+		checkRecord(t, "Load after five renewals", load(t, s, id), m, map[string]any{"n": 5})
 		checkList(t, s, user, id)
 	})
 }
@@ -498,16 +500,16 @@ func testValues(t *testing.T, s latch.Store) {
 
 func testSnapshots(t *testing.T, s latch.Store) {
 	t.Run("commit maps not retained", func(t *testing.T) {
-		id := newHash(t)
+		id, m := newHash(t), liveMeta("", 0)
 		set := map[string]any{"a": "one"}
-		create(t, s, id, liveMeta("", 0), set)
+		create(t, s, id, m, set)
 		set["a"] = "changed"
 		set["b"] = "added"
-		checkRecord(t, "Load after the caller changed its Set map", load(t, s, id), liveMeta("", 0), map[string]any{"a": "one"})
+		checkRecord(t, "Load after the caller changed its Set map", load(t, s, id), m, map[string]any{"a": "one"})
 		del := []string{"a"}
-		commit(t, s, &latch.Commit{ID: id, Meta: liveMeta("", 0), Delete: del})
+		commit(t, s, &latch.Commit{ID: id, Meta: m, Delete: del})
 		del[0] = "zzz"
-		checkRecord(t, "Load after the caller changed its Delete slice", load(t, s, id), liveMeta("", 0), nil)
+		checkRecord(t, "Load after the caller changed its Delete slice", load(t, s, id), m, nil)
 	})
 	t.Run("loaded record unchanged by later commits", func(t *testing.T) {
 		id := newHash(t)
