@@ -3,7 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -42,8 +41,27 @@ const flagRemember = 1
 // keeps index keys well below bbolt's key size limit.
 const MaxUserIDLen = 1024
 
-// errCorrupt is wrapped by every decoding error.
-var errCorrupt = errors.New("corrupt record")
+// corruptError is the error of every decoding failure. It matches
+// ErrCorrupt; its text leaves the package prefix to the error that wraps it.
+type corruptError struct {
+	detail string
+	err    error // optional cause
+}
+
+func (e *corruptError) Error() string {
+	if e.err != nil {
+		return "corrupt record: " + e.detail + ": " + e.err.Error()
+	}
+	return "corrupt record: " + e.detail
+}
+
+func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
+func (e *corruptError) Unwrap() error        { return e.err }
+
+// corrupt returns a corruptError with a formatted detail.
+func corrupt(format string, args ...any) error {
+	return &corruptError{detail: fmt.Sprintf(format, args...)}
+}
 
 // castagnoli is the CRC-32C table used for record checksums.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -123,7 +141,7 @@ type decoder struct {
 
 func (d *decoder) fail(what string) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%w: bad %s", errCorrupt, what)
+		d.err = corrupt("bad %s", what)
 	}
 }
 
@@ -189,14 +207,14 @@ func (d *decoder) time(what string) time.Time {
 // read it; otherwise they alias data.
 func decodeRecord(data []byte, copyValues bool) (*record, error) {
 	if len(data) < 1+4 {
-		return nil, fmt.Errorf("%w: truncated (%d bytes)", errCorrupt, len(data))
+		return nil, corrupt("truncated (%d bytes)", len(data))
 	}
 	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
-		return nil, fmt.Errorf("%w: checksum mismatch", errCorrupt)
+		return nil, corrupt("checksum mismatch")
 	}
 	if body[0] != recordVersion {
-		return nil, fmt.Errorf("%w: unknown record version %d", errCorrupt, body[0])
+		return nil, corrupt("unknown record version %d", body[0])
 	}
 	d := &decoder{b: body[1:]}
 	r := &record{}
@@ -219,7 +237,7 @@ func decodeRecord(data []byte, copyValues bool) (*record, error) {
 	}
 	// Each value takes at least two bytes, which bounds the allocation.
 	if n > uint64(len(d.b))/2 {
-		return nil, fmt.Errorf("%w: bad value count", errCorrupt)
+		return nil, corrupt("bad value count")
 	}
 	r.values = make(map[string][]byte, n)
 	prev := ""
@@ -230,7 +248,7 @@ func decodeRecord(data []byte, copyValues bool) (*record, error) {
 			return nil, d.err
 		}
 		if i > 0 && k <= prev {
-			return nil, fmt.Errorf("%w: value keys out of order", errCorrupt)
+			return nil, corrupt("value keys out of order")
 		}
 		prev = k
 		if copyValues {
@@ -239,7 +257,7 @@ func decodeRecord(data []byte, copyValues bool) (*record, error) {
 		r.values[k] = v
 	}
 	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
+		return nil, corrupt("%d trailing bytes", len(d.b))
 	}
 	return r, nil
 }

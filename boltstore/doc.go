@@ -11,9 +11,12 @@
 //
 // # Durability
 //
-// Every Commit is one bbolt write transaction, which is written and fsynced
-// before Commit returns: a session that the application saw committed
-// survives a crash or a kill -9 of the process.
+// Every Commit is applied inside a bbolt write transaction that is written
+// and fsynced before Commit returns: a session that the application saw
+// committed survives a crash or a kill -9 of the process. Commits that
+// arrive while a transaction is being written are grouped into the next one
+// and share its fsync (group commit); each is still applied whole or not at
+// all, and a lone Commit is never delayed.
 //
 // # Layout
 //

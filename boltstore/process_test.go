@@ -87,7 +87,11 @@ func TestOpenInUseOtherProcess(t *testing.T) {
 }
 
 // TestCrashDurability kills a process that commits in a loop with SIGKILL,
-// then checks that every commit it acknowledged is in the file.
+// then checks that every commit it acknowledged is in the file. It catches
+// a Commit that returns before its transaction is written (buffering,
+// asynchronous or deferred writes) and a file left unreadable by a killed
+// writer. The fsync itself only matters on power loss, which a test cannot
+// stage; NoSync is kept off in Open for that.
 func TestCrashDurability(t *testing.T) {
 	if path := os.Getenv(envCrashChild); path != "" {
 		crashChild(path)

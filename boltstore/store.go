@@ -34,7 +34,7 @@ var ErrInUse = errors.New("boltstore: database file is in use by another process
 // decoded. The store fails closed: the operation reports the error and never
 // treats a corrupt record as an empty or missing session. Delete still
 // removes a corrupt record, so that revocation always works.
-var ErrCorrupt = errCorrupt
+var ErrCorrupt = errors.New("boltstore: corrupt record")
 
 // Options configure a Store. The zero value is ready to use; each field
 // documents its default.
@@ -364,7 +364,8 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 		for k, raw := range r.values {
 			v, err := latch.DecodeValue(raw)
 			if err != nil {
-				return fmt.Errorf("boltstore: session %s: value %q: %w: %w", id.Handle(), k, errCorrupt, err)
+				return fmt.Errorf("boltstore: session %s: %w", id.Handle(),
+					&corruptError{detail: fmt.Sprintf("value %q", k), err: err})
 			}
 			out.Values[k] = v
 		}

@@ -572,13 +572,14 @@ func TestCorruptRecords(t *testing.T) {
 	tests := []struct {
 		name    string
 		corrupt func(data []byte) []byte
+		wantMsg string // after "boltstore: session HANDLE: "
 	}{
-		{"flipped bit", func(d []byte) []byte { d[len(d)/2] ^= 0x10; return d }},
-		{"truncated", func(d []byte) []byte { return d[:len(d)-7] }},
-		{"empty", func([]byte) []byte { return []byte{} }},
+		{"flipped bit", func(d []byte) []byte { d[len(d)/2] ^= 0x10; return d }, "corrupt record: checksum mismatch"},
+		{"truncated", func(d []byte) []byte { return d[:len(d)-7] }, "corrupt record: checksum mismatch"},
+		{"empty", func([]byte) []byte { return []byte{} }, "corrupt record: truncated (0 bytes)"},
 		{"bad value JSON with valid checksum", func([]byte) []byte {
 			return encodeRecord(&record{meta: meta("alice", t0), values: map[string][]byte{"k": []byte("{nope")}})
-		}},
+		}, `corrupt record: value "k": latch: decode session value: `},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -596,8 +597,8 @@ func TestCorruptRecords(t *testing.T) {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Load: %v; want ErrCorrupt", err)
 			}
-			if !strings.HasPrefix(err.Error(), "boltstore: session "+a.Handle()) {
-				t.Errorf("Load error %q does not name the session handle", err)
+			if want := "boltstore: session " + a.Handle() + ": " + tc.wantMsg; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Load error %q; want it to start with %q", err, want)
 			}
 			if strings.Contains(err.Error(), a.String()) {
 				t.Errorf("Load error %q holds the whole hash", err)
