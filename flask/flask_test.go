@@ -539,3 +539,18 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
+
+func TestTaggedRoundTrip(t *testing.T) {
+	for _, v := range loadVectors(t) {
+		t.Run(v.Name, func(t *testing.T) {
+			data, err := ParseTagged([]byte(v.JSON))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := MarshalTagged(data)
+			if err != nil || string(out) != v.JSON {
+				t.Fatalf("MarshalTagged(ParseTagged(x)) = %s, %v; want %s", out, err, v.JSON)
+			}
+		})
+	}
+}

@@ -93,6 +93,18 @@ const maxDepth = 500
 
 // ---- decoding
 
+// ParseTagged parses session data written in Flask's tagged JSON (the
+// form Payload.Serialized holds, and what `latch flask sign` takes): plain
+// JSON, where one-key objects such as {" t": [...]} or {" b": "..."} stand
+// for Python tuples, bytes and the other tagged types. The result must be a
+// JSON object.
+func ParseTagged(doc []byte) (map[string]any, error) { return parseTagged(doc) }
+
+// MarshalTagged writes data as Flask's session serializer does: tagged
+// JSON with sorted keys, compact separators and only ASCII characters.
+// Encode signs exactly these bytes (after compression when it pays).
+func MarshalTagged(data map[string]any) ([]byte, error) { return encodeTagged(data) }
+
 // parseTagged parses the serialized session JSON and resolves tags the way
 // Flask's object_hook does: innermost objects first, and the result of a
 // " di" tag is not looked at again. Numbers become json.Number so that
