@@ -116,6 +116,7 @@ func parseMultiHost(scheme, rest string) (*multiHost, error) {
 	}
 	if u.User != nil {
 		m.user = u.User.Username()
+		m.password, _ = u.User.Password()
 	}
 	for _, h := range strings.Split(hostlist, ",") {
 		host, port, err := net.SplitHostPort(h)
