@@ -1,0 +1,116 @@
+package latch_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/memstore"
+)
+
+// exampleKeys stands for the keyring that a real program loads with
+// latch.LoadKeys() from LATCH_KEYS or LATCH_KEYS_FILE.
+func exampleKeys() *latch.Keyring {
+	k, err := latch.NewKeyring(latch.Key{ID: "2026-11", Secret: latch.GenerateKey()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return k
+}
+
+// A login handler: Login gives the session a new ID, so an ID planted
+// before login is worthless afterwards.
+func Example() {
+	store, _ := memstore.New(memstore.Options{})
+	defer store.Close()
+	m, err := latch.New(latch.Config{Store: store, Keys: exampleKeys(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		if r.FormValue("password") != "wonderland" { // check a real password hash here
+			http.Error(w, "wrong user or password", http.StatusUnauthorized)
+			return
+		}
+		if err := s.Login(r.FormValue("user")); err != nil {
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	res, err := http.PostForm(srv.URL+"/login", map[string][]string{"user": {"alice"}, "password": {"wonderland"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cookie := res.Request.Response.Header.Get("Set-Cookie")
+	fmt.Println(strings.Join(strings.Split(cookie, "; ")[1:], "; "))
+	// Output: Path=/; Secure; HttpOnly; SameSite=Lax
+}
+
+// Keys are generated from crypto/rand and kept outside the code; weak keys
+// stop the program at start with the rule they failed.
+func ExampleCheckKey() {
+	fmt.Println(latch.CheckKey(latch.GenerateKey()))
+	fmt.Println(latch.CheckKey([]byte("changeme")))
+	fmt.Println(latch.CheckKey(make([]byte, 32))) // 32 zero bytes
+	// Output:
+	// <nil>
+	// latch: secret key refused (known-key): the key is a published default or example key
+	// latch: secret key refused (few-distinct-bytes): only 1 distinct byte values
+}
+
+// A session's deadlines, for a page that warns before expiry. The status
+// handler reports them as JSON without extending the session.
+func ExampleSession_Deadlines() {
+	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	store, _ := memstore.New(memstore.Options{Now: clock})
+	defer store.Close()
+	m, _ := latch.New(latch.Config{Store: store, Keys: exampleKeys(), Now: clock, Logger: slog.New(slog.DiscardHandler)})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.Login("alice")
+		idle, absolute := s.Deadlines()
+		fmt.Println("idle until", idle.Format(time.Kitchen))
+		fmt.Println("at most until", absolute.Format(time.Kitchen))
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil))
+	// Output:
+	// idle until 9:30AM
+	// at most until 9:00PM
+}
+
+// FromContext never panics: outside the middleware it says so.
+func ExampleFromContext() {
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		s, err := latch.FromContext(r.Context())
+		if errors.Is(err, latch.ErrNoSession) {
+			fmt.Println("no session: wrap the handler with Manager.Handler")
+			return
+		}
+		io.WriteString(w, s.UserID())
+	}
+	handler(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	// Output: no session: wrap the handler with Manager.Handler
+}
+
+// HTTPS redirects plain HTTP and sets HSTS on every HTTPS response.
+func ExampleHTTPS() {
+	h := latch.HTTPS(latch.HTTPSConfig{})(http.NotFoundHandler())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "http://example.com/account", nil))
+	fmt.Println(rec.Code, rec.Header().Get("Location"))
+	// Output: 308 https://example.com/account
+}
