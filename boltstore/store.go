@@ -18,12 +18,17 @@ import (
 
 var _ latch.Store = (*Store)(nil)
 
-// Defaults for the zero Options.
+// Defaults for the zero fields of Options.
 const (
-	DefaultFileMode      os.FileMode = 0o600
-	DefaultOpenTimeout               = time.Second
-	DefaultSweepInterval             = time.Minute
-	DefaultSweepBatch                = 1000
+	// DefaultFileMode is the permission of a new database file: owner
+	// read and write only.
+	DefaultFileMode os.FileMode = 0o600
+	// DefaultOpenTimeout is how long Open waits for the file lock.
+	DefaultOpenTimeout = time.Second
+	// DefaultSweepInterval is how often expired sessions are deleted.
+	DefaultSweepInterval = time.Minute
+	// DefaultSweepBatch is the most sessions one sweep transaction deletes.
+	DefaultSweepBatch = 1000
 )
 
 // ErrInUse is matched (with errors.Is) by the error Open returns when another
