@@ -23,9 +23,10 @@ func init() {
 
 const flaskUsage = `usage: latch flask <decode|sign|crack> ...
 
-  latch flask decode COOKIE [--key-env VAR | --key-file F] [--max-age D]
+  latch flask decode COOKIE [--key-env VAR | --key-file F] [--fallback-env VAR]... [--max-age D]
       print the session in the cookie as JSON; with a key, say whether the
-      signature verifies (exit 1 when it does not)
+      signature verifies (exit 1 when it does not); --fallback-env adds a
+      key of SECRET_KEY_FALLBACKS (repeat it for several)
   latch flask sign (--key-env VAR | --key-file F) JSON
       print a cookie value that Flask accepts for the session JSON (Flask's
       tagged JSON: {" t": [...]} is a tuple, {" b": "..."} bytes, ...)
@@ -131,9 +132,18 @@ func flaskCookie(env *Env, arg string) (string, error) {
 }
 
 func runFlaskDecode(env *Env) int {
-	fs := newFlags(env, "flask decode", "COOKIE [--key-env VAR | --key-file F] [--max-age D]")
+	fs := newFlags(env, "flask decode", "COOKIE [--key-env VAR | --key-file F] [--fallback-env VAR]... [--max-age D]")
 	keyEnv := fs.String("key-env", "", "environment variable holding the SECRET_KEY")
 	keyFile := fs.String("key-file", "", "file holding the SECRET_KEY (one trailing newline is ignored)")
+	var fallbacks [][]byte
+	fs.Func("fallback-env", "environment variable holding a key of SECRET_KEY_FALLBACKS (repeatable)", func(name string) error {
+		k := env.Getenv(name)
+		if k == "" {
+			return fmt.Errorf("environment variable %s is empty or unset", name)
+		}
+		fallbacks = append(fallbacks, []byte(k))
+		return nil
+	})
 	maxAge := fs.Duration("max-age", 0, "refuse cookies signed longer ago than this (Flask's default is 744h); 0 means no limit")
 	pos, code, ok := parseFlags(fs, env.Args)
 	if !ok {
@@ -166,14 +176,20 @@ func runFlaskDecode(env *Env) int {
 		info += ", zlib-compressed"
 	}
 	fmt.Fprintf(env.Stderr, "%s\n", info)
+	if !haveKey && len(fallbacks) > 0 {
+		return fail(env, "flask decode", 2, errors.New("--fallback-env needs --key-env or --key-file"))
+	}
 	if !haveKey {
 		fmt.Fprintln(env.Stderr, "signature: not checked (give --key-env or --key-file); anyone who sees this cookie can read it")
 		return 0
 	}
-	_, err = flask.NewBytes(key).Decode(cookie, *maxAge)
+	verified, err := flask.NewBytes(key, fallbacks...).Decode(cookie, *maxAge)
 	switch {
-	case err == nil:
+	case err == nil && verified.KeyIndex == 0:
 		fmt.Fprintln(env.Stderr, "signature: valid")
+		return 0
+	case err == nil:
+		fmt.Fprintf(env.Stderr, "signature: valid (fallback key %d; Flask re-signs with SECRET_KEY when it saves the session)\n", verified.KeyIndex)
 		return 0
 	case errors.Is(err, flask.ErrBadSignature):
 		fmt.Fprintln(env.Stderr, "signature: INVALID for this key")

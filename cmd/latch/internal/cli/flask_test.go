@@ -51,7 +51,7 @@ func TestFlaskDecode(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte("s3cr3t-for-tests\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	vars := map[string]string{"GOOD": "s3cr3t-for-tests", "BAD": "another-key"}
+	vars := map[string]string{"GOOD": "s3cr3t-for-tests", "BAD": "another-key", "OTHER": "yet-another-key"}
 	tests := []struct {
 		name       string
 		args       []string
@@ -65,6 +65,10 @@ func TestFlaskDecode(t *testing.T) {
 		{"flags first", []string{"decode", "--key-env", "GOOD", cookie}, "", 0, `"t": [`, "signature: valid"},
 		{"key from file", []string{"decode", cookie, "--key-file", keyFile}, "", 0, `"user": "alice"`, "signature: valid"},
 		{"wrong key", []string{"decode", cookie, "--key-env", "BAD"}, "", 1, `"user": "alice"`, "INVALID"},
+		{"fallback key", []string{"decode", cookie, "--key-env", "BAD", "--fallback-env", "OTHER", "--fallback-env", "GOOD"}, "", 0, `"user": "alice"`, "fallback key 2"},
+		{"fallbacks do not match", []string{"decode", cookie, "--key-env", "BAD", "--fallback-env", "OTHER"}, "", 1, `"user": "alice"`, "INVALID"},
+		{"fallback without key", []string{"decode", cookie, "--fallback-env", "GOOD"}, "", 2, "", "needs --key-env"},
+		{"fallback unset", []string{"decode", cookie, "--key-env", "GOOD", "--fallback-env", "NOPE"}, "", 2, "", "NOPE is empty or unset"},
 		{"expired", []string{"decode", oldCookie, "--key-env", "GOOD", "--max-age", "24h"}, "", 1, `"user": "bob"`, "expired"},
 		{"from stdin", []string{"decode", "-"}, cookie + "\n", 0, `"user": "alice"`, "not checked"},
 		{"cookie header form", []string{"decode", "session=" + cookie + ";"}, "", 0, `"user": "alice"`, ""},
