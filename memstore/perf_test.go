@@ -132,9 +132,9 @@ func TestMemoryPerSession(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation sizes")
 	}
-	n := 100_000
+	n := 50_000
 	if testing.Short() {
-		n = 20_000
+		n = 10_000
 	}
 	for _, user := range []string{"", "alice"} {
 		total, records := bytesPerSession(t, n, user)
