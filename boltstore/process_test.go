@@ -20,6 +20,8 @@ import (
 const (
 	envLockChild  = "BOLTSTORE_TEST_LOCK_CHILD"
 	envCrashChild = "BOLTSTORE_TEST_CRASH_CHILD"
+
+	crashWriters = 4 // committing goroutines in the crash child
 )
 
 // child runs the test binary again, running only the named test, with env
@@ -101,7 +103,7 @@ func TestCrashDurability(t *testing.T) {
 		t.Skip("re-executes the test binary; skipped in -short mode")
 	}
 
-	const killAfter = 40 // acknowledged commits before the kill
+	const killAfter = 60 // acknowledged commits before the kill
 	path := filepath.Join(t.TempDir(), "s.db")
 	cmd := child(t, "TestCrashDurability", envCrashChild+"="+path)
 	stdout, err := cmd.StdoutPipe()
@@ -112,7 +114,11 @@ func TestCrashDurability(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var acked []latch.Hash
+	type ack struct {
+		id latch.Hash
+		i  int
+	}
+	var acked []ack
 	killed := false
 	sc := bufio.NewScanner(stdout)
 	timeout := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
@@ -122,11 +128,13 @@ func TestCrashDurability(t *testing.T) {
 		if !ok {
 			continue
 		}
-		h, err := latch.ParseHash(rest)
-		if err != nil {
+		hexID, num, _ := strings.Cut(rest, " ")
+		h, err := latch.ParseHash(hexID)
+		var i int
+		if _, serr := fmt.Sscan(num, &i); err != nil || serr != nil || h != hashOf(fmt.Sprintf("crash-%d", i)) {
 			t.Fatalf("child printed %q", sc.Text())
 		}
-		acked = append(acked, h)
+		acked = append(acked, ack{h, i})
 		if len(acked) == killAfter && !killed {
 			if err := cmd.Process.Kill(); err != nil { // SIGKILL
 				t.Fatal(err)
@@ -145,13 +153,13 @@ func TestCrashDurability(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	for i, h := range acked {
-		r, err := s.Load(ctx, h)
+	for n, a := range acked {
+		r, err := s.Load(ctx, a.id)
 		if err != nil {
-			t.Fatalf("acknowledged commit %d of %d (%s) lost: %v", i+1, len(acked), h.Handle(), err)
+			t.Fatalf("acknowledged commit %d of %d (session %d, %s) lost: %v", n+1, len(acked), a.i, a.id.Handle(), err)
 		}
-		if got, ok := r.Values["i"]; !ok || fmt.Sprint(got) != fmt.Sprint(i) {
-			t.Errorf("commit %d: value i = %v", i, got)
+		if got, ok := r.Values["i"]; !ok || fmt.Sprint(got) != fmt.Sprint(a.i) {
+			t.Errorf("session %d: value i = %v", a.i, got)
 		}
 	}
 	infos, err := s.ListUser(ctx, "crash")
@@ -164,8 +172,9 @@ func TestCrashDurability(t *testing.T) {
 	t.Logf("%d acknowledged commits survived kill -9", len(acked))
 }
 
-// crashChild commits new sessions until it is killed, printing the hash of
-// each one after Commit returns.
+// crashChild commits new sessions from several goroutines, so that group
+// commit is exercised, until it is killed. Each goroutine prints the hash
+// and sequence number of a session after its Commit returns.
 func crashChild(path string) {
 	s, err := Open(path, &Options{SweepInterval: -1})
 	if err != nil {
@@ -174,17 +183,22 @@ func crashChild(path string) {
 	}
 	ctx := context.Background()
 	now := time.Now()
-	for i := 0; ; i++ {
-		id := hashOf(fmt.Sprintf("crash-%d", i))
-		err := s.Commit(ctx, &latch.Commit{
-			ID: id, Create: true, Meta: meta("crash", now),
-			Set: map[string]any{"i": i, "pad": strings.Repeat("x", 200)},
-		})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		// Unbuffered: the line is out before the next commit starts.
-		fmt.Printf("ACK %s\n", id)
+	for g := range crashWriters {
+		go func() {
+			for i := g; ; i += crashWriters {
+				id := hashOf(fmt.Sprintf("crash-%d", i))
+				err := s.Commit(ctx, &latch.Commit{
+					ID: id, Create: true, Meta: meta("crash", now),
+					Set: map[string]any{"i": i, "pad": strings.Repeat("x", 200)},
+				})
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(2)
+				}
+				// One unbuffered write per line, so lines never mix.
+				fmt.Printf("ACK %s %d\n", id, i)
+			}
+		}()
 	}
+	select {}
 }
