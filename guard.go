@@ -77,10 +77,11 @@ func (g *guard) over(client string, now time.Time) bool {
 	return c != nil && now.Sub(c.start) < g.window && c.n > g.limit
 }
 
-// uaFamily reduces a User-Agent to its browser family and platform, so that
-// browser updates do not look like a change of client.
-func uaFamily(ua string) string {
-	browser := "other"
+// uaFamily reduces a User-Agent to its browser family and platform, so
+// that browser updates do not look like a change of client. Both results
+// are constants: the check allocates nothing.
+func uaFamily(ua string) (browser, platform string) {
+	browser, platform = "other", "other"
 	for _, b := range [...]struct{ token, name string }{
 		{"Edg/", "edge"}, {"OPR/", "opera"}, {"Firefox/", "firefox"}, {"Chrome/", "chrome"},
 		{"Chromium/", "chrome"}, {"Safari/", "safari"}, {"curl/", "curl"}, {"Go-http-client", "go"},
@@ -91,7 +92,6 @@ func uaFamily(ua string) string {
 			break
 		}
 	}
-	platform := "other"
 	for _, p := range [...]struct{ token, name string }{
 		{"Android", "android"}, {"iPhone", "ios"}, {"iPad", "ios"}, {"Windows", "windows"},
 		{"Mac OS X", "mac"}, {"Macintosh", "mac"}, {"CrOS", "chromeos"}, {"Linux", "linux"},
@@ -101,22 +101,37 @@ func uaFamily(ua string) string {
 			break
 		}
 	}
-	return browser + "/" + platform
+	return browser, platform
 }
 
-// network reduces an address to its /24 (IPv4) or /48 (IPv6) network, so
-// that a client moving within its provider's range does not look like a
-// new client. Unparsable addresses are returned as they are.
-func network(addr string) string {
+func sameUAFamily(a, b string) bool {
+	ab, ap := uaFamily(a)
+	bb, bp := uaFamily(b)
+	return ab == bb && ap == bp
+}
+
+// sameNetwork reports whether two addresses share their /24 (IPv4) or /48
+// (IPv6) network, so that a client moving within its provider's range does
+// not look like a new client. Unparsable addresses must be equal.
+func sameNetwork(a, b string) bool {
+	pa, oka := network(a)
+	pb, okb := network(b)
+	if !oka || !okb {
+		return a == b
+	}
+	return pa == pb
+}
+
+func network(addr string) (netip.Prefix, bool) {
 	a, err := netip.ParseAddr(addr)
 	if err != nil {
-		return addr
+		return netip.Prefix{}, false
 	}
 	a = a.Unmap()
 	bits := 48
 	if a.Is4() {
 		bits = 24
 	}
-	p, _ := a.Prefix(bits)
-	return p.String()
+	p, err := a.Prefix(bits)
+	return p, err == nil
 }

@@ -144,10 +144,10 @@ func (m *Manager) refuse(s *Session, now time.Time, reason string) (int, error) 
 func (m *Manager) checkBinding(s *Session, r *http.Request) (int, error) {
 	rec := s.base
 	var what []string
-	if rec.UserAgent != "" && uaFamily(r.UserAgent()) != uaFamily(rec.UserAgent) {
+	if rec.UserAgent != "" && !sameUAFamily(r.UserAgent(), rec.UserAgent) {
 		what = append(what, "user-agent family")
 	}
-	if rec.IP != "" && network(s.clientAddr()) != network(rec.IP) {
+	if rec.IP != "" && !sameNetwork(s.clientAddr(), rec.IP) {
 		what = append(what, "client network")
 	}
 	if what == nil {
