@@ -28,7 +28,7 @@ var (
 
 // testPool returns a pool on the test server, shared by the package's
 // tests, or skips (fails under CI=true) when none is configured.
-func testPool(t *testing.T) *pgxpool.Pool {
+func testPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	url := os.Getenv(envURL)
 	if url == "" {
@@ -65,7 +65,7 @@ func TestMain(m *testing.M) {
 }
 
 // uniqueTable returns a table name no other test or run uses.
-func uniqueTable(t *testing.T) string {
+func uniqueTable(t testing.TB) string {
 	t.Helper()
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -75,7 +75,7 @@ func uniqueTable(t *testing.T) string {
 }
 
 // dropTables removes a test's table and its version table.
-func dropTables(t *testing.T, pool *pgxpool.Pool, table string) {
+func dropTables(t testing.TB, pool *pgxpool.Pool, table string) {
 	t.Helper()
 	tn, err := parseTable(table)
 	if err != nil {
@@ -91,7 +91,7 @@ func dropTables(t *testing.T, pool *pgxpool.Pool, table string) {
 
 // newTestStore returns a migrated Store on a fresh table, closed and
 // dropped when the test ends.
-func newTestStore(t *testing.T, opts *Options) *Store {
+func newTestStore(t testing.TB, opts *Options) *Store {
 	t.Helper()
 	pool := testPool(t)
 	var o Options
@@ -131,7 +131,7 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func randomHash(t *testing.T) latch.Hash {
+func randomHash(t testing.TB) latch.Hash {
 	t.Helper()
 	var h latch.Hash
 	if _, err := rand.Read(h[:]); err != nil {
