@@ -45,7 +45,9 @@ var ErrCorrupt = errors.New("boltstore: corrupt record")
 // documents its default.
 type Options struct {
 	// FileMode is the permission of the database file when Open creates it.
-	// It has no effect on an existing file. Default 0600 (DefaultFileMode).
+	// Open refuses an existing file that grants any permission outside
+	// FileMode (for example a world-readable file), since session values
+	// may hold secrets. Default 0600 (DefaultFileMode).
 	FileMode os.FileMode
 	// OpenTimeout is how long Open waits for the exclusive lock on the file
 	// before it reports ErrInUse. Default one second (DefaultOpenTimeout).
@@ -137,6 +139,15 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 	if o.OnError == nil {
 		o.OnError = func(err error) { log.Print(err) }
+	}
+
+	// Session values may hold secrets (CSRF tokens, OAuth state): refuse a
+	// file that grants more than the mode it would have been created with.
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		if extra := fi.Mode().Perm() &^ o.FileMode; extra != 0 {
+			return nil, fmt.Errorf("boltstore: %s has permissions %#o, more open than %#o: chmod it, or set Options.FileMode",
+				path, uint32(fi.Mode().Perm()), uint32(o.FileMode))
+		}
 	}
 
 	db, err := bolt.Open(path, o.FileMode, &bolt.Options{

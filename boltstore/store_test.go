@@ -53,12 +53,26 @@ func TestOpenOptions(t *testing.T) {
 		db.Close()
 	}
 
+	loose := filepath.Join(dir, "loose.db")
+	{
+		s, err := Open(loose, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if err := os.Chmod(loose, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	tests := []struct {
 		name    string
 		path    string
 		opts    *Options
 		wantErr string // substring; "" means Open succeeds
 	}{
+		{name: "world-readable file", path: loose, wantErr: "boltstore: " + loose + " has permissions 0644, more open than 0600"},
+		{name: "world-readable file allowed by FileMode", path: loose, opts: &Options{FileMode: 0o644}},
 		{name: "defaults", path: filepath.Join(dir, "a.db")},
 		{name: "nil options reopen", path: filepath.Join(dir, "a.db")},
 		{name: "explicit options", path: filepath.Join(dir, "b.db"), opts: &Options{FileMode: 0o640, OpenTimeout: time.Second, SweepBatch: 5, SweepInterval: time.Hour}},
