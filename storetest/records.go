@@ -15,6 +15,7 @@ func testLoadCommitDelete(t *testing.T, s latch.Store) {
 
 	m := liveMeta(user, time.Hour)
 	m.Remember = true
+	m.Grace = 5 * time.Minute
 	vals := map[string]any{"cart": "3 items", "n": 1}
 	create(t, s, id, m, vals)
 	checkRecord(t, "Load after Create", load(t, s, id), m, vals)
@@ -28,6 +29,7 @@ func testLoadCommitDelete(t *testing.T, s latch.Store) {
 	m2.IP = "2001:db8::1"
 	m2.IdleTimeout = 20 * time.Minute
 	m2.AbsoluteTimeout = 2 * time.Hour
+	m2.Grace = 0
 	commit(t, s, &latch.Commit{ID: id, Meta: m2})
 	got := load(t, s, id)
 	checkRecord(t, "Load after metadata-only Commit", got, m2, vals)
@@ -149,6 +151,13 @@ func testExpiredOnCommit(t *testing.T, s latch.Store) {
 			commit(t, s, &latch.Commit{ID: id, Meta: expiredMeta(user), Set: map[string]any{"b": 2}})
 			return []latch.Hash{id}
 		}},
+		{"grace passed", func(t *testing.T, user string) []latch.Hash {
+			id := newHash(t)
+			m := expiredMeta(user) // deadline an hour ago
+			m.Grace = 30 * time.Minute
+			create(t, s, id, m, nil)
+			return []latch.Hash{id}
+		}},
 		{"renewal", func(t *testing.T, user string) []latch.Hash {
 			from, id := newHash(t), newHash(t)
 			create(t, s, from, liveMeta(user, time.Hour), map[string]any{"a": 1})
@@ -171,6 +180,17 @@ func testExpiredOnCommit(t *testing.T, s latch.Store) {
 			}
 		})
 	}
+}
+
+func testGrace(t *testing.T, s latch.Store) {
+	id := newHash(t)
+	m := expiredMeta("") // deadline an hour ago
+	m.Grace = 2 * time.Hour
+	create(t, s, id, m, map[string]any{"a": 1})
+	checkRecord(t, "Load of a record past its deadline but within its grace", load(t, s, id), m, map[string]any{"a": 1})
+	m.LastSeen = m.LastSeen.Add(time.Second)
+	commit(t, s, &latch.Commit{ID: id, Meta: m, Set: map[string]any{"b": 2}})
+	checkRecord(t, "Load after a Commit within the grace", load(t, s, id), m, map[string]any{"a": 1, "b": 2})
 }
 
 func testExpiry(t *testing.T, s latch.Store) {

@@ -28,6 +28,8 @@
 //   - ExpiredOnCommit: a commit whose Meta.ExpiresAt() is already past
 //     succeeds but its result is never returned by Load or ListUser, and a
 //     renewal into such a result still deletes From.
+//   - Grace: a record past its Deadline() but before ExpiresAt() (within
+//     Meta.Grace) is still returned by Load and can still be committed to.
 //   - Expiry: a record that expires about one second ahead is returned before
 //     its deadline and never after it (real time, polled, with a tolerance of
 //     ExpiryTolerance for a store with its own clock); once expired it cannot
@@ -115,6 +117,7 @@ func Run(t *testing.T, newStore func(t *testing.T) latch.Store) {
 		{"CreateExisting", testCreateExisting},
 		{"CommitMissing", testCommitMissing},
 		{"ExpiredOnCommit", testExpiredOnCommit},
+		{"Grace", testGrace},
 		{"Expiry", testExpiry},
 		{"Renew", testRenew},
 		{"Patch", testPatch},
@@ -364,6 +367,9 @@ func metaDiff(got, want latch.Meta) string {
 	}
 	if got.IP != want.IP {
 		add("IP", fmt.Sprintf("%q", got.IP), fmt.Sprintf("%q", want.IP))
+	}
+	if got.Grace != want.Grace {
+		add("Grace", got.Grace, want.Grace)
 	}
 	return d
 }
