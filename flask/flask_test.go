@@ -554,3 +554,30 @@ func TestTaggedRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+func TestDecompressionLimit(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		want error
+	}{
+		{"at the limit", MaxPayloadSize, nil},
+		{"over the limit", MaxPayloadSize + 1, ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// {"a":"xxxx...."} padded to exactly tt.size bytes.
+			doc := []byte(`{"a":"` + strings.Repeat("x", tt.size-8) + `"}`)
+			payload := "." + base64.RawURLEncoding.EncodeToString(zlibCompress(doc))
+			s := New("k")
+			s.Now = fixedClock(1)
+			p, err := s.Decode(signed("k", payload, 1), 0)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("Decode error = %v; want %v", err, tt.want)
+			}
+			if err == nil && (!p.Compressed || len(p.Serialized) != tt.size) {
+				t.Errorf("Compressed %v, %d bytes; want compressed, %d bytes", p.Compressed, len(p.Serialized), tt.size)
+			}
+		})
+	}
+}
