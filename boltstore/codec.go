@@ -79,14 +79,14 @@ type record struct {
 //	version byte
 //	uvarint flags
 //	created, last seen, auth time: varint unix seconds, uvarint nanoseconds
-//	varint idle timeout, varint absolute timeout (nanoseconds)
+//	varint idle timeout, absolute timeout, grace (nanoseconds)
 //	user ID, user agent, IP: uvarint length || bytes
 //	uvarint value count, then per value sorted by key:
 //	    uvarint key length || key || uvarint value length || value
 //	CRC-32C (Castagnoli) of everything above, big-endian
 func encodeRecord(r *record) []byte {
 	size := 1 + 3*binary.MaxVarintLen64 + 3*(binary.MaxVarintLen64+binary.MaxVarintLen32) +
-		5*binary.MaxVarintLen64 + len(r.meta.UserID) + len(r.meta.UserAgent) + len(r.meta.IP) + 4
+		6*binary.MaxVarintLen64 + len(r.meta.UserID) + len(r.meta.UserAgent) + len(r.meta.IP) + 4
 	keys := make([]string, 0, len(r.values))
 	for k, v := range r.values {
 		keys = append(keys, k)
@@ -106,6 +106,7 @@ func encodeRecord(r *record) []byte {
 	b = appendTime(b, r.meta.AuthTime)
 	b = binary.AppendVarint(b, int64(r.meta.IdleTimeout))
 	b = binary.AppendVarint(b, int64(r.meta.AbsoluteTimeout))
+	b = binary.AppendVarint(b, int64(r.meta.Grace))
 	b = appendString(b, r.meta.UserID)
 	b = appendString(b, r.meta.UserAgent)
 	b = appendString(b, r.meta.IP)
@@ -228,6 +229,7 @@ func decodeRecord(data []byte, copyValues bool) (*record, error) {
 	r.meta.AuthTime = d.time("authentication time")
 	r.meta.IdleTimeout = time.Duration(d.varint("idle timeout"))
 	r.meta.AbsoluteTimeout = time.Duration(d.varint("absolute timeout"))
+	r.meta.Grace = time.Duration(d.varint("grace"))
 	r.meta.UserID = string(d.bytes("user ID"))
 	r.meta.UserAgent = string(d.bytes("user agent"))
 	r.meta.IP = string(d.bytes("IP"))

@@ -16,6 +16,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	full := meta("alice", t0)
 	full.LastSeen = t0.Add(time.Minute + 123*time.Nanosecond)
 	full.Remember = true
+	full.Grace = 5 * time.Minute
 	full.UserAgent = "Mozilla/5.0 (X11; Linux x86_64) ünïcode"
 	full.IP = "2001:db8::1"
 	tests := []struct {

@@ -173,7 +173,7 @@ func TestCommitAndLoad(t *testing.T) {
 	}{
 		{"create then load", func(t *testing.T, s *Store, clk *fakeClock) {
 			m := meta("alice", clk.Now())
-			m.Remember, m.UserAgent, m.IP = true, "Firefox/140", "192.0.2.1"
+			m.Remember, m.UserAgent, m.IP, m.Grace = true, "Firefox/140", "192.0.2.1", time.Minute
 			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: m, Set: map[string]any{"n": 42, "s": "x", "l": []string{"p", "q"}}})
 			r := mustLoad(t, s, a)
 			if !metaEqual(r.Meta, m) {
@@ -252,6 +252,26 @@ func TestCommitAndLoad(t *testing.T) {
 				t.Fatalf("Load at deadline: %v; want ErrNotFound", err)
 			}
 			wantUsers(t, s, "alice")
+		}},
+		{"grace keeps the record past its deadline", func(t *testing.T, s *Store, clk *fakeClock) {
+			m := meta("alice", clk.Now())
+			m.Grace = 5 * time.Minute
+			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: m})
+			clk.Advance(30*time.Minute + 5*time.Minute - time.Nanosecond)
+			if n, err := s.Sweep(ctx); err != nil || n != 0 {
+				t.Fatalf("Sweep within grace = %d, %v; want 0, nil", n, err)
+			}
+			if r := mustLoad(t, s, a); r.Grace != m.Grace {
+				t.Errorf("Grace %v; want %v", r.Grace, m.Grace)
+			}
+			wantUsers(t, s, "alice", a)
+			clk.Advance(time.Nanosecond)
+			if _, err := s.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
+				t.Fatalf("Load after grace: %v; want ErrNotFound", err)
+			}
+			if n, err := s.Sweep(ctx); err != nil || n != 1 {
+				t.Fatalf("Sweep after grace = %d, %v; want 1, nil", n, err)
+			}
 		}},
 		{"absolute deadline", func(t *testing.T, s *Store, clk *fakeClock) {
 			m := meta("alice", clk.Now())
@@ -746,5 +766,5 @@ func metaEqual(a, b latch.Meta) bool {
 	return a.UserID == b.UserID && a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) &&
 		a.AuthTime.Equal(b.AuthTime) && a.IdleTimeout == b.IdleTimeout &&
 		a.AbsoluteTimeout == b.AbsoluteTimeout && a.Remember == b.Remember &&
-		a.UserAgent == b.UserAgent && a.IP == b.IP
+		a.UserAgent == b.UserAgent && a.IP == b.IP && a.Grace == b.Grace
 }
