@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -176,4 +177,37 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCodecCoversMeta sets each field of latch.Meta in turn and checks that
+// it survives encoding, so that a field added to latch.Meta and not to the
+// codec fails here rather than being dropped silently.
+func TestCodecCoversMeta(t *testing.T) {
+	typ := reflect.TypeFor[latch.Meta]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		t.Run(f.Name, func(t *testing.T) {
+			var m latch.Meta
+			v := reflect.ValueOf(&m).Elem().Field(i)
+			switch {
+			case f.Type == reflect.TypeFor[time.Time]():
+				v.Set(reflect.ValueOf(t0.Add(time.Duration(i) * time.Second)))
+			case f.Type == reflect.TypeFor[time.Duration]():
+				v.SetInt(int64(i+1) * int64(time.Minute))
+			case f.Type.Kind() == reflect.String:
+				v.SetString("value of " + f.Name)
+			case f.Type.Kind() == reflect.Bool:
+				v.SetBool(true)
+			default:
+				t.Fatalf("latch.Meta.%s has type %v, which the codec does not handle", f.Name, f.Type)
+			}
+			got, err := decodeRecord(encodeRecord(&record{meta: m, values: map[string][]byte{}}), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.meta != m {
+				t.Fatalf("latch.Meta.%s is not stored: got %+v, want %+v", f.Name, got.meta, m)
+			}
+		})
+	}
 }
