@@ -198,8 +198,12 @@ func (s *Store) Seal(ctx context.Context, name string, id latch.Hash, rec *latch
 		return "", err
 	}
 	if s.deflate {
-		if z := deflate(buf[NonceSize+1:]); z != nil && len(z) < len(buf)-NonceSize-1 {
-			buf = append(buf[:NonceSize+1], z...)
+		z, err := deflate(make([]byte, NonceSize+1, len(buf)+Overhead), buf[NonceSize+1:])
+		if err != nil {
+			return "", fmt.Errorf("cookiestore: compress: %w", err)
+		}
+		if len(z) < len(buf) { // only when it helps
+			buf = z
 			buf[NonceSize] = formatV1 | flagDeflate
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/latchsec/latch"
@@ -127,28 +128,45 @@ func unixNano(t time.Time) (int64, error) {
 	return t.UnixNano(), nil
 }
 
-// deflate compresses body. It returns nil when compression fails, which
-// cannot happen with an in-memory writer at a valid level.
-func deflate(body []byte) []byte {
-	var buf bytes.Buffer
-	w, err := flate.NewWriter(&buf, flate.BestCompression)
-	if err != nil {
-		return nil
+// Flate state is large (hundreds of kilobytes for a writer): it is pooled.
+var (
+	writers sync.Pool // of *flate.Writer
+	readers sync.Pool // of io.ReadCloser that implements flate.Resetter
+)
+
+// deflate appends body compressed to dst.
+func deflate(dst, body []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	w, _ := writers.Get().(*flate.Writer)
+	if w == nil {
+		var err error
+		if w, err = flate.NewWriter(buf, flate.BestSpeed); err != nil {
+			return nil, err
+		}
+	} else {
+		w.Reset(buf)
 	}
+	defer writers.Put(w)
 	if _, err := w.Write(body); err != nil {
-		return nil
+		return nil, err
 	}
 	if err := w.Close(); err != nil {
-		return nil
+		return nil, err
 	}
-	return buf.Bytes()
+	return buf.Bytes(), nil
 }
 
 // inflate decompresses an envelope body, refusing one that grows past
 // maxInflated.
 func inflate(b []byte) ([]byte, error) {
-	r := flate.NewReader(bytes.NewReader(b))
-	defer r.Close()
+	src := bytes.NewReader(b)
+	r, _ := readers.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReader(src)
+	} else if err := r.(flate.Resetter).Reset(src, nil); err != nil {
+		return nil, fmt.Errorf("%w: %w", errMalformedEnvelope, err)
+	}
+	defer readers.Put(r)
 	out, err := io.ReadAll(io.LimitReader(r, maxInflated+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errMalformedEnvelope, err)
