@@ -573,8 +573,10 @@ type failingStore struct{ latch.Store }
 
 var errStoreDown = errors.New("store down")
 
-func (failingStore) Load(context.Context, latch.Hash) (*latch.Record, error) { return nil, errStoreDown }
-func (failingStore) Commit(context.Context, *latch.Commit) error            { return errStoreDown }
+func (failingStore) Load(context.Context, latch.Hash) (*latch.Record, error) {
+	return nil, errStoreDown
+}
+func (failingStore) Commit(context.Context, *latch.Commit) error { return errStoreDown }
 
 func TestStoreRevocations(t *testing.T) {
 	ctx := context.Background()
