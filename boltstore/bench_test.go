@@ -55,18 +55,23 @@ func BenchmarkLoad(b *testing.B) {
 
 func BenchmarkCommit(b *testing.B) {
 	cases := []struct {
-		name string
-		c    func(i int, now time.Time) *latch.Commit
+		name        string
+		parallelism int // goroutines per GOMAXPROCS; group commit shares fsyncs between them
+		c           func(i int, now time.Time) *latch.Commit
 	}{
-		{"update", func(i int, now time.Time) *latch.Commit {
+		{"update", 1, func(i int, now time.Time) *latch.Commit {
 			return &latch.Commit{ID: hashOf(fmt.Sprint(i % 1000)), Meta: meta(fmt.Sprintf("user%d", i%10), now),
 				Set: map[string]any{"n": i}}
 		}},
-		{"create", func(i int, now time.Time) *latch.Commit {
+		{"update-x16", 16, func(i int, now time.Time) *latch.Commit {
+			return &latch.Commit{ID: hashOf(fmt.Sprint(i % 1000)), Meta: meta(fmt.Sprintf("user%d", i%10), now),
+				Set: map[string]any{"n": i}}
+		}},
+		{"create", 1, func(i int, now time.Time) *latch.Commit {
 			return &latch.Commit{ID: hashOf(fmt.Sprintf("new%d", i)), Create: true, Meta: meta("", now),
 				Set: map[string]any{"n": i}}
 		}},
-		{"login-with-limit", func(i int, now time.Time) *latch.Commit {
+		{"login-with-limit", 1, func(i int, now time.Time) *latch.Commit {
 			return &latch.Commit{ID: hashOf(fmt.Sprintf("login%d", i)), Create: true,
 				Meta: meta(fmt.Sprintf("user%d", i%10), now), MaxPerUser: 150, EvictOldest: true}
 		}},
@@ -78,6 +83,7 @@ func BenchmarkCommit(b *testing.B) {
 			now := time.Now()
 			var n atomic.Int64
 			b.ReportAllocs()
+			b.SetParallelism(bc.parallelism)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
