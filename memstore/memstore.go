@@ -339,6 +339,9 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	if c.From == c.ID {
 		return errors.New("memstore: commit: renewal to the same hash")
 	}
+	if c.MaxPerUser < 0 {
+		return fmt.Errorf("memstore: commit: negative MaxPerUser %d", c.MaxPerUser)
+	}
 	exp := unixNano(c.Meta.ExpiresAt())
 	for {
 		if done, err := s.tryCommit(c, exp); done {

@@ -103,6 +103,7 @@ func TestCommitBadInput(t *testing.T) {
 		{"nil commit", nil, "nil Commit"},
 		{"zero hash", &latch.Commit{Create: true, Meta: m}, "zero session hash"},
 		{"renewal to itself", &latch.Commit{ID: h, From: h, Meta: m}, "renewal to the same hash"},
+		{"negative limit", &latch.Commit{ID: h, Create: true, Meta: m, MaxPerUser: -1}, "negative MaxPerUser"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,8 +111,11 @@ func TestCommitBadInput(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Commit: got error %v, want one containing %q", err, tc.wantErr)
 			}
-			if _, err := s.Load(bg, latch.Hash{}); !errors.Is(err, latch.ErrNotFound) {
-				t.Errorf("Load(zero hash): got %v, want ErrNotFound", err)
+			if !strings.HasPrefix(err.Error(), "memstore: ") {
+				t.Errorf("Commit: error %q lacks the package prefix", err)
+			}
+			if n := s.Len(); n != 0 {
+				t.Errorf("after a refused Commit: %d sessions stored, want 0", n)
 			}
 		})
 	}

@@ -81,8 +81,12 @@ func (sh *shard) fix(e *entry) {
 	}
 }
 
-// remove takes e out of the map and the heap and marks it dead.
+// remove takes e out of the map and the heap and marks it dead. Removing an
+// entry twice does nothing.
 func (sh *shard) remove(e *entry) {
+	if e.hidx < 0 {
+		return
+	}
 	delete(sh.m, e.hash)
 	i, last := int(e.hidx), len(sh.heap)-1
 	moved := sh.heap[last]
