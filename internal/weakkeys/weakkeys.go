@@ -24,8 +24,14 @@ var keysTxt string
 var binaryKeys = []string{
 	// Flask quickstart (1.x and 2.x): app.secret_key = b'_5#y2L"F4Q8z\n\xec]/'
 	"_5#y2L\"F4Q8z\n\xec]/",
-	// Flask 0.x quickstart, an os.urandom(24) example output.
+	// The same pasted without the b prefix: a str, which Flask encodes as
+	// UTF-8 (\xec becomes U+00EC).
+	"_5#y2L\"F4Q8z\n\u00ec]/",
+	// Flask 0.x quickstart, an os.urandom(24) example output, pasted as
+	// bytes (Python 2 and b'...') ...
 	"\xfd{H\xe5<\x95\xf9\xe3\x96.5\xd1\x01O<!\xd5\xa2\xa0\x9fR\"\xa1\xa8",
+	// ... and as a Python 3 str, encoded as UTF-8.
+	"\u00fd{H\u00e5<\u0095\u00f9\u00e3\u0096.5\u00d1\x01O<!\u00d5\u00a2\u00a0\u009fR\"\u00a1\u00a8",
 	// Flask-AppBuilder and Apache Superset's former default
 	// '\2\1thisismyscretkey\1\2\e\y\y\h' (CVE-2023-27524): Python turns \1
 	// and \2 into control bytes and keeps the other backslashes.

@@ -62,6 +62,8 @@ func TestContains(t *testing.T) {
 		{"keyboard cat", "keyboard cat", true},
 		{"flask doc key as text", `_5#y2L"F4Q8z\n\xec]/`, true},
 		{"flask doc key as bytes", "_5#y2L\"F4Q8z\n\xec]/", true},
+		{"flask doc key as a str", "_5#y2L\"F4Q8z\n\u00ec]/", true},
+		{"flask 0.x key as a str", "\u00fd{H\u00e5<\u0095\u00f9\u00e3\u0096.5\u00d1\x01O<!\u00d5\u00a2\u00a0\u009fR\"\u00a1\u00a8", true},
 		{"superset default as bytes", "\x02\x01thisismyscretkey\x01\x02\\e\\y\\y\\h", true},
 		{"jwt.io", "your-256-bit-secret", true},
 		{"jsonwebtoken readme", "shhhhh", true},
