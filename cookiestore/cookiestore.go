@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -215,6 +216,7 @@ func (s *Store) Seal(ctx context.Context, name string, id latch.Hash, rec *latch
 	rand.Read(buf[:NonceSize]) // never fails (crypto/rand.Read panics on failure since Go 1.24)
 	var aadBuf [128]byte
 	aad := appendAAD(aadBuf[:0], name, k.id)
+	buf = slices.Grow(buf, Overhead) // so that sealing in place never moves buf
 	plain := buf[NonceSize:]
 	ct := k.aead.Seal(plain[:0], buf[:NonceSize], plain, aad)
 	raw := buf[:NonceSize+len(ct)]

@@ -350,12 +350,26 @@ func TestSealErrors(t *testing.T) {
 }
 
 func TestSizeLimit(t *testing.T) {
-	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{})
+	tests := []struct {
+		name             string
+		compress         bool
+		from, to, stride int // value lengths that cross the limit
+	}{
+		{"plain", false, 2700, 3000, 1},
+		{"compressed", true, 3300, 4200, 15},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { testSizeLimit(t, tt.compress, tt.from, tt.to, tt.stride) })
+	}
+}
+
+func testSizeLimit(t *testing.T, compress bool, from, to, stride int) {
+	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Compress: compress})
 	var sawOK, sawTooLarge bool
 	// Walk across the limit one byte of value at a time.
-	for n := 2600; n < 3100; n++ {
+	for n := from; n < to; n += stride {
 		rec := sampleRecord()
-		rec.Values = map[string]any{"v": strings.Repeat("a", n)}
+		rec.Values = map[string]any{"v": randomText(n)}
 		v, err := s.Seal(context.Background(), cookieName, hashOf("x"), rec, t0)
 		size := len(cookieName) + 1 + len(v)
 		var tle *cookiestore.TooLargeError
@@ -364,6 +378,12 @@ func TestSizeLimit(t *testing.T) {
 			sawOK = true
 			if size > cookiestore.MaxCookieSize {
 				t.Fatalf("value of %d bytes sealed into a %d-byte cookie", n, size)
+			}
+			// Every length seals and opens: the ciphertext never lands
+			// outside the buffer, whatever its capacity.
+			got, _, _, reason, _ := s.Open(context.Background(), cookieName, v, t0)
+			if reason != "" || got.Values["v"] != rec.Values["v"] {
+				t.Fatalf("value of %d bytes: Open %q", n, reason)
 			}
 		case errors.As(err, &tle) && errors.Is(err, cookiestore.ErrTooLarge):
 			sawTooLarge = true
@@ -429,6 +449,13 @@ func TestSizes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomText returns n characters that do not compress well.
+func randomText(n int) string {
+	b := make([]byte, (n*3+3)/4)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
 }
 
 func jsonOf(t *testing.T, v map[string]any) string {
