@@ -270,9 +270,9 @@ func sameValues(a, b map[string]any) bool {
 }
 
 func TestModel(t *testing.T) {
-	ops := 20_000
-	if testing.Short() {
-		ops = 2_000
+	ops := 10_000
+	if testing.Short() || raceEnabled {
+		ops = 1_500
 	}
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
