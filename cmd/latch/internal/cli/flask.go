@@ -31,8 +31,9 @@ const flaskUsage = `usage: latch flask <decode|sign|crack> ...
       print a cookie value that Flask accepts for the session JSON (Flask's
       tagged JSON: {" t": [...]} is a tuple, {" b": "..."} bytes, ...)
   latch flask crack COOKIE [--wordlist FILE] [--workers N]
-      look for the secret key among the known weak keys and FILE; print
-      "key: KEY" and exit 0 when found, exit 1 when not
+      look for the secret key among the known weak keys and FILE (a line
+      written as a Python literal, b'...' or '...', is also tried as the
+      value it denotes); print "key: KEY" and exit 0 when found, 1 when not
 
 COOKIE and JSON may be "-" to read them from standard input (a session
 cookie is a credential: keep it out of shell history). A COOKIE given as
@@ -274,6 +275,9 @@ func runFlaskCrack(ctx context.Context, env *Env) int {
 		}
 		candidates = append(candidates, wl...)
 	}
+	// Wordlists mined from code hold keys as Python literals (b'\x..');
+	// try the value each one denotes too, as flask-unsign does.
+	candidates = flask.ExpandCandidates(candidates)
 	start := time.Now()
 	key, found, tried, err := flask.Crack(ctx, cookie, candidates, *workers)
 	elapsed := time.Since(start)

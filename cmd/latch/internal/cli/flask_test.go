@@ -156,9 +156,13 @@ func TestFlaskCrack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	binCookie, err := flask.NewBytes([]byte("\x00bin\xffkey")).Encode(map[string]any{"user": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	wl := filepath.Join(dir, "words.txt")
-	if err := os.WriteFile(wl, []byte("nope\r\ncorp-s3cret-2024\n\n"), 0o600); err != nil {
+	if err := os.WriteFile(wl, []byte("nope\r\ncorp-s3cret-2024\n\nb'\\x00bin\\xffkey'\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -171,6 +175,7 @@ func TestFlaskCrack(t *testing.T) {
 		{"shipped list", []string{"crack", weak}, 0, "key: changeme\n", "candidates/s"},
 		{"flask doc bytes key", []string{"crack", docCookie, "--workers", "1"}, 0, `key: b'_5#y2L"F4Q8z\n\xec]/'` + "\n", "candidates/s"},
 		{"wordlist", []string{"crack", custom, "--wordlist", wl}, 0, "key: corp-s3cret-2024\n", "candidates/s"},
+		{"wordlist literal", []string{"crack", binCookie, "--wordlist", wl}, 0, `key: b'\x00bin\xffkey'` + "\n", "candidates/s"},
 		{"not found", []string{"crack", custom}, 1, "", "key not found"},
 		{"malformed", []string{"crack", "garbage"}, 2, "", "malformed"},
 		{"missing wordlist", []string{"crack", weak, "--wordlist", filepath.Join(dir, "nope")}, 2, "", "--wordlist"},
