@@ -215,6 +215,33 @@ func TestOpenRefusals(t *testing.T) {
 	}
 }
 
+// TestRefusalIsCheap checks that values refused on their shape, length or
+// key id cost no allocation and no cryptography.
+func TestRefusalIsCheap(t *testing.T) {
+	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{})
+	good := mustSeal(t, s, hashOf("x"), sampleRecord(), t0)
+	_, enc, _ := strings.Cut(good, ".")
+	tests := []struct {
+		name, value, want string
+	}{
+		{"one megabyte", "k1." + strings.Repeat("A", 1<<20), latch.ReasonMalformed},
+		{"no dot", strings.Repeat("A", 400), latch.ReasonMalformed},
+		{"bad alphabet", "k1." + strings.Repeat("*", 400), latch.ReasonMalformed},
+		{"unknown key", "k9." + enc, latch.ReasonUnknownKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var reason string
+			allocs := testing.AllocsPerRun(20, func() {
+				_, _, _, reason, _ = s.Open(context.Background(), cookieName, tt.value, t0)
+			})
+			if reason != tt.want || allocs != 0 {
+				t.Errorf("Open: %q with %.0f allocations; want %q with none", reason, allocs, tt.want)
+			}
+		})
+	}
+}
+
 func TestTamperEveryByte(t *testing.T) {
 	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{})
 	good := mustSeal(t, s, hashOf("x"), sampleRecord(), t0)
