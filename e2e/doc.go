@@ -1,0 +1,21 @@
+// Package e2e holds latch's end-to-end tests. They build the latch command,
+// start real "latch demo" processes on loopback ports, each in its own
+// temporary directory, and drive them three ways:
+//
+//   - over HTTP with a plain client that sets its own Cookie headers
+//     (http_test.go): cookie attributes, fixation, logout replay, idle
+//     expiry, forged and oversized cookies, TLS with HSTS and the HTTP
+//     redirect, weak keys refused before listening;
+//   - in a real headless Chromium through chromedp (browser_test.go): the
+//     cookie hidden from scripts, revoking another device, a password change
+//     ending the other sessions, the expiry banner, re-authentication for the
+//     sensitive action, with a screenshot of every page;
+//   - two instances sharing one Redis and one PostgreSQL (shared_test.go):
+//     a session made on one is valid on the other, and a logout or a revoke
+//     on one is refused on the other at once.
+//
+// Servers and the browser come from the environment, as everywhere in latch:
+// LATCH_TEST_REDIS_URL, LATCH_TEST_POSTGRES_URL and LATCH_TEST_CHROMIUM. When
+// one is unset the tests that need it are skipped, or fail when CI=true.
+// scripts/test sets them all.
+package e2e
