@@ -515,6 +515,7 @@ func TestNew(t *testing.T) {
 		{"no RevokeFunc", keys, cookiestore.Options{Revocations: cookiestore.FuncRevocations{NotBeforeFunc: ok}}, "needs both"},
 		{"nil pointer", keys, cookiestore.Options{Revocations: (*cookiestore.FuncRevocations)(nil)}, "needs both"},
 		{"store revocations without a store", keys, cookiestore.Options{Revocations: cookiestore.StoreRevocations(nil)}, "needs a store"},
+		{"store revocations in a cookie store", keys, cookiestore.Options{Revocations: cookiestore.StoreRevocations(newStore(t, keys, cookiestore.Options{}))}, "server-side store"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

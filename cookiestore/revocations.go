@@ -177,6 +177,9 @@ func checkRevocations(r Revocations) error {
 		if f.st == nil {
 			return errors.New("cookiestore: StoreRevocations needs a store")
 		}
+		if _, ok := f.st.(latch.Stateless); ok {
+			return errors.New("cookiestore: StoreRevocations needs a server-side store (memstore, boltstore, redisstore, pgstore), not a cookie store")
+		}
 	}
 	return nil
 }
