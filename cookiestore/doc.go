@@ -13,7 +13,10 @@
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	revs, _ := memstore.New(memstore.Options{}) // or a shared store: see Revocations
+//	revs, err := boltstore.Open("revocations.db", nil) // durable: see Revocation
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	store, err := cookiestore.New(keys, cookiestore.Options{
 //		Revocations: cookiestore.StoreRevocations(revs),
 //	})
@@ -44,7 +47,8 @@
 // billion seals under one key: rotate the primary key long before.
 //
 // Nothing in the cookie is readable without the key: neither the values,
-// nor the user id, nor the client hints.
+// nor the user id, nor the client hints. Only its length shows (see
+// Options.Compress).
 //
 // # Revocation
 //
@@ -57,6 +61,11 @@
 // the current session again, so it alone survives. DeleteUser returns -1,
 // since the number of cookies a user holds is unknown. When the lookup
 // fails, the request fails with 503: a revocation is never skipped.
+//
+// Keep the not-before times in a durable store that every process shares
+// (boltstore for one process, redisstore or pgstore for several). With
+// memstore, a restart forgets them, and the cookies they ended are
+// accepted again until their timeouts.
 //
 // Without Revocations, DeleteUser returns latch.ErrNotSupported: logout
 // clears the browser's cookie, but it cannot stop a stolen copy of the

@@ -41,7 +41,9 @@ const notBeforeKey = "not_before_ns"
 // sees a revocation at once. A user's time is a record stored under the
 // SHA-256 of "latch-not-before\x00"+user, with no user id (it is in no
 // user's index, so DeleteUser on st never removes it), expiring
-// RevocationLifetime after the time it holds.
+// RevocationLifetime after the time it holds. st must be durable and shared
+// by every process that opens the cookies: a store that forgets a
+// revocation (memstore across a restart) brings the cookies it ended back.
 //
 // Two Revoke calls for one user at the same moment may both write, and the
 // earlier time may win; the difference is the time between the two calls.
