@@ -19,7 +19,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	revs, err := memstore.New(memstore.Options{}) // a shared store (redisstore, pgstore) with several processes
+	revs, err := memstore.New(memstore.Options{}) // a durable store in a real program: see the package doc
 	if err != nil {
 		log.Fatal(err)
 	}
