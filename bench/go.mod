@@ -1,7 +1,27 @@
 module github.com/latchsec/latch/bench
 
-go 1.26
+go 1.26.0
 
-require github.com/latchsec/latch v0.0.0
+require (
+	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
+	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/gorilla/sessions v1.4.0
+	github.com/latchsec/latch v0.0.0
+	github.com/latchsec/latch/boltstore v0.0.0
+	github.com/latchsec/latch/redisstore v0.0.0
+	github.com/redis/go-redis/v9 v9.23.0
+)
 
-replace github.com/latchsec/latch => ..
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	go.etcd.io/bbolt v1.4.3 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)
+
+replace (
+	github.com/latchsec/latch => ..
+	github.com/latchsec/latch/boltstore => ../boltstore
+	github.com/latchsec/latch/redisstore => ../redisstore
+)
