@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -700,5 +701,58 @@ func TestFuncRevocationsZeroValue(t *testing.T) {
 	}
 	if err := f.Revoke(context.Background(), "alice", t0); err == nil {
 		t.Error("Revoke without RevokeFunc succeeded")
+	}
+}
+
+// TestConcurrentRevocation seals and revokes from many goroutines with a
+// clock that stands still: seals finished before DeleteUser are refused,
+// seals begun after it are accepted, whatever ran in between.
+func TestConcurrentRevocation(t *testing.T) {
+	revs, err := memstore.New(memstore.Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer revs.Close()
+	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: func() time.Time { return t0 }})
+	ctx := context.Background()
+	sealMany := func(n int) []string {
+		out := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range out {
+			wg.Go(func() {
+				v, err := s.Seal(ctx, cookieName, hashOf(fmt.Sprint(i)), sampleRecord(), t0)
+				if err != nil {
+					t.Error(err)
+				}
+				out[i] = v
+			})
+		}
+		wg.Wait()
+		return out
+	}
+	before := sealMany(20)
+	var wg sync.WaitGroup
+	wg.Go(func() { sealMany(20) }) // races with the revocation: either outcome is right
+	wg.Go(func() {
+		if _, err := s.DeleteUser(ctx, "alice", latch.Hash{}); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Go(func() {
+		for _, v := range before {
+			s.Open(ctx, cookieName, v, t0)
+		}
+	})
+	wg.Wait()
+	after := sealMany(20)
+	for i, v := range before {
+		if _, _, _, reason, _ := s.Open(ctx, cookieName, v, t0); reason != latch.ReasonNotFound {
+			t.Errorf("cookie %d sealed before the revocation: %q; want not-found", i, reason)
+		}
+	}
+	for i, v := range after {
+		if _, _, _, reason, _ := s.Open(ctx, cookieName, v, t0); reason != "" {
+			t.Errorf("cookie %d sealed after the revocation: %q", i, reason)
+		}
 	}
 }
