@@ -233,6 +233,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, store: cfg.Store, tokens: t, log: cfg.Logger, now: cfg.Now}
 	m.stateless, _ = cfg.Store.(Stateless)
+	if m.stateless != nil && cfg.MaxSessionsPerUser > 0 {
+		return nil, errors.New("latch: MaxSessionsPerUser needs a server-side store: a cookie store cannot count a user's sessions")
+	}
 	if cfg.GuessLimit > 0 {
 		m.guard = newGuard(cfg.GuessLimit, cfg.GuessWindow)
 	}
@@ -350,8 +353,17 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 	if err != nil {
 		return n, m.storeError(ctx, fmt.Errorf("latch: revoke user: %w", err))
 	}
-	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: fmt.Sprintf("all %d sessions of the user", n)})
+	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: "all sessions of the user" + count(n)})
 	return n, nil
+}
+
+// count describes n ended sessions for an event; stateless stores cannot
+// count (n < 0).
+func count(n int) string {
+	if n < 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d)", n)
 }
 
 // end ends one session on the server: deletes its record, or in stateless
@@ -364,6 +376,12 @@ func (m *Manager) end(ctx context.Context, id Hash, userID string) error {
 		err = m.store.Delete(ctx, id)
 	case userID != "":
 		_, err = m.store.DeleteUser(ctx, userID, Hash{})
+		if errors.Is(err, ErrNotSupported) {
+			// A cookie store without revocations: the cookie is cleared
+			// and a copy of it stays valid until its timeouts (see
+			// package cookiestore).
+			err = nil
+		}
 	}
 	if err != nil {
 		return m.storeError(ctx, err)

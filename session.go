@@ -448,7 +448,7 @@ func (s *Session) RevokeOthers() (int, error) {
 		s.metaSet = true
 		s.mu.Unlock()
 	}
-	s.m.emit(s.ctx, Event{Kind: EventRevoked, UserID: user, Handle: keep.Handle(), Reason: fmt.Sprintf("%d other sessions", n)})
+	s.m.emit(s.ctx, Event{Kind: EventRevoked, UserID: user, Handle: keep.Handle(), Reason: "other sessions of the user" + count(n)})
 	return n, nil
 }
 
@@ -604,7 +604,7 @@ func (s *Session) write(now time.Time, renew bool) error {
 		var err error
 		sealed, err = s.m.stateless.Seal(s.ctx, s.m.cfg.CookieName, c.ID, &Record{Meta: c.Meta, Values: vals}, now)
 		if err != nil {
-			return fmt.Errorf("latch: seal session cookie: %w", err)
+			return s.m.storeError(s.ctx, fmt.Errorf("latch: seal session cookie: %w", err))
 		}
 	} else if err := s.m.store.Commit(s.ctx, c); err != nil {
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrSessionLimit) {
