@@ -27,6 +27,7 @@ var migrations = []string{
     auth_time           timestamptz,
     idle_timeout_ns     bigint      NOT NULL,
     absolute_timeout_ns bigint      NOT NULL,
+    grace_ns            bigint      NOT NULL DEFAULT 0,
     remember            boolean     NOT NULL DEFAULT false,
     ua                  bytea       NOT NULL DEFAULT '',
     ip                  text        NOT NULL DEFAULT '',

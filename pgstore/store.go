@@ -308,6 +308,7 @@ func commitArgs(c *latch.Commit) (pgx.NamedArgs, error) {
 		"auth_time":           authTime,
 		"idle_timeout_ns":     int64(m.IdleTimeout),
 		"absolute_timeout_ns": int64(m.AbsoluteTimeout),
+		"grace_ns":            int64(m.Grace),
 		"remember":            m.Remember,
 		"ua":                  []byte(m.UserAgent),
 		"ip":                  m.IP,
@@ -375,15 +376,15 @@ func decodeValues(data map[string]string) (map[string]any, error) {
 // id non-nil, the id column comes first.
 func scanMeta(row pgx.Row, m *latch.Meta, data *map[string]string, id ...*[]byte) error {
 	var (
-		authTime           *time.Time
-		idleNS, absoluteNS int64
-		ua                 []byte
+		authTime                    *time.Time
+		idleNS, absoluteNS, graceNS int64
+		ua                          []byte
 	)
 	dest := make([]any, 0, 12)
 	for _, p := range id {
 		dest = append(dest, p)
 	}
-	dest = append(dest, &m.UserID, &m.Created, &m.LastSeen, &authTime, &idleNS, &absoluteNS, &m.Remember, &ua, &m.IP)
+	dest = append(dest, &m.UserID, &m.Created, &m.LastSeen, &authTime, &idleNS, &absoluteNS, &graceNS, &m.Remember, &ua, &m.IP)
 	if data != nil {
 		dest = append(dest, data)
 	}
@@ -395,6 +396,7 @@ func scanMeta(row pgx.Row, m *latch.Meta, data *map[string]string, id ...*[]byte
 	}
 	m.IdleTimeout = time.Duration(idleNS)
 	m.AbsoluteTimeout = time.Duration(absoluteNS)
+	m.Grace = time.Duration(graceNS)
 	m.UserAgent = string(ua)
 	return nil
 }
