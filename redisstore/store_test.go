@@ -515,3 +515,48 @@ func TestCommitInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestListUserPrunes checks that ListUser drops the index entry of a
+// session whose key is gone (expired in Redis or deleted behind the
+// store's back), and that on Cluster it waits for the reservation's grace.
+func TestListUserPrunes(t *testing.T) {
+	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
+		ctx := context.Background()
+		s := newTestStore(t, client)
+		user := "prune-" + randomPrefix(t)
+		gone, kept := hash(t), hash(t)
+		for _, id := range []latch.Hash{gone, kept} {
+			mustCommit(t, s, &latch.Commit{ID: id, Create: true, Meta: meta(user, time.Now())})
+		}
+		if err := client.Del(ctx, s.sessionKey(gone)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		card := func() int64 {
+			n, err := client.ZCard(ctx, s.userKey(user)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		list := func() {
+			infos, err := s.ListUser(ctx, user)
+			if err != nil || len(infos) != 1 || infos[0].ID != kept {
+				t.Fatalf("ListUser: %d sessions, %v; want only the kept one", len(infos), err)
+			}
+		}
+		list()
+		if s.cluster {
+			if n := card(); n != 2 {
+				t.Fatalf("index entries right after the reservation: %d, want 2 (grace)", n)
+			}
+			// End the grace of the reservation.
+			if err := client.HDel(ctx, pendingKey(s.userKey(user)), gone.String()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			list()
+		}
+		if n := card(); n != 1 {
+			t.Fatalf("index entries after ListUser: %d, want 1", n)
+		}
+	})
+}

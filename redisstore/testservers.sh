@@ -187,6 +187,13 @@ start)
 	need redis-sentinel
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
+	for pidfile in "$dir"/*/redis.pid; do
+		[[ -f $pidfile ]] || continue
+		pid=$(<"$pidfile")
+		if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+			die "servers from an earlier start still run in $dir (pid $pid); run '$0 stop $dir' first"
+		fi
+	done
 	# LATCH_REDIS_PORT_BASE pins the ports; otherwise the first base from
 	# 17100 up whose ports are all free is used, so that two runs side by
 	# side do not collide.
