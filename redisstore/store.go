@@ -77,17 +77,25 @@ func WithClock(now func() time.Time) Option {
 }
 
 // New returns a store on client: a *redis.Client (standalone, or Sentinel
-// from redis.NewFailoverClient) or a *redis.ClusterClient. The caller keeps
-// ownership of client: Close does not close it. A *redis.Ring is refused,
-// because it cannot run a script across the keys of one session and one
-// user.
+// from redis.NewFailoverClient) or a *redis.ClusterClient; any other
+// implementation is treated as a single node. The caller keeps ownership of
+// client: Close does not close it. A *redis.Ring is refused, because it
+// cannot run a script across the keys of one session and one user. The
+// servers must run Redis 5 or later.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
 	}
 	s := &Store{client: client, prefix: DefaultPrefix, now: time.Now}
-	switch client.(type) {
+	switch c := client.(type) {
+	case *redis.Client:
+		if c == nil {
+			return nil, errors.New("redisstore: nil client")
+		}
 	case *redis.ClusterClient:
+		if c == nil {
+			return nil, errors.New("redisstore: nil client")
+		}
 		s.cluster = true
 	case *redis.Ring:
 		return nil, errors.New("redisstore: redis.Ring is not supported; use a Cluster")

@@ -36,21 +36,21 @@ type deployment struct {
 	name string
 	env  string
 	// client connects to the deployment named by the variable's value.
-	client func(t *testing.T, v string) redis.UniversalClient
+	client func(t testing.TB, v string) redis.UniversalClient
 }
 
 var deployments = []deployment{
-	{"Standalone", "LATCH_TEST_REDIS_URL", func(t *testing.T, v string) redis.UniversalClient {
+	{"Standalone", "LATCH_TEST_REDIS_URL", func(t testing.TB, v string) redis.UniversalClient {
 		o, err := redis.ParseURL(v)
 		if err != nil {
 			t.Fatalf("LATCH_TEST_REDIS_URL: %v", err)
 		}
 		return redis.NewClient(o)
 	}},
-	{"Cluster", "LATCH_TEST_REDIS_CLUSTER", func(t *testing.T, v string) redis.UniversalClient {
+	{"Cluster", "LATCH_TEST_REDIS_CLUSTER", func(t testing.TB, v string) redis.UniversalClient {
 		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(v, ",")})
 	}},
-	{"Sentinel", "LATCH_TEST_REDIS_SENTINEL", func(t *testing.T, v string) redis.UniversalClient {
+	{"Sentinel", "LATCH_TEST_REDIS_SENTINEL", func(t testing.TB, v string) redis.UniversalClient {
 		master, addrs, ok := strings.Cut(v, "@")
 		if !ok || master == "" || addrs == "" {
 			t.Fatalf("LATCH_TEST_REDIS_SENTINEL: want mastername@host:port,...")
@@ -466,6 +466,8 @@ func TestNew(t *testing.T) {
 		{"BracePrefix", client, []Option{WithPrefix("a{b}:")}, "may not contain"},
 		{"NilClock", client, []Option{WithClock(nil)}, "nil clock"},
 		{"NilClient", nil, nil, "nil client"},
+		{"TypedNilClient", (*redis.Client)(nil), nil, "nil client"},
+		{"TypedNilCluster", (*redis.ClusterClient)(nil), nil, "nil client"},
 		{"Ring", ring, nil, "not supported"},
 	}
 	for _, tc := range tests {

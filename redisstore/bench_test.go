@@ -1,0 +1,63 @@
+package redisstore
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+	"github.com/redis/go-redis/v9"
+)
+
+// BenchmarkStore measures the request path on each deployment: a Load and
+// a Commit that touches the session and sets one value.
+func BenchmarkStore(b *testing.B) {
+	for _, d := range deployments {
+		b.Run(d.name, func(b *testing.B) {
+			v := benchEnv(b, d.env)
+			client := d.client(b, v)
+			b.Cleanup(func() { _ = client.Close() })
+			benchStore(b, client)
+		})
+	}
+}
+
+func benchEnv(b *testing.B, name string) string {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		b.Skipf("%s not set", name)
+	}
+	return v
+}
+
+func benchStore(b *testing.B, client redis.UniversalClient) {
+	ctx := context.Background()
+	s, err := New(client, WithPrefix("latchbench:"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var id latch.Hash
+	id[0] = 1
+	m := meta("bench-user", time.Now())
+	if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: m}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _, _ = s.DeleteUser(ctx, "bench-user", latch.Hash{}) })
+	b.Run("Load", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Load(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Commit", func(b *testing.B) {
+		c := &latch.Commit{ID: id, Meta: m, Set: map[string]any{"n": 1}}
+		for b.Loop() {
+			if err := s.Commit(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
