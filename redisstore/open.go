@@ -52,7 +52,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 func newClient(rawURL string) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return nil, errors.New("redisstore: open: malformed URL: want scheme://...")
+		return nil, errors.New("redisstore: open: malformed URL: no scheme")
 	}
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss":

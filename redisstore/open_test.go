@@ -104,7 +104,7 @@ func TestNewClient(t *testing.T) {
 				t.Errorf("options: addrs %q user %q tls %v", o.Addrs, o.Username, o.TLSConfig != nil)
 			}
 		}},
-		{name: "NoScheme", url: "127.0.0.1:6379", wantErr: "want scheme://"},
+		{name: "NoScheme", url: "127.0.0.1:6379", wantErr: "no scheme"},
 		{name: "UnknownScheme", url: "memcache://:" + secret + "@h:1", wantErr: "unsupported URL scheme"},
 		{name: "BadStandaloneURL", url: "redis://:" + secret + "@h:port", wantErr: "malformed URL"},
 		{name: "BadDB", url: "redis://h:1/x", wantErr: "redisstore: open:"},
