@@ -1,7 +1,9 @@
 package latch_test
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/memstore"
 )
 
 // TestASVSSessionIDEntropy issues sessions through the middleware and
@@ -146,5 +149,40 @@ func TestASVSCookieSize(t *testing.T) {
 	}
 	if n := len(rec.Result().Header.Get("Set-Cookie")); n > 512 {
 		t.Errorf("Set-Cookie header of %d bytes", n)
+	}
+}
+
+// TestASVSStoreHoldsOnlyHashes checks that the store never sees a session
+// ID, only its SHA-256 (the store-leak row of the threat model): a copy
+// of the store gives an attacker nothing latch would accept.
+func TestASVSStoreHoldsOnlyHashes(t *testing.T) {
+	ms, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ms.Close() })
+	store := &hashLog{Store: ms, committed: map[latch.Hash]bool{}}
+	m, err := latch.New(latch.Config{Store: store, Keys: testKeys(t, "k1"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Handler(testApp(m))
+	for range 20 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/login?u=alice", nil))
+		tok := resp{cookies: rec.Result().Header.Values("Set-Cookie")}.token()
+		_, b64, _ := strings.Cut(tok, ".")
+		raw, err := base64.RawURLEncoding.DecodeString(b64)
+		if err != nil || len(raw) < latch.IDSize {
+			t.Fatalf("token %q: %v", tok, err)
+		}
+		id := raw[:latch.IDSize]
+		store.mu.Lock()
+		hashed := store.committed[latch.Hash(sha256.Sum256(id))]
+		plain := store.committed[latch.Hash(id)]
+		store.mu.Unlock()
+		if !hashed || plain {
+			t.Fatalf("store saw the hash: %t, the raw ID: %t; want only the hash", hashed, plain)
+		}
 	}
 }
