@@ -71,7 +71,7 @@ func TestLostUpdates(t *testing.T) {
 }
 
 func TestMemory(t *testing.T) {
-	const n = 3000
+	const n = 1000
 	tests := []struct {
 		name    string
 		measure func(context.Context, int, time.Duration) (Memory, error)
