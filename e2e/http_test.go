@@ -20,38 +20,58 @@ import (
 func TestLoginCookieHasEverySecureAttribute(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t, demoOptions{})
-	_, res := d.login(t, "alice", "wonderland", "")
-
-	var raw string
-	for _, v := range res.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(v, cookieName+"=") {
-			raw = v
-		}
-	}
-	if raw == "" {
-		t.Fatalf("no Set-Cookie for %s", cookieName)
-	}
-	c, err := http.ParseSetCookie(raw)
-	if err != nil {
-		t.Fatalf("the session Set-Cookie does not parse: %v", err)
-	}
-	attrs := strings.ToLower(raw)
-	for _, tc := range []struct {
-		name string
-		ok   bool
+	// A remember-me cookie outlives the browser, but not forever: the
+	// demo keeps latch's default remember-me limit of 30 days.
+	const rememberLimit = 30 * 24 * time.Hour
+	for _, login := range []struct {
+		name     string
+		form     url.Values
+		lifetime func(c *http.Cookie) bool
 	}{
-		{"name has the __Host- prefix", strings.HasPrefix(c.Name, "__Host-")},
-		{"Secure", c.Secure},
-		{"HttpOnly", c.HttpOnly},
-		{"SameSite=Lax", c.SameSite == http.SameSiteLaxMode},
-		{"Path=/", c.Path == "/"},
-		{"no Domain", c.Domain == "" && !strings.Contains(attrs, "domain=")},
-		{"session cookie without remember me", c.MaxAge == 0 && c.Expires.IsZero()},
+		{"without remember me", url.Values{"username": {"alice"}, "password": {"wonderland"}},
+			func(c *http.Cookie) bool { return c.MaxAge == 0 && c.Expires.IsZero() }},
+		{"with remember me", url.Values{"username": {"alice"}, "password": {"wonderland"}, "remember": {"on"}},
+			func(c *http.Cookie) bool {
+				return c.MaxAge > 0 && time.Duration(c.MaxAge)*time.Second <= rememberLimit
+			}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if !tc.ok {
-				// The attributes, not the value, which is a secret.
-				t.Errorf("session cookie attributes: %s", strings.TrimPrefix(raw[strings.Index(raw, ";"):], ";"))
+		t.Run(login.name, func(t *testing.T) {
+			res := d.do(t, "POST", "/login", "", login.form)
+			if res.Status != http.StatusSeeOther {
+				t.Fatalf("POST /login = %d, want 303", res.Status)
+			}
+			var raw string
+			for _, v := range res.Header.Values("Set-Cookie") {
+				if strings.HasPrefix(v, cookieName+"=") {
+					raw = v
+				}
+			}
+			if raw == "" {
+				t.Fatalf("no Set-Cookie for %s", cookieName)
+			}
+			c, err := http.ParseSetCookie(raw)
+			if err != nil {
+				t.Fatalf("the session Set-Cookie does not parse: %v", err)
+			}
+			// The attributes, never the value, which is a secret.
+			attrs := strings.TrimSpace(raw[strings.IndexByte(raw, ';')+1:])
+			for _, tc := range []struct {
+				name string
+				ok   bool
+			}{
+				{"name has the __Host- prefix", strings.HasPrefix(c.Name, "__Host-")},
+				{"Secure", c.Secure},
+				{"HttpOnly", c.HttpOnly},
+				{"SameSite=Lax", c.SameSite == http.SameSiteLaxMode},
+				{"Path=/", c.Path == "/"},
+				{"no Domain", c.Domain == "" && !strings.Contains(strings.ToLower(attrs), "domain=")},
+				{"lifetime", login.lifetime(c)},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					if !tc.ok {
+						t.Errorf("session cookie attributes: %s", attrs)
+					}
+				})
 			}
 		})
 	}
@@ -293,4 +313,77 @@ func randomCookieChars(t *testing.T, n int) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+func TestPagesCarrySecurityHeaders(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, demoOptions{})
+	token, _ := d.login(t, "alice", "wonderland", "")
+	for _, page := range []struct {
+		path, token string
+	}{
+		{"/", ""},
+		{"/login", ""},
+		{"/", token},
+		{"/sessions", token},
+		{"/password", token},
+		{"/sensitive", token},
+	} {
+		name := page.path
+		if page.token != "" {
+			name += " signed in"
+		}
+		t.Run(name, func(t *testing.T) {
+			res := d.do(t, "GET", page.path, page.token, nil)
+			if res.Status != http.StatusOK {
+				t.Fatalf("GET %s = %d, want 200", page.path, res.Status)
+			}
+			csp := res.Header.Get("Content-Security-Policy")
+			for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "form-action 'self'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("Content-Security-Policy %q lacks %s", csp, want)
+				}
+			}
+			if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+				t.Errorf("Content-Security-Policy %q allows inline or eval'd script", csp)
+			}
+			if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+			}
+			if got := res.Header.Get("Cache-Control"); !strings.Contains(got, "no-store") {
+				t.Errorf("Cache-Control = %q, want no-store", got)
+			}
+		})
+	}
+}
+
+func TestCrossOriginFormPostIsRefused(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, demoOptions{})
+	token, _ := d.login(t, "alice", "wonderland", "")
+	evil := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/logout", url.Values{}},
+		{"/sessions/revoke", url.Values{"all": {"others"}}},
+		{"/password", url.Values{"current": {"wonderland"}, "new": {"attacker's choice"}}},
+		{"/login", url.Values{"username": {"bob"}, "password": {"builder"}}},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			res := d.do(t, "POST", tc.path, token, tc.form, evil...)
+			if res.Status != http.StatusForbidden {
+				t.Errorf("cross-site POST %s = %d, want 403", tc.path, res.Status)
+			}
+			if res.sessionCookie() != nil {
+				t.Errorf("cross-site POST %s set the session cookie", tc.path)
+			}
+		})
+	}
+	// Nothing happened: the session is alive and the password unchanged.
+	if code, user := d.me(t, token); code != http.StatusOK || user != "alice" {
+		t.Fatalf("after the cross-site posts: GET /me = %d %q, want 200 alice", code, user)
+	}
+	d.login(t, "alice", "wonderland", "")
 }
