@@ -389,7 +389,7 @@ func SCSMemory(ctx context.Context, n int, window time.Duration) (Memory, error)
 	}
 	per := time.Since(start) / time.Duration(sample)
 	interval := window / 2
-	expire := time.Now().Add(per*time.Duration(n)*3 + window + 3*interval)
+	expire := time.Now().Add(per*time.Duration(n)*3 + 2*window + 3*interval + 500*time.Millisecond)
 
 	before := heapInUse()
 	st := scsmem.NewWithCleanupInterval(interval)

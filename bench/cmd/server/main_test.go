@@ -29,7 +29,10 @@ func TestServe(t *testing.T) {
 			out := lineWriter{make(chan string, 4)}
 			var errOut bytes.Buffer
 			done := make(chan int)
-			go func() { done <- run(ctx, []string{"-lib", lib, "-addr", "127.0.0.1:0", "-dir", t.TempDir()}, out, &errOut) }()
+			dir := t.TempDir()
+			go func() {
+				done <- run(ctx, []string{"-lib", lib, "-addr", "127.0.0.1:0", "-dir", dir}, out, &errOut)
+			}()
 			var base string
 			select {
 			case line := <-out.lines:
