@@ -4,19 +4,20 @@
 #
 #   a standalone server         LATCH_TEST_REDIS_URL
 #   a 3-master cluster          LATCH_TEST_REDIS_CLUSTER
-#   a master watched by one     LATCH_TEST_REDIS_SENTINEL
-#   sentinel
+#   a master and its replica,   LATCH_TEST_REDIS_SENTINEL
+#   watched by one sentinel
 #
 # Usage:
 #   eval "$(redisstore/testservers.sh start DIR)"   # prints export lines
 #   redisstore/testservers.sh stop DIR
 #
 # Ports are a base plus 0 (standalone), 10-12 (cluster, and their cluster
-# bus ports 10010-10012 above), 20 (sentinel's master) and 21 (sentinel).
-# The base is LATCH_REDIS_PORT_BASE when set, otherwise the first of 17100,
-# 17130, ... whose ports are all free. Every message
-# other than the export lines goes to stderr; on any failure the script stops
-# what it started, prints the reason and the server log, and exits non-zero.
+# bus ports 10010-10012 above), 20 (sentinel's master), 21 (sentinel) and 22
+# (the replica, which a test promotes with SENTINEL FAILOVER). The base is
+# LATCH_REDIS_PORT_BASE when set, otherwise the first of 17100, 17130, ...
+# whose ports are all free. Every message other than the export lines goes
+# to stderr; on any failure the script stops what it started, prints the
+# reason and the server log, and exits non-zero.
 set -euo pipefail
 
 die() {
@@ -43,9 +44,10 @@ set_ports() {
 	cluster_ports=($((base + 10)) $((base + 11)) $((base + 12)))
 	master_port=$((base + 20))
 	sentinel_port=$((base + 21))
+	replica_port=$((base + 22))
 	# A cluster node also listens on its port + 10000 (the cluster bus).
 	all_ports=("$standalone_port" "${cluster_ports[@]}" $((base + 10010)) $((base + 10011))
-		$((base + 10012)) "$master_port" "$sentinel_port")
+		$((base + 10012)) "$master_port" "$sentinel_port" "$replica_port")
 }
 
 need() {
@@ -82,6 +84,14 @@ cluster_ok() {
 		# Every node must also know all three masters with their slots.
 		[[ $(cli "$p" cluster info | tr -d '\r' | sed -n 's/^cluster_slots_ok://p') == 16384 ]] || return 1
 	done
+}
+
+replica_ok() {
+	cli "$replica_port" info replication | tr -d '\r' | grep -qx 'master_link_status:up'
+}
+
+sentinel_knows_replica() {
+	cli "$sentinel_port" sentinel replicas "$master_name" | tr -d '\r' | grep -qx "$replica_port"
 }
 
 sentinel_ok() {
@@ -148,6 +158,10 @@ EOF
 		return 1
 	}
 	wait_for "sentinel to watch $master_name" sentinel_ok || {
+		show_log "$d"
+		return 1
+	}
+	wait_for "sentinel to discover the replica" sentinel_knows_replica || {
 		show_log "$d"
 		return 1
 	}
@@ -240,6 +254,8 @@ start)
 	wait_for "cluster_state:ok on all three masters" cluster_ok
 
 	start_server sentinel-master "$master_port"
+	start_server sentinel-replica "$replica_port" "replicaof 127.0.0.1 $master_port"
+	wait_for "the replica to sync with the sentinel's master" replica_ok
 	start_sentinel
 
 	trap - ERR
