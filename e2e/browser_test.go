@@ -156,7 +156,7 @@ func (b *browser) path() string {
 	return u.Path
 }
 
-// eval evaluates JavaScript that may return a promise.
+// evalIn evaluates JavaScript in b that may return a promise.
 func evalIn[T any](b *browser, js string) T {
 	b.t.Helper()
 	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))

@@ -146,6 +146,34 @@ type demoProc struct {
 	cmd  *exec.Cmd
 	out  *syncBuffer
 	done chan struct{}
+
+	mu      sync.Mutex
+	secrets []string // keys and session tokens that must never show in the output
+}
+
+// remember notes a secret that the process's output must not contain.
+func (d *demoProc) remember(secret string) {
+	if len(secret) < 16 {
+		return // too short to search for without false alarms
+	}
+	d.mu.Lock()
+	d.secrets = append(d.secrets, secret)
+	d.mu.Unlock()
+}
+
+// keySecrets returns the KEY fields of a LATCH_KEYS value or keyring file.
+func keySecrets(entries string) []string {
+	var out []string
+	for _, e := range strings.FieldsFunc(entries, func(r rune) bool { return r == ',' || r == '\n' }) {
+		e = strings.TrimSpace(e)
+		if e == "" || strings.HasPrefix(e, "#") {
+			continue
+		}
+		if parts := strings.Split(e, ":"); len(parts) >= 2 {
+			out = append(out, parts[1])
+		}
+	}
+	return out
 }
 
 // demoEnv is the environment of a demo process: the test's, without any
@@ -208,6 +236,9 @@ func tryStartDemo(t *testing.T, bin string, o demoOptions) (*demoProc, error) {
 		out:     &syncBuffer{},
 		done:    make(chan struct{}),
 	}
+	for _, k := range keySecrets(o.Keys) {
+		d.remember(k)
+	}
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Dir = d.Dir
 	d.cmd.Env = demoEnv(o.Keys)
@@ -252,8 +283,8 @@ func tryStartDemo(t *testing.T, bin string, o demoOptions) (*demoProc, error) {
 }
 
 // stop ends the process: SIGTERM for a clean shutdown, SIGKILL when it
-// does not end in 5 seconds. On failure it logs the process's output,
-// which holds no secret (the demo prints key file paths, never keys).
+// does not end in 5 seconds. Then it checks that the output holds none of
+// the keys and session tokens the test saw, and on failure logs it.
 func (d *demoProc) stop(t *testing.T) {
 	select {
 	case <-d.done:
@@ -265,6 +296,25 @@ func (d *demoProc) stop(t *testing.T) {
 			d.cmd.Process.Kill()
 			<-d.done
 		}
+	}
+	if b, err := os.ReadFile(filepath.Join(d.Dir, "latch-demo.keys")); err == nil {
+		for _, k := range keySecrets(string(b)) {
+			d.remember(k)
+		}
+	}
+	out := d.out.String()
+	d.mu.Lock()
+	leaked := 0
+	for _, s := range d.secrets {
+		if strings.Contains(out, s) {
+			leaked++
+		}
+	}
+	d.mu.Unlock()
+	if leaked > 0 {
+		// Say so without logging the output, which now holds a secret.
+		t.Errorf("the output of latch demo in %s holds %d secret key(s) or session token(s)", d.Dir, leaked)
+		return
 	}
 	if t.Failed() {
 		t.Logf("output of latch demo in %s:\n%s", d.Dir, d.out)
@@ -334,7 +384,11 @@ func (r *response) sessionCookie() *http.Cookie {
 // pairs.
 func (d *demoProc) do(t *testing.T, method, path, token string, form url.Values, hdr ...string) *response {
 	t.Helper()
-	return doRequest(t, d.Client, method, d.URL+path, token, form, hdr...)
+	res := doRequest(t, d.Client, method, d.URL+path, token, form, hdr...)
+	if c := res.sessionCookie(); c != nil {
+		d.remember(c.Value)
+	}
+	return res
 }
 
 func doRequest(t *testing.T, c *http.Client, method, u, token string, form url.Values, hdr ...string) *response {

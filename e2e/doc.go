@@ -18,4 +18,13 @@
 // LATCH_TEST_REDIS_URL, LATCH_TEST_POSTGRES_URL and LATCH_TEST_CHROMIUM. When
 // one is unset the tests that need it are skipped, or fail when CI=true.
 // scripts/test sets them all.
+//
+// Every browser test saves full-page screenshots under artifacts/screenshots
+// at the repository root (ignored by git). To refresh the two the README
+// shows:
+//
+//	cd e2e && LATCH_TEST_CHROMIUM=/usr/bin/chromium go test -run Browser -update-docs
+//
+// Each demo's output is checked for the keys and session tokens the test
+// saw: none may appear in a log.
 package e2e
