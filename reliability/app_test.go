@@ -172,6 +172,20 @@ func (a *app) session(c *http.Client, lat *latencies, st *statusCounts) *session
 	return &session{a: a, c: c, lat: lat, status: st}
 }
 
+// tok returns the session's current token, "" when it has none.
+func (s *session) tok() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// setTok replaces the session's token.
+func (s *session) setTok(tok string) {
+	s.mu.Lock()
+	s.token = tok
+	s.mu.Unlock()
+}
+
 // do sends one request with the session's cookie and keeps the cookie the
 // answer sets. It returns the status and body; err only for a transport
 // failure.
@@ -180,10 +194,7 @@ func (s *session) do(ctx context.Context, method, path string) (int, string, err
 	if err != nil {
 		return 0, "", err
 	}
-	s.mu.Lock()
-	tok := s.token
-	s.mu.Unlock()
-	if tok != "" {
+	if tok := s.tok(); tok != "" {
 		req.Header.Set("Cookie", s.a.m.CookieName()+"="+tok)
 	}
 	start := time.Now()
@@ -206,13 +217,11 @@ func (s *session) do(ctx context.Context, method, path string) (int, string, err
 		if c.Name != s.a.m.CookieName() {
 			continue
 		}
-		s.mu.Lock()
-		if c.MaxAge < 0 || c.Value == "" {
-			s.token = ""
+		if c.MaxAge < 0 {
+			s.setTok("")
 		} else {
-			s.token = c.Value
+			s.setTok(c.Value)
 		}
-		s.mu.Unlock()
 	}
 	return resp.StatusCode, string(body), nil
 }

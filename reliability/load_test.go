@@ -163,7 +163,7 @@ func loadWorker(ctx context.Context, a *app, c *http.Client, lat *latencies, st 
 		// its end, so that ctx's end never looks like a failure.
 		bg := context.Background()
 		code, _, err := s.do(bg, "POST", "/login?u="+user)
-		if err != nil || code != http.StatusOK || s.token == "" {
+		if err != nil || code != http.StatusOK || s.tok() == "" {
 			ls.fail(&ls.unexpected, "%s: login: %d %v", user, code, err)
 			return
 		}
@@ -208,15 +208,15 @@ func loadWorker(ctx context.Context, a *app, c *http.Client, lat *latencies, st 
 			want[0]++
 			want[1]++
 		}
-		old := s.token
+		old := s.tok()
 		code, _, err = s.do(bg, "POST", "/logout")
-		if err != nil || code != http.StatusOK || s.token != "" {
-			ls.fail(&ls.unexpected, "%s: logout: %d %v (cookie kept: %t)", user, code, err, s.token != "")
+		if err != nil || code != http.StatusOK || s.tok() != "" {
+			ls.fail(&ls.unexpected, "%s: logout: %d %v (cookie kept: %t)", user, code, err, s.tok() != "")
 			return
 		}
 		ls.logouts.Add(1)
 		replay := a.session(c, lat, st)
-		replay.token = old
+		replay.setTok(old)
 		code, _, err = replay.do(bg, "GET", "/read")
 		if err != nil {
 			ls.fail(&ls.transport, "%s: replay: %v", user, err)

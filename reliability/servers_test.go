@@ -151,14 +151,14 @@ func startPostgres(t *testing.T) *pgServer {
 	}
 	s := &pgServer{script: script, dir: dir, port: freePort(t, 17870, 17899)}
 	t.Cleanup(func() {
-		s.run(t, "stop")
+		s.run("stop")
 		os.RemoveAll(dir)
 	})
 	s.Start(t)
 	return s
 }
 
-func (s *pgServer) run(t *testing.T, op string) (string, error) {
+func (s *pgServer) run(op string) (string, error) {
 	cmd := exec.Command("sh", s.script, op, s.dir)
 	cmd.Env = append(os.Environ(), "PGSTORE_TEST_PORT="+strconv.Itoa(s.port))
 	var out, errb bytes.Buffer
@@ -173,7 +173,7 @@ func (s *pgServer) URL() string { return s.url }
 
 func (s *pgServer) Start(t *testing.T) {
 	t.Helper()
-	out, err := s.run(t, "start")
+	out, err := s.run("start")
 	if err != nil {
 		if strings.Contains(err.Error(), "does not exist") || strings.Contains(err.Error(), "no PostgreSQL") {
 			ciRequired(t, "cannot run PostgreSQL: %v", err)
@@ -192,7 +192,7 @@ func (s *pgServer) Start(t *testing.T) {
 
 func (s *pgServer) Stop(t *testing.T) {
 	t.Helper()
-	if _, err := s.run(t, "stop"); err != nil {
+	if _, err := s.run("stop"); err != nil {
 		t.Fatal(err)
 	}
 	// pg_ctl -w returns once the postmaster is gone.
