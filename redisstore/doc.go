@@ -87,6 +87,14 @@
 // concurrent request on the old ID either lands before the take or gets
 // latch.ErrNotFound, never a resurrected old ID.
 //
+// # Replication and failover
+//
+// Redis replicates asynchronously: a failover can lose the last writes a
+// master acknowledged. A lost session write costs a sign-in; a lost
+// revocation would bring a signed-out session back. WithReplicaAcks makes
+// Delete, DeleteUser and renewals wait (WAIT, in the same round trip) until
+// a number of replicas have the write, and report an error otherwise.
+//
 // # Errors
 //
 // Redis errors are returned wrapped ("redisstore: ...: %w"); a missing or

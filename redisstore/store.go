@@ -43,6 +43,10 @@ type Store struct {
 	cluster bool
 	prefix  string
 	now     func() time.Time
+
+	// acks and ackTimeout: see WithReplicaAcks.
+	acks       int
+	ackTimeout time.Duration
 }
 
 // Option configures a Store.
@@ -72,6 +76,25 @@ func WithClock(now func() time.Time) Option {
 			return errors.New("redisstore: nil clock")
 		}
 		s.now = now
+		return nil
+	}
+}
+
+// WithReplicaAcks makes every write that ends a session (Delete,
+// DeleteUser, and a renewal, which deletes the old ID) wait until n
+// replicas have it, up to timeout, in the same round trip (WAIT). Redis
+// replicates asynchronously, so without it a failover can lose a logout
+// that the master acknowledged and bring the session back; with it, such a
+// write that fewer than n replicas acknowledged returns an error, and the
+// caller knows the revocation may not be durable. Default: n = 0, no wait.
+// Only for a standalone server with replicas or Sentinel: New refuses it on
+// Cluster, where WAIT cannot follow a script to its node.
+func WithReplicaAcks(n int, timeout time.Duration) Option {
+	return func(s *Store) error {
+		if n < 0 || timeout < time.Millisecond {
+			return errors.New("redisstore: replica acks need n >= 0 and a timeout of at least 1ms")
+		}
+		s.acks, s.ackTimeout = n, timeout
 		return nil
 	}
 }
@@ -108,7 +131,52 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
+	if s.cluster && s.acks > 0 {
+		return nil, errors.New("redisstore: WithReplicaAcks is not supported on Cluster")
+	}
 	return s, nil
+}
+
+// run runs script. With wait set and WithReplicaAcks in force, it sends the
+// script and a WAIT in one pipeline, on one connection (WAIT covers the
+// writes of its own connection), and fails if too few replicas acknowledge.
+func (s *Store) run(ctx context.Context, script *redis.Script, wait bool, keys []string, args ...any) *redis.Cmd {
+	if !wait || s.acks == 0 {
+		return script.Run(ctx, s.client, keys, args...)
+	}
+	var cmd *redis.Cmd
+	for attempt := 0; attempt < 2; attempt++ {
+		var acked *redis.Cmd
+		_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if attempt == 0 {
+				cmd = script.EvalSha(ctx, p, keys, args...)
+			} else {
+				cmd = script.Eval(ctx, p, keys, args...)
+			}
+			acked = p.Do(ctx, "WAIT", s.acks, s.ackTimeout.Milliseconds())
+			return nil
+		})
+		if attempt == 0 && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			continue // not cached on the server: send the source
+		}
+		if cmd.Err() == nil {
+			s.checkAcks(cmd, acked)
+		}
+		break
+	}
+	return cmd
+}
+
+// checkAcks sets an error on cmd when fewer than the required replicas
+// acknowledged it.
+func (s *Store) checkAcks(cmd *redis.Cmd, acked *redis.Cmd) {
+	n, err := acked.Int64()
+	switch {
+	case err != nil:
+		cmd.SetErr(fmt.Errorf("replica acknowledgement: %w", err))
+	case n < int64(s.acks):
+		cmd.SetErr(fmt.Errorf("write reached %d of %d replicas within %v", n, s.acks, s.ackTimeout))
+	}
 }
 
 // Close releases the client if Open created it. For a store from New it
@@ -276,7 +344,7 @@ func (s *Store) runCommit(ctx context.Context, c *latch.Commit, a *commitArgs, o
 	}
 	args = append(args, len(a.sets)/2)
 	args = append(args, a.sets...)
-	reply, err := commitScript.Run(ctx, s.client, keys, args...).Slice()
+	reply, err := s.run(ctx, commitScript, op == "renew", keys, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: commit: %w", err)
 	}
@@ -344,7 +412,7 @@ func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 	if err := checkCtx(ctx, "delete"); err != nil {
 		return err
 	}
-	idx, err := deleteScript.Run(ctx, s.client, []string{s.sessionKey(id)}, s.mode(), id.String()).Text()
+	idx, err := s.run(ctx, deleteScript, true, []string{s.sessionKey(id)}, s.mode(), id.String()).Text()
 	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
@@ -501,13 +569,16 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 		}
 	}
 	n, removed, dead, err := s.deleteIfUser(ctx, userID, targets)
-	if err != nil {
+	if err != nil && removed == nil && dead == nil {
 		return 0, fmt.Errorf("redisstore: delete user: %w", err)
 	}
-	if _, err := s.clean(ctx, userID, "", removed, dead, nil); err != nil {
-		return n, err
+	// The deletions happened (err, if any, is about replicas): tidy the
+	// index and report them.
+	_, cerr := s.clean(ctx, userID, "", removed, dead, nil)
+	if err != nil {
+		return n, fmt.Errorf("redisstore: delete user: %w", err)
 	}
-	return n, nil
+	return n, cerr
 }
 
 // deleteIfUser deletes, in one pipeline, the records of hashes that belong
@@ -520,14 +591,26 @@ func (s *Store) deleteIfUser(ctx context.Context, user string, hashes []string) 
 	}
 	now := ms(s.now())
 	cmds := make([]*redis.Cmd, len(hashes))
+	var acked *redis.Cmd
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hashes {
 			cmds[i] = p.Eval(ctx, deleteIfUserScript, []string{s.prefix + "s:{" + h + "}"}, user, now)
+		}
+		if s.acks > 0 {
+			acked = p.Do(ctx, "WAIT", s.acks, s.ackTimeout.Milliseconds())
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, nil, nil, err
+	}
+	if acked != nil {
+		// Checked after the deletions are counted: they happened.
+		defer func() {
+			if n, aerr := acked.Int64(); aerr != nil || n < int64(s.acks) {
+				err = fmt.Errorf("write reached %d of %d replicas within %v", n, s.acks, s.ackTimeout)
+			}
+		}()
 	}
 	for i, h := range hashes {
 		switch cmds[i].Val() {

@@ -562,3 +562,56 @@ func TestListUserPrunes(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicaAcks checks WithReplicaAcks: on a server without replicas a
+// revocation reports that it is not replicated; behind Sentinel (whose
+// master has a replica) it succeeds. Routine commits never wait.
+func TestReplicaAcks(t *testing.T) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) {
+			client := connect(t, d)
+			if d.name == "Cluster" {
+				if _, err := New(client, WithReplicaAcks(1, time.Second)); err == nil {
+					t.Fatal("New accepted WithReplicaAcks on Cluster")
+				}
+				return
+			}
+			ctx := context.Background()
+			s := newTestStore(t, client, WithReplicaAcks(1, 200*time.Millisecond))
+			user := "acks-" + randomPrefix(t)
+			a, b, c := hash(t), hash(t), hash(t)
+			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta(user, time.Now())})
+			mustCommit(t, s, &latch.Commit{ID: c, Create: true, Meta: meta(user, time.Now())})
+			renew := s.Commit(ctx, &latch.Commit{ID: b, From: a, Create: true, Meta: meta(user, time.Now())})
+			_ = s.Delete(ctx, hash(t)) // warm the script cache
+			hook := &counter{}
+			client.AddHook(hook)
+			del := s.Delete(ctx, b)
+			if got := hook.n.Load(); got != 1 {
+				t.Errorf("Delete with WAIT took %d round trips, want 1", got)
+			}
+			n, delUser := s.DeleteUser(ctx, user, latch.Hash{})
+			replicated := d.name == "Sentinel"
+			for name, err := range map[string]error{"renewal": renew, "Delete": del, "DeleteUser": delUser} {
+				if replicated && err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+				if !replicated && (err == nil || !strings.Contains(err.Error(), "0 of 1 replicas")) {
+					t.Errorf("%s without replicas: got %v, want a replica error", name, err)
+				}
+			}
+			// The writes happened either way.
+			if n != 1 {
+				t.Errorf("DeleteUser removed %d sessions, want 1", n)
+			}
+			for _, id := range []latch.Hash{a, b, c} {
+				if _, err := s.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) {
+					t.Errorf("Load(%s): got %v, want ErrNotFound", id.Handle(), err)
+				}
+			}
+		})
+	}
+	if _, err := New(redis.NewClient(&redis.Options{}), WithReplicaAcks(-1, time.Second)); err == nil {
+		t.Error("New accepted a negative replica count")
+	}
+}
