@@ -231,6 +231,9 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 		return nil, err
 	}
 	fields, err := s.client.HGetAll(ctx, s.sessionKey(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, latch.ErrNotFound
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: load: %w", err)
 	}
