@@ -166,6 +166,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := a.run(ctx); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted: checks may have stopped half way, so no report.
+		return nil, fmt.Errorf("audit: interrupted: %w", err)
+	}
 	for _, ci := range Checks {
 		r, ok := a.results[ci.ID]
 		if !ok {

@@ -506,9 +506,12 @@ func (a *auditor) sampleTokens(ctx context.Context, name string, get func(contex
 			}
 			continue
 		}
-		if v != "" {
-			tokens = append(tokens, v)
+		if v == "" {
+			failures++
+			lastErr = fmt.Errorf("no %q cookie was set", name)
+			continue
 		}
+		tokens = append(tokens, v)
 	}
 	a.progress("sampling tokens", n, n)
 	rec := "Generate session IDs from a CSPRNG with at least 128 bits (latch uses 256), encoded without structure."
@@ -526,6 +529,9 @@ func (a *auditor) sampleTokens(ctx context.Context, name string, get func(contex
 	a.mu.Unlock()
 	ev := fmt.Sprintf("%d tokens of cookie %q (%d distinct, length %d-%d, %s alphabet): estimated min-entropy %.1f bits (sum of per-position most-common-value estimates), capacity %.1f bits; ",
 		st.Samples, name, st.Distinct, st.MinLen, st.MaxLen, st.Alphabet, st.Estimate, st.Capacity)
+	if failures > 0 {
+		ev = fmt.Sprintf("%d of %d attempts to get a token failed (last: %s); ", failures, n, trimErr(lastErr)) + ev
+	}
 	if st.FIPS != nil {
 		ev += fmt.Sprintf("FIPS 140-2 on %d bits: monobit %s (%d ones), poker %s (X=%.2f), runs %s, long run %s (longest %d)",
 			FIPSBits, passWord(st.FIPS.Monobit), st.FIPS.Ones, passWord(st.FIPS.Poker), st.FIPS.PokerX, passWord(st.FIPS.Runs), passWord(st.FIPS.LongRun), st.FIPS.LongestRun)

@@ -61,7 +61,8 @@ type TokenStats struct {
 	// AlphabetSize is its size.
 	Alphabet     string `json:"alphabet"`
 	AlphabetSize int    `json:"alphabet_size"`
-	// Positions has one entry per character position up to MaxLen.
+	// Positions has one entry per character position up to MaxLen (at
+	// most MaxTokenPositions).
 	Positions []PositionStat `json:"positions"`
 	// Estimate is the sum of the per-position min-entropy estimates.
 	Estimate float64 `json:"estimate_bits"`
@@ -96,6 +97,10 @@ var alphabets = []struct {
 	{"base64", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"},
 }
 
+// MaxTokenPositions bounds the character positions AnalyzeTokens examines
+// (and so its cost); longer tokens are analysed by their prefix.
+const MaxTokenPositions = 1024
+
 // AnalyzeTokens computes the statistics of tokens, in the order they were
 // collected. It never fails: an empty sample gives zero statistics.
 func AnalyzeTokens(tokens []string) *TokenStats {
@@ -114,11 +119,12 @@ func AnalyzeTokens(tokens []string) *TokenStats {
 	st.Duplicates = len(tokens) - len(seen)
 
 	n := len(tokens)
+	width := min(st.MaxLen, MaxTokenPositions)
 	// Per-position counts; -1 stands for "token too short".
-	varying := make([]bool, st.MaxLen)
+	varying := make([]bool, width)
 	union := map[byte]bool{}
-	counts := make([]map[int]int, st.MaxLen)
-	for i := range st.MaxLen {
+	counts := make([]map[int]int, width)
+	for i := range width {
 		m := map[int]int{}
 		for _, t := range tokens {
 			c := -1
@@ -148,7 +154,7 @@ func AnalyzeTokens(tokens []string) *TokenStats {
 		st.Alphabet, st.AlphabetSize = "constant", 1
 	}
 	uniform := uniformMinEntropy(n, st.AlphabetSize)
-	st.Positions = make([]PositionStat, st.MaxLen)
+	st.Positions = make([]PositionStat, width)
 	for i, m := range counts {
 		maxc := 0
 		for _, c := range m {
@@ -175,7 +181,7 @@ func AnalyzeTokens(tokens []string) *TokenStats {
 	if bitsPer == 0 {
 		st.FIPSReason = "the alphabet (" + st.Alphabet + ") is not a power of two, so characters do not map to whole bits"
 	} else {
-		stream = bitStream(tokens, varying, st.MinLen, alphabetOf(st.Alphabet), bitsPer)
+		stream = bitStream(tokens, varying, min(st.MinLen, width), alphabetOf(st.Alphabet), bitsPer)
 		st.Bits = len(stream)
 		if len(stream) < FIPSBits {
 			st.FIPSReason = strconv.Itoa(len(stream)) + " varying bits collected; the FIPS 140-2 tests need " + strconv.Itoa(FIPSBits)

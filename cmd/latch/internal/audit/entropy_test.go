@@ -245,3 +245,11 @@ func FuzzAnalyzeTokens(f *testing.F) {
 		}
 	})
 }
+
+func TestAnalyzeTokensLong(t *testing.T) {
+	long := seeded(20, func(r *mrand.Rand) string { return hex.EncodeToString(randBytes(r, 2000)) })
+	st := AnalyzeTokens(long)
+	if len(st.Positions) != MaxTokenPositions || st.MaxLen != 4000 {
+		t.Errorf("%d positions, MaxLen %d", len(st.Positions), st.MaxLen)
+	}
+}
