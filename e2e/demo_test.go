@@ -44,9 +44,14 @@ var (
 
 // latchBinary builds the latch command once per test run and returns its
 // path. It builds from cmd/latch, so it works with and without go.work.
+// LATCH_E2E_LATCH names a binary to test instead, such as a release build.
 func latchBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if bin := os.Getenv("LATCH_E2E_LATCH"); bin != "" {
+			latchBin, buildErr = filepath.Abs(bin)
+			return
+		}
 		binDir, buildErr = os.MkdirTemp("", "latch-e2e-")
 		if buildErr != nil {
 			return
