@@ -377,7 +377,7 @@ func (a *auditor) declared(ck *Cookie, me *exchange, key string) (string, time.D
 	if me != nil {
 		if m := deadlineRe(key).FindSubmatch(me.Body); m != nil {
 			if t, err := time.Parse(time.RFC3339Nano, string(m[2])); err == nil {
-				ev += fmt.Sprintf("; %s declares %s = %s (in %s)", a.cfg.MePath, m[1], m[2], fmtDuration(t.Sub(now)))
+				ev += fmt.Sprintf("; %s declares %s = %s (%s after login)", a.cfg.MePath, m[1], m[2], fmtDuration(t.Sub(me.At)))
 			}
 		}
 	}

@@ -34,6 +34,8 @@ type exchange struct {
 	BadCookies []string
 	Body       []byte
 	TLS        bool
+	// At is when the response arrived, by the auditor's clock.
+	At time.Time
 }
 
 // client is one browser: its own cookie jar, which the auditor controls.
@@ -48,6 +50,7 @@ type client struct {
 	History []*exchange
 	count   *atomic.Int64
 	origin  *url.URL
+	now     func() time.Time
 }
 
 // newHTTPClient returns the transport every client shares: timeouts on
@@ -75,7 +78,7 @@ func newHTTPClient(tlsConfig *tls.Config, timeout time.Duration) *http.Client {
 }
 
 func (a *auditor) newClient() *client {
-	return &client{hc: a.hc, jar: map[string]string{}, count: &a.requests, origin: a.target}
+	return &client{hc: a.hc, jar: map[string]string{}, count: &a.requests, origin: a.target, now: a.cfg.Now}
 }
 
 // set puts a cookie in the jar.
@@ -98,15 +101,6 @@ func (c *client) del(name string) {
 			break
 		}
 	}
-}
-
-// clone returns a client with a copy of c's jar and no history.
-func (c *client) clone() *client {
-	n := &client{hc: c.hc, jar: map[string]string{}, count: c.count, origin: c.origin}
-	for _, name := range c.names {
-		n.set(name, c.jar[name])
-	}
-	return n
 }
 
 // cookieHeader renders the jar as a Cookie header.
@@ -155,7 +149,8 @@ func (c *client) do(ctx context.Context, method, ref string, form url.Values) (*
 	}
 	ex := &exchange{Method: method, URL: u, Status: resp.StatusCode, Header: resp.Header, Body: b,
 		Location: resp.Header.Get("Location"), TLS: resp.TLS != nil}
-	now := time.Now()
+	now := c.now()
+	ex.At = now
 	for _, h := range resp.Header.Values("Set-Cookie") {
 		ck, err := ParseSetCookie(h)
 		if err != nil {
