@@ -25,6 +25,9 @@
 //
 //	cd e2e && LATCH_TEST_CHROMIUM=/usr/bin/chromium go test -run Browser -update-docs
 //
+// The tests build the latch command once per run; LATCH_E2E_LATCH names a
+// binary to test instead, such as a release build.
+//
 // Each demo's output is checked for the keys and session tokens the test
 // saw: none may appear in a log.
 package e2e
