@@ -305,7 +305,7 @@ func (a *auditor) login(ctx context.Context, c *client) (*session, error) {
 	}
 	if me.Status != 200 {
 		return nil, fmt.Errorf("%w: POST %s answered %d, then GET %s answered %d; check --username, --password-env, --user-field, --pass-field and --me-path",
-			errLogin, a.cfg.LoginPath, post.Status, a.cfg.MePath, me.Status)
+			ErrLogin, a.cfg.LoginPath, post.Status, a.cfg.MePath, me.Status)
 	}
 	s.me = me
 	return s, nil
@@ -330,7 +330,7 @@ func (a *auditor) authenticated(ctx context.Context, cookies map[string]string) 
 func (a *auditor) identify(ctx context.Context, s *session) (name, how string, err error) {
 	names := append([]string(nil), s.c.names...)
 	if len(names) == 0 {
-		return "", "", fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit", errLogin)
+		return "", "", fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit", ErrLogin)
 	}
 	if len(names) > 32 {
 		names = names[:32]
@@ -379,7 +379,7 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	token := main.jar[name]
 	ck := main.lastSetCookie(name)
 	if ck == nil {
-		return fmt.Errorf("%w: no Set-Cookie header for %q was seen", errLogin, name)
+		return fmt.Errorf("%w: no Set-Cookie header for %q was seen", ErrLogin, name)
 	}
 	var preCk *Cookie
 	if _, ok := s.pre[name]; ok {

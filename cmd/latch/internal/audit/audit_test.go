@@ -466,7 +466,7 @@ func TestRunErrors(t *testing.T) {
 		{"too many samples", Config{Target: target, Samples: MaxSamples + 1}, nil, "samples"},
 		{"bad http url", Config{Target: target, HTTPURL: "https://x"}, nil, "--http-url"},
 		{"unreachable", Config{Target: "http://127.0.0.1:1/"}, ErrNetwork, ""},
-		{"wrong password", Config{Target: target, LoginPath: "/login", Username: "alice", Password: "bad", MePath: "/me"}, errLogin, "answered 401"},
+		{"wrong password", Config{Target: target, LoginPath: "/login", Username: "alice", Password: "bad", MePath: "/me"}, ErrLogin, "answered 401"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

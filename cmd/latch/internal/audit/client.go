@@ -253,5 +253,6 @@ func htmlUnescape(s string) string {
 	return r.Replace(s)
 }
 
-// errLogin is returned when the configured login does not authenticate.
-var errLogin = errors.New("audit: login failed")
+// ErrLogin is returned when the configured login does not authenticate,
+// or authenticates without a session cookie to audit.
+var ErrLogin = errors.New("audit: login failed")

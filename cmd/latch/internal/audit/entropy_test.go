@@ -113,7 +113,8 @@ func TestAnalyzeTokens(t *testing.T) {
 		{"biased bits fail FIPS", seeded(400, func(r *mrand.Rand) string {
 			b := randBytes(r, 16)
 			for i := range b {
-				b[i] |= byte(r.Uint32()) & byte(r.Uint32()) // ones three times in four
+				x, y := byte(r.Uint32()), byte(r.Uint32())
+				b[i] |= x & y // ones three times in four
 			}
 			return hex.EncodeToString(b)
 		}), func(t *testing.T, st *TokenStats) {
