@@ -22,9 +22,10 @@ import (
 var assets embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"ago":    ago,
-	"device": device,
-	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"ago":     ago,
+	"device":  device,
+	"minutes": humanDuration,
+	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 }).ParseFS(assets, "assets/*.html"))
 
 // Options configures the demo application.
@@ -206,6 +207,7 @@ func (a *App) toLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
+	session(r).NoTouch() // showing the sign-in page is not activity
 	reason := r.URL.Query().Get("reason")
 	if reason == "" {
 		reason = session(r).Ended()
@@ -385,6 +387,17 @@ func plural(n int, what string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// humanDuration writes d in words: "5 minutes", "90 seconds", "2 hours".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return plural(int(d/time.Minute), "minute")
+	}
+	return plural(int(d.Round(time.Second)/time.Second), "second")
+}
 
 func ago(t time.Time) string {
 	d := time.Since(t).Round(time.Second)

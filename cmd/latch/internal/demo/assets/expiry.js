@@ -8,7 +8,7 @@
   const countdown = document.getElementById("expiry-countdown");
   const stay = document.getElementById("stay");
   if (!banner) return;
-  let idleLeft = null, absLeft = null, idleTotal = 120, fetchedAt = 0;
+  let idleLeft = null, absLeft = null, idleTotal = 120, fetchedAt = 0, asking = false, ranOut = false;
 
   function warnBefore() {
     // Warn one minute ahead, or at half the idle timeout for short ones.
@@ -20,7 +20,9 @@
       const r = await fetch("/session/status", { credentials: "same-origin", headers: { Accept: "application/json" } });
       const st = await r.json();
       if (r.status === 401) {
-        location.href = "/login?reason=" + encodeURIComponent(st.ended || "idle");
+        let why = st.ended || "idle";
+        if (ranOut && why === "not-found") why = absLeft <= idleLeft ? "absolute" : "idle";
+        location.href = "/login?reason=" + encodeURIComponent(why);
         return;
       }
       idleLeft = st.idle_remaining_seconds;
@@ -35,7 +37,13 @@
     const gone = Math.floor((Date.now() - fetchedAt) / 1000);
     const left = Math.min(idleLeft, absLeft) - gone;
     if (left <= 0) {
-      location.href = "/login?reason=" + (absLeft <= idleLeft ? "absolute" : "idle");
+      // The page's clock is not the server's: ask the server, and leave
+      // only when it says the session is over.
+      ranOut = true;
+      if (!asking) {
+        asking = true;
+        poll().finally(function () { asking = false; });
+      }
       return;
     }
     if (left <= warnBefore()) {
