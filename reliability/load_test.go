@@ -259,7 +259,7 @@ type heapSample struct {
 
 // checkHeapFlat drops the first 30% of the samples (warm-up), then
 // compares the median live heap of the two halves of the rest: the second
-// may not exceed the first by more than 25% plus 4 MiB.
+// may not exceed the first by more than 20% plus 1 MiB.
 func checkHeapFlat(t *testing.T, samples []heapSample) {
 	t.Helper()
 	if len(samples) < 10 {
@@ -279,7 +279,7 @@ func checkHeapFlat(t *testing.T, samples []heapSample) {
 	peak := slices.MaxFunc(rest, func(a, b heapSample) int { return int(a.live>>10) - int(b.live>>10) })
 	t.Logf("live heap after warm-up: median %.1f MiB then %.1f MiB, peak %.1f MiB (%d samples)",
 		mib(first), mib(second), mib(peak.live), len(rest))
-	if float64(second) > 1.25*float64(first)+4<<20 {
+	if float64(second) > 1.2*float64(first)+1<<20 {
 		t.Errorf("live heap grew from %.1f MiB to %.1f MiB after warm-up", mib(first), mib(second))
 	}
 }
