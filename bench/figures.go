@@ -237,8 +237,12 @@ type Memory struct {
 	// Baseline is the longest single lookup of the same probe in the same
 	// time with nothing swept: the machine's own noise (scheduling, GC).
 	Baseline time.Duration
-	// Lookups is how many lookups the probe made during the sweep.
-	Lookups int
+	// Lookups is how many lookups the probe made during the sweep, Slow
+	// how many of them took longer than SlowLookup, and SlowBaseline the
+	// same count for the baseline.
+	Lookups      int
+	Slow         int
+	SlowBaseline int
 	// After is the heap in use after the sweep, per session swept: it
 	// shows that the sweep really freed the sessions.
 	After float64
@@ -257,26 +261,37 @@ func heapInUse() uint64 {
 	return ms.HeapAlloc
 }
 
-// probe looks up sessions with lookup until stop is closed and returns
-// the longest single lookup and the number of lookups.
-func probe(stop <-chan struct{}, lookup func(i int) error) (time.Duration, int, error) {
-	var worst time.Duration
-	n := 0
+// SlowLookup is the lookup time above which Memory counts a lookup as
+// slow.
+const SlowLookup = time.Millisecond
+
+// probeResult is what one probe saw.
+type probeResult struct {
+	worst time.Duration
+	n     int // lookups
+	slow  int // lookups longer than SlowLookup
+}
+
+// probe looks up sessions with lookup until stop is closed.
+func probe(stop <-chan struct{}, lookup func(i int) error) (probeResult, error) {
+	var res probeResult
 	for {
 		select {
 		case <-stop:
-			return worst, n, nil
+			return res, nil
 		default:
 		}
 		start := time.Now()
-		err := lookup(n % probeCount)
-		if d := time.Since(start); d > worst {
-			worst = d
+		err := lookup(res.n % probeCount)
+		d := time.Since(start)
+		res.worst = max(res.worst, d)
+		if d > SlowLookup {
+			res.slow++
 		}
 		if err != nil {
-			return worst, n, err
+			return res, err
 		}
-		n++
+		res.n++
 	}
 }
 
@@ -334,7 +349,9 @@ func LatchMemory(ctx context.Context, n int, window time.Duration) (Memory, erro
 	// with nothing to sweep.
 	stop := make(chan struct{})
 	time.AfterFunc(window, func() { close(stop) })
-	if res.Baseline, _, err = probe(stop, lookup); err != nil {
+	base, err := probe(stop, lookup)
+	res.Baseline, res.SlowBaseline = base.worst, base.slow
+	if err != nil {
 		return res, fmt.Errorf("bench: memstore probe: %w", err)
 	}
 
@@ -349,7 +366,8 @@ func LatchMemory(ctx context.Context, n int, window time.Duration) (Memory, erro
 		}
 		close(stop)
 	}()
-	res.Stall, res.Lookups, err = probe(stop, lookup)
+	sweep, err := probe(stop, lookup)
+	res.Stall, res.Lookups, res.Slow = sweep.worst, sweep.n, sweep.slow
 	<-done
 	if err != nil {
 		return res, fmt.Errorf("bench: memstore probe: %w", err)
@@ -430,14 +448,17 @@ func SCSMemory(ctx context.Context, n int, window time.Duration) (Memory, error)
 	}
 	stop := make(chan struct{})
 	time.AfterFunc(window, func() { close(stop) })
-	var err error
-	if res.Baseline, _, err = probe(stop, lookup); err != nil {
+	base, err := probe(stop, lookup)
+	res.Baseline, res.SlowBaseline = base.worst, base.slow
+	if err != nil {
 		return res, fmt.Errorf("bench: scs probe: %w", err)
 	}
 	time.Sleep(time.Until(expire) - interval/2)
 	stop = make(chan struct{})
 	time.AfterFunc(4*interval, func() { close(stop) })
-	if res.Stall, res.Lookups, err = probe(stop, lookup); err != nil {
+	sweep, err := probe(stop, lookup)
+	res.Stall, res.Lookups, res.Slow = sweep.worst, sweep.n, sweep.slow
+	if err != nil {
 		return res, fmt.Errorf("bench: scs probe: %w", err)
 	}
 	res.After = float64(int64(heapInUse())-int64(before)) / float64(n)

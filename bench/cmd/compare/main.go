@@ -153,6 +153,8 @@ func measure(ctx context.Context, c config, progress io.Writer) ([]row, error) {
 			ms(lm.Stall), ms(sm.Stall), "< 2 ms", yes(lm.Stall < 2*time.Millisecond)},
 		row{fmt.Sprintf("worst lookup stall of the same probe, nothing to sweep (%v of machine noise: scheduler, GC)", c.window),
 			ms(lm.Baseline), ms(sm.Baseline), "", ""},
+		row{fmt.Sprintf("lookups slower than %v: while the sweeper runs / in the same time with nothing to sweep", bench.SlowLookup),
+			fmt.Sprintf("%d / %d", lm.Slow, lm.SlowBaseline), fmt.Sprintf("%d / %d", sm.Slow, sm.SlowBaseline), "", ""},
 		row{"heap bytes per swept session left after the sweep",
 			fmt.Sprintf("%.0f", lm.After), fmt.Sprintf("%.0f", sm.After), "", ""},
 	)
