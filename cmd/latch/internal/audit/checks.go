@@ -264,7 +264,11 @@ func (a *auditor) checkScope(ck *Cookie, base string) {
 
 // fabricate returns a token of the same shape as tok (each letter or digit
 // replaced by a random one of the same kind) that the server never issued.
+// A token without letters or digits gets one appended.
 func fabricate(tok string) string {
+	if !strings.ContainsAny(tok, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		return tok + strconv.Itoa(rand.IntN(10))
+	}
 	b := []byte(tok)
 	for {
 		for i, c := range b {
@@ -277,7 +281,7 @@ func fabricate(tok string) string {
 				b[i] = byte('A' + rand.IntN(26))
 			}
 		}
-		if string(b) != tok || len(tok) == 0 {
+		if string(b) != tok {
 			return string(b)
 		}
 	}
