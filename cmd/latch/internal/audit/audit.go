@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,6 +150,36 @@ type auditor struct {
 	entropy *TokenStats
 }
 
+// RateLimitError reports that the target refused a login for now (429 or
+// 503). The auditor waits RetryAfter, when the server gives one of at most
+// a minute, instead of insisting.
+type RateLimitError struct {
+	Status     int
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("audit: login rate-limited (%d, retry after %s)", e.Status, e.RetryAfter)
+	}
+	return fmt.Sprintf("audit: login rate-limited (%d)", e.Status)
+}
+
+// retryAfter parses a Retry-After value: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
 // ErrNetwork wraps failures to reach the target at all.
 var ErrNetwork = errors.New("audit: target unreachable")
 
@@ -275,9 +306,27 @@ type session struct {
 	me *exchange
 }
 
+// maxRateLimitWaits bounds how often one login waits out a rate limit.
+const maxRateLimitWaits = 3
+
 // login runs the configured login on c and checks that MePath answers 200
-// afterwards.
+// afterwards. When the target rate-limits the login and says for how long
+// (at most a minute), login waits that long and tries again, rather than
+// hammer it.
 func (a *auditor) login(ctx context.Context, c *client) (*session, error) {
+	for attempt := 0; ; attempt++ {
+		s, err := a.loginOnce(ctx, c)
+		var rl *RateLimitError
+		if !errors.As(err, &rl) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Minute || attempt >= maxRateLimitWaits {
+			return s, err
+		}
+		if err := a.wait(ctx, "rate-limited, waiting", rl.RetryAfter); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (a *auditor) loginOnce(ctx context.Context, c *client) (*session, error) {
 	s := &session{c: c, pre: map[string]string{}}
 	form := url.Values{}
 	page, err := c.do(ctx, "GET", a.cfg.LoginPath, nil)
@@ -295,6 +344,9 @@ func (a *auditor) login(ctx context.Context, c *client) (*session, error) {
 	post, err := c.do(ctx, "POST", a.cfg.LoginPath, form)
 	if err != nil {
 		return nil, err
+	}
+	if post.Status == http.StatusTooManyRequests || post.Status == http.StatusServiceUnavailable {
+		return nil, &RateLimitError{Status: post.Status, RetryAfter: retryAfter(post.Header.Get("Retry-After"), a.cfg.Now())}
 	}
 	if _, err := c.follow(ctx, post); err != nil {
 		return nil, err

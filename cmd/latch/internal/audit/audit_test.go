@@ -57,6 +57,7 @@ type appOptions struct {
 	hsts         string
 	tokenInURL   bool
 	preLogin     bool // GET / issues an anonymous session
+	limitEvery   int  // every n-th login answers 429 with Retry-After: 2
 }
 
 type fakeSession struct {
@@ -65,11 +66,12 @@ type fakeSession struct {
 }
 
 type fakeApp struct {
-	opt   appOptions
-	clock *fakeClock
-	mu    sync.Mutex
-	n     int
-	s     map[string]*fakeSession
+	opt    appOptions
+	clock  *fakeClock
+	mu     sync.Mutex
+	n      int
+	logins int
+	s      map[string]*fakeSession
 }
 
 func (a *fakeApp) newID() string {
@@ -128,6 +130,12 @@ func (a *fakeApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/login":
 		if r.Method != http.MethodPost {
 			fmt.Fprint(w, `<form method="post"><input type="hidden" name="csrf" value="x"><input name="username"></form>`)
+			return
+		}
+		a.logins++
+		if a.opt.limitEvery > 0 && a.logins%a.opt.limitEvery == 0 {
+			w.Header().Set("Retry-After", "2")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
 			return
 		}
 		if r.PostFormValue("username") != "alice" || r.PostFormValue("password") != "pw" || r.PostFormValue("csrf") != "x" {
@@ -217,11 +225,22 @@ func TestRunAgainstFakeApps(t *testing.T) {
 		tweak func(*Config)
 		want  map[string]Status
 	}{
-		{"secure app", secureApp, true, nil, map[string]Status{
+		// With the fake clock only one wait runs per case: two goroutines
+		// sleeping on one fake clock would advance it for each other.
+		{"secure app", secureApp, true, func(c *Config) { c.AbsoluteWait = 0 }, map[string]Status{
 			CheckHTTPSRedirect: Pass, CheckHSTS: Pass, CheckCookieSecure: Pass, CheckCookieHTTPOnly: Pass,
 			CheckCookieSameSite: Pass, CheckCookieHostPrefix: Pass, CheckSessionFixation: Pass, CheckLogout: Pass,
-			CheckIdleTimeout: Pass, CheckAbsoluteTimeout: Pass, CheckTokenEntropy: Pass, CheckWeakSecretKey: Skip,
+			CheckIdleTimeout: Pass, CheckAbsoluteTimeout: Skip, CheckTokenEntropy: Pass, CheckWeakSecretKey: Skip,
 			CheckSessionInURL: Pass, CheckCookieSize: Pass,
+		}},
+		{"absolute timeout ends a busy session", secureApp, true, func(c *Config) { c.IdleWait = 0 }, map[string]Status{
+			CheckAbsoluteTimeout: Pass, CheckIdleTimeout: Skip,
+		}},
+		{"no absolute timeout", func() appOptions { o := secureApp; o.abs = 0; return o }(), true, func(c *Config) { c.IdleWait = 0 }, map[string]Status{
+			CheckAbsoluteTimeout: Fail,
+		}},
+		{"idle timeout longer than the wait", func() appOptions { o := secureApp; o.idle = 30 * time.Minute; return o }(), true, func(c *Config) { c.AbsoluteWait = 0 }, map[string]Status{
+			CheckIdleTimeout: Fail,
 		}},
 		{"64-bit IDs, too few samples to prove", appOptions{cookieName: "id", attrs: "; Secure", short: true}, true, nil, map[string]Status{
 			CheckTokenEntropy: Warn,
@@ -495,5 +514,28 @@ func TestRunCancelled(t *testing.T) {
 	cancel()
 	if _, err := Run(ctx, Config{Target: target}); err == nil {
 		t.Fatal("Run with a cancelled context succeeded")
+	}
+}
+
+func TestRateLimitedLoginsAreWaitedOut(t *testing.T) {
+	clock := newFakeClock()
+	opt := secureApp
+	opt.limitEvery = 5
+	target, httpURL, tc := startApp(t, opt, true, clock)
+	cfg := loginConfig(target, httpURL, tc, clock)
+	cfg.IdleWait, cfg.AbsoluteWait = 0, 0
+	start := clock.Now()
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Checks {
+		if c.ID == CheckTokenEntropy && (c.Status != Pass || strings.Contains(c.Evidence, "failed")) {
+			t.Errorf("token-entropy %s: %s", c.Status, c.Evidence)
+		}
+	}
+	// 60 samples and a few other logins: about 13 pauses of 2s.
+	if waited := clock.Now().Sub(start); waited < 20*time.Second {
+		t.Errorf("clock advanced %v; the rate-limit pauses were not taken", waited)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseHSTS(t *testing.T) {
@@ -156,5 +157,28 @@ func TestRedactPayload(t *testing.T) {
 	}
 	if got := redactPayload([]byte(`{"x":"` + strings.Repeat("y", 1000) + `"}`)); len(got) > 310 {
 		t.Errorf("not truncated: %d bytes", len(got))
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, in string
+		want     time.Duration
+	}{
+		{"seconds", "30", 30 * time.Second},
+		{"spaces", " 5 ", 5 * time.Second},
+		{"http date", "Thu, 01 Jan 2026 00:01:00 GMT", time.Minute},
+		{"date in the past", "Wed, 31 Dec 2025 00:00:00 GMT", 0},
+		{"empty", "", 0},
+		{"negative", "-3", 0},
+		{"garbage", "soon", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := retryAfter(tt.in, now); got != tt.want {
+				t.Errorf("retryAfter(%q) = %v; want %v", tt.in, got, tt.want)
+			}
+		})
 	}
 }
