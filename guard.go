@@ -68,15 +68,6 @@ func (g *guard) refuse(client string, now time.Time) int {
 	return c.n
 }
 
-// over reports whether the client has passed the limit in its window.
-func (g *guard) over(client string, now time.Time) bool {
-	s := g.shard(client)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.clients[client]
-	return c != nil && now.Sub(c.start) < g.window && c.n > g.limit
-}
-
 // uaFamily reduces a User-Agent to its browser family and platform, so
 // that browser updates do not look like a change of client. Both results
 // are constants: the check allocates nothing.
