@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # e2e.sh loads the benchmark server (bench/cmd/server) with wrk on loopback,
-# once per session library, and prints requests per second and the ratio to
-# the bare handler (no session at all). Each library gets a fresh server,
-# one logged-in session (from POST /login) and DURATION of GET /read with
-# that session's cookie.
+# once per session library and round, and prints the median requests per
+# second of each library and its ratio to the bare handler (no session at
+# all). Each run gets a fresh server, one logged-in session (from POST
+# /login) and DURATION of GET /read with that session's cookie. The rounds
+# take the libraries in turn, so that a change in the machine's load
+# during the script falls on every library alike.
 #
 #   bash bench/e2e.sh                       # every library that needs no server
 #   LIBS="bare latch-mem scs-mem" DURATION=5s bash bench/e2e.sh
 #
 # Environment: LIBS (default: bare latch-mem latch-bolt latch-cookie scs-mem
 # gorilla-cookie; latch-redis and scs-redis take LATCH_TEST_REDIS_URL),
-# DURATION (wrk -d, default 10s), THREADS (wrk -t, default 1, leaving the
+# ROUNDS (default 3), DURATION (wrk -d, default 5s), THREADS (wrk -t, default 1, leaving the
 # other core to the server on a 2-core machine), CONNS (wrk -c, default 32),
 # PORT (default 17910).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIBS=${LIBS:-bare latch-mem latch-bolt latch-cookie scs-mem gorilla-cookie}
-DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
 THREADS=${THREADS:-1}
 CONNS=${CONNS:-32}
 PORT=${PORT:-17910}
@@ -65,9 +68,9 @@ stop_server() {
 	rm -f "$work"/*.db
 }
 
-declare -A rps
-bare_rps=
-echo "wrk -t$THREADS -c$CONNS -d$DURATION GET /read on $addr; $(nproc) CPUs; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A rps # lib -> requests/s of each round, space-separated
+echo "wrk -t$THREADS -c$CONNS -d$DURATION GET /read on $addr, $ROUNDS rounds; $(nproc) CPUs; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$ROUNDS"); do
 for lib in $LIBS; do
 	start_server "$lib"
 	# Log in once; the session cookie (never printed) goes with every request.
@@ -95,20 +98,26 @@ for lib in $LIBS; do
 		cat "$work/wrk.out" >&2
 		exit 1
 	fi
-	rps[$lib]=$r
-	if [[ $lib == bare ]]; then
-		bare_rps=$r
-	fi
+	rps[$lib]="${rps[$lib]:-} $r"
 	stop_server
 done
+echo "round $round done; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+declare -A med
+for lib in $LIBS; do
+	med[$lib]=$(median <<<"${rps[$lib]}")
+done
+bare_rps=${med[bare]:-}
 
 echo
-echo "| library | requests/s | ratio to bare |"
-echo "|---|---:|---:|"
+echo "| library | requests/s (median) | ratio to bare | each round |"
+echo "|---|---:|---:|---|"
 for lib in $LIBS; do
 	ratio="-"
 	if [[ -n $bare_rps ]]; then
-		ratio=$(awk -v a="${rps[$lib]}" -v b="$bare_rps" 'BEGIN { printf "%.2f", a / b }')
+		ratio=$(awk -v a="${med[$lib]}" -v b="$bare_rps" 'BEGIN { printf "%.2f", a / b }')
 	fi
-	printf '| %s | %.0f | %s |\n' "$lib" "${rps[$lib]}" "$ratio"
+	printf '| %s | %.0f | %s | %s |\n' "$lib" "${med[$lib]}" "$ratio" "$(printf '%.0f ' ${rps[$lib]} | sed 's/ $//')"
 done
