@@ -215,8 +215,14 @@ func TestWriteHTML(t *testing.T) {
 	if regexp.MustCompile(`(?i)<(link|script|img|iframe)\b|\bsrc\s*=|url\(`).MatchString(out) {
 		t.Error("html loads external resources; it must be self-contained")
 	}
-	if got := strings.Count(out, "<rect "); got != 2*len(rep.Entropy.Positions) {
-		t.Errorf("%d chart rects; want %d", got, 2*len(rep.Entropy.Positions))
+	ticks := 0
+	for _, p := range rep.Entropy.Positions {
+		if p.Uniform > 0 {
+			ticks++
+		}
+	}
+	if got, want := strings.Count(out, "<rect "), len(rep.Entropy.Positions)+ticks; got != want || ticks == 0 {
+		t.Errorf("%d chart rects; want %d (%d ticks)", got, want, ticks)
 	}
 	b.Reset()
 	rep.Entropy = nil

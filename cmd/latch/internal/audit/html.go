@@ -11,6 +11,7 @@ import (
 type chartBar struct {
 	X, Y, W, H float64
 	UniformY   float64
+	Tick       bool // draw the uniform-source tick (varying positions only)
 	Title      string
 }
 
@@ -40,7 +41,7 @@ func entropyChart(st *TokenStats) *chart {
 		h := p.MinEntropy / top2 * plotH
 		c.Bars = append(c.Bars, chartBar{
 			X: left + float64(i)*bw, W: math.Max(bw-1, 0.5), H: h, Y: top + plotH - h,
-			UniformY: top + plotH - p.Uniform/top2*plotH,
+			UniformY: top + plotH - p.Uniform/top2*plotH, Tick: p.Uniform > 0,
 			Title:    fmt.Sprintf("position %d: %.2f bits (%d symbols, most common seen %d times)", i, p.MinEntropy, p.Symbols, p.MaxCount),
 		})
 	}
@@ -96,7 +97,7 @@ svg text{font:10px system-ui,sans-serif;fill:#5a6275}
 <svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="min-entropy per token position">
 <line x1="30" y1="130" x2="{{.Width}}" y2="130" stroke="#aab"/>
 <text x="0" y="14">{{.TopLabel}}</text><text x="0" y="130">0</text>
-{{range .Bars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="#4a78c2"><title>{{.Title}}</title></rect><rect x="{{.X}}" y="{{.UniformY}}" width="{{.W}}" height="1.5" fill="#d2561b"/>
+{{range .Bars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="#4a78c2"><title>{{.Title}}</title></rect>{{if .Tick}}<rect x="{{.X}}" y="{{.UniformY}}" width="{{.W}}" height="1.5" fill="#d2561b"/>{{end}}
 {{end}}<text x="30" y="146">position →   bars: per-position min-entropy · orange ticks: uniform source at this sample size</text>
 </svg>
 </section>{{end}}
