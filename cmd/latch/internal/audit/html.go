@@ -42,7 +42,7 @@ func entropyChart(st *TokenStats) *chart {
 		c.Bars = append(c.Bars, chartBar{
 			X: left + float64(i)*bw, W: math.Max(bw-1, 0.5), H: h, Y: top + plotH - h,
 			UniformY: top + plotH - p.Uniform/top2*plotH, Tick: p.Uniform > 0,
-			Title:    fmt.Sprintf("position %d: %.2f bits (%d symbols, most common seen %d times)", i, p.MinEntropy, p.Symbols, p.MaxCount),
+			Title: fmt.Sprintf("position %d: %.2f bits (%d symbols, most common seen %d times)", i, p.MinEntropy, p.Symbols, p.MaxCount),
 		})
 	}
 	return c
