@@ -209,6 +209,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Checks = append(rep.Checks, r)
 	}
 	rep.Entropy = a.entropy
+	rep.Requests = a.requests.Load()
 	rep.Finished = cfg.Now()
 	return rep, nil
 }

@@ -140,6 +140,12 @@ func (c *client) do(ctx context.Context, method, ref string, form url.Values) (*
 	c.count.Add(1)
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		// *url.Error repeats the whole URL, query string (and so any token
+		// in it) included; report the redacted URL instead.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("audit: %s %s: %w", method, redactURL(u), err)
 	}
 	defer resp.Body.Close()

@@ -57,8 +57,12 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", paint(ansiBold, "latch audit"), r.Target)
-	fmt.Fprintf(&b, "grade %s: %d fail, %d warn, %d pass, %d skip\n\n", paint(ansiBold, r.Grade()),
+	fmt.Fprintf(&b, "grade %s: %d fail, %d warn, %d pass, %d skip", paint(ansiBold, r.Grade()),
 		r.Count(Fail), r.Count(Warn), r.Count(Pass), r.Count(Skip))
+	if r.Requests > 0 {
+		fmt.Fprintf(&b, " (%d requests)", r.Requests)
+	}
+	b.WriteString("\n\n")
 	for _, c := range r.Checks {
 		st := fmt.Sprintf("%-4s", strings.ToUpper(string(c.Status)))
 		fmt.Fprintf(&b, "%s  %-20s %s", paint(statusColor[c.Status], st), c.ID, c.Title)

@@ -97,6 +97,8 @@ type Report struct {
 	Checks []Result `json:"checks"`
 	// Entropy holds the token statistics when tokens were sampled.
 	Entropy *TokenStats `json:"-"`
+	// Requests is how many HTTP requests the audit sent.
+	Requests int64 `json:"-"`
 	// Started and Finished bound the run.
 	Started  time.Time `json:"-"`
 	Finished time.Time `json:"-"`
