@@ -485,6 +485,7 @@ func TestRunErrors(t *testing.T) {
 		{"too many samples", Config{Target: target, Samples: MaxSamples + 1}, nil, "samples"},
 		{"bad http url", Config{Target: target, HTTPURL: "https://x"}, nil, "--http-url"},
 		{"unreachable", Config{Target: "http://127.0.0.1:1/"}, ErrNetwork, ""},
+		{"unreachable with a token in the URL", Config{Target: "http://127.0.0.1:1/?sid=tok3n-in-url"}, ErrNetwork, "127.0.0.1:1/?…"},
 		{"wrong password", Config{Target: target, LoginPath: "/login", Username: "alice", Password: "bad", MePath: "/me"}, ErrLogin, "answered 401"},
 	}
 	for _, tt := range tests {
@@ -499,6 +500,9 @@ func TestRunErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.text) || !strings.HasPrefix(err.Error(), "audit: ") {
 				t.Errorf("error %q; want it to contain %q", err, tt.text)
+			}
+			if strings.Contains(err.Error(), "tok3n-in-url") {
+				t.Error("error shows the query string")
 			}
 			if strings.Contains(err.Error(), "bad") && tt.name == "wrong password" {
 				t.Error("error shows the password")
