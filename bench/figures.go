@@ -243,6 +243,11 @@ type Memory struct {
 	Lookups      int
 	Slow         int
 	SlowBaseline int
+	// Phase and BaselinePhase are how long the probe ran during the sweep
+	// (until the store held only the probes, for latch; four cleanup
+	// intervals around the expiry, for scs) and for the baseline.
+	Phase         time.Duration
+	BaselinePhase time.Duration
 	// After is the heap in use after the sweep, per session swept: it
 	// shows that the sweep really freed the sessions.
 	After float64
@@ -267,6 +272,7 @@ const SlowLookup = time.Millisecond
 
 // probeResult is what one probe saw.
 type probeResult struct {
+	took  time.Duration
 	worst time.Duration
 	n     int // lookups
 	slow  int // lookups longer than SlowLookup
@@ -275,9 +281,11 @@ type probeResult struct {
 // probe looks up sessions with lookup until stop is closed.
 func probe(stop <-chan struct{}, lookup func(i int) error) (probeResult, error) {
 	var res probeResult
+	begin := time.Now()
 	for {
 		select {
 		case <-stop:
+			res.took = time.Since(begin)
 			return res, nil
 		default:
 		}
@@ -289,6 +297,7 @@ func probe(stop <-chan struct{}, lookup func(i int) error) (probeResult, error) 
 			res.slow++
 		}
 		if err != nil {
+			res.took = time.Since(begin)
 			return res, err
 		}
 		res.n++
@@ -350,7 +359,7 @@ func LatchMemory(ctx context.Context, n int, window time.Duration) (Memory, erro
 	stop := make(chan struct{})
 	time.AfterFunc(window, func() { close(stop) })
 	base, err := probe(stop, lookup)
-	res.Baseline, res.SlowBaseline = base.worst, base.slow
+	res.Baseline, res.SlowBaseline, res.BaselinePhase = base.worst, base.slow, base.took
 	if err != nil {
 		return res, fmt.Errorf("bench: memstore probe: %w", err)
 	}
@@ -367,7 +376,7 @@ func LatchMemory(ctx context.Context, n int, window time.Duration) (Memory, erro
 		close(stop)
 	}()
 	sweep, err := probe(stop, lookup)
-	res.Stall, res.Lookups, res.Slow = sweep.worst, sweep.n, sweep.slow
+	res.Stall, res.Lookups, res.Slow, res.Phase = sweep.worst, sweep.n, sweep.slow, sweep.took
 	<-done
 	if err != nil {
 		return res, fmt.Errorf("bench: memstore probe: %w", err)
@@ -449,7 +458,7 @@ func SCSMemory(ctx context.Context, n int, window time.Duration) (Memory, error)
 	stop := make(chan struct{})
 	time.AfterFunc(window, func() { close(stop) })
 	base, err := probe(stop, lookup)
-	res.Baseline, res.SlowBaseline = base.worst, base.slow
+	res.Baseline, res.SlowBaseline, res.BaselinePhase = base.worst, base.slow, base.took
 	if err != nil {
 		return res, fmt.Errorf("bench: scs probe: %w", err)
 	}
@@ -457,7 +466,7 @@ func SCSMemory(ctx context.Context, n int, window time.Duration) (Memory, error)
 	stop = make(chan struct{})
 	time.AfterFunc(4*interval, func() { close(stop) })
 	sweep, err := probe(stop, lookup)
-	res.Stall, res.Lookups, res.Slow = sweep.worst, sweep.n, sweep.slow
+	res.Stall, res.Lookups, res.Slow, res.Phase = sweep.worst, sweep.n, sweep.slow, sweep.took
 	if err != nil {
 		return res, fmt.Errorf("bench: scs probe: %w", err)
 	}

@@ -93,6 +93,18 @@ func yes(ok bool) string {
 	return "no"
 }
 
+// slowRate gives the slow lookups per second of the sweep and of the
+// baseline, and how long each phase ran.
+func slowRate(m bench.Memory) string {
+	rate := func(n int, d time.Duration) float64 {
+		if d <= 0 {
+			return 0
+		}
+		return float64(n) / d.Seconds()
+	}
+	return fmt.Sprintf("%.0f / %.0f (%.1f s / %.1f s)", rate(m.Slow, m.Phase), rate(m.SlowBaseline, m.BaselinePhase), m.Phase.Seconds(), m.BaselinePhase.Seconds())
+}
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
 // measure takes every figure, latch and scs side by side, and reports
@@ -153,8 +165,8 @@ func measure(ctx context.Context, c config, progress io.Writer) ([]row, error) {
 			ms(lm.Stall), ms(sm.Stall), "< 2 ms", yes(lm.Stall < 2*time.Millisecond)},
 		row{fmt.Sprintf("worst lookup stall of the same probe, nothing to sweep (%v of machine noise: scheduler, GC)", c.window),
 			ms(lm.Baseline), ms(sm.Baseline), "", ""},
-		row{fmt.Sprintf("lookups slower than %v: while the sweeper runs / in the same time with nothing to sweep", bench.SlowLookup),
-			fmt.Sprintf("%d / %d", lm.Slow, lm.SlowBaseline), fmt.Sprintf("%d / %d", sm.Slow, sm.SlowBaseline), "", ""},
+		row{fmt.Sprintf("lookups slower than %v per second: while the sweeper runs / with nothing to sweep", bench.SlowLookup),
+			slowRate(lm), slowRate(sm), "", ""},
 		row{"heap bytes per swept session left after the sweep",
 			fmt.Sprintf("%.0f", lm.After), fmt.Sprintf("%.0f", sm.After), "", ""},
 	)
