@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -48,6 +49,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+// quoted matches a quoted string in an error message.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
+
 // newClient builds the client for rawURL without connecting.
 func newClient(rawURL string) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
@@ -61,7 +65,9 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		}
 		o, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: open: %w", err)
+			// go-redis quotes parts of the URL in its errors, and any part
+			// may hold a secret: keep the message, drop what it quotes.
+			return nil, fmt.Errorf("redisstore: open: %s", quoted.ReplaceAllString(err.Error(), `"…"`))
 		}
 		return redis.NewClient(o), nil
 	case "redis+sentinel", "rediss+sentinel":
