@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -36,7 +37,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			m.cfg.ErrorHandler(w, r, err)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		s.cx = sessionCtx{Context: r.Context(), s: s}
+		r = r.WithContext(&s.cx)
 		s.rw.r = r
 		next.ServeHTTP(&s.rw, r)
 		s.rw.finish()
@@ -315,6 +317,18 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 		return 0, errCommitFailed
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// WriteString is Write for strings, passed on without a copy when the
+// wrapped writer can.
+func (w *responseWriter) WriteString(s string) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.failed {
+		return 0, errCommitFailed
+	}
+	return io.WriteString(w.ResponseWriter, s)
 }
 
 // Flush commits the session if needed and flushes the response.

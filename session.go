@@ -27,6 +27,20 @@ var (
 
 type ctxKey struct{}
 
+// sessionCtx is the request's context with the Session attached: a
+// context.WithValue that lives inside the Session.
+type sessionCtx struct {
+	context.Context
+	s *Session
+}
+
+func (c *sessionCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c.s
+	}
+	return c.Context.Value(key)
+}
+
 // FromContext returns the session that Manager.Handler attached to ctx, or
 // ErrNoSession. It never panics.
 func FromContext(ctx context.Context) (*Session, error) {
@@ -52,7 +66,8 @@ type pending struct {
 type Session struct {
 	m      *Manager
 	ctx    context.Context
-	rw     responseWriter // embedded to save an allocation per request
+	rw     responseWriter // held in the Session to save an allocation per request
+	cx     sessionCtx     // likewise: the request context that carries the Session
 	client string         // set lazily by clientAddr
 
 	mu      sync.Mutex

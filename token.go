@@ -39,20 +39,29 @@ type tokenKey struct {
 	key     Key // for its retirement date; Secret is not kept here
 	primary bool
 	prefix  []byte    // cookie name, 0, key id, 0: bound into every MAC
-	pool    sync.Pool // of hash.Hash: HMAC-SHA256 keyed with the derived key
+	pool    sync.Pool // of *macState
+}
+
+// macState is a keyed HMAC with scratch space, pooled so that computing a
+// MAC allocates nothing: the ID is copied into id and the sum written into
+// sum, both already on the heap with the hash.
+type macState struct {
+	h   hash.Hash // HMAC-SHA256 keyed with the derived key
+	id  [IDSize]byte
+	sum [sha256.Size]byte
 }
 
 // mac appends the truncated MAC of id to dst. The cookie name and key id
 // are bound into the MAC, so a token is only good for the cookie and key it
 // was issued for.
-func (k *tokenKey) mac(dst []byte, id []byte) []byte {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(k.prefix)
-	h.Write(id)
-	var sum [sha256.Size]byte
-	dst = append(dst, h.Sum(sum[:0])[:MACSize]...)
-	k.pool.Put(h)
+func (k *tokenKey) mac(dst []byte, id *[IDSize]byte) []byte {
+	st := k.pool.Get().(*macState)
+	st.id = *id
+	st.h.Reset()
+	st.h.Write(k.prefix)
+	st.h.Write(st.id[:])
+	dst = append(dst, st.h.Sum(st.sum[:0])[:MACSize]...)
+	k.pool.Put(st)
 	return dst
 }
 
@@ -75,7 +84,7 @@ func newTokens(r *Keyring, cookieName string) (*tokens, error) {
 			primary: i == 0,
 			prefix:  []byte(cookieName + "\x00" + k.ID + "\x00"),
 		}
-		tk.pool.New = func() any { return hmac.New(sha256.New, sub) }
+		tk.pool.New = func() any { return &macState{h: hmac.New(sha256.New, sub)} }
 		t.byID[k.ID] = tk
 		if i == 0 {
 			t.primary = tk
@@ -94,7 +103,7 @@ func newID() (id [IDSize]byte) {
 func (t *tokens) sign(id *[IDSize]byte) string {
 	var raw [IDSize + MACSize]byte
 	copy(raw[:], id[:])
-	t.primary.mac(raw[:IDSize], id[:])
+	t.primary.mac(raw[:IDSize], id)
 	buf := make([]byte, 0, len(t.primary.id)+1+tokenB64Len)
 	buf = append(buf, t.primary.id...)
 	buf = append(buf, '.')
@@ -133,7 +142,7 @@ func (t *tokens) verify(tok string, now time.Time) (h Hash, fallback bool, reaso
 		return h, false, ReasonRetiredKey
 	}
 	var want [MACSize]byte
-	k.mac(want[:0], raw[:IDSize])
+	k.mac(want[:0], (*[IDSize]byte)(raw[:IDSize]))
 	if !hmac.Equal(want[:], raw[IDSize:]) {
 		return h, false, ReasonBadMAC
 	}
