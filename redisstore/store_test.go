@@ -566,6 +566,23 @@ func TestListUserPrunes(t *testing.T) {
 // TestReplicaAcks checks WithReplicaAcks: on a server without replicas a
 // revocation reports that it is not replicated; behind Sentinel (whose
 // master has a replica) it succeeds. Routine commits never wait.
+// waitForOnlineReplica waits until the master behind client reports a
+// replica in state online, for at most 30 seconds.
+func waitForOnlineReplica(t *testing.T, client redis.UniversalClient) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := client.Info(context.Background(), "replication").Result()
+		if err == nil && strings.Contains(info, "state=online") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no online replica after 30 s: %v\n%s", err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func TestReplicaAcks(t *testing.T) {
 	for _, d := range deployments {
 		t.Run(d.name, func(t *testing.T) {
@@ -577,7 +594,14 @@ func TestReplicaAcks(t *testing.T) {
 				return
 			}
 			ctx := context.Background()
-			s := newTestStore(t, client, WithReplicaAcks(1, 200*time.Millisecond))
+			wait := 200 * time.Millisecond // standalone: no replica, WAIT runs out
+			if d.name == "Sentinel" {
+				// A failover test may have just swapped master and replica:
+				// wait until the replica has caught up with the new master.
+				waitForOnlineReplica(t, client)
+				wait = 2 * time.Second
+			}
+			s := newTestStore(t, client, WithReplicaAcks(1, wait))
 			user := "acks-" + randomPrefix(t)
 			a, b, c := hash(t), hash(t), hash(t)
 			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta(user, time.Now())})
