@@ -45,7 +45,7 @@ func TestHostileCookiesMore(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hs.store.loads.Store(0)
-			before := hs.events.count(latch.EventInvalidToken, tt.reason)
+			before := hs.events.Count(latch.EventInvalidToken, tt.reason)
 			req := httptest.NewRequest("GET", "/me", nil)
 			req.Header["Cookie"] = tt.cookies
 			rec := httptest.NewRecorder()
@@ -56,7 +56,7 @@ func TestHostileCookiesMore(t *testing.T) {
 			if n := hs.store.loads.Load(); n != tt.wantLoads {
 				t.Errorf("%d store lookups; want %d", n, tt.wantLoads)
 			}
-			if got := hs.events.count(latch.EventInvalidToken, tt.reason) - before; got != 1 {
+			if got := hs.events.Count(latch.EventInvalidToken, tt.reason) - before; got != 1 {
 				t.Errorf("%d invalid-token events with reason %q; want 1", got, tt.reason)
 			}
 			r := resp{cookies: rec.Result().Header.Values("Set-Cookie")}

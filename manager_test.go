@@ -10,34 +10,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/internal/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
 
 // clock is an injectable clock for timeout tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = latchtest.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return latchtest.NewClock(time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)) }
 
 // countingStore wraps a real store, counts the calls that reach it, and can
 // be made to fail.
@@ -66,28 +51,7 @@ func (s *countingStore) Commit(ctx context.Context, c *latch.Commit) error {
 }
 
 // events collects events.
-type events struct {
-	mu   sync.Mutex
-	list []latch.Event
-}
-
-func (e *events) add(ev latch.Event) {
-	e.mu.Lock()
-	e.list = append(e.list, ev)
-	e.mu.Unlock()
-}
-
-func (e *events) count(kind latch.EventKind, reason string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.list {
-		if ev.Kind == kind && (reason == "" || ev.Reason == reason) {
-			n++
-		}
-	}
-	return n
-}
+type events = latchtest.Events
 
 type harness struct {
 	t      *testing.T
@@ -128,7 +92,7 @@ func newHarness(t *testing.T, cfg latch.Config) *harness {
 	}
 	hs.keys = cfg.Keys
 	cfg.Now = hs.clock.Now
-	cfg.OnEvent = hs.events.add
+	cfg.OnEvent = hs.events.Add
 	cfg.Logger = slog.New(slog.NewTextHandler(hs.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m, err := latch.New(cfg)
 	if err != nil {

@@ -80,7 +80,7 @@ func TestHijack(t *testing.T) {
 		if r := hs.do("GET", "/me", tok); r.code != http.StatusUnauthorized {
 			t.Fatalf("replay after logout: %d %q", r.code, r.body)
 		}
-		if hs.events.count(latch.EventLogout, "") != 1 {
+		if hs.events.Count(latch.EventLogout, "") != 1 {
 			t.Error("no logout event")
 		}
 	})
@@ -129,7 +129,7 @@ func TestHijack(t *testing.T) {
 		req = httptest.NewRequest("GET", "/me", nil)
 		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36")
 		hs.doReq(req, tok)
-		if n := hs.events.count(latch.EventBindingMismatch, ""); n != 0 {
+		if n := hs.events.Count(latch.EventBindingMismatch, ""); n != 0 {
 			t.Fatalf("a browser update raised %d binding events", n)
 		}
 		req = httptest.NewRequest("GET", "/me", nil)
@@ -137,7 +137,7 @@ func TestHijack(t *testing.T) {
 		if r := hs.doReq(req, tok); r.code != 200 {
 			t.Fatalf("report-only binding ended the session: %d", r.code)
 		}
-		if n := hs.events.count(latch.EventBindingMismatch, ""); n != 1 {
+		if n := hs.events.Count(latch.EventBindingMismatch, ""); n != 1 {
 			t.Fatalf("binding events = %d; want 1", n)
 		}
 	})
@@ -169,14 +169,14 @@ func TestGuessing(t *testing.T) {
 	if n := hs.store.loads.Load(); n != 0 {
 		t.Fatalf("%d forged tokens reached the store", n)
 	}
-	if n := hs.events.count(latch.EventInvalidToken, latch.ReasonBadMAC); n != 5 {
+	if n := hs.events.Count(latch.EventInvalidToken, latch.ReasonBadMAC); n != 5 {
 		t.Fatalf("bad-mac events = %d; want 5", n)
 	}
 	r := hs.do("GET", "/me", "k1."+strings.Repeat("B", 64))
 	if r.code != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("sixth forgery: %d; want 429 with Retry-After", r.code)
 	}
-	if hs.events.count(latch.EventGuessing, "") != 1 {
+	if hs.events.Count(latch.EventGuessing, "") != 1 {
 		t.Fatal("no guessing event")
 	}
 	if r := hs.do("GET", "/me", valid); r.code != 200 {
@@ -239,7 +239,7 @@ func TestHostileCookies(t *testing.T) {
 		req.Header.Add("Cookie", "__Host-session="+valid)
 		rec := httptest.NewRecorder()
 		hs.h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusUnauthorized || hs.events.count(latch.EventInvalidToken, latch.ReasonDuplicate) != 1 {
+		if rec.Code != http.StatusUnauthorized || hs.events.Count(latch.EventInvalidToken, latch.ReasonDuplicate) != 1 {
 			t.Fatalf("duplicate cookies: %d", rec.Code)
 		}
 	})
@@ -252,13 +252,13 @@ func TestHostileCookies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m2, _ := latch.New(latch.Config{Store: hs2.store, Keys: rotated, Now: hs2.clock.Now, OnEvent: hs2.events.add})
+		m2, _ := latch.New(latch.Config{Store: hs2.store, Keys: rotated, Now: hs2.clock.Now, OnEvent: hs2.events.Add})
 		hs2.m, hs2.h = m2, m2.Handler(testApp(m2))
 		r := hs2.do("GET", "/me", old)
 		if r.code != 200 || !strings.HasPrefix(r.token(), "k2.") {
 			t.Fatalf("fallback-key token: %d, reissued %q; want 200 and a k2 token", r.code, r.token())
 		}
-		if hs2.events.count(latch.EventFallbackKey, "") != 1 {
+		if hs2.events.Count(latch.EventFallbackKey, "") != 1 {
 			t.Error("no fallback-key event")
 		}
 		hs2.clock.Advance(72 * time.Hour)
@@ -326,7 +326,7 @@ func TestWrites(t *testing.T) {
 		if !strings.Contains(r.body, "true") || len(r.cookies) != 0 {
 			t.Fatalf("late login: body %q cookies %q", r.body, r.cookies)
 		}
-		if hs.events.count(latch.EventLateChange, "") != 1 {
+		if hs.events.Count(latch.EventLateChange, "") != 1 {
 			t.Fatal("no late-change event")
 		}
 		if r := hs.do("GET", "/me", tok); r.body != "alice" {
@@ -356,7 +356,7 @@ func TestFailClosed(t *testing.T) {
 			t.Errorf("%s %s with the store down: %d cookies %q; want 503 and no cookie", tt.method, tt.path, r.code, r.cookies)
 		}
 	}
-	if hs.events.count(latch.EventStoreError, "") == 0 {
+	if hs.events.Count(latch.EventStoreError, "") == 0 {
 		t.Error("no store-error event")
 	}
 	hs.store.fail.Store(false)

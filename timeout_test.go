@@ -28,7 +28,7 @@ func TestTimeouts(t *testing.T) {
 		if r.code != http.StatusUnauthorized || r.body != "not logged in: idle\n" {
 			t.Fatalf("after the idle timeout: %d %q", r.code, r.body)
 		}
-		if hs.events.count(latch.EventExpired, "idle") != 1 {
+		if hs.events.Count(latch.EventExpired, "idle") != 1 {
 			t.Fatal("no idle expiry event")
 		}
 	})
@@ -45,7 +45,7 @@ func TestTimeouts(t *testing.T) {
 		if r := hs.do("GET", "/me", tok); r.code != http.StatusUnauthorized {
 			t.Fatalf("after the absolute timeout: %d", r.code)
 		}
-		if hs.events.count(latch.EventExpired, "absolute") != 1 {
+		if hs.events.Count(latch.EventExpired, "absolute") != 1 {
 			t.Fatal("no absolute expiry event")
 		}
 	})

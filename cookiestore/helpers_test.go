@@ -10,70 +10,23 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/internal/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
 
 // clock is an injectable clock shared by the Manager, the cookie store and
 // the revocation store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = latchtest.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return latchtest.NewClock(time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)) }
 
 // events collects the Manager's events.
-type events struct {
-	mu   sync.Mutex
-	list []latch.Event
-}
-
-func (e *events) add(ev latch.Event) {
-	e.mu.Lock()
-	e.list = append(e.list, ev)
-	e.mu.Unlock()
-}
-
-func (e *events) count(kind latch.EventKind, reason string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.list {
-		if ev.Kind == kind && (reason == "" || ev.Reason == reason) {
-			n++
-		}
-	}
-	return n
-}
-
-func (e *events) find(kind latch.EventKind) (latch.Event, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, ev := range e.list {
-		if ev.Kind == kind {
-			return ev, true
-		}
-	}
-	return latch.Event{}, false
-}
+type events = latchtest.Events
 
 // testKeys returns a keyring of fresh keys with the given ids, primary
 // first.
@@ -137,7 +90,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	cfg.Store = hs.store
 	cfg.Keys = hs.keys
 	cfg.Now = hs.clock.Now
-	cfg.OnEvent = hs.events.add
+	cfg.OnEvent = hs.events.Add
 	cfg.Logger = slog.New(slog.NewTextHandler(hs.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hs.m, err = latch.New(cfg)
 	if err != nil {

@@ -132,7 +132,7 @@ func TestLoginRenews(t *testing.T) {
 	if got := b.whoami(); got != "user=alice ended=" {
 		t.Errorf("after renew: %q", got)
 	}
-	if n := hs.events.count(latch.EventRenewed, ""); n != 2 {
+	if n := hs.events.Count(latch.EventRenewed, ""); n != 2 {
 		t.Errorf("%d renewed events; want 2 (login and renew)", n)
 	}
 }
@@ -159,11 +159,11 @@ func TestLogout(t *testing.T) {
 			if !res.expired {
 				t.Errorf("logout did not clear the cookie: %q", res.setCookie)
 			}
-			if hs.events.count(latch.EventLogout, "") != 1 {
+			if hs.events.Count(latch.EventLogout, "") != 1 {
 				t.Error("no logout event")
 			}
 			wantBody(t, "replay of the logged-out cookie", hs.do("GET", "/whoami", stolen), "user= ended=not-found")
-			if hs.events.count(latch.EventInvalidToken, latch.ReasonNotFound) == 0 {
+			if hs.events.Count(latch.EventInvalidToken, latch.ReasonNotFound) == 0 {
 				t.Error("no invalid-token event for the replay")
 			}
 			// Logout ends every session of the user (documented).
@@ -291,7 +291,7 @@ func TestRevocationLookupFailsClosed(t *testing.T) {
 	if len(res.setCookie) != 0 {
 		t.Errorf("lookup failure set cookies: %q", res.setCookie)
 	}
-	ev, ok := hs.events.find(latch.EventStoreError)
+	ev, ok := hs.events.Find(latch.EventStoreError)
 	if !ok || !errors.Is(ev.Err, errDown) {
 		t.Errorf("store error event: %+v, %v", ev, ok)
 	}
@@ -344,7 +344,7 @@ func TestOversizeSession(t *testing.T) {
 	if got := b.whoami(); got != "user=alice ended=" {
 		t.Errorf("after the failed request: %q", got)
 	}
-	ev, ok := hs.events.find(latch.EventStoreError)
+	ev, ok := hs.events.Find(latch.EventStoreError)
 	if !ok {
 		t.Fatal("no store-error event for the oversize session")
 	}
@@ -377,7 +377,7 @@ func TestFallbackKeyThroughManager(t *testing.T) {
 	if !strings.HasPrefix(res.cookie, "new.") {
 		t.Errorf("not sealed again under the new primary: Set-Cookie %q", res.setCookie)
 	}
-	if hs2.events.count(latch.EventFallbackKey, "") != 1 {
+	if hs2.events.Count(latch.EventFallbackKey, "") != 1 {
 		t.Error("no fallback-key event")
 	}
 	if _, _, reseal, reason, _ := hs2.open(b.cookie); reason != "" || reseal {
@@ -409,7 +409,7 @@ func TestRetiredKeyThroughManager(t *testing.T) {
 	if !res.expired {
 		t.Error("the refused cookie was not cleared")
 	}
-	if hs2.events.count(latch.EventInvalidToken, latch.ReasonRetiredKey) != 1 {
+	if hs2.events.Count(latch.EventInvalidToken, latch.ReasonRetiredKey) != 1 {
 		t.Error("no invalid-token event for the retired key")
 	}
 }

@@ -8,25 +8,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/internal/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type client struct {
 	t     *testing.T
@@ -35,9 +23,9 @@ type client struct {
 	ua    string
 }
 
-func newApp(t *testing.T, idle time.Duration) (http.Handler, *clock) {
+func newApp(t *testing.T, idle time.Duration) (http.Handler, *latchtest.Clock) {
 	t.Helper()
-	clk := &clock{t: time.Now()}
+	clk := latchtest.NewClock(time.Now())
 	st, err := memstore.New(memstore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
