@@ -1,6 +1,7 @@
 package latch_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -113,4 +114,56 @@ func ExampleHTTPS() {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "http://example.com/account", nil))
 	fmt.Println(rec.Code, rec.Header().Get("Location"))
 	// Output: 308 https://example.com/account
+}
+
+// An admin tool (such as "latch sessions") holds the store but no keyring,
+// so it has no Manager: ListSessions and RevokeSession work on the store
+// alone, with the rules Manager.Sessions and Manager.Revoke apply.
+func ExampleListSessions() {
+	store, err := memstore.New(memstore.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	// The web application: alice signs in from two browsers.
+	m, err := latch.New(latch.Config{Store: store, Keys: exampleKeys(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	login := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		if err := s.Login("alice"); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		}
+	}))
+	for _, browser := range []string{"Firefox/145.0", "Chrome/142.0"} {
+		req := httptest.NewRequest("POST", "/login", nil)
+		req.Header.Set("User-Agent", browser)
+		login.ServeHTTP(httptest.NewRecorder(), req)
+	}
+
+	// The admin tool: list alice's sessions, then end the Firefox one.
+	ctx := context.Background()
+	list, err := latch.ListSessions(ctx, store, "alice", latch.Hash{}, time.Now())
+	if err != nil {
+		log.Fatal(err)
+	}
+	var firefox string
+	for _, s := range list {
+		fmt.Println(s.UserAgent, "ends in", s.Deadline().Sub(s.LastSeen))
+		if strings.HasPrefix(s.UserAgent, "Firefox/") {
+			firefox = s.Handle
+		}
+	}
+	fmt.Println("bob revokes it:", latch.RevokeSession(ctx, store, "bob", firefox))
+	fmt.Println("alice revokes it:", latch.RevokeSession(ctx, store, "alice", firefox))
+	list, _ = latch.ListSessions(ctx, store, "alice", latch.Hash{}, time.Now())
+	fmt.Println(len(list), "session left:", list[0].UserAgent)
+	// Unordered output:
+	// Firefox/145.0 ends in 30m0s
+	// Chrome/142.0 ends in 30m0s
+	// bob revokes it: latch: session not found
+	// alice revokes it: <nil>
+	// 1 session left: Chrome/142.0
 }

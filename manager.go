@@ -274,76 +274,36 @@ func (m *Manager) CookieName() string { return m.cfg.CookieName }
 // Config returns the configuration in force, with defaults filled in.
 func (m *Manager) Config() Config { return m.cfg }
 
-// SessionInfo describes one of a user's sessions for a "your sessions"
-// page. It holds no token.
-type SessionInfo struct {
-	Handle          string    `json:"handle"`
-	Created         time.Time `json:"created"`
-	LastSeen        time.Time `json:"last_seen"`
-	AuthTime        time.Time `json:"auth_time"`
-	IdleExpiresAt   time.Time `json:"idle_expires_at"`
-	AbsoluteExpires time.Time `json:"absolute_expires_at"`
-	Remember        bool      `json:"remember"`
-	UserAgent       string    `json:"user_agent,omitempty"`
-	IP              string    `json:"ip,omitempty"`
-	Current         bool      `json:"current"`
-}
-
 // Sessions lists the live sessions of a user, oldest first. current, when
-// not nil, marks the session of the request in hand.
+// not nil, marks the session of the request in hand. It is ListSessions on
+// the Manager's store and clock, and reports a store failure as an
+// EventStoreError.
 func (m *Manager) Sessions(ctx context.Context, userID string, current *Session) ([]SessionInfo, error) {
-	infos, err := m.store.ListUser(ctx, userID)
-	if err != nil {
-		return nil, m.storeError(ctx, fmt.Errorf("latch: list sessions: %w", err))
-	}
-	return m.infos(infos, current), nil
-}
-
-func (m *Manager) infos(infos []Info, current *Session) []SessionInfo {
 	var cur Hash
 	if current != nil {
 		cur = current.hashNow()
 	}
-	now := m.now()
-	out := make([]SessionInfo, 0, len(infos))
-	for i := range infos {
-		in := &infos[i]
-		if !now.Before(in.Deadline()) {
-			continue
-		}
-		out = append(out, SessionInfo{
-			Handle:          in.ID.Handle(),
-			Created:         in.Created,
-			LastSeen:        in.LastSeen,
-			AuthTime:        in.AuthTime,
-			IdleExpiresAt:   in.IdleDeadline(),
-			AbsoluteExpires: in.AbsoluteDeadline(),
-			Remember:        in.Remember,
-			UserAgent:       in.UserAgent,
-			IP:              in.IP,
-			Current:         !cur.IsZero() && in.ID == cur,
-		})
+	list, err := ListSessions(ctx, m.store, userID, cur, m.now())
+	if err != nil {
+		return nil, m.storeError(ctx, fmt.Errorf("latch: list sessions: %w", err))
 	}
-	return out
+	return list, nil
 }
 
 // Revoke ends the user's session with the given handle. It returns
-// ErrNotFound if the user has no such session.
+// ErrNotFound if the user has no such session. It is RevokeSession on the
+// Manager's store, plus an EventRevoked, or an EventStoreError when the
+// store fails.
 func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
-	infos, err := m.store.ListUser(ctx, userID)
-	if err != nil {
+	err := RevokeSession(ctx, m.store, userID, handle)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return ErrNotFound
+	case err != nil:
 		return m.storeError(ctx, fmt.Errorf("latch: revoke: %w", err))
 	}
-	for _, in := range infos {
-		if in.ID.Handle() == handle {
-			if err := m.end(ctx, in.ID, userID); err != nil {
-				return fmt.Errorf("latch: revoke: %w", err)
-			}
-			m.emit(ctx, Event{Kind: EventRevoked, Handle: handle, UserID: userID, Reason: "revoked"})
-			return nil
-		}
-	}
-	return ErrNotFound
+	m.emit(ctx, Event{Kind: EventRevoked, Handle: handle, UserID: userID, Reason: "revoked"})
+	return nil
 }
 
 // RevokeUser ends every session of a user, for example when the account is

@@ -1,0 +1,97 @@
+package latch
+
+import (
+	"context"
+	"time"
+)
+
+// SessionInfo describes one of a user's sessions for a "your sessions"
+// page. It holds no token.
+type SessionInfo struct {
+	Handle          string    `json:"handle"`
+	Created         time.Time `json:"created"`
+	LastSeen        time.Time `json:"last_seen"`
+	AuthTime        time.Time `json:"auth_time"`
+	IdleExpiresAt   time.Time `json:"idle_expires_at"`
+	AbsoluteExpires time.Time `json:"absolute_expires_at"`
+	Remember        bool      `json:"remember"`
+	UserAgent       string    `json:"user_agent,omitempty"`
+	IP              string    `json:"ip,omitempty"`
+	Current         bool      `json:"current"`
+}
+
+// Deadline is the earlier of IdleExpiresAt and AbsoluteExpires: when the
+// session ends unless it is used again before then.
+func (si SessionInfo) Deadline() time.Time {
+	if si.AbsoluteExpires.Before(si.IdleExpiresAt) {
+		return si.AbsoluteExpires
+	}
+	return si.IdleExpiresAt
+}
+
+// ListSessions returns the sessions of userID that st holds and that are
+// live at now, oldest first. It is what Manager.Sessions does, for programs
+// that hold a Store but no Manager (an admin tool has no keyring and needs
+// none). A session marked current (non-zero: the hash of the request's
+// session) has Current set.
+//
+// Stores keep a record for a short grace after its deadline, so that a late
+// request learns which timeout ended it; ListSessions leaves such sessions
+// out, as latch would refuse them. A store error is returned as the store
+// reported it; a cookie store cannot list sessions and returns
+// ErrNotSupported.
+func ListSessions(ctx context.Context, st Store, userID string, current Hash, now time.Time) ([]SessionInfo, error) {
+	infos, err := st.ListUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionInfo, 0, len(infos))
+	for i := range infos {
+		in := &infos[i]
+		if !now.Before(in.Deadline()) {
+			continue
+		}
+		out = append(out, SessionInfo{
+			Handle:          in.ID.Handle(),
+			Created:         in.Created,
+			LastSeen:        in.LastSeen,
+			AuthTime:        in.AuthTime,
+			IdleExpiresAt:   in.IdleDeadline(),
+			AbsoluteExpires: in.AbsoluteDeadline(),
+			Remember:        in.Remember,
+			UserAgent:       in.UserAgent,
+			IP:              in.IP,
+			Current:         !current.IsZero() && in.ID == current,
+		})
+	}
+	return out, nil
+}
+
+// RevokeSession deletes the session of userID whose handle (Hash.Handle,
+// SessionInfo.Handle) is handle. It is what Manager.Revoke does, without
+// the event, for programs that hold a Store but no Manager.
+//
+// Only the user's own sessions are searched, so a handle of another user's
+// session is not found, and a handle matches only in full: a prefix, a
+// whole hash or another letter case is not found either. RevokeSession
+// returns ErrNotFound then, and a store error as the store reported it. A
+// cookie store cannot list or end one session and returns ErrNotSupported;
+// Session.Logout and Manager.RevokeUser end cookie sessions.
+func RevokeSession(ctx context.Context, st Store, userID, handle string) error {
+	infos, err := st.ListUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for i := range infos {
+		if infos[i].ID.Handle() != handle {
+			continue
+		}
+		if _, ok := st.(Stateless); ok {
+			// Delete on a cookie store does nothing: refuse rather
+			// than report a revocation that did not happen.
+			return ErrNotSupported
+		}
+		return st.Delete(ctx, infos[i].ID)
+	}
+	return ErrNotFound
+}
