@@ -2,10 +2,10 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +43,9 @@ type Store struct {
 	cluster bool
 	prefix  string
 	now     func() time.Time
+
+	// prefixArg is prefix as a script argument, boxed once.
+	prefixArg any
 
 	// acks and ackTimeout: see WithReplicaAcks.
 	acks       int
@@ -134,6 +137,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if s.cluster && s.acks > 0 {
 		return nil, errors.New("redisstore: WithReplicaAcks is not supported on Cluster")
 	}
+	s.prefixArg = s.prefix
 	return s, nil
 }
 
@@ -194,10 +198,6 @@ func (s *Store) Close() error {
 // Client returns the client the store uses.
 func (s *Store) Client() redis.UniversalClient { return s.client }
 
-func (s *Store) sessionKey(h latch.Hash) string {
-	return s.prefix + "s:{" + h.String() + "}"
-}
-
 // userKey is the key of the user's index. The user ID is path-escaped in
 // the hash tag, so that no ID can contain a '}' that would end the tag.
 func (s *Store) userKey(user string) string {
@@ -257,8 +257,14 @@ func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
 	if err != nil {
 		return nil, 0, errors.New("corrupt record: bad expiry field")
 	}
-	rec := &latch.Record{Values: make(map[string]any)}
-	if err := json.Unmarshal([]byte(fields[fieldMeta]), &rec.Meta); err != nil {
+	n := 0
+	for f := range fields {
+		if strings.HasPrefix(f, valuePrefix) {
+			n++
+		}
+	}
+	rec := &latch.Record{Values: make(map[string]any, n)}
+	if err := decodeMeta(fields[fieldMeta], &rec.Meta); err != nil {
 		return nil, 0, fmt.Errorf("corrupt record: metadata: %w", err)
 	}
 	for f, raw := range fields {
@@ -266,7 +272,7 @@ func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
 		if !ok {
 			continue
 		}
-		v, err := latch.DecodeValue([]byte(raw))
+		v, err := decodeValue(raw)
 		if err != nil {
 			return nil, 0, fmt.Errorf("corrupt record: value %q: %w", k, err)
 		}
@@ -278,44 +284,64 @@ func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
 // commitArgs are the script arguments that describe a commit.
 type commitArgs struct {
 	now, exp, abs int64
-	meta          string
+	meta          []byte // latch.Meta as JSON
 	user, uidx    string
-	score         string
+	score         int64 // Meta.Created in microseconds
 	dels          []string
 	sets          []any // field, value, field, value...
 }
 
 func (s *Store) prepare(c *latch.Commit) (*commitArgs, error) {
-	meta, err := json.Marshal(c.Meta)
+	// One buffer holds the metadata and then every field and value to
+	// set; the arguments are slices of it, taken once it is complete.
+	buf, err := appendMeta(make([]byte, 0, 384), &c.Meta)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: commit: encode metadata: %w", err)
 	}
+	metaEnd := len(buf)
 	a := &commitArgs{
 		now:   ms(s.now()),
 		exp:   ms(c.Meta.ExpiresAt()),
 		abs:   ms(c.Meta.AbsoluteDeadline()),
-		meta:  string(meta),
 		user:  c.Meta.UserID,
-		score: strconv.FormatInt(c.Meta.Created.UnixMicro(), 10),
+		score: c.Meta.Created.UnixMicro(),
 	}
 	if a.user != "" {
 		a.uidx = s.userKey(a.user)
 	}
-	for _, k := range c.Delete {
-		a.dels = append(a.dels, valuePrefix+k)
-	}
-	keys := make([]string, 0, len(c.Set))
-	for k := range c.Set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		b, err := latch.EncodeValue(c.Set[k])
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: commit: value %q: %w", k, err)
+	if len(c.Delete) > 0 {
+		a.dels = make([]string, len(c.Delete))
+		for i, k := range c.Delete {
+			a.dels[i] = valuePrefix + k
 		}
-		a.sets = append(a.sets, valuePrefix+k, string(b))
 	}
+	if len(c.Set) > 0 {
+		var small [8]string
+		keys := small[:0]
+		for k := range c.Set {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		// ends[2i] ends the name of field i, ends[2i+1] its value.
+		var smallEnds [16]int
+		ends := smallEnds[:0]
+		for _, k := range keys {
+			buf = append(buf, valuePrefix...)
+			buf = append(buf, k...)
+			ends = append(ends, len(buf))
+			if buf, err = appendValue(buf, c.Set[k]); err != nil {
+				return nil, fmt.Errorf("redisstore: commit: value %q: %w", k, err)
+			}
+			ends = append(ends, len(buf))
+		}
+		a.sets = make([]any, len(ends))
+		from := metaEnd
+		for i, to := range ends {
+			a.sets[i] = buf[from:to:to]
+			from = to
+		}
+	}
+	a.meta = buf[:metaEnd:metaEnd]
 	return a, nil
 }
 
@@ -328,11 +354,14 @@ func boolArg(b bool) string {
 
 // runCommit runs commitScript and returns its reply.
 func (s *Store) runCommit(ctx context.Context, c *latch.Commit, a *commitArgs, op, imode string, resv int64) ([]any, error) {
-	keys := []string{s.sessionKey(c.ID)}
+	dst := s.sessionKey(c.ID)
+	keys := make([]string, 1, 2)
+	keys[0] = dst
 	src := ""
 	if op == "renew" {
-		keys = append(keys, s.sessionKey(c.From))
-		src = c.From.String()
+		k := s.sessionKey(c.From)
+		keys = append(keys, k)
+		src = s.keyHash(k)
 	}
 	maxPer := c.MaxPerUser
 	if maxPer < 0 {
@@ -340,7 +369,7 @@ func (s *Store) runCommit(ctx context.Context, c *latch.Commit, a *commitArgs, o
 	}
 	args := make([]any, 0, 18+len(a.dels)+len(a.sets))
 	args = append(args, op, imode, a.now, a.exp, a.abs, a.meta, a.user, a.uidx, a.score,
-		boolArg(c.Clear), maxPer, boolArg(c.EvictOldest), s.prefix, c.ID.String(), src, resv,
+		boolArg(c.Clear), maxPer, boolArg(c.EvictOldest), s.prefixArg, s.keyHash(dst), src, resv,
 		len(a.dels))
 	for _, d := range a.dels {
 		args = append(args, d)
@@ -476,7 +505,7 @@ func (s *Store) inspect(ctx context.Context, user string) ([]entry, error) {
 		}
 		out[i].live = true
 		out[i].info.ID = h
-		if err := json.Unmarshal([]byte(raw), &out[i].info.Meta); err != nil {
+		if err := decodeMeta(raw, &out[i].info.Meta); err != nil {
 			return nil, fmt.Errorf("redisstore: session %s: corrupt metadata: %w", h.Handle(), err)
 		}
 	}
