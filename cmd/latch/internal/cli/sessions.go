@@ -36,26 +36,21 @@ func runSessions(ctx context.Context, env *Env) int {
 	verb, user := pos[0], pos[1]
 	switch {
 	case verb == "list" && len(pos) == 2:
-		infos, err := st.ListUser(ctx, user)
+		list, err := latch.ListSessions(ctx, st, user, latch.Hash{}, time.Now())
 		if err != nil {
 			return fail(env, "sessions", 1, err)
 		}
-		return printSessions(env, infos, *asJSON)
+		return printSessions(env, list, *asJSON)
 	case verb == "revoke" && len(pos) == 3:
-		infos, err := st.ListUser(ctx, user)
+		err := latch.RevokeSession(ctx, st, user, pos[2])
+		if errors.Is(err, latch.ErrNotFound) {
+			err = fmt.Errorf("user %q has no session %s", user, pos[2])
+		}
 		if err != nil {
 			return fail(env, "sessions", 1, err)
 		}
-		for _, in := range infos {
-			if in.ID.Handle() == pos[2] {
-				if err := st.Delete(ctx, in.ID); err != nil {
-					return fail(env, "sessions", 1, err)
-				}
-				fmt.Fprintf(env.Stdout, "revoked session %s of %q\n", pos[2], user)
-				return 0
-			}
-		}
-		return fail(env, "sessions", 1, fmt.Errorf("user %q has no session %s", user, pos[2]))
+		fmt.Fprintf(env.Stdout, "revoked session %s of %q\n", pos[2], user)
+		return 0
 	case verb == "revoke-all" && len(pos) == 2:
 		n, err := st.DeleteUser(ctx, user, latch.Hash{})
 		if err != nil {
@@ -69,7 +64,7 @@ func runSessions(ctx context.Context, env *Env) int {
 }
 
 // printSessions lists sessions by handle; ids and hashes never appear.
-func printSessions(env *Env, infos []latch.Info, asJSON bool) int {
+func printSessions(env *Env, list []latch.SessionInfo, asJSON bool) int {
 	type row struct {
 		Handle   string    `json:"handle"`
 		Created  time.Time `json:"created"`
@@ -80,13 +75,9 @@ func printSessions(env *Env, infos []latch.Info, asJSON bool) int {
 		IP       string    `json:"ip,omitempty"`
 		Agent    string    `json:"user_agent,omitempty"`
 	}
-	rows := make([]row, 0, len(infos))
-	now := time.Now()
-	for _, in := range infos {
-		if !now.Before(in.Deadline()) {
-			continue
-		}
-		rows = append(rows, row{in.ID.Handle(), in.Created, in.LastSeen, in.AuthTime, in.Deadline(), in.Remember, in.IP, in.UserAgent})
+	rows := make([]row, 0, len(list))
+	for _, s := range list {
+		rows = append(rows, row{s.Handle, s.Created, s.LastSeen, s.AuthTime, s.Deadline(), s.Remember, s.IP, s.UserAgent})
 	}
 	if asJSON {
 		if err := json.NewEncoder(env.Stdout).Encode(rows); err != nil {
