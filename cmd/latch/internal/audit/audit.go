@@ -2,9 +2,10 @@
 // outside, the way a careful reviewer would: it reads every Set-Cookie
 // header itself, logs in, finds the session cookie by behaviour, replays
 // tokens to test fixation and logout, waits out timeouts, samples tokens
-// for their randomness, and recognises Flask and Django signed-cookie
-// sessions, which it decodes, tries against weak keys and, when a key is
-// found, proves by forging a cookie the application accepts.
+// for their randomness, and recognises Flask, Django and Express signed
+// cookies, which it decodes and tries against weak keys; when a key is
+// found and the cookie carries the session's data, it proves the finding
+// by forging a cookie the application accepts.
 //
 // Run performs the audit and returns a Report; the Write* functions render
 // it as text, JSON, Markdown, SARIF 2.1.0 or a self-contained HTML page.
@@ -268,14 +269,34 @@ func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
 	how := fmt.Sprintf("cookie %q (chosen by name; no login configured to confirm it by behaviour), as set before login", name)
 	a.checkAttributes(ck, how, nil)
 	a.checkSessionInURL(ck.Value, probe.History)
-	a.checkSignedCookie(ctx, ck.Value, nil)
-	a.sampleTokens(ctx, name, func(ctx context.Context) (string, error) {
+	sc := a.checkSignedCookie(ctx, ck.Value, nil)
+	if sc != nil && sc.clientSide() {
+		a.skipClientSideEntropy(sc)
+		return
+	}
+	a.sampleTokens(ctx, name, sampledWhat(sc, name), func(ctx context.Context) (string, error) {
 		c := a.newClient()
 		if _, err := c.do(ctx, "GET", a.target.String(), nil); err != nil {
 			return "", err
 		}
-		return c.jar[name], nil
+		return sessionIDOf(sc, c.jar[name]), nil
 	})
+}
+
+// skipClientSideEntropy marks token-entropy as not applicable to a cookie
+// that carries the session itself.
+func (a *auditor) skipClientSideEntropy(sc *signedCookie) {
+	a.add(result(CheckTokenEntropy, Skip,
+		"the session is a "+sc.framework+" signed cookie: its content is the session, not a random identifier, so identical sessions signed in the same second are identical; what protects it is the key (see weak-secret-key)",
+		"Keep the signing key secret and strong; prefer server-side sessions with random identifiers."))
+}
+
+// sampledWhat names what the randomness check samples.
+func sampledWhat(sc *signedCookie, name string) string {
+	if sc != nil && !sc.clientSide() {
+		return fmt.Sprintf("the session ID signed inside cookie %q (the tag is computed from it, so it adds no randomness)", name)
+	}
+	return fmt.Sprintf("cookie %q", name)
 }
 
 // sessionNames are cookie names frameworks use for sessions, matched as
@@ -452,17 +473,15 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	a.checkSessionInURL(token, main.History)
 	a.checkLogout(ctx, s, name)
 
-	if signed != "" {
-		a.add(result(CheckTokenEntropy, Skip,
-			"the session is a "+signed+" signed cookie: its content is the session, not a random identifier, so identical sessions signed in the same second are identical; what protects it is the key (see weak-secret-key)",
-			"Keep the signing key secret and strong; prefer server-side sessions with random identifiers."))
+	if signed != nil && signed.clientSide() {
+		a.skipClientSideEntropy(signed)
 	} else {
-		a.sampleTokens(ctx, name, func(ctx context.Context) (string, error) {
+		a.sampleTokens(ctx, name, sampledWhat(signed, name), func(ctx context.Context) (string, error) {
 			s, err := a.login(ctx, a.newClient())
 			if err != nil {
 				return "", err
 			}
-			return s.c.jar[name], nil
+			return sessionIDOf(signed, s.c.jar[name]), nil
 		})
 	}
 	// Both timeout sessions log in before either wait starts, then wait

@@ -369,11 +369,28 @@ func TestNoSecretsInReport(t *testing.T) {
 
 func withPassword(c Config, pw string) Config { c.Password = pw; return c }
 
-// signedApp serves a Flask- or Django-style signed-cookie session app.
+// signedApp serves a signed-cookie session app: Flask- or Django-style
+// (the session in the cookie), express-session-style (a signed random ID
+// naming a server-side session) or cookie-parser-style ("express-json": a
+// signed JSON cookie).
 func signedApp(t *testing.T, framework, key string, clock *fakeClock) string {
 	t.Helper()
-	name := map[string]string{"flask": "session", "django": "sessionid"}[framework]
+	name := map[string]string{"flask": "session", "django": "sessionid", "express": "connect.sid", "express-json": "auth"}[framework]
+	var mu sync.Mutex
+	ids := map[string]bool{}
 	sign := func(payload string) string {
+		switch framework {
+		case "express":
+			b := make([]byte, 24)
+			rand.Read(b)
+			id := base64.RawURLEncoding.EncodeToString(b)
+			mu.Lock()
+			ids[id] = true
+			mu.Unlock()
+			return SignExpress(key, id)
+		case "express-json":
+			return SignExpress(key, "j:"+payload)
+		}
 		if framework == "django" {
 			c, err := SignDjango(key, "sha256", []byte(payload), clock.Now(), true)
 			if err != nil {
@@ -390,6 +407,20 @@ func signedApp(t *testing.T, framework, key string, clock *fakeClock) string {
 		return c
 	}
 	valid := func(v string) bool {
+		switch framework {
+		case "express":
+			e, err := ParseExpress(v)
+			mu.Lock()
+			defer mu.Unlock()
+			return err == nil && e.Verify(key) && ids[e.Value]
+		case "express-json":
+			e, err := ParseExpress(v)
+			if err != nil || !e.Verify(key) {
+				return false
+			}
+			m, ok := e.JSON()
+			return ok && m["user"] == "alice"
+		}
 		if framework == "django" {
 			d, err := ParseDjango(v)
 			return err == nil && d.Verify(key) && strings.Contains(string(d.Payload), "alice")
@@ -436,6 +467,9 @@ func TestSignedCookieFrameworks(t *testing.T) {
 		{"flask strong key", "flask", "9f8a7d6c5b4e3f2a1b0c9d8e7f6a5b4c", nil, Pass, "none of"},
 		{"django weak key", "django", "changeme", nil, Fail, "proven"},
 		{"django strong key", "django", "q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3", []string{"x"}, Pass, "none of"},
+		{"express-session weak secret", "express", "changeme", nil, Fail, "HMAC-SHA256 tag"},
+		{"express-session strong secret", "express", "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f", nil, Pass, "session data stays on the server"},
+		{"cookie-parser JSON cookie, weak secret", "express-json", "secret", nil, Fail, "proven"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -461,8 +495,17 @@ func TestSignedCookieFrameworks(t *testing.T) {
 						t.Error("evidence shows a csrf token value")
 					}
 				case CheckTokenEntropy:
-					if c.Status != Skip {
-						t.Errorf("token-entropy = %s for a signed cookie", c.Status)
+					// A cookie that names a server-side session is
+					// sampled for its ID; one that is the session is not.
+					want := Skip
+					if tt.framework == "express" {
+						want = Pass
+					}
+					if c.Status != want {
+						t.Errorf("token-entropy = %s; want %s: %s", c.Status, want, c.Evidence)
+					}
+					if tt.framework == "express" && !strings.Contains(c.Evidence, "base64url alphabet") {
+						t.Errorf("token-entropy did not sample the signed ID: %s", c.Evidence)
 					}
 				}
 			}

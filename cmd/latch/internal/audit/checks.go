@@ -487,8 +487,9 @@ func (a *auditor) checkAbsolute(ctx context.Context, s *session, ck *Cookie, me 
 	}
 }
 
-// sampleTokens collects cfg.Samples tokens with get and judges them.
-func (a *auditor) sampleTokens(ctx context.Context, name string, get func(context.Context) (string, error)) {
+// sampleTokens collects cfg.Samples tokens of cookie name with get and
+// judges them; what names them in the evidence.
+func (a *auditor) sampleTokens(ctx context.Context, name, what string, get func(context.Context) (string, error)) {
 	n := a.cfg.Samples
 	if n == 0 {
 		n = 200
@@ -531,8 +532,8 @@ func (a *auditor) sampleTokens(ctx context.Context, name string, get func(contex
 	a.mu.Lock()
 	a.entropy = st
 	a.mu.Unlock()
-	ev := fmt.Sprintf("%d tokens of cookie %q (%d distinct, length %d-%d, %s alphabet): estimated min-entropy %.1f bits (sum of per-position most-common-value estimates), capacity %.1f bits; ",
-		st.Samples, name, st.Distinct, st.MinLen, st.MaxLen, st.Alphabet, st.Estimate, st.Capacity)
+	ev := fmt.Sprintf("%d tokens: %s (%d distinct, length %d-%d, %s alphabet): estimated min-entropy %.1f bits (sum of per-position most-common-value estimates), capacity %.1f bits; ",
+		st.Samples, what, st.Distinct, st.MinLen, st.MaxLen, st.Alphabet, st.Estimate, st.Capacity)
 	if failures > 0 {
 		ev = fmt.Sprintf("%d of %d attempts to get a token failed (last: %s); ", failures, n, trimErr(lastErr)) + ev
 	}

@@ -12,10 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -171,46 +168,7 @@ func CrackDjango(ctx context.Context, cookie string, candidates []string, worker
 	if err != nil {
 		return "", false, 0, err
 	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	var (
-		next    atomic.Int64
-		count   atomic.Int64
-		found   atomic.Bool
-		foundMu sync.Mutex
-		wg      sync.WaitGroup
-	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !found.Load() && ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= len(candidates) {
-					return
-				}
-				count.Add(1)
-				if d.Verify(candidates[i]) {
-					foundMu.Lock()
-					if !found.Load() {
-						key = candidates[i]
-						found.Store(true)
-					}
-					foundMu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if found.Load() {
-		return key, true, int(count.Load()), nil
-	}
-	if err := ctx.Err(); err != nil {
-		return "", false, int(count.Load()), fmt.Errorf("audit: crack Django cookie: %w", err)
-	}
-	return "", false, int(count.Load()), nil
+	return crack(ctx, "Django", candidates, workers, d.Verify)
 }
 
 const b62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -56,9 +56,11 @@ type TokenStats struct {
 	Duplicates int `json:"duplicates"`
 	MinLen     int `json:"min_len"`
 	MaxLen     int `json:"max_len"`
-	// Alphabet names the character class of the varying positions: "hex",
-	// "HEX", "decimal", "base64url", "base64", "alphanumeric" or "mixed";
-	// AlphabetSize is its size.
+	// Alphabet names the smallest character class that holds every
+	// character of the varying positions: "decimal", "hex", "HEX",
+	// "base32hex" (lower case, as PHP's 5-bit session IDs), "base32",
+	// "alphanumeric", "base64url", "base64", "base64php" (PHP's 6-bit
+	// session IDs) or "mixed"; AlphabetSize is its size.
 	Alphabet     string `json:"alphabet"`
 	AlphabetSize int    `json:"alphabet_size"`
 	// Positions has one entry per character position up to MaxLen (at
@@ -92,9 +94,15 @@ var alphabets = []struct {
 	{"decimal", "0123456789"},
 	{"hex", "0123456789abcdef"},
 	{"HEX", "0123456789ABCDEF"},
+	// PHP's session IDs with session.sid_bits_per_character=5 (Debian's
+	// and php.ini-production's setting), also RFC 4648 base32hex.
+	{"base32hex", "0123456789abcdefghijklmnopqrstuv"},
+	{"base32", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"},
 	{"alphanumeric", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"},
 	{"base64url", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"},
 	{"base64", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"},
+	// PHP's session IDs with session.sid_bits_per_character=6.
+	{"base64php", "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ,-"},
 }
 
 // MaxTokenPositions bounds the character positions AnalyzeTokens examines

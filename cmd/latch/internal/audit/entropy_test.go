@@ -2,6 +2,7 @@ package audit
 
 import (
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -18,6 +19,20 @@ func seeded(n int, gen func(r *mrand.Rand) string) []string {
 		out[i] = gen(r)
 	}
 	return out
+}
+
+// phpChars is the alphabet PHP writes session IDs in; with b bits per
+// character it uses the first 1<<b characters.
+const phpChars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ,-"
+
+// phpSID returns an n-character session ID of b random bits per character,
+// as PHP's session module writes one.
+func phpSID(r *mrand.Rand, n, b int) string {
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = phpChars[r.IntN(1<<b)]
+	}
+	return string(out)
 }
 
 func randBytes(r *mrand.Rand, n int) []byte {
@@ -48,6 +63,47 @@ func TestAnalyzeTokens(t *testing.T) {
 			}
 			if st.FIPS == nil || !st.FIPS.Passed() {
 				t.Errorf("FIPS %+v (%s)", st.FIPS, st.FIPSReason)
+			}
+		}},
+		// PHP draws session IDs as bits and writes each group of
+		// session.sid_bits_per_character bits as one character of
+		// "0-9a-zA-Z,-": 26 characters of 5 bits on Debian's php.ini.
+		{"PHP 5-bit session IDs", seeded(200, func(r *mrand.Rand) string { return phpSID(r, 26, 5) }), func(t *testing.T, st *TokenStats) {
+			if st.Alphabet != "base32hex" || st.AlphabetSize != 32 {
+				t.Errorf("alphabet %s (%d)", st.Alphabet, st.AlphabetSize)
+			}
+			if st.Capacity != 130 {
+				t.Errorf("capacity %.1f; want 130 (26 characters of 5 bits)", st.Capacity)
+			}
+			if st.FIPS == nil || !st.FIPS.Passed() {
+				t.Errorf("FIPS %+v (%s)", st.FIPS, st.FIPSReason)
+			}
+		}},
+		{"PHP 6-bit session IDs", seeded(200, func(r *mrand.Rand) string { return phpSID(r, 22, 6) }), func(t *testing.T, st *TokenStats) {
+			if st.Alphabet != "base64php" || st.Capacity != 132 {
+				t.Errorf("alphabet %s capacity %.1f", st.Alphabet, st.Capacity)
+			}
+			if st.FIPS == nil || !st.FIPS.Passed() {
+				t.Errorf("FIPS %+v (%s)", st.FIPS, st.FIPSReason)
+			}
+		}},
+		{"PHP 5-bit IDs from a biased source fail FIPS", seeded(300, func(r *mrand.Rand) string {
+			b := make([]byte, 26)
+			for i := range b {
+				v := r.IntN(32) | r.IntN(32)&r.IntN(32) // high bits set too often
+				b[i] = phpChars[v]
+			}
+			return string(b)
+		}), func(t *testing.T, st *TokenStats) {
+			if st.Alphabet != "base32hex" || st.FIPS == nil || st.FIPS.Passed() {
+				t.Errorf("alphabet %s FIPS %+v (%s)", st.Alphabet, st.FIPS, st.FIPSReason)
+			}
+		}},
+		{"RFC 4648 base32", seeded(200, func(r *mrand.Rand) string {
+			return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(randBytes(r, 20))
+		}), func(t *testing.T, st *TokenStats) {
+			if st.Alphabet != "base32" || st.Capacity != 160 {
+				t.Errorf("alphabet %s capacity %.1f", st.Alphabet, st.Capacity)
 			}
 		}},
 		{"uuid-like hex with constant dashes", seeded(200, func(r *mrand.Rand) string {

@@ -15,16 +15,50 @@ import (
 // forged cookie differs from anything the server issued.
 const forgeMarker = "_latch_audit"
 
-// signedFramework recognises token as a Flask or Django signed session
-// cookie and returns the framework's name and the readable payload.
-func signedFramework(token string) (name string, payload []byte) {
+// signedCookie is a session cookie recognised as a signed-cookie format.
+type signedCookie struct {
+	// framework names the format: "Flask", "Django" or "Express".
+	framework string
+	// payload is the readable session data the cookie carries; nil when
+	// it carries only a session ID (express-session).
+	payload []byte
+	// id is the signed session ID when the data stays on the server.
+	id string
+}
+
+// clientSide reports whether the cookie is the session itself rather than
+// a signed reference to a server-side session.
+func (s *signedCookie) clientSide() bool { return s.payload != nil }
+
+// recognizeSigned recognises token as a Flask, Django or Express signed
+// cookie, or returns nil.
+func recognizeSigned(token string) *signedCookie {
 	if d, err := ParseDjango(token); err == nil {
-		return "Django", d.Payload
+		return &signedCookie{framework: "Django", payload: d.Payload}
 	}
 	if p, err := flask.Unverified(token); err == nil {
-		return "Flask", p.Raw
+		return &signedCookie{framework: "Flask", payload: p.Raw}
 	}
-	return "", nil
+	if e, err := ParseExpress(token); err == nil {
+		if _, ok := e.JSON(); ok {
+			return &signedCookie{framework: "Express", payload: []byte(strings.TrimPrefix(e.Value, "j:"))}
+		}
+		return &signedCookie{framework: "Express", id: e.Value}
+	}
+	return nil
+}
+
+// sessionIDOf returns the part of a cookie value of the same format as sc
+// that is random: the signed ID of an Express cookie (its tag is derived
+// from the ID), the value itself otherwise.
+func sessionIDOf(sc *signedCookie, value string) string {
+	if sc == nil || sc.framework != "Express" || sc.clientSide() {
+		return value
+	}
+	if e, err := ParseExpress(value); err == nil {
+		return e.Value
+	}
+	return value
 }
 
 // candidateSource says where candidate i came from without naming it.
@@ -44,13 +78,14 @@ func (a *auditor) candidateSource(key string) string {
 
 // checkSignedCookie runs weak-secret-key on token. prove, when non-nil,
 // tells whether a forged cookie is accepted as authenticated. It returns
-// the framework's name, or "" when token is not a signed-cookie session.
-func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove func(forged string) (bool, int, error)) string {
-	fw, payload := signedFramework(token)
-	if fw == "" {
-		a.add(result(CheckWeakSecretKey, Skip, fmt.Sprintf("the session cookie (%d bytes) is not a Flask or Django signed cookie; it looks like an opaque identifier", len(token)), ""))
-		return ""
+// what it recognised, or nil when token is not a signed cookie.
+func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove func(forged string) (bool, int, error)) *signedCookie {
+	sc := recognizeSigned(token)
+	if sc == nil {
+		a.add(result(CheckWeakSecretKey, Skip, fmt.Sprintf("the session cookie (%d bytes) is not a Flask, Django or Express signed cookie; it looks like an opaque identifier", len(token)), ""))
+		return nil
 	}
+	fw := sc.framework
 	seen := map[string]bool{}
 	var cands []string
 	for _, k := range append(append([]string(nil), a.cfg.WeakKeys...), a.cfg.Wordlist...) {
@@ -59,7 +94,13 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 			cands = append(cands, k)
 		}
 	}
-	readable := fmt.Sprintf("%s signed session cookie; its payload is readable by anyone who holds it (signed, not encrypted): %s", fw, redactPayload(payload))
+	var readable string
+	switch {
+	case sc.clientSide():
+		readable = fmt.Sprintf("%s signed session cookie; its payload is readable by anyone who holds it (signed, not encrypted): %s", fw, redactPayload(sc.payload))
+	default:
+		readable = fmt.Sprintf("%s signed cookie (cookie-signature, HMAC-SHA256 over a %d-byte session ID; the session data stays on the server)", fw, len(sc.id))
+	}
 	var (
 		key   string
 		found bool
@@ -67,24 +108,42 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 		err   error
 	)
 	a.progress("trying keys", 0, len(cands))
-	if fw == "Django" {
+	switch fw {
+	case "Django":
 		key, found, tried, err = CrackDjango(ctx, token, cands, 0)
-	} else {
+	case "Express":
+		key, found, tried, err = CrackExpress(ctx, token, cands, 0)
+	default:
 		key, found, tried, err = flask.Crack(ctx, token, cands, 0)
 	}
 	a.progress("trying keys", len(cands), len(cands))
 	rec := "Generate the secret key from a CSPRNG (at least 32 bytes), load it from the environment or a secrets store, never from code, and rotate it now: every session signed with the old key can be forged."
+	if fw == "Express" {
+		rec = "Generate the secret from a CSPRNG (at least 32 bytes), load it from the environment or a secrets store, never from code, and rotate it now (express-session takes an array: the new secret first, the old one only until its sessions expire)."
+	}
 	if err != nil {
 		a.add(result(CheckWeakSecretKey, Warn, readable+"; trying keys failed: "+trimErr(err), rec))
-		return fw
+		return sc
 	}
 	if !found {
+		pass := ""
+		if sc.clientSide() {
+			pass = "Keep secrets out of the session: the cookie is signed, not encrypted."
+		}
 		a.add(result(CheckWeakSecretKey, Pass, fmt.Sprintf("%s; none of %d candidate keys (%d shipped, %d from --wordlist) verifies its signature",
-			readable, tried, len(a.cfg.WeakKeys), len(a.cfg.Wordlist)),
-			"Keep secrets out of the session: the cookie is signed, not encrypted."))
-		return fw
+			readable, tried, len(a.cfg.WeakKeys), len(a.cfg.Wordlist)), pass))
+		return sc
 	}
 	ev := fmt.Sprintf("%s; its signing key is %s (%d characters)", readable, a.candidateSource(key), len(key))
+	if !sc.clientSide() {
+		// The cookie names a server-side session: a forged cookie can
+		// only name a session ID, which the server would not know, so
+		// there is nothing to prove by replay. An HMAC-SHA256 match does
+		// not happen by chance.
+		ev += "; the key verifies the cookie's HMAC-SHA256 tag, so anyone can sign a session ID of their choosing (the signature no longer stops guessed or planted IDs) and forge every other cookie the application signs with this secret, such as cookie-parser's signed cookies"
+		a.add(result(CheckWeakSecretKey, Fail, ev, rec))
+		return sc
+	}
 	forged, ferr := a.forge(fw, key, token)
 	switch {
 	case ferr != nil:
@@ -103,12 +162,28 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 		}
 	}
 	a.add(result(CheckWeakSecretKey, Fail, ev, rec))
-	return fw
+	return sc
 }
 
 // forge re-signs token's session with key, adding forgeMarker and a fresh
 // timestamp.
 func (a *auditor) forge(fw, key, token string) (string, error) {
+	if fw == "Express" {
+		e, err := ParseExpress(token)
+		if err != nil {
+			return "", err
+		}
+		m, ok := e.JSON()
+		if !ok {
+			return "", fmt.Errorf("audit: the Express cookie carries no JSON session to change")
+		}
+		m[forgeMarker] = "forged"
+		b, err := json.Marshal(m)
+		if err != nil {
+			return "", fmt.Errorf("audit: forge Express cookie: %w", err)
+		}
+		return SignExpress(key, "j:"+string(b)), nil
+	}
 	if fw == "Flask" {
 		p, err := flask.Unverified(token)
 		if err != nil {
