@@ -32,8 +32,8 @@ func (si SessionInfo) Deadline() time.Time {
 // ListSessions returns the sessions of userID that st holds and that are
 // live at now, oldest first. It is what Manager.Sessions does, for programs
 // that hold a Store but no Manager (an admin tool has no keyring and needs
-// none). A session marked current (non-zero: the hash of the request's
-// session) has Current set.
+// none). When current is not zero (it is the hash of the request's
+// session), that session has Current set.
 //
 // Stores keep a record for a short grace after its deadline, so that a late
 // request learns which timeout ended it; ListSessions leaves such sessions
