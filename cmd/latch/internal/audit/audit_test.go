@@ -52,6 +52,7 @@ type appOptions struct {
 	counterIDs   bool   // IDs from a counter instead of crypto/rand
 	short        bool   // 64-bit random IDs in hex instead of 256-bit
 	adopt        bool   // keep (or adopt) the presented ID at login
+	keepKnown    bool   // keep the presented ID at login if the server issued it
 	clientLogout bool   // logout only clears the cookie
 	idle, abs    time.Duration
 	hsts         string
@@ -142,7 +143,7 @@ func (a *fakeApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
-		if !a.opt.adopt || id == "" {
+		if keep := a.opt.adopt || (a.opt.keepKnown && a.s[id] != nil); !keep || id == "" {
 			delete(a.s, id)
 			id = a.newID()
 		}
@@ -311,6 +312,65 @@ func TestRunAgainstFakeApps(t *testing.T) {
 				}
 				if c.Evidence == "" {
 					t.Errorf("%s has no evidence", c.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestFixationNamesEveryWay checks that session-fixation tries both the
+// pre-login token and a made-up one, and names each way that works.
+func TestFixationNamesEveryWay(t *testing.T) {
+	const (
+		replayed = "issued before login is authenticated after login"
+		madeUp   = "made up by the client (never issued by the server) became authenticated"
+		refused  = "a made-up token presented at login was not adopted"
+		renewed  = "a new token was issued"
+	)
+	base := appOptions{cookieName: "__Host-id", attrs: "; Path=/; Secure; HttpOnly; SameSite=Lax"}
+	tests := []struct {
+		name      string
+		tweak     func(*appOptions)
+		want      Status
+		has, hasn []string
+	}{
+		{"adopts any ID, keeps it at login (PHP defaults)", func(o *appOptions) { o.preLogin, o.adopt = true, true }, Fail,
+			[]string{replayed, madeUp}, []string{refused}},
+		{"keeps issued IDs at login, refuses made-up ones (strict mode, no regeneration)", func(o *appOptions) { o.preLogin, o.keepKnown = true, true }, Fail,
+			[]string{replayed, refused}, []string{madeUp}},
+		{"adopts made-up IDs, no pre-login session", func(o *appOptions) { o.adopt = true }, Fail,
+			[]string{madeUp, "no session cookie was issued before login"}, []string{replayed}},
+		{"new ID at login", func(o *appOptions) { o.preLogin = true }, Pass,
+			[]string{renewed, refused}, []string{replayed, madeUp}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opt := base
+			tt.tweak(&opt)
+			clock := newFakeClock()
+			target, httpURL, tc := startApp(t, opt, true, clock)
+			cfg := loginConfig(target, httpURL, tc, clock)
+			cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 5
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range rep.Checks {
+				if c.ID != CheckSessionFixation {
+					continue
+				}
+				if c.Status != tt.want {
+					t.Errorf("status %s; want %s", c.Status, tt.want)
+				}
+				for _, h := range tt.has {
+					if !strings.Contains(c.Evidence, h) {
+						t.Errorf("evidence lacks %q: %s", h, c.Evidence)
+					}
+				}
+				for _, h := range tt.hasn {
+					if strings.Contains(c.Evidence, h) {
+						t.Errorf("evidence has %q: %s", h, c.Evidence)
+					}
 				}
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -57,7 +58,11 @@ func (a *auditor) checkTransport(ctx context.Context, first *exchange) {
 func (a *auditor) judgeRedirect(ex *exchange) {
 	where := fmt.Sprintf("GET %s answered %d", redactURL(ex.URL), ex.Status)
 	if !isRedirect(ex.Status) {
-		a.add(result(CheckHTTPSRedirect, Fail, where+" over plain HTTP without redirecting to HTTPS: anything sent there, session cookies included, travels in clear text",
+		ev := where + " over plain HTTP without redirecting to HTTPS: anything sent there, session cookies included, travels in clear text"
+		if isLoopback(ex.URL.Hostname()) {
+			ev += " (the target is a loopback address: if a proxy terminates TLS in front of it in production, audit the public https:// URL too)"
+		}
+		a.add(result(CheckHTTPSRedirect, Fail, ev,
 			"Redirect every plain-HTTP request to the same URL on HTTPS with 301 or 308, and set HSTS."))
 		return
 	}
@@ -184,6 +189,9 @@ func (a *auditor) checkAttributes(ck *Cookie, how string, pre *Cookie) {
 	}
 	if ck.Secure {
 		st, note := preNote(!pre.secureOK(), "Secure")
+		if a.target.Scheme == "http" {
+			note += "; " + a.secureOverHTTPNote()
+		}
 		a.add(result(CheckCookieSecure, st, base+note, "Set Secure on the session cookie every time it is sent."))
 	} else {
 		a.add(result(CheckCookieSecure, Fail, base+": no Secure attribute, so the browser also sends the cookie over plain HTTP, where anyone on the path can read it",
@@ -223,6 +231,28 @@ func (a *auditor) checkAttributes(ck *Cookie, how string, pre *Cookie) {
 }
 
 func (c *Cookie) secureOK() bool { return c == nil || c.Secure }
+
+// secureOverHTTPNote explains what a Secure cookie set over plain HTTP
+// means: browsers accept one only from a host they count as a secure
+// context.
+func (a *auditor) secureOverHTTPNote() string {
+	if isLoopback(a.target.Hostname()) {
+		return "the target is served over plain HTTP on a loopback address, which browsers count as a secure context, so they keep and send this cookie; see https-redirect and hsts for the transport"
+	}
+	return "the target is served over plain HTTP, and browsers refuse a Secure cookie set over plain HTTP by a host other than loopback, so a browser gets no session here: serve the application over HTTPS (see https-redirect)"
+}
+
+// isLoopback reports whether host (a URL's Hostname) is one browsers treat
+// as a potentially trustworthy origin over plain HTTP: localhost and its
+// subdomains, 127.0.0.0/8 and ::1.
+func isLoopback(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback()
+}
 
 // checkScope judges cookie-host-prefix: prefix rules and Domain scope.
 func (a *auditor) checkScope(ck *Cookie, base string) {
@@ -287,25 +317,32 @@ func fabricate(tok string) string {
 	}
 }
 
+// checkFixation runs session-fixation: it replays the token issued before
+// login, and logs in on a fresh client presenting a token the server never
+// issued. Both are always tried, so a report names every way an attacker
+// can fix a victim's session: planting a token the server issued to the
+// attacker, or planting one the attacker made up (PHP's
+// session.use_strict_mode=0, for one, adopts any well-formed ID).
 func (a *auditor) checkFixation(ctx context.Context, s *session, name string) {
 	rec := "Issue a new session ID at login (and on any privilege change), delete the old one on the server, and never adopt an ID the server did not issue."
 	post := s.c.jar[name]
-	var notes []string
+	var fails, notes []string
+	unsure := false
 	if pre, ok := s.pre[name]; ok && pre != "" {
 		auth, st, err := a.authenticated(ctx, map[string]string{name: pre})
-		if err != nil {
-			a.add(result(CheckSessionFixation, Warn, "could not replay the pre-login token: "+trimErr(err), rec))
-			return
-		}
-		if auth {
+		switch {
+		case err != nil:
+			unsure = true
+			notes = append(notes, "could not replay the pre-login token: "+trimErr(err))
+		case auth:
 			same := ""
 			if pre == post {
 				same = " (the server kept the same value at login)"
 			}
-			a.add(result(CheckSessionFixation, Fail, fmt.Sprintf("the %q token issued before login is authenticated after login%s: an attacker who plants a token in a victim's browser is logged in as the victim once the victim logs in", name, same), rec))
-			return
+			fails = append(fails, fmt.Sprintf("the %q token issued before login is authenticated after login%s: an attacker who plants a token in a victim's browser is logged in as the victim once the victim logs in", name, same))
+		default:
+			notes = append(notes, fmt.Sprintf("the token issued before login answered %d on %s after login (a new token was issued)", st, a.cfg.MePath))
 		}
-		notes = append(notes, fmt.Sprintf("the token issued before login answered %d on %s after login (a new token was issued)", st, a.cfg.MePath))
 	} else {
 		notes = append(notes, "no session cookie was issued before login")
 	}
@@ -316,16 +353,23 @@ func (a *auditor) checkFixation(ctx context.Context, s *session, name string) {
 		notes = append(notes, "logging in while presenting a made-up token failed ("+trimErr(err)+")")
 	}
 	auth, st, err := a.authenticated(ctx, map[string]string{name: fake})
-	if err != nil {
-		a.add(result(CheckSessionFixation, Warn, "could not test a made-up token: "+trimErr(err), rec))
-		return
+	switch {
+	case err != nil:
+		unsure = true
+		notes = append(notes, "could not test a made-up token: "+trimErr(err))
+	case auth:
+		fails = append(fails, fmt.Sprintf("a %q token made up by the client (never issued by the server) became authenticated when a login was made with it: the server adopts client-chosen session IDs, so an attacker need not even visit the site first", name))
+	default:
+		notes = append(notes, fmt.Sprintf("a made-up token presented at login was not adopted (it answered %d afterwards)", st))
 	}
-	if auth {
-		a.add(result(CheckSessionFixation, Fail, fmt.Sprintf("a %q token made up by the client (never issued by the server) became authenticated when a login was made with it: the server adopts client-chosen session IDs", name), rec))
-		return
+	switch {
+	case len(fails) > 0:
+		a.add(result(CheckSessionFixation, Fail, strings.Join(append(fails, notes...), "; "), rec))
+	case unsure:
+		a.add(result(CheckSessionFixation, Warn, strings.Join(notes, "; "), rec))
+	default:
+		a.add(result(CheckSessionFixation, Pass, strings.Join(notes, "; "), ""))
 	}
-	notes = append(notes, fmt.Sprintf("a made-up token presented at login was not adopted (it answered %d afterwards)", st))
-	a.add(result(CheckSessionFixation, Pass, strings.Join(notes, "; "), ""))
 }
 
 func (a *auditor) checkLogout(ctx context.Context, s *session, name string) {

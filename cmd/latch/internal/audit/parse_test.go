@@ -182,3 +182,68 @@ func TestRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestIsLoopback(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1", true},
+		{"127.8.9.10", true},
+		{"::1", true},
+		{"::ffff:127.0.0.1", true},
+		{"localhost", true},
+		{"LOCALHOST.", true},
+		{"app.localhost", true},
+		{"10.0.0.1", false},
+		{"0.0.0.0", false},
+		{"example.com", false},
+		{"localhost.example.com", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			if got := isLoopback(tt.host); got != tt.want {
+				t.Errorf("isLoopback(%q) = %v; want %v", tt.host, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSecureCookieOverPlainHTTP checks what cookie-secure says of a Secure
+// cookie on a plain-HTTP target: browsers keep it on loopback only.
+func TestSecureCookieOverPlainHTTP(t *testing.T) {
+	tests := []struct {
+		target, want string
+	}{
+		{"http://127.0.0.1:8080/", "loopback address, which browsers count as a secure context"},
+		{"http://[::1]/", "loopback address"},
+		{"http://app.example/", "browsers refuse a Secure cookie set over plain HTTP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			u, err := url.Parse(tt.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := &auditor{target: u, results: map[string]Result{}}
+			ck, err := ParseSetCookie("__Host-PHPSESSID=abc; path=/; secure; HttpOnly; SameSite=Strict")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.checkAttributes(ck, "cookie", nil)
+			r := a.results[CheckCookieSecure]
+			if r.Status != Pass || !strings.Contains(r.Evidence, tt.want) {
+				t.Errorf("%s: %s; want Pass with %q", r.Status, r.Evidence, tt.want)
+			}
+		})
+	}
+	// Over HTTPS there is nothing to explain.
+	u, _ := url.Parse("https://app.example/")
+	a := &auditor{target: u, results: map[string]Result{}}
+	ck, _ := ParseSetCookie("id=abc; Secure")
+	a.checkAttributes(ck, "cookie", nil)
+	if r := a.results[CheckCookieSecure]; r.Status != Pass || strings.Contains(r.Evidence, "plain HTTP") {
+		t.Errorf("over HTTPS: %s: %s", r.Status, r.Evidence)
+	}
+}
