@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -23,13 +24,15 @@ import (
 // sessionKey returns the key of the record of h: prefix "s:{" hex "}", built
 // in one allocation.
 func (s *Store) sessionKey(h latch.Hash) string {
-	n := len(s.prefix)
-	b := make([]byte, n+3+2*latch.HashSize+1)
-	copy(b, s.prefix)
-	copy(b[n:], "s:{")
-	hex.Encode(b[n+3:], h[:])
-	b[len(b)-1] = '}'
-	return string(b)
+	var hx [2 * latch.HashSize]byte
+	hex.Encode(hx[:], h[:])
+	var b strings.Builder
+	b.Grow(len(s.prefix) + len("s:{") + len(hx) + len("}"))
+	b.WriteString(s.prefix)
+	b.WriteString("s:{")
+	b.Write(hx[:])
+	b.WriteByte('}')
+	return b.String()
 }
 
 // keyHash returns the hex hash inside key, a key from sessionKey, without

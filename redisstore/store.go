@@ -444,13 +444,14 @@ func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 	if err := checkCtx(ctx, "delete"); err != nil {
 		return err
 	}
-	idx, err := s.run(ctx, deleteScript, true, []string{s.sessionKey(id)}, s.mode(), id.String()).Text()
+	key := s.sessionKey(id)
+	idx, err := s.run(ctx, deleteScript, true, []string{key}, s.mode(), s.keyHash(key)).Text()
 	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	if s.cluster && idx != "" {
 		// The record is gone; now its entry, on the user's slot.
-		if err := s.client.ZRem(ctx, idx, id.String()).Err(); err != nil {
+		if err := s.client.ZRem(ctx, idx, s.keyHash(key)).Err(); err != nil {
 			return fmt.Errorf("redisstore: delete: index entry: %w", err)
 		}
 	}
