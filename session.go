@@ -105,8 +105,9 @@ func (s *Session) lookup(key string) (any, bool) {
 	return v, ok
 }
 
-// Get returns the value stored under key, or nil. Stores that serialise
-// values (all but memstore) give back JSON types: prefer the typed getters,
+// Get returns the value stored under key, or nil. A value set during this
+// request is returned as it was set; one read from the store comes back as
+// JSON types (every store serialises values): prefer the typed getters,
 // which accept both.
 func (s *Session) Get(key string) any {
 	v, _ := s.Lookup(key)
@@ -181,9 +182,9 @@ func (s *Session) GetJSON(key string, dst any) error {
 	return nil
 }
 
-// Set stores value under key. Values must survive encoding/json for every
-// store but memstore. The memory store keeps the value itself: do not
-// modify it after Set.
+// Set stores value under key. Values must survive encoding/json: every
+// store keeps them serialised, and a value that cannot be encoded fails the
+// commit.
 func (s *Session) Set(key string, value any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -123,10 +123,11 @@ func (m *Meta) ExpiresAt() time.Time { return m.Deadline().Add(m.Grace) }
 // never modifies one; changes travel as a Commit.
 type Record struct {
 	Meta
-	// Values holds the application's data. The memory store keeps values as
-	// they were set; stores that serialise them use EncodeValue and
-	// DecodeValue, so a value read back from them may have another Go type
-	// (use the Session's typed getters).
+	// Values holds the application's data. Stores keep values serialised
+	// by EncodeValue (JSON) and read them back with DecodeValue, so a value
+	// read back may have another Go type than the one set: a json.Number
+	// for a number, a map[string]any for a struct (use the Session's typed
+	// getters).
 	Values map[string]any
 }
 

@@ -7,16 +7,23 @@
 //
 // # Design
 //
-// Records are kept as they were committed, without serialising them: Load
-// returns the stored *latch.Record itself, which is shared and must be treated
-// as read-only. Commit never changes a stored record; it builds a new Record
-// (and a new Values map when values change) and swaps it in, so a record
-// returned by Load stays as it was. Values themselves are not copied: a value
-// (a slice, a map, a pointer) must not be modified after it was committed.
+// Each session is kept packed in one immutable string (see record.go): its
+// metadata in a compact binary form, then its values, each encoded as JSON
+// by latch.EncodeValue. Values therefore read back as the serialising
+// stores (boltstore, redisstore, pgstore) give them back: a number is a
+// json.Number, a struct a map[string]any. An application tested on
+// memstore behaves the same on the others, a value that cannot be encoded
+// fails the Commit here as it would there, and changing a value after
+// setting it cannot reach the store. Load decodes a new Record on each
+// call (a few small allocations: strings share the packed form), which the
+// caller owns.
 //
 // Sessions are spread over 64 shards by the first byte of their hash, each
 // with its own sync.RWMutex, so that readers do not contend. Load is one map
-// lookup under a read lock plus an expiry check, and does not allocate.
+// lookup under a read lock, an expiry check and the decoding. A commit
+// encodes its values before it takes any lock; under the lock it only
+// splices the stored values with the changed ones, byte strings without
+// decoding a single value.
 //
 // Each shard keeps its sessions in a min-heap ordered by expiry. A background
 // goroutine (see Options.SweepInterval) walks the shards one by one and
@@ -27,35 +34,38 @@
 // returned, swept or not: the sweeper only frees memory. Sweeping cannot
 // fail, so there are no sweeper errors to report.
 //
-// The per-user index lives in 64 more shards keyed by a hash of the user ID.
-// Commits that change no user's index (the common touch or update of a
-// session) take one shard lock; creation, renewal and a change of user also
-// lock the users concerned, always users before sessions and each kind in
-// shard order, so that operations never deadlock.
+// The per-user index lives in 64 more shards keyed by a hash of the user
+// ID, each user's sessions on a linked list through the entries. Commits
+// that change no user's index (the common touch or update of a session)
+// take one shard lock; creation, renewal and a change of user also lock
+// the users concerned, always users before sessions and each kind in shard
+// order, so that operations never deadlock.
 //
 // # Memory
 //
-// A session with one small value takes about 650 bytes on amd64: some 500
-// for the record that Load returns (the Meta and a one-entry Go map, which
-// is that large whatever it holds) and some 150 of store overhead (the
-// shard map slot, the entry, its heap slot and its user index slot).
-// TestMemoryPerSession and BenchmarkMemory measure it.
+// A logged-in session with one small value takes about 175 bytes on amd64
+// in a store of 50,000, and about 230 in a store of a million (the maps are
+// then, on average, less full): an 80-byte entry, the packed record (48
+// bytes here; a user agent and an address add their length), a slot in the
+// shard's map (keyed by 8 bytes of the hash), a heap slot and a slot in the
+// user index. TestMemoryPerSession and BenchmarkMemory measure it, and
+// bench/cmd/compare at a million sessions.
 //
 // Go maps do not shrink: after a peak of sessions the shards keep the memory
 // of their largest size until the process restarts.
 package memstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"maps"
 	"math"
 	"math/bits"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/latchsec/latch"
@@ -70,9 +80,6 @@ const (
 // shardCount is the number of session shards and of user-index shards; it
 // must be a power of two no larger than 64 (locks are chosen by bit mask).
 const shardCount = 64
-
-// dead is the expiry of an entry that has been removed from its shard.
-const dead = math.MinInt64
 
 // Options configure a Store. The zero value is valid.
 type Options struct {
@@ -109,30 +116,41 @@ var _ latch.Store = (*Store)(nil)
 
 // shard holds the sessions whose hash starts with its index.
 type shard struct {
-	mu   sync.RWMutex
-	m    map[latch.Hash]*entry
-	heap []heapItem // min-heap by expiry; exactly the entries of m
-	_    [64]byte   // keep neighbouring shards' locks off one cache line
+	mu sync.RWMutex
+	// m maps the first 8 bytes of a hash to its entry. Two hashes that
+	// share them (which random hashes do once in 2^64 pairs) are both
+	// kept: the second in overflow. A key of 8 bytes instead of 32 saves
+	// some 40 bytes a session.
+	m        map[uint64]*entry
+	overflow map[latch.Hash]*entry
+	heap     []heapItem // min-heap by expiry; exactly the entries of m and overflow
+	_        [64]byte   // keep neighbouring shards' locks off one cache line
 }
 
-// entry is one stored session. hash never changes; rec and exp change under
-// the shard's write lock and are read atomically by the user index, which
-// does not hold that lock.
+// entry is one stored session. hash never changes; data, exp and hidx
+// change only under the shard's write lock, and the user index, which does
+// not hold that lock, takes its read lock to read them. Once removed from
+// its shard an entry never changes again.
 type entry struct {
 	hash latch.Hash
-	rec  atomic.Pointer[latch.Record]
-	exp  atomic.Int64 // Meta.ExpiresAt in Unix nanoseconds; dead once removed
-	hidx int32        // position in the shard heap, under the shard lock
-	uidx int32        // position in the user's list, under the user shard lock
+	data string // the packed record (see record.go)
+	exp  int64  // Meta.ExpiresAt in Unix nanoseconds
+	hidx int32  // position in the shard heap; -1 once removed
+	// linked, prev and next place the entry in its user's list; they
+	// change only under the lock of that user's index shard.
+	linked     bool
+	prev, next *entry
 }
 
-// userShard holds the index of the users whose ID hashes to its index. An
-// entry is in the list of user u while it is in its shard and its record's
-// UserID is u; removal from the index may lag removal from the shard, so
-// readers skip entries that are dead or expired.
+// userShard indexes the users whose ID hashes to its index. m maps the
+// 64-bit hash of a user ID to the head of a doubly linked list of entries:
+// the user's sessions, and (once in 2^64 pairs of users) those of another
+// user with the same hash, which readers skip. An entry is in its user's
+// list while it is in its shard; removal from the list may lag removal
+// from the shard, so readers also skip removed and expired entries.
 type userShard struct {
 	mu sync.Mutex
-	m  map[string][]*entry
+	m  map[uint64]*entry
 	_  [64]byte
 }
 
@@ -162,8 +180,9 @@ func New(opts Options) (*Store, error) {
 		interval = DefaultSweepInterval
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[latch.Hash]*entry)
-		s.users[i].m = make(map[string][]*entry)
+		s.shards[i].m = make(map[uint64]*entry)
+		s.shards[i].overflow = make(map[latch.Hash]*entry)
+		s.users[i].m = make(map[uint64]*entry)
 	}
 	go s.sweeper(interval)
 	return s, nil
@@ -183,56 +202,65 @@ func (s *Store) Close() error {
 
 func (s *Store) shard(h latch.Hash) *shard { return &s.shards[h[0]&(shardCount-1)] }
 
-func (s *Store) userIndex(u string) int {
-	return int(maphash.String(s.seed, u) & (shardCount - 1))
+// userKey returns the key of user u in the index, and its index shard.
+func (s *Store) userKey(u string) (uint64, *userShard) {
+	k := maphash.String(s.seed, u)
+	return k, &s.users[k&(shardCount-1)]
 }
 
 func (s *Store) nowNano() int64 { return unixNano(s.now()) }
-
-var (
-	minNanoTime = time.Unix(0, math.MinInt64+1)
-	maxNanoTime = time.Unix(0, math.MaxInt64)
-)
 
 // unixNano is t.UnixNano clamped to the range it can represent: a time
 // before 1678 is long past, one after 2262 as good as never.
 func unixNano(t time.Time) int64 {
 	switch {
-	case t.Before(minNanoTime):
+	case t.Before(time.Unix(0, math.MinInt64+1)):
 		return math.MinInt64 + 1
-	case t.After(maxNanoTime):
+	case t.After(time.Unix(0, math.MaxInt64)):
 		return math.MaxInt64
 	}
 	return t.UnixNano()
 }
 
-// live reports whether e is stored and its record not expired at now. It
-// needs no shard lock.
-func live(e *entry, now int64) bool {
-	if e.exp.Load() == dead {
-		return false
+func prefix(h latch.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+
+// find returns the entry stored under h, or nil. The caller holds the
+// shard's lock.
+func (sh *shard) find(h latch.Hash) *entry {
+	if e := sh.m[prefix(h)]; e != nil && e.hash == h {
+		return e
 	}
-	r := e.rec.Load()
-	return unixNano(r.ExpiresAt()) > now
+	if len(sh.overflow) == 0 {
+		return nil
+	}
+	return sh.overflow[h]
 }
 
-// Load returns the live record stored under id, or latch.ErrNotFound. The
-// record is shared: callers must not modify it.
+// live reports whether e is stored and its record not expired at now. The
+// caller holds e's shard lock.
+func live(e *entry, now int64) bool { return e.hidx >= 0 && e.exp > now }
+
+// Load returns the live record stored under id, or latch.ErrNotFound. Each
+// call decodes a new Record, which the caller may keep.
 func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: load: %w", err)
 	}
 	sh := s.shard(id)
 	sh.mu.RLock()
-	e := sh.m[id]
-	var rec *latch.Record
+	e := sh.find(id)
+	var data string
 	var exp int64
 	if e != nil {
-		rec, exp = e.rec.Load(), e.exp.Load()
+		data, exp = e.data, e.exp
 	}
 	sh.mu.RUnlock()
 	if e == nil || exp <= s.nowNano() {
 		return nil, latch.ErrNotFound
+	}
+	rec, err := unpack(data)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: load: %w", err)
 	}
 	return rec, nil
 }
@@ -244,7 +272,7 @@ func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 	}
 	sh := s.shard(id)
 	sh.mu.Lock()
-	e := sh.m[id]
+	e := sh.find(id)
 	if e != nil {
 		sh.remove(e)
 	}
@@ -262,22 +290,55 @@ func (s *Store) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		n += len(sh.m)
+		n += len(sh.m) + len(sh.overflow)
 		sh.mu.RUnlock()
 	}
 	return n
 }
 
-// unindex removes a removed entry from its user's list.
+// unindex removes an entry that was removed from its shard from its
+// user's list.
 func (s *Store) unindex(e *entry) {
-	u := e.rec.Load().UserID
+	u := userOf(e.data) // e no longer changes: no lock needed
 	if u == "" {
 		return
 	}
-	us := &s.users[s.userIndex(u)]
+	k, us := s.userKey(u)
 	us.mu.Lock()
-	us.remove(u, e)
+	us.unlink(k, e)
 	us.mu.Unlock()
+}
+
+// userEntry is what the index learns of one entry of a user's list, under
+// the entry's shard lock.
+type userEntry struct {
+	e    *entry
+	live bool // stored, not expired, and of the user asked for
+	meta latch.Meta
+}
+
+// userEntries returns the entries in the list of user u, each read under
+// its shard's read lock. The caller holds u's index shard lock, which
+// keeps the list itself still.
+func (s *Store) userEntries(u string, now int64) ([]userEntry, error) {
+	k, us := s.userKey(u)
+	var out []userEntry
+	for e := us.m[k]; e != nil; e = e.next {
+		ue := userEntry{e: e}
+		var err error
+		sh := s.shard(e.hash)
+		sh.mu.RLock()
+		if e.hidx >= 0 {
+			_, err = decodeMeta(e.data, &ue.meta)
+			ue.live = err == nil && ue.meta.UserID == u && live(e, now)
+		}
+		sh.mu.RUnlock()
+		if err != nil {
+			return nil, fmt.Errorf("memstore: user index: %w", err)
+		}
+		out = append(out, ue)
+	}
+	return out, nil
 }
 
 // ListUser returns the user's live sessions, oldest first by Created.
@@ -285,17 +346,22 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: list user sessions: %w", err)
 	}
-	us := &s.users[s.userIndex(userID)]
+	if userID == "" {
+		return []latch.Info{}, nil
+	}
+	_, us := s.userKey(userID)
 	us.mu.Lock()
-	now := s.nowNano()
-	list := us.m[userID]
+	list, err := s.userEntries(userID, s.nowNano())
+	us.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	infos := make([]latch.Info, 0, len(list))
-	for _, e := range list {
-		if live(e, now) {
-			infos = append(infos, latch.Info{ID: e.hash, Meta: e.rec.Load().Meta})
+	for _, ue := range list {
+		if ue.live {
+			infos = append(infos, latch.Info{ID: ue.e.hash, Meta: ue.meta})
 		}
 	}
-	us.mu.Unlock()
 	slices.SortFunc(infos, func(a, b latch.Info) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
 			return c
@@ -311,11 +377,17 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memstore: delete user sessions: %w", err)
 	}
-	us := &s.users[s.userIndex(userID)]
+	if userID == "" {
+		return 0, nil
+	}
+	k, us := s.userKey(userID)
 	us.mu.Lock()
 	defer us.mu.Unlock()
 	now := s.nowNano()
-	list := slices.Clone(us.m[userID])
+	var list []*entry
+	for e := us.m[k]; e != nil; e = e.next {
+		list = append(list, e)
+	}
 	n := 0
 	for _, e := range list {
 		if e.hash == keep {
@@ -323,14 +395,18 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 		}
 		sh := s.shard(e.hash)
 		sh.mu.Lock()
-		if sh.m[e.hash] == e {
+		stored := e.hidx >= 0
+		mine := userOf(e.data) == userID
+		if stored && mine {
 			if live(e, now) {
 				n++
 			}
 			sh.remove(e)
 		}
 		sh.mu.Unlock()
-		us.remove(userID, e)
+		if !stored || mine {
+			us.unlink(k, e) // a removed entry leaves the list too
+		}
 	}
 	return n, nil
 }
@@ -338,8 +414,9 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 // Commit applies c atomically; see latch.Commit. It returns
 // latch.ErrNotFound, latch.ErrExists or latch.ErrSessionLimit as the
 // contract says, and an error for a nil Commit, a zero ID, a renewal to its
-// own hash or a negative MaxPerUser. A commit whose result has already
-// expired succeeds, and its result is never returned.
+// own hash, a negative MaxPerUser or a value that latch.EncodeValue cannot
+// encode. A commit whose result has already expired succeeds, and its
+// result is never returned.
 func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
@@ -356,36 +433,50 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	if c.MaxPerUser < 0 {
 		return fmt.Errorf("memstore: commit: negative MaxPerUser %d", c.MaxPerUser)
 	}
-	exp := unixNano(c.Meta.ExpiresAt())
+	// Encode all that does not depend on the stored record before taking
+	// any lock.
+	set, err := encodeSet(c.Set)
+	if err != nil {
+		return fmt.Errorf("memstore: commit: %w", err)
+	}
+	w := write{c: c, exp: unixNano(c.Meta.ExpiresAt()), meta: encodeMeta(&c.Meta), set: set}
 	for {
-		if done, err := s.tryCommit(c, exp); done {
+		if done, err := s.tryCommit(&w); done {
 			return err
 		}
 	}
+}
+
+// write is a Commit prepared for tryCommit.
+type write struct {
+	c    *latch.Commit
+	exp  int64
+	meta []byte
+	set  []setValue
 }
 
 // peek reads, under the read lock, the entry stored under h and its user.
 func (sh *shard) peek(h latch.Hash) (*entry, string) {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	e := sh.m[h]
+	e := sh.find(h)
 	if e == nil {
 		return nil, ""
 	}
-	return e, e.rec.Load().UserID
+	return e, userOf(e.data)
 }
 
 // unchanged reports, under the shard lock, whether h still holds what peek
 // saw.
 func (sh *shard) unchanged(h latch.Hash, e *entry, user string) bool {
-	got := sh.m[h]
-	return got == e && (e == nil || e.rec.Load().UserID == user)
+	return sh.find(h) == e && (e == nil || userOf(e.data) == user)
 }
 
-// tryCommit makes one attempt at c. It reports done=false when another
-// goroutine changed one of the sessions between the unlocked look and the
-// locks, and the commit must start again.
-func (s *Store) tryCommit(c *latch.Commit, exp int64) (done bool, err error) {
+// tryCommit makes one attempt at a write. It reports done=false when
+// another goroutine changed one of the sessions between the unlocked look
+// and the locks, and the commit must start again.
+func (s *Store) tryCommit(w *write) (done bool, err error) {
+	c := w.c
 	renew := !c.From.IsZero()
 	newUser := c.Meta.UserID
 	idSh := s.shard(c.ID)
@@ -406,34 +497,38 @@ func (s *Store) tryCommit(c *latch.Commit, exp int64) (done bool, err error) {
 	if adds {
 		for _, u := range [...]string{newUser, idUser, fromUser} {
 			if u != "" {
-				userMask |= 1 << s.userIndex(u)
+				k, _ := s.userKey(u)
+				userMask |= 1 << (k & (shardCount - 1))
 			}
 		}
 	}
 	lockUsers(s, userMask)
 	defer unlockUsers(s, userMask)
 	now := s.nowNano()
-	resultLive := exp > now
+	resultLive := w.exp > now
 
 	// Plan the per-user limit with the user's list locked.
 	var victims []*entry
 	limited := false
 	if c.MaxPerUser > 0 && newUser != "" && resultLive && adds {
-		var others []*entry
-		for _, e := range s.users[s.userIndex(newUser)].m[newUser] {
-			if e != idE && e != fromE && live(e, now) {
-				others = append(others, e)
-			}
+		list, err := s.userEntries(newUser, now)
+		if err != nil {
+			return true, err
 		}
+		others := slices.DeleteFunc(list, func(ue userEntry) bool {
+			return !ue.live || ue.e == idE || ue.e == fromE
+		})
 		if excess := len(others) + 1 - c.MaxPerUser; excess > 0 {
 			if c.EvictOldest {
-				slices.SortFunc(others, func(a, b *entry) int {
-					if c := a.rec.Load().Created.Compare(b.rec.Load().Created); c != 0 {
+				slices.SortFunc(others, func(a, b userEntry) int {
+					if c := a.meta.Created.Compare(b.meta.Created); c != 0 {
 						return c
 					}
-					return compareHash(a.hash, b.hash)
+					return compareHash(a.e.hash, b.e.hash)
 				})
-				victims = others[:excess]
+				for _, ue := range others[:excess] {
+					victims = append(victims, ue.e)
+				}
 			} else {
 				limited = true
 			}
@@ -453,9 +548,9 @@ func (s *Store) tryCommit(c *latch.Commit, exp int64) (done bool, err error) {
 	if !idSh.unchanged(c.ID, idE, idUser) || (renew && !fromSh.unchanged(c.From, fromE, fromUser)) {
 		return false, nil
 	}
-	idLive := idE != nil && idE.exp.Load() > now
+	idLive := idE != nil && idE.exp > now
 	switch {
-	case renew && (fromE == nil || fromE.exp.Load() <= now):
+	case renew && (fromE == nil || fromE.exp <= now):
 		return true, latch.ErrNotFound
 	case c.Create && idLive:
 		return true, latch.ErrExists
@@ -465,90 +560,65 @@ func (s *Store) tryCommit(c *latch.Commit, exp int64) (done bool, err error) {
 		return true, latch.ErrSessionLimit
 	}
 
-	var base map[string]any
+	var base string
 	switch {
 	case renew:
-		base = fromE.rec.Load().Values
+		base = valuesOf(fromE.data)
 	case !c.Create:
-		base = idE.rec.Load().Values
+		base = valuesOf(idE.data)
 	}
-	rec := &latch.Record{Meta: c.Meta, Values: patch(base, c)}
+	data, err := pack(w.meta, base, c, w.set)
+	if err != nil {
+		return true, fmt.Errorf("memstore: commit: %w", err)
+	}
 
-	newUsers := &s.users[s.userIndex(newUser)]
+	newKey, newUsers := s.userKey(newUser)
 	for _, v := range victims {
-		if vsh := s.shard(v.hash); vsh.m[v.hash] == v {
+		// A victim may have been deleted since it was planned, never
+		// moved to another user: that takes the user lock held here.
+		if vsh := s.shard(v.hash); vsh.find(v.hash) == v {
 			vsh.remove(v)
-			newUsers.remove(newUser, v)
+			newUsers.unlink(newKey, v)
 		}
 	}
 	if renew {
 		fromSh.remove(fromE)
-		s.users[s.userIndex(fromUser)].remove(fromUser, fromE)
+		s.unlinkFrom(fromUser, fromE)
 	}
 	if !renew && !c.Create {
 		// An update keeps its entry, even when the result has already
 		// expired: the sweeper removes it, and Load never returns it.
-		idE.rec.Store(rec)
-		idE.exp.Store(exp)
+		idE.data, idE.exp = data, w.exp
 		idSh.fix(idE)
 		if idUser != newUser {
-			s.users[s.userIndex(idUser)].remove(idUser, idE)
-			newUsers.add(newUser, idE)
+			s.unlinkFrom(idUser, idE)
+			newUsers.link(newUser, newKey, idE)
 		}
 		return true, nil
 	}
 	if idE != nil {
 		idSh.remove(idE)
-		s.users[s.userIndex(idUser)].remove(idUser, idE)
+		s.unlinkFrom(idUser, idE)
 	}
 	if resultLive {
-		e := &entry{hash: c.ID}
-		e.rec.Store(rec)
-		e.exp.Store(exp)
+		e := &entry{hash: c.ID, data: data, exp: w.exp}
 		idSh.insert(e)
-		newUsers.add(newUser, e)
+		newUsers.link(newUser, newKey, e)
 	}
 	return true, nil
 }
 
-// patch applies the value changes of c to base without modifying it. When c
-// changes no value, base itself is shared by the new record.
-func patch(base map[string]any, c *latch.Commit) map[string]any {
-	if !c.Clear && len(c.Delete) == 0 && len(c.Set) == 0 {
-		return base
+// unlinkFrom takes e out of the list of user u. The caller holds u's
+// index shard lock.
+func (s *Store) unlinkFrom(u string, e *entry) {
+	if u == "" {
+		return
 	}
-	n := len(c.Set)
-	if !c.Clear {
-		n += len(base)
-	}
-	if n == 0 {
-		return nil
-	}
-	out := make(map[string]any, n)
-	if !c.Clear {
-		maps.Copy(out, base)
-	}
-	for _, k := range c.Delete {
-		delete(out, k)
-	}
-	maps.Copy(out, c.Set)
-	if len(out) == 0 {
-		return nil
-	}
-	return out
+	k, us := s.userKey(u)
+	us.unlink(k, e)
 }
 
-func compareHash(a, b latch.Hash) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
+func compareHash(a, b latch.Hash) int { return bytes.Compare(a[:], b[:]) }
 
 // Locks are taken in ascending index order, users before shards.
 
@@ -576,41 +646,36 @@ func unlockShards(s *Store, mask uint64) {
 	}
 }
 
-// add appends e to the list of user u (no-op for ""). The caller holds
-// us.mu.
-func (us *userShard) add(u string, e *entry) {
+// link puts e at the head of the list of user u (key k); nothing for the
+// anonymous user. The caller holds us.mu.
+func (us *userShard) link(u string, k uint64, e *entry) {
 	if u == "" {
 		return
 	}
-	list := us.m[u]
-	e.uidx = int32(len(list))
-	us.m[u] = append(list, e)
+	head := us.m[k]
+	e.prev, e.next, e.linked = nil, head, true
+	if head != nil {
+		head.prev = e
+	}
+	us.m[k] = e
 }
 
-// remove takes e out of the list of user u if it is there. The caller holds
-// us.mu.
-func (us *userShard) remove(u string, e *entry) {
-	if u == "" {
+// unlink takes e out of the list under key k if it is in it. The caller
+// holds us.mu.
+func (us *userShard) unlink(k uint64, e *entry) {
+	if !e.linked {
 		return
 	}
-	list := us.m[u]
-	i := int(e.uidx)
-	if i >= len(list) || list[i] != e {
-		return
+	if e.next != nil {
+		e.next.prev = e.prev
 	}
-	last := len(list) - 1
-	if i != last {
-		list[i] = list[last]
-		list[i].uidx = int32(i)
-	}
-	list[last] = nil
-	list = list[:last]
 	switch {
-	case last == 0:
-		delete(us.m, u)
-	case cap(list) > 8 && len(list) < cap(list)/4:
-		us.m[u] = slices.Clip(slices.Clone(list))
+	case e.prev != nil:
+		e.prev.next = e.next
+	case e.next != nil:
+		us.m[k] = e.next
 	default:
-		us.m[u] = list
+		delete(us.m, k)
 	}
+	e.prev, e.next, e.linked = nil, nil, false
 }

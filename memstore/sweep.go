@@ -67,15 +67,19 @@ func (sh *shard) down(i int) bool {
 
 // insert adds a new entry to the map and the heap.
 func (sh *shard) insert(e *entry) {
-	sh.m[e.hash] = e
-	sh.heap = append(sh.heap, heapItem{exp: e.exp.Load(), e: e})
+	if k := prefix(e.hash); sh.m[k] == nil {
+		sh.m[k] = e
+	} else {
+		sh.overflow[e.hash] = e
+	}
+	sh.heap = append(sh.heap, heapItem{exp: e.exp, e: e})
 	sh.up(len(sh.heap) - 1)
 }
 
 // fix restores the heap after e's expiry changed.
 func (sh *shard) fix(e *entry) {
 	i := int(e.hidx)
-	sh.heap[i].exp = e.exp.Load()
+	sh.heap[i].exp = e.exp
 	if !sh.down(i) {
 		sh.up(i)
 	}
@@ -87,7 +91,11 @@ func (sh *shard) remove(e *entry) {
 	if e.hidx < 0 {
 		return
 	}
-	delete(sh.m, e.hash)
+	if k := prefix(e.hash); sh.m[k] == e {
+		delete(sh.m, k)
+	} else {
+		delete(sh.overflow, e.hash)
+	}
 	i, last := int(e.hidx), len(sh.heap)-1
 	moved := sh.heap[last]
 	sh.heap[last] = heapItem{}
@@ -99,7 +107,6 @@ func (sh *shard) remove(e *entry) {
 		}
 	}
 	e.hidx = -1
-	e.exp.Store(dead)
 	// Give back the memory of a heap that shrank to a quarter of its size.
 	if c := cap(sh.heap); c > 1024 && len(sh.heap) < c/4 {
 		sh.heap = slices.Clip(slices.Clone(sh.heap))

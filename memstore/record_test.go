@@ -1,0 +1,198 @@
+package memstore
+
+import (
+	"encoding/json"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+)
+
+// packOf packs a record with meta m and values set, as a creating commit
+// would.
+func packOf(t testing.TB, m latch.Meta, set map[string]any) string {
+	t.Helper()
+	enc, err := encodeSet(set)
+	if err != nil {
+		t.Fatalf("encodeSet: %v", err)
+	}
+	data, err := pack(encodeMeta(&m), "", &latch.Commit{}, enc)
+	if err != nil {
+		t.Fatalf("pack: %v", err)
+	}
+	return data
+}
+
+func sameMeta(a, b latch.Meta) bool {
+	return a.UserID == b.UserID && a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) &&
+		a.AuthTime.Equal(b.AuthTime) && a.AuthTime.IsZero() == b.AuthTime.IsZero() &&
+		a.Created.IsZero() == b.Created.IsZero() && a.LastSeen.IsZero() == b.LastSeen.IsZero() &&
+		a.IdleTimeout == b.IdleTimeout && a.AbsoluteTimeout == b.AbsoluteTimeout &&
+		a.Remember == b.Remember && a.UserAgent == b.UserAgent && a.IP == b.IP && a.Grace == b.Grace
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	now := time.Date(2026, 11, 29, 23, 1, 2, 345678901, time.FixedZone("X", 3600))
+	long := strings.Repeat("Mozilla/5.0 (X11; Linux x86_64) ", 20)
+	tests := []struct {
+		name   string
+		meta   latch.Meta
+		values map[string]any
+		want   map[string]any // as read back; nil means values
+	}{
+		{"anonymous, no values", latch.Meta{Created: now, LastSeen: now, IdleTimeout: time.Hour, AbsoluteTimeout: 12 * time.Hour}, nil, nil},
+		{"logged in", latch.Meta{UserID: "alice", Created: now, LastSeen: now.Add(time.Minute), AuthTime: now.Add(-time.Second),
+			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Remember: true, UserAgent: "Firefox", IP: "192.0.2.1", Grace: time.Hour},
+			map[string]any{"theme": "dark"}, nil},
+		{"every time zero", latch.Meta{UserID: "u"}, map[string]any{"a": true}, nil},
+		{"only last seen", latch.Meta{LastSeen: now}, nil, nil},
+		{"times outside int64 nanoseconds", latch.Meta{Created: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+			LastSeen: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), AuthTime: now}, nil, nil},
+		{"times at 1970", latch.Meta{Created: time.Unix(0, 0), LastSeen: time.Unix(0, 1), AuthTime: time.Unix(-1, 0)}, nil, nil},
+		{"odd durations", latch.Meta{Created: now, LastSeen: now, IdleTimeout: -time.Second, AbsoluteTimeout: time.Nanosecond,
+			Grace: time.Duration(math.MinInt64)}, nil, nil},
+		{"largest durations", latch.Meta{Created: now, LastSeen: now, IdleTimeout: time.Duration(math.MaxInt64),
+			AbsoluteTimeout: time.Duration(math.MaxInt64 / int64(time.Second) * int64(time.Second))}, nil, nil},
+		{"metadata longer than 127 bytes", latch.Meta{UserID: strings.Repeat("ü", 100), Created: now, LastSeen: now, UserAgent: long, IP: "2001:db8::1"}, nil, nil},
+		{"values of every kind",
+			latch.Meta{Created: now, LastSeen: now},
+			map[string]any{"s": "plain", "esc": "quote \" backslash \\ <tag> \u2028 é", "empty": "", "n": 42, "neg": -1.5,
+				"big": uint64(math.MaxUint64), "t": true, "f": false, "null": nil, "list": []any{1, "x"},
+				"map": map[string]any{"k": []int{1}}, "struct": struct{ A int }{7}, "": "empty key", "bytes": []byte{0, 1}},
+			map[string]any{"s": "plain", "esc": "quote \" backslash \\ <tag> \u2028 é", "empty": "", "n": json.Number("42"),
+				"neg": json.Number("-1.5"), "big": json.Number("18446744073709551615"), "t": true, "f": false, "null": nil,
+				"list": []any{json.Number("1"), "x"}, "map": map[string]any{"k": []any{json.Number("1")}},
+				"struct": map[string]any{"A": json.Number("7")}, "": "empty key", "bytes": "AAE="}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := packOf(t, tc.meta, tc.values)
+			rec, err := unpack(data)
+			if err != nil {
+				t.Fatalf("unpack: %v", err)
+			}
+			if !sameMeta(rec.Meta, tc.meta) {
+				t.Errorf("meta: got %+v, want %+v", rec.Meta, tc.meta)
+			}
+			want := tc.want
+			if want == nil {
+				want = tc.values
+			}
+			if len(want) == 0 {
+				if rec.Values != nil {
+					t.Errorf("values: got %v, want nil", rec.Values)
+				}
+			} else if !reflect.DeepEqual(rec.Values, want) {
+				t.Errorf("values: got %#v, want %#v", rec.Values, want)
+			}
+			if got := userOf(data); got != tc.meta.UserID {
+				t.Errorf("userOf: got %q, want %q", got, tc.meta.UserID)
+			}
+		})
+	}
+}
+
+func TestRecordSize(t *testing.T) {
+	now := time.Now()
+	m := latch.Meta{UserID: "user-0000001", Created: now, LastSeen: now, AuthTime: now,
+		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Grace: time.Hour}
+	data := packOf(t, m, map[string]any{"theme": "dark"})
+	// 1 length + 1 flags + 9 created + 1 + 1 + 2 + 3 + 3 durations +
+	// 13 user + 1 + 1, then 1 count + 6 key + 7 value.
+	if len(data) > 50 {
+		t.Errorf("a logged-in session with one value packs into %d bytes, want at most 50", len(data))
+	}
+}
+
+func TestPatch(t *testing.T) {
+	m := latch.Meta{UserID: "u", Created: time.Now(), LastSeen: time.Now()}
+	base := valuesOf(packOf(t, m, map[string]any{"a": 1, "b": "two", "c": 3}))
+	tests := []struct {
+		name string
+		c    latch.Commit
+		want map[string]any
+	}{
+		{"metadata only", latch.Commit{}, map[string]any{"a": json.Number("1"), "b": "two", "c": json.Number("3")}},
+		{"set one", latch.Commit{Set: map[string]any{"b": "new"}}, map[string]any{"a": json.Number("1"), "b": "new", "c": json.Number("3")}},
+		{"add one", latch.Commit{Set: map[string]any{"d": false}}, map[string]any{"a": json.Number("1"), "b": "two", "c": json.Number("3"), "d": false}},
+		{"delete", latch.Commit{Delete: []string{"a", "missing"}}, map[string]any{"b": "two", "c": json.Number("3")}},
+		{"delete then set the same key", latch.Commit{Delete: []string{"a"}, Set: map[string]any{"a": "back"}},
+			map[string]any{"a": "back", "b": "two", "c": json.Number("3")}},
+		{"clear", latch.Commit{Clear: true}, nil},
+		{"clear then set", latch.Commit{Clear: true, Set: map[string]any{"z": 1}}, map[string]any{"z": json.Number("1")}},
+		{"delete all", latch.Commit{Delete: []string{"a", "b", "c"}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := encodeSet(tc.c.Set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := pack(encodeMeta(&m), base, &tc.c, set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := unpack(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tc.want) == 0 && rec.Values != nil || len(tc.want) > 0 && !reflect.DeepEqual(rec.Values, tc.want) {
+				t.Errorf("got %v, want %v", rec.Values, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzRecord packs fuzzed metadata and values and checks they read back.
+func FuzzRecord(f *testing.F) {
+	f.Add("alice", int64(1_780_000_000_000_000_000), int64(60e9), int64(-5), int64(1800e9), "Mozilla", "key", "value", true)
+	f.Add("", int64(0), int64(0), int64(0), int64(0), "", "", "", false)
+	f.Add("\xff", int64(math.MinInt64), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MaxInt64), "\x00", "\"", "\\\n", true)
+	f.Fuzz(func(t *testing.T, user string, created, seen, auth, idle int64, ua, key, value string, remember bool) {
+		m := latch.Meta{UserID: user, Created: time.Unix(0, created), LastSeen: time.Unix(created/1e9, seen),
+			AuthTime: time.Unix(auth, auth), IdleTimeout: time.Duration(idle), AbsoluteTimeout: time.Duration(seen),
+			Grace: time.Duration(auth), Remember: remember, UserAgent: ua, IP: key}
+		data := packOf(t, m, map[string]any{key: value})
+		rec, err := unpack(data)
+		if err != nil {
+			t.Fatalf("unpack: %v", err)
+		}
+		if !sameMeta(rec.Meta, m) {
+			t.Fatalf("meta: got %+v, want %+v", rec.Meta, m)
+		}
+		// Keys are kept as they are; values as a JSON round trip gives
+		// them (invalid UTF-8 becomes U+FFFD).
+		enc, _ := json.Marshal(value)
+		var want any
+		if err := json.Unmarshal(enc, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := rec.Values[key]; len(rec.Values) != 1 || !ok || got != want {
+			t.Fatalf("values: got %q, want %q: %q", rec.Values, key, want)
+		}
+	})
+}
+
+// FuzzUnpack feeds arbitrary bytes to the decoder, which must never panic
+// (the store only ever decodes what it wrote, but a bug must fail closed).
+func FuzzUnpack(f *testing.F) {
+	now := time.Now()
+	f.Add(packOf(f, latch.Meta{UserID: "u", Created: now, LastSeen: now, IdleTimeout: time.Hour}, map[string]any{"k": "v"}))
+	f.Add("")
+	f.Add("\x01\x02")
+	f.Add("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff")
+	f.Fuzz(func(t *testing.T, data string) {
+		rec, err := unpack(data)
+		if err == nil && rec == nil {
+			t.Fatal("unpack: nil record without an error")
+		}
+		_ = userOf(data)
+		_ = valuesOf(data)
+		c := &latch.Commit{Delete: []string{"k"}, Set: map[string]any{"x": 1}}
+		set, _ := encodeSet(c.Set)
+		_, _ = pack(nil, valuesOf(data), c, set)
+	})
+}
