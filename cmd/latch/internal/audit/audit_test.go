@@ -551,6 +551,13 @@ func TestSignedCookieFrameworks(t *testing.T) {
 					if strings.Contains(c.Evidence, tt.key) {
 						t.Error("evidence names the key")
 					}
+					wantSev := map[Status]Severity{Fail: Critical, Pass: Info}[tt.want]
+					if tt.framework == "express" && tt.want == Fail {
+						wantSev = High // only an ID is signed
+					}
+					if c.Severity != wantSev {
+						t.Errorf("severity %s; want %s", c.Severity, wantSev)
+					}
 					if strings.Contains(c.Evidence, "hidden") {
 						t.Error("evidence shows a csrf token value")
 					}

@@ -66,7 +66,7 @@ var Checks = []CheckInfo{
 	{CheckIdleTimeout, "Idle timeout", Medium, "An unused session ends on the server after the idle limit."},
 	{CheckAbsoluteTimeout, "Absolute timeout", Medium, "A session ends on the server after the absolute limit even while in use."},
 	{CheckTokenEntropy, "Session token randomness", High, "Session tokens carry at least 64 bits of effective entropy, without duplicates or sequences."},
-	{CheckWeakSecretKey, "Signed-cookie secret key", Critical, "A Flask or Django signed session cookie is not signed with a known or guessable key."},
+	{CheckWeakSecretKey, "Signed-cookie secret key", Critical, "A Flask, Django or Express signed session cookie is not signed with a known or guessable key (a failure is critical when the cookie carries the session's data, high when it only names a server-side session)."},
 	{CheckSessionInURL, "Session token in URLs", High, "The session token never appears in URLs: redirects, links or query parameters."},
 	{CheckCookieSize, "Session cookie size", Low, "Cookie name and value fit the 4096-byte limit browsers enforce."},
 }

@@ -141,7 +141,11 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 		// there is nothing to prove by replay. An HMAC-SHA256 match does
 		// not happen by chance.
 		ev += "; the key verifies the cookie's HMAC-SHA256 tag, so anyone can sign a session ID of their choosing (the signature no longer stops guessed or planted IDs) and forge every other cookie the application signs with this secret, such as cookie-parser's signed cookies"
-		a.add(result(CheckWeakSecretKey, Fail, ev, rec))
+		r := result(CheckWeakSecretKey, Fail, ev, rec)
+		// Not critical: the session's data cannot be forged with the
+		// key, only the ID that names it.
+		r.Severity = High
+		a.add(r)
 		return sc
 	}
 	forged, ferr := a.forge(fw, key, token)
