@@ -149,6 +149,9 @@ type auditor struct {
 	mu      sync.Mutex
 	results map[string]Result
 	entropy *TokenStats
+	// expressKey is the weak secret found for an Express signed session
+	// ID, which the fixation check signs its made-up ID with.
+	expressKey string
 }
 
 // RateLimitError reports that the target refused a login for now (429 or

@@ -435,12 +435,12 @@ func withPassword(c Config, pw string) Config { c.Password = pw; return c }
 // signed JSON cookie).
 func signedApp(t *testing.T, framework, key string, clock *fakeClock) string {
 	t.Helper()
-	name := map[string]string{"flask": "session", "django": "sessionid", "express": "connect.sid", "express-json": "auth"}[framework]
+	name := map[string]string{"flask": "session", "django": "sessionid", "express": "connect.sid", "express-adopt": "connect.sid", "express-json": "auth"}[framework]
 	var mu sync.Mutex
 	ids := map[string]bool{}
 	sign := func(payload string) string {
 		switch framework {
-		case "express":
+		case "express", "express-adopt":
 			b := make([]byte, 24)
 			rand.Read(b)
 			id := base64.RawURLEncoding.EncodeToString(b)
@@ -468,7 +468,7 @@ func signedApp(t *testing.T, framework, key string, clock *fakeClock) string {
 	}
 	valid := func(v string) bool {
 		switch framework {
-		case "express":
+		case "express", "express-adopt":
 			e, err := ParseExpress(v)
 			mu.Lock()
 			defer mu.Unlock()
@@ -494,6 +494,17 @@ func signedApp(t *testing.T, framework, key string, clock *fakeClock) string {
 		switch r.URL.Path {
 		case "/login":
 			if r.Method == http.MethodPost && r.PostFormValue("password") == "pw" {
+				if c, err := r.Cookie(name); err == nil && framework == "express-adopt" {
+					// A store that logs in whatever validly signed ID
+					// the browser presents.
+					if e, err := ParseExpress(c.Value); err == nil && e.Verify(key) {
+						mu.Lock()
+						ids[e.Value] = true
+						mu.Unlock()
+						http.Redirect(w, r, "/me", http.StatusFound)
+						return
+					}
+				}
 				w.Header().Add("Set-Cookie", name+"="+sign(`{"user":"alice"}`)+"; HttpOnly; Path=/; SameSite=Lax")
 				http.Redirect(w, r, "/me", http.StatusFound)
 				return
@@ -521,15 +532,22 @@ func TestSignedCookieFrameworks(t *testing.T) {
 		wordlist             []string
 		want                 Status
 		evidence             string
+		// fixation is the session-fixation status and a phrase of its
+		// evidence, when the case is about it.
+		fixation         Status
+		fixationEvidence string
 	}{
-		{"flask weak key", "flask", "changeme", nil, Fail, "proven"},
-		{"flask key from wordlist", "flask", "s3cr3t-corp", []string{"nope", "s3cr3t-corp"}, Fail, "entry 2 of the --wordlist file"},
-		{"flask strong key", "flask", "9f8a7d6c5b4e3f2a1b0c9d8e7f6a5b4c", nil, Pass, "none of"},
-		{"django weak key", "django", "changeme", nil, Fail, "proven"},
-		{"django strong key", "django", "q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3", []string{"x"}, Pass, "none of"},
-		{"express-session weak secret", "express", "changeme", nil, Fail, "HMAC-SHA256 tag"},
-		{"express-session strong secret", "express", "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f", nil, Pass, "session data stays on the server"},
-		{"cookie-parser JSON cookie, weak secret", "express-json", "secret", nil, Fail, "proven"},
+		{"flask weak key", "flask", "changeme", nil, Fail, "proven", "", ""},
+		{"flask key from wordlist", "flask", "s3cr3t-corp", []string{"nope", "s3cr3t-corp"}, Fail, "entry 2 of the --wordlist file", "", ""},
+		{"flask strong key", "flask", "9f8a7d6c5b4e3f2a1b0c9d8e7f6a5b4c", nil, Pass, "none of", "", ""},
+		{"django weak key", "django", "changeme", nil, Fail, "proven", "", ""},
+		{"django strong key", "django", "q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3", []string{"x"}, Pass, "none of", "", ""},
+		{"express-session weak secret", "express", "changeme", nil, Fail, "HMAC-SHA256 tag",
+			Pass, "made-up token presented at login (signed with the weak secret found, so it passed the signature check) was not adopted"},
+		{"express-style store that adopts signed IDs", "express-adopt", "changeme", nil, Fail, "HMAC-SHA256 tag",
+			Fail, "(signed with the weak secret found, so it passed the signature check) became authenticated"},
+		{"express-session strong secret", "express", "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f", nil, Pass, "session data stays on the server", "", ""},
+		{"cookie-parser JSON cookie, weak secret", "express-json", "secret", nil, Fail, "proven", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -552,7 +570,8 @@ func TestSignedCookieFrameworks(t *testing.T) {
 						t.Error("evidence names the key")
 					}
 					wantSev := map[Status]Severity{Fail: Critical, Pass: Info}[tt.want]
-					if tt.framework == "express" && tt.want == Fail {
+					idOnly := tt.framework == "express" || tt.framework == "express-adopt"
+					if idOnly && tt.want == Fail {
 						wantSev = High // only an ID is signed
 					}
 					if c.Severity != wantSev {
@@ -561,17 +580,24 @@ func TestSignedCookieFrameworks(t *testing.T) {
 					if strings.Contains(c.Evidence, "hidden") {
 						t.Error("evidence shows a csrf token value")
 					}
+				case CheckSessionFixation:
+					if tt.fixation != "" && (c.Status != tt.fixation || !strings.Contains(c.Evidence, tt.fixationEvidence)) {
+						t.Errorf("session-fixation = %s: %s", c.Status, c.Evidence)
+					}
+					if tt.want == Pass && strings.Contains(c.Evidence, "weak secret") {
+						t.Errorf("session-fixation mentions a weak secret none was found: %s", c.Evidence)
+					}
 				case CheckTokenEntropy:
 					// A cookie that names a server-side session is
 					// sampled for its ID; one that is the session is not.
 					want := Skip
-					if tt.framework == "express" {
+					if tt.framework == "express" || tt.framework == "express-adopt" {
 						want = Pass
 					}
 					if c.Status != want {
 						t.Errorf("token-entropy = %s; want %s: %s", c.Status, want, c.Evidence)
 					}
-					if tt.framework == "express" && !strings.Contains(c.Evidence, "base64url alphabet") {
+					if want == Pass && !strings.Contains(c.Evidence, "base64url alphabet") {
 						t.Errorf("token-entropy did not sample the signed ID: %s", c.Evidence)
 					}
 				}

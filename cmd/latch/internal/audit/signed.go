@@ -146,6 +146,9 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 		// key, only the ID that names it.
 		r.Severity = High
 		a.add(r)
+		a.mu.Lock()
+		a.expressKey = key
+		a.mu.Unlock()
 		return sc
 	}
 	forged, ferr := a.forge(fw, key, token)
