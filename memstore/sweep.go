@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"runtime"
 	"slices"
 	"time"
 )
@@ -156,6 +157,9 @@ func (s *Store) sweep(stop <-chan struct{}) int {
 			if !full {
 				break
 			}
+			// Let the readers that waited for this batch run before the
+			// next one takes the lock again, on however few cores.
+			runtime.Gosched()
 		}
 	}
 	return total
