@@ -263,7 +263,11 @@ func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
 			n++
 		}
 	}
-	rec := &latch.Record{Values: make(map[string]any, n)}
+	rec := new(latch.Record)
+	if n > 0 {
+		// A record without values keeps a nil map, as memstore's do.
+		rec.Values = make(map[string]any, n)
+	}
 	if err := decodeMeta(fields[fieldMeta], &rec.Meta); err != nil {
 		return nil, 0, fmt.Errorf("corrupt record: metadata: %w", err)
 	}
@@ -345,11 +349,14 @@ func (s *Store) prepare(c *latch.Commit) (*commitArgs, error) {
 	return a, nil
 }
 
-func boolArg(b bool) string {
+// Script arguments for true and false, boxed once.
+var argTrue, argFalse any = "1", "0"
+
+func boolArg(b bool) any {
 	if b {
-		return "1"
+		return argTrue
 	}
-	return "0"
+	return argFalse
 }
 
 // runCommit runs commitScript and returns its reply.
