@@ -258,7 +258,8 @@ func (a *auditor) skipNeedsLogin() {
 
 // runAnonymous audits what an unauthenticated visitor sees.
 func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
-	a.skipNeedsLogin()
+	// Checks that ran anyway keep their result: add keeps the first.
+	defer a.skipNeedsLogin()
 	name := guessSessionCookie(probe.names)
 	if name == "" {
 		why := "the target set no cookie on " + redactURL(a.target) + " and no login was configured"
@@ -277,6 +278,7 @@ func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
 		a.skipClientSideEntropy(sc)
 		return
 	}
+	a.probeAdoption(ctx, name, ck.Value)
 	a.sampleTokens(ctx, name, sampledWhat(sc, name), func(ctx context.Context) (string, error) {
 		c := a.newClient()
 		if _, err := c.do(ctx, "GET", a.target.String(), nil); err != nil {
@@ -300,6 +302,40 @@ func sampledWhat(sc *signedCookie, name string) string {
 		return fmt.Sprintf("the session ID signed inside cookie %q (the tag is computed from it, so it adds no randomness)", name)
 	}
 	return fmt.Sprintf("cookie %q", name)
+}
+
+// probeAdoption is what session-fixation can see without a login: it
+// sends the page that gave a new visitor the session cookie a made-up
+// token of the same shape. A server that answers with no new cookie (or
+// sets the made-up value itself) keeps an ID it never issued, as PHP does
+// with session.use_strict_mode=0; whether the login then issues a new ID
+// takes a login to see, so the finding is a warning, never a failure.
+func (a *auditor) probeAdoption(ctx context.Context, name, token string) {
+	needLogin := "Configure a login (--login-path, --username, --password-env, --me-path) to test whether the login issues a new ID."
+	fake, how := a.madeUpToken(token)
+	c := a.newClient()
+	c.set(name, fake)
+	ex, err := c.do(ctx, "GET", a.target.String(), nil)
+	if err != nil {
+		a.add(result(CheckSessionFixation, Skip, "could not present a made-up token: "+trimErr(err), needLogin))
+		return
+	}
+	var set *Cookie
+	for _, sc := range ex.SetCookies {
+		if sc.Name == name {
+			set = sc
+		}
+	}
+	where := fmt.Sprintf("GET %s", redactURL(ex.URL))
+	switch {
+	case set == nil || (set.Value == fake && !set.Deletes(a.cfg.Now())):
+		a.add(result(CheckSessionFixation, Warn, fmt.Sprintf("%s gives a new visitor a %q cookie, but presented with a made-up one%s (never issued by the server) it answered %d and kept it: the server appears to adopt client-chosen session IDs (as PHP's session.use_strict_mode=0 does); unless the login issues a new ID, that is session fixation. No login was configured to test it",
+			where, name, how, ex.Status),
+			"Never adopt a session ID the server did not issue (PHP: session.use_strict_mode=1), and issue a new ID at login. "+needLogin))
+	default:
+		a.add(result(CheckSessionFixation, Skip, fmt.Sprintf("%s replaced a made-up %q token%s with a new one: the server did not adopt it; whether the login issues a new ID needs a login to test", where, name, how),
+			needLogin))
+	}
 }
 
 // sessionNames are cookie names frameworks use for sessions, matched as

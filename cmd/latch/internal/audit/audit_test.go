@@ -53,6 +53,7 @@ type appOptions struct {
 	short        bool   // 64-bit random IDs in hex instead of 256-bit
 	adopt        bool   // keep (or adopt) the presented ID at login
 	keepKnown    bool   // keep the presented ID at login if the server issued it
+	adoptOnVisit bool   // GET / starts a session under an unknown presented ID
 	clientLogout bool   // logout only clears the cookie
 	idle, abs    time.Duration
 	hsts         string
@@ -122,7 +123,9 @@ func (a *fakeApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, s := a.lookup(r)
 	switch r.URL.Path {
 	case "/":
-		if a.opt.preLogin && s == nil {
+		if a.opt.adoptOnVisit && s == nil && id != "" {
+			a.s[id] = &fakeSession{seen: a.clock.Now()}
+		} else if a.opt.preLogin && s == nil {
 			id = a.newID()
 			a.s[id] = &fakeSession{seen: a.clock.Now()}
 			a.setCookie(w, id)
@@ -278,6 +281,13 @@ func TestRunAgainstFakeApps(t *testing.T) {
 		{"no login configured", weakApp, false, func(c *Config) { c.LoginPath, c.MePath = "", "" }, map[string]Status{
 			CheckSessionFixation: Skip, CheckLogout: Skip, CheckIdleTimeout: Skip, CheckAbsoluteTimeout: Skip,
 			CheckCookieSecure: Fail, CheckTokenEntropy: Fail,
+		}},
+		{"no login configured, adopts made-up IDs on a visit", func() appOptions { o := weakApp; o.adoptOnVisit = true; return o }(), false,
+			func(c *Config) { c.LoginPath, c.MePath = "", "" }, map[string]Status{
+				CheckSessionFixation: Warn, CheckLogout: Skip, CheckIdleTimeout: Skip, CheckAbsoluteTimeout: Skip,
+			}},
+		{"no login configured, secure app", secureApp, true, func(c *Config) { c.LoginPath, c.MePath = "", "" }, map[string]Status{
+			CheckSessionFixation: Skip, CheckCookieSecure: Pass, CheckTokenEntropy: Pass,
 		}},
 	}
 	for _, tt := range tests {
