@@ -443,7 +443,11 @@ func (a *auditor) authenticated(ctx context.Context, cookies map[string]string) 
 func (a *auditor) identify(ctx context.Context, s *session) (name, how string, err error) {
 	names := append([]string(nil), s.c.names...)
 	if len(names) == 0 {
-		return "", "", fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit", ErrLogin)
+		hint := ""
+		if a.target.Scheme == "http" {
+			hint = " (an application whose session cookie is Secure may refuse to set it over plain HTTP, as express-session with cookie.secure does: audit its https:// URL)"
+		}
+		return "", "", fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit%s", ErrLogin, hint)
 	}
 	if len(names) > 32 {
 		names = names[:32]

@@ -619,12 +619,20 @@ func TestSignedCookieFrameworks(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	clock := newFakeClock()
 	target, _, _ := startApp(t, weakApp, false, clock)
+	// noCookie logs anyone in and never sets a cookie, as an app whose
+	// Secure cookie is withheld over plain HTTP seems to the auditor.
+	noCookie := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(noCookie.Close)
 	tests := []struct {
 		name    string
 		cfg     Config
 		wantErr error
 		text    string
 	}{
+		{"login sets no cookie over plain HTTP", Config{Target: noCookie.URL + "/", LoginPath: "/login", Username: "alice", Password: "pw", MePath: "/me"},
+			ErrLogin, "audit its https:// URL"},
 		{"not a URL", Config{Target: "ftp://x"}, nil, "not an http or https URL"},
 		{"login without me-path", Config{Target: target, LoginPath: "/login", Username: "a"}, nil, "--me-path"},
 		{"login without user", Config{Target: target, LoginPath: "/login", MePath: "/me"}, nil, "username"},
