@@ -292,7 +292,7 @@ func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
 // that carries the session itself.
 func (a *auditor) skipClientSideEntropy(sc *signedCookie) {
 	a.add(result(CheckTokenEntropy, Skip,
-		"the session is a "+sc.framework+" signed cookie: its content is the session, not a random identifier, so identical sessions signed in the same second are identical; what protects it is the key (see weak-secret-key)",
+		"the session is a signed "+sc.framework+" cookie: its content is the session, not a random identifier, so identical sessions signed in the same second are identical; what protects it is the key (see weak-secret-key)",
 		"Keep the signing key secret and strong; prefer server-side sessions with random identifiers."))
 }
 
