@@ -35,7 +35,10 @@
 //
 // # Round trips
 //
-// Load is one HGETALL. On a standalone server or behind Sentinel, each
+// Load is one HGETALL. The metadata and values that latch wrote are
+// decoded without reflection (anything else, such as a record written by
+// hand, goes to encoding/json and reads the same), so a read-only request
+// costs the round trip and little more. On a standalone server or behind Sentinel, each
 // Commit and each Delete is one script call (EVALSHA, falling back to EVAL
 // when the server's script cache lacks it): the base record is read, the
 // checks for latch.ErrNotFound, latch.ErrExists and latch.ErrSessionLimit
