@@ -38,14 +38,16 @@
 // Load is one HGETALL. The metadata and values that latch wrote are
 // decoded without reflection (anything else, such as a record written by
 // hand, goes to encoding/json and reads the same), so a read-only request
-// costs the round trip and little more. On a standalone server or behind Sentinel, each
-// Commit and each Delete is one script call (EVALSHA, falling back to EVAL
-// when the server's script cache lacks it): the base record is read, the
-// checks for latch.ErrNotFound, latch.ErrExists and latch.ErrSessionLimit
-// made, the oldest sessions evicted, the record written or renamed (a
-// renewal moves the record and deletes the old key in the same script) and
-// the user index updated, all atomically. ListUser and DeleteUser read the
-// index, then the records in one pipeline, then prune dead entries.
+// costs the round trip and little more.
+//
+// On a standalone server or behind Sentinel, each Commit and each Delete is
+// one script call (EVALSHA, falling back to EVAL when the server's script
+// cache lacks it): the base record is read, the checks for
+// latch.ErrNotFound, latch.ErrExists and latch.ErrSessionLimit made, the
+// oldest sessions evicted, the record written or renamed (a renewal moves
+// the record and deletes the old key in the same script) and the user index
+// updated, all atomically. ListUser and DeleteUser read the index, then the
+// records in one pipeline, then prune dead entries.
 //
 // # Cluster
 //
