@@ -251,6 +251,11 @@ type Memory struct {
 	// After is the heap in use after the sweep, per session swept: it
 	// shows that the sweep really freed the sessions.
 	After float64
+	// LongestHold is the longest one sweep batch held a shard's lock, as
+	// latch's memstore reports it (memstore.Stats): the store's own part
+	// of a stall. Zero for scs, whose cleanup holds its one lock for the
+	// whole pass (its Stall shows it).
+	LongestHold time.Duration
 }
 
 // probeCount is the number of sessions that do not expire, looked up in
@@ -385,6 +390,7 @@ func LatchMemory(ctx context.Context, n int, window time.Duration) (Memory, erro
 		return res, fmt.Errorf("bench: memstore swept too slowly: %d sessions left after a minute", left-probeCount)
 	}
 	res.After = float64(int64(heapInUse())-int64(before)) / float64(n)
+	res.LongestHold = st.Stats().LongestHold
 	return res, nil
 }
 

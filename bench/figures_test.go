@@ -71,7 +71,10 @@ func TestLostUpdates(t *testing.T) {
 }
 
 func TestMemory(t *testing.T) {
-	const n = 1000
+	// Enough sessions that the stores' fixed memory (latch's shard
+	// tables and the records its probes' lookups decoded) is small beside
+	// theirs.
+	const n = 10_000
 	tests := []struct {
 		name    string
 		measure func(context.Context, int, time.Duration) (Memory, error)
@@ -89,8 +92,10 @@ func TestMemory(t *testing.T) {
 			if m.Sessions != n || m.BytesPerSession < 40 || m.Lookups == 0 || m.Stall <= 0 || m.Baseline <= 0 {
 				t.Errorf("got %+v", m)
 			}
-			if m.After > m.BytesPerSession/2 {
-				t.Errorf("after the sweep %.0f bytes per session remain of %.0f: the sweep did not free them", m.After, m.BytesPerSession)
+			// Maps do not shrink, but the sessions themselves (latch: the
+			// entry and the packed record, 128 bytes) must be freed.
+			if freed := m.BytesPerSession - m.After; freed < 100 {
+				t.Errorf("after the sweep %.0f bytes per session remain of %.0f: the sweep freed only %.0f", m.After, m.BytesPerSession, freed)
 			}
 		})
 	}

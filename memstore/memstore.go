@@ -14,13 +14,20 @@
 // json.Number, a struct a map[string]any. An application tested on
 // memstore behaves the same on the others, a value that cannot be encoded
 // fails the Commit here as it would there, and changing a value after
-// setting it cannot reach the store. Load decodes a new Record on each
-// call (a few small allocations: strings share the packed form), which the
-// caller owns.
+// setting it cannot reach the store.
+//
+// Load decodes a Record from the packed form (a few small allocations:
+// its strings share the packed form) on the first read after each change,
+// and keeps it in a small table of recently decoded records, 256 slots a
+// shard, so that the many reads of an active session share one Record and
+// do not allocate. A slot answers only for the entry and the packed form it
+// was decoded from, so a change or a removal is never hidden by it; the
+// table's memory is bounded, whatever the number of sessions.
 //
 // Sessions are spread over 64 shards by the first byte of their hash, each
 // with its own sync.RWMutex, so that readers do not contend. Load is one map
-// lookup under a read lock, an expiry check and the decoding. A commit
+// lookup under a read lock, an expiry check and, after a change, the
+// decoding. A commit
 // encodes its values before it takes any lock; under the lock it only
 // splices the stored values with the changed ones, byte strings without
 // decoding a single value.
@@ -30,7 +37,8 @@
 // removes expired sessions in batches: one hold of a shard's lock removes at
 // most Options.SweepBatch sessions and lasts at most about 200 microseconds,
 // however many sessions have expired, so a sweep of a million sessions delays
-// a concurrent Load by no more than one batch. Expired sessions are never
+// a concurrent Load by no more than one batch (Stats reports the longest
+// hold). Expired sessions are never
 // returned, swept or not: the sweeper only frees memory. Sweeping cannot
 // fail, so there are no sweeper errors to report.
 //
@@ -66,6 +74,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchsec/latch"
@@ -107,6 +116,9 @@ type Store struct {
 	shards [shardCount]shard
 	users  [shardCount]userShard
 
+	swept       atomic.Uint64 // see Stats
+	longestHold atomic.Int64  // nanoseconds; see Stats
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -124,7 +136,23 @@ type shard struct {
 	m        map[uint64]*entry
 	overflow map[latch.Hash]*entry
 	heap     []heapItem // min-heap by expiry; exactly the entries of m and overflow
-	_        [64]byte   // keep neighbouring shards' locks off one cache line
+	// recent holds the records Load decoded last, one slot per value of
+	// the hash's second byte, so that a session read again and again is
+	// decoded once per change (see Load).
+	recent [recentSlots]atomic.Pointer[decoded]
+	_      [64]byte // keep neighbouring shards' locks off one cache line
+}
+
+// recentSlots is the number of decoded records each shard keeps: 16,384 in
+// all, at most some 9 MB for sessions with a few small values.
+const recentSlots = 256
+
+// decoded is a record that Load decoded from the packed form data of e.
+// It is immutable once published.
+type decoded struct {
+	e    *entry
+	data string
+	rec  *latch.Record
 }
 
 // entry is one stored session. hash never changes; data, exp and hidx
@@ -240,8 +268,14 @@ func (sh *shard) find(h latch.Hash) *entry {
 // caller holds e's shard lock.
 func live(e *entry, now int64) bool { return e.hidx >= 0 && e.exp > now }
 
-// Load returns the live record stored under id, or latch.ErrNotFound. Each
-// call decodes a new Record, which the caller may keep.
+// Load returns the live record stored under id, or latch.ErrNotFound. The
+// record may be shared with other callers: it must not be modified.
+//
+// A record is decoded from its packed form on the first Load after each
+// change and kept in a small per-shard table, so that the requests of an
+// active session share one decoded record and do not allocate. A slot
+// serves only the entry and the packed form it was decoded from, so a
+// change or a removal is never hidden by it.
 func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: load: %w", err)
@@ -258,11 +292,26 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 	if e == nil || exp <= s.nowNano() {
 		return nil, latch.ErrNotFound
 	}
+	slot := &sh.recent[id[1]]
+	if d := slot.Load(); d != nil && d.e == e && d.data == data {
+		return d.rec, nil
+	}
 	rec, err := unpack(data)
 	if err != nil {
 		return nil, fmt.Errorf("memstore: load: %w", err)
 	}
+	slot.Store(&decoded{e: e, data: data, rec: rec})
 	return rec, nil
+}
+
+// forget empties the recent slot of e, if it holds e, once e changed or
+// left the store: its memory is freed sooner. The caller holds the
+// shard's write lock.
+func (sh *shard) forget(e *entry) {
+	slot := &sh.recent[e.hash[1]]
+	if d := slot.Load(); d != nil && d.e == e {
+		slot.Store(nil)
+	}
 }
 
 // Delete removes the record under id and its index entry.
@@ -590,6 +639,7 @@ func (s *Store) tryCommit(w *write) (done bool, err error) {
 		// expired: the sweeper removes it, and Load never returns it.
 		idE.data, idE.exp = data, w.exp
 		idSh.fix(idE)
+		idSh.forget(idE)
 		if idUser != newUser {
 			s.unlinkFrom(idUser, idE)
 			newUsers.link(newUser, newKey, idE)

@@ -269,29 +269,48 @@ func TestSweeperRunsAndStops(t *testing.T) {
 func TestLoadAllocations(t *testing.T) {
 	s := newStore(t, Options{})
 	h := hashOf(3)
-	if err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: meta("u", time.Now(), time.Hour), Set: map[string]any{"k": "v"}}); err != nil {
+	m := meta("u", time.Now(), time.Hour)
+	if err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: m, Set: map[string]any{"k": "v"}}); err != nil {
 		t.Fatal(err)
 	}
-	// The Record, its Values map (two), and the string value boxed in an
-	// interface; the strings themselves share the stored record.
-	const want = 4
-	allocs := testing.AllocsPerRun(1000, func() {
+	load := func() {
 		if _, err := s.Load(bg, h); err != nil {
 			panic(err)
 		}
+	}
+	// Reads of an unchanged session share one decoded record.
+	if allocs := testing.AllocsPerRun(1000, load); allocs != 0 {
+		t.Errorf("Load of an unchanged session: got %v allocations per call, want 0", allocs)
+	}
+	// After each change, one decoding: the Record, its Values map (two),
+	// the string value boxed in an interface and the recent slot; the
+	// strings share the packed form.
+	const want = 5
+	allocs := testing.AllocsPerRun(200, func() {
+		m.LastSeen = m.LastSeen.Add(time.Second)
+		if err := s.Commit(bg, &latch.Commit{ID: h, Meta: m}); err != nil {
+			panic(err)
+		}
+		load()
 	})
-	if allocs > want {
-		t.Errorf("Load: got %v allocations per call, want at most %d", allocs, want)
+	commitOnly := testing.AllocsPerRun(200, func() {
+		m.LastSeen = m.LastSeen.Add(time.Second)
+		if err := s.Commit(bg, &latch.Commit{ID: h, Meta: m}); err != nil {
+			panic(err)
+		}
+	})
+	if got := allocs - commitOnly; got > want {
+		t.Errorf("first Load after a change: got %v allocations, want at most %d", got, want)
 	}
 }
 
-// TestRecordsAreCopies checks that a record returned by Load belongs to the
-// caller: changing it, or committing to the session afterwards, changes
-// neither the store nor the other.
-func TestRecordsAreCopies(t *testing.T) {
+// TestLoadSnapshots checks that the records Load returns are snapshots:
+// a commit, a renewal or a delete afterwards changes none of them, and a
+// Load after a change sees the change.
+func TestLoadSnapshots(t *testing.T) {
 	s := newStore(t, Options{})
-	h := hashOf(9)
-	m := meta("", time.Now(), time.Hour)
+	h, to := hashOf(9), hashOf(10)
+	m := meta("alice", time.Now(), time.Hour)
 	if err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: m, Set: map[string]any{"a": 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -299,25 +318,38 @@ func TestRecordsAreCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r1.Values["a"] = "changed"
-	r1.UserID = "mallory"
+	if r, _ := s.Load(bg, h); r != r1 {
+		t.Errorf("two Loads of an unchanged session decoded it twice")
+	}
+	m2 := m
+	m2.LastSeen = m.LastSeen.Add(time.Second)
+	if err := s.Commit(bg, &latch.Commit{ID: h, Meta: m2, Set: map[string]any{"b": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(r1.Values) != 1 || !r1.LastSeen.Equal(m.LastSeen) {
+		t.Errorf("a commit changed an earlier loaded record: %v, last seen %v", r1.Values, r1.LastSeen)
+	}
 	r2, err := s.Load(bg, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r2.UserID != "" || r2.Values["a"] != json.Number("1") {
-		t.Fatalf("Load after the caller changed a loaded record: got user %q, values %v; want user \"\", map[a:1]", r2.UserID, r2.Values)
+	if !r2.LastSeen.Equal(m2.LastSeen) || len(r2.Values) != 2 || r2.Values["a"] != json.Number("1") {
+		t.Errorf("after a commit: got last seen %v, values %v; want %v and a=1, b=2", r2.LastSeen, r2.Values, m2.LastSeen)
 	}
-	m.LastSeen = m.LastSeen.Add(time.Second)
-	if err := s.Commit(bg, &latch.Commit{ID: h, Meta: m, Set: map[string]any{"b": 2}}); err != nil {
+	if err := s.Commit(bg, &latch.Commit{ID: to, From: h, Create: true, Meta: m2}); err != nil {
 		t.Fatal(err)
 	}
-	if len(r2.Values) != 1 || r2.LastSeen.Equal(m.LastSeen) {
-		t.Errorf("a commit changed an earlier loaded record: %v, last seen %v", r2.Values, r2.LastSeen)
+	if _, err := s.Load(bg, h); !errors.Is(err, latch.ErrNotFound) {
+		t.Errorf("Load of the old hash after a renewal: got %v, want ErrNotFound", err)
 	}
-	r3, _ := s.Load(bg, h)
-	if !r3.LastSeen.Equal(m.LastSeen) || len(r3.Values) != 2 {
-		t.Errorf("after a commit: got last seen %v, values %v; want %v and two values", r3.LastSeen, r3.Values, m.LastSeen)
+	if err := s.Delete(bg, to); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(bg, to); !errors.Is(err, latch.ErrNotFound) {
+		t.Errorf("Load after Delete: got %v, want ErrNotFound", err)
+	}
+	if len(r2.Values) != 2 || r2.UserID != "alice" {
+		t.Errorf("renewal and delete changed a loaded record: %+v", r2)
 	}
 }
 
@@ -441,5 +473,37 @@ func TestInvariantsAfterMixedWork(t *testing.T) {
 	checkInternal(t, s)
 	if n := s.Len(); n != 0 {
 		t.Errorf("after every session expired and a Sweep: %d entries left", n)
+	}
+}
+
+func TestStats(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Options{Now: clk.Now, SweepInterval: time.Hour, SweepBatch: 4})
+	if got := s.Stats(); got != (Stats{}) {
+		t.Errorf("Stats of a new store: got %+v, want zero", got)
+	}
+	for i := range 10 {
+		idle := time.Minute
+		if i < 3 {
+			idle = time.Hour
+		}
+		if err := s.Commit(bg, &latch.Commit{ID: spread(i), Create: true, Meta: meta("u", clk.Now(), idle)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(2 * time.Minute)
+	if got := s.Stats(); got.Sessions != 10 || got.Swept != 0 {
+		t.Errorf("Stats before a sweep: got %+v, want 10 sessions, none swept", got)
+	}
+	if n := s.Sweep(); n != 7 {
+		t.Fatalf("Sweep: removed %d, want 7", n)
+	}
+	got := s.Stats()
+	if got.Sessions != 3 || got.Swept != 7 || got.LongestHold <= 0 {
+		t.Errorf("Stats after a sweep: got %+v, want 3 sessions, 7 swept and a hold time", got)
+	}
+	s.Sweep()
+	if again := s.Stats(); again.Swept != 7 {
+		t.Errorf("a sweep with nothing to remove changed Swept: got %d, want 7", again.Swept)
 	}
 }

@@ -83,9 +83,9 @@ func TestSweepStall(t *testing.T) {
 	if len(all) == 0 {
 		t.Fatal("no Load ran during the sweep")
 	}
-	t.Logf("swept %d expired sessions in %v (%v each; batches of at most %d or %v; race %v); "+
+	t.Logf("swept %d expired sessions in %v (%v each; batches of at most %d or %v, longest lock hold %v; race %v); "+
 		"%d concurrent loads: median %v, 99.9th percentile %v, worst %v (the worst includes scheduler delays)",
-		swept, took, took/time.Duration(swept), s.batch, maxHold, raceEnabled,
+		swept, took, took/time.Duration(swept), s.batch, maxHold, s.Stats().LongestHold, raceEnabled,
 		len(all), all[len(all)/2], all[len(all)*999/1000], all[len(all)-1])
 }
 

@@ -108,6 +108,7 @@ func (sh *shard) remove(e *entry) {
 		}
 	}
 	e.hidx = -1
+	sh.forget(e)
 	// Give back the memory of a heap that shrank to a quarter of its size.
 	if c := cap(sh.heap); c > 1024 && len(sh.heap) < c/4 {
 		sh.heap = slices.Clip(slices.Clone(sh.heap))
@@ -176,8 +177,11 @@ const maxHold = 200 * time.Microsecond
 func (s *Store) sweepBatch(sh *shard, out []*entry) (_ []*entry, full bool) {
 	now := s.nowNano()
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	start := time.Now() // real time, whatever clock the store was given
+	defer func() {
+		sh.mu.Unlock()
+		s.noteHold(time.Since(start), len(out))
+	}()
 	for len(sh.heap) > 0 && sh.heap[0].exp <= now {
 		if len(out) >= s.batch || (len(out)%32 == 31 && time.Since(start) > maxHold) {
 			return out, true
@@ -187,4 +191,39 @@ func (s *Store) sweepBatch(sh *shard, out []*entry) (_ []*entry, full bool) {
 		out = append(out, e)
 	}
 	return out, false
+}
+
+// noteHold records one batch in the store's statistics.
+func (s *Store) noteHold(d time.Duration, swept int) {
+	if swept == 0 {
+		return
+	}
+	s.swept.Add(uint64(swept))
+	for {
+		old := s.longestHold.Load()
+		if int64(d) <= old || s.longestHold.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+// Stats are figures about a Store, for monitoring.
+type Stats struct {
+	// Sessions is the number of sessions held in memory, expired ones that
+	// no sweep has removed yet included (Len).
+	Sessions int
+	// Swept is the number of expired sessions that sweeps removed since
+	// New.
+	Swept uint64
+	// LongestHold is the longest time one sweep batch held a shard's lock
+	// (real time, including any time the operating system took the core
+	// away): the longest a Load or a Commit of that shard could have waited
+	// for the sweeper.
+	LongestHold time.Duration
+}
+
+// Stats returns the store's figures. It takes every shard's read lock in
+// turn, as Len does.
+func (s *Store) Stats() Stats {
+	return Stats{Sessions: s.Len(), Swept: s.swept.Load(), LongestHold: time.Duration(s.longestHold.Load())}
 }

@@ -163,6 +163,8 @@ func measure(ctx context.Context, c config, progress io.Writer) ([]row, error) {
 			fmt.Sprintf("%.0f", lm.BytesPerSession), fmt.Sprintf("%.0f", sm.BytesPerSession), "≤ 250", yes(lm.BytesPerSession <= 250)},
 		row{"worst lookup stall while they all expire and the store's sweeper removes them",
 			ms(lm.Stall), ms(sm.Stall), "< 2 ms", yes(lm.Stall < 2*time.Millisecond)},
+		row{"longest hold of a shard lock by latch's sweeper (memstore.Stats; scs holds its one lock for the whole pass)",
+			ms(lm.LongestHold), "", "", ""},
 		row{fmt.Sprintf("worst lookup stall of the same probe, nothing to sweep (%v of machine noise: scheduler, GC)", c.window),
 			ms(lm.Baseline), ms(sm.Baseline), "", ""},
 		row{fmt.Sprintf("lookups slower than %v per second: while the sweeper runs / with nothing to sweep", bench.SlowLookup),
