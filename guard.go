@@ -96,6 +96,9 @@ func uaFamily(ua string) (browser, platform string) {
 }
 
 func sameUAFamily(a, b string) bool {
+	if a == b {
+		return true // the usual case, without parsing
+	}
 	ab, ap := uaFamily(a)
 	bb, bp := uaFamily(b)
 	return ab == bb && ap == bp
@@ -105,6 +108,9 @@ func sameUAFamily(a, b string) bool {
 // (IPv6) network, so that a client moving within its provider's range does
 // not look like a new client. Unparsable addresses must be equal.
 func sameNetwork(a, b string) bool {
+	if a == b {
+		return true
+	}
 	pa, oka := network(a)
 	pb, okb := network(b)
 	if !oka || !okb {

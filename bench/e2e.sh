@@ -68,25 +68,28 @@ stop_server() {
 	rm -f "$work"/*.db
 }
 
+UA='Mozilla/5.0 (X11; Linux x86_64; rv:145.0) Gecko/20100101 Firefox/145.0'
 declare -A rps # lib -> requests/s of each round, space-separated
 echo "wrk -t$THREADS -c$CONNS -d$DURATION GET /read on $addr, $ROUNDS rounds; $(nproc) CPUs; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
 for lib in $LIBS; do
 	start_server "$lib"
-	# Log in once; the session cookie (never printed) goes with every request.
-	cookie=$(curl -sS -o /dev/null -D - -X POST "http://$addr/login" |
+	# Log in once; the session cookie (never printed) goes with every
+	# request, and every request carries the same browser's User-Agent, as
+	# a browser's do.
+	cookie=$(curl -sS -A "$UA" -o /dev/null -D - -X POST "http://$addr/login" |
 		sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -n 1 | tr -d '\r')
 	if [[ $lib != bare && -z $cookie ]]; then
 		echo "e2e.sh: $lib: login sent no cookie" >&2
 		exit 1
 	fi
 	header="Cookie: ${cookie:-none=1}"
-	body=$(curl -sS -H "$header" "http://$addr/read")
+	body=$(curl -sS -A "$UA" -H "$header" "http://$addr/read")
 	if [[ $body != dark ]]; then
 		echo "e2e.sh: $lib: GET /read answered \"$body\", not the session's value" >&2
 		exit 1
 	fi
-	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -H "$header" "http://$addr/read" >"$work/wrk.out"
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -H "$header" -H "User-Agent: $UA" "http://$addr/read" >"$work/wrk.out"
 	if grep -q 'Non-2xx' "$work/wrk.out"; then
 		echo "e2e.sh: $lib: some responses failed:" >&2
 		cat "$work/wrk.out" >&2
