@@ -95,20 +95,3 @@ func TestRotate(t *testing.T) {
 		t.Fatalf("reused id: exit %d; want 2", code)
 	}
 }
-
-func TestSessionsCommand(t *testing.T) {
-	dir := t.TempDir()
-	store := "bolt:" + filepath.Join(dir, "s.db")
-	if code, out, errOut := run(t, "", nil, "sessions", "--store", store, "list", "alice"); code != 0 || !strings.Contains(out, "no live sessions") {
-		t.Fatalf("list on an empty store: %d %q %q", code, out, errOut)
-	}
-	if code, _, _ := run(t, "", nil, "sessions", "--store", store, "revoke", "alice", "0123456789abcdef"); code != 1 {
-		t.Fatalf("revoking an unknown handle: exit %d; want 1", code)
-	}
-	if code, _, _ := run(t, "", nil, "sessions", "--store", "ftp://x", "list", "alice"); code != 1 {
-		t.Fatalf("unknown store kind: exit %d; want 1", code)
-	}
-	if code, _, _ := run(t, "", nil, "sessions", "list"); code != 2 {
-		t.Fatalf("no store: exit %d; want 2", code)
-	}
-}
