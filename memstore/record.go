@@ -2,7 +2,6 @@ package memstore
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -398,7 +397,7 @@ func unpack(data string) (*latch.Record, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		v, err := decodeValue(raw)
+		v, err := latch.DecodeValueString(raw)
 		if err != nil {
 			return nil, fmt.Errorf("value %q: %w", k, err)
 		}
@@ -408,23 +407,4 @@ func unpack(data string) (*latch.Record, error) {
 		return nil, errCorrupt
 	}
 	return rec, nil
-}
-
-// decodeValue is latch.DecodeValue with fast paths for the values sessions
-// mostly hold, which latch.EncodeValue wrote: a string without escapes (a
-// substring of the record, no copy), a number, true, false and null.
-func decodeValue(raw string) (any, error) {
-	switch {
-	case raw == "null":
-		return nil, nil
-	case raw == "true":
-		return true, nil
-	case raw == "false":
-		return false, nil
-	case len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && !strings.ContainsRune(raw[1:len(raw)-1], '\\'):
-		return raw[1 : len(raw)-1], nil
-	case len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9'):
-		return json.Number(raw), nil
-	}
-	return latch.DecodeValue([]byte(raw))
 }

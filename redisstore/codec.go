@@ -106,8 +106,8 @@ func decodeMetaFast(raw string, m *latch.Meta) bool {
 	}
 }
 
-// scanner reads the strict subset of JSON that decodeMetaFast and
-// decodeValue accept. Every method reports false on input outside it, and
+// scanner reads the strict subset of JSON that decodeMetaFast accepts
+// (values go to latch.DecodeValueString, which has its own fast paths). Every method reports false on input outside it, and
 // none reads past the end of s.
 type scanner struct {
 	s string
@@ -347,62 +347,6 @@ func appendString(b []byte, s string) []byte {
 }
 
 // ---- values ----
-
-// decodeValue is latch.DecodeValue for a stored value. A value that is
-// exactly a string without escapes, a canonical JSON number, true, false or
-// null is decoded here, to the same result; anything else goes to
-// latch.DecodeValue.
-func decodeValue(raw string) (any, error) {
-	if len(raw) > 0 {
-		p := scanner{s: raw}
-		switch c := raw[0]; {
-		case c == '"':
-			if v, ok := p.plainString(); ok && p.done() {
-				return v, nil
-			}
-		case c == '-' || isDigit(c):
-			if p.number() && p.done() {
-				return json.Number(raw), nil
-			}
-		case raw == "true":
-			return true, nil
-		case raw == "false":
-			return false, nil
-		case raw == "null":
-			return nil, nil
-		}
-	}
-	return latch.DecodeValue([]byte(raw))
-}
-
-// number reads a JSON number: an integer, then an optional fraction and
-// exponent.
-func (p *scanner) number() bool {
-	if _, ok := p.integer(); !ok {
-		return false
-	}
-	if p.consume('.') && !p.digits() {
-		return false
-	}
-	if p.consume('e') || p.consume('E') {
-		if !p.consume('+') {
-			p.consume('-')
-		}
-		if !p.digits() {
-			return false
-		}
-	}
-	return true
-}
-
-// digits reads one or more decimal digits.
-func (p *scanner) digits() bool {
-	start := p.i
-	for p.i < len(p.s) && isDigit(p.s[p.i]) {
-		p.i++
-	}
-	return p.i > start
-}
 
 // appendValue appends latch.EncodeValue(v) to b. Strings, booleans and
 // integers are written here, to the same bytes; anything else goes to

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -196,67 +195,6 @@ func checkAppendMeta(t *testing.T, m *latch.Meta, wantOK bool) {
 	checkDecodeMeta(t, string(want))
 }
 
-func TestDecodeValue(t *testing.T) {
-	tests := []struct {
-		name string
-		raw  string
-		want any
-		ok   bool
-	}{
-		{"string", `"dark"`, "dark", true},
-		{"empty string", `""`, "", true},
-		{"non-ASCII string", `"zoë"`, "zoë", true},
-		{"escaped string", `"a\nb\u00e9"`, "a\nbé", true},
-		{"integer", `42`, json.Number("42"), true},
-		{"negative zero", `-0`, json.Number("-0"), true},
-		{"big integer keeps its digits", `12345678901234567890123`, json.Number("12345678901234567890123"), true},
-		{"fraction and exponent", `-1.5E+10`, json.Number("-1.5E+10"), true},
-		{"true", `true`, true, true},
-		{"false", `false`, false, true},
-		{"null", `null`, nil, true},
-		{"object", `{"a":[1,"x"]}`, map[string]any{"a": []any{json.Number("1"), "x"}}, true},
-		{"leading white space", ` "x"`, "x", true},
-		{"leading zero: the first value only", `01`, json.Number("0"), true},
-		{"trailing data: the first value only", `"x" 1`, "x", true},
-		{"invalid UTF-8", "\"\xff\"", "\ufffd", true},
-
-		{"empty", ``, nil, false},
-		{"lone quote", `"`, nil, false},
-		{"lone minus", `-`, nil, false},
-		{"dangling fraction", `1.`, nil, false},
-		{"dangling exponent", `1e`, nil, false},
-		{"bare word", `dark`, nil, false},
-		{"control character", "\"a\x01\"", nil, false},
-		{"truncated literal", `tru`, nil, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodeValue(tc.raw)
-			if (err == nil) != tc.ok {
-				t.Fatalf("decodeValue(%q): error %v, want ok = %v", tc.raw, err, tc.ok)
-			}
-			if err == nil && !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("decodeValue(%q) = %#v, want %#v", tc.raw, got, tc.want)
-			}
-			checkDecodeValue(t, tc.raw)
-		})
-	}
-}
-
-// checkDecodeValue fails unless decodeValue and latch.DecodeValue agree on
-// raw.
-func checkDecodeValue(t *testing.T, raw string) {
-	t.Helper()
-	got, err := decodeValue(raw)
-	want, werr := latch.DecodeValue([]byte(raw))
-	if (err == nil) != (werr == nil) {
-		t.Fatalf("decodeValue(%q): error %v, latch.DecodeValue: %v", raw, err, werr)
-	}
-	if err == nil && !reflect.DeepEqual(got, want) {
-		t.Fatalf("decodeValue(%q) = %#v, latch.DecodeValue gives %#v", raw, got, want)
-	}
-}
-
 func TestAppendValue(t *testing.T) {
 	type named string
 	tests := []struct {
@@ -380,17 +318,6 @@ func FuzzAppendMeta(f *testing.F) {
 		}
 		_, werr := json.Marshal(&m)
 		checkAppendMeta(t, &m, werr == nil)
-	})
-}
-
-// FuzzDecodeValue checks that decodeValue never panics and always agrees
-// with latch.DecodeValue.
-func FuzzDecodeValue(f *testing.F) {
-	for _, seed := range []string{`"x"`, `""`, `-0.5e-7`, `01`, `true`, `null`, `nul`, `{"a":1}`, `"\u00e9"`, "\"\xff\"", ` 1`, `1 `} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		checkDecodeValue(t, raw)
 	})
 }
 

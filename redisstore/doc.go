@@ -35,10 +35,10 @@
 //
 // # Round trips
 //
-// Load is one HGETALL. The metadata and values that latch wrote are
-// decoded without reflection (anything else, such as a record written by
-// hand, goes to encoding/json and reads the same), so a read-only request
-// costs the round trip and little more.
+// Load is one HGETALL. The metadata that latch wrote is decoded without
+// reflection, and the values by latch.DecodeValueString (anything else,
+// such as a record written by hand, goes to encoding/json and reads the
+// same), so a read-only request costs the round trip and little more.
 //
 // On a standalone server or behind Sentinel, each Commit and each Delete is
 // one script call (EVALSHA, falling back to EVAL when the server's script

@@ -276,7 +276,7 @@ func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
 		if !ok {
 			continue
 		}
-		v, err := decodeValue(raw)
+		v, err := latch.DecodeValueString(raw)
 		if err != nil {
 			return nil, 0, fmt.Errorf("corrupt record: value %q: %w", k, err)
 		}
