@@ -124,7 +124,8 @@ func (m *Meta) ExpiresAt() time.Time { return m.Deadline().Add(m.Grace) }
 type Record struct {
 	Meta
 	// Values holds the application's data. Stores keep values serialised
-	// by EncodeValue (JSON) and read them back with DecodeValue, so a value
+	// by EncodeValue (JSON) and read them back with DecodeValue (or
+	// DecodeValueString, its faster twin for a string), so a value
 	// read back may have another Go type than the one set: a json.Number
 	// for a number, a map[string]any for a struct (use the Session's typed
 	// getters).
