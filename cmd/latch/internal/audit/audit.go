@@ -16,6 +16,7 @@ package audit
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,6 +44,10 @@ type Config struct {
 	Password  string
 	UserField string
 	PassField string
+	// LoginJSON posts the credentials as a JSON object instead, as a
+	// single-page application's login API takes them:
+	// {"<UserField>": Username, "<PassField>": Password}.
+	LoginJSON bool
 	// MePath answers 200 when authenticated and anything else when not.
 	// Required with LoginPath.
 	MePath string
@@ -400,9 +405,15 @@ func (a *auditor) loginOnce(ctx context.Context, c *client) (*session, error) {
 	for _, n := range c.names {
 		s.pre[n] = c.jar[n]
 	}
-	form.Set(a.cfg.UserField, a.cfg.Username)
-	form.Set(a.cfg.PassField, a.cfg.Password)
-	post, err := c.do(ctx, "POST", a.cfg.LoginPath, form)
+	var post *exchange
+	if a.cfg.LoginJSON {
+		body, _ := json.Marshal(map[string]string{a.cfg.UserField: a.cfg.Username, a.cfg.PassField: a.cfg.Password})
+		post, err = c.send(ctx, "POST", a.cfg.LoginPath, "application/json", body)
+	} else {
+		form.Set(a.cfg.UserField, a.cfg.Username)
+		form.Set(a.cfg.PassField, a.cfg.Password)
+		post, err = c.do(ctx, "POST", a.cfg.LoginPath, form)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +428,7 @@ func (a *auditor) loginOnce(ctx context.Context, c *client) (*session, error) {
 		return nil, err
 	}
 	if me.Status != 200 {
-		return nil, fmt.Errorf("%w: POST %s answered %d, then GET %s answered %d; check --username, --password-env, --user-field, --pass-field and --me-path",
+		return nil, fmt.Errorf("%w: POST %s answered %d, then GET %s answered %d; check --username, --password-env, --user-field, --pass-field, --login-json and --me-path",
 			ErrLogin, a.cfg.LoginPath, post.Status, a.cfg.MePath, me.Status)
 	}
 	s.me = me

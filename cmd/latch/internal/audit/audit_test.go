@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -60,6 +61,7 @@ type appOptions struct {
 	tokenInURL   bool
 	preLogin     bool // GET / issues an anonymous session
 	limitEvery   int  // every n-th login answers 429 with Retry-After: 2
+	jsonLogin    bool // /login takes a JSON object, not a form
 }
 
 type fakeSession struct {
@@ -93,6 +95,20 @@ func (a *fakeApp) newID() string {
 
 func (a *fakeApp) setCookie(w http.ResponseWriter, id string) {
 	w.Header().Add("Set-Cookie", a.opt.cookieName+"="+id+a.opt.attrs)
+}
+
+// credentials reports whether the login request r carries alice's
+// password, as a form with the CSRF field or, for a JSON login API, as a
+// JSON object.
+func (a *fakeApp) credentials(r *http.Request) bool {
+	if !a.opt.jsonLogin {
+		return r.PostFormValue("username") == "alice" && r.PostFormValue("password") == "pw" && r.PostFormValue("csrf") == "x"
+	}
+	var c struct{ Username, Password string }
+	if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&c) != nil {
+		return false
+	}
+	return c.Username == "alice" && c.Password == "pw"
 }
 
 // lookup returns the live session of r, enforcing the timeouts.
@@ -142,7 +158,7 @@ func (a *fakeApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "slow down", http.StatusTooManyRequests)
 			return
 		}
-		if r.PostFormValue("username") != "alice" || r.PostFormValue("password") != "pw" || r.PostFormValue("csrf") != "x" {
+		if !a.credentials(r) {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
@@ -255,6 +271,10 @@ func TestRunAgainstFakeApps(t *testing.T) {
 			CheckIdleTimeout: Fail, CheckAbsoluteTimeout: Fail, CheckTokenEntropy: Fail, CheckWeakSecretKey: Skip,
 			CheckSessionInURL: Fail, CheckCookieSize: Pass,
 		}},
+		{"JSON login API", func() appOptions { o := secureApp; o.jsonLogin = true; return o }(), true,
+			func(c *Config) { c.LoginJSON, c.IdleWait, c.AbsoluteWait = true, 0, 0 }, map[string]Status{
+				CheckCookieSecure: Pass, CheckSessionFixation: Pass, CheckLogout: Pass, CheckTokenEntropy: Pass,
+			}},
 		{"weak app without waits", weakApp, false, func(c *Config) { c.IdleWait, c.AbsoluteWait = 0, 0 }, map[string]Status{
 			CheckIdleTimeout: Warn, CheckAbsoluteTimeout: Warn,
 		}},
@@ -619,6 +639,7 @@ func TestSignedCookieFrameworks(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	clock := newFakeClock()
 	target, _, _ := startApp(t, weakApp, false, clock)
+	jsonTarget, _, _ := startApp(t, appOptions{cookieName: "sid", jsonLogin: true}, false, clock)
 	// noCookie logs anyone in and never sets a cookie, as an app whose
 	// Secure cookie is withheld over plain HTTP seems to the auditor.
 	noCookie := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -633,6 +654,8 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{"login sets no cookie over plain HTTP", Config{Target: noCookie.URL + "/", LoginPath: "/login", Username: "alice", Password: "pw", MePath: "/me"},
 			ErrLogin, "audit its https:// URL"},
+		{"form login to a JSON login API", Config{Target: jsonTarget, LoginPath: "/login", Username: "alice", Password: "pw", MePath: "/me"},
+			ErrLogin, "--login-json"},
 		{"not a URL", Config{Target: "ftp://x"}, nil, "not an http or https URL"},
 		{"login without me-path", Config{Target: target, LoginPath: "/login", Username: "a"}, nil, "--me-path"},
 		{"login without user", Config{Target: target, LoginPath: "/login", MePath: "/me"}, nil, "username"},

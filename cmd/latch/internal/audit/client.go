@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -112,25 +113,33 @@ func (c *client) cookieHeader() string {
 	return strings.Join(parts, "; ")
 }
 
-// do sends one request to ref (resolved against the target) and records
-// it. It never follows redirects.
+// do sends one request to ref (resolved against the target), with form as
+// its body when it is not nil, and records it. It never follows redirects.
 func (c *client) do(ctx context.Context, method, ref string, form url.Values) (*exchange, error) {
+	if form == nil {
+		return c.send(ctx, method, ref, "", nil)
+	}
+	return c.send(ctx, method, ref, "application/x-www-form-urlencoded", []byte(form.Encode()))
+}
+
+// send is do with a body of any type: none when contentType is "".
+func (c *client) send(ctx context.Context, method, ref, contentType string, body []byte) (*exchange, error) {
 	u, err := c.origin.Parse(ref)
 	if err != nil {
 		return nil, fmt.Errorf("audit: bad path %q: %w", ref, err)
 	}
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	var rd io.Reader
+	if contentType != "" {
+		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	req.Header.Set("User-Agent", "latch-audit/1 (+https://github.com/latchsec/latch)")
 	req.Header.Set("Accept", "text/html,application/json;q=0.9,*/*;q=0.8")
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Origin", u.Scheme+"://"+u.Host)
 		req.Header.Set("Referer", u.String())
 	}
