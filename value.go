@@ -59,10 +59,10 @@ func DecodeValueString(s string) (any, error) {
 // string that needs no unescaping: valid UTF-8 (encoding/json replaces bad
 // bytes), no backslash, no control character.
 func plainJSONString(s string) (string, bool) {
-	v := s[1 : len(s)-1]
 	if s[len(s)-1] != '"' {
 		return "", false
 	}
+	v := s[1 : len(s)-1]
 	ascii := true
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; {

@@ -238,13 +238,19 @@ func (s *Store) userKey(u string) (uint64, *userShard) {
 
 func (s *Store) nowNano() int64 { return unixNano(s.now()) }
 
+// The range of times that int64 Unix nanoseconds represent.
+var (
+	firstNano = time.Unix(0, math.MinInt64+1)
+	lastNano  = time.Unix(0, math.MaxInt64)
+)
+
 // unixNano is t.UnixNano clamped to the range it can represent: a time
 // before 1678 is long past, one after 2262 as good as never.
 func unixNano(t time.Time) int64 {
 	switch {
-	case t.Before(time.Unix(0, math.MinInt64+1)):
+	case t.Before(firstNano):
 		return math.MinInt64 + 1
-	case t.After(time.Unix(0, math.MaxInt64)):
+	case t.After(lastNano):
 		return math.MaxInt64
 	}
 	return t.UnixNano()
@@ -501,7 +507,7 @@ type write struct {
 	c    *latch.Commit
 	exp  int64
 	meta []byte
-	set  []setValue
+	set  []rawValue
 }
 
 // peek reads, under the read lock, the entry stored under h and its user.

@@ -42,27 +42,28 @@ const (
 
 var errCorrupt = errors.New("corrupt record")
 
-// setValue is one value of a Commit.Set, already encoded.
-type setValue struct {
+// rawValue is one value and its key, the value encoded: of a Commit.Set,
+// or read from a packed record.
+type rawValue struct {
 	key, raw string
 }
 
 // encodeSet encodes the values a commit sets, sorted by key. It runs
 // before any lock is taken: a value that cannot be encoded fails the commit
 // and nothing is written.
-func encodeSet(set map[string]any) ([]setValue, error) {
+func encodeSet(set map[string]any) ([]rawValue, error) {
 	if len(set) == 0 {
 		return nil, nil
 	}
-	out := make([]setValue, 0, len(set))
+	out := make([]rawValue, 0, len(set))
 	for k, v := range set {
 		b, err := latch.EncodeValue(v)
 		if err != nil {
 			return nil, fmt.Errorf("value %q: %w", k, err)
 		}
-		out = append(out, setValue{k, string(b)})
+		out = append(out, rawValue{k, string(b)})
 	}
-	slices.SortFunc(out, func(a, b setValue) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(out, func(a, b rawValue) int { return strings.Compare(a.key, b.key) })
 	return out, nil
 }
 
@@ -169,15 +170,14 @@ func valuesOf(data string) string {
 // encodeMeta), then the values of base (a values section, "" for none)
 // patched by the commit. Keys are kept in the order of base, and new keys
 // follow in the order of set.
-func pack(meta []byte, base string, c *latch.Commit, set []setValue) (string, error) {
+func pack(meta []byte, base string, c *latch.Commit, set []rawValue) (string, error) {
 	if c.Clear {
 		base = ""
 	}
 	if len(c.Delete) == 0 && len(set) == 0 {
 		return string(meta) + base, nil
 	}
-	type pair struct{ key, raw string }
-	var pairs []pair
+	var vals []rawValue // the values of base that stay, then set
 	if base != "" {
 		r := reader{s: base}
 		count := r.uvarint()
@@ -185,28 +185,29 @@ func pack(meta []byte, base string, c *latch.Commit, set []setValue) (string, er
 			r.err = errCorrupt
 		}
 		if r.err == nil {
-			pairs = make([]pair, 0, int(count)+len(set))
+			vals = make([]rawValue, 0, int(count)+len(set))
 		}
 		for i := uint64(0); i < count && r.err == nil; i++ {
 			k, v := r.str(), r.str()
 			if !slices.Contains(c.Delete, k) && !containsKey(set, k) {
-				pairs = append(pairs, pair{k, v})
+				vals = append(vals, rawValue{k, v})
 			}
 		}
 		if r.err != nil {
 			return "", r.err
 		}
 	}
-	count := len(pairs) + len(set)
-	if count == 0 {
+	if len(vals) == 0 {
+		vals = set
+	} else {
+		vals = append(vals, set...) // within its capacity
+	}
+	if len(vals) == 0 {
 		return string(meta), nil
 	}
 	// The exact size, so that the record takes the smallest allocation.
-	size := len(meta) + uvarintLen(count)
-	for _, p := range pairs {
-		size += strLen(p.key) + strLen(p.raw)
-	}
-	for _, v := range set {
+	size := len(meta) + uvarintLen(len(vals))
+	for _, v := range vals {
 		size += strLen(v.key) + strLen(v.raw)
 	}
 	var sb strings.Builder
@@ -217,12 +218,8 @@ func pack(meta []byte, base string, c *latch.Commit, set []setValue) (string, er
 		sb.Write(tmp[:binary.PutUvarint(tmp[:], uint64(len(s)))])
 		sb.WriteString(s)
 	}
-	sb.Write(tmp[:binary.PutUvarint(tmp[:], uint64(count))])
-	for _, p := range pairs {
-		writeStr(p.key)
-		writeStr(p.raw)
-	}
-	for _, v := range set {
+	sb.Write(tmp[:binary.PutUvarint(tmp[:], uint64(len(vals)))])
+	for _, v := range vals {
 		writeStr(v.key)
 		writeStr(v.raw)
 	}
@@ -236,8 +233,8 @@ func uvarintLen(n int) int {
 
 func strLen(s string) int { return uvarintLen(len(s)) + len(s) }
 
-func containsKey(set []setValue, k string) bool {
-	_, found := slices.BinarySearchFunc(set, k, func(v setValue, k string) int { return strings.Compare(v.key, k) })
+func containsKey(set []rawValue, k string) bool {
+	_, found := slices.BinarySearchFunc(set, k, func(v rawValue, k string) int { return strings.Compare(v.key, k) })
 	return found
 }
 

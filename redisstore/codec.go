@@ -107,8 +107,9 @@ func decodeMetaFast(raw string, m *latch.Meta) bool {
 }
 
 // scanner reads the strict subset of JSON that decodeMetaFast accepts
-// (values go to latch.DecodeValueString, which has its own fast paths). Every method reports false on input outside it, and
-// none reads past the end of s.
+// (values go to latch.DecodeValueString, which has its own fast paths).
+// Every method reports false on input outside it, and none reads past the
+// end of s.
 type scanner struct {
 	s string
 	i int
