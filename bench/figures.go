@@ -283,6 +283,13 @@ type probeResult struct {
 	slow  int // lookups longer than SlowLookup
 }
 
+// probeFor runs probe for d.
+func probeFor(d time.Duration, lookup func(i int) error) (probeResult, error) {
+	stop := make(chan struct{})
+	time.AfterFunc(d, func() { close(stop) })
+	return probe(stop, lookup)
+}
+
 // probe looks up sessions with lookup until stop is closed.
 func probe(stop <-chan struct{}, lookup func(i int) error) (probeResult, error) {
 	var res probeResult
@@ -361,16 +368,14 @@ func LatchMemory(ctx context.Context, n int, window time.Duration) (Memory, erro
 	}
 	// Baseline: the same probe, for as long as a sweep will be given,
 	// with nothing to sweep.
-	stop := make(chan struct{})
-	time.AfterFunc(window, func() { close(stop) })
-	base, err := probe(stop, lookup)
+	base, err := probeFor(window, lookup)
 	res.Baseline, res.SlowBaseline, res.BaselinePhase = base.worst, base.slow, base.took
 	if err != nil {
 		return res, fmt.Errorf("bench: memstore probe: %w", err)
 	}
 
 	clock.Advance(IdleTimeout + time.Second)
-	stop = make(chan struct{})
+	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -461,17 +466,13 @@ func SCSMemory(ctx context.Context, n int, window time.Duration) (Memory, error)
 		}
 		return err
 	}
-	stop := make(chan struct{})
-	time.AfterFunc(window, func() { close(stop) })
-	base, err := probe(stop, lookup)
+	base, err := probeFor(window, lookup)
 	res.Baseline, res.SlowBaseline, res.BaselinePhase = base.worst, base.slow, base.took
 	if err != nil {
 		return res, fmt.Errorf("bench: scs probe: %w", err)
 	}
 	time.Sleep(time.Until(expire) - interval/2)
-	stop = make(chan struct{})
-	time.AfterFunc(4*interval, func() { close(stop) })
-	sweep, err := probe(stop, lookup)
+	sweep, err := probeFor(4*interval, lookup)
 	res.Stall, res.Lookups, res.Slow, res.Phase = sweep.worst, sweep.n, sweep.slow, sweep.took
 	if err != nil {
 		return res, fmt.Errorf("bench: scs probe: %w", err)
