@@ -3,35 +3,20 @@ package boltstore
 import (
 	"crypto/sha256"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/internal/latchtest"
 )
 
 // t0 is the start of every fake clock.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is an injectable clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// fakeClock is latch's shared test clock, which moves only when told.
+type fakeClock = latchtest.Clock
 
-func newClock() *fakeClock { return &fakeClock{t: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *fakeClock { return latchtest.NewClock(t0) }
 
 // hashOf returns a distinct hash for a test name.
 func hashOf(name string) latch.Hash { return sha256.Sum256([]byte(name)) }
