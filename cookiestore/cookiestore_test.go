@@ -31,6 +31,19 @@ func newStore(t testing.TB, keys *latch.Keyring, opts cookiestore.Options) *cook
 	return s
 }
 
+// newFrozenRevokingStore returns a store whose revocations are kept in a
+// memstore, both with a clock that stands still at t0.
+func newFrozenRevokingStore(t testing.TB) *cookiestore.Store {
+	t.Helper()
+	now := func() time.Time { return t0 }
+	revs, err := memstore.New(memstore.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { revs.Close() })
+	return newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: now})
+}
+
 // sampleRecord is a logged-in session as the Manager seals it.
 func sampleRecord() *latch.Record {
 	return &latch.Record{
@@ -592,12 +605,7 @@ func TestStoreMethods(t *testing.T) {
 func TestRevocationOrdersSeals(t *testing.T) {
 	// With a clock that does not move, a seal before DeleteUser is refused
 	// and a seal after it accepted.
-	revs, err := memstore.New(memstore.Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer revs.Close()
-	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: func() time.Time { return t0 }})
+	s := newFrozenRevokingStore(t)
 	ctx := context.Background()
 	before := mustSeal(t, s, hashOf("a"), sampleRecord(), t0)
 	if _, err := s.DeleteUser(ctx, "alice", latch.Hash{}); err != nil {
@@ -708,12 +716,7 @@ func TestFuncRevocationsZeroValue(t *testing.T) {
 // clock that stands still: seals finished before DeleteUser are refused,
 // seals begun after it are accepted, whatever ran in between.
 func TestConcurrentRevocation(t *testing.T) {
-	revs, err := memstore.New(memstore.Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer revs.Close()
-	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: func() time.Time { return t0 }})
+	s := newFrozenRevokingStore(t)
 	ctx := context.Background()
 	sealMany := func(n int) []string {
 		out := make([]string, n)
