@@ -394,13 +394,11 @@ func (a *auditor) login(ctx context.Context, c *client) (*session, error) {
 
 func (a *auditor) loginOnce(ctx context.Context, c *client) (*session, error) {
 	s := &session{c: c, pre: map[string]string{}}
-	form := url.Values{}
+	// The login page first, for the cookies a visitor has before login
+	// (and a form's hidden inputs).
 	page, err := c.do(ctx, "GET", a.cfg.LoginPath, nil)
 	if err != nil {
 		return nil, err
-	}
-	if page.Status == 200 {
-		form = hiddenInputs(page.Body)
 	}
 	for _, n := range c.names {
 		s.pre[n] = c.jar[n]
@@ -410,6 +408,10 @@ func (a *auditor) loginOnce(ctx context.Context, c *client) (*session, error) {
 		body, _ := json.Marshal(map[string]string{a.cfg.UserField: a.cfg.Username, a.cfg.PassField: a.cfg.Password})
 		post, err = c.send(ctx, "POST", a.cfg.LoginPath, "application/json", body)
 	} else {
+		form := url.Values{}
+		if page.Status == 200 {
+			form = hiddenInputs(page.Body)
+		}
 		form.Set(a.cfg.UserField, a.cfg.Username)
 		form.Set(a.cfg.PassField, a.cfg.Password)
 		post, err = c.do(ctx, "POST", a.cfg.LoginPath, form)
