@@ -26,7 +26,7 @@ func TestHostileCookiesMore(t *testing.T) {
 	tests := []struct {
 		name      string
 		cookies   []string // one Cookie header line each
-		reason    string
+		reason    latch.Reason
 		wantLoads int64
 	}{
 		{"valid MAC, unknown id", []string{"__Host-session=" + foreign}, latch.ReasonNotFound, 1},

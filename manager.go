@@ -41,8 +41,13 @@ const (
 // Config configures a Manager. Its zero value, with a Store, is the secure
 // configuration: every field documents its default.
 type Config struct {
-	// Store keeps the sessions. Required.
+	// Store keeps the sessions on the server: memstore for one process,
+	// boltstore for one machine, redisstore or pgstore for several. Set
+	// exactly one of Store and Stateless.
 	Store Store
+	// Stateless keeps each session in its cookie instead (package
+	// cookiestore): nothing on the server but, optionally, revocations.
+	Stateless Stateless
 
 	// Keys signs session tokens. Default: LoadKeys(), from the LATCH_KEYS
 	// or LATCH_KEYS_FILE environment variable; New fails without keys.
@@ -127,21 +132,22 @@ type Config struct {
 // Manager issues, loads and commits sessions. Build one with New; it is
 // safe for concurrent use.
 type Manager struct {
-	cfg       Config
-	store     Store
-	stateless Stateless // non-nil when the store keeps sessions in cookies
-	tokens    *tokens
-	guard     *guard
-	log       *slog.Logger
-	now       func() time.Time
+	cfg     Config
+	backend backend // where sessions live: chosen once, in New
+	guard   *guard
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New validates cfg, fills in the defaults and returns a Manager. It
 // refuses weak keys and insecure combinations, so a misconfiguration stops
 // the program at start rather than at the first request.
 func New(cfg Config) (*Manager, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("latch: Config.Store is required (memstore.New() for one process, boltstore for one machine, redisstore or pgstore for several)")
+	switch {
+	case cfg.Store == nil && cfg.Stateless == nil:
+		return nil, errors.New("latch: Config.Store is required (memstore.New() for one process, boltstore for one machine, redisstore or pgstore for several; or Config.Stateless for cookie sessions)")
+	case cfg.Store != nil && cfg.Stateless != nil:
+		return nil, errors.New("latch: set Config.Store or Config.Stateless, not both")
 	}
 	if cfg.Keys == nil {
 		k, err := LoadKeys()
@@ -231,9 +237,13 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, store: cfg.Store, tokens: t, log: cfg.Logger, now: cfg.Now}
-	m.stateless, _ = cfg.Store.(Stateless)
-	if m.stateless != nil && cfg.MaxSessionsPerUser > 0 {
+	m := &Manager{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if cfg.Stateless != nil {
+		m.backend = &cookieBackend{st: cfg.Stateless, name: cfg.CookieName}
+	} else {
+		m.backend = &serverBackend{store: cfg.Store, tokens: t}
+	}
+	if cfg.MaxSessionsPerUser > 0 && !m.backend.limits() {
 		return nil, errors.New("latch: MaxSessionsPerUser needs a server-side store: a cookie store cannot count a user's sessions")
 	}
 	if cfg.GuessLimit > 0 {
@@ -283,7 +293,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string, current *Session)
 	if current != nil {
 		cur = current.hashNow()
 	}
-	list, err := ListSessions(ctx, m.store, userID, cur, m.now())
+	list, err := listSessions(ctx, m.backend.list, userID, cur, m.now())
 	if err != nil {
 		return nil, m.storeError(ctx, fmt.Errorf("latch: list sessions: %w", err))
 	}
@@ -295,7 +305,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string, current *Session)
 // Manager's store, plus an EventRevoked, or an EventStoreError when the
 // store fails.
 func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
-	err := RevokeSession(ctx, m.store, userID, handle)
+	err := revokeSession(ctx, m.backend.list, m.backend.end, userID, handle)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return ErrNotFound
@@ -309,7 +319,7 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 // RevokeUser ends every session of a user, for example when the account is
 // disabled or deleted (ASVS 7.4.2), and returns how many it ended.
 func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
-	n, err := m.store.DeleteUser(ctx, userID, Hash{})
+	n, _, err := m.backend.endUser(ctx, userID, Hash{})
 	if err != nil {
 		return n, m.storeError(ctx, fmt.Errorf("latch: revoke user: %w", err))
 	}
@@ -324,29 +334,6 @@ func count(n int) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%d)", n)
-}
-
-// end ends one session on the server: deletes its record, or in stateless
-// mode ends every session of its user (the only revocation a cookie
-// allows).
-func (m *Manager) end(ctx context.Context, id Hash, userID string) error {
-	var err error
-	switch {
-	case m.stateless == nil:
-		err = m.store.Delete(ctx, id)
-	case userID != "":
-		_, err = m.store.DeleteUser(ctx, userID, Hash{})
-		if errors.Is(err, ErrNotSupported) {
-			// A cookie store without revocations: the cookie is cleared
-			// and a copy of it stays valid until its timeouts (see
-			// package cookiestore).
-			err = nil
-		}
-	}
-	if err != nil {
-		return m.storeError(ctx, err)
-	}
-	return nil
 }
 
 // storeError reports a store failure as an event and returns it.

@@ -149,7 +149,7 @@ func testApp(m *latch.Manager) http.Handler {
 	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
 		s := sess(r)
 		if !s.IsAuthenticated() {
-			http.Error(w, "not logged in: "+s.Ended(), http.StatusUnauthorized)
+			http.Error(w, "not logged in: "+string(s.Ended()), http.StatusUnauthorized)
 			return
 		}
 		fmt.Fprint(w, s.UserID())

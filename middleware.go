@@ -2,7 +2,6 @@ package latch
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -58,43 +57,39 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 	if n > 1 {
 		return m.refuse(s, now, ReasonDuplicate)
 	}
-	rec, h, fallback, reason, err := m.open(s.ctx, tok, now)
+	o, err := m.backend.open(s.ctx, tok, now)
 	if err != nil {
 		return http.StatusServiceUnavailable, m.storeError(s.ctx, fmt.Errorf("latch: load session: %w", err))
 	}
-	if reason == ReasonNotFound {
-		s.ended = ReasonNotFound
-		m.emit(s.ctx, Event{Kind: EventInvalidToken, Handle: h.Handle(), Client: s.clientAddr(), Reason: ReasonNotFound})
+	switch o.Refused {
+	case "":
+	case ReasonNotFound, ReasonRenewed:
+		// Not a guess: the token was valid once. A renewed session's
+		// cookie is left alone, as the browser most likely holds the
+		// new one already and an expiry would race it.
+		s.ended = o.Refused
+		s.expireCookie = o.Refused == ReasonNotFound
+		m.emit(s.ctx, Event{Kind: EventInvalidToken, Handle: o.ID.Handle(), Client: s.clientAddr(), Reason: string(o.Refused)})
 		return 0, nil
+	default:
+		return m.refuse(s, now, o.Refused)
 	}
-	if reason != "" {
-		return m.refuse(s, now, reason)
-	}
-	ended := ""
-	switch {
-	case !now.Before(rec.AbsoluteDeadline()):
-		ended = "absolute"
-	case !now.Before(rec.IdleDeadline()):
-		ended = "idle"
-	}
-	if ended != "" {
+	rec, h := o.Record, o.ID
+	if ended := endReason(rec, now); ended != "" {
 		s.ended = ended
-		if m.stateless == nil {
-			if err := m.store.Delete(s.ctx, h); err != nil {
-				m.storeError(s.ctx, fmt.Errorf("latch: delete expired session: %w", err))
-			}
+		if err := m.backend.expired(s.ctx, h); err != nil {
+			m.storeError(s.ctx, fmt.Errorf("latch: delete expired session: %w", err))
 		}
-		m.emit(s.ctx, Event{Kind: EventExpired, Handle: h.Handle(), UserID: rec.UserID, Client: s.clientAddr(), Reason: ended})
+		m.emit(s.ctx, Event{Kind: EventExpired, Handle: h.Handle(), UserID: rec.UserID, Client: s.clientAddr(), Reason: string(ended)})
 		return 0, nil
 	}
 	s.stored, s.hash, s.token, s.base, s.meta = true, h, tok, rec, rec.Meta
 	s.expireCookie = false
-	if fallback {
-		if m.stateless != nil {
-			s.metaSet = true // sealed again under the primary key at commit
-		} else {
-			s.token = m.tokens.reissue(tok)
+	if o.Fallback {
+		if s.token = m.backend.reissue(tok); s.token != "" {
 			s.sendCookie = true
+		} else {
+			s.token, s.metaSet = tok, true // written again under the primary key at commit
 		}
 		m.emit(s.ctx, Event{Kind: EventFallbackKey, Handle: h.Handle(), UserID: rec.UserID})
 	}
@@ -104,29 +99,23 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 	return 0, nil
 }
 
-// open verifies a cookie value and loads its record. In server mode it
-// checks the token's shape and MAC before any store lookup.
-func (m *Manager) open(ctx context.Context, tok string, now time.Time) (rec *Record, h Hash, fallback bool, reason string, err error) {
-	if m.stateless != nil {
-		return m.stateless.Open(ctx, m.cfg.CookieName, tok, now)
+// endReason says which timeout has ended rec at now, or "".
+func endReason(rec *Record, now time.Time) Reason {
+	switch {
+	case !now.Before(rec.AbsoluteDeadline()):
+		return ReasonAbsolute
+	case !now.Before(rec.IdleDeadline()):
+		return ReasonIdle
 	}
-	h, fallback, reason = m.tokens.verify(tok, now)
-	if reason != "" {
-		return nil, h, false, reason, nil
-	}
-	rec, err = m.store.Load(ctx, h)
-	if errors.Is(err, ErrNotFound) {
-		return nil, h, false, ReasonNotFound, nil
-	}
-	return rec, h, fallback, "", err
+	return ""
 }
 
 // refuse handles a token that failed verification: an event, the guessing
 // counter, and a fresh anonymous session (or 429 past the limit).
-func (m *Manager) refuse(s *Session, now time.Time, reason string) (int, error) {
+func (m *Manager) refuse(s *Session, now time.Time, reason Reason) (int, error) {
 	s.ended = reason
 	client := s.clientAddr()
-	m.emit(s.ctx, Event{Kind: EventInvalidToken, Client: client, Reason: reason})
+	m.emit(s.ctx, Event{Kind: EventInvalidToken, Client: client, Reason: string(reason)})
 	if m.guard == nil {
 		return 0, nil
 	}
@@ -166,12 +155,12 @@ func (m *Manager) checkBinding(s *Session, r *http.Request) (int, error) {
 			return http.StatusServiceUnavailable, err
 		}
 	case BindingEnd:
-		if err := m.end(s.ctx, s.hash, rec.UserID); err != nil {
-			return http.StatusServiceUnavailable, fmt.Errorf("latch: end session: %w", err)
+		if err := m.backend.end(s.ctx, s.hash, &rec.Meta); err != nil {
+			return http.StatusServiceUnavailable, m.storeError(s.ctx, fmt.Errorf("latch: end session: %w", err))
 		}
-		m.emit(s.ctx, Event{Kind: EventRevoked, Handle: s.hash.Handle(), UserID: rec.UserID, Reason: "binding"})
+		m.emit(s.ctx, Event{Kind: EventRevoked, Handle: s.hash.Handle(), UserID: rec.UserID, Reason: string(ReasonBinding)})
 		s.reset()
-		s.ended, s.expireCookie = "binding", true
+		s.ended, s.expireCookie = ReasonBinding, true
 	}
 	return 0, nil
 }
@@ -195,59 +184,6 @@ func findCookie(h http.Header, name string) (value string, n int) {
 		}
 	}
 	return value, n
-}
-
-// commitHeader commits the session as the response begins and adds the
-// cookie headers. It is called once, before the first byte goes out.
-func (s *Session) commitHeader(h http.Header) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.headerDone = true
-	err := s.save(s.m.now())
-	if errors.Is(err, ErrNotFound) {
-		// Revoked, logged out or expired by another request meanwhile:
-		// the session is over, and this request's changes with it.
-		s.m.emit(s.ctx, Event{Kind: EventRevoked, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: "ended during the request; its changes were not saved"})
-		s.reset()
-		s.expireCookie = true
-		err = nil
-	}
-	if err != nil {
-		return err
-	}
-	switch {
-	case s.sendCookie && s.stored:
-		h.Add("Set-Cookie", s.m.cookie(s.token, &s.meta))
-	case s.expireCookie:
-		h.Add("Set-Cookie", s.m.cookie("", nil))
-	default:
-		return nil
-	}
-	if h.Get("Cache-Control") == "" {
-		h.Set("Cache-Control", `no-store`)
-	}
-	s.sendCookie, s.expireCookie = false, false
-	return nil
-}
-
-// commitLate commits changes made after the response began.
-func (s *Session) commitLate() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.dirty() {
-		return
-	}
-	if !s.stored {
-		s.m.emit(s.ctx, Event{Kind: EventLateChange, Reason: "values set on a new session after the response began: the session could not be created because its cookie could not be sent"})
-		return
-	}
-	if err := s.write(s.m.now(), false); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			s.m.emit(s.ctx, Event{Kind: EventRevoked, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: "ended during the request; its changes were not saved"})
-		} else {
-			s.m.emit(s.ctx, Event{Kind: EventLateChange, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: "changes made after the response began could not be saved", Err: err})
-		}
-	}
 }
 
 // cookie returns a Set-Cookie header value. meta is nil for a cookie that

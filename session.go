@@ -2,7 +2,6 @@ package latch
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,7 +83,7 @@ type Session struct {
 	expireCookie bool // tell the browser to drop its cookie
 	headerDone   bool // the response has begun
 	noTouch      bool // this request must not extend the session
-	ended        string
+	ended        Reason
 }
 
 // Lookup returns the value stored under key and whether there is one.
@@ -293,11 +292,14 @@ func (s *Session) Remember() bool {
 }
 
 // Ended says why the session this request's cookie named is over, when it
-// is: "idle" or "absolute" (a timeout), "not-found" (logged out, revoked or
-// unknown), "binding" (ended by the binding policy), or a token refusal
-// reason. It is "" when the request brought no cookie or a live session.
-// A login page can use it to tell the user why they must sign in again.
-func (s *Session) Ended() string {
+// is: ReasonIdle or ReasonAbsolute (a timeout), ReasonNotFound (logged
+// out, revoked or unknown), ReasonRenewed (replaced by a newer ID: the
+// browser most likely sent an old cookie with a request that crossed a
+// login), ReasonBinding (ended by the binding policy), or another token
+// refusal reason. It is "" when the request brought no cookie or a live
+// session. A login page can use it to tell the user why they must sign in
+// again.
+func (s *Session) Ended() Reason {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.ended
@@ -430,8 +432,8 @@ func (s *Session) Logout() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stored {
-		if err := s.m.end(s.ctx, s.hash, s.meta.UserID); err != nil {
-			return fmt.Errorf("latch: logout: %w", err)
+		if err := s.m.backend.end(s.ctx, s.hash, &s.meta); err != nil {
+			return s.m.storeError(s.ctx, fmt.Errorf("latch: logout: %w", err))
 		}
 		s.m.emit(s.ctx, Event{Kind: EventLogout, Handle: s.hash.Handle(), UserID: s.meta.UserID, Client: s.clientAddr()})
 	}
@@ -453,13 +455,13 @@ func (s *Session) RevokeOthers() (int, error) {
 	if user == "" {
 		return 0, ErrNotAuthenticated
 	}
-	n, err := s.m.store.DeleteUser(s.ctx, user, keep)
+	n, reseal, err := s.m.backend.endUser(s.ctx, user, keep)
 	if err != nil {
 		return n, s.m.storeError(s.ctx, fmt.Errorf("latch: revoke other sessions: %w", err))
 	}
-	if s.m.stateless != nil {
-		// Every session of the user sealed before now has ended: seal this
-		// one again so that it survives.
+	if reseal {
+		// This session ended with the others (a cookie session): write
+		// it again so that it survives.
 		s.mu.Lock()
 		s.metaSet = true
 		s.mu.Unlock()
@@ -541,119 +543,4 @@ func (s *Session) recordClient() {
 		ua = ua[:256]
 	}
 	s.meta.UserAgent, s.meta.IP = ua, s.clientAddr()
-}
-
-// dirty reports whether values or metadata changed.
-func (s *Session) dirty() bool { return len(s.changes) > 0 || s.cleared || s.metaSet }
-
-// save commits what the request changed, or refreshes the last-seen time
-// when it is older than the touch interval. It is called with s.mu held
-// when the response begins and when the handler returns.
-func (s *Session) save(now time.Time) error {
-	switch {
-	case !s.stored && !s.dirty():
-		return nil // nothing to keep: no session is created without a reason
-	case !s.stored:
-		return s.write(now, true)
-	case s.dirty():
-		return s.write(now, false)
-	case !s.noTouch && now.Sub(s.meta.LastSeen) >= s.m.cfg.TouchInterval:
-		if err := s.write(now, false); err != nil {
-			return err
-		}
-		s.sendCookie = s.sendCookie || s.meta.Remember
-	}
-	return nil
-}
-
-// expiryGrace is how long stores keep a record after its deadline, so that
-// a request that comes back late learns which timeout ended its session.
-const expiryGrace = 5 * time.Minute
-
-// write commits the request's changes. With renew the result is stored
-// under a fresh ID (creation or renewal), and the old record, if any, is
-// deleted in the same store operation.
-func (s *Session) write(now time.Time, renew bool) error {
-	c := &Commit{Meta: s.meta, Clear: s.cleared}
-	c.Meta.LastSeen = now
-	c.Meta.Grace = expiryGrace
-	if !s.stored {
-		c.Meta.Created = now
-		if s.meta.UserID == "" {
-			c.Meta.IdleTimeout, c.Meta.AbsoluteTimeout = s.m.cfg.IdleTimeout, s.m.cfg.AbsoluteTimeout
-			if s.rw.r != nil {
-				s.recordClient()
-				c.Meta.UserAgent, c.Meta.IP = s.meta.UserAgent, s.meta.IP
-			}
-		}
-	}
-	for k, p := range s.changes {
-		if p.del {
-			c.Delete = append(c.Delete, k)
-		} else {
-			if c.Set == nil {
-				c.Set = make(map[string]any, len(s.changes))
-			}
-			c.Set[k] = p.v
-		}
-	}
-	var id [IDSize]byte
-	if renew {
-		id = newID()
-		c.ID = sha256.Sum256(id[:])
-		c.Create = true
-		if s.stored {
-			c.From = s.hash
-		}
-		if c.Meta.UserID != "" && s.m.cfg.MaxSessionsPerUser > 0 {
-			c.MaxPerUser, c.EvictOldest = s.m.cfg.MaxSessionsPerUser, !s.m.cfg.RefuseOverLimit
-		}
-	} else {
-		c.ID = s.hash
-	}
-	vals := s.baseValues()
-	if len(s.changes) > 0 || s.cleared {
-		vals = s.values()
-	}
-	sealed := ""
-	if s.m.stateless != nil {
-		var err error
-		sealed, err = s.m.stateless.Seal(s.ctx, s.m.cfg.CookieName, c.ID, &Record{Meta: c.Meta, Values: vals}, now)
-		if err != nil {
-			return s.m.storeError(s.ctx, fmt.Errorf("latch: seal session cookie: %w", err))
-		}
-	} else if err := s.m.store.Commit(s.ctx, c); err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrSessionLimit) {
-			return err
-		}
-		return s.m.storeError(s.ctx, fmt.Errorf("latch: commit session: %w", err))
-	}
-	wasStored, old := s.stored, s.hash
-	s.base = &Record{Meta: c.Meta, Values: vals}
-	s.meta = c.Meta
-	s.changes, s.cleared, s.metaSet = nil, false, false
-	s.stored = true
-	if sealed != "" {
-		s.token, s.sendCookie = sealed, true
-	}
-	if renew {
-		s.hash = c.ID
-		if sealed == "" {
-			s.token = s.m.tokens.sign(&id)
-		}
-		s.sendCookie, s.expireCookie = true, false
-		if wasStored {
-			s.m.emit(s.ctx, Event{Kind: EventRenewed, Handle: c.ID.Handle(), UserID: c.Meta.UserID, Reason: "was " + old.Handle()})
-		} else {
-			s.m.emit(s.ctx, Event{Kind: EventCreated, Handle: c.ID.Handle(), UserID: c.Meta.UserID, Client: s.clientAddr()})
-		}
-	}
-	return nil
-}
-
-func (s *Session) baseValues() map[string]any {
-	if s.base == nil {
-		return nil
-	}
-	return s.base.Values
 }

@@ -38,10 +38,13 @@ func (si SessionInfo) Deadline() time.Time {
 // Stores keep a record for a short grace after its deadline, so that a late
 // request learns which timeout ended it; ListSessions leaves such sessions
 // out, as latch would refuse them. A store error is returned as the store
-// reported it; a cookie store cannot list sessions and returns
-// ErrNotSupported.
+// reported it.
 func ListSessions(ctx context.Context, st Store, userID string, current Hash, now time.Time) ([]SessionInfo, error) {
-	infos, err := st.ListUser(ctx, userID)
+	return listSessions(ctx, st.ListUser, userID, current, now)
+}
+
+func listSessions(ctx context.Context, list func(context.Context, string) ([]Info, error), userID string, current Hash, now time.Time) ([]SessionInfo, error) {
+	infos, err := list(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -75,23 +78,21 @@ func ListSessions(ctx context.Context, st Store, userID string, current Hash, no
 // session is not found, and a handle matches only in full: a prefix, a
 // whole hash or another letter case is not found either. RevokeSession
 // returns ErrNotFound then, and a store error as the store reported it. A
-// cookie store cannot list or end one session and returns ErrNotSupported;
-// Session.Logout and Manager.RevokeUser end cookie sessions.
+// session that another request renews between the listing and the
+// deletion is still ended: Store.Delete follows the renewal.
 func RevokeSession(ctx context.Context, st Store, userID, handle string) error {
-	infos, err := st.ListUser(ctx, userID)
+	return revokeSession(ctx, st.ListUser, func(ctx context.Context, id Hash, _ *Meta) error { return st.Delete(ctx, id) }, userID, handle)
+}
+
+func revokeSession(ctx context.Context, list func(context.Context, string) ([]Info, error), end func(context.Context, Hash, *Meta) error, userID, handle string) error {
+	infos, err := list(ctx, userID)
 	if err != nil {
 		return err
 	}
 	for i := range infos {
-		if infos[i].ID.Handle() != handle {
-			continue
+		if infos[i].ID.Handle() == handle {
+			return end(ctx, infos[i].ID, &infos[i].Meta)
 		}
-		if _, ok := st.(Stateless); ok {
-			// Delete on a cookie store does nothing: refuse rather
-			// than report a revocation that did not happen.
-			return ErrNotSupported
-		}
-		return st.Delete(ctx, infos[i].ID)
 	}
 	return ErrNotFound
 }

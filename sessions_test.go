@@ -52,19 +52,6 @@ func (s *listStore) DeleteUser(context.Context, string, latch.Hash) (int, error)
 	return 0, latch.ErrNotSupported
 }
 
-// statelessListStore is a cookie store that, against the Stateless
-// contract, lists sessions: RevokeSession must still refuse, since its
-// Delete ends nothing.
-type statelessListStore struct{ listStore }
-
-func (s *statelessListStore) Open(context.Context, string, string, time.Time) (*latch.Record, latch.Hash, bool, string, error) {
-	return nil, latch.Hash{}, false, latch.ReasonNotFound, nil
-}
-
-func (s *statelessListStore) Seal(context.Context, string, latch.Hash, *latch.Record, time.Time) (string, error) {
-	return "", latch.ErrNotSupported
-}
-
 var errList = errors.New("teststore: list failed")
 
 func hashOf(s string) latch.Hash { return sha256.Sum256([]byte(s)) }
@@ -283,7 +270,6 @@ func TestRevokeSession(t *testing.T) {
 		handle      string
 		listErr     error
 		delErr      error
-		stateless   bool
 		wantErr     error
 		wantDeleted []latch.Hash
 	}{
@@ -303,17 +289,11 @@ func TestRevokeSession(t *testing.T) {
 		{name: "empty handle refused", user: "alice", handle: "", wantErr: latch.ErrNotFound},
 		{name: "list error returned as it is", user: "alice", handle: live.Handle(), listErr: errList, wantErr: errList},
 		{name: "delete error returned as it is", user: "alice", handle: live.Handle(), delErr: errDelete, wantErr: errDelete},
-		{name: "cookie store refused", user: "alice", handle: live.Handle(), stateless: true, wantErr: latch.ErrNotSupported},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ls := &listStore{users: listFixture(), listErr: tt.listErr, delErr: tt.delErr}
-			var st latch.Store = ls
-			if tt.stateless {
-				sl := &statelessListStore{listStore: *ls}
-				st, ls = sl, &sl.listStore
-			}
-			err := latch.RevokeSession(t.Context(), st, tt.user, tt.handle)
+			err := latch.RevokeSession(t.Context(), ls, tt.user, tt.handle)
 			if err != tt.wantErr {
 				t.Fatalf("err = %v; want %v", err, tt.wantErr)
 			}

@@ -19,7 +19,7 @@ type Status struct {
 	// IdleTimeout is the session's idle timeout in seconds, so a page
 	// can decide how early to warn.
 	IdleTimeout int64  `json:"idle_timeout_seconds"`
-	Ended       string `json:"ended,omitempty"`
+	Ended       Reason `json:"ended,omitempty"`
 }
 
 // Status reports the session's deadlines as of now.

@@ -23,7 +23,34 @@ var (
 	// ErrNotSupported is returned by optional operations a store or mode
 	// cannot perform.
 	ErrNotSupported = errors.New("latch: operation not supported")
+	// ErrRenewed is matched by a *RenewedError: the hash names a session
+	// that a renewal moved to another hash.
+	ErrRenewed = errors.New("latch: session renewed under a new ID")
 )
+
+// RenewedError is what Load and Commit return for a hash that a renewal
+// (a Commit with From) replaced, for as long as the store keeps the
+// forward the renewal left (see Commit.From). To is the hash the session
+// was renewed into; it may itself have been renewed since.
+//
+// It matches ErrRenewed and also ErrNotFound (errors.Is), so code that
+// knows only ErrNotFound treats the old hash as gone, which it is: the old
+// token is never valid again. latch itself uses To only to land the
+// commit of a request that loaded the session before the renewal, and to
+// leave the browser's fresh cookie alone.
+type RenewedError struct {
+	To Hash
+}
+
+// Error says the session was renewed, naming the new hash by its handle.
+func (e *RenewedError) Error() string {
+	return "latch: session renewed under a new ID (now " + e.To.Handle() + ")"
+}
+
+// Is makes errors.Is(err, ErrRenewed) and errors.Is(err, ErrNotFound) true.
+func (e *RenewedError) Is(target error) bool {
+	return target == ErrRenewed || target == ErrNotFound
+}
 
 // HashSize is the size in bytes of a Hash.
 const HashSize = 32
@@ -142,15 +169,26 @@ type Commit struct {
 	// ID is the hash the result is stored under.
 	ID Hash
 	// From, when non-zero, makes this a renewal: the record stored under
-	// From is the base, and it is deleted in the same operation. If no live
-	// record exists under From the store returns ErrNotFound and writes
-	// nothing, so a session revoked during a request is never resurrected
-	// under a new ID.
+	// From is the base, and in the same atomic operation it is replaced by
+	// a forward from From to ID. The store keeps the forward until the
+	// ExpiresAt() of the record it replaced (the longest the old token
+	// could still have been used) and may forget it after. A forward is
+	// not a session: Load and a Commit on From return *RenewedError, and
+	// ListUser, DeleteUser and MaxPerUser never count it. Delete and
+	// DeleteUser follow it (see Store).
+	//
+	// If no live record exists under From the store returns ErrNotFound
+	// and writes nothing, so a session revoked during a request is never
+	// resurrected under a new ID; if From holds a forward, it returns
+	// *RenewedError and writes nothing.
 	From Hash
 	// Create says that ID is new. With From zero the base is an empty
-	// record. A store returns ErrExists rather than overwrite a live record.
-	// Without Create and From, the base is the record under ID, and the
-	// store returns ErrNotFound if it is gone or expired.
+	// record. A store returns ErrExists rather than overwrite a live record
+	// or a forward.
+	//
+	// Without Create and From (an update), the base is the record under
+	// ID; the store returns ErrNotFound if it is gone or expired, and
+	// *RenewedError if ID holds a forward. Either way it writes nothing.
 	Create bool
 	// Meta replaces the metadata of the base record.
 	Meta Meta
@@ -182,42 +220,90 @@ type Info struct {
 // sessions. The index may hold entries for expired or deleted sessions as
 // long as ListUser and DeleteUser never report them.
 //
+// # Ordering against renewals
+//
+// Requests on one session run at the same time, and one of them may renew
+// it (Commit with From) while another logs out or an administrator revokes
+// it. A store orders every deletion against every renewal, so that the
+// deletion ends the session whichever runs first:
+//
+//   - Delete(id) after a renewal of id finds the forward the renewal left
+//     and follows it, hop by hop, deleting the record at the end of the
+//     chain. Delete before a renewal makes the renewal fail with
+//     ErrNotFound. A renewal that is half done when Delete runs (a store
+//     that cannot do it in one atomic step) must not complete.
+//   - DeleteUser(user, keep) removes every session of the user that is
+//     live when it takes effect, including one that a renewal is moving
+//     from one hash to another at that moment; a renewal of one of the
+//     user's sessions either completes before it (and its result is
+//     removed) or fails after it with ErrNotFound. keep is followed
+//     through forwards: the session keep was renewed into is kept. A
+//     Commit with MaxPerUser that evicts sessions is ordered the same way.
+//
+// After Delete or DeleteUser returns nil, no session they were asked to
+// end can be loaded, committed to or renewed, under any hash.
+//
 // The package storetest checks a Store against this contract.
 type Store interface {
-	// Load returns the live record stored under id, or ErrNotFound.
+	// Load returns the live record stored under id, ErrNotFound, or a
+	// *RenewedError when id holds a forward.
 	Load(ctx context.Context, id Hash) (*Record, error)
 	// Commit applies c atomically; see Commit.
 	Commit(ctx context.Context, c *Commit) error
-	// Delete removes the record under id and its index entry. Deleting a
-	// missing record is not an error.
+	// Delete removes the record under id and its index entry; when id
+	// holds a forward, it removes the forward and goes on at its target.
+	// Deleting a missing record is not an error.
 	Delete(ctx context.Context, id Hash) error
 	// ListUser returns the user's live sessions, oldest first by Created.
 	ListUser(ctx context.Context, userID string) ([]Info, error)
 	// DeleteUser removes every session of the user except keep (which may
-	// be zero) and returns how many it removed.
+	// be zero, and is followed through forwards) and returns how many it
+	// removed.
 	DeleteUser(ctx context.Context, userID string, keep Hash) (int, error)
 }
 
-// Stateless is implemented by a Store that keeps each session in its
-// cookie rather than on the server (package cookiestore). A Manager whose
-// Store implements it seals the whole record into the cookie on every
-// commit and opens it on every request; the Store methods then serve only
-// revocation: Delete does nothing (a cookie cannot be deleted remotely),
-// DeleteUser ends every session of the user sealed before the call (a
-// per-user "not before" time, ASVS 7.4.1), and Load, Commit and ListUser
-// return ErrNotSupported.
+// Stateless keeps each session in its cookie rather than on the server
+// (package cookiestore). Give one to New as Config.Stateless, instead of a
+// Store: the Manager then seals the whole record into the cookie on every
+// commit and opens it on every request.
+//
+// A cookie cannot be deleted remotely, so ending a stateless session means
+// refusing its cookie from then on: Revoke refuses the cookies of one
+// session (a logout, and the cookie a renewal replaced), RevokeUser those of
+// every session of a user. A Stateless without a server-side place to keep
+// revocations returns ErrNotSupported from both, and a copy of a cookie then
+// stays valid until its timeouts.
 type Stateless interface {
-	Store
 	// Open authenticates and decodes value, the content of the cookie
-	// called name. It returns the record, a hash naming the session (it
-	// changes on every renewal), and whether the value must be sealed again
-	// (it was sealed under a fallback key). A value that is not a live
-	// session gives a refusal reason, one of the Reason constants
-	// (ReasonNotFound for a revoked session). err reports a failure of the
-	// revocation lookup only.
-	Open(ctx context.Context, name, value string, now time.Time) (rec *Record, id Hash, reseal bool, reason string, err error)
+	// called name. A value that is not a live session comes back with
+	// Opened.Refused set (ReasonNotFound for an expired or revoked one).
+	// err reports a failure of the revocation lookup only; the Manager
+	// then answers 503 rather than trust the cookie.
+	Open(ctx context.Context, name, value string, now time.Time) (Opened, error)
 	// Seal encodes rec, the session named id, as the value of the cookie
 	// called name. It fails when the cookie would pass the browsers'
 	// 4,096-byte limit.
 	Seal(ctx context.Context, name string, id Hash, rec *Record, now time.Time) (string, error)
+	// Revoke refuses every cookie of the session named id from now until
+	// until, the time after which Open would refuse it anyway.
+	Revoke(ctx context.Context, id Hash, until time.Time) error
+	// RevokeUser refuses every cookie of the user's sessions sealed before
+	// the call (a per-user "not before" time, ASVS 7.4.1).
+	RevokeUser(ctx context.Context, userID string) error
+}
+
+// Opened is what opening a session's cookie yields: the session, or why
+// there is none.
+type Opened struct {
+	// Record is the live session; nil when Refused is set.
+	Record *Record
+	// ID names the session. A store keeps it under this hash; a cookie
+	// session carries it, and it changes on every renewal. It may be set
+	// for a refused session whose name is known (ReasonNotFound).
+	ID Hash
+	// Fallback is set when the cookie was signed or sealed under a
+	// fallback key: the Manager issues it again under the primary key.
+	Fallback bool
+	// Refused says why the cookie names no live session, "" when it does.
+	Refused Reason
 }

@@ -23,14 +23,32 @@ const (
 	MaxTokenLen = 32 + 1 + tokenB64Len
 )
 
-// Reasons a token is refused, as given in Event.Reason.
+// Reason says why a request's cookie names no live session: why its token
+// was refused, or why the session it named ended. It is what
+// Session.Ended returns and what EventInvalidToken and EventExpired carry
+// (as Event.Reason).
+type Reason string
+
+// Reasons a token is refused.
 const (
-	ReasonMalformed  = "malformed"   // wrong length, alphabet or shape
-	ReasonUnknownKey = "unknown-key" // key id not in the keyring
-	ReasonRetiredKey = "retired-key" // key past its retirement date
-	ReasonBadMAC     = "bad-mac"     // MAC does not verify: forged or tampered
-	ReasonNotFound   = "not-found"   // MAC fine but no live record: revoked, expired or logged out
-	ReasonDuplicate  = "duplicate"   // several cookies of the session's name (cookie tossing)
+	ReasonMalformed  Reason = "malformed"   // wrong length, alphabet or shape
+	ReasonUnknownKey Reason = "unknown-key" // key id not in the keyring
+	ReasonRetiredKey Reason = "retired-key" // key past its retirement date
+	ReasonBadMAC     Reason = "bad-mac"     // MAC does not verify: forged or tampered
+	ReasonNotFound   Reason = "not-found"   // MAC fine but no live record: revoked, expired or logged out
+	ReasonDuplicate  Reason = "duplicate"   // several cookies of the session's name (cookie tossing)
+	// ReasonRenewed: the token named a session that has since been
+	// renewed under a new ID (by a login, Renew or Reauthenticate on
+	// another request). The old token is dead, but its cookie is not
+	// cleared: the browser most likely holds the new one already.
+	ReasonRenewed Reason = "renewed"
+)
+
+// Reasons a session ended.
+const (
+	ReasonIdle     Reason = "idle"     // the idle timeout passed
+	ReasonAbsolute Reason = "absolute" // the absolute timeout passed
+	ReasonBinding  Reason = "binding"  // ended by the BindingEnd policy
 )
 
 // tokenKey is one keyring key prepared for token MACs.
@@ -114,7 +132,7 @@ func (t *tokens) sign(id *[IDSize]byte) string {
 // verify checks a token: shape and length first, then the key, then the
 // MAC in constant time. It returns the session ID's hash and whether the
 // token was signed by a fallback key. No store is consulted.
-func (t *tokens) verify(tok string, now time.Time) (h Hash, fallback bool, reason string) {
+func (t *tokens) verify(tok string, now time.Time) (h Hash, fallback bool, reason Reason) {
 	if len(tok) > MaxTokenLen || len(tok) < 2+tokenB64Len {
 		return h, false, ReasonMalformed
 	}

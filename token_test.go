@@ -48,7 +48,7 @@ func TestTokenVerify(t *testing.T) {
 	tests := []struct {
 		name   string
 		tok    string
-		reason string
+		reason Reason
 	}{
 		{"empty", "", ReasonMalformed},
 		{"truncated MAC", tok[:len(tok)-2], ReasonMalformed},

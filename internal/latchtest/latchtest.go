@@ -48,12 +48,12 @@ func (e *Events) Add(ev latch.Event) {
 
 // Count returns how many events of kind were recorded, with the given
 // reason unless reason is "".
-func (e *Events) Count(kind latch.EventKind, reason string) int {
+func (e *Events) Count(kind latch.EventKind, reason latch.Reason) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
 	for _, ev := range e.list {
-		if ev.Kind == kind && (reason == "" || ev.Reason == reason) {
+		if ev.Kind == kind && (reason == "" || ev.Reason == string(reason)) {
 			n++
 		}
 	}

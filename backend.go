@@ -1,0 +1,240 @@
+package latch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+)
+
+// backend is where a Manager keeps its sessions. New chooses it once:
+// serverBackend keeps records in a Store and names them with signed
+// tokens; cookieBackend seals each session into its cookie. Nothing else
+// in the package asks which one it has.
+type backend interface {
+	// open returns the session that a cookie value names, or why none.
+	open(ctx context.Context, tok string, now time.Time) (Opened, error)
+	// reissue returns tok issued again under the primary key, or "" when
+	// the session must be written again to get a new cookie.
+	reissue(tok string) string
+	// save writes w and reports where the session now lives.
+	save(ctx context.Context, w *write) (saved, error)
+	// expired forgets a session found past its deadline.
+	expired(ctx context.Context, id Hash) error
+	// end ends one session; meta is its metadata as last seen.
+	end(ctx context.Context, id Hash, meta *Meta) error
+	// endUser ends every session of user but keep. n is how many, or -1
+	// when that cannot be known; reseal says that keep ended too and must
+	// be written again to survive.
+	endUser(ctx context.Context, user string, keep Hash) (n int, reseal bool, err error)
+	// list returns the user's sessions, as Store.ListUser.
+	list(ctx context.Context, user string) ([]Info, error)
+	// limits reports whether the backend can count a user's sessions
+	// (Config.MaxSessionsPerUser).
+	limits() bool
+}
+
+// write is one commit of a session, as the Session prepares it.
+type write struct {
+	c     Commit         // c.ID is fresh for a creation or renewal
+	id    [IDSize]byte   // the session ID behind c.ID when it is fresh
+	vals  map[string]any // the values after c, as this request sees them
+	prev  Meta           // the metadata this request loaded (zero for a new session)
+	renew bool           // c.ID is fresh
+	now   time.Time
+}
+
+// saved is where a write left the session.
+type saved struct {
+	id    Hash           // the hash the session now lives under
+	token string         // the new cookie value, "" to leave the cookie alone
+	meta  Meta           // the metadata as stored
+	vals  map[string]any // the values as stored
+}
+
+// maxForwardHops bounds how many renewals a commit follows: each hop is a
+// renewal by another request of the same session during this one.
+const maxForwardHops = 8
+
+// ---------------------------------------------------------------------------
+// Server mode
+
+type serverBackend struct {
+	store  Store
+	tokens *tokens
+}
+
+func (b *serverBackend) open(ctx context.Context, tok string, now time.Time) (Opened, error) {
+	h, fallback, reason := b.tokens.verify(tok, now)
+	if reason != "" {
+		return Opened{Refused: reason}, nil
+	}
+	rec, err := b.store.Load(ctx, h)
+	switch {
+	case errors.Is(err, ErrRenewed):
+		return Opened{ID: h, Refused: ReasonRenewed}, nil
+	case errors.Is(err, ErrNotFound):
+		return Opened{ID: h, Refused: ReasonNotFound}, nil
+	case err != nil:
+		return Opened{}, err
+	}
+	return Opened{Record: rec, ID: h, Fallback: fallback}, nil
+}
+
+func (b *serverBackend) reissue(tok string) string { return b.tokens.reissue(tok) }
+
+func (b *serverBackend) save(ctx context.Context, w *write) (saved, error) {
+	err := b.store.Commit(ctx, &w.c)
+	if err == nil {
+		out := saved{id: w.c.ID, meta: w.c.Meta, vals: w.vals}
+		if w.renew {
+			out.token = b.tokens.sign(&w.id)
+		}
+		return out, nil
+	}
+	var moved *RenewedError
+	if errors.As(err, &moved) {
+		return b.follow(ctx, w, moved.To)
+	}
+	return saved{}, err
+}
+
+// follow lands w on the session that its base was renewed into by another
+// request meanwhile: the renewal this request made or saw is done, so its
+// changes go to the renewed session as an update, and the cookie is left
+// to the request that renewed it. Only a session of the same user is
+// followed, and nothing in its metadata but the last-seen and
+// authentication times changes; a session that a login gave to another
+// user (or to a user, from an anonymous one) is not this request's to
+// write, and follow returns *RenewedError for it.
+func (b *serverBackend) follow(ctx context.Context, w *write, to Hash) (saved, error) {
+	for range maxForwardHops {
+		rec, err := b.store.Load(ctx, to)
+		var moved *RenewedError
+		if errors.As(err, &moved) {
+			to = moved.To
+			continue
+		}
+		if err != nil {
+			return saved{}, err
+		}
+		if rec.UserID != w.prev.UserID || rec.UserID != w.c.Meta.UserID {
+			return saved{}, &RenewedError{To: to}
+		}
+		c := Commit{ID: to, Meta: rec.Meta, Clear: w.c.Clear, Delete: w.c.Delete, Set: w.c.Set}
+		c.Meta.LastSeen = later(rec.LastSeen, w.c.Meta.LastSeen)
+		c.Meta.AuthTime = later(rec.AuthTime, w.c.Meta.AuthTime)
+		err = b.store.Commit(ctx, &c)
+		if errors.As(err, &moved) {
+			to = moved.To
+			continue
+		}
+		if err != nil {
+			return saved{}, err
+		}
+		return saved{id: to, meta: c.Meta, vals: applyCommit(rec.Values, &c)}, nil
+	}
+	return saved{}, fmt.Errorf("latch: the session was renewed more than %d times during one request", maxForwardHops)
+}
+
+func (b *serverBackend) expired(ctx context.Context, id Hash) error { return b.store.Delete(ctx, id) }
+
+func (b *serverBackend) end(ctx context.Context, id Hash, _ *Meta) error {
+	return b.store.Delete(ctx, id)
+}
+
+func (b *serverBackend) endUser(ctx context.Context, user string, keep Hash) (int, bool, error) {
+	n, err := b.store.DeleteUser(ctx, user, keep)
+	return n, false, err
+}
+
+func (b *serverBackend) list(ctx context.Context, user string) ([]Info, error) {
+	return b.store.ListUser(ctx, user)
+}
+
+func (b *serverBackend) limits() bool { return true }
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// applyCommit returns base's values with c's changes applied, as a store
+// applies them.
+func applyCommit(base map[string]any, c *Commit) map[string]any {
+	out := make(map[string]any, len(base)+len(c.Set))
+	if !c.Clear {
+		maps.Copy(out, base)
+	}
+	for _, k := range c.Delete {
+		delete(out, k)
+	}
+	maps.Copy(out, c.Set)
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Cookie mode
+
+type cookieBackend struct {
+	st   Stateless
+	name string
+}
+
+func (b *cookieBackend) open(ctx context.Context, tok string, now time.Time) (Opened, error) {
+	return b.st.Open(ctx, b.name, tok, now)
+}
+
+// reissue returns "": a sealed session gets its new cookie by being
+// sealed again.
+func (b *cookieBackend) reissue(string) string { return "" }
+
+// save seals the session into a new cookie. A renewal then revokes the
+// cookie it replaces, so that a copy taken before a demotion, or before a
+// value was popped, is refused from now on.
+func (b *cookieBackend) save(ctx context.Context, w *write) (saved, error) {
+	tok, err := b.st.Seal(ctx, b.name, w.c.ID, &Record{Meta: w.c.Meta, Values: w.vals}, w.now)
+	if err != nil {
+		return saved{}, fmt.Errorf("latch: seal session cookie: %w", err)
+	}
+	if !w.c.From.IsZero() {
+		if err := b.revoke(ctx, w.c.From, &w.prev); err != nil {
+			return saved{}, fmt.Errorf("latch: revoke the replaced session cookie: %w", err)
+		}
+	}
+	return saved{id: w.c.ID, token: tok, meta: w.c.Meta, vals: w.vals}, nil
+}
+
+// revoke refuses the cookies of session id until they would expire
+// anyway. Without revocations a Stateless cannot, and the cookie stays
+// valid until its timeouts (see package cookiestore).
+func (b *cookieBackend) revoke(ctx context.Context, id Hash, meta *Meta) error {
+	err := b.st.Revoke(ctx, id, meta.ExpiresAt())
+	if errors.Is(err, ErrNotSupported) {
+		return nil
+	}
+	return err
+}
+
+func (b *cookieBackend) expired(context.Context, Hash) error { return nil }
+
+func (b *cookieBackend) end(ctx context.Context, id Hash, meta *Meta) error {
+	return b.revoke(ctx, id, meta)
+}
+
+func (b *cookieBackend) endUser(ctx context.Context, user string, keep Hash) (int, bool, error) {
+	if err := b.st.RevokeUser(ctx, user); err != nil {
+		return 0, false, err
+	}
+	return -1, !keep.IsZero(), nil
+}
+
+func (b *cookieBackend) list(context.Context, string) ([]Info, error) {
+	return nil, fmt.Errorf("latch: list sessions: a cookie store keeps no list of them: %w", ErrNotSupported)
+}
+
+func (b *cookieBackend) limits() bool { return false }

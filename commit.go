@@ -1,0 +1,195 @@
+package latch
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// dirty reports whether values or metadata changed.
+func (s *Session) dirty() bool { return len(s.changes) > 0 || s.cleared || s.metaSet }
+
+// save commits what the request changed, or refreshes the last-seen time
+// when it is older than the touch interval. It is called with s.mu held
+// when the response begins and when the handler returns.
+func (s *Session) save(now time.Time) error {
+	switch {
+	case !s.stored && !s.dirty():
+		return nil // nothing to keep: no session is created without a reason
+	case !s.stored:
+		return s.write(now, true)
+	case s.dirty():
+		return s.write(now, false)
+	case !s.noTouch && now.Sub(s.meta.LastSeen) >= s.m.cfg.TouchInterval:
+		if err := s.write(now, false); err != nil {
+			return err
+		}
+		s.sendCookie = s.sendCookie || s.meta.Remember
+	}
+	return nil
+}
+
+// expiryGrace is how long stores keep a record after its deadline, so that
+// a request that comes back late learns which timeout ended its session.
+const expiryGrace = 5 * time.Minute
+
+// write commits the request's changes. With renew the result is stored
+// under a fresh ID (creation or renewal), and the old record, if any, is
+// replaced in the same store operation.
+func (s *Session) write(now time.Time, renew bool) error {
+	w := s.prepare(now, renew)
+	out, err := s.m.backend.save(s.ctx, w)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrSessionLimit) {
+			return err
+		}
+		return s.m.storeError(s.ctx, fmt.Errorf("latch: commit session: %w", err))
+	}
+	s.adopt(w, &out)
+	return nil
+}
+
+// prepare builds the write of the request's changes.
+func (s *Session) prepare(now time.Time, renew bool) *write {
+	w := &write{renew: renew, now: now}
+	if s.base != nil {
+		w.prev = s.base.Meta
+	}
+	c := &w.c
+	c.Meta, c.Clear = s.meta, s.cleared
+	c.Meta.LastSeen = now
+	c.Meta.Grace = expiryGrace
+	if !s.stored {
+		c.Meta.Created = now
+		if s.meta.UserID == "" {
+			c.Meta.IdleTimeout, c.Meta.AbsoluteTimeout = s.m.cfg.IdleTimeout, s.m.cfg.AbsoluteTimeout
+			s.recordClient()
+			c.Meta.UserAgent, c.Meta.IP = s.meta.UserAgent, s.meta.IP
+		}
+	}
+	for k, p := range s.changes {
+		if p.del {
+			c.Delete = append(c.Delete, k)
+			continue
+		}
+		if c.Set == nil {
+			c.Set = make(map[string]any, len(s.changes))
+		}
+		c.Set[k] = p.v
+	}
+	if renew {
+		w.id = newID()
+		c.ID = sha256.Sum256(w.id[:])
+		c.Create = true
+		if s.stored {
+			c.From = s.hash
+		}
+		if c.Meta.UserID != "" && s.m.cfg.MaxSessionsPerUser > 0 {
+			c.MaxPerUser, c.EvictOldest = s.m.cfg.MaxSessionsPerUser, !s.m.cfg.RefuseOverLimit
+		}
+	} else {
+		c.ID = s.hash
+	}
+	w.vals = s.baseValues()
+	if len(s.changes) > 0 || s.cleared {
+		w.vals = s.values()
+	}
+	return w
+}
+
+// adopt makes the saved session the request's view of it.
+func (s *Session) adopt(w *write, out *saved) {
+	wasStored, old := s.stored, s.hash
+	s.base = &Record{Meta: out.meta, Values: out.vals}
+	s.meta = out.meta
+	s.changes, s.cleared, s.metaSet = nil, false, false
+	s.stored = true
+	s.hash = out.id
+	if out.token != "" {
+		s.token, s.sendCookie, s.expireCookie = out.token, true, false
+	} else if out.id != old {
+		// Landed on a session that another request renewed meanwhile:
+		// that request sends its cookie, and this one must not send the
+		// old one again.
+		s.token, s.sendCookie = "", false
+	}
+	switch {
+	case !w.renew || out.id != w.c.ID:
+	case wasStored:
+		s.m.emit(s.ctx, Event{Kind: EventRenewed, Handle: out.id.Handle(), UserID: out.meta.UserID, Reason: "was " + old.Handle()})
+	default:
+		s.m.emit(s.ctx, Event{Kind: EventCreated, Handle: out.id.Handle(), UserID: out.meta.UserID, Client: s.clientAddr()})
+	}
+}
+
+func (s *Session) baseValues() map[string]any {
+	if s.base == nil {
+		return nil
+	}
+	return s.base.Values
+}
+
+// commitHeader commits the session as the response begins and adds the
+// cookie headers. It is called once, before the first byte goes out.
+func (s *Session) commitHeader(h http.Header) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.headerDone = true
+	if err := s.save(s.m.now()); err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		s.lost(err)
+	}
+	switch {
+	case s.sendCookie && s.stored && s.token != "":
+		h.Add("Set-Cookie", s.m.cookie(s.token, &s.meta))
+	case s.expireCookie:
+		h.Add("Set-Cookie", s.m.cookie("", nil))
+	default:
+		return nil
+	}
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", `no-store`)
+	}
+	s.sendCookie, s.expireCookie = false, false
+	return nil
+}
+
+// lost handles a commit that found its session gone: ended by another
+// request meanwhile (logged out, revoked or expired), or renewed by one
+// into a session this request may not write to (a login). The request's
+// changes are not saved. An ended session's cookie is cleared; a renewed
+// one's is left alone, since the browser most likely holds the new one.
+func (s *Session) lost(err error) {
+	reason := "ended during the request; its changes were not saved"
+	renewed := errors.Is(err, ErrRenewed)
+	if renewed {
+		reason = "renewed into another user's session during the request; its changes were not saved"
+	}
+	s.m.emit(s.ctx, Event{Kind: EventRevoked, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: reason})
+	s.reset()
+	s.expireCookie = !renewed
+}
+
+// commitLate commits changes made after the response began.
+func (s *Session) commitLate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dirty() {
+		return
+	}
+	if !s.stored {
+		s.m.emit(s.ctx, Event{Kind: EventLateChange, Reason: "values set on a new session after the response began: the session could not be created because its cookie could not be sent"})
+		return
+	}
+	if err := s.write(s.m.now(), false); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			s.lost(err)
+		} else {
+			s.m.emit(s.ctx, Event{Kind: EventLateChange, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: "changes made after the response began could not be saved", Err: err})
+		}
+	}
+}
