@@ -167,18 +167,23 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, code int, name stri
 	}
 }
 
+// reasonLogout is the demo's own reason, for the page after a logout.
+const reasonLogout latch.Reason = "logout"
+
 // endedMessage explains why the user has to sign in again.
-func endedMessage(reason string) string {
+func endedMessage(reason latch.Reason) string {
 	switch reason {
-	case "idle":
+	case latch.ReasonIdle:
 		return "Your session ended after a period of inactivity. Please sign in again."
-	case "absolute":
+	case latch.ReasonAbsolute:
 		return "Your session reached its maximum lifetime. Please sign in again."
-	case "logout":
+	case reasonLogout:
 		return "You have signed out."
-	case "revoked", latch.ReasonNotFound:
+	case latch.ReasonNotFound:
 		return "Your session has ended (signed out, revoked from another device, or expired). Please sign in again."
-	case "binding":
+	case latch.ReasonRenewed:
+		return "Your session was renewed in another tab or window. Reload this page, or sign in again."
+	case latch.ReasonBinding:
 		return "Your session was ended because it was used from another device or network."
 	case "":
 		return ""
@@ -201,14 +206,14 @@ func (a *App) toLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	q := url.Values{}
 	if reason := session(r).Ended(); reason != "" {
-		q.Set("reason", reason)
+		q.Set("reason", string(reason))
 	}
 	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
 }
 
 func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 	session(r).NoTouch() // showing the sign-in page is not activity
-	reason := r.URL.Query().Get("reason")
+	reason := latch.Reason(r.URL.Query().Get("reason"))
 	if reason == "" {
 		reason = session(r).Ended()
 	}
@@ -244,13 +249,13 @@ func (a *App) logout(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/login?reason=logout", http.StatusSeeOther)
+	http.Redirect(w, r, "/login?reason="+string(reasonLogout), http.StatusSeeOther)
 }
 
 func (a *App) me(w http.ResponseWriter, r *http.Request) {
 	s := session(r)
 	if !s.IsAuthenticated() {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not authenticated", "ended": s.Ended()})
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not authenticated", "ended": string(s.Ended())})
 		return
 	}
 	idle, abs := s.Deadlines()
