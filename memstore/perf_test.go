@@ -189,6 +189,37 @@ func BenchmarkCommit(b *testing.B) {
 			})
 		})
 	}
+	// A renewal moves a session to a fresh hash: each goroutine renews its
+	// own session again and again, in a store of n others.
+	for _, user := range []string{"", "alice"} {
+		name := "renew"
+		if user != "" {
+			name = "renew-user"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := newStore(b, Options{SweepInterval: time.Hour})
+			fill(b, s, time.Now, 0, n, user, time.Hour)
+			var next atomic.Int64
+			next.Store(n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				cur := spread(int(next.Add(1)))
+				if err := s.Commit(bg, &latch.Commit{ID: cur, Create: true, Meta: meta(user, time.Now(), time.Hour), Set: map[string]any{"k": "v"}}); err != nil {
+					b.Error(err)
+					return
+				}
+				for pb.Next() {
+					to := spread(int(next.Add(1)))
+					if err := s.Commit(bg, &latch.Commit{ID: to, From: cur, Create: true, Meta: meta(user, time.Now(), time.Hour)}); err != nil {
+						b.Error(err)
+						return
+					}
+					cur = to
+				}
+			})
+		})
+	}
 	b.Run("create", func(b *testing.B) {
 		s := newStore(b, Options{SweepInterval: time.Hour})
 		b.ReportAllocs()
