@@ -299,6 +299,7 @@ func (l *Lib) latch(ctx context.Context, opts Options) error {
 		now = time.Now
 	}
 	var store latch.Store
+	var stateless latch.Stateless
 	switch l.Name {
 	case LatchMem:
 		ms, err := memstore.New(memstore.Options{Now: now})
@@ -339,13 +340,14 @@ func (l *Lib) latch(ctx context.Context, opts Options) error {
 		if err != nil {
 			return fmt.Errorf("bench: cookiestore: %w", err)
 		}
-		store = cs
+		stateless = cs
 	}
 	if opts.WrapLatch != nil && l.Name != LatchCookie {
 		store = opts.WrapLatch(store)
 	}
 	m, err := latch.New(latch.Config{
 		Store:           store,
+		Stateless:       stateless,
 		Keys:            keys,
 		IdleTimeout:     IdleTimeout,
 		AbsoluteTimeout: AbsoluteTimeout,
