@@ -480,6 +480,46 @@ func testSessionWriteRacesRenew(t *testing.T, st latch.Store) {
 	errs.report(t)
 }
 
+// testSessionWriteRacesLogin: request A logs a user in on an anonymous
+// session while request B, which loaded the anonymous session before,
+// sets a value. The login gave the session to a user, so B's write is not
+// B's to land there: it is dropped, but B's response must not clear the
+// cookie, or the browser would lose the login it just made.
+func testSessionWriteRacesLogin(t *testing.T, st latch.Store) {
+	a := newApp(t, st)
+	var errs collector
+	for round := range managerRounds {
+		anon := a.do("POST", "/set?k=cart&v=1", "")
+		if anon.cookie == "" {
+			t.Fatalf("round %d: an anonymous write set no cookie: %d %q", round, anon.code, anon.body)
+		}
+		user := newUser(t)
+		var login, wrote reply
+		if round%2 == 1 {
+			a.gate.arm(anon.cookie, 2)
+		}
+		race(
+			func() { login = a.do("POST", "/login?user="+user, anon.cookie) },
+			func() { wrote = a.do("POST", "/set?k=note&v=x", anon.cookie) },
+		)
+		a.gate.disarm()
+		if login.code != http.StatusOK || login.cookie == "" {
+			errs.add("round %d: login: status %d, cookie %q, body %q", round, login.code, login.cookie, login.body)
+			continue
+		}
+		if wrote.cleared {
+			errs.add("round %d: the write racing the login cleared the cookie", round)
+		}
+		if !a.authenticated(login.cookie) {
+			errs.add("round %d: the login's cookie is not logged in", round)
+		}
+		if a.authenticated(anon.cookie) {
+			errs.add("round %d: the anonymous cookie from before the login is logged in", round)
+		}
+	}
+	errs.report(t)
+}
+
 // RunSessions runs, against the stores that newStore returns, the cases
 // that drive a latch.Manager with concurrent requests on one session:
 // logout, revocation by handle, RevokeUser and RevokeOthers racing a
@@ -500,4 +540,5 @@ var sessionTests = []struct {
 	{"SessionRevokeUserRacesRenew", testSessionRevokeUserRacesRenew},
 	{"SessionRevokeOthersRacesRenew", testSessionRevokeOthersRacesRenew},
 	{"SessionWriteRacesRenew", testSessionWriteRacesRenew},
+	{"SessionWriteRacesLogin", testSessionWriteRacesLogin},
 }
