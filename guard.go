@@ -2,8 +2,6 @@ package latch
 
 import (
 	"hash/maphash"
-	"net/netip"
-	"strings"
 	"sync"
 	"time"
 )
@@ -66,69 +64,4 @@ func (g *guard) refuse(client string, now time.Time) int {
 	}
 	c.n++
 	return c.n
-}
-
-// uaFamily reduces a User-Agent to its browser family and platform, so
-// that browser updates do not look like a change of client. Both results
-// are constants: the check allocates nothing.
-func uaFamily(ua string) (browser, platform string) {
-	browser, platform = "other", "other"
-	for _, b := range [...]struct{ token, name string }{
-		{"Edg/", "edge"}, {"OPR/", "opera"}, {"Firefox/", "firefox"}, {"Chrome/", "chrome"},
-		{"Chromium/", "chrome"}, {"Safari/", "safari"}, {"curl/", "curl"}, {"Go-http-client", "go"},
-		{"python-requests", "python"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
-	}
-	for _, p := range [...]struct{ token, name string }{
-		{"Android", "android"}, {"iPhone", "ios"}, {"iPad", "ios"}, {"Windows", "windows"},
-		{"Mac OS X", "mac"}, {"Macintosh", "mac"}, {"CrOS", "chromeos"}, {"Linux", "linux"},
-	} {
-		if strings.Contains(ua, p.token) {
-			platform = p.name
-			break
-		}
-	}
-	return browser, platform
-}
-
-func sameUAFamily(a, b string) bool {
-	if a == b {
-		return true // the usual case, without parsing
-	}
-	ab, ap := uaFamily(a)
-	bb, bp := uaFamily(b)
-	return ab == bb && ap == bp
-}
-
-// sameNetwork reports whether two addresses share their /24 (IPv4) or /48
-// (IPv6) network, so that a client moving within its provider's range does
-// not look like a new client. Unparsable addresses must be equal.
-func sameNetwork(a, b string) bool {
-	if a == b {
-		return true
-	}
-	pa, oka := network(a)
-	pb, okb := network(b)
-	if !oka || !okb {
-		return a == b
-	}
-	return pa == pb
-}
-
-func network(addr string) (netip.Prefix, bool) {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	bits := 48
-	if a.Is4() {
-		bits = 24
-	}
-	p, err := a.Prefix(bits)
-	return p, err == nil
 }

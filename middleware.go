@@ -132,39 +132,6 @@ func (m *Manager) refuse(s *Session, now time.Time, reason Reason) (int, error) 
 	return http.StatusTooManyRequests, errors.New("latch: too many invalid session tokens")
 }
 
-func (m *Manager) checkBinding(s *Session, r *http.Request) (int, error) {
-	rec := s.base
-	var what []string
-	if rec.UserAgent != "" && !sameUAFamily(r.UserAgent(), rec.UserAgent) {
-		what = append(what, "user-agent family")
-	}
-	if rec.IP != "" && !sameNetwork(s.clientAddr(), rec.IP) {
-		what = append(what, "client network")
-	}
-	if what == nil {
-		return 0, nil
-	}
-	m.emit(s.ctx, Event{Kind: EventBindingMismatch, Handle: s.hash.Handle(), UserID: rec.UserID, Client: s.clientAddr(), Reason: strings.Join(what, " and ") + " changed"})
-	switch m.cfg.Binding {
-	case BindingRenew:
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.recordClient()
-		s.metaSet = true
-		if err := s.write(m.now(), true); err != nil && !errors.Is(err, ErrNotFound) {
-			return http.StatusServiceUnavailable, err
-		}
-	case BindingEnd:
-		if err := m.backend.end(s.ctx, s.hash, &rec.Meta); err != nil {
-			return http.StatusServiceUnavailable, m.storeError(s.ctx, fmt.Errorf("latch: end session: %w", err))
-		}
-		m.emit(s.ctx, Event{Kind: EventRevoked, Handle: s.hash.Handle(), UserID: rec.UserID, Reason: string(ReasonBinding)})
-		s.reset()
-		s.ended, s.expireCookie = ReasonBinding, true
-	}
-	return 0, nil
-}
-
 // findCookie returns the value of the cookie called name and how many
 // cookies of that name the request carries, without allocating.
 func findCookie(h http.Header, name string) (value string, n int) {
