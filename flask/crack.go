@@ -5,16 +5,16 @@ import (
 	"crypto/sha1"
 	"crypto/subtle"
 	"hash"
-	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/latchsec/latch/internal/crack"
 )
 
 // Crack looks for the secret key that signed cookie among candidates, as an
 // attacker with a wordlist would, to show that a weak key lets anyone forge
 // sessions. Each candidate costs one key derivation and one HMAC. Work is
 // spread over workers goroutines (GOMAXPROCS when workers <= 0); the search
-// stops at the first hit or when ctx is done. tried is the number of
+// stops at the first hit or when ctx is done, and of several keys that
+// verify it returns the first in candidates' order. tried is the number of
 // candidates checked. err is ErrMalformed (or ErrTooLarge) for a value that is
 // not a session cookie, or ctx.Err() when the search was cut short; key and ok
 // report a hit. Empty candidates are skipped: Flask refuses an empty key.
@@ -23,75 +23,18 @@ func Crack(ctx context.Context, cookie string, candidates []string, workers int)
 	if err != nil {
 		return "", false, 0, err
 	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	if workers > len(candidates) {
-		workers = max(1, len(candidates))
-	}
 	msg := []byte(p.signed)
-
-	var (
-		next    atomic.Int64 // index of the next chunk to claim
-		count   atomic.Int64
-		found   atomic.Int64 // index of the hit + 1, 0 while none
-		wg      sync.WaitGroup
-		stopped atomic.Bool
-	)
-	const chunk = 256
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m := newMACer()
-			for !stopped.Load() {
-				if ctx.Err() != nil {
-					stopped.Store(true)
-					return
-				}
-				start := int(next.Add(chunk)) - chunk
-				if start >= len(candidates) {
-					return
-				}
-				end := min(start+chunk, len(candidates))
-				n := 0
-				for i := start; i < end; i++ {
-					if stopped.Load() {
-						break
-					}
-					c := candidates[i]
-					if c == "" {
-						continue
-					}
-					n++
-					if m.verify([]byte(c), msg, p.sig) {
-						// Keep the lowest index if two workers hit at once.
-						for {
-							old := found.Load()
-							if old != 0 && old <= int64(i+1) {
-								break
-							}
-							if found.CompareAndSwap(old, int64(i+1)) {
-								break
-							}
-						}
-						stopped.Store(true)
-						break
-					}
-				}
-				count.Add(int64(n))
-			}
-		}()
-	}
-	wg.Wait()
-	tried = int(count.Load())
-	if f := found.Load(); f != 0 {
-		return candidates[f-1], true, tried, nil
-	}
-	if err := ctx.Err(); err != nil {
+	found, tried, err := crack.Search(ctx, len(candidates), workers, newMACer, func(m *macer, i int) (hit, tried bool) {
+		c := candidates[i]
+		if c == "" {
+			return false, false
+		}
+		return m.verify([]byte(c), msg, p.sig), true
+	})
+	if found < 0 {
 		return "", false, tried, err
 	}
-	return "", false, tried, nil
+	return candidates[found], true, tried, nil
 }
 
 // macer computes itsdangerous signatures for many keys with two reused

@@ -9,10 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
+
+	search "github.com/latchsec/latch/internal/crack"
 )
 
 // Express applications sign cookies with the cookie-signature package:
@@ -139,46 +138,17 @@ func CrackExpress(ctx context.Context, cookie string, candidates []string, worke
 }
 
 // crack runs verify over candidates on workers goroutines (0 means one per
-// CPU) until one verifies, every one was tried, or ctx is cancelled.
+// CPU) until one verifies, every one was tried, or ctx is cancelled. Of
+// several that verify it returns the first in candidates' order.
 func crack(ctx context.Context, what string, candidates []string, workers int, verify func(string) bool) (key string, ok bool, tried int, err error) {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	found, tried, err := search.Search(ctx, len(candidates), workers, func() struct{} { return struct{}{} }, func(_ struct{}, i int) (hit, tried bool) {
+		return verify(candidates[i]), true
+	})
+	if found >= 0 {
+		return candidates[found], true, tried, nil
 	}
-	var (
-		next    atomic.Int64
-		count   atomic.Int64
-		found   atomic.Bool
-		foundMu sync.Mutex
-		wg      sync.WaitGroup
-	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !found.Load() && ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= len(candidates) {
-					return
-				}
-				count.Add(1)
-				if verify(candidates[i]) {
-					foundMu.Lock()
-					if !found.Load() {
-						key = candidates[i]
-						found.Store(true)
-					}
-					foundMu.Unlock()
-					return
-				}
-			}
-		}()
+	if err != nil {
+		return "", false, tried, fmt.Errorf("audit: crack %s cookie: %w", what, err)
 	}
-	wg.Wait()
-	if found.Load() {
-		return key, true, int(count.Load()), nil
-	}
-	if err := ctx.Err(); err != nil {
-		return "", false, int(count.Load()), fmt.Errorf("audit: crack %s cookie: %w", what, err)
-	}
-	return "", false, int(count.Load()), nil
+	return "", false, tried, nil
 }
