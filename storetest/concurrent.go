@@ -100,28 +100,19 @@ func testRenewRacesCommit(t *testing.T, s latch.Store) {
 		from, to := newHash(t), newHash(t)
 		m := liveMeta("", 0)
 		create(t, s, from, m, map[string]any{"base": trial})
-		start := make(chan struct{})
-		var wg sync.WaitGroup
 		var renewErr, commitErr error
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			<-start
+		race(turns(trial, func() {
 			renewErr = s.Commit(bg, &latch.Commit{ID: to, From: from, Create: true, Meta: m, Set: map[string]any{"renewed": true}})
-		}()
-		go func() {
-			defer wg.Done()
-			<-start
+		}, func() {
 			commitErr = s.Commit(bg, &latch.Commit{ID: from, Meta: m, Set: map[string]any{"late": trial}})
-		}()
-		close(start)
-		wg.Wait()
+		})...)
 		if renewErr != nil {
 			errs.add("trial %d: renewal: got error %v, want nil", trial, renewErr)
 			continue
 		}
-		if _, err := s.Load(bg, from); !errors.Is(err, latch.ErrNotFound) {
-			errs.add("trial %d: Load(old hash %s) after renewal raced a commit: got error %v, want ErrNotFound (resurrected)", trial, from.Handle(), err)
+		_, err := s.Load(bg, from)
+		if got, ok := renewedTo(err); !ok || got != to {
+			errs.add("trial %d: Load(old hash %s) after renewal raced a commit: got error %s, want RenewedError{To: %s}", trial, from.Handle(), showErr(err), to.Handle())
 		}
 		r, err := s.Load(bg, to)
 		if err != nil {
@@ -129,21 +120,22 @@ func testRenewRacesCommit(t *testing.T, s latch.Store) {
 			continue
 		}
 		want := map[string]any{"base": trial, "renewed": true}
-		switch {
-		case commitErr == nil:
+		if commitErr == nil {
 			landed++
 			want["late"] = trial
-		case errors.Is(commitErr, latch.ErrNotFound):
+		} else if got, ok := renewedTo(commitErr); ok && got == to {
 			refused++
-		default:
-			errs.add("trial %d: commit racing a renewal: got error %v, want nil or ErrNotFound", trial, commitErr)
+		} else {
+			// After the renewal the commit must be told where the session
+			// went, never that it is gone.
+			errs.add("trial %d: commit racing a renewal to %s: got error %s, want nil or RenewedError{To: %s}", trial, to.Handle(), showErr(commitErr), to.Handle())
 			continue
 		}
 		if diff := valuesDiff(r.Values, want); diff != "" {
 			errs.add("trial %d: renewed record (commit error %v): %s", trial, commitErr, diff)
 		}
 	}
-	t.Logf("%d trials: commit landed before the renewal %d times, refused after it %d times", trials, landed, refused)
+	t.Logf("%d trials: commit landed before the renewal %d times, forwarded after it %d times", trials, landed, refused)
 	errs.report(t)
 }
 

@@ -35,17 +35,18 @@
 //     ExpiryTolerance for a store with its own clock); once expired it cannot
 //     be committed to, renewed from, or listed, and Create may reuse its hash
 //     starting from empty values.
-//   - Renew: the record under From becomes the base, From is gone and ID is
-//     present after one Commit; renewal from a missing From gives
-//     latch.ErrNotFound and writes nothing; the user index follows the
-//     session to its new hash and, on login, to its new user.
+//   - Renew: the record under From becomes the base, From no longer holds
+//     a record and ID is present after one Commit; renewal from a missing
+//     From gives latch.ErrNotFound and writes nothing; the user index
+//     follows the session to its new hash and, on login, to its new user.
 //   - Patch: Clear, then Delete, then Set apply to the base values; values
 //     the commit does not name are kept; Meta replaces the metadata.
 //   - ConcurrentPatches: 1,000 trials of two concurrent commits that set
 //     different keys of one session; no change may be lost.
 //   - RenewRacesCommit: a commit racing a renewal of its session either lands
-//     in the renewed record or fails with latch.ErrNotFound; it never brings
-//     the old hash back.
+//     in the renewed record or gets a *latch.RenewedError naming the new
+//     hash (never a plain latch.ErrNotFound); it never brings the old hash
+//     back.
 //   - ConcurrentCreate: of several concurrent creations of one hash exactly
 //     one succeeds and the others get latch.ErrExists.
 //   - Values: strings, numbers, bools, nil, nested maps, slices and structs
@@ -77,6 +78,35 @@
 //   - ConcurrentSessions: many goroutines creating, reading, committing,
 //     renewing, listing and deleting many sessions at once end in exactly
 //     the state expected (run with -race to check for data races).
+//   - Forward: a renewal leaves a forward under From: Load, an update and a
+//     renewal from it give a *latch.RenewedError naming the next hash
+//     (matching latch.ErrRenewed and latch.ErrNotFound) and write nothing,
+//     Create on it gives latch.ErrExists; it is no session (ListUser,
+//     DeleteUser and MaxPerUser do not count it); it answers until the
+//     replaced record's ExpiresAt(), never later than ExpiryTolerance
+//     after, and its hash is then free and no longer leads anywhere.
+//   - DeleteFollowsForward: in a chain A -> B -> C of renewals, Delete of
+//     any of the hashes ends the session: from that hash on, no forward
+//     or record is left, and C can neither be committed to nor renewed.
+//
+// The cases below race a deletion or an update against renewals of the
+// same session, 200 rounds each with the goroutines released together,
+// and check the outcome of every round, whichever ran first:
+//
+//   - LogoutRacesRenewal: Delete(A) racing renewals A -> B -> C returns
+//     nil, and afterwards none of A, B and C can be loaded or committed
+//     to; a renewal either ran first or failed with latch.ErrNotFound.
+//   - RevokeUserRacesRenewal: DeleteUser racing renewals of one of the
+//     user's two sessions removes both, under whatever hash, and counts 2.
+//   - RevokeOthersKeepsRenewed: DeleteUser(user, keep) follows keep
+//     through forwards, after its renewals or racing them: the renewed
+//     session is kept, its renewals succeed, the others are removed.
+//   - EvictionRacesRenewal: a creation with MaxPerUser and EvictOldest
+//     racing a renewal of the user's oldest session evicts that session
+//     under whatever hash; the user is left with exactly the limit.
+//   - UpdateRacesRenewal: updates racing renewals A -> B -> C, each
+//     following the forwards it is told of (the next hash, never a plain
+//     latch.ErrNotFound), all land in C; A and B keep forwarding.
 //
 // Timestamps in the records the suite writes are whole milliseconds in UTC
 // and timeouts whole milliseconds, so a store may keep them at millisecond
@@ -135,6 +165,13 @@ func Run(t *testing.T, newStore func(t *testing.T) latch.Store) {
 		{"OpaqueHashes", testOpaqueHashes},
 		{"ContextCanceled", testContextCanceled},
 		{"ConcurrentSessions", testConcurrentSessions},
+		{"Forward", testForward},
+		{"DeleteFollowsForward", testDeleteFollowsForward},
+		{"LogoutRacesRenewal", testLogoutRacesRenewal},
+		{"RevokeUserRacesRenewal", testRevokeUserRacesRenewal},
+		{"RevokeOthersKeepsRenewed", testRevokeOthersKeepsRenewed},
+		{"EvictionRacesRenewal", testEvictionRacesRenewal},
+		{"UpdateRacesRenewal", testUpdateRacesRenewal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
