@@ -48,7 +48,7 @@ func BenchmarkOpen(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			s := newStore(b, keys, c.opts)
 			v := mustSeal(b, s, hashOf("x"), sampleRecord(), t0)
-			want := ""
+			var want latch.Reason
 			if c.bad {
 				c := "A"
 				if v[10] == 'A' {
@@ -60,8 +60,8 @@ func BenchmarkOpen(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, _, reason, err := s.Open(ctx, cookieName, v, t0); reason != want || err != nil {
-					b.Fatal(reason, err)
+				if o, err := s.Open(ctx, cookieName, v, t0); o.Refused != want || err != nil {
+					b.Fatal(o.Refused, err)
 				}
 			}
 		})

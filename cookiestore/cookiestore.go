@@ -64,11 +64,13 @@ func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
 // Options configure a Store. The zero value is valid: no revocation, no
 // compression, the system clock.
 type Options struct {
-	// Revocations keeps a per-user "not before" time, so that logout and
-	// revocation end cookies already handed out. Default nil: DeleteUser
-	// returns latch.ErrNotSupported, and logging out cannot stop a stolen
-	// copy of the cookie, which stays valid until its timeouts. Use
-	// StoreRevocations with any latch.Store, or FuncRevocations.
+	// Revocations keeps the sessions that were logged out or renewed and
+	// a per-user "not before" time, so that a logout, a renewal and a
+	// revocation end cookies already handed out. Default nil: Revoke and
+	// RevokeUser return latch.ErrNotSupported, and a cookie that a logout
+	// or a renewal replaced (a stolen copy, or one captured before a
+	// demotion) stays valid until its timeouts. Use StoreRevocations with
+	// any latch.Store, or FuncRevocations.
 	Revocations Revocations
 
 	// Compress deflates the sealed data when that makes it shorter.
@@ -85,15 +87,15 @@ type Options struct {
 	// attacker controls shares a session with a secret.
 	Compress bool
 
-	// Now is the clock that DeleteUser records revocations with. Default
-	// time.Now. Open and Seal use the time the Manager passes, so tests
-	// give both the same fake clock.
+	// Now is the clock that Revoke and RevokeUser record revocations
+	// with. Default time.Now. Open and Seal use the time the Manager
+	// passes, so tests give both the same fake clock.
 	Now func() time.Time
 }
 
 // Store keeps each session in its own cookie, encrypted and authenticated
 // with AES-256-GCM. It implements latch.Stateless; give it to latch.New as
-// Config.Store. It is safe for concurrent use.
+// Config.Stateless. It is safe for concurrent use.
 type Store struct {
 	primary *aeadKey
 	byID    map[string]*aeadKey
@@ -246,49 +248,68 @@ func (s *Store) sealTime(now int64) int64 {
 
 // Open authenticates and decodes value, the content of the cookie called
 // name. The checks go from cheap to dear: length and shape, key id, key
-// retirement, then AES-GCM, then the envelope, the record's expiry and,
-// for an authenticated session with Options.Revocations set, the user's
-// not-before time. A value that fails gives the reason (latch.ReasonMalformed,
+// retirement, then AES-GCM, then the envelope and the record's expiry,
+// and last, with Options.Revocations set, the revocations: whether the
+// session was revoked (every session) and, for an authenticated one,
+// whether it was sealed before the user's not-before time. A value that
+// fails comes back with Refused set (latch.ReasonMalformed,
 // ReasonUnknownKey, ReasonRetiredKey, ReasonBadMAC, or ReasonNotFound for
-// an expired or revoked session); err is set only when the revocation
-// lookup fails, and the Manager then answers 503 rather than trust the
-// cookie.
-func (s *Store) Open(ctx context.Context, name, value string, now time.Time) (rec *latch.Record, id latch.Hash, reseal bool, reason string, err error) {
+// an expired or revoked session, with its ID); err is set only when a
+// revocation lookup fails, and the Manager then answers 503 rather than
+// trust the cookie.
+func (s *Store) Open(ctx context.Context, name, value string, now time.Time) (latch.Opened, error) {
 	k, raw, reason := s.parse(value, now)
 	if reason != "" {
-		return nil, id, false, reason, nil
+		return latch.Opened{Refused: reason}, nil
 	}
 	var aadBuf [128]byte
 	aad := appendAAD(aadBuf[:0], name, k.id)
 	plain, err := k.aead.Open(raw[NonceSize:NonceSize], raw[:NonceSize], raw[NonceSize:], aad)
 	if err != nil {
-		return nil, id, false, latch.ReasonBadMAC, nil
+		return latch.Opened{Refused: latch.ReasonBadMAC}, nil
 	}
 	e, err := parseEnvelope(plain)
 	if err != nil {
-		return nil, id, false, latch.ReasonMalformed, nil
+		return latch.Opened{Refused: latch.ReasonMalformed}, nil
 	}
-	rec = &latch.Record{Meta: e.meta, Values: e.values}
+	rec := &latch.Record{Meta: e.meta, Values: e.values}
 	if !now.Before(rec.ExpiresAt()) {
-		return nil, e.id, false, latch.ReasonNotFound, nil
+		return latch.Opened{ID: e.id, Refused: latch.ReasonNotFound}, nil
 	}
-	if s.revs != nil && rec.UserID != "" {
-		nb, err := s.revs.NotBefore(ctx, rec.UserID)
+	if s.revs != nil {
+		revoked, err := s.revoked(ctx, e)
 		if err != nil {
-			return nil, e.id, false, "", fmt.Errorf("cookiestore: revocation lookup: %w", err)
+			return latch.Opened{ID: e.id}, fmt.Errorf("cookiestore: revocation lookup: %w", err)
 		}
-		if e.sealed.Before(nb) {
-			return nil, e.id, false, latch.ReasonNotFound, nil
+		if revoked {
+			return latch.Opened{ID: e.id, Refused: latch.ReasonNotFound}, nil
 		}
 	}
-	return rec, e.id, !k.primary, "", nil
+	return latch.Opened{Record: rec, ID: e.id, Fallback: !k.primary}, nil
+}
+
+// revoked reports whether the session in e was revoked by itself or with
+// every session of its user: one lookup for an anonymous session, two for
+// an authenticated one.
+func (s *Store) revoked(ctx context.Context, e *envelope) (bool, error) {
+	if revoked, err := s.revs.Revoked(ctx, e.id); revoked || err != nil {
+		return revoked, err
+	}
+	if e.meta.UserID == "" {
+		return false, nil
+	}
+	nb, err := s.revs.NotBefore(ctx, e.meta.UserID)
+	if err != nil {
+		return false, err
+	}
+	return e.sealed.Before(nb), nil
 }
 
 // parse checks the shape of a value and decodes it, before any
 // cryptography: its length, the key id's alphabet and length, the
 // base64url text (strict, so that no two texts decode alike), then the key
 // id against the keyring and its retirement.
-func (s *Store) parse(value string, now time.Time) (*aeadKey, []byte, string) {
+func (s *Store) parse(value string, now time.Time) (*aeadKey, []byte, latch.Reason) {
 	const minB64 = (NonceSize + minPlaintext + Overhead) * 4 / 3
 	if len(value) > MaxCookieSize || len(value) < 2+minB64 {
 		return nil, nil, latch.ReasonMalformed
@@ -338,54 +359,68 @@ func isIDByte(c byte) bool {
 // isB64Byte reports whether c is in the base64url alphabet.
 func isB64Byte(c byte) bool { return isIDByte(c) }
 
-// Load returns latch.ErrNotSupported: the session is in the cookie.
-func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
-	return nil, fmt.Errorf("cookiestore: load: %w", latch.ErrNotSupported)
+// revocationMargin is added to every per-session revocation, so that a
+// process whose clock is a little behind the one that revoked still
+// refuses the cookie until it has expired by its own clock.
+const revocationMargin = time.Minute
+
+// Revoke refuses, from now on, every cookie that names the session id: a
+// copy of the cookie taken before a logout, or before the renewal that
+// replaced it (Renew, Login, Reauthenticate), and a cookie that a request
+// already in progress seals again under id. The revocation is kept until
+// until (the time after which Open refuses the cookie as expired anyway,
+// but never less than now) plus one minute for clocks that disagree, in
+// Options.Revocations. It returns latch.ErrNotSupported when no
+// Revocations are configured: the cookie then stays valid until its
+// timeouts.
+func (s *Store) Revoke(ctx context.Context, id latch.Hash, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.revs == nil {
+		return fmt.Errorf("cookiestore: revoke session: no Options.Revocations configured: %w", latch.ErrNotSupported)
+	}
+	if id.IsZero() {
+		return errors.New("cookiestore: revoke session: zero session hash")
+	}
+	until = later(until, s.now()).Add(revocationMargin)
+	if err := s.revs.Revoke(ctx, id, until.UTC()); err != nil {
+		return fmt.Errorf("cookiestore: revoke session: %w", err)
+	}
+	return nil
 }
 
-// Commit returns latch.ErrNotSupported: the Manager seals the session
-// into its cookie instead.
-func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
-	return fmt.Errorf("cookiestore: commit: %w", latch.ErrNotSupported)
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
-// ListUser returns latch.ErrNotSupported: no server-side list of a user's
-// cookies exists.
-func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
-	return nil, fmt.Errorf("cookiestore: list sessions: %w", latch.ErrNotSupported)
-}
-
-// Delete does nothing and returns nil (or ctx's error): a cookie cannot
-// be deleted remotely. The Manager ends a stateless session with
-// DeleteUser instead.
-func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
-	return ctx.Err()
-}
-
-// DeleteUser ends every session of userID sealed before the call, keep
-// included, by recording a "not before" time in Options.Revocations; the
-// Manager seals the session it wants to keep again afterwards. It returns
-// -1, because nobody knows how many cookies a user holds, and
-// latch.ErrNotSupported when no Revocations are configured.
+// RevokeUser ends every session of userID sealed before the call, by
+// recording a "not before" time in Options.Revocations; the Manager seals
+// the session it wants to keep (Session.RevokeOthers) again afterwards.
+// It returns latch.ErrNotSupported when no Revocations are configured.
 //
 // The not-before time is the later of Options.Now and one nanosecond past
 // the last seal of this Store, and later seals by this Store never go
 // below it: within one process a revocation falls strictly between the
 // seals before it and those after it, whatever the clock's resolution.
 // Across processes it relies on their clocks agreeing.
-func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
+func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return err
 	}
 	if s.revs == nil {
-		return 0, fmt.Errorf("cookiestore: revoke sessions: no Options.Revocations configured: %w", latch.ErrNotSupported)
+		return fmt.Errorf("cookiestore: revoke user: no Options.Revocations configured: %w", latch.ErrNotSupported)
 	}
 	if userID == "" {
-		return 0, errors.New("cookiestore: revoke sessions: empty user id")
+		return errors.New("cookiestore: revoke user: empty user id")
 	}
 	now, err := unixNano(s.now())
 	if err != nil {
-		return 0, fmt.Errorf("cookiestore: revoke sessions: %w", err)
+		return fmt.Errorf("cookiestore: revoke user: %w", err)
 	}
 	nb := max(now, s.lastSeal.Load()+1)
 	for {
@@ -394,8 +429,8 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 			break
 		}
 	}
-	if err := s.revs.Revoke(ctx, userID, time.Unix(0, nb).UTC()); err != nil {
-		return 0, fmt.Errorf("cookiestore: revoke sessions: %w", err)
+	if err := s.revs.RevokeUser(ctx, userID, time.Unix(0, nb).UTC()); err != nil {
+		return fmt.Errorf("cookiestore: revoke user: %w", err)
 	}
-	return -1, nil
+	return nil
 }

@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
-	"github.com/latchsec/latch/memstore"
 )
 
 const cookieName = "__Host-session"
@@ -29,19 +27,6 @@ func newStore(t testing.TB, keys *latch.Keyring, opts cookiestore.Options) *cook
 		t.Fatal(err)
 	}
 	return s
-}
-
-// newFrozenRevokingStore returns a store whose revocations are kept in a
-// memstore, both with a clock that stands still at t0.
-func newFrozenRevokingStore(t testing.TB) *cookiestore.Store {
-	t.Helper()
-	now := func() time.Time { return t0 }
-	revs, err := memstore.New(memstore.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { revs.Close() })
-	return newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: now})
 }
 
 // sampleRecord is a logged-in session as the Manager seals it.
@@ -120,13 +105,14 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			id := hashOf("session-" + tt.name)
 			v := mustSeal(t, s, id, tt.rec, t0)
-			rec, gotID, reseal, reason, err := s.Open(context.Background(), cookieName, v, t0.Add(time.Second))
-			if err != nil || reason != "" {
-				t.Fatalf("Open: reason %q, err %v", reason, err)
+			o, err := s.Open(context.Background(), cookieName, v, t0.Add(time.Second))
+			if err != nil || o.Refused != "" {
+				t.Fatalf("Open: refused %q, err %v", o.Refused, err)
 			}
-			if gotID != id || reseal {
-				t.Errorf("id %v reseal %v; want %v false", gotID, reseal, id)
+			if o.ID != id || o.Fallback {
+				t.Errorf("id %v fallback %v; want %v false", o.ID, o.Fallback, id)
 			}
+			rec := o.Record
 			if !reflect.DeepEqual(rec.Meta, normalise(tt.rec.Meta)) {
 				t.Errorf("meta\n got %+v\nwant %+v", rec.Meta, normalise(tt.rec.Meta))
 			}
@@ -196,7 +182,8 @@ func TestOpenRefusals(t *testing.T) {
 	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", enc[len(enc)-1])
 	lastChar := string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last^1])
 	tests := []struct {
-		name, value, cookie, want string
+		name, value, cookie string
+		want                latch.Reason
 	}{
 		{"empty", "", cookieName, latch.ReasonMalformed},
 		{"key id only", "k1.", cookieName, latch.ReasonMalformed},
@@ -221,9 +208,9 @@ func TestOpenRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, _, reseal, reason, err := s.Open(context.Background(), tt.cookie, tt.value, t0)
-			if reason != tt.want || rec != nil || reseal || err != nil {
-				t.Errorf("Open = %v, reseal %v, %q, %v; want nil, false, %q, nil", rec, reseal, reason, err, tt.want)
+			o, err := s.Open(context.Background(), tt.cookie, tt.value, t0)
+			if o.Refused != tt.want || o.Record != nil || o.Fallback || err != nil {
+				t.Errorf("Open = %+v, %v; want refused %q, nil", o, err, tt.want)
 			}
 		})
 	}
@@ -236,7 +223,8 @@ func TestRefusalIsCheap(t *testing.T) {
 	good := mustSeal(t, s, hashOf("x"), sampleRecord(), t0)
 	_, enc, _ := strings.Cut(good, ".")
 	tests := []struct {
-		name, value, want string
+		name, value string
+		want        latch.Reason
 	}{
 		{"one megabyte", "k1." + strings.Repeat("A", 1<<20), latch.ReasonMalformed},
 		{"no dot", strings.Repeat("A", 400), latch.ReasonMalformed},
@@ -245,9 +233,10 @@ func TestRefusalIsCheap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var reason string
+			var reason latch.Reason
 			allocs := testing.AllocsPerRun(20, func() {
-				_, _, _, reason, _ = s.Open(context.Background(), cookieName, tt.value, t0)
+				o, _ := s.Open(context.Background(), cookieName, tt.value, t0)
+				reason = o.Refused
 			})
 			if reason != tt.want || allocs != 0 {
 				t.Errorf("Open: %q with %.0f allocations; want %q with none", reason, allocs, tt.want)
@@ -261,9 +250,9 @@ func TestTamperEveryByte(t *testing.T) {
 	good := mustSeal(t, s, hashOf("x"), sampleRecord(), t0)
 	check := func(v string) {
 		t.Helper()
-		rec, _, _, reason, err := s.Open(context.Background(), cookieName, v, t0)
-		if reason == "" || rec != nil || err != nil {
-			t.Fatalf("tampered value %q accepted (reason %q, err %v)", v, reason, err)
+		o, err := s.Open(context.Background(), cookieName, v, t0)
+		if o.Refused == "" || o.Record != nil || err != nil {
+			t.Fatalf("tampered value %q accepted (refused %q, err %v)", v, o.Refused, err)
 		}
 	}
 	for i := range len(good) {
@@ -295,10 +284,10 @@ func TestKeyRotation(t *testing.T) {
 
 	sealed := mustSeal(t, newStore(t, ring(oldKey), cookiestore.Options{}), hashOf("x"), sampleRecord(), t0)
 	tests := []struct {
-		name       string
-		keys       *latch.Keyring
-		wantReason string
-		wantReseal bool
+		name         string
+		keys         *latch.Keyring
+		wantReason   latch.Reason
+		wantFallback bool
 	}{
 		{"primary", ring(oldKey), "", false},
 		{"fallback", ring(newKey, oldKey), "", true},
@@ -309,12 +298,12 @@ func TestKeyRotation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t, tt.keys, cookiestore.Options{})
-			rec, _, reseal, reason, err := s.Open(context.Background(), cookieName, sealed, t0)
-			if reason != tt.wantReason || reseal != tt.wantReseal || err != nil || (reason == "") != (rec != nil) {
-				t.Errorf("Open = %v, reseal %v, %q, %v; want reseal %v, %q", rec != nil, reseal, reason, err, tt.wantReseal, tt.wantReason)
+			o, err := s.Open(context.Background(), cookieName, sealed, t0)
+			if o.Refused != tt.wantReason || o.Fallback != tt.wantFallback || err != nil || (o.Refused == "") != (o.Record != nil) {
+				t.Errorf("Open = %+v, %v; want fallback %v, refused %q", o, err, tt.wantFallback, tt.wantReason)
 			}
-			if reseal {
-				again := mustSeal(t, s, hashOf("x"), rec, t0)
+			if o.Fallback {
+				again := mustSeal(t, s, hashOf("x"), o.Record, t0)
 				if !strings.HasPrefix(again, "new.") {
 					t.Errorf("resealed under %q", again[:4])
 				}
@@ -342,7 +331,7 @@ func TestOpenRefusesExpiredRecord(t *testing.T) {
 	tests := []struct {
 		name string
 		at   time.Time
-		want string
+		want latch.Reason
 	}{
 		{"before the deadline", t0.Add(29 * time.Minute), ""},
 		{"in the grace after the deadline", t0.Add(34 * time.Minute), ""}, // the Manager reports "idle"
@@ -351,12 +340,12 @@ func TestOpenRefusesExpiredRecord(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, id, _, reason, err := s.Open(context.Background(), cookieName, v, tt.at)
-			if reason != tt.want || err != nil || (reason == "") != (got != nil) {
-				t.Errorf("Open at %v: %q, %v; want %q", tt.at, reason, err, tt.want)
+			o, err := s.Open(context.Background(), cookieName, v, tt.at)
+			if o.Refused != tt.want || err != nil || (o.Refused == "") != (o.Record != nil) {
+				t.Errorf("Open at %v: %q, %v; want %q", tt.at, o.Refused, err, tt.want)
 			}
-			if id != hashOf("x") {
-				t.Errorf("id %v; want the session's hash even when refused", id)
+			if o.ID != hashOf("x") {
+				t.Errorf("id %v; want the session's hash even when refused", o.ID)
 			}
 		})
 	}
@@ -422,9 +411,9 @@ func testSizeLimit(t *testing.T, compress bool, from, to, stride int) {
 			}
 			// Every length seals and opens: the ciphertext never lands
 			// outside the buffer, whatever its capacity.
-			got, _, _, reason, _ := s.Open(context.Background(), cookieName, v, t0)
-			if reason != "" || got.Values["v"] != rec.Values["v"] {
-				t.Fatalf("value of %d bytes: Open %q", n, reason)
+			o, _ := s.Open(context.Background(), cookieName, v, t0)
+			if o.Refused != "" || o.Record.Values["v"] != rec.Values["v"] {
+				t.Fatalf("value of %d bytes: Open %q", n, o.Refused)
 			}
 		case errors.As(err, &tle) && errors.Is(err, cookiestore.ErrTooLarge):
 			sawTooLarge = true
@@ -479,14 +468,14 @@ func TestSizes(t *testing.T) {
 			if tt.shouldShrink && len(b) >= len(a)*3/4 {
 				t.Errorf("compression saved too little: %d -> %d", len(a), len(b))
 			}
-			got, _, _, reason, _ := packed.Open(context.Background(), cookieName, b, t0)
-			if reason != "" || !reflect.DeepEqual(jsonOf(t, got.Values), jsonOf(t, rec.Values)) {
-				t.Errorf("compressed cookie: %q, values %s", reason, jsonOf(t, got.Values))
+			o, _ := packed.Open(context.Background(), cookieName, b, t0)
+			if o.Refused != "" || !reflect.DeepEqual(jsonOf(t, o.Record.Values), jsonOf(t, rec.Values)) {
+				t.Fatalf("compressed cookie: %+v", o)
 			}
 			// A store without compression opens compressed cookies too, so
 			// the option can be turned off without logging anyone out.
-			if _, _, _, reason, _ := plain.Open(context.Background(), cookieName, b, t0); reason != "" {
-				t.Errorf("compressed cookie opened without Compress: %q", reason)
+			if o, _ := plain.Open(context.Background(), cookieName, b, t0); o.Refused != "" {
+				t.Errorf("compressed cookie opened without Compress: %q", o.Refused)
 			}
 		})
 	}
@@ -513,8 +502,18 @@ func jsonOf(t *testing.T, v map[string]any) string {
 
 func TestNew(t *testing.T) {
 	keys := testKeys(t, "k1")
-	ok := func(context.Context, string) (time.Time, error) { return time.Time{}, nil }
-	rev := func(context.Context, string, time.Time) error { return nil }
+	funcs := cookiestore.FuncRevocations{
+		RevokeFunc:     func(context.Context, latch.Hash, time.Time) error { return nil },
+		RevokedFunc:    func(context.Context, latch.Hash) (bool, error) { return false, nil },
+		RevokeUserFunc: func(context.Context, string, time.Time) error { return nil },
+		NotBeforeFunc:  func(context.Context, string) (time.Time, error) { return time.Time{}, nil },
+	}
+	without := func(f func(*cookiestore.FuncRevocations)) cookiestore.FuncRevocations {
+		g := funcs
+		f(&g)
+		return g
+	}
+	const incomplete = "needs RevokeFunc, RevokedFunc, RevokeUserFunc and NotBeforeFunc"
 	tests := []struct {
 		name string
 		keys *latch.Keyring
@@ -523,13 +522,14 @@ func TestNew(t *testing.T) {
 	}{
 		{"defaults", keys, cookiestore.Options{}, ""},
 		{"no keyring", nil, cookiestore.Options{}, "needs a keyring"},
-		{"funcs", keys, cookiestore.Options{Revocations: cookiestore.FuncRevocations{NotBeforeFunc: ok, RevokeFunc: rev}}, ""},
-		{"funcs by pointer", keys, cookiestore.Options{Revocations: &cookiestore.FuncRevocations{NotBeforeFunc: ok, RevokeFunc: rev}}, ""},
-		{"no NotBeforeFunc", keys, cookiestore.Options{Revocations: cookiestore.FuncRevocations{RevokeFunc: rev}}, "needs both"},
-		{"no RevokeFunc", keys, cookiestore.Options{Revocations: cookiestore.FuncRevocations{NotBeforeFunc: ok}}, "needs both"},
-		{"nil pointer", keys, cookiestore.Options{Revocations: (*cookiestore.FuncRevocations)(nil)}, "needs both"},
+		{"funcs", keys, cookiestore.Options{Revocations: funcs}, ""},
+		{"funcs by pointer", keys, cookiestore.Options{Revocations: &funcs}, ""},
+		{"no RevokeFunc", keys, cookiestore.Options{Revocations: without(func(f *cookiestore.FuncRevocations) { f.RevokeFunc = nil })}, incomplete},
+		{"no RevokedFunc", keys, cookiestore.Options{Revocations: without(func(f *cookiestore.FuncRevocations) { f.RevokedFunc = nil })}, incomplete},
+		{"no RevokeUserFunc", keys, cookiestore.Options{Revocations: without(func(f *cookiestore.FuncRevocations) { f.RevokeUserFunc = nil })}, incomplete},
+		{"no NotBeforeFunc", keys, cookiestore.Options{Revocations: without(func(f *cookiestore.FuncRevocations) { f.NotBeforeFunc = nil })}, incomplete},
+		{"nil pointer", keys, cookiestore.Options{Revocations: (*cookiestore.FuncRevocations)(nil)}, incomplete},
 		{"store revocations without a store", keys, cookiestore.Options{Revocations: cookiestore.StoreRevocations(nil)}, "needs a store"},
-		{"store revocations in a cookie store", keys, cookiestore.Options{Revocations: cookiestore.StoreRevocations(newStore(t, keys, cookiestore.Options{}))}, "server-side store"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -544,218 +544,5 @@ func TestNew(t *testing.T) {
 				t.Errorf("New: %v; want an error about %q", err, tt.want)
 			}
 		})
-	}
-}
-
-func TestStoreMethods(t *testing.T) {
-	ctx := context.Background()
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	without := newStore(t, testKeys(t, "k1"), cookiestore.Options{})
-	var revoked []string
-	with := newStore(t, testKeys(t, "k1"), cookiestore.Options{
-		Now: func() time.Time { return t0 },
-		Revocations: cookiestore.FuncRevocations{
-			NotBeforeFunc: func(context.Context, string) (time.Time, error) { return time.Time{}, nil },
-			RevokeFunc: func(_ context.Context, user string, at time.Time) error {
-				revoked = append(revoked, user+"@"+at.Format(time.RFC3339Nano))
-				return nil
-			},
-		},
-	})
-	tests := []struct {
-		name    string
-		call    func() error
-		wantErr error // nil: no error
-	}{
-		{"Load", func() error { _, err := with.Load(ctx, hashOf("x")); return err }, latch.ErrNotSupported},
-		{"Commit", func() error { return with.Commit(ctx, &latch.Commit{}) }, latch.ErrNotSupported},
-		{"ListUser", func() error { _, err := with.ListUser(ctx, "alice"); return err }, latch.ErrNotSupported},
-		{"Delete", func() error { return with.Delete(ctx, hashOf("x")) }, nil},
-		{"Delete cancelled", func() error { return with.Delete(cancelled, hashOf("x")) }, context.Canceled},
-		{"DeleteUser without revocations", func() error { _, err := without.DeleteUser(ctx, "alice", latch.Hash{}); return err }, latch.ErrNotSupported},
-		{"DeleteUser cancelled", func() error { _, err := with.DeleteUser(cancelled, "alice", latch.Hash{}); return err }, context.Canceled},
-		{"DeleteUser", func() error {
-			n, err := with.DeleteUser(ctx, "alice", hashOf("keep"))
-			if err == nil && n != -1 {
-				return fmt.Errorf("DeleteUser returned %d; want -1", n)
-			}
-			return err
-		}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.call()
-			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
-				t.Errorf("err = %v; want %v", err, tt.wantErr)
-			}
-			if err != nil && !errors.Is(err, context.Canceled) && !strings.HasPrefix(err.Error(), "cookiestore: ") {
-				t.Errorf("error %q lacks the package prefix", err)
-			}
-		})
-	}
-	if _, err := with.DeleteUser(ctx, "", latch.Hash{}); err == nil {
-		t.Error("DeleteUser of the empty user id succeeded")
-	}
-	if want := []string{"alice@" + t0.Format(time.RFC3339Nano)}; !reflect.DeepEqual(revoked, want) {
-		t.Errorf("revocations %q; want %q", revoked, want)
-	}
-}
-
-func TestRevocationOrdersSeals(t *testing.T) {
-	// With a clock that does not move, a seal before DeleteUser is refused
-	// and a seal after it accepted.
-	s := newFrozenRevokingStore(t)
-	ctx := context.Background()
-	before := mustSeal(t, s, hashOf("a"), sampleRecord(), t0)
-	if _, err := s.DeleteUser(ctx, "alice", latch.Hash{}); err != nil {
-		t.Fatal(err)
-	}
-	after := mustSeal(t, s, hashOf("b"), sampleRecord(), t0)
-	anon := sampleRecord()
-	anon.UserID = ""
-	anonBefore := mustSeal(t, s, hashOf("c"), anon, t0.Add(-time.Second))
-	tests := []struct {
-		name, value, want string
-	}{
-		{"sealed before", before, latch.ReasonNotFound},
-		{"sealed after, same instant", after, ""},
-		{"anonymous: never revoked", anonBefore, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, _, _, reason, err := s.Open(ctx, cookieName, tt.value, t0)
-			if reason != tt.want || err != nil {
-				t.Errorf("Open: %q, %v; want %q", reason, err, tt.want)
-			}
-		})
-	}
-}
-
-// failingStore is a latch.Store whose every call fails.
-type failingStore struct{ latch.Store }
-
-var errStoreDown = errors.New("store down")
-
-func (failingStore) Load(context.Context, latch.Hash) (*latch.Record, error) {
-	return nil, errStoreDown
-}
-func (failingStore) Commit(context.Context, *latch.Commit) error { return errStoreDown }
-
-func TestStoreRevocations(t *testing.T) {
-	ctx := context.Background()
-	c := newClock()
-	ms, err := memstore.New(memstore.Options{Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ms.Close()
-	r := cookiestore.StoreRevocations(ms)
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	want := func(what, user string, w time.Time) {
-		t.Helper()
-		got, err := r.NotBefore(ctx, user)
-		if err != nil || !got.Equal(w) {
-			t.Errorf("%s: NotBefore(%q) = %v, %v; want %v", what, user, got, err, w)
-		}
-	}
-	want("nothing recorded", "alice", time.Time{})
-	steps := []struct {
-		name string
-		at   time.Time
-		want time.Time
-	}{
-		{"first revocation", at(time.Second), at(time.Second)},
-		{"a later one moves it forward", at(time.Minute + 1), at(time.Minute + 1)},
-		{"an earlier one never moves it back", at(time.Second), at(time.Minute + 1)},
-	}
-	for _, st := range steps {
-		if err := r.Revoke(ctx, "alice", st.at); err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		want(st.name, "alice", st.want)
-	}
-	want("another user", "bob", time.Time{})
-	if err := r.Revoke(ctx, "", t0); err == nil {
-		t.Error("Revoke of the empty user id succeeded")
-	}
-	// The record is in no user's index, so the store's DeleteUser leaves it.
-	if infos, err := ms.ListUser(ctx, "alice"); err != nil || len(infos) != 0 {
-		t.Errorf("ListUser = %v, %v; want nothing", infos, err)
-	}
-	if _, err := ms.DeleteUser(ctx, "alice", latch.Hash{}); err != nil {
-		t.Fatal(err)
-	}
-	want("after the store's DeleteUser", "alice", at(time.Minute+1))
-	// It lives as long as any session sealed before it could.
-	c.Advance(cookiestore.RevocationLifetime)
-	want("just before it expires", "alice", at(time.Minute+1))
-	c.Advance(time.Minute + 1)
-	want("after it expired", "alice", time.Time{})
-
-	broken := cookiestore.StoreRevocations(failingStore{})
-	if _, err := broken.NotBefore(ctx, "alice"); !errors.Is(err, errStoreDown) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
-		t.Errorf("NotBefore on a failing store: %v", err)
-	}
-	if err := broken.Revoke(ctx, "alice", t0); !errors.Is(err, errStoreDown) {
-		t.Errorf("Revoke on a failing store: %v", err)
-	}
-}
-
-func TestFuncRevocationsZeroValue(t *testing.T) {
-	var f cookiestore.FuncRevocations
-	if _, err := f.NotBefore(context.Background(), "alice"); err == nil {
-		t.Error("NotBefore without NotBeforeFunc succeeded")
-	}
-	if err := f.Revoke(context.Background(), "alice", t0); err == nil {
-		t.Error("Revoke without RevokeFunc succeeded")
-	}
-}
-
-// TestConcurrentRevocation seals and revokes from many goroutines with a
-// clock that stands still: seals finished before DeleteUser are refused,
-// seals begun after it are accepted, whatever ran in between.
-func TestConcurrentRevocation(t *testing.T) {
-	s := newFrozenRevokingStore(t)
-	ctx := context.Background()
-	sealMany := func(n int) []string {
-		out := make([]string, n)
-		var wg sync.WaitGroup
-		for i := range out {
-			wg.Go(func() {
-				v, err := s.Seal(ctx, cookieName, hashOf(fmt.Sprint(i)), sampleRecord(), t0)
-				if err != nil {
-					t.Error(err)
-				}
-				out[i] = v
-			})
-		}
-		wg.Wait()
-		return out
-	}
-	before := sealMany(20)
-	var wg sync.WaitGroup
-	wg.Go(func() { sealMany(20) }) // races with the revocation: either outcome is right
-	wg.Go(func() {
-		if _, err := s.DeleteUser(ctx, "alice", latch.Hash{}); err != nil {
-			t.Error(err)
-		}
-	})
-	wg.Go(func() {
-		for _, v := range before {
-			s.Open(ctx, cookieName, v, t0)
-		}
-	})
-	wg.Wait()
-	after := sealMany(20)
-	for i, v := range before {
-		if _, _, _, reason, _ := s.Open(ctx, cookieName, v, t0); reason != latch.ReasonNotFound {
-			t.Errorf("cookie %d sealed before the revocation: %q; want not-found", i, reason)
-		}
-	}
-	for i, v := range after {
-		if _, _, _, reason, _ := s.Open(ctx, cookieName, v, t0); reason != "" {
-			t.Errorf("cookie %d sealed after the revocation: %q", i, reason)
-		}
 	}
 }

@@ -28,7 +28,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := latch.New(latch.Config{Store: store, Keys: keys, Logger: slog.New(slog.DiscardHandler)})
+	m, err := latch.New(latch.Config{Stateless: store, Keys: keys, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -125,15 +125,15 @@ func FuzzOpen(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
-		rec, _, _, reason, err := s.Open(context.Background(), cookieName, value, t0)
+		o, err := s.Open(context.Background(), cookieName, value, t0)
 		if err != nil {
 			t.Fatalf("Open returned an error without revocations: %v", err)
 		}
-		if reason == "" && !sealed[value] {
+		if o.Refused == "" && !sealed[value] {
 			t.Fatalf("accepted a value the store never sealed: %q", value)
 		}
-		if (reason == "") != (rec != nil) {
-			t.Fatalf("reason %q with record %v", reason, rec)
+		if (o.Refused == "") != (o.Record != nil) {
+			t.Fatalf("refused %q with record %v", o.Refused, o.Record)
 		}
 	})
 }
@@ -162,16 +162,17 @@ func FuzzEnvelope(f *testing.F) {
 	f.Add(append([]byte{0x81}, 0xff, 0xff))
 	f.Fuzz(func(t *testing.T, plain []byte) {
 		v := seal(t, keys, cookieName, "fz", plain)
-		rec, id, _, reason, err := s.Open(context.Background(), cookieName, v, t0)
+		o, err := s.Open(context.Background(), cookieName, v, t0)
 		if err != nil {
 			t.Fatalf("Open returned an error without revocations: %v", err)
 		}
-		if reason != "" {
-			if reason != latch.ReasonMalformed && reason != latch.ReasonNotFound {
-				t.Fatalf("authentic value refused with %q", reason)
+		if o.Refused != "" {
+			if o.Refused != latch.ReasonMalformed && o.Refused != latch.ReasonNotFound {
+				t.Fatalf("authentic value refused with %q", o.Refused)
 			}
 			return
 		}
+		rec, id := o.Record, o.ID
 		again, err := s.Seal(context.Background(), cookieName, id, rec, t0)
 		if err != nil {
 			// A record may be too large once values are re-encoded, or
@@ -181,11 +182,11 @@ func FuzzEnvelope(f *testing.F) {
 			}
 			t.Fatalf("accepted record does not seal again: %v", err)
 		}
-		rec2, id2, _, reason, err := s.Open(context.Background(), cookieName, again, t0)
-		if reason != "" || err != nil || id2 != id {
-			t.Fatalf("resealed record refused: %q, %v", reason, err)
+		o2, err := s.Open(context.Background(), cookieName, again, t0)
+		if o2.Refused != "" || err != nil || o2.ID != id {
+			t.Fatalf("resealed record refused: %q, %v", o2.Refused, err)
 		}
-		if !reflect.DeepEqual(rec2.Meta, rec.Meta) || !reflect.DeepEqual(jsonOf2(rec2.Values), jsonOf2(rec.Values)) {
+		if rec2 := o2.Record; !reflect.DeepEqual(rec2.Meta, rec.Meta) || !reflect.DeepEqual(jsonOf2(rec2.Values), jsonOf2(rec.Values)) {
 			t.Fatalf("round trip changed the record:\n%+v\n%+v", rec, rec2)
 		}
 	})

@@ -87,7 +87,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	cfg := ho.cfg
-	cfg.Store = hs.store
+	cfg.Stateless = hs.store
 	cfg.Keys = hs.keys
 	cfg.Now = hs.clock.Now
 	cfg.OnEvent = hs.events.Add
@@ -106,8 +106,10 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 //	POST /set?k=K&v=V        sets K to the string V
 //	POST /setn?k=K&n=N       sets K to the int N
 //	POST /login?user=U[&remember=1]
+//	POST /pop?k=K            removes K and answers its value, "%T %v"
 //	POST /logout
-//	POST /renew
+//	POST /renew[?pop=K]      renews, after popping K when given
+//	POST /reauth
 //	POST /revoke-others      answers the count
 //	GET  /whoami             "user=U ended=E"
 func testApp() http.Handler {
@@ -155,6 +157,10 @@ func testApp() http.Handler {
 		}
 		io.WriteString(w, "ok")
 	})
+	handle("POST /pop", func(w http.ResponseWriter, r *http.Request, s *latch.Session) {
+		v := s.Pop(r.FormValue("k"))
+		fmt.Fprintf(w, "%T %v", v, v)
+	})
 	handle("POST /logout", func(w http.ResponseWriter, r *http.Request, s *latch.Session) {
 		if err := s.Logout(); err != nil {
 			fail(w, err)
@@ -163,7 +169,17 @@ func testApp() http.Handler {
 		io.WriteString(w, "ok")
 	})
 	handle("POST /renew", func(w http.ResponseWriter, r *http.Request, s *latch.Session) {
+		if k := r.FormValue("pop"); k != "" {
+			s.Pop(k)
+		}
 		if err := s.Renew(); err != nil {
+			fail(w, err)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	handle("POST /reauth", func(w http.ResponseWriter, r *http.Request, s *latch.Session) {
+		if err := s.Reauthenticate(); err != nil {
 			fail(w, err)
 			return
 		}
@@ -241,7 +257,7 @@ func (b *browser) whoami() string {
 }
 
 // open opens a cookie value directly, as the Manager would.
-func (hs *harness) open(value string) (*latch.Record, latch.Hash, bool, string, error) {
+func (hs *harness) open(value string) (latch.Opened, error) {
 	return hs.store.Open(context.Background(), hs.m.CookieName(), value, hs.clock.Now())
 }
 

@@ -96,37 +96,36 @@ func TestLoginRenews(t *testing.T) {
 	b := &browser{hs: hs}
 	b.do("POST", "/setn?k=cart&n=3")
 	anon := b.cookie
-	rec0, id0, _, reason, err := hs.open(anon)
-	if reason != "" || err != nil || rec0.UserID != "" {
-		t.Fatalf("anonymous cookie: %v %q %v", rec0, reason, err)
+	o0, err := hs.open(anon)
+	if o0.Refused != "" || err != nil || o0.Record.UserID != "" {
+		t.Fatalf("anonymous cookie: %+v %v", o0, err)
 	}
 
 	hs.clock.Advance(time.Second)
 	wantBody(t, "login", b.do("POST", "/login?user=alice"), "ok")
-	rec1, id1, _, reason, err := hs.open(b.cookie)
-	if reason != "" || err != nil {
-		t.Fatalf("login cookie: %q %v", reason, err)
+	o1, err := hs.open(b.cookie)
+	if o1.Refused != "" || err != nil {
+		t.Fatalf("login cookie: %q %v", o1.Refused, err)
 	}
-	if id1 == id0 {
+	if o1.ID == o0.ID {
 		t.Error("login kept the session hash")
 	}
-	if rec1.UserID != "alice" || !rec1.AuthTime.Equal(hs.clock.Now()) {
-		t.Errorf("login cookie: user %q auth %v", rec1.UserID, rec1.AuthTime)
+	if rec := o1.Record; rec.UserID != "alice" || !rec.AuthTime.Equal(hs.clock.Now()) {
+		t.Errorf("login cookie: user %q auth %v", rec.UserID, rec.AuthTime)
 	}
-	if !rec1.Created.Equal(rec0.Created) {
-		t.Errorf("login changed Created from %v to %v", rec0.Created, rec1.Created)
+	if !o1.Record.Created.Equal(o0.Record.Created) {
+		t.Errorf("login changed Created from %v to %v", o0.Record.Created, o1.Record.Created)
 	}
 	wantBody(t, "value carried over", b.do("GET", "/get?k=cart"), "json.Number 3")
 
-	// The pre-login cookie is still a sealed anonymous session (a cookie
-	// cannot be deleted), but it carries no user: whoever planted or kept
-	// it gains nothing from the login.
-	wantBody(t, "pre-login cookie", hs.do("GET", "/whoami", anon), "user= ended=")
+	// The pre-login cookie is refused: whoever planted or kept it gets
+	// neither the login nor the anonymous session's values.
+	wantBody(t, "pre-login cookie", hs.do("GET", "/whoami", anon), "user= ended=not-found")
 
 	// Renew gives yet another hash and keeps the user.
 	wantBody(t, "renew", b.do("POST", "/renew"), "ok")
-	_, id2, _, _, _ := hs.open(b.cookie)
-	if id2 == id1 || id2.IsZero() {
+	o2, _ := hs.open(b.cookie)
+	if o2.ID == o1.ID || o2.ID.IsZero() {
 		t.Error("renew kept the session hash")
 	}
 	if got := b.whoami(); got != "user=alice ended=" {
@@ -135,6 +134,85 @@ func TestLoginRenews(t *testing.T) {
 	if n := hs.events.Count(latch.EventRenewed, ""); n != 2 {
 		t.Errorf("%d renewed events; want 2 (login and renew)", n)
 	}
+}
+
+// TestRenewalRefusesPreviousCookie: the cookie that a renewal replaced is
+// refused from then on, so a copy captured before a demotion does not keep
+// the old privileges (issue 12, item 4). Every copy of the old session is
+// refused, also one sealed again after it was captured.
+func TestRenewalRefusesPreviousCookie(t *testing.T) {
+	tests := []struct {
+		name    string
+		user    string // logged in before the renewal, "" for anonymous
+		renewal string
+		after   string // whoami with the new cookie
+	}{
+		{"login from anonymous", "", "/login?user=alice", "user=alice ended="},
+		{"login as another user", "alice", "/login?user=bob", "user=bob ended="},
+		{"login again as the same user", "alice", "/login?user=alice", "user=alice ended="},
+		{"renew", "alice", "/renew", "user=alice ended="},
+		{"reauthenticate", "alice", "/reauth", "user=alice ended="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, harnessOptions{})
+			b := &browser{hs: hs}
+			if tt.user != "" {
+				b = hs.mustLogin(tt.user, false)
+			}
+			wantBody(t, "grant", b.do("POST", "/set?k=role&v=admin"), "ok")
+			captured := b.cookie
+			hs.clock.Advance(time.Minute)
+			// Demote, then renew: the demotion is sealed under the old ID
+			// first, so that two copies of the old session exist.
+			wantBody(t, "demote", b.do("POST", "/set?k=role&v=user"), "ok")
+			demoted := b.cookie
+			wantBody(t, "renewal", b.do("POST", tt.renewal), "ok")
+			if b.cookie == demoted {
+				t.Fatal("the renewal sent no new cookie")
+			}
+			for what, v := range map[string]string{"copy captured before the demotion": captured, "copy sealed at the demotion": demoted} {
+				if res := hs.do("GET", "/get?k=role", v); res.code != http.StatusNotFound || !res.expired {
+					t.Errorf("%s: %d %q, cleared %v; want refused and cleared", what, res.code, res.body, res.expired)
+				}
+				wantBody(t, what, hs.do("GET", "/whoami", v), "user= ended=not-found")
+			}
+			if got := b.whoami(); got != tt.after {
+				t.Errorf("new cookie: %q; want %q", got, tt.after)
+			}
+			if tt.renewal != "/login?user=bob" {
+				wantBody(t, "the demotion with the new cookie", b.do("GET", "/get?k=role"), "string user")
+			}
+		})
+	}
+}
+
+// TestPoppedValueCannotBeReplayed: a one-time value popped in the request
+// that renews the session cannot be had again by sending the cookie from
+// before (issue 12, item 4).
+func TestPoppedValueCannotBeReplayed(t *testing.T) {
+	hs := newHarness(t, harnessOptions{})
+	b := hs.mustLogin("alice", false)
+	wantBody(t, "set", b.do("POST", "/set?k=otp&v=123456"), "ok")
+	before := b.cookie
+	wantBody(t, "pop and renew", b.do("POST", "/renew?pop=otp"), "ok")
+	wantBody(t, "pop with the old cookie", hs.do("POST", "/pop?k=otp", before), "<nil> <nil>")
+	wantBody(t, "old cookie", hs.do("GET", "/whoami", before), "user= ended=not-found")
+	if res := b.do("GET", "/get?k=otp"); res.code != http.StatusNotFound {
+		t.Errorf("new cookie: %d %q; want the value gone", res.code, res.body)
+	}
+}
+
+// TestPopWithoutRenewalCanBeReplayed documents what stateless mode cannot
+// do: a value removed without a renewal is still in every older copy of
+// the cookie, which the server cannot tell from the newest.
+func TestPopWithoutRenewalCanBeReplayed(t *testing.T) {
+	hs := newHarness(t, harnessOptions{})
+	b := hs.mustLogin("alice", false)
+	wantBody(t, "set", b.do("POST", "/set?k=otp&v=123456"), "ok")
+	before := b.cookie
+	wantBody(t, "pop", b.do("POST", "/pop?k=otp"), "string 123456")
+	wantBody(t, "pop again with the older copy", hs.do("POST", "/pop?k=otp", before), "string 123456")
 }
 
 func TestLogout(t *testing.T) {
@@ -153,6 +231,7 @@ func TestLogout(t *testing.T) {
 			phone := hs.mustLogin("alice", false)
 			bob := hs.mustLogin("bob", false)
 			hs.clock.Advance(tt.wait)
+			wantBody(t, "set", b.do("POST", "/set?k=theme&v=dark"), "ok") // sealed again, same session
 
 			res := b.do("POST", "/logout")
 			wantBody(t, "logout", res, "ok")
@@ -166,8 +245,8 @@ func TestLogout(t *testing.T) {
 			if hs.events.Count(latch.EventInvalidToken, latch.ReasonNotFound) == 0 {
 				t.Error("no invalid-token event for the replay")
 			}
-			// Logout ends every session of the user (documented).
-			if got := phone.whoami(); got != "user= ended=not-found" {
+			// Logout ends this session only.
+			if got := phone.whoami(); got != "user=alice ended=" {
 				t.Errorf("alice's other device: %q", got)
 			}
 			if got := bob.whoami(); got != "user=bob ended=" {
@@ -177,6 +256,54 @@ func TestLogout(t *testing.T) {
 			if got := hs.mustLogin("alice", false).whoami(); got != "user=alice ended=" {
 				t.Errorf("login after logout: %q", got)
 			}
+		})
+	}
+}
+
+// TestLateCommitAfterLogout: a request that opened the session before a
+// logout and commits after it gets a cookie sealed under the ended
+// session, which is refused; after RevokeUser, such a cookie is sealed
+// after the not-before time and is accepted (documented).
+func TestLateCommitAfterLogout(t *testing.T) {
+	tests := []struct {
+		name  string
+		end   string // the request that ends the session
+		other bool   // end it from another session of the user
+		want  string
+	}{
+		{"logout", "/logout", false, "user= ended=not-found"},
+		{"revoke others from another device", "/revoke-others", true, "user=alice ended="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, harnessOptions{})
+			started, release := make(chan struct{}), make(chan struct{})
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
+				s, _ := latch.FromContext(r.Context())
+				close(started)
+				<-release
+				s.Set("late", "yes")
+			})
+			mux.Handle("/", testApp())
+			hs.h = hs.m.Handler(mux)
+			b := hs.mustLogin("alice", false)
+			ender := b
+			if tt.other {
+				ender = hs.mustLogin("alice", false)
+			}
+			done := make(chan response)
+			go func() { done <- hs.do("POST", "/slow", b.cookie) }()
+			<-started
+			if res := ender.do("POST", tt.end); res.code != http.StatusOK {
+				t.Fatalf("%s: %d %q", tt.end, res.code, res.body)
+			}
+			close(release)
+			late := <-done
+			if late.cookie == "" {
+				t.Fatalf("the late request sealed no cookie: %q", late.setCookie)
+			}
+			wantBody(t, "cookie of the late commit", hs.do("GET", "/whoami", late.cookie), tt.want)
 		})
 	}
 }
@@ -227,13 +354,17 @@ func TestRevokeUser(t *testing.T) {
 	hs := newHarness(t, harnessOptions{})
 	a1, a2 := hs.mustLogin("alice", false), hs.mustLogin("alice", true)
 	bob := hs.mustLogin("bob", false)
+	beforeRenew := a1.cookie
+	hs.clock.Advance(time.Minute)
+	wantBody(t, "renew", a1.do("POST", "/renew"), "ok")
+	wantBody(t, "set", a2.do("POST", "/set?k=theme&v=dark"), "ok")
 	n, err := hs.m.RevokeUser(context.Background(), "alice")
 	if err != nil || n != -1 {
 		t.Fatalf("RevokeUser = %d, %v; want -1, nil", n, err)
 	}
-	for i, b := range []*browser{a1, a2} {
+	for i, b := range []*browser{a1, a2, {hs: hs, cookie: beforeRenew}} {
 		if got := b.whoami(); got != "user= ended=not-found" {
-			t.Errorf("alice session %d: %q", i, got)
+			t.Errorf("alice cookie %d: %q", i, got)
 		}
 	}
 	if got := bob.whoami(); got != "user=bob ended=" {
@@ -260,6 +391,15 @@ func TestRevocationLookupFailsClosed(t *testing.T) {
 	var lookups int
 	var down bool
 	revs := cookiestore.FuncRevocations{
+		RevokeFunc: func(context.Context, latch.Hash, time.Time) error { return nil },
+		RevokedFunc: func(context.Context, latch.Hash) (bool, error) {
+			lookups++
+			if down {
+				return false, errDown
+			}
+			return false, nil
+		},
+		RevokeUserFunc: func(context.Context, string, time.Time) error { return nil },
 		NotBeforeFunc: func(ctx context.Context, user string) (time.Time, error) {
 			lookups++
 			if down {
@@ -267,7 +407,6 @@ func TestRevocationLookupFailsClosed(t *testing.T) {
 			}
 			return time.Time{}, nil
 		},
-		RevokeFunc: func(ctx context.Context, user string, at time.Time) error { return nil },
 	}
 	hs := newHarness(t, harnessOptions{opts: cookiestore.Options{Revocations: revs}})
 	anon := &browser{hs: hs}
@@ -276,20 +415,23 @@ func TestRevocationLookupFailsClosed(t *testing.T) {
 
 	before := lookups
 	wantBody(t, "anonymous session", anon.do("GET", "/get?k=theme"), "string dark")
-	if lookups != before {
-		t.Errorf("an anonymous session cost %d revocation lookups; want 0", lookups-before)
+	if lookups != before+1 {
+		t.Errorf("an anonymous session cost %d revocation lookups; want 1", lookups-before)
 	}
-	if got := b.whoami(); got != "user=alice ended=" || lookups != before+1 {
-		t.Errorf("authenticated: %q after %d lookups; want 1", got, lookups-before)
+	before = lookups
+	if got := b.whoami(); got != "user=alice ended=" || lookups != before+2 {
+		t.Errorf("authenticated: %q after %d lookups; want 2", got, lookups-before)
 	}
 
 	down = true
-	res := b.do("GET", "/whoami")
-	if res.code != http.StatusServiceUnavailable {
-		t.Errorf("lookup failure: %d %q; want 503", res.code, res.body)
-	}
-	if len(res.setCookie) != 0 {
-		t.Errorf("lookup failure set cookies: %q", res.setCookie)
+	for what, br := range map[string]*browser{"authenticated": b, "anonymous": anon} {
+		res := br.do("GET", "/whoami")
+		if res.code != http.StatusServiceUnavailable {
+			t.Errorf("%s: lookup failure: %d %q; want 503", what, res.code, res.body)
+		}
+		if len(res.setCookie) != 0 {
+			t.Errorf("%s: lookup failure set cookies: %q", what, res.setCookie)
+		}
 	}
 	ev, ok := hs.events.Find(latch.EventStoreError)
 	if !ok || !errors.Is(ev.Err, errDown) {
@@ -311,6 +453,10 @@ func TestLogoutWithoutRevocations(t *testing.T) {
 		t.Errorf("RevokeOthers without revocations: %d %q; want the ErrNotSupported answer", res.code, res.body)
 	}
 	stolen := b.cookie
+	// Documented: a renewal works, and the cookie it replaced stays
+	// valid until its timeouts.
+	wantBody(t, "renew without revocations", b.do("POST", "/renew"), "ok")
+	wantBody(t, "cookie from before the renewal", hs.do("GET", "/whoami", stolen), "user=alice ended=")
 	res := b.do("POST", "/logout")
 	if res.code != http.StatusOK || !res.expired {
 		t.Fatalf("logout without revocations: %d %q, cleared %v; want 200 and the cookie cleared", res.code, res.body, res.expired)
@@ -380,8 +526,8 @@ func TestFallbackKeyThroughManager(t *testing.T) {
 	if hs2.events.Count(latch.EventFallbackKey, "") != 1 {
 		t.Error("no fallback-key event")
 	}
-	if _, _, reseal, reason, _ := hs2.open(b.cookie); reason != "" || reseal {
-		t.Errorf("resealed cookie: reason %q reseal %v", reason, reseal)
+	if o, _ := hs2.open(b.cookie); o.Refused != "" || o.Fallback {
+		t.Errorf("resealed cookie: refused %q fallback %v", o.Refused, o.Fallback)
 	}
 	if got := b.whoami(); got != "user=alice ended=" {
 		t.Errorf("with the resealed cookie: %q", got)
@@ -457,7 +603,7 @@ func TestSessionLimitNeedsServerStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := latch.New(latch.Config{Store: cs, Keys: keys, MaxSessionsPerUser: 3}); err == nil {
+	if _, err := latch.New(latch.Config{Stateless: cs, Keys: keys, MaxSessionsPerUser: 3}); err == nil {
 		t.Fatal("latch.New accepted a session limit it cannot enforce on cookie sessions")
 	}
 }

@@ -1,0 +1,435 @@
+package cookiestore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/memstore"
+)
+
+// newRevokingStore returns a store whose revocations are kept in a
+// memstore, both on the clock now.
+func newRevokingStore(t testing.TB, now func() time.Time) *cookiestore.Store {
+	t.Helper()
+	revs, err := memstore.New(memstore.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { revs.Close() })
+	return newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: now})
+}
+
+// newFrozenRevokingStore returns a store whose revocations are kept in a
+// memstore, both with a clock that stands still at t0.
+func newFrozenRevokingStore(t testing.TB) *cookiestore.Store {
+	t.Helper()
+	return newRevokingStore(t, func() time.Time { return t0 })
+}
+
+// wantRefused opens value at now and checks the refusal: "" for a live
+// session.
+func wantRefused(t *testing.T, s *cookiestore.Store, what, value string, now time.Time, want latch.Reason) {
+	t.Helper()
+	o, err := s.Open(context.Background(), cookieName, value, now)
+	if o.Refused != want || err != nil {
+		t.Errorf("%s: Open = refused %q, %v; want %q", what, o.Refused, err, want)
+	}
+}
+
+// recordingRevocations is a FuncRevocations that records its calls.
+type recordingRevocations struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recordingRevocations) add(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, fmt.Sprintf(format, args...))
+}
+
+func (r *recordingRevocations) funcs() cookiestore.FuncRevocations {
+	return cookiestore.FuncRevocations{
+		RevokeFunc: func(_ context.Context, id latch.Hash, until time.Time) error {
+			r.add("Revoke %s until %s", id.Handle(), until.Format(time.RFC3339Nano))
+			return nil
+		},
+		RevokedFunc: func(_ context.Context, id latch.Hash) (bool, error) {
+			r.add("Revoked %s", id.Handle())
+			return false, nil
+		},
+		RevokeUserFunc: func(_ context.Context, user string, at time.Time) error {
+			r.add("RevokeUser %s at %s", user, at.Format(time.RFC3339Nano))
+			return nil
+		},
+		NotBeforeFunc: func(_ context.Context, user string) (time.Time, error) {
+			r.add("NotBefore %s", user)
+			return time.Time{}, nil
+		},
+	}
+}
+
+func (r *recordingRevocations) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.calls
+	r.calls = nil
+	return out
+}
+
+func TestRevokeArguments(t *testing.T) {
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	without := newStore(t, testKeys(t, "k1"), cookiestore.Options{})
+	rec := &recordingRevocations{}
+	with := newStore(t, testKeys(t, "k1"), cookiestore.Options{Now: func() time.Time { return t0 }, Revocations: rec.funcs()})
+	id := hashOf("x")
+	tests := []struct {
+		name    string
+		call    func() error
+		wantErr error  // nil: no error
+		errText string // for an error that matches no sentinel
+	}{
+		{"Revoke without revocations", func() error { return without.Revoke(ctx, id, t0) }, latch.ErrNotSupported, ""},
+		{"RevokeUser without revocations", func() error { return without.RevokeUser(ctx, "alice") }, latch.ErrNotSupported, ""},
+		{"Revoke cancelled", func() error { return with.Revoke(cancelled, id, t0) }, context.Canceled, ""},
+		{"RevokeUser cancelled", func() error { return with.RevokeUser(cancelled, "alice") }, context.Canceled, ""},
+		{"Revoke of the zero hash", func() error { return with.Revoke(ctx, latch.Hash{}, t0) }, nil, "zero session hash"},
+		{"RevokeUser of the empty user", func() error { return with.RevokeUser(ctx, "") }, nil, "empty user id"},
+		{"Revoke", func() error { return with.Revoke(ctx, id, t0.Add(time.Hour)) }, nil, ""},
+		{"Revoke of a session already expired", func() error { return with.Revoke(ctx, id, t0.Add(-time.Hour)) }, nil, ""},
+		{"RevokeUser", func() error { return with.RevokeUser(ctx, "alice") }, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			switch {
+			case tt.errText != "":
+				if err == nil || !strings.Contains(err.Error(), tt.errText) {
+					t.Errorf("err = %v; want one about %q", err, tt.errText)
+				}
+			case !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil):
+				t.Errorf("err = %v; want %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, context.Canceled) && !strings.HasPrefix(err.Error(), "cookiestore: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+	// A revocation is kept until the time given, never less than now,
+	// plus a minute for clocks that disagree.
+	want := []string{
+		"Revoke " + id.Handle() + " until " + t0.Add(time.Hour+time.Minute).Format(time.RFC3339Nano),
+		"Revoke " + id.Handle() + " until " + t0.Add(time.Minute).Format(time.RFC3339Nano),
+		"RevokeUser alice at " + t0.Format(time.RFC3339Nano),
+	}
+	if got := rec.take(); !reflect.DeepEqual(got, want) {
+		t.Errorf("revocations\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestOpenLookups counts the revocation lookups of each kind of cookie:
+// one for an anonymous session, two for an authenticated one (a
+// Stateless.Revoke names no user, so a revoked session and the user's
+// not-before time are two records), none for a cookie refused before.
+func TestOpenLookups(t *testing.T) {
+	rec := &recordingRevocations{}
+	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: rec.funcs()})
+	alice := sampleRecord()
+	anon := sampleRecord()
+	anon.UserID = ""
+	aliceCookie := mustSeal(t, s, hashOf("a"), alice, t0)
+	anonCookie := mustSeal(t, s, hashOf("b"), anon, t0)
+	tests := []struct {
+		name  string
+		value string
+		at    time.Time
+		want  []string
+	}{
+		{"authenticated", aliceCookie, t0, []string{"Revoked " + hashOf("a").Handle(), "NotBefore alice"}},
+		{"anonymous", anonCookie, t0, []string{"Revoked " + hashOf("b").Handle()}},
+		{"expired", aliceCookie, t0.Add(48 * time.Hour), nil},
+		{"forged", aliceCookie[:len(aliceCookie)-4] + "AAAA", t0, nil},
+		{"malformed", "k1.AAAA", t0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.Open(context.Background(), cookieName, tt.value, tt.at)
+			if got := rec.take(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("lookups %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRevokeSession: Revoke refuses every cookie of the session, the
+// copies sealed before it and one a late request seals after it, and
+// nothing else, until the time it was given plus a minute.
+func TestRevokeSession(t *testing.T) {
+	c := newClock()
+	s := newRevokingStore(t, c.Now)
+	ctx := context.Background()
+	rec := sampleRecord() // ExpiresAt t0+35m
+	first := mustSeal(t, s, hashOf("a"), rec, t0)
+	touched := *rec
+	touched.LastSeen = t0.Add(10 * time.Minute) // ExpiresAt t0+45m
+	second := mustSeal(t, s, hashOf("a"), &touched, t0.Add(10*time.Minute))
+	other := mustSeal(t, s, hashOf("b"), rec, t0)
+	anon := *rec
+	anon.UserID = ""
+	anonCookie := mustSeal(t, s, hashOf("c"), &anon, t0)
+
+	c.Advance(11 * time.Minute)
+	if err := s.Revoke(ctx, hashOf("a"), rec.ExpiresAt()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, hashOf("c"), anon.ExpiresAt()); err != nil {
+		t.Fatal(err)
+	}
+	late := mustSeal(t, s, hashOf("a"), &touched, c.Now()) // a request that opened the cookie before Revoke
+	now := c.Now()
+	wantRefused(t, s, "the copy the revocation was about", first, now, latch.ReasonNotFound)
+	wantRefused(t, s, "a later copy of the same session", second, now, latch.ReasonNotFound)
+	wantRefused(t, s, "a copy sealed after the revocation", late, now, latch.ReasonNotFound)
+	wantRefused(t, s, "an anonymous session", anonCookie, now, latch.ReasonNotFound)
+	wantRefused(t, s, "another session of the user", other, now, "")
+	if o, _ := s.Open(ctx, cookieName, first, now); o.ID != hashOf("a") || o.Record != nil {
+		t.Errorf("refused cookie: %+v; want the session's ID and no record", o)
+	}
+
+	// The revocation is kept until ExpiresAt plus a minute, then
+	// forgotten: a copy that lives longer (one a request sealed with a
+	// later last-seen time than the revoking request saw) comes back.
+	c.Advance(t0.Add(35*time.Minute + 59*time.Second).Sub(c.Now()))
+	wantRefused(t, s, "the later copy, within the minute", second, c.Now(), latch.ReasonNotFound)
+	c.Advance(time.Second)
+	wantRefused(t, s, "the later copy, after the minute", second, c.Now(), "")
+	wantRefused(t, s, "the copy the revocation was about, expired", first, c.Now(), latch.ReasonNotFound)
+}
+
+func TestRevocationOrdersSeals(t *testing.T) {
+	// With a clock that does not move, a seal before RevokeUser is refused
+	// and a seal after it accepted.
+	s := newFrozenRevokingStore(t)
+	ctx := context.Background()
+	before := mustSeal(t, s, hashOf("a"), sampleRecord(), t0)
+	if err := s.RevokeUser(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	after := mustSeal(t, s, hashOf("b"), sampleRecord(), t0)
+	anon := sampleRecord()
+	anon.UserID = ""
+	anonBefore := mustSeal(t, s, hashOf("c"), anon, t0.Add(-time.Second))
+	tests := []struct {
+		name, value string
+		want        latch.Reason
+	}{
+		{"sealed before", before, latch.ReasonNotFound},
+		{"sealed after, same instant", after, ""},
+		{"anonymous: no user to revoke", anonBefore, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantRefused(t, s, tt.name, tt.value, t0, tt.want) })
+	}
+}
+
+// failingStore is a latch.Store whose every call fails.
+type failingStore struct{ latch.Store }
+
+var errStoreDown = errors.New("store down")
+
+func (failingStore) Load(context.Context, latch.Hash) (*latch.Record, error) {
+	return nil, errStoreDown
+}
+func (failingStore) Commit(context.Context, *latch.Commit) error { return errStoreDown }
+
+func TestStoreRevocationsUser(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	ms, err := memstore.New(memstore.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	r := cookiestore.StoreRevocations(ms)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	want := func(what, user string, w time.Time) {
+		t.Helper()
+		got, err := r.NotBefore(ctx, user)
+		if err != nil || !got.Equal(w) {
+			t.Errorf("%s: NotBefore(%q) = %v, %v; want %v", what, user, got, err, w)
+		}
+	}
+	want("nothing recorded", "alice", time.Time{})
+	steps := []struct {
+		name string
+		at   time.Time
+		want time.Time
+	}{
+		{"first revocation", at(time.Second), at(time.Second)},
+		{"a later one moves it forward", at(time.Minute + 1), at(time.Minute + 1)},
+		{"an earlier one never moves it back", at(time.Second), at(time.Minute + 1)},
+	}
+	for _, st := range steps {
+		if err := r.RevokeUser(ctx, "alice", st.at); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		want(st.name, "alice", st.want)
+	}
+	want("another user", "bob", time.Time{})
+	if err := r.RevokeUser(ctx, "", t0); err == nil {
+		t.Error("RevokeUser of the empty user id succeeded")
+	}
+	// The record is in no user's index, so the store's DeleteUser leaves it.
+	if infos, err := ms.ListUser(ctx, "alice"); err != nil || len(infos) != 0 {
+		t.Errorf("ListUser = %v, %v; want nothing", infos, err)
+	}
+	if _, err := ms.DeleteUser(ctx, "alice", latch.Hash{}); err != nil {
+		t.Fatal(err)
+	}
+	want("after the store's DeleteUser", "alice", at(time.Minute+1))
+	// It lives as long as any session sealed before it could.
+	c.Advance(cookiestore.RevocationLifetime)
+	want("just before it expires", "alice", at(time.Minute+1))
+	c.Advance(time.Minute + 1)
+	want("after it expired", "alice", time.Time{})
+
+	broken := cookiestore.StoreRevocations(failingStore{})
+	if _, err := broken.NotBefore(ctx, "alice"); !errors.Is(err, errStoreDown) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
+		t.Errorf("NotBefore on a failing store: %v", err)
+	}
+	if err := broken.RevokeUser(ctx, "alice", t0); !errors.Is(err, errStoreDown) {
+		t.Errorf("RevokeUser on a failing store: %v", err)
+	}
+}
+
+func TestStoreRevocationsSession(t *testing.T) {
+	ctx := context.Background()
+	c := newClock() // t0
+	ms, err := memstore.New(memstore.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	r := cookiestore.StoreRevocations(ms)
+	a, b := hashOf("a"), hashOf("b")
+	want := func(what string, id latch.Hash, w bool) {
+		t.Helper()
+		got, err := r.Revoked(ctx, id)
+		if err != nil || got != w {
+			t.Errorf("%s: Revoked(%s) = %v, %v; want %v", what, id.Handle(), got, err, w)
+		}
+	}
+	want("nothing recorded", a, false)
+	steps := []struct {
+		name  string
+		until time.Time
+	}{
+		{"first revocation", t0.Add(time.Hour)},
+		{"a later end extends it", t0.Add(2 * time.Hour)},
+		{"an earlier end never shortens it", t0.Add(time.Minute)},
+	}
+	for _, st := range steps {
+		if err := r.Revoke(ctx, a, st.until); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		want(st.name, a, true)
+	}
+	want("another session", b, false)
+	if err := r.Revoke(ctx, latch.Hash{}, t0); err == nil {
+		t.Error("Revoke of the zero hash succeeded")
+	}
+	// The record is kept under a hash derived from the session's, never
+	// under the session's own: a revocation store shared with server-side
+	// sessions cannot be confused with one.
+	if _, err := ms.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
+		t.Errorf("the session hash itself is a key of the store: %v", err)
+	}
+	c.Advance(2*time.Hour - time.Nanosecond)
+	want("just before it ends", a, true)
+	c.Advance(time.Nanosecond)
+	want("when it ends", a, false)
+	// Revoked again after it was forgotten: recorded afresh.
+	if err := r.Revoke(ctx, a, c.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	want("revoked again", a, true)
+
+	broken := cookiestore.StoreRevocations(failingStore{})
+	if _, err := broken.Revoked(ctx, a); !errors.Is(err, errStoreDown) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
+		t.Errorf("Revoked on a failing store: %v", err)
+	}
+	if err := broken.Revoke(ctx, a, t0); !errors.Is(err, errStoreDown) {
+		t.Errorf("Revoke on a failing store: %v", err)
+	}
+}
+
+func TestFuncRevocationsZeroValue(t *testing.T) {
+	var f cookiestore.FuncRevocations
+	ctx := context.Background()
+	if err := f.Revoke(ctx, hashOf("a"), t0); err == nil {
+		t.Error("Revoke without RevokeFunc succeeded")
+	}
+	if _, err := f.Revoked(ctx, hashOf("a")); err == nil {
+		t.Error("Revoked without RevokedFunc succeeded")
+	}
+	if err := f.RevokeUser(ctx, "alice", t0); err == nil {
+		t.Error("RevokeUser without RevokeUserFunc succeeded")
+	}
+	if _, err := f.NotBefore(ctx, "alice"); err == nil {
+		t.Error("NotBefore without NotBeforeFunc succeeded")
+	}
+}
+
+// TestConcurrentRevocation seals and revokes from many goroutines with a
+// clock that stands still: seals finished before RevokeUser are refused,
+// seals begun after it are accepted, whatever ran in between.
+func TestConcurrentRevocation(t *testing.T) {
+	s := newFrozenRevokingStore(t)
+	ctx := context.Background()
+	sealMany := func(n int) []string {
+		out := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range out {
+			wg.Go(func() {
+				v, err := s.Seal(ctx, cookieName, hashOf(fmt.Sprint(i)), sampleRecord(), t0)
+				if err != nil {
+					t.Error(err)
+				}
+				out[i] = v
+			})
+		}
+		wg.Wait()
+		return out
+	}
+	before := sealMany(20)
+	var wg sync.WaitGroup
+	wg.Go(func() { sealMany(20) }) // races with the revocation: either outcome is right
+	wg.Go(func() {
+		if err := s.RevokeUser(ctx, "alice"); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Go(func() {
+		for _, v := range before {
+			s.Open(ctx, cookieName, v, t0)
+		}
+	})
+	wg.Wait()
+	after := sealMany(20)
+	for i, v := range before {
+		wantRefused(t, s, fmt.Sprintf("cookie %d sealed before the revocation", i), v, t0, latch.ReasonNotFound)
+	}
+	for i, v := range after {
+		wantRefused(t, s, fmt.Sprintf("cookie %d sealed after the revocation", i), v, t0, "")
+	}
+}
