@@ -135,8 +135,12 @@ func (b *serverBackend) follow(ctx context.Context, w *write, to Hash) (saved, e
 		}
 		return saved{id: to, meta: c.Meta, vals: applyCommit(rec.Values, &c)}, nil
 	}
-	return saved{}, fmt.Errorf("latch: the session was renewed more than %d times during one request", maxForwardHops)
+	return saved{}, errTooManyHops
 }
+
+// errTooManyHops means a commit met more forwards than maxForwardHops: a
+// store whose forwards loop, or a session renewed in a tight loop.
+var errTooManyHops = fmt.Errorf("latch: the session was renewed more than %d times during one request", maxForwardHops)
 
 func (b *serverBackend) expired(ctx context.Context, id Hash) error { return b.store.Delete(ctx, id) }
 
