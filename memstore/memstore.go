@@ -274,7 +274,8 @@ func (sh *shard) find(h latch.Hash) *entry {
 // caller holds e's shard lock.
 func live(e *entry, now int64) bool { return e.hidx >= 0 && e.exp > now }
 
-// Load returns the live record stored under id, or latch.ErrNotFound. The
+// Load returns the live record stored under id, latch.ErrNotFound, or a
+// *latch.RenewedError when id holds a forward that has not expired. The
 // record may be shared with other callers: it must not be modified.
 //
 // A record is decoded from its packed form on the first Load after each
@@ -298,6 +299,9 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 	if e == nil || exp <= s.nowNano() {
 		return nil, latch.ErrNotFound
 	}
+	if isForward(data) {
+		return nil, &latch.RenewedError{To: forwardTo(data)}
+	}
 	slot := &sh.recent[id[1]]
 	if d := slot.Load(); d != nil && d.e == e && d.data == data {
 		return d.rec, nil
@@ -320,22 +324,72 @@ func (sh *shard) forget(e *entry) {
 	}
 }
 
-// Delete removes the record under id and its index entry.
+// maxHops bounds the forwards that Delete and DeleteUser follow. A chain
+// grows by one forward a renewal, and Delete removes the forwards it
+// passes, so a longer one means renewals in a tight loop.
+const maxHops = 16
+
+// Delete removes the record under id and its index entry. When id holds a
+// forward that has not expired, it removes the forward and goes on at its
+// target, hop by hop, to the record at the end of the chain; an expired
+// forward is removed and not followed.
+//
+// Each hop holds its shard's lock, and a renewal holds those of both its
+// hashes, so a renewal of the record at the end of the chain either ran
+// before Delete reached it, and Delete finds its forward, or runs after,
+// and finds no record to renew. Delete fails, having removed the forwards
+// it passed, if the chain goes on for more than 16 forwards.
 func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: delete: %w", err)
 	}
+	for range maxHops + 1 {
+		next, ok := s.deleteOne(id)
+		if !ok {
+			return nil
+		}
+		id = next
+	}
+	return fmt.Errorf("memstore: delete: more than %d forwards from one renewal to the next", maxHops)
+}
+
+// deleteOne removes what id holds. If it was a live forward it returns its
+// target and ok.
+func (s *Store) deleteOne(id latch.Hash) (next latch.Hash, ok bool) {
 	sh := s.shard(id)
 	sh.mu.Lock()
 	e := sh.find(id)
 	if e != nil {
 		sh.remove(e)
+		if isForward(e.data) && e.exp > s.nowNano() {
+			next, ok = forwardTo(e.data), true
+		}
 	}
 	sh.mu.Unlock()
-	if e != nil {
+	if e != nil && !ok {
 		s.unindex(e)
 	}
-	return nil
+	return next, ok
+}
+
+// follow returns the hash at the end of the chain of live forwards from h
+// (h itself when it holds none), following at most maxHops of them. The
+// caller holds no shard lock.
+func (s *Store) follow(h latch.Hash, now int64) latch.Hash {
+	for range maxHops {
+		sh := s.shard(h)
+		sh.mu.RLock()
+		e := sh.find(h)
+		fwd := e != nil && live(e, now) && isForward(e.data)
+		if fwd {
+			h = forwardTo(e.data)
+		}
+		sh.mu.RUnlock()
+		if !fwd {
+			break
+		}
+	}
+	return h
 }
 
 // Len returns the number of sessions held in memory, including expired ones
@@ -383,7 +437,7 @@ func (s *Store) userEntries(u string, now int64) ([]userEntry, error) {
 		var err error
 		sh := s.shard(e.hash)
 		sh.mu.RLock()
-		if e.hidx >= 0 {
+		if e.hidx >= 0 && !isForward(e.data) { // a forward is never listed
 			_, err = decodeMeta(e.data, &ue.meta)
 			ue.live = err == nil && ue.meta.UserID == u && live(e, now)
 		}
@@ -427,7 +481,14 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 }
 
 // DeleteUser removes every session of the user except keep and returns how
-// many live sessions it removed.
+// many live sessions it removed. keep is followed through live forwards:
+// the session it was renewed into is kept.
+//
+// It holds the lock of the user's index shard throughout, and every
+// renewal, eviction or change of user of one of the user's sessions takes
+// that lock too, so each of them runs wholly before DeleteUser (and its
+// result is removed, or kept if it is keep's) or wholly after (and finds
+// no session left to renew).
 func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memstore: delete user sessions: %w", err)
@@ -439,6 +500,9 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 	us.mu.Lock()
 	defer us.mu.Unlock()
 	now := s.nowNano()
+	if !keep.IsZero() {
+		keep = s.follow(keep, now)
+	}
 	var list []*entry
 	for e := us.m[k]; e != nil; e = e.next {
 		list = append(list, e)
@@ -603,14 +667,18 @@ func (s *Store) tryCommit(w *write) (done bool, err error) {
 	if !idSh.unchanged(c.ID, idE, idUser) || (renew && !fromSh.unchanged(c.From, fromE, fromUser)) {
 		return false, nil
 	}
-	idLive := idE != nil && idE.exp > now
+	idLive := idE != nil && idE.exp > now // a record or a forward
 	switch {
 	case renew && (fromE == nil || fromE.exp <= now):
 		return true, latch.ErrNotFound
+	case renew && isForward(fromE.data):
+		return true, &latch.RenewedError{To: forwardTo(fromE.data)}
 	case c.Create && idLive:
 		return true, latch.ErrExists
 	case !renew && !c.Create && !idLive:
 		return true, latch.ErrNotFound
+	case !renew && !c.Create && isForward(idE.data):
+		return true, &latch.RenewedError{To: forwardTo(idE.data)}
 	case limited:
 		return true, latch.ErrSessionLimit
 	}
@@ -637,8 +705,11 @@ func (s *Store) tryCommit(w *write) (done bool, err error) {
 		}
 	}
 	if renew {
-		fromSh.remove(fromE)
+		// From's entry becomes the forward in place: it keeps its expiry,
+		// the replaced record's, and its place in the heap.
 		s.unlinkFrom(fromUser, fromE)
+		fromE.data = packForward(c.ID)
+		fromSh.forget(fromE)
 	}
 	if !renew && !c.Create {
 		// An update keeps its entry, even when the result has already

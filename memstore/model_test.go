@@ -16,12 +16,42 @@ import (
 	"github.com/latchsec/latch"
 )
 
-// The model is the Store contract written as plainly as possible: one map,
+// The model is the Store contract written as plainly as possible: two maps,
 // no locks, no heap, no index. The tests below drive the store and the model
 // with the same random operations and compare every answer.
 
 type model struct {
 	recs map[latch.Hash]*latch.Record // expired records stay until replaced
+	// fwds holds the forwards renewals left; a hash is in recs or in fwds,
+	// not both. An expired forward stays until replaced, and acts as none.
+	fwds map[latch.Hash]forward
+}
+
+type forward struct {
+	to  latch.Hash
+	exp time.Time
+}
+
+func newModel() *model {
+	return &model{recs: map[latch.Hash]*latch.Record{}, fwds: map[latch.Hash]forward{}}
+}
+
+// liveForward returns the target of the forward under h, if it has one
+// that has not expired.
+func (m *model) liveForward(h latch.Hash, now time.Time) (latch.Hash, bool) {
+	f, ok := m.fwds[h]
+	return f.to, ok && f.exp.After(now)
+}
+
+// load is Store.Load.
+func (m *model) load(h latch.Hash, now time.Time) (*latch.Record, error) {
+	if to, ok := m.liveForward(h, now); ok {
+		return nil, &latch.RenewedError{To: to}
+	}
+	if r, ok := m.live(h, now); ok {
+		return r, nil
+	}
+	return nil, latch.ErrNotFound
 }
 
 func (m *model) live(h latch.Hash, now time.Time) (*latch.Record, bool) {
@@ -49,12 +79,18 @@ func (m *model) userLive(u string, now time.Time) []latch.Info {
 func (m *model) commit(c *latch.Commit, now time.Time) error {
 	renew := !c.From.IsZero()
 	from, fromLive := m.live(c.From, now)
+	fromTo, fromForward := m.liveForward(c.From, now)
 	cur, idLive := m.live(c.ID, now)
+	idTo, idForward := m.liveForward(c.ID, now)
 	switch {
+	case renew && fromForward:
+		return &latch.RenewedError{To: fromTo}
 	case renew && !fromLive:
 		return latch.ErrNotFound
-	case c.Create && idLive:
+	case c.Create && (idLive || idForward):
 		return latch.ErrExists
+	case !renew && !c.Create && idForward:
+		return &latch.RenewedError{To: idTo}
 	case !renew && !c.Create && !idLive:
 		return latch.ErrNotFound
 	}
@@ -94,9 +130,11 @@ func (m *model) commit(c *latch.Commit, now time.Time) error {
 	rec := &latch.Record{Meta: c.Meta, Values: vals}
 	if renew {
 		delete(m.recs, c.From)
+		m.fwds[c.From] = forward{to: c.ID, exp: from.ExpiresAt()}
 	}
 	if renew || c.Create {
 		delete(m.recs, c.ID)
+		delete(m.fwds, c.ID)
 		if !resultLive {
 			return nil
 		}
@@ -105,7 +143,31 @@ func (m *model) commit(c *latch.Commit, now time.Time) error {
 	return nil
 }
 
+// delete is Store.Delete: it follows live forwards, removing them, to the
+// record at the end.
+func (m *model) delete(h latch.Hash, now time.Time) {
+	for range maxHops + 1 {
+		f, ok := m.fwds[h]
+		if !ok {
+			delete(m.recs, h)
+			return
+		}
+		delete(m.fwds, h)
+		if !f.exp.After(now) {
+			return
+		}
+		h = f.to
+	}
+}
+
 func (m *model) deleteUser(u string, keep latch.Hash, now time.Time) int {
+	for range maxHops {
+		to, ok := m.liveForward(keep, now)
+		if !ok {
+			break
+		}
+		keep = to
+	}
 	n := 0
 	for h, r := range m.recs {
 		if r.UserID == u && h != keep {
@@ -139,7 +201,7 @@ func (c *chooser) intn(n int) int {
 func runModel(t *testing.T, ch *chooser, ops int) {
 	clk := newClock()
 	s := newStore(t, Options{Now: clk.Now, SweepInterval: time.Hour, SweepBatch: 2})
-	m := &model{recs: map[latch.Hash]*latch.Record{}}
+	m := newModel()
 	hashes := make([]latch.Hash, 8)
 	for i := range hashes {
 		hashes[i] = hashOf(i*37 + 1)
@@ -196,7 +258,7 @@ func runModel(t *testing.T, ch *chooser, ops int) {
 			c.EvictOldest = ch.intn(2) == 0
 			desc = fmt.Sprintf("Commit{ID %s From %s Create %v user %q max %d evict %v}", c.ID.Handle(), c.From.Handle(), c.Create, c.Meta.UserID, c.MaxPerUser, c.EvictOldest)
 			got, want := s.Commit(bg, c), m.commit(c, now)
-			if !errors.Is(got, want) {
+			if !sameErr(got, want) {
 				t.Fatalf("op %d %s: got error %v, want %v", op, desc, got, want)
 			}
 		case 5:
@@ -205,7 +267,7 @@ func runModel(t *testing.T, ch *chooser, ops int) {
 			if err := s.Delete(bg, h); err != nil {
 				t.Fatalf("op %d %s: %v", op, desc, err)
 			}
-			delete(m.recs, h)
+			m.delete(h, now)
 		case 6:
 			u := users[1+ch.intn(2)]
 			var keep latch.Hash
@@ -237,13 +299,13 @@ func compareModel(t *testing.T, s *Store, m *model, now time.Time, hashes []latc
 	t.Helper()
 	for _, h := range hashes {
 		got, err := s.Load(bg, h)
-		want, ok := m.live(h, now)
+		want, wantErr := m.load(h, now)
 		switch {
-		case !ok && !errors.Is(err, latch.ErrNotFound):
-			t.Fatalf("%s: Load(%s): got %v, %v; want ErrNotFound", when, h.Handle(), got, err)
-		case ok && err != nil:
+		case wantErr != nil && (got != nil || !sameErr(err, wantErr)):
+			t.Fatalf("%s: Load(%s): got %v, %v; want %v", when, h.Handle(), got, err, wantErr)
+		case wantErr == nil && err != nil:
 			t.Fatalf("%s: Load(%s): got error %v, want a record", when, h.Handle(), err)
-		case ok && (!reflect.DeepEqual(got.Meta, want.Meta) || !sameValues(got.Values, want.Values)):
+		case wantErr == nil && (!reflect.DeepEqual(got.Meta, want.Meta) || !sameValues(got.Values, want.Values)):
 			t.Fatalf("%s: Load(%s): got %+v, want %+v", when, h.Handle(), *got, *want)
 		}
 	}
@@ -262,6 +324,18 @@ func compareModel(t *testing.T, s *Store, m *model, now time.Time, hashes []latc
 			}
 		}
 	}
+}
+
+// sameErr reports whether got is the error want: the same sentinel, or a
+// *latch.RenewedError naming the same hash (a plain ErrNotFound is not
+// one, nor the reverse).
+func sameErr(got, want error) bool {
+	var g, w *latch.RenewedError
+	gotRenewed, wantRenewed := errors.As(got, &g), errors.As(want, &w)
+	if gotRenewed || wantRenewed {
+		return gotRenewed && wantRenewed && g.To == w.To
+	}
+	return errors.Is(got, want)
 }
 
 // sameValues compares values by their JSON, as the store keeps them.

@@ -29,6 +29,34 @@ import (
 // single value. Values are JSON, encoded by latch.EncodeValue, as every
 // serialising store keeps them.
 
+// A forward, which a renewal leaves under the hash it renewed from, is
+// kept in an entry like a session, its packed form a zero byte and the
+// hash renewed into:
+//
+//	forward = 0x00 | to (32 bytes)
+//
+// No packed record starts with a zero byte: its metadata is never empty.
+
+// forwardLen is the length of a forward's packed form.
+const forwardLen = 1 + latch.HashSize
+
+// packForward returns the packed form of a forward to to.
+func packForward(to latch.Hash) string {
+	var b [forwardLen]byte
+	copy(b[1:], to[:])
+	return string(b[:])
+}
+
+// isForward reports whether data is the packed form of a forward.
+func isForward(data string) bool { return len(data) == forwardLen && data[0] == 0 }
+
+// forwardTo returns the hash a forward leads to.
+func forwardTo(data string) latch.Hash {
+	var h latch.Hash
+	copy(h[:], data[1:])
+	return h
+}
+
 // flags of the packed metadata.
 const (
 	flagRemember = 1 << iota
@@ -364,7 +392,8 @@ func decodeMeta(data string, m *latch.Meta) (values string, err error) {
 	return values, r.err
 }
 
-// userOf returns the user ID of a packed record without decoding the rest.
+// userOf returns the user ID of a packed record without decoding the rest;
+// "" for a forward, which is no session.
 func userOf(data string) string {
 	var m latch.Meta
 	if _, err := decodeMeta(data, &m); err != nil {
