@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,13 +30,26 @@ const mutantEnv = "STORETEST_MUTANT"
 type mutant struct {
 	*memstore.Store
 	kind string
+	fwds sync.Map // for forward-forever: the forwards ever left, From to ID
 }
+
+// roundTrip is how long a mutant that reads, then writes waits between the
+// two, as a store that talks to a server would.
+const roundTrip = 50 * time.Microsecond
 
 func (m *mutant) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
 	if m.kind == "ignores-context" {
 		ctx = context.Background()
 	}
 	r, err := m.Store.Load(ctx, id)
+	switch {
+	case m.kind == "forward-not-found" && errors.Is(err, latch.ErrRenewed):
+		return nil, latch.ErrNotFound
+	case m.kind == "forward-forever" && errors.Is(err, latch.ErrNotFound) && !errors.Is(err, latch.ErrRenewed):
+		if to, ok := m.fwds.Load(id); ok {
+			return nil, &latch.RenewedError{To: to.(latch.Hash)}
+		}
+	}
 	if err != nil || m.kind != "float-numbers" {
 		return r, err
 	}
@@ -97,20 +112,21 @@ func (m *mutant) Commit(ctx context.Context, c *latch.Commit) error {
 				return err
 			}
 		}
-	case "renew-keeps-from":
+	case "renew-keeps-from", "renew-no-forward":
 		if !cc.From.IsZero() {
-			r, err := m.Store.Load(ctx, cc.From)
-			if err != nil {
-				return err
-			}
-			if err := m.Store.Commit(ctx, &cc); err != nil {
-				return err
-			}
-			return m.Store.Commit(ctx, &latch.Commit{ID: c.From, Create: true, Meta: r.Meta, Set: r.Values})
+			return m.copyRenew(ctx, &cc)
+		}
+	case "evict-by-list":
+		if err := m.evictByList(ctx, &cc); err != nil {
+			return err
 		}
 	}
 	err := m.Store.Commit(ctx, &cc)
 	switch {
+	case m.kind == "forward-not-found" && errors.Is(err, latch.ErrRenewed):
+		return latch.ErrNotFound
+	case m.kind == "forward-forever" && err == nil && !cc.From.IsZero():
+		m.fwds.Store(cc.From, cc.ID)
 	case m.kind == "create-overwrites" && errors.Is(err, latch.ErrExists):
 		if err := m.Store.Delete(ctx, cc.ID); err != nil {
 			return err
@@ -126,9 +142,69 @@ func (m *mutant) Commit(ctx context.Context, c *latch.Commit) error {
 	return err
 }
 
+// copyRenew renews as a store without forwards: it copies From's record
+// under ID, then deletes From (renew-no-forward) or leaves it
+// (renew-keeps-from).
+func (m *mutant) copyRenew(ctx context.Context, c *latch.Commit) error {
+	r, err := m.Store.Load(ctx, c.From)
+	if err != nil {
+		return err
+	}
+	vals := map[string]any{}
+	if !c.Clear {
+		maps.Copy(vals, r.Values)
+	}
+	for _, k := range c.Delete {
+		delete(vals, k)
+	}
+	maps.Copy(vals, c.Set)
+	cc := latch.Commit{ID: c.ID, Create: true, Meta: c.Meta, Set: vals, MaxPerUser: c.MaxPerUser, EvictOldest: c.EvictOldest}
+	if err := m.Store.Commit(ctx, &cc); err != nil || m.kind == "renew-keeps-from" {
+		return err
+	}
+	return m.Store.Delete(ctx, c.From)
+}
+
+// evictByList evicts as a store that lists the user's sessions, then
+// deletes the oldest by the hashes it listed, without following a forward
+// a renewal left in between; the commit itself then goes unlimited.
+func (m *mutant) evictByList(ctx context.Context, c *latch.Commit) error {
+	if c.MaxPerUser == 0 || !c.EvictOldest || c.Meta.UserID == "" || (!c.Create && c.From.IsZero()) {
+		return nil
+	}
+	infos, err := m.Store.ListUser(ctx, c.Meta.UserID)
+	if err != nil {
+		return err
+	}
+	infos = slices.DeleteFunc(infos, func(in latch.Info) bool { return in.ID == c.ID || in.ID == c.From })
+	time.Sleep(roundTrip)
+	for i := 0; i < len(infos)+1-c.MaxPerUser; i++ {
+		if err := m.deleteListed(ctx, infos[i].ID); err != nil {
+			return err
+		}
+	}
+	c.MaxPerUser = 0
+	return nil
+}
+
+// deleteListed deletes the session listed under id, unless it has moved
+// away since: then it misses it, as a store whose deletion does not follow
+// forwards would.
+func (m *mutant) deleteListed(ctx context.Context, id latch.Hash) error {
+	if _, err := m.Store.Load(ctx, id); errors.Is(err, latch.ErrRenewed) {
+		return nil
+	}
+	return m.Store.Delete(ctx, id)
+}
+
 func (m *mutant) Delete(ctx context.Context, id latch.Hash) error {
-	if m.kind == "ignores-context" {
+	switch m.kind {
+	case "ignores-context":
 		ctx = context.Background()
+	case "delete-no-follow":
+		if _, err := m.Store.Load(ctx, id); errors.Is(err, latch.ErrRenewed) {
+			return nil // deletes the hash it is given only, which holds no record
+		}
 	}
 	return m.Store.Delete(ctx, id)
 }
@@ -150,6 +226,27 @@ func (m *mutant) DeleteUser(ctx context.Context, user string, keep latch.Hash) (
 		ctx = context.Background()
 	case "deleteuser-ignores-keep":
 		keep = latch.Hash{}
+	case "keep-not-followed":
+		if _, err := m.Store.Load(ctx, keep); errors.Is(err, latch.ErrRenewed) {
+			keep = latch.Hash{} // keeps the hash it is given only, which holds no session
+		}
+	case "deleteuser-by-list":
+		infos, err := m.Store.ListUser(ctx, user)
+		if err != nil {
+			return 0, err
+		}
+		time.Sleep(roundTrip)
+		n := 0
+		for _, in := range infos {
+			if in.ID == keep {
+				continue
+			}
+			if err := m.deleteListed(ctx, in.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, nil
 	}
 	return m.Store.DeleteUser(ctx, user, keep)
 }
@@ -195,6 +292,18 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"no-limit", "MaxPerUser"},
 		{"no-limit", "ConcurrentLimit"},
 		{"ignores-context", "ContextCanceled"},
+		{"renew-no-forward", "Forward"},
+		{"renew-no-forward", "RenewRacesCommit"},
+		{"renew-no-forward", "UpdateRacesRenewal"},
+		{"forward-not-found", "Forward"},
+		{"forward-not-found", "RenewRacesCommit"},
+		{"forward-not-found", "UpdateRacesRenewal"},
+		{"forward-forever", "Forward"},
+		{"delete-no-follow", "DeleteFollowsForward"},
+		{"delete-no-follow", "LogoutRacesRenewal"},
+		{"keep-not-followed", "RevokeOthersKeepsRenewed"},
+		{"deleteuser-by-list", "RevokeUserRacesRenewal"},
+		{"evict-by-list", "EvictionRacesRenewal"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mutant+"/"+tc.subtests, func(t *testing.T) {
