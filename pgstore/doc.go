@@ -15,45 +15,91 @@
 // One row per session, keyed by the SHA-256 of the session ID (never the ID
 // itself, so a leaked table gives nobody a usable session). The metadata
 // has one column each; expires_at is the earlier of the idle and absolute
-// deadlines. The values live in the jsonb column data, one field per key.
-// Each field is a JSON string holding the value as latch.EncodeValue wrote
-// it: the extra layer lets every value round-trip exactly, since jsonb
-// normalises numbers and cannot hold the NUL character. Timestamps are kept
-// to the microsecond, rounded down, so a deadline is never extended. The
-// client user agent is bytea because HTTP headers may carry bytes that are
-// not UTF-8; user IDs, client IPs and value keys must be valid UTF-8
-// without NUL, and a commit that breaks this is refused with an error.
+// deadlines, plus Meta.Grace. The values live in the jsonb column data, one
+// field per key. Each field is a JSON string holding the value as
+// latch.EncodeValue wrote it: the extra layer lets every value round-trip
+// exactly, since jsonb normalises numbers and cannot hold the NUL
+// character. Timestamps are kept to the microsecond, rounded down, so a
+// deadline is never extended. The client user agent is bytea because HTTP
+// headers may carry bytes that are not UTF-8; user IDs, client IPs and
+// value keys must be valid UTF-8 without NUL, and a commit that breaks
+// this is refused with an error.
+//
+// A renewal (latch.Commit.From) leaves a forward in a second table,
+// "<Table>_forwards": the old hash, the new hash, and the expires_at of the
+// record it replaced. A forward is not a session: it has no user, no
+// metadata and no values, so ListUser, DeleteUser and MaxPerUser never see
+// it. While it lives, Load of the old hash and a commit to it return
+// *latch.RenewedError naming the new hash, and Create refuses the old hash
+// with latch.ErrExists; once it expires, the old hash is simply not found.
 //
 // # Expiry and the database clock
 //
 // Every expiry decision uses the database's clock (statement_timestamp(),
 // which is now() outside a transaction): Load, ListUser and DeleteUser
 // never report a row whose expires_at has passed, and a commit to such a
-// row returns latch.ErrNotFound and writes nothing. So application servers
-// with skewed clocks agree on what is live. Expired
-// rows are deleted in batches (Options.BatchSize per statement) by a
-// background goroutine every Options.CleanupInterval; its errors go to
+// row returns latch.ErrNotFound and writes nothing; a forward is followed
+// only while its expires_at has not passed. So application servers with
+// skewed clocks agree on what is live. Expired rows of both tables are
+// deleted in batches (Options.BatchSize per statement) by a background
+// goroutine every Options.CleanupInterval; its errors go to
 // Options.OnError. Close stops it.
 //
 // # Concurrency
 //
-// A plain commit is one UPDATE that patches data key by key,
+// Every statement runs under PostgreSQL's default READ COMMITTED isolation;
+// the ordering that latch.Store asks for comes from row locks and from one
+// advisory lock per user (pg_advisory_xact_lock, keyed by a hash of the
+// table name and of the user ID), never from a stricter isolation level.
+//
+// A plain commit that keeps the session's user is one UPDATE that patches
+// data key by key,
 //
 //	data = (data - deleted_keys) || set_values
 //
 // so two requests that change different keys of one session both keep their
-// change. A renewal (latch.Commit.From) deletes the old row and inserts the
-// new one, data carried over, in one statement inside a transaction that
-// rolls back if the new ID is taken. A commit that adds a session to a user
-// with a MaxPerUser limit runs in a transaction holding
-// pg_advisory_xact_lock on the user, so that concurrent logins of one user
-// cannot both pass the limit.
+// change. It takes no advisory lock.
+//
+// A renewal is one statement, sent in the same round trip as the advisory
+// locks of the users involved (the commit's user, and the old row's user
+// when that differs): it locks the old row, inserts the new one with the
+// old data patched, and only if the insert succeeded deletes the old row
+// and leaves the forward. A renewal into a taken hash writes nothing.
+// Creations of a user's sessions, commits that change a session's user,
+// and commits under MaxPerUser (which count and evict in the same
+// transaction) take the same advisory locks. Locks are always taken in the
+// order of their keys, so two of these transactions never wait for each
+// other in a cycle; should PostgreSQL still abort one as a deadlock, it is
+// run again.
+//
+// Delete and DeleteUser are ordered against renewals:
+//
+//   - Delete removes the session row in one statement. When the hash holds
+//     a forward instead, it deletes the forward and goes on at its target,
+//     hop by hop (at most 16), in one transaction. A renewal of the hash
+//     holds its row lock: Delete waits for it and then finds the forward,
+//     or deletes the row first and the renewal finds nothing and returns
+//     latch.ErrNotFound.
+//   - DeleteUser holds the user's advisory lock while it deletes, and reads
+//     the user's rows only once it holds it. A renewal of one of the user's
+//     sessions holds the same lock, so it has either committed (and
+//     DeleteUser deletes the session at its new hash) or not begun (and
+//     finds the session gone). keep is followed through the live forwards
+//     it left, so the session keep was renewed into is kept.
+//
+// The tests show each order with a second transaction held open before
+// its commit (TestHeld...).
 //
 // # Schema
 //
 // Store.Migrate creates the schema, or upgrades an older one; it is
-// idempotent. Operators who apply schema changes themselves can run this
-// SQL instead (SchemaSQL returns it for another table name):
+// idempotent. Version 2 of the schema added the forwards table and changed
+// nothing else: run Migrate (or the SQL below) before starting a pgstore
+// that leaves forwards. A pgstore of version 1 still running beside it
+// during a rolling upgrade keeps working, but neither leaves nor follows
+// forwards, so the ordering above holds only between upgraded instances.
+// Operators who apply schema changes themselves can run this SQL instead
+// (SchemaSQL returns it for another table name):
 //
 //	BEGIN;
 //	CREATE TABLE IF NOT EXISTS "latch_sessions_version" (
@@ -77,15 +123,24 @@
 //	);
 //	CREATE INDEX IF NOT EXISTS "latch_sessions_user_created_idx" ON "latch_sessions" (user_id, created);
 //	CREATE INDEX IF NOT EXISTS "latch_sessions_expires_at_idx" ON "latch_sessions" (expires_at);
-//	INSERT INTO "latch_sessions_version" (id, version) VALUES (1, 1)
+//	CREATE TABLE IF NOT EXISTS "latch_sessions_forwards" (
+//	    id          bytea       PRIMARY KEY CHECK (octet_length(id) = 32),
+//	    forward_to  bytea       NOT NULL CHECK (octet_length(forward_to) = 32),
+//	    expires_at  timestamptz NOT NULL
+//	);
+//	CREATE INDEX IF NOT EXISTS "latch_sessions_forwards_exp_idx" ON "latch_sessions_forwards" (expires_at);
+//	INSERT INTO "latch_sessions_version" (id, version) VALUES (1, 2)
 //	    ON CONFLICT (id) DO NOTHING;
 //	COMMIT;
 //
 // To delete expired rows from a scheduler instead of the goroutine (set
-// Options.CleanupInterval negative), repeat until it deletes nothing:
+// Options.CleanupInterval negative), repeat each until it deletes nothing:
 //
 //	DELETE FROM "latch_sessions" WHERE id IN (
 //	    SELECT id FROM "latch_sessions" WHERE expires_at <= statement_timestamp()
+//	    ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED);
+//	DELETE FROM "latch_sessions_forwards" WHERE id IN (
+//	    SELECT id FROM "latch_sessions_forwards" WHERE expires_at <= statement_timestamp()
 //	    ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED);
 //
 // # Tests

@@ -53,4 +53,6 @@ func ExampleSchemaSQL() {
 	// CREATE TABLE IF NOT EXISTS "auth"."sessions" (
 	// CREATE INDEX IF NOT EXISTS "sessions_user_created_idx" ON "auth"."sessions" (user_id, created);
 	// CREATE INDEX IF NOT EXISTS "sessions_expires_at_idx" ON "auth"."sessions" (expires_at);
+	// CREATE TABLE IF NOT EXISTS "auth"."sessions_forwards" (
+	// CREATE INDEX IF NOT EXISTS "sessions_forwards_exp_idx" ON "auth"."sessions_forwards" (expires_at);
 }

@@ -29,8 +29,9 @@ const (
 	// MaxBatchSize bounds Options.BatchSize so that one sweep statement
 	// never holds many row locks at once.
 	MaxBatchSize = 100000
-	// maxTableLen leaves room for the suffixes of the derived index and
-	// version-table names within PostgreSQL's 63-byte identifier limit.
+	// maxTableLen leaves room for the suffixes of the derived index,
+	// forwards-table and version-table names (the longest is
+	// "_forwards_exp_idx") within PostgreSQL's 63-byte identifier limit.
 	maxTableLen = 40
 )
 
@@ -143,6 +144,12 @@ type Store struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// hold, set by tests only, is a statement that every write runs last,
+	// in its transaction, just before the commit: a test makes it wait on
+	// a lock the test holds, to keep the write's transaction open while a
+	// concurrent operation runs.
+	hold string
 }
 
 var _ latch.Store = (*Store)(nil)

@@ -74,7 +74,8 @@ func uniqueTable(t testing.TB) string {
 	return "latch_test_" + hex.EncodeToString(b[:])
 }
 
-// dropTables removes a test's table and its version table.
+// dropTables removes a test's table, its forwards table and its version
+// table.
 func dropTables(t testing.TB, pool *pgxpool.Pool, table string) {
 	t.Helper()
 	tn, err := parseTable(table)
@@ -82,7 +83,7 @@ func dropTables(t testing.TB, pool *pgxpool.Pool, table string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_, err := pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+tn.ident("")+", "+tn.ident("_version"))
+		_, err := pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+tn.ident("")+", "+tn.ident("_forwards")+", "+tn.ident("_version"))
 		if err != nil {
 			t.Errorf("drop test tables: %v", err)
 		}

@@ -12,12 +12,18 @@ import (
 // SchemaVersion is the version of the schema this package reads and
 // writes. Migrate brings a database up to it; a database at a newer version
 // (written by a newer pgstore) is refused rather than damaged.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] brings the schema from version i to i+1. Each step is
 // idempotent (IF NOT EXISTS), so that a schema applied by hand before the
 // version table existed is adopted as it is. $T is the table, $IU and $IE
-// its indexes (in the table's schema), $V the version table.
+// its indexes (in the table's schema), $F the forwards table and $FE its
+// index, $V the version table.
+//
+// Version 2 adds the forwards table. It only adds: a pgstore of version 1
+// still running beside a newer one (during a rolling upgrade) reads and
+// writes the sessions table as before, and sees a renewed session's old
+// hash as missing, as it always did.
 var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS $T (
     id                  bytea       PRIMARY KEY CHECK (octet_length(id) = 32),
@@ -36,6 +42,12 @@ var migrations = []string{
 );
 CREATE INDEX IF NOT EXISTS $IU ON $T (user_id, created);
 CREATE INDEX IF NOT EXISTS $IE ON $T (expires_at);`,
+	`CREATE TABLE IF NOT EXISTS $F (
+    id          bytea       PRIMARY KEY CHECK (octet_length(id) = 32),
+    forward_to  bytea       NOT NULL CHECK (octet_length(forward_to) = 32),
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS $FE ON $F (expires_at);`,
 }
 
 const versionTable = `CREATE TABLE IF NOT EXISTS $V (
@@ -52,6 +64,8 @@ func (t tableName) replacer() *strings.Replacer {
 		"$IU", pgx.Identifier{t.name + "_user_created_idx"}.Sanitize(),
 		"$IE", pgx.Identifier{t.name + "_expires_at_idx"}.Sanitize(),
 		"$V", t.ident("_version"),
+		"$FE", pgx.Identifier{t.name + "_forwards_exp_idx"}.Sanitize(),
+		"$F", t.ident("_forwards"),
 	)
 }
 
@@ -81,7 +95,8 @@ func SchemaSQL(table string) (string, error) {
 	return b.String(), nil
 }
 
-// Migrate creates the sessions table, its indexes and a version table, or
+// Migrate creates the sessions table, the forwards table that renewals
+// leave behind (see the package doc), their indexes and a version table, or
 // brings an older schema up to SchemaVersion. It is idempotent and safe to
 // call from several instances at once (they serialise on an advisory lock).
 // It refuses a schema newer than this package, and checks that an existing
@@ -122,6 +137,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		// NOT EXISTS above: check that every column is there.
 		if _, err := tx.Exec(ctx, r.Replace(`SELECT id, `+metaCols+`, expires_at, data FROM $T LIMIT 0`)); err != nil {
 			return fmt.Errorf("pgstore: migrate: table %s lacks the expected columns: %w", s.table, err)
+		}
+		if _, err := tx.Exec(ctx, r.Replace(`SELECT id, forward_to, expires_at FROM $F LIMIT 0`)); err != nil {
+			return fmt.Errorf("pgstore: migrate: table %s_forwards lacks the expected columns: %w", s.table, err)
 		}
 		return nil
 	})

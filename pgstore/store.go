@@ -5,17 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/latchsec/latch"
 )
 
-// Load returns the live record stored under id, or latch.ErrNotFound. A row
-// whose expires_at has passed by the database's clock is never returned.
+// Load returns the live record stored under id, latch.ErrNotFound, or a
+// *latch.RenewedError when a renewal left a forward under id. A row whose
+// expires_at has passed by the database's clock is never returned.
 func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: load: %w", err)
@@ -29,6 +32,9 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 		data map[string]string
 	)
 	if err := scanMeta(row, &rec.Meta, &data); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, s.missing(ctx, "load", id)
+		}
 		return nil, wrap("load", err)
 	}
 	vals, err := decodeValues(data)
@@ -39,12 +45,35 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 	return &rec, nil
 }
 
-// Commit applies c atomically; see latch.Commit. A plain commit is one
-// UPDATE statement that patches the data column key by key, so concurrent
-// commits to different keys both survive. Renewals, and commits that add a
-// session to a user under a MaxPerUser limit, run in one transaction; the
-// limit is enforced under a per-user advisory lock that serialises
-// concurrent logins of one user.
+// missing says why no live session row is stored under id: a
+// *latch.RenewedError when a live forward is, latch.ErrNotFound otherwise.
+// Callers ask it after the statement that missed the row, so a renewal
+// that moved the row before that statement has committed its forward.
+func (s *Store) missing(ctx context.Context, op string, id latch.Hash) error {
+	var to []byte
+	err := s.pool.QueryRow(ctx, s.q.forwardOf, pgx.NamedArgs{"id": id[:]}).Scan(&to)
+	if err != nil {
+		return wrap(op, err) // ErrNoRows becomes latch.ErrNotFound
+	}
+	return renewedTo(op, to)
+}
+
+func renewedTo(op string, to []byte) error {
+	if len(to) != latch.HashSize {
+		return fmt.Errorf("pgstore: %s: stored forward has %d bytes, want %d", op, len(to), latch.HashSize)
+	}
+	e := &latch.RenewedError{}
+	copy(e.To[:], to)
+	return e
+}
+
+// Commit applies c atomically; see latch.Commit. A plain commit that keeps
+// the session's user is one UPDATE statement that patches the data column
+// key by key, so concurrent commits to different keys both survive. Every
+// other commit that writes a user's session first takes that user's
+// advisory lock (see the package doc), in the same round trip; commits
+// under a MaxPerUser limit then count the user's sessions in the same
+// transaction.
 func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	args, err := commitArgs(c)
 	if err != nil {
@@ -53,24 +82,13 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	limited := c.MaxPerUser > 0 && c.Meta.UserID != ""
 	switch {
 	case !c.From.IsZero():
-		return s.inTx(ctx, "commit", func(tx pgx.Tx) error { return s.renew(ctx, tx, c, args, limited) })
-	case c.Create && !limited:
-		return s.insert(ctx, s.pool, args)
+		return s.lockedWrite(ctx, c, s.q.renew, args, limited)
 	case c.Create:
-		return s.inTx(ctx, "commit", func(tx pgx.Tx) error {
-			if err := s.lockUser(ctx, tx, c.Meta.UserID); err != nil {
-				return err
-			}
-			if err := s.insert(ctx, tx, args); err != nil {
-				return err
-			}
-			return s.enforceLimit(ctx, tx, c)
-		})
-	case !limited:
-		return s.update(ctx, s.pool, s.q.update, args)
+		return s.create(ctx, c, args, limited)
 	}
-	// A plain commit under a limit: the limit applies only when the user
-	// changes. Try the common case, same user, as one statement first.
+	// A plain commit: try the common case, same user, as one statement.
+	// It needs no lock: a DeleteUser that runs at the same time either
+	// waits for the row or has deleted it.
 	tag, err := s.pool.Exec(ctx, s.q.updateSame, args)
 	if err != nil {
 		return wrap("commit", err)
@@ -78,75 +96,161 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	// Gone, or the user changes: the row now counts for the new user.
-	return s.inTx(ctx, "commit", func(tx pgx.Tx) error {
-		if err := s.lockUser(ctx, tx, c.Meta.UserID); err != nil {
-			return err
-		}
-		if err := s.update(ctx, tx, s.q.update, args); err != nil {
-			return err
-		}
-		return s.enforceLimit(ctx, tx, c)
-	})
+	// Gone, renewed, or the user changes.
+	return s.lockedWrite(ctx, c, s.q.updateLocked, args, limited)
 }
 
 // dbtx is what pgxpool.Pool and pgx.Tx have in common here.
 type dbtx interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-func (s *Store) update(ctx context.Context, db dbtx, sql string, args pgx.NamedArgs) error {
-	tag, err := db.Exec(ctx, sql, args)
-	if err != nil {
-		return wrap("commit", err)
+// create inserts a new session. A user's session is inserted under the
+// user's lock, and counted against MaxPerUser when limited.
+func (s *Store) create(ctx context.Context, c *latch.Commit, args pgx.NamedArgs, limited bool) error {
+	insert := func(db dbtx) error {
+		return s.locked(ctx, db, []string{c.Meta.UserID}, s.q.insert, args, func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			if err != nil {
+				return wrap("commit", err)
+			}
+			if tag.RowsAffected() == 0 {
+				return latch.ErrExists
+			}
+			return nil
+		})
 	}
-	if tag.RowsAffected() == 0 {
-		return latch.ErrNotFound
+	if !limited {
+		return retry(func() error { return insert(s.pool) })
 	}
-	return nil
+	return retry(func() error {
+		return s.inTx(ctx, "commit", func(tx pgx.Tx) error {
+			if err := insert(tx); err != nil {
+				return err
+			}
+			return s.enforceLimit(ctx, tx, c)
+		})
+	})
 }
 
-func (s *Store) insert(ctx context.Context, db dbtx, args pgx.NamedArgs) error {
-	tag, err := db.Exec(ctx, s.q.insert, args)
-	if err != nil {
-		return wrap("commit", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return latch.ErrExists
-	}
-	return nil
-}
+// maxLockTries bounds how often lockedWrite runs its statement again
+// because the row's user was not among the locked ones.
+const maxLockTries = 8
 
-func (s *Store) renew(ctx context.Context, tx pgx.Tx, c *latch.Commit, args pgx.NamedArgs, limited bool) error {
-	if limited {
-		if err := s.lockUser(ctx, tx, c.Meta.UserID); err != nil {
+// errNoWrite rolls back a limited commit whose statement wrote nothing;
+// lockedWrite then says why.
+var errNoWrite = errors.New("pgstore: nothing written")
+
+// lockedWrite runs a renewal (sql is q.renew) or a plain commit that the
+// one-statement path could not apply (q.updateLocked) under the locks of
+// the commit's user and of the user stored in the row it writes. Both
+// statements report the row's user and write nothing when that user's
+// lock is not held; the first try locks the commit's user only, which is
+// the row's user too unless the commit changes it, and a second try adds
+// the user found.
+func (s *Store) lockedWrite(ctx context.Context, c *latch.Commit, sql string, args pgx.NamedArgs, limited bool) error {
+	at := c.ID // the row the statement reads
+	if !c.From.IsZero() {
+		at = c.From
+	}
+	users := []string{c.Meta.UserID}
+	for try := 1; ; try++ {
+		args["locked"] = users
+		var (
+			found *string // the row's user; nil when no live row is stored
+			wrote int64
+		)
+		write := func(db dbtx) error {
+			return s.locked(ctx, db, users, sql, args, func(br pgx.BatchResults) error {
+				if err := br.QueryRow().Scan(&found, &wrote); err != nil {
+					return wrap("commit", err)
+				}
+				return nil
+			})
+		}
+		var err error
+		if limited {
+			err = retry(func() error {
+				return s.inTx(ctx, "commit", func(tx pgx.Tx) error {
+					if err := write(tx); err != nil {
+						return err
+					}
+					if wrote == 0 {
+						return errNoWrite // rolled back, nothing to undo
+					}
+					return s.enforceLimit(ctx, tx, c)
+				})
+			})
+			if errors.Is(err, errNoWrite) {
+				err = nil
+			}
+		} else {
+			err = retry(func() error { return write(s.pool) })
+		}
+		switch {
+		case err != nil:
 			return err
+		case found == nil:
+			return s.missing(ctx, "commit", at)
+		case wrote > 0:
+			return nil
+		case *found != "" && !slices.Contains(users, *found):
+			if try == maxLockTries {
+				return errors.New("pgstore: commit: the session's user kept changing; gave up")
+			}
+			users = append(users, *found)
+		case !c.From.IsZero():
+			// From is live and locked: the insert found ID taken.
+			return latch.ErrExists
+		default:
+			return fmt.Errorf("pgstore: commit: row found but not written")
 		}
 	}
-	var deleted, inserted int64
-	if err := tx.QueryRow(ctx, s.q.renew, args).Scan(&deleted, &inserted); err != nil {
-		return wrap("commit", err)
-	}
-	switch {
-	case deleted == 0:
-		return latch.ErrNotFound
-	case inserted == 0:
-		// The old row is deleted in this transaction: the rollback that
-		// follows this error restores it.
-		return latch.ErrExists
-	}
-	if limited {
-		return s.enforceLimit(ctx, tx, c)
-	}
-	return nil
 }
 
-func (s *Store) lockUser(ctx context.Context, tx pgx.Tx, userID string) error {
-	_, err := tx.Exec(ctx, s.q.lockUser, pgx.NamedArgs{"class": s.lockClass, "key": userLockKey(userID)})
-	if err != nil {
-		return wrap("lock user", err)
+// locked sends, in one round trip, the statements that take the advisory
+// locks of users (in the order of their keys, so that two transactions
+// never wait for each other's), then sql, and lets read consume sql's
+// result. On the pool the batch runs as one implicit transaction: the
+// locks are held until sql's writes commit. "" (anonymous) takes no lock.
+func (s *Store) locked(ctx context.Context, db dbtx, users []string, sql string, args pgx.NamedArgs, read func(pgx.BatchResults) error) error {
+	keys := lockKeys(users)
+	b := &pgx.Batch{}
+	for _, k := range keys {
+		b.Queue(s.q.lockUser, pgx.NamedArgs{"class": s.lockClass, "key": k})
 	}
-	return nil
+	b.Queue(sql, args)
+	if _, pool := db.(*pgxpool.Pool); pool && s.hold != "" {
+		b.Queue(s.hold)
+	}
+	br := db.SendBatch(ctx, b)
+	err := func() error {
+		for range keys {
+			if _, err := br.Exec(); err != nil {
+				return wrap("lock user", err)
+			}
+		}
+		return read(br)
+	}()
+	// Close reads what is left and reports a failed commit.
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = wrap("commit", cerr)
+	}
+	return err
+}
+
+// lockKeys returns the advisory lock keys of users, sorted, without
+// duplicates and without the anonymous "".
+func lockKeys(users []string) []int32 {
+	keys := make([]int32, 0, len(users))
+	for _, u := range users {
+		if u != "" {
+			keys = append(keys, userLockKey(u))
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // enforceLimit runs after the commit's row is written, under the user's
@@ -191,7 +295,11 @@ func (s *Store) inTx(ctx context.Context, op string, f func(pgx.Tx) error) error
 	if err != nil {
 		return wrap(op, err)
 	}
-	if err := f(tx); err != nil {
+	err = f(tx)
+	if err == nil && s.hold != "" {
+		_, err = tx.Exec(ctx, s.hold)
+	}
+	if err != nil {
 		// The rollback error, if any, adds nothing: the transaction is
 		// not committed either way.
 		_ = tx.Rollback(context.WithoutCancel(ctx))
@@ -203,19 +311,99 @@ func (s *Store) inTx(ctx context.Context, op string, f func(pgx.Tx) error) error
 	return nil
 }
 
-// Delete removes the record under id. Deleting a missing record is not an
-// error.
-func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
-	if _, err := s.pool.Exec(ctx, s.q.deleteOne, pgx.NamedArgs{"id": id[:]}); err != nil {
-		return wrap("delete", err)
+// maxConflictTries bounds retry.
+const maxConflictTries = 3
+
+// retry runs f again when PostgreSQL aborted its transaction to break a
+// deadlock or a serialization conflict: the transaction was rolled back,
+// so running it again is safe. The locks are taken in a fixed order and
+// the statements run under READ COMMITTED, so neither is expected; this
+// keeps a rare one from reaching the user as an error.
+func retry(f func() error) error {
+	for try := 1; ; try++ {
+		err := f()
+		var pgErr *pgconn.PgError
+		if try == maxConflictTries || !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
+			return err
+		}
 	}
-	return nil
 }
 
-// ListUser returns the user's live sessions, oldest first by Created.
+// Delete removes the session under id. When id holds a forward, it removes
+// the forward and goes on at its target, hop by hop, in one transaction,
+// deleting the session at the end of the chain. Deleting a missing record
+// is not an error.
+//
+// Delete and a renewal of a hash of the chain are ordered by the row lock
+// of that hash: a renewal that got there first has committed its forward
+// by the time Delete's statement reads the hash, and one that comes later
+// finds the row gone and fails with latch.ErrNotFound.
+func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
+	if s.hold == "" {
+		// The common case, a session row, as one statement.
+		tag, err := s.pool.Exec(ctx, s.q.deleteOne, pgx.NamedArgs{"id": id[:]})
+		if err != nil {
+			return wrap("delete", err)
+		}
+		if tag.RowsAffected() > 0 {
+			return nil
+		}
+	}
+	return retry(func() error {
+		return s.inTx(ctx, "delete", func(tx pgx.Tx) error {
+			return s.deleteChain(ctx, tx, id, s.hold == "")
+		})
+	})
+}
+
+// deleteChain deletes the session under h, or the forward under h and
+// then, hop by hop, what its target holds. An expired forward is deleted
+// but not followed. The session row of each hash
+// is deleted before its forward is looked for, each in a statement of its
+// own, so that a renewal of the hash that commits in between is seen.
+// With skipFirst the caller has already deleted h's session row.
+func (s *Store) deleteChain(ctx context.Context, tx pgx.Tx, h latch.Hash, skipFirst bool) error {
+	for hop := 0; hop <= maxHops; hop++ {
+		if hop > 0 || !skipFirst {
+			tag, err := tx.Exec(ctx, s.q.deleteOne, pgx.NamedArgs{"id": h[:]})
+			if err != nil {
+				return wrap("delete", err)
+			}
+			if tag.RowsAffected() > 0 {
+				return nil
+			}
+		}
+		var (
+			to   []byte
+			live bool
+		)
+		err := tx.QueryRow(ctx, s.q.deleteForward, pgx.NamedArgs{"id": h[:]}).Scan(&to, &live)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !live) {
+			return nil
+		}
+		if err != nil {
+			return wrap("delete", err)
+		}
+		if len(to) != latch.HashSize {
+			return fmt.Errorf("pgstore: delete: stored forward has %d bytes, want %d", len(to), latch.HashSize)
+		}
+		copy(h[:], to)
+	}
+	// Rolled back: the chain stays whole for a later Delete.
+	return fmt.Errorf("pgstore: delete: more than %d forwards in a row", maxHops)
+}
+
+// ListUser returns the user's live sessions, oldest first by Created. The
+// anonymous user "" has none: anonymous sessions are in no user's index.
 func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
 	if err := checkText("user ID", userID); err != nil {
 		return nil, err
+	}
+	if userID == "" {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("pgstore: list user: %w", err)
+		}
+		return []latch.Info{}, nil
 	}
 	rows, err := s.pool.Query(ctx, s.q.listUser, pgx.NamedArgs{"user_id": userID})
 	if err != nil {
@@ -244,16 +432,37 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 }
 
 // DeleteUser removes every session of the user except keep (which may be
-// zero) and returns how many live sessions it removed. Expired rows of the
-// user are deleted too but not counted.
+// zero, and is followed through the forwards its renewals left) and
+// returns how many live sessions it removed. Expired rows of the user are
+// deleted too but not counted. The anonymous user "" has no sessions.
+//
+// It holds the user's advisory lock, which every renewal, creation, user
+// change and eviction of the user's sessions also takes, and reads the
+// user's rows only once it holds it: a renewal that moved a session to a
+// new hash before is seen at its new hash, and one that comes later finds
+// its session gone.
 func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
 	if err := checkText("user ID", userID); err != nil {
 		return 0, err
 	}
+	if userID == "" {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("pgstore: delete user: %w", err)
+		}
+		return 0, nil
+	}
 	var n int64
-	err := s.pool.QueryRow(ctx, s.q.deleteUser, pgx.NamedArgs{"user_id": userID, "keep": keep[:]}).Scan(&n)
+	args := pgx.NamedArgs{"user_id": userID, "keep": keep[:]}
+	err := retry(func() error {
+		return s.locked(ctx, s.pool, []string{userID}, s.q.deleteUser, args, func(br pgx.BatchResults) error {
+			if err := br.QueryRow().Scan(&n); err != nil {
+				return wrap("delete user", err)
+			}
+			return nil
+		})
+	})
 	if err != nil {
-		return 0, wrap("delete user", err)
+		return 0, err
 	}
 	return int(n), nil
 }

@@ -7,25 +7,29 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Sweep deletes expired rows (by the database's clock) in batches of
-// Options.BatchSize until a batch finds fewer, and returns how many it
-// deleted. Each batch is its own statement, so a sweep never holds many
-// locks, and rows that a commit is holding are skipped until the next
-// sweep. The background goroutine calls Sweep every
-// Options.CleanupInterval; call it yourself when that is disabled.
+// Sweep deletes expired rows (by the database's clock), sessions and the
+// forwards renewals left, in batches of Options.BatchSize until a batch
+// finds fewer, and returns how many it deleted. Each batch is its own
+// statement, so a sweep never holds many locks, and rows that a commit is
+// holding are skipped until the next sweep. The background goroutine
+// calls Sweep every Options.CleanupInterval; call it yourself when that
+// is disabled.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	total := 0
-	for {
-		tag, err := s.pool.Exec(ctx, s.q.sweep, pgx.NamedArgs{"limit": s.batchSize})
-		if err != nil {
-			return total, wrap("sweep", err)
-		}
-		n := int(tag.RowsAffected())
-		total += n
-		if n < s.batchSize {
-			return total, nil
+	for _, sql := range []string{s.q.sweep, s.q.sweepForwards} {
+		for {
+			tag, err := s.pool.Exec(ctx, sql, pgx.NamedArgs{"limit": s.batchSize})
+			if err != nil {
+				return total, wrap("sweep", err)
+			}
+			n := int(tag.RowsAffected())
+			total += n
+			if n < s.batchSize {
+				break
+			}
 		}
 	}
+	return total, nil
 }
 
 // sweeper runs Sweep every s.interval until ctx is cancelled by Close,
