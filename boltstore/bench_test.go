@@ -71,6 +71,11 @@ func BenchmarkCommit(b *testing.B) {
 			return &latch.Commit{ID: hashOf(fmt.Sprintf("new%d", i)), Create: true, Meta: meta("", now),
 				Set: map[string]any{"n": i}}
 		}},
+		{"renew", 1, func(i int, now time.Time) *latch.Commit {
+			// Session i%1000 moves from its generation i/1000 to the next.
+			return &latch.Commit{ID: renewedHash(i%1000, i/1000+1), From: renewedHash(i%1000, i/1000), Create: true,
+				Meta: meta(fmt.Sprintf("user%d", i%10), now), Set: map[string]any{"n": i}}
+		}},
 		{"login-with-limit", 1, func(i int, now time.Time) *latch.Commit {
 			return &latch.Commit{ID: hashOf(fmt.Sprintf("login%d", i)), Create: true,
 				Meta: meta(fmt.Sprintf("user%d", i%10), now), MaxPerUser: 150, EvictOldest: true}
@@ -87,7 +92,7 @@ func BenchmarkCommit(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if err := s.Commit(ctx, bc.c(int(n.Add(1)), now)); err != nil {
+					if err := s.Commit(ctx, bc.c(int(n.Add(1)-1), now)); err != nil {
 						b.Error(err)
 						return
 					}
@@ -95,4 +100,12 @@ func BenchmarkCommit(b *testing.B) {
 			})
 		})
 	}
+}
+
+// renewedHash names session j of benchStore after gen renewals.
+func renewedHash(j, gen int) latch.Hash {
+	if gen == 0 {
+		return hashOf(fmt.Sprint(j))
+	}
+	return hashOf(fmt.Sprintf("%d/renewed%d", j, gen))
 }

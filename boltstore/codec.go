@@ -14,10 +14,13 @@ import (
 
 // On-disk layout.
 //
-// Bucket "sessions": key = the raw 32-byte hash, value = an encoded record.
-// Bucket "expiry":   key = expiry (8 bytes, see expiryKey) || hash, value empty.
-// Bucket "users":    key = uvarint(len(user)) || user || hash, value empty.
-// Bucket "meta":     key "format" = formatVersion.
+// Bucket "sessions": key = the raw 32-byte hash, value = an encoded record
+// or an encoded forward (see tagRecord and tagForward).
+// Bucket "expiry": key = expiry (8 bytes, see expiryKey) || hash, value
+// empty; one entry per record and one per forward.
+// Bucket "users": key = uvarint(len(user)) || user || hash, value empty;
+// records only, since a forward belongs to no user.
+// Bucket "meta": key "format" = formatVersion.
 //
 // The length prefix makes user keys prefix-free: the prefix of "bob" never
 // matches a key of "bobby".
@@ -27,12 +30,23 @@ var (
 	bucketUsers    = []byte("users")
 	bucketMeta     = []byte("meta")
 
-	keyFormat     = []byte("format")
-	formatVersion = []byte("boltstore/1")
+	keyFormat = []byte("format")
+	// formatVersion names the layout of the whole file. boltstore/2 added
+	// forwards to the sessions bucket; a boltstore/1 file (records only) is
+	// a valid boltstore/2 file and is relabelled when opened, while a
+	// program that reads only boltstore/1 refuses a boltstore/2 file rather
+	// than take a forward for a corrupt record.
+	formatVersion = []byte("boltstore/2")
+	formatV1      = []byte("boltstore/1")
 )
 
-// recordVersion is the first byte of every encoded record.
-const recordVersion = 1
+// The first byte of every value in the sessions bucket is its tag: the kind
+// of value and the layout of that kind. A new layout of a kind gets a new
+// tag, so that a value is always read with the layout it was written with.
+const (
+	tagRecord  = 1 // a session record, see encodeRecord
+	tagForward = 2 // a forward left by a renewal, see encodeForward
+)
 
 // flagRemember is bit 0 of the flags field.
 const flagRemember = 1
@@ -95,7 +109,7 @@ func encodeRecord(r *record) []byte {
 	slices.Sort(keys)
 
 	b := make([]byte, 0, size)
-	b = append(b, recordVersion)
+	b = append(b, tagRecord)
 	var flags uint64
 	if r.meta.Remember {
 		flags |= flagRemember
@@ -203,21 +217,34 @@ func (d *decoder) time(what string) time.Time {
 	return t
 }
 
-// decodeRecord parses data written by encodeRecord. Value bytes are copied
-// when copyValues is set, so that the record outlives the transaction that
-// read it; otherwise they alias data.
-func decodeRecord(data []byte, copyValues bool) (*record, error) {
+// decodeStored parses a value of the sessions bucket: it returns a record
+// (written by encodeRecord) or a forward (written by encodeForward), never
+// both. Value bytes of a record are copied when copyValues is set, so that
+// the record outlives the transaction that read it; otherwise they alias
+// data.
+func decodeStored(data []byte, copyValues bool) (*record, *forward, error) {
 	if len(data) < 1+4 {
-		return nil, corrupt("truncated (%d bytes)", len(data))
+		return nil, nil, corrupt("truncated (%d bytes)", len(data))
 	}
 	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
-		return nil, corrupt("checksum mismatch")
+		return nil, nil, corrupt("checksum mismatch")
 	}
-	if body[0] != recordVersion {
-		return nil, corrupt("unknown record version %d", body[0])
+	switch body[0] {
+	case tagRecord:
+		r, err := decodeRecordBody(body[1:], copyValues)
+		return r, nil, err
+	case tagForward:
+		f, err := decodeForwardBody(body[1:])
+		return nil, f, err
 	}
-	d := &decoder{b: body[1:]}
+	return nil, nil, corrupt("unknown record version %d", body[0])
+}
+
+// decodeRecordBody parses the body of a record, after its tag and without its
+// checksum.
+func decodeRecordBody(body []byte, copyValues bool) (*record, error) {
+	d := &decoder{b: body}
 	r := &record{}
 	flags := d.uvarint("flags")
 	if flags&^flagRemember != 0 {
@@ -262,6 +289,52 @@ func decodeRecord(data []byte, copyValues bool) (*record, error) {
 		return nil, corrupt("%d trailing bytes", len(d.b))
 	}
 	return r, nil
+}
+
+// forward is what a renewal leaves under the hash it renewed: the hash the
+// session moved to, kept until the time the replaced record would have
+// expired (its Meta.ExpiresAt()).
+type forward struct {
+	to      latch.Hash
+	expires time.Time
+}
+
+// live reports whether f may still be followed at now.
+func (f *forward) live(now time.Time) bool { return now.Before(f.expires) }
+
+// encodeForward serialises f:
+//
+//	tag byte (tagForward)
+//	the 32 bytes of the target hash
+//	expiry: varint unix seconds, uvarint nanoseconds
+//	CRC-32C (Castagnoli) of everything above, big-endian
+func encodeForward(f *forward) []byte {
+	b := make([]byte, 0, 1+latch.HashSize+binary.MaxVarintLen64+binary.MaxVarintLen32+4)
+	b = append(b, tagForward)
+	b = append(b, f.to[:]...)
+	b = appendTime(b, f.expires)
+	return appendChecksum(b)
+}
+
+// decodeForwardBody parses the body of a forward, after its tag and without its
+// checksum.
+func decodeForwardBody(body []byte) (*forward, error) {
+	if len(body) < latch.HashSize {
+		return nil, corrupt("bad forward target")
+	}
+	f := &forward{to: latch.Hash(body[:latch.HashSize])}
+	if f.to.IsZero() {
+		return nil, corrupt("forward to the zero hash")
+	}
+	d := &decoder{b: body[latch.HashSize:]}
+	f.expires = d.time("forward expiry")
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, corrupt("%d trailing bytes", len(d.b))
+	}
+	return f, nil
 }
 
 // expiryNanos returns t as Unix nanoseconds, saturated to the int64 range

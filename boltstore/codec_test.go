@@ -45,7 +45,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			enc := encodeRecord(tc.rec)
-			got, err := decodeRecord(enc, true)
+			got, err := recordOf(enc, true)
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
@@ -91,7 +91,7 @@ func TestDecodeRecordErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := decodeRecord(tc.data, true)
+			_, err := recordOf(tc.data, true)
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("err %v; want ErrCorrupt", err)
 			}
@@ -150,33 +150,113 @@ func TestUserKeyPrefixFree(t *testing.T) {
 	}
 }
 
+// FuzzDecodeRecord feeds decodeStored, the parser of every value of the
+// sessions bucket (records and forwards).
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encodeRecord(&record{values: map[string][]byte{}}))
 	f.Add(encodeRecord(&record{meta: meta("alice", t0), values: map[string][]byte{"a": []byte("1"), "b": []byte(`"x"`)}}))
+	f.Add(encodeForward(&forward{to: hashOf("to"), expires: t0}))
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0, 0, 0})
+	f.Add([]byte{2, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Checksummed, so that the fuzzer reaches the parser too.
 		for _, in := range [][]byte{data, appendChecksum(slices.Clone(data))} {
-			r, err := decodeRecord(in, false)
+			r, fw, err := decodeStored(in, false)
 			if err != nil {
 				if !errors.Is(err, ErrCorrupt) {
 					t.Fatalf("error %v does not match ErrCorrupt", err)
 				}
 				continue
 			}
+			if (r == nil) == (fw == nil) {
+				t.Fatalf("decodeStored(%x) = %v, %v; want exactly one", in, r, fw)
+			}
 			// Varints may be written in more than one way, so compare
 			// after one round: encoding is then stable.
-			enc := encodeRecord(r)
-			r2, err := decodeRecord(enc, false)
+			enc := encodeStored(r, fw)
+			r2, fw2, err := decodeStored(enc, false)
 			if err != nil {
 				t.Fatalf("re-decoding %x: %v", enc, err)
 			}
-			if again := encodeRecord(r2); !bytes.Equal(again, enc) {
+			if again := encodeStored(r2, fw2); !bytes.Equal(again, enc) {
 				t.Fatalf("encoding not stable:\n %x\n %x", enc, again)
 			}
 		}
 	})
+}
+
+// encodeStored encodes whichever of r and f is set.
+func encodeStored(r *record, f *forward) []byte {
+	if f != nil {
+		return encodeForward(f)
+	}
+	return encodeRecord(r)
+}
+
+// recordOf decodes data, which must hold a record.
+func recordOf(data []byte, copyValues bool) (*record, error) {
+	r, f, err := decodeStored(data, copyValues)
+	if err == nil && f != nil {
+		return nil, errors.New("a forward, not a record")
+	}
+	return r, err
+}
+
+func TestForwardRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		f    forward
+	}{
+		{"plain", forward{to: hashOf("to"), expires: t0.Add(30*time.Minute + 7)}},
+		{"zero expiry", forward{to: hashOf("to")}},
+		{"pre-1970", forward{to: hashOf("to"), expires: time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC)}},
+		{"far future", forward{to: hashOf("to"), expires: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			enc := encodeForward(&tc.f)
+			if enc[0] != tagForward {
+				t.Fatalf("tag %d; want %d", enc[0], tagForward)
+			}
+			r, got, err := decodeStored(enc, false)
+			if err != nil || r != nil || got == nil {
+				t.Fatalf("decodeStored: %v, %v, %v; want a forward", r, got, err)
+			}
+			if got.to != tc.f.to || !got.expires.Equal(tc.f.expires) {
+				t.Errorf("got %+v; want %+v", *got, tc.f)
+			}
+		})
+	}
+}
+
+func TestDecodeForwardErrors(t *testing.T) {
+	good := encodeForward(&forward{to: hashOf("to"), expires: t0})
+	resum := func(body []byte) []byte { return appendChecksum(slices.Clone(body)) }
+	body := good[:len(good)-4]
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"bad checksum", append(slices.Clone(body), 0, 0, 0, 0), "checksum mismatch"},
+		{"short target", resum(body[:20]), "bad forward target"},
+		{"zero target", resum(append(append([]byte{tagForward}, make([]byte, latch.HashSize)...), body[1+latch.HashSize:]...)), "forward to the zero hash"},
+		{"no expiry", resum(body[:1+latch.HashSize]), "bad forward expiry"},
+		{"trailing bytes", resum(append(slices.Clone(body), 0)), "1 trailing bytes"},
+		{"unknown tag", resum(append([]byte{3}, body[1:]...)), "unknown record version 3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := decodeStored(tc.data, false)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("err %v; want ErrCorrupt", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %q; want it to contain %q", err, tc.want)
+			}
+		})
+	}
 }
 
 // TestCodecCoversMeta sets each field of latch.Meta in turn and checks that
@@ -201,7 +281,7 @@ func TestCodecCoversMeta(t *testing.T) {
 			default:
 				t.Fatalf("latch.Meta.%s has type %v, which the codec does not handle", f.Name, f.Type)
 			}
-			got, err := decodeRecord(encodeRecord(&record{meta: m, values: map[string][]byte{}}), true)
+			got, err := recordOf(encodeRecord(&record{meta: m, values: map[string][]byte{}}), true)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -192,8 +192,14 @@ func Open(path string, opts *Options) (*Store, error) {
 // the buckets of a new one.
 func initBuckets(tx *bolt.Tx) error {
 	if m := tx.Bucket(bucketMeta); m != nil {
-		if v := m.Get(keyFormat); !bytes.Equal(v, formatVersion) {
-			return fmt.Errorf("unsupported format %q (this version reads %q)", v, formatVersion)
+		switch v := m.Get(keyFormat); {
+		case bytes.Equal(v, formatV1):
+			// Records only: valid as it is in the new format.
+			if err := m.Put(keyFormat, formatVersion); err != nil {
+				return err
+			}
+		case !bytes.Equal(v, formatVersion):
+			return fmt.Errorf("unsupported format %q (this version reads %q and %q)", v, formatV1, formatVersion)
 		}
 	} else {
 		empty := true
@@ -242,8 +248,28 @@ func (s *Store) Close() error {
 func (s *Store) Path() string { return s.db.Path() }
 
 // buckets are the buckets of one transaction.
+//
+// Every change goes through putKey and deleteKey, which set *wrote when it
+// is not nil: the writer uses it to tell a request that failed before
+// changing anything from one that must not be committed (see runBatch).
 type buckets struct {
 	sessions, expiry, users *bolt.Bucket
+	wrote                   *bool
+}
+
+// putKey and deleteKey change bk, recording that a change was made.
+func (b buckets) putKey(bk *bolt.Bucket, k, v []byte) error {
+	if b.wrote != nil {
+		*b.wrote = true
+	}
+	return bk.Put(k, v)
+}
+
+func (b buckets) deleteKey(bk *bolt.Bucket, k []byte) error {
+	if b.wrote != nil {
+		*b.wrote = true
+	}
+	return bk.Delete(k)
 }
 
 func bucketsOf(tx *bolt.Tx) (buckets, error) {
@@ -298,16 +324,32 @@ func checkCtx(ctx context.Context) error {
 	return nil
 }
 
-// get returns the record stored under h, expired or not, or nil if there is
-// none.
-func (b buckets) get(h latch.Hash, copyValues bool) (*record, error) {
+// get returns what is stored under h, expired or not: a record, a forward,
+// or neither when there is nothing.
+func (b buckets) get(h latch.Hash, copyValues bool) (*record, *forward, error) {
 	data := b.sessions.Get(h[:])
 	if data == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	r, err := decodeRecord(data, copyValues)
+	r, f, err := decodeStored(data, copyValues)
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
+		return nil, nil, fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
+	}
+	return r, f, nil
+}
+
+// getLive returns the live record stored under h. A live forward gives a
+// *latch.RenewedError naming its target; nothing, an expired record or an
+// expired forward gives latch.ErrNotFound.
+func (b buckets) getLive(h latch.Hash, now time.Time, copyValues bool) (*record, error) {
+	r, f, err := b.get(h, copyValues)
+	switch {
+	case err != nil:
+		return nil, err
+	case f != nil && f.live(now):
+		return nil, &latch.RenewedError{To: f.to}
+	case r == nil || !live(r, now):
+		return nil, latch.ErrNotFound
 	}
 	return r, nil
 }
@@ -320,14 +362,14 @@ func live(r *record, now time.Time) bool {
 // put stores r under h with its index entries. Entries of a previous
 // record under h must have been removed first.
 func (b buckets) put(h latch.Hash, r *record) error {
-	if err := b.sessions.Put(h[:], encodeRecord(r)); err != nil {
+	if err := b.putKey(b.sessions, h[:], encodeRecord(r)); err != nil {
 		return fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
 	}
-	if err := b.expiry.Put(expiryKey(r.meta.ExpiresAt(), h), nil); err != nil {
+	if err := b.putKey(b.expiry, expiryKey(r.meta.ExpiresAt(), h), nil); err != nil {
 		return fmt.Errorf("boltstore: expiry index: %w", err)
 	}
 	if r.meta.UserID != "" {
-		if err := b.users.Put(userKey(r.meta.UserID, h), nil); err != nil {
+		if err := b.putKey(b.users, userKey(r.meta.UserID, h), nil); err != nil {
 			return fmt.Errorf("boltstore: user index: %w", err)
 		}
 	}
@@ -338,7 +380,7 @@ func (b buckets) put(h latch.Hash, r *record) error {
 // stored) is known, its index entries. Without r, stale index entries stay
 // behind; every reader of the indexes checks the record and ignores them.
 func (b buckets) remove(h latch.Hash, r *record) error {
-	if err := b.sessions.Delete(h[:]); err != nil {
+	if err := b.deleteKey(b.sessions, h[:]); err != nil {
 		return fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
 	}
 	if r == nil {
@@ -349,19 +391,26 @@ func (b buckets) remove(h latch.Hash, r *record) error {
 
 // unindex deletes the index entries of the record r stored under h.
 func (b buckets) unindex(h latch.Hash, r *record) error {
-	if err := b.expiry.Delete(expiryKey(r.meta.ExpiresAt(), h)); err != nil {
+	if err := b.deleteKey(b.expiry, expiryKey(r.meta.ExpiresAt(), h)); err != nil {
 		return fmt.Errorf("boltstore: expiry index: %w", err)
 	}
-	if r.meta.UserID != "" {
-		if err := b.users.Delete(userKey(r.meta.UserID, h)); err != nil {
-			return fmt.Errorf("boltstore: user index: %w", err)
-		}
+	return b.unindexUser(h, r)
+}
+
+// unindexUser deletes the user index entry of the record r stored under h.
+func (b buckets) unindexUser(h latch.Hash, r *record) error {
+	if r.meta.UserID == "" {
+		return nil
+	}
+	if err := b.deleteKey(b.users, userKey(r.meta.UserID, h)); err != nil {
+		return fmt.Errorf("boltstore: user index: %w", err)
 	}
 	return nil
 }
 
-// Load returns the live record stored under id, or latch.ErrNotFound. An
-// expired record is never returned, even before the sweeper deletes it.
+// Load returns the live record stored under id, latch.ErrNotFound, or a
+// *latch.RenewedError when a renewal left a forward under id. An expired
+// record or forward is never returned, even before the sweeper deletes it.
 func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
 	if err := checkCtx(ctx); err != nil {
 		return nil, err
@@ -369,12 +418,9 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 	now := s.now()
 	var out *latch.Record
 	err := s.view(func(b buckets) error {
-		r, err := b.get(id, false)
+		r, err := b.getLive(id, now, false)
 		if err != nil {
 			return err
-		}
-		if r == nil || !live(r, now) {
-			return latch.ErrNotFound
 		}
 		out = &latch.Record{Meta: r.meta, Values: make(map[string]any, len(r.values))}
 		for k, raw := range r.values {
@@ -430,40 +476,89 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	})
 }
 
+// commitTx applies c in the transaction of b; see latch.Commit. It makes
+// every check first and changes nothing when one fails: a refusal
+// (latch.ErrNotFound, latch.ErrExists, *latch.RenewedError,
+// latch.ErrSessionLimit, ErrCorrupt) leaves the transaction as it found it.
 func commitTx(b buckets, c *latch.Commit, set map[string][]byte, now time.Time) error {
 	var from *record
 	if !c.From.IsZero() {
-		r, err := b.get(c.From, true)
+		r, err := b.getLive(c.From, now, true)
 		if err != nil {
 			return err
 		}
-		if r == nil || !live(r, now) {
-			return latch.ErrNotFound
-		}
 		from = r
 	}
-	existing, err := b.get(c.ID, true)
+	existing, fwd, err := b.get(c.ID, true)
 	if err != nil {
 		return err
 	}
-	existingLive := existing != nil && live(existing, now)
-	if c.Create && existingLive {
-		return latch.ErrExists
+	base, err := commitBase(c, from, existing, fwd, now)
+	if err != nil {
+		return err
+	}
+	evict, stale, err := limitUser(b, c, base, now)
+	if err != nil {
+		return err
 	}
 
-	var base *record
+	// Every check passed: from here on, only changes.
+	next := &record{meta: c.Meta, values: applyValues(base.values, c, set)}
+	if err := b.pruneUsers(stale); err != nil {
+		return err
+	}
+	for _, e := range evict {
+		if err := b.remove(e.id, e.rec); err != nil {
+			return err
+		}
+	}
+	if from != nil && c.From != c.ID {
+		if err := b.leaveForward(c.From, from, c.ID); err != nil {
+			return err
+		}
+	}
+	if existing != nil {
+		if err := b.unindex(c.ID, existing); err != nil {
+			return err
+		}
+	}
+	if fwd != nil { // expired, or commitBase would have refused
+		if err := b.deleteKey(b.expiry, expiryKey(fwd.expires, c.ID)); err != nil {
+			return fmt.Errorf("boltstore: expiry index: %w", err)
+		}
+	}
+	return b.put(c.ID, next)
+}
+
+// commitBase returns the record that c applies to: from (the live record
+// under c.From) for a renewal, an empty record for a creation, and the
+// live record under c.ID (existing) for an update. fwd is the forward
+// stored under c.ID, if any.
+func commitBase(c *latch.Commit, from, existing *record, fwd *forward, now time.Time) (*record, error) {
+	fwdLive := fwd != nil && fwd.live(now)
+	if from != nil || c.Create {
+		// A new session under c.ID: never over a live forward, and
+		// never over a live record when Create says c.ID is new.
+		if fwdLive || c.Create && existing != nil && live(existing, now) {
+			return nil, latch.ErrExists
+		}
+		if from != nil {
+			return from, nil
+		}
+		return &record{values: map[string][]byte{}}, nil
+	}
 	switch {
-	case from != nil:
-		base = from
-	case c.Create:
-		base = &record{values: map[string][]byte{}}
-	case !existingLive:
-		return latch.ErrNotFound
-	default:
-		base = existing
+	case fwdLive:
+		return nil, &latch.RenewedError{To: fwd.to}
+	case existing == nil || !live(existing, now):
+		return nil, latch.ErrNotFound
 	}
+	return existing, nil
+}
 
-	values := base.values
+// applyValues applies the Clear, Delete and Set of c to values (which it
+// may change) and returns the result.
+func applyValues(values map[string][]byte, c *latch.Commit, set map[string][]byte) map[string][]byte {
 	if c.Clear {
 		values = make(map[string][]byte, len(set))
 	}
@@ -473,39 +568,30 @@ func commitTx(b buckets, c *latch.Commit, set map[string][]byte, now time.Time) 
 	for k, v := range set {
 		values[k] = v
 	}
-	next := &record{meta: c.Meta, values: values}
+	return values
+}
 
+// limitUser applies c.MaxPerUser when c adds a session to its user: it
+// returns the sessions to evict (none below the limit) or
+// latch.ErrSessionLimit, and the user's stale index entries to prune.
+func limitUser(b buckets, c *latch.Commit, base *record, now time.Time) (evict []entry, stale [][]byte, err error) {
 	user := c.Meta.UserID
-	adds := c.Create || from != nil || base.meta.UserID != user
-	if c.MaxPerUser > 0 && user != "" && adds {
-		others, _, err := liveUserSessions(b, user, now, true, false)
-		if err != nil {
-			return err
-		}
-		others = slices.DeleteFunc(others, func(e entry) bool { return e.id == c.ID || e.id == c.From })
-		if len(others) >= c.MaxPerUser {
-			if !c.EvictOldest {
-				return latch.ErrSessionLimit
-			}
-			for _, e := range others[:len(others)-c.MaxPerUser+1] {
-				if err := b.remove(e.id, e.rec); err != nil {
-					return err
-				}
-			}
-		}
+	adds := c.Create || !c.From.IsZero() || base.meta.UserID != user
+	if c.MaxPerUser <= 0 || user == "" || !adds {
+		return nil, nil, nil
 	}
-
-	if from != nil && c.From != c.ID {
-		if err := b.remove(c.From, from); err != nil {
-			return err
-		}
+	others, _, stale, err := liveUserSessions(b, user, now, false)
+	if err != nil {
+		return nil, nil, err
 	}
-	if existing != nil {
-		if err := b.unindex(c.ID, existing); err != nil {
-			return err
-		}
+	others = slices.DeleteFunc(others, func(e entry) bool { return e.id == c.ID || e.id == c.From })
+	if len(others) < c.MaxPerUser {
+		return nil, stale, nil
 	}
-	return b.put(c.ID, next)
+	if !c.EvictOldest {
+		return nil, nil, latch.ErrSessionLimit
+	}
+	return others[:len(others)-c.MaxPerUser+1], stale, nil
 }
 
 // entry is one session found through the user index.
@@ -515,32 +601,30 @@ type entry struct {
 }
 
 // liveUserSessions returns the user's live sessions, oldest first by
-// Created. In a write transaction (prune set) it also deletes the user's
-// index entries that point at nothing, at an expired record, or at a
-// record that now belongs to someone else.
+// Created, and the user's index entries that point at nothing, at an
+// expired record, at a forward, or at a record that now belongs to someone
+// else (stale: a write transaction prunes them with pruneUsers). It only
+// reads. The values of the records it returns alias the transaction's
+// pages: callers read only their metadata.
 //
 // A corrupt record fails the call, unless skipCorrupt is set: then the
 // hashes of corrupt records indexed under the user are returned apart.
-func liveUserSessions(b buckets, user string, now time.Time, prune, skipCorrupt bool) ([]entry, []latch.Hash, error) {
+func liveUserSessions(b buckets, user string, now time.Time, skipCorrupt bool) (out []entry, corrupt []latch.Hash, stale [][]byte, err error) {
 	prefix := userPrefix(user)
-	var out []entry
-	var corrupt []latch.Hash
-	var stale [][]byte
 	c := b.users.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if len(k) != len(prefix)+latch.HashSize {
 			stale = append(stale, bytes.Clone(k))
 			continue
 		}
-		var id latch.Hash
-		copy(id[:], k[len(prefix):])
-		r, err := b.get(id, prune)
+		id := latch.Hash(k[len(prefix):])
+		r, _, err := b.get(id, false)
 		if err != nil {
 			if skipCorrupt {
 				corrupt = append(corrupt, id)
 				continue
 			}
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if r == nil || r.meta.UserID != user || !live(r, now) {
 			stale = append(stale, bytes.Clone(k))
@@ -548,36 +632,39 @@ func liveUserSessions(b buckets, user string, now time.Time, prune, skipCorrupt 
 		}
 		out = append(out, entry{id: id, rec: r})
 	}
-	if prune {
-		for _, k := range stale {
-			if err := b.users.Delete(k); err != nil {
-				return nil, nil, fmt.Errorf("boltstore: user index: %w", err)
-			}
-		}
-	}
 	slices.SortStableFunc(out, func(x, y entry) int {
 		if c := x.rec.meta.Created.Compare(y.rec.meta.Created); c != 0 {
 			return c
 		}
 		return bytes.Compare(x.id[:], y.id[:])
 	})
-	return out, corrupt, nil
+	return out, corrupt, stale, nil
 }
 
-// Delete removes the record under id and its index entries. Deleting a
-// missing record is not an error, and a corrupt record is deleted too.
+// pruneUsers deletes the user index entries stale that liveUserSessions
+// found.
+func (b buckets) pruneUsers(stale [][]byte) error {
+	for _, k := range stale {
+		if err := b.deleteKey(b.users, k); err != nil {
+			return fmt.Errorf("boltstore: user index: %w", err)
+		}
+	}
+	return nil
+}
+
+// Delete removes the record under id and its index entries. When id holds
+// a live forward, Delete removes it and goes on at its target, hop by hop,
+// and removes the record at the end of the chain, all in one transaction:
+// a renewal either ran before (and Delete follows its forward) or runs
+// after and finds nothing to renew. Deleting a missing record is not an
+// error, and a corrupt record is deleted too.
 func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 	if err := checkCtx(ctx); err != nil {
 		return err
 	}
+	now := s.now()
 	return s.update(func(b buckets) error {
-		r, err := b.get(id, false)
-		if err != nil {
-			// Unreadable: remove the record; its index entries, if
-			// any, are stale and ignored.
-			r = nil
-		}
-		return b.remove(id, r)
+		return deleteChain(b, id, now)
 	})
 }
 
@@ -603,7 +690,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 	now := s.now()
 	var out []latch.Info
 	err := s.view(func(b buckets) error {
-		entries, _, err := liveUserSessions(b, userID, now, false, false)
+		entries, _, _, err := liveUserSessions(b, userID, now, false)
 		if err != nil {
 			return err
 		}
@@ -620,9 +707,15 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 }
 
 // DeleteUser removes every session of the user except keep (which may be
-// zero) and returns how many live sessions it removed. Records indexed
-// under the user that cannot be decoded are removed as well (and not
-// counted), so that revoking a user's sessions never fails on them.
+// zero) and returns how many live sessions it removed. keep is followed
+// through live forwards: the session it was renewed into is the one kept.
+// Records indexed under the user that cannot be decoded are removed as well
+// (and not counted), so that revoking a user's sessions never fails on
+// them.
+//
+// It runs in one write transaction, so every renewal of one of the user's
+// sessions either ran before it (and its result is removed, or kept when it
+// is keep's) or runs after it and fails with latch.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
 	if err := checkCtx(ctx); err != nil {
 		return 0, err
@@ -634,8 +727,12 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 	var n int
 	err := s.update(func(b buckets) error {
 		n = 0
-		entries, corrupt, err := liveUserSessions(b, userID, now, true, true)
+		keep := followKeep(b, keep, now)
+		entries, corrupt, stale, err := liveUserSessions(b, userID, now, true)
 		if err != nil {
+			return err
+		}
+		if err := b.pruneUsers(stale); err != nil {
 			return err
 		}
 		// Revocation must work even on records that cannot be read.
@@ -646,7 +743,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 			if err := b.remove(id, nil); err != nil {
 				return err
 			}
-			if err := b.users.Delete(userKey(userID, id)); err != nil {
+			if err := b.deleteKey(b.users, userKey(userID, id)); err != nil {
 				return fmt.Errorf("boltstore: user index: %w", err)
 			}
 		}

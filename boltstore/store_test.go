@@ -285,17 +285,16 @@ func TestCommitAndLoad(t *testing.T) {
 		{"renew", func(t *testing.T, s *Store, clk *fakeClock) {
 			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"cart": "3 items", "x": 1}})
 			mustCommit(t, s, &latch.Commit{ID: b, From: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"x": 2}})
-			if _, err := s.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
-				t.Fatalf("old ID: %v; want ErrNotFound", err)
-			}
+			wantRenewed(t, s, a, b)
 			r := mustLoad(t, s, b)
 			wantValues(t, r, map[string]string{"cart": `"3 items"`, "x": "2"})
 			if r.UserID != "alice" {
 				t.Errorf("user %q", r.UserID)
 			}
 			wantUsers(t, s, "alice", b)
-			if n := rawCount(t, s, bucketExpiry); n != 1 {
-				t.Errorf("expiry index has %d entries; want 1", n)
+			// One entry for the record, one for the forward left under a.
+			if n := rawCount(t, s, bucketExpiry); n != 2 {
+				t.Errorf("expiry index has %d entries; want 2", n)
 			}
 		}},
 		{"renew twice keeps one user entry", func(t *testing.T, s *Store, clk *fakeClock) {

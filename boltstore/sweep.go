@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/latchsec/latch"
 )
 
 // sweeper runs Sweep every interval until ctx is cancelled by Close.
@@ -26,7 +28,8 @@ func (s *Store) sweeper(ctx context.Context, interval time.Duration) {
 }
 
 // Sweep deletes every session that has expired by the store's clock and
-// returns how many it deleted. It walks the expiry index from the oldest
+// returns how many it deleted. Expired forwards (see Commit) are deleted
+// too, and not counted: they are not sessions. It walks the expiry index from the oldest
 // entry, never the whole store, and deletes at most Options.SweepBatch
 // sessions per write transaction, checking ctx between transactions.
 //
@@ -109,17 +112,19 @@ func (s *Store) sweepBatch(now time.Time, resume []byte) (deleted int, next []by
 }
 
 // sweepEntry handles one due expiry index entry k: it deletes the entry,
-// and the record it points at if that record has expired.
+// and the record or forward it points at if that has expired.
 func sweepEntry(b buckets, k []byte, now time.Time) (deleted int, corrupt, err error) {
-	if err := b.expiry.Delete(k); err != nil {
+	if err := b.deleteKey(b.expiry, k); err != nil {
 		return 0, nil, fmt.Errorf("boltstore: expiry index: %w", err)
 	}
 	_, id, ok := parseExpiryKey(k)
 	if !ok {
 		return 0, nil, nil // malformed entry: dropped
 	}
-	r, rerr := b.get(id, false)
+	r, f, rerr := b.get(id, false)
 	switch {
+	case rerr == nil && f != nil:
+		return 0, nil, sweepForward(b, k, id, f, now)
 	case rerr != nil:
 		// The record was due and cannot be read: delete it. Its user
 		// index entry, if any, is pruned by the next write that reads
@@ -134,7 +139,7 @@ func sweepEntry(b buckets, k []byte, now time.Time) (deleted int, corrupt, err e
 		// Only possible for the current entry when expiry times
 		// saturate; a stale entry of an older expiry is just dropped.
 		if bytes.Equal(expiryKey(r.meta.ExpiresAt(), id), k) {
-			if err := b.expiry.Put(k, nil); err != nil {
+			if err := b.putKey(b.expiry, k, nil); err != nil {
 				return 0, nil, fmt.Errorf("boltstore: expiry index: %w", err)
 			}
 		}
@@ -144,4 +149,20 @@ func sweepEntry(b buckets, k []byte, now time.Time) (deleted int, corrupt, err e
 		return 0, nil, err
 	}
 	return 1, nil, nil
+}
+
+// sweepForward handles the due expiry index entry k (already deleted) of
+// the forward f stored under id: it deletes an expired forward, and puts
+// the entry back for a live one when it is the forward's own entry.
+func sweepForward(b buckets, k []byte, id latch.Hash, f *forward, now time.Time) error {
+	if f.live(now) {
+		if !bytes.Equal(expiryKey(f.expires, id), k) {
+			return nil
+		}
+		if err := b.putKey(b.expiry, k, nil); err != nil {
+			return fmt.Errorf("boltstore: expiry index: %w", err)
+		}
+		return nil
+	}
+	return b.removeForward(id, f)
 }

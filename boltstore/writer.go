@@ -17,10 +17,13 @@ import (
 // A lone Commit is written at once: grouping adds no delay, only throughput
 // under load.
 //
-// A request that fails with one of the errors of cleanFailure made no
-// change that matters (it failed before writing, or only pruned stale
-// index entries), so the others in its transaction still commit. Any other
-// error aborts the transaction, and each request is then run on its own.
+// Each request is applied whole or not at all, and one request's failure
+// never reaches another's result. A request that fails before it changed
+// anything (buckets.wrote stays false) with one of the errors of
+// cleanFailure leaves the transaction as it found it, so the others in its
+// transaction still commit. Any other failure (a change made, or an
+// unexpected error) aborts the transaction, and each request is then run
+// again on its own, in its own transaction, which its error rolls back.
 
 // maxBatch bounds how many Commits share one transaction.
 const maxBatch = 128
@@ -28,14 +31,18 @@ const maxBatch = 128
 // errClosed is returned by Commit after Close.
 var errClosed = errors.New("boltstore: store is closed")
 
+// errRerun aborts a batch's transaction so that its requests run alone.
+var errRerun = errors.New("boltstore: batch aborted")
+
 // request is one Commit waiting for the writer.
 type request struct {
 	fn   func(buckets) error
 	done chan error
 }
 
-// cleanFailure reports whether err is a failure that a request returns
-// before making any change.
+// cleanFailure reports whether err is a refusal that a request returns
+// before making any change. A *latch.RenewedError matches
+// latch.ErrNotFound.
 func cleanFailure(err error) bool {
 	return errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrExists) ||
 		errors.Is(err, latch.ErrSessionLimit) || errors.Is(err, ErrCorrupt)
@@ -94,9 +101,11 @@ func (s *Store) runBatch(batch []*request) {
 			return err
 		}
 		for i, r := range batch {
+			wrote := false
+			b.wrote = &wrote
 			err := r.fn(b)
-			if err != nil && !cleanFailure(err) {
-				return err
+			if err != nil && (wrote || !cleanFailure(err)) {
+				return errRerun
 			}
 			results[i] = err
 		}

@@ -30,6 +30,20 @@ func TestRunBatch(t *testing.T) {
 				map[string][]byte{k: []byte("1")}, t0)
 		}
 	}
+	renew := func(from, to latch.Hash) func(buckets) error {
+		return func(bk buckets) error {
+			return commitTx(bk, &latch.Commit{ID: to, From: from, Create: true, Meta: meta("alice", t0)}, nil, t0)
+		}
+	}
+	// refuseAfterWrite writes a record, then fails with an error that is
+	// otherwise a clean refusal: its write must not reach the disk, nor
+	// spoil the others' results.
+	refuseAfterWrite := func(bk buckets) error {
+		if err := create(c, "bad")(bk); err != nil {
+			return err
+		}
+		return latch.ErrNotFound
+	}
 	// failAfterWrite writes a record, then fails with an error that is not
 	// clean: the whole batch must be retried without its write.
 	failAfterWrite := func(bk buckets) error {
@@ -68,6 +82,22 @@ func TestRunBatch(t *testing.T) {
 			present: map[latch.Hash]map[string]string{
 				a: {"v": `"1"`}, b: {"v": `"2"`},
 			},
+		},
+		{
+			name: "renewal then commits to both hashes",
+			fns:  []func(buckets) error{create(a, "1"), renew(a, b), update(a, "x"), update(b, "y")},
+			want: []error{nil, nil, latch.ErrRenewed, nil},
+			present: map[latch.Hash]map[string]string{
+				b: {"v": `"1"`, "y": "1"},
+			},
+			absent: []latch.Hash{a},
+		},
+		{
+			name:    "refusal after a change is rolled back alone",
+			fns:     []func(buckets) error{create(a, "1"), refuseAfterWrite, create(b, "2")},
+			want:    []error{nil, latch.ErrNotFound, nil},
+			present: map[latch.Hash]map[string]string{a: {"v": `"1"`}, b: {"v": `"2"`}},
+			absent:  []latch.Hash{c},
 		},
 		{
 			name:    "other failure reruns each request alone",
