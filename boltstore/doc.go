@@ -16,7 +16,28 @@
 // committed survives a crash or a kill -9 of the process. Commits that
 // arrive while a transaction is being written are grouped into the next one
 // and share its fsync (group commit); each is still applied whole or not at
-// all, and a lone Commit is never delayed.
+// all, a Commit that fails leaves no trace and does not change another's
+// result, and a lone Commit is never delayed.
+//
+// # Renewals and ordering
+//
+// A renewal (a Commit with From) writes the new record and replaces the
+// old one by a forward to the new hash, in one transaction. Load and
+// Commit on the old hash then return a *latch.RenewedError naming the new
+// hash, and a Create on it returns latch.ErrExists, until the old record
+// would have expired; then the forward counts as nothing and the sweeper
+// deletes it. A forward is not a session: ListUser, DeleteUser and
+// Commit.MaxPerUser never see it, and it survives a restart like a record.
+//
+// bbolt runs one write transaction at a time, and Commit, Delete and
+// DeleteUser each run in one, so a renewal is ordered against every
+// deletion of its session. Delete follows forwards (removing them) to the
+// record at the end of the chain, so a logout with an old hash ends the
+// renewed session; a renewal that comes after the Delete finds no session
+// and fails with latch.ErrNotFound. DeleteUser removes the user's sessions
+// as they are when it runs, and its keep is followed through forwards to
+// the session keep was renewed into. Delete follows at most 64 forwards
+// from one hash and fails, changing nothing, on a longer chain.
 //
 // # Layout
 //
@@ -25,14 +46,20 @@
 // binary header and each value encoded on its own with latch.EncodeValue, so
 // that a Commit changes only the keys it names; a CRC-32C over the record
 // turns disk corruption into an error matching ErrCorrupt rather than wrong
-// data.
+// data. Forwards sit under their hash in the same bucket, tagged apart from
+// records and checksummed the same way.
 //
 // Two index buckets sit next to the records. The expiry index, keyed by
 // expiry time and hash, lets the background sweeper delete expired sessions
 // in bounded batches without scanning the store; Load checks expiry against
 // the clock itself, so an expired session is never returned even before it
-// is swept. The user index, keyed by user ID and hash, serves ListUser,
-// DeleteUser and the per-user session limit without scanning the store.
+// is swept. The expiry index holds forwards too. The user index, keyed by
+// user ID and hash, serves ListUser, DeleteUser and the per-user session
+// limit without scanning the store.
+//
+// The file records its format. This version writes "boltstore/2" (which
+// added forwards) and opens a "boltstore/1" file by relabelling it; a
+// version that knows only "boltstore/1" refuses a "boltstore/2" file.
 //
 // # Locking
 //
