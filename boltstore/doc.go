@@ -27,7 +27,8 @@
 // hash, and a Create on it returns latch.ErrExists, until the old record
 // would have expired; then the forward counts as nothing and the sweeper
 // deletes it. A forward is not a session: ListUser, DeleteUser and
-// Commit.MaxPerUser never see it, and it survives a restart like a record.
+// latch.Commit.MaxPerUser never see it, and it survives a restart like a
+// record.
 //
 // bbolt runs one write transaction at a time, and Commit, Delete and
 // DeleteUser each run in one, so a renewal is ordered against every
