@@ -49,6 +49,39 @@
 // the users concerned, always users before sessions and each kind in shard
 // order, so that operations never deadlock.
 //
+// # Renewals
+//
+// A renewal (a Commit with From) turns the entry under From into a
+// forward to ID, in place, in the same hold of the locks that writes ID:
+// its packed form becomes a zero byte and the new hash, and it keeps the
+// replaced record's expiry and its place in the heap, so the sweeper
+// removes it when the old token could no longer have been used, as it
+// removes an expired session. A forward is in no user's list. Load, an
+// update and a renewal from it give a *latch.RenewedError naming the new
+// hash, and Create on it gives latch.ErrExists, until it expires; after
+// that it is as good as gone.
+//
+// Deletions are ordered against renewals by the locks they share:
+//
+//   - Delete follows live forwards hop by hop, removing each, to the
+//     record at the end of the chain. A renewal holds the locks of both its
+//     shards, so it either ran before Delete reached its From, and Delete
+//     follows the forward it left, or runs after Delete removed the record,
+//     and fails with latch.ErrNotFound.
+//   - DeleteUser holds the lock of the user's index shard throughout, and
+//     a renewal, an eviction or a change of user of one of the user's
+//     sessions takes that lock too, so each runs wholly before it or wholly
+//     after. It follows keep through forwards under that lock.
+//   - A Commit with MaxPerUser chooses its victims from the user's list and
+//     removes them holding the user's lock, so a victim cannot be renewed
+//     away in between.
+//
+// storetest's LogoutRacesRenewal, RevokeUserRacesRenewal,
+// RevokeOthersKeepsRenewed, EvictionRacesRenewal and UpdateRacesRenewal
+// race these operations, 200 rounds each, and the model test (a plain map
+// of records and forwards) checks every answer of random sequences of
+// them.
+//
 // # Memory
 //
 // A logged-in session with one small value takes about 175 bytes on amd64
@@ -58,6 +91,11 @@
 // shard's map (keyed by 8 bytes of the hash), a heap slot and a slot in the
 // user index. TestMemoryPerSession and BenchmarkMemory measure it, and
 // bench/cmd/compare at a million sessions.
+//
+// A renewal leaves a forward behind until the replaced record's expiry:
+// about 185 bytes (the entry, a 33-byte packed form, a map and a heap
+// slot), whatever the size of the session. TestMemoryPerSession measures
+// it too.
 //
 // Go maps do not shrink: after a peak of sessions the shards keep the memory
 // of their largest size until the process restarts.
@@ -155,10 +193,11 @@ type decoded struct {
 	rec  *latch.Record
 }
 
-// entry is one stored session. hash never changes; data, exp and hidx
-// change only under the shard's write lock, and the user index, which does
-// not hold that lock, takes its read lock to read them. Once removed from
-// its shard an entry never changes again.
+// entry is one stored session, or a forward (see record.go). hash never
+// changes; data, exp and hidx change only under the shard's write lock,
+// and the user index, which does not hold that lock, takes its read lock
+// to read them. A session's entry becomes a forward in place, never the
+// reverse, and once removed from its shard an entry never changes again.
 type entry struct {
 	hash latch.Hash
 	data string // the packed record (see record.go)
@@ -324,10 +363,16 @@ func (sh *shard) forget(e *entry) {
 	}
 }
 
-// maxHops bounds the forwards that Delete and DeleteUser follow. A chain
-// grows by one forward a renewal, and Delete removes the forwards it
-// passes, so a longer one means renewals in a tight loop.
-const maxHops = 16
+// maxHops bounds the forwards that Delete and DeleteUser follow. Chains
+// here cannot loop: a renewal turns its From into a forward to ID and
+// makes ID a record in one step, so each forward of a chain is newer than
+// the one before it. A chain is as long as the renewals of one session
+// within the lifetime of its records, a handful in practice; the bound
+// only stops a Delete that renewals in a tight loop keep ahead of. It is
+// large because a Delete that gives up has removed the forwards it
+// passed, and a second one from the same hash no longer reaches the
+// session.
+const maxHops = 1024
 
 // Delete removes the record under id and its index entry. When id holds a
 // forward that has not expired, it removes the forward and goes on at its
@@ -337,8 +382,8 @@ const maxHops = 16
 // Each hop holds its shard's lock, and a renewal holds those of both its
 // hashes, so a renewal of the record at the end of the chain either ran
 // before Delete reached it, and Delete finds its forward, or runs after,
-// and finds no record to renew. Delete fails, having removed the forwards
-// it passed, if the chain goes on for more than 16 forwards.
+// and finds no record to renew. Delete fails if the chain goes on for
+// more than 1,024 forwards.
 func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: delete: %w", err)
@@ -350,7 +395,7 @@ func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 		}
 		id = next
 	}
-	return fmt.Errorf("memstore: delete: more than %d forwards from one renewal to the next", maxHops)
+	return fmt.Errorf("memstore: delete: gave up after %d forwards", maxHops)
 }
 
 // deleteOne removes what id holds. If it was a live forward it returns its
@@ -393,7 +438,8 @@ func (s *Store) follow(h latch.Hash, now int64) latch.Hash {
 }
 
 // Len returns the number of sessions held in memory, including expired ones
-// that the sweeper has not removed yet.
+// that the sweeper has not removed yet, and of the forwards that renewals
+// left.
 func (s *Store) Len() int {
 	n := 0
 	for i := range s.shards {
@@ -531,11 +577,12 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 }
 
 // Commit applies c atomically; see latch.Commit. It returns
-// latch.ErrNotFound, latch.ErrExists or latch.ErrSessionLimit as the
-// contract says, and an error for a nil Commit, a zero ID, a renewal to its
-// own hash, a negative MaxPerUser or a value that latch.EncodeValue cannot
-// encode. A commit whose result has already expired succeeds, and its
-// result is never returned.
+// latch.ErrNotFound, a *latch.RenewedError, latch.ErrExists or
+// latch.ErrSessionLimit as the contract says, and an error for a nil
+// Commit, a zero ID, a renewal to its own hash, a negative MaxPerUser or a
+// value that latch.EncodeValue cannot encode. A commit whose result has
+// already expired succeeds, and its result is never returned; a renewal
+// into such a result still leaves its forward.
 func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)

@@ -511,3 +511,75 @@ func TestStats(t *testing.T) {
 		t.Errorf("a sweep with nothing to remove changed Swept: got %d, want 7", again.Swept)
 	}
 }
+
+// TestForwardExpiryInjectedClock checks that a renewal's forward answers
+// until the replaced record's expiry, to the nanosecond, is then gone for
+// every operation, and is swept like an expired session.
+func TestForwardExpiryInjectedClock(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Options{Now: clk.Now, SweepInterval: time.Hour})
+	from, to := hashOf(1), hashOf(2)
+	fm := meta("alice", clk.Now(), 10*time.Minute)
+	if err := s.Commit(bg, &latch.Commit{ID: from, Create: true, Meta: fm, Set: map[string]any{"a": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if err := s.Commit(bg, &latch.Commit{ID: to, From: from, Create: true, Meta: meta("alice", clk.Now(), time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	checkInternal(t, s)
+	if n := s.Len(); n != 2 {
+		t.Errorf("after a renewal: Len %d, want 2 (the session and the forward)", n)
+	}
+	clk.Advance(fm.ExpiresAt().Sub(clk.Now()) - time.Nanosecond)
+	var re *latch.RenewedError
+	if _, err := s.Load(bg, from); !errors.As(err, &re) || re.To != to {
+		t.Fatalf("Load of the old hash 1ns before the replaced record's expiry: got %v, want RenewedError{To: %s}", err, to.Handle())
+	}
+	if n := s.Sweep(); n != 0 {
+		t.Errorf("Sweep before the forward's expiry: removed %d, want 0", n)
+	}
+	clk.Advance(time.Nanosecond)
+	if _, err := s.Load(bg, from); !errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrRenewed) {
+		t.Errorf("Load of the old hash at the replaced record's expiry: got %v, want plain ErrNotFound", err)
+	}
+	if err := s.Commit(bg, &latch.Commit{ID: from, Meta: fm}); !errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrRenewed) {
+		t.Errorf("Commit to an expired forward: got %v, want plain ErrNotFound", err)
+	}
+	if n := s.Sweep(); n != 1 {
+		t.Errorf("Sweep after the forward's expiry: removed %d, want 1", n)
+	}
+	if n := s.Len(); n != 1 {
+		t.Errorf("after the sweep: Len %d, want 1", n)
+	}
+	if _, err := s.Load(bg, to); err != nil {
+		t.Errorf("Load of the renewed session after its forward was swept: %v", err)
+	}
+	checkInternal(t, s)
+}
+
+// TestDeleteLongChain checks that Delete follows a chain of renewals far
+// longer than any session makes, and removes every forward of it.
+func TestDeleteLongChain(t *testing.T) {
+	s := newStore(t, Options{SweepInterval: time.Hour})
+	const renewals = 100
+	m := meta("alice", time.Now(), time.Hour)
+	if err := s.Commit(bg, &latch.Commit{ID: hashOf(0), Create: true, Meta: m}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= renewals; i++ {
+		if err := s.Commit(bg, &latch.Commit{ID: hashOf(i), From: hashOf(i - 1), Create: true, Meta: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(bg, hashOf(0)); err != nil {
+		t.Fatalf("Delete of the first hash of %d renewals: %v", renewals, err)
+	}
+	if n := s.Len(); n != 0 {
+		t.Errorf("after Delete of the chain: Len %d, want 0", n)
+	}
+	if infos, err := s.ListUser(bg, "alice"); err != nil || len(infos) != 0 {
+		t.Errorf("ListUser after Delete of the chain: got %d sessions, %v; want none", len(infos), err)
+	}
+	checkInternal(t, s)
+}

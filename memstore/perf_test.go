@@ -92,24 +92,50 @@ func TestSweepStall(t *testing.T) {
 // bytesPerSession measures the heap that n sessions with one small value
 // take in a store.
 func bytesPerSession(tb testing.TB, n int, user string) float64 {
-	heap := func() uint64 {
-		var ms runtime.MemStats
-		runtime.GC()
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	clk := newClock()
-	before := heap()
+	before := heapAlloc()
 	s, err := New(Options{Now: clk.Now, SweepInterval: time.Hour})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	fill(tb, s, clk.Now, 0, n, user, time.Hour)
-	after := heap()
+	after := heapAlloc()
 	runtime.KeepAlive(s)
 	s.Close()
 	return float64(after-before) / float64(n)
+}
+
+// bytesPerForward measures the heap that the forwards left by renewing n
+// sessions once each take: the store's growth, once every session has
+// moved to a new hash, divided by n.
+func bytesPerForward(tb testing.TB, n int) float64 {
+	clk := newClock()
+	s, err := New(Options{Now: clk.Now, SweepInterval: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Close()
+	fill(tb, s, clk.Now, 0, n, "alice", time.Hour)
+	before := heapAlloc()
+	for i := range n {
+		c := &latch.Commit{ID: spread(n + i), From: spread(i), Create: true, Meta: meta("alice", clk.Now(), time.Hour)}
+		if err := s.Commit(bg, c); err != nil {
+			tb.Fatalf("renewal %d: %v", i, err)
+		}
+	}
+	after := heapAlloc()
+	if got := s.Len(); got != 2*n {
+		tb.Fatalf("after %d renewals: %d entries, want %d", n, got, 2*n)
+	}
+	return (float64(after) - float64(before)) / float64(n)
+}
+
+func heapAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
 
 // TestMemoryPerSession reports the memory a session takes, and checks it
@@ -129,6 +155,12 @@ func TestMemoryPerSession(t *testing.T) {
 		if total > 300 {
 			t.Errorf("user %q: %.0f bytes per session, want at most 300", user, total)
 		}
+	}
+	// A renewal leaves a forward until the replaced record's expiry.
+	fwd := bytesPerForward(t, n)
+	t.Logf("a forward left by a renewal: %.0f bytes", fwd)
+	if fwd > 200 {
+		t.Errorf("%.0f bytes per forward, want at most 200", fwd)
 	}
 }
 

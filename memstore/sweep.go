@@ -130,8 +130,9 @@ func (s *Store) sweeper(interval time.Duration) {
 	}
 }
 
-// Sweep removes every expired session from memory now, shard by shard in
-// batches of at most Options.SweepBatch, and returns how many it removed.
+// Sweep removes every expired session, and every forward past the expiry
+// of the record it replaced, from memory now, shard by shard in batches of
+// at most Options.SweepBatch, and returns how many it removed.
 // The background sweeper calls it every Options.SweepInterval; an
 // application need not. Expired sessions are never returned, swept or not.
 func (s *Store) Sweep() int { return s.sweep(nil) }
@@ -210,10 +211,11 @@ func (s *Store) noteHold(d time.Duration, swept int) {
 // Stats are figures about a Store, for monitoring.
 type Stats struct {
 	// Sessions is the number of sessions held in memory, expired ones that
-	// no sweep has removed yet included (Len).
+	// no sweep has removed yet included, and of forwards that renewals
+	// left (Len).
 	Sessions int
-	// Swept is the number of expired sessions that sweeps removed since
-	// New.
+	// Swept is the number of expired sessions and forwards that sweeps
+	// removed since New.
 	Swept uint64
 	// LongestHold is the longest time one sweep batch held a shard's lock
 	// (real time, including any time the operating system took the core
