@@ -35,9 +35,10 @@ const (
 	maxTableLen = 40
 )
 
-// ErrNoTable is returned, wrapped, when the sessions table does not exist:
-// run Store.Migrate or apply the SQL in the package documentation.
-var ErrNoTable = errors.New("pgstore: sessions table does not exist (run Migrate or apply the schema in the package doc)")
+// ErrNoTable is returned, wrapped, when the sessions table or its forwards
+// table (schema version 2) does not exist: run Store.Migrate or apply the
+// SQL in the package documentation.
+var ErrNoTable = errors.New("pgstore: sessions or forwards table does not exist (run Migrate or apply the schema in the package doc)")
 
 // Clock schedules the background sweeper. It is used for nothing else:
 // every expiry decision is taken by the database's clock. Tests
