@@ -3,6 +3,7 @@ package cookiestore_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
@@ -28,26 +29,44 @@ func BenchmarkSeal(b *testing.B) {
 	}
 }
 
+// BenchmarkOpen opens one cookie over and over: without revocations, and
+// with StoreRevocations over a memstore, where an anonymous session costs
+// one lookup (Revoked) and an authenticated one two (Revoked, NotBefore).
+// "user revoked before" is a user with a not-before record in force (the
+// cookie sealed after it), so that NotBefore finds and reads a record.
 func BenchmarkOpen(b *testing.B) {
-	revs, err := memstore.New(memstore.Options{})
+	revs, err := memstore.New(memstore.Options{Now: func() time.Time { return t0 }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer revs.Close()
 	keys := testKeys(b, "k1")
+	withRevs := cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: func() time.Time { return t0.Add(-time.Hour) }}
+	anon := sampleRecord()
+	anon.UserID = ""
 	cases := []struct {
-		name string
-		opts cookiestore.Options
-		bad  bool
+		name       string
+		opts       cookiestore.Options
+		rec        *latch.Record
+		revokeUser bool
+		bad        bool
 	}{
-		{"no revocations", cookiestore.Options{}, false},
-		{"memstore revocations", cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs)}, false},
-		{"bad MAC", cookiestore.Options{}, true},
+		{"no revocations", cookiestore.Options{}, sampleRecord(), false, false},
+		{"memstore revocations/anonymous", withRevs, anon, false, false},
+		{"memstore revocations/user", withRevs, sampleRecord(), false, false},
+		{"memstore revocations/user revoked before", withRevs, sampleRecord(), true, false},
+		{"bad MAC", cookiestore.Options{}, sampleRecord(), false, true},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			s := newStore(b, keys, c.opts)
-			v := mustSeal(b, s, hashOf("x"), sampleRecord(), t0)
+			ctx := context.Background()
+			if c.revokeUser {
+				if err := s.RevokeUser(ctx, c.rec.UserID); err != nil {
+					b.Fatal(err)
+				}
+			}
+			v := mustSeal(b, s, hashOf("x"), c.rec, t0)
 			var want latch.Reason
 			if c.bad {
 				c := "A"
@@ -57,7 +76,6 @@ func BenchmarkOpen(b *testing.B) {
 				v = v[:10] + c + v[11:]
 				want = latch.ReasonBadMAC
 			}
-			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
 				if o, err := s.Open(ctx, cookieName, v, t0); o.Refused != want || err != nil {
@@ -65,5 +83,56 @@ func BenchmarkOpen(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkLookup is the revocation lookups of one request alone, with
+// StoreRevocations over a memstore that holds nothing for the session or
+// the user (the common case).
+func BenchmarkLookup(b *testing.B) {
+	revs, err := memstore.New(memstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer revs.Close()
+	r := cookiestore.StoreRevocations(revs)
+	ctx, id := context.Background(), hashOf("x")
+	b.Run("Revoked", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if revoked, err := r.Revoked(ctx, id); revoked || err != nil {
+				b.Fatal(revoked, err)
+			}
+		}
+	})
+	b.Run("NotBefore", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.NotBefore(ctx, "alice"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkRevoke is what a renewal or a logout adds: recording the
+// replaced session, with StoreRevocations over a memstore.
+func BenchmarkRevoke(b *testing.B) {
+	revs, err := memstore.New(memstore.Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer revs.Close()
+	s := newStore(b, testKeys(b, "k1"), cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: func() time.Time { return t0 }})
+	ctx := context.Background()
+	var id latch.Hash
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n++
+		id[0], id[1], id[2], id[3] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+		if err := s.Revoke(ctx, id, t0.Add(35*time.Minute)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

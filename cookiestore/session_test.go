@@ -260,11 +260,11 @@ func TestLogout(t *testing.T) {
 	}
 }
 
-// TestLateCommitAfterLogout: a request that opened the session before a
-// logout and commits after it gets a cookie sealed under the ended
+// TestLateCommit: a request that opened the session before a logout or a
+// renewal and commits after it gets a cookie sealed under the revoked
 // session, which is refused; after RevokeUser, such a cookie is sealed
 // after the not-before time and is accepted (documented).
-func TestLateCommitAfterLogout(t *testing.T) {
+func TestLateCommit(t *testing.T) {
 	tests := []struct {
 		name  string
 		end   string // the request that ends the session
@@ -272,6 +272,7 @@ func TestLateCommitAfterLogout(t *testing.T) {
 		want  string
 	}{
 		{"logout", "/logout", false, "user= ended=not-found"},
+		{"renew", "/renew", false, "user= ended=not-found"},
 		{"revoke others from another device", "/revoke-others", true, "user=alice ended="},
 	}
 	for _, tt := range tests {
