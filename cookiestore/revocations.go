@@ -12,6 +12,99 @@ import (
 	"github.com/latchsec/latch"
 )
 
+// revocationMargin is added to every per-session revocation, so that a
+// process whose clock is a little behind the one that revoked still
+// refuses the cookie until it has expired by its own clock.
+const revocationMargin = time.Minute
+
+// Revoke refuses, from now on, every cookie that names the session id: a
+// copy of the cookie taken before a logout, or before the renewal that
+// replaced it (Renew, Login, Reauthenticate), and a cookie that a request
+// already in progress seals again under id. The revocation is kept until
+// until (the time after which Open refuses the cookie as expired anyway,
+// but never less than now) plus one minute for clocks that disagree, in
+// Options.Revocations. It returns latch.ErrNotSupported when no
+// Revocations are configured: the cookie then stays valid until its
+// timeouts.
+func (s *Store) Revoke(ctx context.Context, id latch.Hash, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.revs == nil {
+		return fmt.Errorf("cookiestore: revoke session: no Options.Revocations configured: %w", latch.ErrNotSupported)
+	}
+	if id.IsZero() {
+		return errors.New("cookiestore: revoke session: zero session hash")
+	}
+	until = later(until, s.now()).Add(revocationMargin)
+	if err := s.revs.Revoke(ctx, id, until.UTC()); err != nil {
+		return fmt.Errorf("cookiestore: revoke session: %w", err)
+	}
+	return nil
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// RevokeUser ends every session of userID sealed before the call, by
+// recording a "not before" time in Options.Revocations; the Manager seals
+// the session it wants to keep (Session.RevokeOthers) again afterwards.
+// It returns latch.ErrNotSupported when no Revocations are configured.
+//
+// The not-before time is the later of Options.Now and one nanosecond past
+// the last seal of this Store, and later seals by this Store never go
+// below it: within one process a revocation falls strictly between the
+// seals before it and those after it, whatever the clock's resolution.
+// Across processes it relies on their clocks agreeing.
+func (s *Store) RevokeUser(ctx context.Context, userID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.revs == nil {
+		return fmt.Errorf("cookiestore: revoke user: no Options.Revocations configured: %w", latch.ErrNotSupported)
+	}
+	if userID == "" {
+		return errors.New("cookiestore: revoke user: empty user id")
+	}
+	now, err := unixNano(s.now())
+	if err != nil {
+		return fmt.Errorf("cookiestore: revoke user: %w", err)
+	}
+	nb := max(now, s.lastSeal.Load()+1)
+	for {
+		f := s.floor.Load()
+		if nb <= f || s.floor.CompareAndSwap(f, nb) {
+			break
+		}
+	}
+	if err := s.revs.RevokeUser(ctx, userID, time.Unix(0, nb).UTC()); err != nil {
+		return fmt.Errorf("cookiestore: revoke user: %w", err)
+	}
+	return nil
+}
+
+// revoked reports whether the session in e was revoked by itself or with
+// every session of its user: one lookup for an anonymous session, two for
+// an authenticated one.
+func (s *Store) revoked(ctx context.Context, e *envelope) (bool, error) {
+	if revoked, err := s.revs.Revoked(ctx, e.id); revoked || err != nil {
+		return revoked, err
+	}
+	if e.meta.UserID == "" {
+		return false, nil
+	}
+	nb, err := s.revs.NotBefore(ctx, e.meta.UserID)
+	if err != nil {
+		return false, err
+	}
+	return e.sealed.Before(nb), nil
+}
+
 // Revocations keeps what lets a Store refuse cookies it handed out: for
 // each session that was logged out or renewed, its hash and until when to
 // refuse it; for each user whose sessions were all ended, a "not before"
