@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -395,5 +396,121 @@ func TestOpenUpgradesFormat(t *testing.T) {
 	}
 	if format != string(formatVersion) {
 		t.Errorf("format %q after Open; want %q", format, formatVersion)
+	}
+}
+
+// TestConcurrentRenewalsKeepIndexes runs renewals, updates, deletions and
+// revocations of a few users' sessions from many goroutines at once (so
+// that the writer groups them into shared transactions), then checks that
+// the indexes match the stored values exactly: no entry is lost or left
+// behind by a renewal, a forward or a request that failed inside a batch.
+func TestConcurrentRenewalsKeepIndexes(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	s := openTest(t, clk, nil)
+	const workers, rounds = 8, 40
+	users := []string{"alice", "bob", "carol"}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := users[w%len(users)]
+			cur := hashOf(fmt.Sprintf("w%d", w))
+			if err := s.Commit(ctx, &latch.Commit{ID: cur, Create: true, Meta: meta(user, clk.Now()), MaxPerUser: 4, EvictOldest: true}); err != nil {
+				t.Errorf("create: %v", err)
+				return
+			}
+			for i := range rounds {
+				next := hashOf(fmt.Sprintf("w%d/%d", w, i))
+				var err error
+				switch i % 5 {
+				case 0, 1:
+					err = s.Commit(ctx, &latch.Commit{ID: next, From: cur, Create: true, Meta: meta(user, clk.Now()), MaxPerUser: 4, EvictOldest: true})
+					if err == nil {
+						cur = next
+					}
+				case 2:
+					err = s.Commit(ctx, &latch.Commit{ID: cur, Meta: meta(user, clk.Now()), Set: map[string]any{"i": i}})
+				case 3:
+					_, err = s.DeleteUser(ctx, user, cur)
+				case 4:
+					if err = s.Delete(ctx, cur); err == nil {
+						err = s.Commit(ctx, &latch.Commit{ID: next, Create: true, Meta: meta(user, clk.Now()), MaxPerUser: 4, EvictOldest: true})
+						cur = next
+					}
+				}
+				if err != nil && !errors.Is(err, latch.ErrNotFound) {
+					t.Errorf("worker %d round %d: %v", w, i, err)
+					return
+				}
+			}
+			// End on a renewal, which nothing after it prunes.
+			err := s.Commit(ctx, &latch.Commit{ID: hashOf(fmt.Sprintf("w%d/last", w)), From: cur, Create: true, Meta: meta(user, clk.Now())})
+			if err != nil && !errors.Is(err, latch.ErrNotFound) {
+				t.Errorf("worker %d: last renewal: %v", w, err)
+			}
+		}()
+	}
+	wg.Wait()
+	checkIndexes(t, s)
+	for _, u := range users {
+		if _, err := s.DeleteUser(ctx, u, latch.Hash{}); err != nil {
+			t.Fatal(err)
+		}
+		wantUsers(t, s, u)
+	}
+	checkIndexes(t, s)
+}
+
+// checkIndexes checks that the expiry index holds exactly one entry per
+// record and forward, at its expiry, and the user index exactly one entry
+// per record of a user.
+func checkIndexes(t testing.TB, s *Store) {
+	t.Helper()
+	err := s.view(func(b buckets) error {
+		wantExpiry, wantUsers := map[string]bool{}, map[string]bool{}
+		err := b.sessions.ForEach(func(k, v []byte) error {
+			h := latch.Hash(k)
+			r, f, err := decodeStored(v, false)
+			switch {
+			case err != nil:
+				return err
+			case f != nil:
+				wantExpiry[string(expiryKey(f.expires, h))] = true
+			default:
+				wantExpiry[string(expiryKey(r.meta.ExpiresAt(), h))] = true
+				if r.meta.UserID != "" {
+					wantUsers[string(userKey(r.meta.UserID, h))] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, ix := range []struct {
+			name string
+			bk   *bolt.Bucket
+			want map[string]bool
+		}{{"expiry", b.expiry, wantExpiry}, {"users", b.users, wantUsers}} {
+			n := 0
+			if err := ix.bk.ForEach(func(k, _ []byte) error {
+				n++
+				if !ix.want[string(k)] {
+					t.Errorf("%s index: stray entry %x", ix.name, k)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if n != len(ix.want) {
+				t.Errorf("%s index has %d entries; the values need %d", ix.name, n, len(ix.want))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
