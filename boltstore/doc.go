@@ -37,7 +37,7 @@
 // renewed session; a renewal that comes after the Delete finds no session
 // and fails with latch.ErrNotFound. DeleteUser removes the user's sessions
 // as they are when it runs, and its keep is followed through forwards to
-// the session keep was renewed into. Delete follows at most 64 forwards
+// the session keep was renewed into. Delete follows at most 1,024 forwards
 // from one hash and fails, changing nothing, on a longer chain.
 //
 // # Layout

@@ -23,8 +23,10 @@ import (
 // maxForwardHops bounds the forwards that Delete and DeleteUser follow from
 // one hash. Delete removes each forward it follows, so even a cycle (which
 // only a corrupt file could hold) ends; the bound only stops a chain far
-// longer than renewals within one session's lifetime make.
-const maxForwardHops = 64
+// longer than renewals within one session's lifetime make. A Delete that
+// reaches it fails, and would fail again, so it is set well above any
+// real chain (the same bound as memstore's).
+const maxForwardHops = 1024
 
 // leaveForward replaces r, the live record stored under h, by a forward to
 // the hash to that expires when r would have. The forward keeps r's expiry

@@ -48,6 +48,27 @@ func putForward(t testing.TB, s *Store, from, to latch.Hash, expires time.Time) 
 	}
 }
 
+// putChain writes by hand n forwards, from hashOf("0") to hashOf("1") and
+// on to hashOf(fmt.Sprint(n)), in one transaction.
+func putChain(t testing.TB, s *Store, n int, expires time.Time) {
+	t.Helper()
+	err := s.update(func(b buckets) error {
+		for i := range n {
+			from, to := hashOf(fmt.Sprint(i)), hashOf(fmt.Sprint(i+1))
+			if err := b.sessions.Put(from[:], encodeForward(&forward{to: to, expires: expires})); err != nil {
+				return err
+			}
+			if err := b.expiry.Put(expiryKey(expires, from), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // renew renews from into to for user at the clock's time.
 func renew(t testing.TB, s *Store, clk *fakeClock, from, to latch.Hash, user string) {
 	t.Helper()
@@ -217,9 +238,7 @@ func TestDeleteFollowsForwards(t *testing.T) {
 			wantCounts(t, s, 0, 0, 0)
 		}},
 		{"a chain too long fails and changes nothing", func(t *testing.T, s *Store, clk *fakeClock) {
-			for i := range maxForwardHops + 1 {
-				putForward(t, s, hashOf(fmt.Sprint(i)), hashOf(fmt.Sprint(i+1)), t0.Add(time.Hour))
-			}
+			putChain(t, s, maxForwardHops+1, t0.Add(time.Hour))
 			last := hashOf(fmt.Sprint(maxForwardHops + 1))
 			mustCommit(t, s, &latch.Commit{ID: last, Create: true, Meta: meta("alice", clk.Now())})
 			err := s.Delete(ctx, hashOf("0"))
