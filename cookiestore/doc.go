@@ -135,11 +135,16 @@
 //     the session with a later last-seen time: that copy is refused while
 //     the revocation is kept, and accepted again after it, until its own
 //     idle deadline.
-//   - A request that was already in progress when RevokeUser ran can
-//     still send back a freshly sealed cookie, and it is accepted: it was
-//     sealed after the not-before time. Server-side stores refuse such
-//     late commits. (A request in progress at a logout or a renewal seals
-//     the session under its revoked ID, and that cookie is refused.)
+//   - A request that opened the session before another request ended it,
+//     and commits after, seals it again. After a logout or a renewal its
+//     change is sealed under the revoked ID and refused: if that response
+//     reaches the browser after the renewal's, the change is lost and the
+//     user is signed out. After RevokeUser the cookie is sealed after the
+//     not-before time, and it is accepted. Worst, a renewal that opened
+//     the session before a logout and completes after it gives a new
+//     cookie that nothing revoked: a logout racing a renewal does not end
+//     the renewed session, as it does with a server-side store (Revoke is
+//     not told where a renewal went, so it cannot follow it).
 //   - A cookie that a renewal replaced is refused as not found, like one
 //     that a logout ended (Revoke does not say which), so the Manager
 //     clears it: when the browser sent the old cookie on another request
