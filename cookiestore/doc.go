@@ -75,9 +75,8 @@
 // user's not-before time too. That is one lookup for an anonymous session
 // and two for an authenticated one: Revoke names a session but not its
 // user, so the two answers live under two keys (with StoreRevocations,
-// two Loads of its store, one after the other).
-// When a lookup fails, the request fails with 503: a revocation is never
-// skipped.
+// two Loads of its store, one after the other). When a lookup fails, the
+// request fails with 503: a revocation is never skipped.
 //
 // Keep revocations in a durable store that every process shares
 // (boltstore for one process, redisstore or pgstore for several). With
@@ -131,7 +130,7 @@
 //     keeps the value. A logout only asks this browser to drop its
 //     cookie.
 //   - A revocation is kept until the cookie the revoking request saw
-//     would expire. A request that ran at the same time can have sealed
+//     would expire, plus a minute. A request that ran at the same time can have sealed
 //     the session with a later last-seen time: that copy is refused while
 //     the revocation is kept, and accepted again after it, until its own
 //     idle deadline.
