@@ -22,8 +22,10 @@ type backend interface {
 	save(ctx context.Context, w *write) (saved, error)
 	// expired forgets a session found past its deadline.
 	expired(ctx context.Context, id Hash) error
-	// end ends one session; meta is its metadata as last seen.
-	end(ctx context.Context, id Hash, meta *Meta) error
+	// end ends one session, named by a hash that may since have been
+	// renewed (a store follows the forward). until is when it would end
+	// anyway: a cookie backend refuses its cookies until then.
+	end(ctx context.Context, id Hash, until time.Time) error
 	// endUser ends every session of user but keep. n is how many, or -1
 	// when that cannot be known; reseal says that keep ended too and must
 	// be written again to survive.
@@ -144,7 +146,7 @@ var errTooManyHops = fmt.Errorf("latch: the session was renewed more than %d tim
 
 func (b *serverBackend) expired(ctx context.Context, id Hash) error { return b.store.Delete(ctx, id) }
 
-func (b *serverBackend) end(ctx context.Context, id Hash, _ *Meta) error {
+func (b *serverBackend) end(ctx context.Context, id Hash, _ time.Time) error {
 	return b.store.Delete(ctx, id)
 }
 
@@ -206,7 +208,7 @@ func (b *cookieBackend) save(ctx context.Context, w *write) (saved, error) {
 		return saved{}, fmt.Errorf("latch: seal session cookie: %w", err)
 	}
 	if !w.c.From.IsZero() {
-		if err := b.revoke(ctx, w.c.From, &w.prev); err != nil {
+		if err := b.revoke(ctx, w.c.From, w.prev.ExpiresAt()); err != nil {
 			return saved{}, fmt.Errorf("latch: revoke the replaced session cookie: %w", err)
 		}
 	}
@@ -216,8 +218,8 @@ func (b *cookieBackend) save(ctx context.Context, w *write) (saved, error) {
 // revoke refuses the cookies of session id until they would expire
 // anyway. Without revocations a Stateless cannot, and the cookie stays
 // valid until its timeouts (see package cookiestore).
-func (b *cookieBackend) revoke(ctx context.Context, id Hash, meta *Meta) error {
-	err := b.st.Revoke(ctx, id, meta.ExpiresAt())
+func (b *cookieBackend) revoke(ctx context.Context, id Hash, until time.Time) error {
+	err := b.st.Revoke(ctx, id, until)
 	if errors.Is(err, ErrNotSupported) {
 		return nil
 	}
@@ -226,8 +228,8 @@ func (b *cookieBackend) revoke(ctx context.Context, id Hash, meta *Meta) error {
 
 func (b *cookieBackend) expired(context.Context, Hash) error { return nil }
 
-func (b *cookieBackend) end(ctx context.Context, id Hash, meta *Meta) error {
-	return b.revoke(ctx, id, meta)
+func (b *cookieBackend) end(ctx context.Context, id Hash, until time.Time) error {
+	return b.revoke(ctx, id, until)
 }
 
 func (b *cookieBackend) endUser(ctx context.Context, user string, keep Hash) (int, bool, error) {

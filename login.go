@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 )
 
 // LoginOption changes how Login records a session.
@@ -111,14 +112,23 @@ func (s *Session) Renew() error {
 // cookie. The request goes on with a new, empty anonymous session, which is
 // stored only if something is set in it. A logout after the response began
 // still ends the session on the server.
+//
+// A logout whose cookie names a session that another request has just
+// renewed (the browser sent it before the renewal's answer arrived) ends
+// the renewed session: the user asked to sign out, and the browser now
+// holds the renewed cookie.
 func (s *Session) Logout() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stored {
-		if err := s.m.backend.end(s.ctx, s.hash, &s.meta); err != nil {
+	id, until, user := s.hash, s.meta.ExpiresAt(), s.meta.UserID
+	if !s.stored {
+		id, until = s.renewed, time.Time{}
+	}
+	if !id.IsZero() {
+		if err := s.m.backend.end(s.ctx, id, until); err != nil {
 			return s.m.storeError(s.ctx, fmt.Errorf("latch: logout: %w", err))
 		}
-		s.m.emit(s.ctx, Event{Kind: EventLogout, Handle: s.hash.Handle(), UserID: s.meta.UserID, Client: s.clientAddr()})
+		s.m.emit(s.ctx, Event{Kind: EventLogout, Handle: id.Handle(), UserID: user, Client: s.clientAddr()})
 	}
 	s.reset()
 	if s.headerDone {
@@ -170,6 +180,7 @@ func (s *Session) reset() {
 	s.meta = Meta{}
 	s.changes, s.cleared, s.metaSet = nil, false, false
 	s.sendCookie = false
+	s.renewed = Hash{}
 }
 
 // rebase turns s into a not-yet-stored session that carries its current

@@ -69,6 +69,9 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 		// new one already and an expiry would race it.
 		s.ended = o.Refused
 		s.expireCookie = o.Refused == ReasonNotFound
+		if o.Refused == ReasonRenewed {
+			s.renewed = o.ID // for a Logout, which follows the renewal
+		}
 		m.emit(s.ctx, Event{Kind: EventInvalidToken, Handle: o.ID.Handle(), Client: s.clientAddr(), Reason: string(o.Refused)})
 		return 0, nil
 	default:

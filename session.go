@@ -84,6 +84,7 @@ type Session struct {
 	headerDone   bool // the response has begun
 	noTouch      bool // this request must not extend the session
 	ended        Reason
+	renewed      Hash // the session the cookie named, when another request renewed it
 }
 
 // Lookup returns the value stored under key and whether there is one.

@@ -81,17 +81,17 @@ func listSessions(ctx context.Context, list func(context.Context, string) ([]Inf
 // session that another request renews between the listing and the
 // deletion is still ended: Store.Delete follows the renewal.
 func RevokeSession(ctx context.Context, st Store, userID, handle string) error {
-	return revokeSession(ctx, st.ListUser, func(ctx context.Context, id Hash, _ *Meta) error { return st.Delete(ctx, id) }, userID, handle)
+	return revokeSession(ctx, st.ListUser, func(ctx context.Context, id Hash, _ time.Time) error { return st.Delete(ctx, id) }, userID, handle)
 }
 
-func revokeSession(ctx context.Context, list func(context.Context, string) ([]Info, error), end func(context.Context, Hash, *Meta) error, userID, handle string) error {
+func revokeSession(ctx context.Context, list func(context.Context, string) ([]Info, error), end func(context.Context, Hash, time.Time) error, userID, handle string) error {
 	infos, err := list(ctx, userID)
 	if err != nil {
 		return err
 	}
 	for i := range infos {
 		if infos[i].ID.Handle() == handle {
-			return end(ctx, infos[i].ID, &infos[i].Meta)
+			return end(ctx, infos[i].ID, infos[i].ExpiresAt())
 		}
 	}
 	return ErrNotFound

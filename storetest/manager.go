@@ -292,6 +292,16 @@ func race(fns ...func()) {
 func testSessionLogoutRacesRenew(t *testing.T, st latch.Store) {
 	a := newApp(t, st)
 	var errs collector
+	// The logout's cookie was sent before the renewal's answer came: the
+	// renewed session ends too.
+	c := a.login(t, newUser(t))
+	renewed := a.do("POST", "/renew", c)
+	if out := a.do("POST", "/logout", c); out.code != http.StatusOK || !out.cleared {
+		t.Fatalf("logout with the cookie from before a renewal: status %d, cleared %v", out.code, out.cleared)
+	}
+	if a.authenticated(renewed.cookie) {
+		t.Fatal("a logout sent with the cookie from before a renewal left the renewed session logged in")
+	}
 	for round := range managerRounds {
 		user := newUser(t)
 		c := a.login(t, user)
