@@ -530,17 +530,7 @@ func testSessionWriteRacesLogin(t *testing.T, st latch.Store) {
 	errs.report(t)
 }
 
-// RunSessions runs, against the stores that newStore returns, the cases
-// that drive a latch.Manager with concurrent requests on one session:
-// logout, revocation by handle, RevokeUser and RevokeOthers racing a
-// renewal, and a write racing a renewal. Run includes them.
-func RunSessions(t *testing.T, newStore func(t *testing.T) latch.Store) {
-	t.Helper()
-	for _, tc := range sessionTests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
-	}
-}
-
+// sessionTests are the cases that drive a Manager; Run includes them.
 var sessionTests = []struct {
 	name string
 	fn   func(t *testing.T, s latch.Store)

@@ -108,6 +108,27 @@
 //     following the forwards it is told of (the next hash, never a plain
 //     latch.ErrNotFound), all land in C; A and B keep forwarding.
 //
+// The Session cases drive a latch.Manager over the store with concurrent
+// requests on one session, as a browser with several tabs sends them (see
+// manager.go). On half of their rounds a wrapper around the store forces
+// the worst interleaving: the renewal waits until the racing request has
+// read the session, and the racing write or deletion waits until the
+// renewal is done.
+//
+//   - SessionLogoutRacesRenew: once a logout racing a renewal (or sent with
+//     the cookie from before one) has succeeded, neither cookie is logged in.
+//   - SessionRevokeRacesRenew: once Manager.Revoke by handle has succeeded,
+//     neither cookie of the session is logged in.
+//   - SessionRevokeUserRacesRenew: once Manager.RevokeUser has succeeded, no
+//     cookie of the user is logged in, renewed or not.
+//   - SessionRevokeOthersRacesRenew: RevokeOthers signs out another device
+//     under its old and renewed cookie, and keeps the device that asked.
+//   - SessionWriteRacesRenew: a value set by a request that loaded the
+//     session before a concurrent renewal is kept in the renewed session,
+//     and that request neither clears the cookie nor sends a dead one.
+//   - SessionWriteRacesLogin: a write racing a login from an anonymous
+//     session never clears the login's cookie.
+//
 // Timestamps in the records the suite writes are whole milliseconds in UTC
 // and timeouts whole milliseconds, so a store may keep them at millisecond
 // precision; they must read back equal (time.Time.Equal).
@@ -173,6 +194,7 @@ func Run(t *testing.T, newStore func(t *testing.T) latch.Store) {
 		{"EvictionRacesRenewal", testEvictionRacesRenewal},
 		{"UpdateRacesRenewal", testUpdateRacesRenewal},
 	}
+	tests = append(tests, sessionTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
