@@ -93,18 +93,19 @@ func (g *gate) armed(h latch.Hash) (read, renewed chan struct{}) {
 func (g *gate) noteRead(h latch.Hash, list bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.read == nil || (!list && h != g.target) || (list && g.loads != 0) {
+	byList := g.loads == 0
+	switch {
+	case g.read == nil || list != byList || (!list && h != g.target):
 		return
-	}
-	if !list {
-		g.loads--
-	}
-	if list || g.loads == 0 {
-		select {
-		case <-g.read:
-		default:
-			close(g.read)
+	case !list:
+		if g.loads--; g.loads > 0 {
+			return
 		}
+	}
+	select {
+	case <-g.read:
+	default:
+		close(g.read)
 	}
 }
 
