@@ -24,7 +24,8 @@ type backend interface {
 	expired(ctx context.Context, id Hash) error
 	// end ends one session, named by a hash that may since have been
 	// renewed (a store follows the forward). until is when it would end
-	// anyway: a cookie backend refuses its cookies until then.
+	// anyway (zero when not known): a cookie backend refuses its cookies
+	// until then.
 	end(ctx context.Context, id Hash, until time.Time) error
 	// endUser ends every session of user but keep. n is how many, or -1
 	// when that cannot be known; reseal says that keep ended too and must
@@ -208,28 +209,43 @@ func (b *cookieBackend) save(ctx context.Context, w *write) (saved, error) {
 		return saved{}, fmt.Errorf("latch: seal session cookie: %w", err)
 	}
 	if !w.c.From.IsZero() {
-		if err := b.revoke(ctx, w.c.From, w.prev.ExpiresAt()); err != nil {
-			return saved{}, fmt.Errorf("latch: revoke the replaced session cookie: %w", err)
+		err := b.st.Renewed(ctx, w.c.From, w.c.ID, cookiesEnd(&w.prev, w.now))
+		switch {
+		case errors.Is(err, ErrNotSupported):
+			// No revocations: the replaced cookie stays valid until its
+			// timeouts (see package cookiestore).
+		case errors.Is(err, ErrNotFound):
+			return saved{}, err // revoked meanwhile, or renewed (*RenewedError)
+		case err != nil:
+			return saved{}, fmt.Errorf("latch: refuse the replaced session cookie: %w", err)
 		}
 	}
 	return saved{id: w.c.ID, token: tok, meta: w.c.Meta, vals: w.vals}, nil
 }
 
-// revoke refuses the cookies of session id until they would expire
-// anyway. Without revocations a Stateless cannot, and the cookie stays
+// cookiesEnd is the latest that any cookie of a session, as m describes it
+// at now, can still be opened: a copy that another request sealed meanwhile
+// may carry a later last-seen time than m, but none passes the absolute
+// deadline or now plus the idle timeout.
+func cookiesEnd(m *Meta, now time.Time) time.Time {
+	end := now.Add(m.IdleTimeout)
+	if abs := m.AbsoluteDeadline(); abs.Before(end) {
+		end = abs
+	}
+	return end.Add(m.Grace)
+}
+
+func (b *cookieBackend) expired(context.Context, Hash) error { return nil }
+
+// end refuses the session's cookies until they would expire anyway.
+// Without revocations a Stateless cannot, and a copy of the cookie stays
 // valid until its timeouts (see package cookiestore).
-func (b *cookieBackend) revoke(ctx context.Context, id Hash, until time.Time) error {
+func (b *cookieBackend) end(ctx context.Context, id Hash, until time.Time) error {
 	err := b.st.Revoke(ctx, id, until)
 	if errors.Is(err, ErrNotSupported) {
 		return nil
 	}
 	return err
-}
-
-func (b *cookieBackend) expired(context.Context, Hash) error { return nil }
-
-func (b *cookieBackend) end(ctx context.Context, id Hash, until time.Time) error {
-	return b.revoke(ctx, id, until)
 }
 
 func (b *cookieBackend) endUser(ctx context.Context, user string, keep Hash) (int, bool, error) {

@@ -35,7 +35,7 @@ func (m *Manager) checkBinding(s *Session, r *http.Request) (int, error) {
 			return http.StatusServiceUnavailable, err
 		}
 	case BindingEnd:
-		if err := m.backend.end(s.ctx, s.hash, rec.ExpiresAt()); err != nil {
+		if err := m.backend.end(s.ctx, s.hash, cookiesEnd(&rec.Meta, m.now())); err != nil {
 			return http.StatusServiceUnavailable, m.storeError(s.ctx, fmt.Errorf("latch: end session: %w", err))
 		}
 		m.emit(s.ctx, Event{Kind: EventRevoked, Handle: s.hash.Handle(), UserID: rec.UserID, Reason: string(ReasonBinding)})

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"time"
 )
 
 // LoginOption changes how Login records a session.
@@ -120,9 +119,12 @@ func (s *Session) Renew() error {
 func (s *Session) Logout() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id, until, user := s.hash, s.meta.ExpiresAt(), s.meta.UserID
+	now := s.m.now()
+	id, until, user := s.hash, cookiesEnd(&s.meta, now), s.meta.UserID
 	if !s.stored {
-		id, until = s.renewed, time.Time{}
+		// The renewal's own end is not known here; the longest a session
+		// can live bounds it.
+		id, until = s.renewed, now.Add(MaxRememberTimeout+expiryGrace)
 	}
 	if !id.IsZero() {
 		if err := s.m.backend.end(s.ctx, id, until); err != nil {

@@ -269,10 +269,10 @@ type Store interface {
 //
 // A cookie cannot be deleted remotely, so ending a stateless session means
 // refusing its cookie from then on: Revoke refuses the cookies of one
-// session (a logout, and the cookie a renewal replaced), RevokeUser those of
-// every session of a user. A Stateless without a server-side place to keep
-// revocations returns ErrNotSupported from both, and a copy of a cookie then
-// stays valid until its timeouts.
+// session (a logout), Renewed those that a renewal replaced, RevokeUser
+// those of every session of a user. A Stateless without a server-side place
+// to keep revocations returns ErrNotSupported from all three, and a copy of
+// a cookie then stays valid until its timeouts.
 type Stateless interface {
 	// Open authenticates and decodes value, the content of the cookie
 	// called name. A value that is not a live session comes back with
@@ -285,8 +285,18 @@ type Stateless interface {
 	// 4,096-byte limit.
 	Seal(ctx context.Context, name string, id Hash, rec *Record, now time.Time) (string, error)
 	// Revoke refuses every cookie of the session named id from now until
-	// until, the time after which Open would refuse it anyway.
+	// until, the time after which Open would refuse them anyway. If the
+	// session was renewed (see Renewed), the session it was renewed into
+	// is revoked too, and so on down the chain, so that a logout racing a
+	// renewal ends both.
 	Revoke(ctx context.Context, id Hash, until time.Time) error
+	// Renewed records that the session named from was renewed into the
+	// session named to: from's cookies are refused from now until until
+	// (Open gives ReasonRenewed for them), and a later Revoke of from ends
+	// to as well. It returns ErrNotFound, recording nothing, when from was
+	// revoked already (the renewal must fail, as on a server store), and a
+	// *RenewedError when another request renewed from first.
+	Renewed(ctx context.Context, from, to Hash, until time.Time) error
 	// RevokeUser refuses every cookie of the user's sessions sealed before
 	// the call (a per-user "not before" time, ASVS 7.4.1).
 	RevokeUser(ctx context.Context, userID string) error
