@@ -63,37 +63,27 @@ func runSessions(ctx context.Context, env *Env) int {
 	return 2
 }
 
-// printSessions lists sessions by handle; ids and hashes never appear.
+// printSessions lists sessions by handle; ids and hashes never appear. The
+// JSON form is latch.SessionInfo, as the library and the demo give it.
 func printSessions(env *Env, list []latch.SessionInfo, asJSON bool) int {
-	type row struct {
-		Handle   string    `json:"handle"`
-		Created  time.Time `json:"created"`
-		LastSeen time.Time `json:"last_seen"`
-		AuthTime time.Time `json:"auth_time"`
-		Expires  time.Time `json:"expires_at"`
-		Remember bool      `json:"remember"`
-		IP       string    `json:"ip,omitempty"`
-		Agent    string    `json:"user_agent,omitempty"`
-	}
-	rows := make([]row, 0, len(list))
-	for _, s := range list {
-		rows = append(rows, row{s.Handle, s.Created, s.LastSeen, s.AuthTime, s.Deadline(), s.Remember, s.IP, s.UserAgent})
-	}
 	if asJSON {
-		if err := json.NewEncoder(env.Stdout).Encode(rows); err != nil {
+		if list == nil {
+			list = []latch.SessionInfo{}
+		}
+		if err := json.NewEncoder(env.Stdout).Encode(list); err != nil {
 			return fail(env, "sessions", 1, err)
 		}
 		return 0
 	}
-	if len(rows) == 0 {
+	if len(list) == 0 {
 		fmt.Fprintln(env.Stdout, "no live sessions")
 		return 0
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "HANDLE\tSIGNED IN\tLAST SEEN\tENDS\tADDRESS\tUSER AGENT")
 	f := func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") }
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.40s\n", r.Handle, f(r.AuthTime), f(r.LastSeen), f(r.Expires), r.IP, r.Agent)
+	for _, r := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.40s\n", r.Handle, f(r.AuthTime), f(r.LastSeen), f(r.Deadline()), r.IP, r.UserAgent)
 	}
 	if err := tw.Flush(); err != nil {
 		return fail(env, "sessions", 1, errors.Unwrap(err))

@@ -49,30 +49,23 @@ func sessionsFixture(t *testing.T) (string, map[string]latch.Hash) {
 	return "bolt:" + path, ids
 }
 
-type sessionRow struct {
-	Handle   string    `json:"handle"`
-	Expires  time.Time `json:"expires_at"`
-	LastSeen time.Time `json:"last_seen"`
-	Agent    string    `json:"user_agent"`
-}
-
-func listJSON(t *testing.T, store, user string) []sessionRow {
+func listJSON(t *testing.T, store, user string) []latch.SessionInfo {
 	t.Helper()
 	code, out, errOut := run(t, "", nil, "sessions", "--store", store, "--json", "list", user)
 	if code != 0 {
 		t.Fatalf("list %s: exit %d, %q", user, code, errOut)
 	}
-	var rows []sessionRow
+	var rows []latch.SessionInfo
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		t.Fatalf("list %s: %v in %q", user, err, out)
 	}
 	return rows
 }
 
-func agents(rows []sessionRow) []string {
+func agents(rows []latch.SessionInfo) []string {
 	var out []string
 	for _, r := range rows {
-		out = append(out, r.Agent)
+		out = append(out, r.UserAgent)
 	}
 	slices.Sort(out)
 	return out
@@ -100,8 +93,8 @@ func TestSessionsList(t *testing.T) {
 					t.Errorf("row %+v: want a 16-character handle", r)
 				}
 				// Idle deadline first: last seen + 30 minutes.
-				if want := r.LastSeen.Add(30 * time.Minute); !r.Expires.Equal(want) {
-					t.Errorf("%s: expires_at %v; want %v", r.Agent, r.Expires, want)
+				if want := r.LastSeen.Add(30 * time.Minute); !r.Deadline().Equal(want) {
+					t.Errorf("%s: deadline %v; want %v", r.UserAgent, r.Deadline(), want)
 				}
 			}
 		})
