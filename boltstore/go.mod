@@ -1,6 +1,6 @@
 module github.com/latchsec/latch/boltstore
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/latchsec/latch v0.0.0

@@ -4,9 +4,9 @@ go 1.26.0
 
 require (
 	github.com/latchsec/latch v0.0.0
-	github.com/latchsec/latch/boltstore v0.0.0-00010101000000-000000000000
-	github.com/latchsec/latch/pgstore v0.0.0-00010101000000-000000000000
-	github.com/latchsec/latch/redisstore v0.0.0-00010101000000-000000000000
+	github.com/latchsec/latch/boltstore v0.0.0
+	github.com/latchsec/latch/pgstore v0.0.0
+	github.com/latchsec/latch/redisstore v0.0.0
 )
 
 require (
