@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/internal/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
 
@@ -16,8 +17,7 @@ import (
 func BenchmarkReadOnly(b *testing.B) {
 	store, _ := memstore.New(memstore.Options{})
 	defer store.Close()
-	keys, _ := latch.NewKeyring(latch.Key{ID: "k", Secret: latch.GenerateKey()})
-	m, err := latch.New(latch.Config{Store: store, Keys: keys, Logger: slog.New(slog.DiscardHandler)})
+	m, err := latch.New(latch.Config{Store: store, Keys: latchtest.Keys(b), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

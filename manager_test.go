@@ -64,18 +64,7 @@ type harness struct {
 	keys   *latch.Keyring
 }
 
-func testKeys(t testing.TB, ids ...string) *latch.Keyring {
-	t.Helper()
-	var entries []string
-	for _, id := range ids {
-		entries = append(entries, latch.Key{ID: id, Secret: latch.GenerateKey()}.String())
-	}
-	r, err := latch.ParseKeys(strings.Join(entries, ","))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
+func testKeys(t testing.TB, ids ...string) *latch.Keyring { return latchtest.Keys(t, ids...) }
 
 func newHarness(t *testing.T, cfg latch.Config) *harness {
 	t.Helper()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/internal/latchtest"
 )
 
 // The cases below drive a latch.Manager over the store under test with
@@ -170,12 +171,8 @@ func newApp(t *testing.T, st latch.Store) *app {
 	t.Helper()
 	g := &gate{Store: st}
 	st = g
-	keys, err := latch.NewKeyring(latch.Key{ID: "storetest", Secret: latch.GenerateKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	m, err := latch.New(latch.Config{
-		Store: st, Keys: keys, GuessLimit: -1,
+		Store: st, Keys: latchtest.Keys(t), GuessLimit: -1,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

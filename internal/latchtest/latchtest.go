@@ -4,6 +4,7 @@ package latchtest
 
 import (
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/latchsec/latch"
@@ -70,4 +71,22 @@ func (e *Events) Find(kind latch.EventKind) (latch.Event, bool) {
 		}
 	}
 	return latch.Event{}, false
+}
+
+// Keys returns a keyring of fresh random keys with the given ids, the first
+// the primary ("k1" when none is given).
+func Keys(t testing.TB, ids ...string) *latch.Keyring {
+	t.Helper()
+	if len(ids) == 0 {
+		ids = []string{"k1"}
+	}
+	keys := make([]latch.Key, len(ids))
+	for i, id := range ids {
+		keys[i] = latch.Key{ID: id, Secret: latch.GenerateKey()}
+	}
+	r, err := latch.NewKeyring(keys...)
+	if err != nil {
+		t.Fatalf("latchtest: keyring: %v", err)
+	}
+	return r
 }
