@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/latchsec/latch"
 )
@@ -453,4 +455,59 @@ func TestHeldEvictionThenRenewal(t *testing.T) {
 		t.Errorf("renewal behind the eviction: got %v, want plain ErrNotFound", renewErr)
 	}
 	wantSessions(t, s, "u", other, login.ID)
+}
+
+// TestSimpleProtocol runs the held races through a pool that sends every
+// statement with the simple protocol (a setting some deployments use
+// behind a connection pooler): there a batch of locks and a statement is
+// one multi-statement query, which PostgreSQL also runs as one
+// transaction.
+func TestSimpleProtocol(t *testing.T) {
+	ctx := context.Background()
+	base := newTestStore(t, nil)
+	cfg, err := pgxpool.ParseConfig(os.Getenv(envURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 8
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cleanups, not defers: the holder releases its connection in one,
+	// which must run before the pool closes.
+	t.Cleanup(pool.Close)
+	s, err := New(pool, &Options{Table: base.Table(), CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	a, x := sessionOf(t, s, "u", time.Minute), sessionOf(t, s, "u", 0)
+	c := renewal(t, s, a, "u")
+	var n int
+	renewErr, delErr := race(t, s,
+		func(held *Store) error { return held.Commit(ctx, c) },
+		func(s *Store) (err error) { n, err = s.DeleteUser(ctx, "u", latch.Hash{}); return err })
+	if renewErr != nil || delErr != nil || n != 2 {
+		t.Fatalf("renewal: %v; DeleteUser: %d, %v; want nil, 2, nil", renewErr, n, delErr)
+	}
+	for _, id := range []latch.Hash{a, x, c.ID} {
+		wantGone(t, s, id, "after DeleteUser")
+	}
+
+	// A limited renewal, a forward, and a Delete that follows it.
+	b := sessionOf(t, s, "u", 0)
+	c = renewal(t, s, b, "u")
+	c.MaxPerUser, c.EvictOldest = 1, true
+	if err := s.Commit(ctx, c); err != nil {
+		t.Fatalf("limited renewal: %v", err)
+	}
+	_, err = s.Load(ctx, b)
+	wantRenewed(t, "Load of the renewed hash", err, c.ID)
+	if err := s.Delete(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	wantGone(t, s, c.ID, "after Delete of the hash it was renewed from")
 }
