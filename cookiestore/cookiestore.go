@@ -250,13 +250,14 @@ func (s *Store) sealTime(now int64) int64 {
 // name. The checks go from cheap to dear: length and shape, key id, key
 // retirement, then AES-GCM, then the envelope and the record's expiry,
 // and last, with Options.Revocations set, the revocations: whether the
-// session was revoked (every session) and, for an authenticated one,
-// whether it was sealed before the user's not-before time. A value that
-// fails comes back with Refused set (latch.ReasonMalformed,
-// ReasonUnknownKey, ReasonRetiredKey, ReasonBadMAC, or ReasonNotFound for
-// an expired or revoked session, with its ID); err is set only when a
-// revocation lookup fails, and the Manager then answers 503 rather than
-// trust the cookie.
+// session was revoked or renewed (every session) and, for an
+// authenticated one, whether it was sealed before the user's not-before
+// time. A value that fails comes back with Refused set
+// (latch.ReasonMalformed, ReasonUnknownKey, ReasonRetiredKey,
+// ReasonBadMAC; with its ID, ReasonRenewed for a session that a renewal
+// replaced and ReasonNotFound for an expired or revoked one); err is set
+// only when a revocation lookup fails, and the Manager then answers 503
+// rather than trust the cookie.
 func (s *Store) Open(ctx context.Context, name, value string, now time.Time) (latch.Opened, error) {
 	k, raw, reason := s.parse(value, now)
 	if reason != "" {
@@ -277,12 +278,12 @@ func (s *Store) Open(ctx context.Context, name, value string, now time.Time) (la
 		return latch.Opened{ID: e.id, Refused: latch.ReasonNotFound}, nil
 	}
 	if s.revs != nil {
-		revoked, err := s.revoked(ctx, e)
+		reason, err := s.refused(ctx, e)
 		if err != nil {
 			return latch.Opened{ID: e.id}, fmt.Errorf("cookiestore: revocation lookup: %w", err)
 		}
-		if revoked {
-			return latch.Opened{ID: e.id, Refused: latch.ReasonNotFound}, nil
+		if reason != "" {
+			return latch.Opened{ID: e.id, Refused: reason}, nil
 		}
 	}
 	return latch.Opened{Record: rec, ID: e.id, Fallback: !k.primary}, nil

@@ -504,7 +504,8 @@ func TestNew(t *testing.T) {
 	keys := testKeys(t, "k1")
 	funcs := cookiestore.FuncRevocations{
 		RevokeFunc:     func(context.Context, latch.Hash, time.Time) error { return nil },
-		RevokedFunc:    func(context.Context, latch.Hash) (bool, error) { return false, nil },
+		RenewedFunc:    func(context.Context, latch.Hash, latch.Hash, time.Time) error { return nil },
+		RevokedFunc:    func(context.Context, latch.Hash) (latch.Reason, error) { return "", nil },
 		RevokeUserFunc: func(context.Context, string, time.Time) error { return nil },
 		NotBeforeFunc:  func(context.Context, string) (time.Time, error) { return time.Time{}, nil },
 	}
@@ -513,7 +514,7 @@ func TestNew(t *testing.T) {
 		f(&g)
 		return g
 	}
-	const incomplete = "needs RevokeFunc, RevokedFunc, RevokeUserFunc and NotBeforeFunc"
+	const incomplete = "needs RevokeFunc, RenewedFunc, RevokedFunc, RevokeUserFunc and NotBeforeFunc"
 	tests := []struct {
 		name string
 		keys *latch.Keyring
@@ -525,6 +526,7 @@ func TestNew(t *testing.T) {
 		{"funcs", keys, cookiestore.Options{Revocations: funcs}, ""},
 		{"funcs by pointer", keys, cookiestore.Options{Revocations: &funcs}, ""},
 		{"no RevokeFunc", keys, cookiestore.Options{Revocations: without(func(f *cookiestore.FuncRevocations) { f.RevokeFunc = nil })}, incomplete},
+		{"no RenewedFunc", keys, cookiestore.Options{Revocations: without(func(f *cookiestore.FuncRevocations) { f.RenewedFunc = nil })}, incomplete},
 		{"no RevokedFunc", keys, cookiestore.Options{Revocations: without(func(f *cookiestore.FuncRevocations) { f.RevokedFunc = nil })}, incomplete},
 		{"no RevokeUserFunc", keys, cookiestore.Options{Revocations: without(func(f *cookiestore.FuncRevocations) { f.RevokeUserFunc = nil })}, incomplete},
 		{"no NotBeforeFunc", keys, cookiestore.Options{Revocations: without(func(f *cookiestore.FuncRevocations) { f.NotBeforeFunc = nil })}, incomplete},

@@ -12,20 +12,44 @@ import (
 	"github.com/latchsec/latch"
 )
 
-// revocationMargin is added to every per-session revocation, so that a
-// process whose clock is a little behind the one that revoked still
-// refuses the cookie until it has expired by its own clock.
+// revocationMargin is added to the end of every per-session record that
+// Revoke and Renewed keep. The core gives as that end the latest time any
+// copy of the cookie could be opened, read on the clock of the process
+// that ends the session; the margin covers
+//
+//   - a process whose clock is behind the revocation store's (the record
+//     expires by the store's clock, the cookie by the opening process's),
+//     by up to a minute;
+//   - a request that opened the session before it ended and seals it again
+//     afterwards (its commit stamps a later last-seen time), up to a
+//     minute after the revocation.
 const revocationMargin = time.Minute
 
+// maxRenewalHops bounds how many renewals Revoke follows from the session
+// it was given to the one the chain ends at, as memstore and boltstore
+// bound Delete: each hop is a renewal of the session (Renew, Login,
+// Reauthenticate) since the cookie that Revoke was given was sealed, and a
+// longer chain means a Revocations that loops.
+const maxRenewalHops = 1024
+
 // Revoke refuses, from now on, every cookie that names the session id: a
-// copy of the cookie taken before a logout, or before the renewal that
-// replaced it (Renew, Login, Reauthenticate), and a cookie that a request
-// already in progress seals again under id. The revocation is kept until
-// until (the time after which Open refuses the cookie as expired anyway,
-// but never less than now) plus one minute for clocks that disagree, in
-// Options.Revocations. It returns latch.ErrNotSupported when no
-// Revocations are configured: the cookie then stays valid until its
-// timeouts.
+// copy of the cookie taken before a logout, and a cookie that a request
+// already in progress seals again under id. When id was renewed (see
+// Renewed), the session it was renewed into is revoked too, and so on down
+// the chain: a logout that races a renewal, or that carries a cookie the
+// renewal replaced, ends the renewed session, whichever request the
+// revocation store saw first.
+//
+// The revocation of id is kept until until (the time after which Open
+// refuses the cookie as expired anyway, but never less than now) plus one
+// minute (see the package doc), in Options.Revocations. A session that
+// Revoke reaches by following a renewal may live longer than id would
+// have (a login makes a remember-me session out of an anonymous one), and
+// its end is not known here: its revocation is kept for
+// RevocationLifetime, which outlasts any session.
+//
+// It returns latch.ErrNotSupported when no Revocations are configured: the
+// cookie then stays valid until its timeouts.
 func (s *Store) Revoke(ctx context.Context, id latch.Hash, until time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -36,11 +60,70 @@ func (s *Store) Revoke(ctx context.Context, id latch.Hash, until time.Time) erro
 	if id.IsZero() {
 		return errors.New("cookiestore: revoke session: zero session hash")
 	}
-	until = later(until, s.now()).Add(revocationMargin)
-	if err := s.revs.Revoke(ctx, id, until.UTC()); err != nil {
-		return fmt.Errorf("cookiestore: revoke session: %w", err)
+	now := s.now()
+	end := later(until, now).Add(revocationMargin)
+	for hops := 0; ; hops++ {
+		err := s.revs.Revoke(ctx, id, end.UTC())
+		var moved *latch.RenewedError
+		if !errors.As(err, &moved) {
+			if err != nil {
+				return fmt.Errorf("cookiestore: revoke session: %w", err)
+			}
+			return nil
+		}
+		switch {
+		case moved.To.IsZero() || moved.To == id:
+			return fmt.Errorf("cookiestore: revoke session: Revocations.Revoke says %s was renewed into %s", id.Handle(), moved.To.Handle())
+		case hops == maxRenewalHops:
+			return fmt.Errorf("cookiestore: revoke session: the session was renewed more than %d times", maxRenewalHops)
+		}
+		// id's cookies are refused already, as renewed, for as long as
+		// they could be opened: go on at the session it became.
+		id = moved.To
+		end = later(end, now.Add(RevocationLifetime))
 	}
-	return nil
+}
+
+// Renewed records that the session named from was renewed into the
+// session named to: from's cookies are refused from now on (Open gives
+// latch.ReasonRenewed for them), until until plus one minute (see
+// Revoke), and a later Revoke of from goes on to to.
+//
+// The revocation store settles a renewal that races a logout or another
+// renewal of from: the first to record anything for from wins. Renewed
+// returns an error matching latch.ErrNotFound, recording nothing, when
+// from was revoked first (the renewal must fail: the session ended), and
+// one that holds a *latch.RenewedError naming the other session when
+// another request renewed from first. In both cases nothing refuses to's
+// cookie, so the caller must not hand it out; the Manager does not.
+//
+// It returns latch.ErrNotSupported when no Revocations are configured: the
+// replaced cookie then stays valid until its timeouts.
+func (s *Store) Renewed(ctx context.Context, from, to latch.Hash, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.revs == nil {
+		return fmt.Errorf("cookiestore: renewed: no Options.Revocations configured: %w", latch.ErrNotSupported)
+	}
+	if from.IsZero() || to.IsZero() {
+		return errors.New("cookiestore: renewed: zero session hash")
+	}
+	if from == to {
+		return errors.New("cookiestore: renewed: a session renewed into itself")
+	}
+	end := later(until, s.now()).Add(revocationMargin)
+	err := s.revs.Renewed(ctx, from, to, end.UTC())
+	var moved *latch.RenewedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &moved):
+		return fmt.Errorf("cookiestore: renewed: another request renewed session %s first: %w", from.Handle(), err)
+	case errors.Is(err, latch.ErrNotFound):
+		return fmt.Errorf("cookiestore: renewed: session %s was revoked first: %w", from.Handle(), err)
+	}
+	return fmt.Errorf("cookiestore: renewed: %w", err)
 }
 
 // later returns the later of two times.
@@ -88,40 +171,87 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 	return nil
 }
 
-// revoked reports whether the session in e was revoked by itself or with
-// every session of its user: one lookup for an anonymous session, two for
-// an authenticated one.
-func (s *Store) revoked(ctx context.Context, e *envelope) (bool, error) {
-	if revoked, err := s.revs.Revoked(ctx, e.id); revoked || err != nil {
-		return revoked, err
-	}
-	if e.meta.UserID == "" {
-		return false, nil
+// refused says why the session in e is refused by the revocations: ""
+// when it is not, latch.ReasonRenewed for a session that a renewal
+// replaced, latch.ReasonNotFound for one revoked by itself or with every
+// session of its user. That is one lookup for an anonymous session, two
+// for an authenticated one.
+func (s *Store) refused(ctx context.Context, e *envelope) (latch.Reason, error) {
+	reason, err := s.revs.Revoked(ctx, e.id)
+	switch {
+	case err != nil:
+		return "", err
+	case reason == latch.ReasonNotFound || reason == latch.ReasonRenewed:
+		return reason, nil
+	case reason != "":
+		return "", fmt.Errorf("Revocations.Revoked gave %q, not \"\", %q or %q", reason, latch.ReasonNotFound, latch.ReasonRenewed)
+	case e.meta.UserID == "":
+		return "", nil
 	}
 	nb, err := s.revs.NotBefore(ctx, e.meta.UserID)
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	return e.sealed.Before(nb), nil
+	if e.sealed.Before(nb) {
+		return latch.ReasonNotFound, nil
+	}
+	return "", nil
 }
 
 // Revocations keeps what lets a Store refuse cookies it handed out: for
-// each session that was logged out or renewed, its hash and until when to
-// refuse it; for each user whose sessions were all ended, a "not before"
-// time (a cookie of the user sealed before it is refused). It is the only
-// way to end a stateless session before its timeouts. Open asks it about
-// every cookie it accepts: Revoked for every session, NotBefore as well
-// for an authenticated one. Implementations must be safe for concurrent
-// use.
+// each session that was logged out or renewed, one record that says
+// which (revoked, or renewed into another session) and until when to
+// refuse its cookies; for each user whose sessions were all ended, a "not
+// before" time (a cookie of the user sealed before it is refused). It is
+// the only way to end a stateless session before its timeouts. Open asks
+// it about every cookie it accepts: Revoked for every session, NotBefore
+// as well for an authenticated one. Implementations must be safe for
+// concurrent use, across every process that shares them.
+//
+// # Ordering
+//
+// A renewal (Renewed) and a logout (Revoke) of the same session can run
+// at the same time, in two requests or two processes. What orders them is
+// that the session's record is created only if absent, atomically, and
+// never changes kind afterwards: whichever of Revoke and Renewed creates
+// it first wins, and the other sees it. So:
+//
+//   - Revoke first: Renewed finds the session revoked and fails, and the
+//     renewal with it; nothing survives the logout.
+//   - Renewed first: Revoke finds where the session went and the Store
+//     revokes that session too.
+//   - Two renewals: one wins, the other gets a *latch.RenewedError and
+//     fails, so a session never forks into two live ones.
+//
+// A read followed by a write (look up, and then store if nothing was
+// found) does not give this: two callers can both find nothing, and
+// the logout then misses the renewed session. An implementation needs
+// an insert that fails on an existing key: a unique key with INSERT ... ON
+// CONFLICT DO NOTHING (and a look at the row when nothing was inserted),
+// SET NX in Redis, a latch.Commit with Create (StoreRevocations).
 //
 // An error from Revoked or NotBefore makes Open fail, and the Manager
 // answers 503: a revocation that cannot be checked is never ignored.
 type Revocations interface {
-	// Revoke records that the session named id is refused until until.
-	// It never shortens a revocation already recorded for id.
+	// Revoke records that the session named id is revoked until until,
+	// creating its record if none exists. When id is revoked already,
+	// it keeps the later of the two ends and returns nil. When id was
+	// renewed (a record that Renewed created), it records nothing and
+	// returns a *latch.RenewedError naming the session id was renewed
+	// into: the Store then revokes that one.
 	Revoke(ctx context.Context, id latch.Hash, until time.Time) error
-	// Revoked reports whether the session named id is refused now.
-	Revoked(ctx context.Context, id latch.Hash) (bool, error)
+	// Renewed records that the session named from was renewed into to,
+	// until until, only if no record exists for from. When one does, it
+	// records nothing and returns latch.ErrNotFound if from was revoked,
+	// or a *latch.RenewedError naming the session that from was renewed
+	// into if another renewal came first (nil if that renewal was into
+	// to: a retry).
+	Renewed(ctx context.Context, from, to latch.Hash, until time.Time) error
+	// Revoked returns why the session named id is refused now: "" when
+	// nothing is recorded for it (or its record has ended),
+	// latch.ReasonNotFound when it was revoked, latch.ReasonRenewed when
+	// it was renewed. Any other reason is an error.
+	Revoked(ctx context.Context, id latch.Hash) (latch.Reason, error)
 	// RevokeUser records at as the user's not-before time. It never moves
 	// an existing time backwards.
 	RevokeUser(ctx context.Context, user string, at time.Time) error
@@ -131,13 +261,18 @@ type Revocations interface {
 }
 
 // RevocationLifetime is how long StoreRevocations keeps a not-before
-// record: longer than any session can live (latch caps every timeout at
-// latch.MaxRememberTimeout) plus the stores' grace, so the record goes
-// away only when no cookie sealed before it can still be accepted.
+// record, and how long Revoke keeps the revocation of a session that it
+// reached by following a renewal: longer than any session can live
+// (latch caps every timeout at latch.MaxRememberTimeout) plus the stores'
+// grace, so the record goes away only when no cookie it refuses can still
+// be accepted.
 const RevocationLifetime = latch.MaxRememberTimeout + time.Hour
 
-// notBeforeKey is the value key of a not-before record.
-const notBeforeKey = "not_before_ns"
+// Value keys of StoreRevocations' records.
+const (
+	notBeforeKey = "not_before_ns"
+	renewedToKey = "renewed_to"
+)
 
 // StoreRevocations keeps revocations in st, any latch.Store (memstore,
 // boltstore, redisstore, pgstore), so that every process that shares st
@@ -148,19 +283,25 @@ const notBeforeKey = "not_before_ns"
 // Each revocation is one record of st with no user id (it is in no
 // user's index, so DeleteUser on st never removes it):
 //
-//   - a revoked session, under the SHA-256 of
-//     "latch-revoked-session\x00" followed by the session hash, with no
-//     values, expiring at until;
+//   - a session, under the SHA-256 of "latch-revoked-session\x00"
+//     followed by the session hash, expiring at until: with no values
+//     for a revoked session, with the hex of the session it became under
+//     "renewed_to" for a renewed one;
 //   - a user's not-before time, under the SHA-256 of
 //     "latch-not-before\x00"+user, expiring RevocationLifetime after the
 //     time it holds.
 //
+// A session's record is created with a latch.Commit with Create, which
+// every latch.Store applies atomically (ErrExists when a live record is
+// there): that is the ordering Revocations asks for. Revoke and Renewed
+// are one Commit when nothing was recorded for the session, and a Load
+// more (and a Commit, to extend a revocation) when something was.
 // Revoked and NotBefore are one st.Load each, which finds nothing for a
 // session or a user that was never revoked.
 //
-// Two revocations of one user (or one session) at the same moment may both
-// write, and the earlier time may win; the difference is the time between
-// the two calls.
+// Two revocations of one user (or two of one session) at the same moment
+// may both write, and the earlier time may win; the difference is the
+// time between the two calls.
 func StoreRevocations(st latch.Store) Revocations {
 	return &storeRevocations{st: st}
 }
@@ -169,7 +310,7 @@ type storeRevocations struct {
 	st latch.Store
 }
 
-// revokedHash names the record that revokes session id.
+// revokedHash names the record of session id.
 func revokedHash(id latch.Hash) latch.Hash {
 	const prefix = "latch-revoked-session\x00"
 	var b [len(prefix) + latch.HashSize]byte
@@ -183,6 +324,46 @@ func notBeforeHash(user string) latch.Hash {
 	return sha256.Sum256([]byte("latch-not-before\x00" + user))
 }
 
+// expiringAt is the metadata of a record that expires at until: its
+// deadline is until, with no grace.
+func expiringAt(until time.Time) latch.Meta {
+	return latch.Meta{Created: until, LastSeen: until}
+}
+
+// renewedTo reads a session's record: the session it was renewed into,
+// or the zero hash for a revoked session (a record with no renewed_to,
+// as every record was before renewals were recorded).
+func renewedTo(rec *latch.Record) (latch.Hash, error) {
+	v, ok := rec.Values[renewedToKey]
+	if !ok {
+		return latch.Hash{}, nil
+	}
+	s, _ := v.(string)
+	to, err := latch.ParseHash(s)
+	if err != nil || to.IsZero() {
+		return latch.Hash{}, errors.New("cookiestore: renewed-session record holds no session hash")
+	}
+	return to, nil
+}
+
+// createSession creates the record of session id as c describes it, and
+// when one exists already, returns it instead (nil for a created one).
+// A record that expires between the two steps is created again.
+func (r *storeRevocations) createSession(ctx context.Context, id latch.Hash, c func() *latch.Commit) (*latch.Record, error) {
+	for range 3 {
+		err := r.st.Commit(ctx, c())
+		if !errors.Is(err, latch.ErrExists) {
+			return nil, err
+		}
+		rec, err := r.st.Load(ctx, revokedHash(id))
+		if errors.Is(err, latch.ErrNotFound) {
+			continue // it expired meanwhile: create it again
+		}
+		return rec, err
+	}
+	return nil, errors.New("the session's record kept expiring; try again")
+}
+
 // Revoke implements Revocations.
 func (r *storeRevocations) Revoke(ctx context.Context, id latch.Hash, until time.Time) error {
 	if id.IsZero() {
@@ -191,31 +372,33 @@ func (r *storeRevocations) Revoke(ctx context.Context, id latch.Hash, until time
 	if _, err := unixNano(until); err != nil {
 		return fmt.Errorf("cookiestore: revoke: %w", err)
 	}
-	h := revokedHash(id)
-	// A record that expires at until: its deadline is until, with no grace.
-	meta := latch.Meta{Created: until, LastSeen: until}
+	h, meta := revokedHash(id), expiringAt(until)
 	for range 3 {
-		err := r.st.Commit(ctx, &latch.Commit{ID: h, Create: true, Meta: meta})
-		if !errors.Is(err, latch.ErrExists) {
-			if err != nil {
-				return fmt.Errorf("cookiestore: revoke: store revoked session: %w", err)
-			}
+		rec, err := r.createSession(ctx, id, func() *latch.Commit {
+			return &latch.Commit{ID: h, Create: true, Meta: meta}
+		})
+		switch {
+		case err != nil:
+			return fmt.Errorf("cookiestore: revoke: store revoked session: %w", err)
+		case rec == nil:
 			return nil
 		}
-		// Revoked already (two requests renewed or logged out the same
-		// session): keep the later end.
-		rec, err := r.st.Load(ctx, h)
+		to, err := renewedTo(rec)
 		switch {
-		case errors.Is(err, latch.ErrNotFound):
-			continue // it expired meanwhile: create it again
 		case err != nil:
-			return fmt.Errorf("cookiestore: revoke: load revoked session: %w", err)
+			return err
+		case !to.IsZero():
+			return &latch.RenewedError{To: to}
 		case !rec.ExpiresAt().Before(until):
 			return nil
 		}
+		// Revoked already (two requests logged out the same session):
+		// keep the later end. The update sets no value, so it cannot
+		// turn the record into another kind, whatever happened to it
+		// since the Load.
 		err = r.st.Commit(ctx, &latch.Commit{ID: h, Meta: meta})
 		if errors.Is(err, latch.ErrNotFound) {
-			continue
+			continue // it expired meanwhile
 		}
 		if err != nil {
 			return fmt.Errorf("cookiestore: revoke: store revoked session: %w", err)
@@ -225,16 +408,50 @@ func (r *storeRevocations) Revoke(ctx context.Context, id latch.Hash, until time
 	return errors.New("cookiestore: revoke: the revoked-session record kept changing; try again")
 }
 
+// Renewed implements Revocations.
+func (r *storeRevocations) Renewed(ctx context.Context, from, to latch.Hash, until time.Time) error {
+	if from.IsZero() || to.IsZero() {
+		return errors.New("cookiestore: renewed: zero session hash")
+	}
+	if _, err := unixNano(until); err != nil {
+		return fmt.Errorf("cookiestore: renewed: %w", err)
+	}
+	h, meta, hex := revokedHash(from), expiringAt(until), to.String()
+	rec, err := r.createSession(ctx, from, func() *latch.Commit {
+		return &latch.Commit{ID: h, Create: true, Meta: meta, Set: map[string]any{renewedToKey: hex}}
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("cookiestore: renewed: store renewed session: %w", err)
+	case rec == nil:
+		return nil
+	}
+	prev, err := renewedTo(rec)
+	switch {
+	case err != nil:
+		return err
+	case prev.IsZero():
+		return latch.ErrNotFound // revoked first
+	case prev == to:
+		return nil // this renewal, recorded already
+	}
+	return &latch.RenewedError{To: prev}
+}
+
 // Revoked implements Revocations.
-func (r *storeRevocations) Revoked(ctx context.Context, id latch.Hash) (bool, error) {
-	_, err := r.st.Load(ctx, revokedHash(id))
+func (r *storeRevocations) Revoked(ctx context.Context, id latch.Hash) (latch.Reason, error) {
+	rec, err := r.st.Load(ctx, revokedHash(id))
 	switch {
 	case err == nil:
-		return true, nil
 	case errors.Is(err, latch.ErrNotFound):
-		return false, nil
+		return "", nil
+	default:
+		return "", fmt.Errorf("cookiestore: load revoked session: %w", err)
 	}
-	return false, fmt.Errorf("cookiestore: load revoked session: %w", err)
+	if _, ok := rec.Values[renewedToKey]; ok {
+		return latch.ReasonRenewed, nil
+	}
+	return latch.ReasonNotFound, nil
 }
 
 // NotBefore implements Revocations.
@@ -312,18 +529,32 @@ func (r *storeRevocations) RevokeUser(ctx context.Context, user string, at time.
 	return errors.New("cookiestore: revoke user: the not-before record kept changing; try again")
 }
 
-// FuncRevocations adapts four functions to Revocations, for applications
+// FuncRevocations adapts five functions to Revocations, for applications
 // that keep revocations themselves (a not-before column of the users
-// table and a table of revoked session hashes, for example). Every
-// function is required; New refuses a FuncRevocations with one missing.
+// table and a table of ended sessions, for example). Every function is
+// required; New refuses a FuncRevocations with one missing. Each function
+// has the contract of the Revocations method it implements; the ordering
+// of a renewal against a logout rests on RevokeFunc and RenewedFunc
+// creating a session's record only if none exists, in one atomic step
+// (see Revocations).
 type FuncRevocations struct {
-	// RevokeFunc records that session id is refused until until; it must
-	// keep the later of a stored time and until, and may forget the
-	// session after it.
+	// RevokeFunc records that session id is revoked until until, only if
+	// nothing is recorded for id (atomically); when id is revoked already
+	// it keeps the later of the stored end and until, and when id was
+	// renewed it records nothing and returns &latch.RenewedError{To: the
+	// session id was renewed into}. It may forget the record after its
+	// end.
 	RevokeFunc func(ctx context.Context, id latch.Hash, until time.Time) error
-	// RevokedFunc reports whether session id is revoked and its time not
-	// yet past.
-	RevokedFunc func(ctx context.Context, id latch.Hash) (bool, error)
+	// RenewedFunc records that session from was renewed into to, until
+	// until, only if nothing is recorded for from (atomically). When
+	// something is, it records nothing and returns latch.ErrNotFound if
+	// from was revoked, &latch.RenewedError{To: the recorded session} if
+	// from was renewed into another session, and nil if into to.
+	RenewedFunc func(ctx context.Context, from, to latch.Hash, until time.Time) error
+	// RevokedFunc returns latch.ReasonNotFound for a revoked session,
+	// latch.ReasonRenewed for a renewed one, and "" for a session with no
+	// record or one whose end is past.
+	RevokedFunc func(ctx context.Context, id latch.Hash) (latch.Reason, error)
 	// RevokeUserFunc records the user's not-before time; it must keep the
 	// later of the stored time and at.
 	RevokeUserFunc func(ctx context.Context, user string, at time.Time) error
@@ -331,7 +562,7 @@ type FuncRevocations struct {
 	NotBeforeFunc func(ctx context.Context, user string) (time.Time, error)
 }
 
-var errIncompleteFuncs = errors.New("cookiestore: FuncRevocations needs RevokeFunc, RevokedFunc, RevokeUserFunc and NotBeforeFunc")
+var errIncompleteFuncs = errors.New("cookiestore: FuncRevocations needs RevokeFunc, RenewedFunc, RevokedFunc, RevokeUserFunc and NotBeforeFunc")
 
 // Revoke implements Revocations by calling RevokeFunc.
 func (f FuncRevocations) Revoke(ctx context.Context, id latch.Hash, until time.Time) error {
@@ -341,10 +572,18 @@ func (f FuncRevocations) Revoke(ctx context.Context, id latch.Hash, until time.T
 	return f.RevokeFunc(ctx, id, until)
 }
 
+// Renewed implements Revocations by calling RenewedFunc.
+func (f FuncRevocations) Renewed(ctx context.Context, from, to latch.Hash, until time.Time) error {
+	if f.RenewedFunc == nil {
+		return errIncompleteFuncs
+	}
+	return f.RenewedFunc(ctx, from, to, until)
+}
+
 // Revoked implements Revocations by calling RevokedFunc.
-func (f FuncRevocations) Revoked(ctx context.Context, id latch.Hash) (bool, error) {
+func (f FuncRevocations) Revoked(ctx context.Context, id latch.Hash) (latch.Reason, error) {
 	if f.RevokedFunc == nil {
-		return false, errIncompleteFuncs
+		return "", errIncompleteFuncs
 	}
 	return f.RevokedFunc(ctx, id)
 }
@@ -367,7 +606,7 @@ func (f FuncRevocations) NotBefore(ctx context.Context, user string) (time.Time,
 
 // complete reports whether every function is set.
 func (f *FuncRevocations) complete() bool {
-	return f.RevokeFunc != nil && f.RevokedFunc != nil && f.RevokeUserFunc != nil && f.NotBeforeFunc != nil
+	return f.RevokeFunc != nil && f.RenewedFunc != nil && f.RevokedFunc != nil && f.RevokeUserFunc != nil && f.NotBeforeFunc != nil
 }
 
 // checkRevocations refuses, at New, revocations that could only fail.

@@ -62,9 +62,13 @@ func (r *recordingRevocations) funcs() cookiestore.FuncRevocations {
 			r.add("Revoke %s until %s", id.Handle(), until.Format(time.RFC3339Nano))
 			return nil
 		},
-		RevokedFunc: func(_ context.Context, id latch.Hash) (bool, error) {
+		RenewedFunc: func(_ context.Context, from, to latch.Hash, until time.Time) error {
+			r.add("Renewed %s to %s until %s", from.Handle(), to.Handle(), until.Format(time.RFC3339Nano))
+			return nil
+		},
+		RevokedFunc: func(_ context.Context, id latch.Hash) (latch.Reason, error) {
 			r.add("Revoked %s", id.Handle())
-			return false, nil
+			return "", nil
 		},
 		RevokeUserFunc: func(_ context.Context, user string, at time.Time) error {
 			r.add("RevokeUser %s at %s", user, at.Format(time.RFC3339Nano))
@@ -312,6 +316,9 @@ func TestStoreRevocationsUser(t *testing.T) {
 	}
 }
 
+// TestStoreRevocationsSession: a session's record in StoreRevocations is
+// revoked or renewed, is created only if absent, never changes kind, and
+// ends at its time.
 func TestStoreRevocationsSession(t *testing.T) {
 	ctx := context.Background()
 	c := newClock() // t0
@@ -321,15 +328,22 @@ func TestStoreRevocationsSession(t *testing.T) {
 	}
 	defer ms.Close()
 	r := cookiestore.StoreRevocations(ms)
-	a, b := hashOf("a"), hashOf("b")
-	want := func(what string, id latch.Hash, w bool) {
+	a, b, x, y := hashOf("a"), hashOf("b"), hashOf("x"), hashOf("y")
+	want := func(what string, id latch.Hash, w latch.Reason) {
 		t.Helper()
 		got, err := r.Revoked(ctx, id)
 		if err != nil || got != w {
-			t.Errorf("%s: Revoked(%s) = %v, %v; want %v", what, id.Handle(), got, err, w)
+			t.Errorf("%s: Revoked(%s) = %q, %v; want %q", what, id.Handle(), got, err, w)
 		}
 	}
-	want("nothing recorded", a, false)
+	wantRenewedTo := func(what string, err error, to latch.Hash) {
+		t.Helper()
+		var moved *latch.RenewedError
+		if !errors.As(err, &moved) || moved.To != to {
+			t.Errorf("%s: %v; want a *latch.RenewedError to %s", what, err, to.Handle())
+		}
+	}
+	want("nothing recorded", a, "")
 	steps := []struct {
 		name  string
 		until time.Time
@@ -342,27 +356,78 @@ func TestStoreRevocationsSession(t *testing.T) {
 		if err := r.Revoke(ctx, a, st.until); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		want(st.name, a, true)
+		want(st.name, a, latch.ReasonNotFound)
 	}
-	want("another session", b, false)
-	if err := r.Revoke(ctx, latch.Hash{}, t0); err == nil {
-		t.Error("Revoke of the zero hash succeeded")
+	want("another session", b, "")
+
+	// A renewal of a revoked session fails and records nothing.
+	err = r.Renewed(ctx, a, x, t0.Add(3*time.Hour))
+	var moved *latch.RenewedError
+	if !errors.Is(err, latch.ErrNotFound) || errors.As(err, &moved) {
+		t.Errorf("Renewed of a revoked session: %v; want latch.ErrNotFound", err)
+	}
+	want("a revoked session after a renewal tried", a, latch.ReasonNotFound)
+	want("the session a failed renewal named", x, "")
+
+	// A renewal is recorded once: a retry of it succeeds, another renewal
+	// of the same session fails, and so does a revocation, naming the
+	// session it became; none changes the record.
+	if err := r.Renewed(ctx, b, x, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	want("renewed", b, latch.ReasonRenewed)
+	want("the session it became", x, "")
+	if err := r.Renewed(ctx, b, x, t0.Add(time.Hour)); err != nil {
+		t.Errorf("the same renewal again: %v", err)
+	}
+	err = r.Renewed(ctx, b, y, t0.Add(5*time.Hour))
+	wantRenewedTo("a second renewal", err, x)
+	if !errors.Is(err, latch.ErrNotFound) {
+		t.Errorf("a second renewal: %v does not match latch.ErrNotFound", err)
+	}
+	wantRenewedTo("a revocation of a renewed session", r.Revoke(ctx, b, t0.Add(5*time.Hour)), x)
+	want("renewed, after the second renewal and the revocation", b, latch.ReasonRenewed)
+	want("the session the second renewal named", y, "")
+
+	for _, call := range []struct {
+		name string
+		err  error
+	}{
+		{"Revoke of the zero hash", r.Revoke(ctx, latch.Hash{}, t0)},
+		{"Renewed from the zero hash", r.Renewed(ctx, latch.Hash{}, x, t0)},
+		{"Renewed to the zero hash", r.Renewed(ctx, a, latch.Hash{}, t0)},
+	} {
+		if call.err == nil {
+			t.Errorf("%s succeeded", call.name)
+		}
 	}
 	// The record is kept under a hash derived from the session's, never
 	// under the session's own: a revocation store shared with server-side
 	// sessions cannot be confused with one.
-	if _, err := ms.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
-		t.Errorf("the session hash itself is a key of the store: %v", err)
+	for _, id := range []latch.Hash{a, b} {
+		if _, err := ms.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) {
+			t.Errorf("the session hash itself is a key of the store: %v", err)
+		}
 	}
-	c.Advance(2*time.Hour - time.Nanosecond)
-	want("just before it ends", a, true)
+	// The renewal's record ends at its time (the later ends that the
+	// second renewal and the revocation gave changed nothing).
+	c.Advance(time.Hour - time.Nanosecond)
+	want("the renewal, just before it ends", b, latch.ReasonRenewed)
 	c.Advance(time.Nanosecond)
-	want("when it ends", a, false)
-	// Revoked again after it was forgotten: recorded afresh.
+	want("the renewal, when it ends", b, "")
+	c.Advance(time.Hour - time.Nanosecond)
+	want("the revocation, just before it ends", a, latch.ReasonNotFound)
+	c.Advance(time.Nanosecond)
+	want("the revocation, when it ends", a, "")
+	// Either kind is recorded afresh after the record was forgotten.
 	if err := r.Revoke(ctx, a, c.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	want("revoked again", a, true)
+	want("revoked again", a, latch.ReasonNotFound)
+	if err := r.Renewed(ctx, b, y, c.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	want("renewed again", b, latch.ReasonRenewed)
 
 	broken := cookiestore.StoreRevocations(failingStore{})
 	if _, err := broken.Revoked(ctx, a); !errors.Is(err, errStoreDown) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
@@ -371,6 +436,9 @@ func TestStoreRevocationsSession(t *testing.T) {
 	if err := broken.Revoke(ctx, a, t0); !errors.Is(err, errStoreDown) {
 		t.Errorf("Revoke on a failing store: %v", err)
 	}
+	if err := broken.Renewed(ctx, a, x, t0); !errors.Is(err, errStoreDown) {
+		t.Errorf("Renewed on a failing store: %v", err)
+	}
 }
 
 func TestFuncRevocationsZeroValue(t *testing.T) {
@@ -378,6 +446,9 @@ func TestFuncRevocationsZeroValue(t *testing.T) {
 	ctx := context.Background()
 	if err := f.Revoke(ctx, hashOf("a"), t0); err == nil {
 		t.Error("Revoke without RevokeFunc succeeded")
+	}
+	if err := f.Renewed(ctx, hashOf("a"), hashOf("b"), t0); err == nil {
+		t.Error("Renewed without RenewedFunc succeeded")
 	}
 	if _, err := f.Revoked(ctx, hashOf("a")); err == nil {
 		t.Error("Revoked without RevokedFunc succeeded")

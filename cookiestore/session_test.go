@@ -120,7 +120,7 @@ func TestLoginRenews(t *testing.T) {
 
 	// The pre-login cookie is refused: whoever planted or kept it gets
 	// neither the login nor the anonymous session's values.
-	wantBody(t, "pre-login cookie", hs.do("GET", "/whoami", anon), "user= ended=not-found")
+	wantBody(t, "pre-login cookie", hs.do("GET", "/whoami", anon), "user= ended=renewed")
 
 	// Renew gives yet another hash and keeps the user.
 	wantBody(t, "renew", b.do("POST", "/renew"), "ok")
@@ -171,11 +171,13 @@ func TestRenewalRefusesPreviousCookie(t *testing.T) {
 			if b.cookie == demoted {
 				t.Fatal("the renewal sent no new cookie")
 			}
+			// Refused as renewed, and left alone: the browser most likely
+			// holds the new cookie already.
 			for what, v := range map[string]string{"copy captured before the demotion": captured, "copy sealed at the demotion": demoted} {
-				if res := hs.do("GET", "/get?k=role", v); res.code != http.StatusNotFound || !res.expired {
-					t.Errorf("%s: %d %q, cleared %v; want refused and cleared", what, res.code, res.body, res.expired)
+				if res := hs.do("GET", "/get?k=role", v); res.code != http.StatusNotFound || res.expired || res.cookie != "" {
+					t.Errorf("%s: %d %q, Set-Cookie %q; want refused and left alone", what, res.code, res.body, res.setCookie)
 				}
-				wantBody(t, what, hs.do("GET", "/whoami", v), "user= ended=not-found")
+				wantBody(t, what, hs.do("GET", "/whoami", v), "user= ended=renewed")
 			}
 			if got := b.whoami(); got != tt.after {
 				t.Errorf("new cookie: %q; want %q", got, tt.after)
@@ -197,7 +199,7 @@ func TestPoppedValueCannotBeReplayed(t *testing.T) {
 	before := b.cookie
 	wantBody(t, "pop and renew", b.do("POST", "/renew?pop=otp"), "ok")
 	wantBody(t, "pop with the old cookie", hs.do("POST", "/pop?k=otp", before), "<nil> <nil>")
-	wantBody(t, "old cookie", hs.do("GET", "/whoami", before), "user= ended=not-found")
+	wantBody(t, "old cookie", hs.do("GET", "/whoami", before), "user= ended=renewed")
 	if res := b.do("GET", "/get?k=otp"); res.code != http.StatusNotFound {
 		t.Errorf("new cookie: %d %q; want the value gone", res.code, res.body)
 	}
@@ -261,29 +263,40 @@ func TestLogout(t *testing.T) {
 }
 
 // TestLateCommit: a request that opened the session before another ended
-// it, and commits after, seals the session again.
+// it, and commits after.
 //
-//   - A change after a logout or a renewal is sealed under the revoked
-//     session, and that cookie is refused.
+//   - A change after a logout or a renewal is sealed under the ended
+//     session, and that cookie is refused (as not found after a logout,
+//     as renewed after a renewal).
 //   - A change after RevokeUser is sealed after the not-before time, and
 //     that cookie is accepted (documented).
-//   - A renewal after a logout seals a new session that nothing revoked,
-//     and that cookie is accepted: a logout racing a renewal does not end
-//     the renewed cookie (documented; Revoke is not told where a renewal
-//     went, so it cannot follow it as a server-side store follows its
-//     forward).
+//   - A renewal after a logout fails: the logout recorded the session as
+//     revoked first, so Renewed refuses it, and the request sends no
+//     cookie.
+//   - A logout after a renewal ends the renewed session: Revoke finds
+//     where the renewal took the session and revokes it there too.
 func TestLateCommit(t *testing.T) {
+	const (
+		alive    = "user=alice ended="
+		notFound = "user= ended=not-found"
+		renewed  = "user= ended=renewed"
+	)
 	tests := []struct {
-		name  string
-		late  string // what the late request does: "set" or "renew"
-		end   string // the request that ends the session
-		other bool   // end it from another session of the user
-		want  string
+		name     string
+		late     string // what the late request does: "set", "renew" or "logout"
+		end      string // the request that ends the session
+		other    bool   // end it from another session of the user
+		lateCode int    // the late request's answer
+		// whoami with each cookie afterwards: "late" is the late
+		// request's new cookie, "ender" the one the ending request left,
+		// "original" the one both requests were sent with.
+		want map[string]string
 	}{
-		{"change after logout", "set", "/logout", false, "user= ended=not-found"},
-		{"change after renew", "set", "/renew", false, "user= ended=not-found"},
-		{"change after revoke others from another device", "set", "/revoke-others", true, "user=alice ended="},
-		{"renewal after logout", "renew", "/logout", false, "user=alice ended="},
+		{"change after logout", "set", "/logout", false, http.StatusOK, map[string]string{"late": notFound, "original": notFound}},
+		{"change after renew", "set", "/renew", false, http.StatusOK, map[string]string{"late": renewed, "original": renewed, "ender": alive}},
+		{"change after revoke others from another device", "set", "/revoke-others", true, http.StatusOK, map[string]string{"late": alive, "ender": alive}},
+		{"renewal after logout", "renew", "/logout", false, http.StatusServiceUnavailable, map[string]string{"original": notFound}},
+		{"logout after renewal", "logout", "/renew", false, http.StatusOK, map[string]string{"ender": notFound, "original": renewed}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,33 +307,47 @@ func TestLateCommit(t *testing.T) {
 				s, _ := latch.FromContext(r.Context())
 				close(started)
 				<-release
-				if tt.late == "renew" {
-					if err := s.Renew(); err != nil {
-						http.Error(w, err.Error(), http.StatusServiceUnavailable)
-					}
-					return
+				var err error
+				switch tt.late {
+				case "renew":
+					err = s.Renew()
+				case "logout":
+					err = s.Logout()
+				default:
+					s.Set("late", "yes")
 				}
-				s.Set("late", "yes")
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				}
 			})
 			mux.Handle("/", testApp())
 			hs.h = hs.m.Handler(mux)
 			b := hs.mustLogin("alice", false)
+			original := b.cookie
 			ender := b
 			if tt.other {
 				ender = hs.mustLogin("alice", false)
 			}
 			done := make(chan response)
-			go func() { done <- hs.do("POST", "/slow", b.cookie) }()
+			go func() { done <- hs.do("POST", "/slow", original) }()
 			<-started
 			if res := ender.do("POST", tt.end); res.code != http.StatusOK {
 				t.Fatalf("%s: %d %q", tt.end, res.code, res.body)
 			}
 			close(release)
 			late := <-done
-			if late.code != http.StatusOK || late.cookie == "" {
-				t.Fatalf("the late request: %d %q, Set-Cookie %q", late.code, late.body, late.setCookie)
+			if late.code != tt.lateCode {
+				t.Errorf("the late request: %d %q; want %d", late.code, late.body, tt.lateCode)
 			}
-			wantBody(t, "cookie of the late commit", hs.do("GET", "/whoami", late.cookie), tt.want)
+			if _, ok := tt.want["late"]; ok != (late.cookie != "") {
+				t.Errorf("the late request: Set-Cookie %q; want a new cookie: %v", late.setCookie, ok)
+			}
+			cookies := map[string]string{"late": late.cookie, "ender": ender.cookie, "original": original}
+			for _, role := range []string{"late", "ender", "original"} {
+				if want, ok := tt.want[role]; ok {
+					wantBody(t, role+" cookie", hs.do("GET", "/whoami", cookies[role]), want)
+				}
+			}
 		})
 	}
 }
@@ -379,10 +406,13 @@ func TestRevokeUser(t *testing.T) {
 	if err != nil || n != -1 {
 		t.Fatalf("RevokeUser = %d, %v; want -1, nil", n, err)
 	}
-	for i, b := range []*browser{a1, a2, {hs: hs, cookie: beforeRenew}} {
+	for i, b := range []*browser{a1, a2} {
 		if got := b.whoami(); got != "user= ended=not-found" {
 			t.Errorf("alice cookie %d: %q", i, got)
 		}
+	}
+	if got := (&browser{hs: hs, cookie: beforeRenew}).whoami(); got != "user= ended=renewed" {
+		t.Errorf("alice cookie before the renewal: %q", got)
 	}
 	if got := bob.whoami(); got != "user=bob ended=" {
 		t.Errorf("bob: %q", got)
@@ -408,13 +438,14 @@ func TestRevocationLookupFailsClosed(t *testing.T) {
 	var lookups int
 	var down bool
 	revs := cookiestore.FuncRevocations{
-		RevokeFunc: func(context.Context, latch.Hash, time.Time) error { return nil },
-		RevokedFunc: func(context.Context, latch.Hash) (bool, error) {
+		RevokeFunc:  func(context.Context, latch.Hash, time.Time) error { return nil },
+		RenewedFunc: func(context.Context, latch.Hash, latch.Hash, time.Time) error { return nil },
+		RevokedFunc: func(context.Context, latch.Hash) (latch.Reason, error) {
 			lookups++
 			if down {
-				return false, errDown
+				return "", errDown
 			}
-			return false, nil
+			return "", nil
 		},
 		RevokeUserFunc: func(context.Context, string, time.Time) error { return nil },
 		NotBeforeFunc: func(ctx context.Context, user string) (time.Time, error) {
