@@ -46,8 +46,9 @@ func wantRefused(t *testing.T, s *cookiestore.Store, what, value string, now tim
 
 // recordingRevocations is a FuncRevocations that records its calls.
 type recordingRevocations struct {
-	mu    sync.Mutex
-	calls []string
+	mu      sync.Mutex
+	calls   []string
+	reasons map[latch.Hash]latch.Reason // what Revoked answers
 }
 
 func (r *recordingRevocations) add(format string, args ...any) {
@@ -68,7 +69,9 @@ func (r *recordingRevocations) funcs() cookiestore.FuncRevocations {
 		},
 		RevokedFunc: func(_ context.Context, id latch.Hash) (latch.Reason, error) {
 			r.add("Revoked %s", id.Handle())
-			return "", nil
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.reasons[id], nil
 		},
 		RevokeUserFunc: func(_ context.Context, user string, at time.Time) error {
 			r.add("RevokeUser %s at %s", user, at.Format(time.RFC3339Nano))
@@ -96,7 +99,7 @@ func TestRevokeArguments(t *testing.T) {
 	without := newStore(t, testKeys(t, "k1"), cookiestore.Options{})
 	rec := &recordingRevocations{}
 	with := newStore(t, testKeys(t, "k1"), cookiestore.Options{Now: func() time.Time { return t0 }, Revocations: rec.funcs()})
-	id := hashOf("x")
+	id, to := hashOf("x"), hashOf("y")
 	tests := []struct {
 		name    string
 		call    func() error
@@ -105,6 +108,12 @@ func TestRevokeArguments(t *testing.T) {
 	}{
 		{"Revoke without revocations", func() error { return without.Revoke(ctx, id, t0) }, latch.ErrNotSupported, ""},
 		{"RevokeUser without revocations", func() error { return without.RevokeUser(ctx, "alice") }, latch.ErrNotSupported, ""},
+		{"Renewed without revocations", func() error { return without.Renewed(ctx, id, to, t0) }, latch.ErrNotSupported, ""},
+		{"Renewed cancelled", func() error { return with.Renewed(cancelled, id, to, t0) }, context.Canceled, ""},
+		{"Renewed from the zero hash", func() error { return with.Renewed(ctx, latch.Hash{}, to, t0) }, nil, "zero session hash"},
+		{"Renewed to the zero hash", func() error { return with.Renewed(ctx, id, latch.Hash{}, t0) }, nil, "zero session hash"},
+		{"Renewed into itself", func() error { return with.Renewed(ctx, id, id, t0) }, nil, "renewed into itself"},
+		{"Renewed", func() error { return with.Renewed(ctx, id, to, t0.Add(time.Hour)) }, nil, ""},
 		{"Revoke cancelled", func() error { return with.Revoke(cancelled, id, t0) }, context.Canceled, ""},
 		{"RevokeUser cancelled", func() error { return with.RevokeUser(cancelled, "alice") }, context.Canceled, ""},
 		{"Revoke of the zero hash", func() error { return with.Revoke(ctx, latch.Hash{}, t0) }, nil, "zero session hash"},
@@ -129,9 +138,10 @@ func TestRevokeArguments(t *testing.T) {
 			}
 		})
 	}
-	// A revocation is kept until the time given, never less than now,
-	// plus a minute for clocks that disagree.
+	// A revocation or a renewal is kept until the time given, never less
+	// than now, plus a minute for clocks that disagree and late seals.
 	want := []string{
+		"Renewed " + id.Handle() + " to " + to.Handle() + " until " + t0.Add(time.Hour+time.Minute).Format(time.RFC3339Nano),
 		"Revoke " + id.Handle() + " until " + t0.Add(time.Hour+time.Minute).Format(time.RFC3339Nano),
 		"Revoke " + id.Handle() + " until " + t0.Add(time.Minute).Format(time.RFC3339Nano),
 		"RevokeUser alice at " + t0.Format(time.RFC3339Nano),
@@ -144,15 +154,21 @@ func TestRevokeArguments(t *testing.T) {
 // TestOpenLookups counts the revocation lookups of each kind of cookie:
 // one for an anonymous session, two for an authenticated one (a
 // Stateless.Revoke names no user, so a revoked session and the user's
-// not-before time are two records), none for a cookie refused before.
+// not-before time are two records), one for a session revoked or renewed
+// (its record answers), none for a cookie refused before.
 func TestOpenLookups(t *testing.T) {
-	rec := &recordingRevocations{}
+	rec := &recordingRevocations{reasons: map[latch.Hash]latch.Reason{
+		hashOf("revoked"): latch.ReasonNotFound,
+		hashOf("renewed"): latch.ReasonRenewed,
+	}}
 	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: rec.funcs()})
 	alice := sampleRecord()
 	anon := sampleRecord()
 	anon.UserID = ""
 	aliceCookie := mustSeal(t, s, hashOf("a"), alice, t0)
 	anonCookie := mustSeal(t, s, hashOf("b"), anon, t0)
+	revokedCookie := mustSeal(t, s, hashOf("revoked"), alice, t0)
+	renewedCookie := mustSeal(t, s, hashOf("renewed"), alice, t0)
 	tests := []struct {
 		name  string
 		value string
@@ -161,6 +177,8 @@ func TestOpenLookups(t *testing.T) {
 	}{
 		{"authenticated", aliceCookie, t0, []string{"Revoked " + hashOf("a").Handle(), "NotBefore alice"}},
 		{"anonymous", anonCookie, t0, []string{"Revoked " + hashOf("b").Handle()}},
+		{"revoked", revokedCookie, t0, []string{"Revoked " + hashOf("revoked").Handle()}},
+		{"renewed", renewedCookie, t0, []string{"Revoked " + hashOf("renewed").Handle()}},
 		{"expired", aliceCookie, t0.Add(48 * time.Hour), nil},
 		{"forged", aliceCookie[:len(aliceCookie)-4] + "AAAA", t0, nil},
 		{"malformed", "k1.AAAA", t0, nil},
@@ -502,5 +520,142 @@ func TestConcurrentRevocation(t *testing.T) {
 	}
 	for i, v := range after {
 		wantRefused(t, s, fmt.Sprintf("cookie %d sealed after the revocation", i), v, t0, "")
+	}
+}
+
+// TestRenewedSession: after Renewed, the replaced session's cookies are
+// refused as renewed (copies sealed before, and one a late request seals
+// after), the renewed session's are accepted, a second renewal of the
+// replaced session fails naming the first, a renewal of a revoked
+// session fails as not found, and a Revoke of the replaced session ends
+// the session at the end of the chain of renewals, for as long as any
+// session can live.
+func TestRenewedSession(t *testing.T) {
+	c := newClock()
+	s := newRevokingStore(t, c.Now)
+	ctx := context.Background()
+	anon := sampleRecord()
+	anon.UserID = "" // ExpiresAt t0+35m
+	remembered := sampleRecord()
+	remembered.Remember = true
+	remembered.IdleTimeout, remembered.AbsoluteTimeout = 30*24*time.Hour, 30*24*time.Hour
+	a, x, y := hashOf("a"), hashOf("x"), hashOf("y")
+	aCookie := mustSeal(t, s, a, anon, t0)
+	xCookie := mustSeal(t, s, x, remembered, t0) // a login with remember-me
+	yCookie := mustSeal(t, s, y, remembered, t0) // a renewal of that
+
+	if err := s.Renewed(ctx, a, x, anon.ExpiresAt()); err != nil {
+		t.Fatal(err)
+	}
+	late := mustSeal(t, s, a, anon, t0) // a request that opened a before the renewal
+	wantRefused(t, s, "the replaced cookie", aCookie, t0, latch.ReasonRenewed)
+	wantRefused(t, s, "a copy sealed after the renewal", late, t0, latch.ReasonRenewed)
+	wantRefused(t, s, "the renewed cookie", xCookie, t0, "")
+	if o, _ := s.Open(ctx, cookieName, aCookie, t0); o.ID != a || o.Record != nil {
+		t.Errorf("replaced cookie: %+v; want the session's ID and no record", o)
+	}
+
+	// A second renewal of a fails, naming x; y's cookie stays unknown to
+	// the revocations (the caller must not hand it out).
+	err := s.Renewed(ctx, a, y, anon.ExpiresAt())
+	var moved *latch.RenewedError
+	if !errors.As(err, &moved) || moved.To != x || !errors.Is(err, latch.ErrNotFound) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
+		t.Errorf("second renewal: %v; want a *latch.RenewedError to %s", err, x.Handle())
+	}
+	wantRefused(t, s, "the replaced cookie after a second renewal", aCookie, t0, latch.ReasonRenewed)
+
+	// A renewal of a revoked session fails as not found, and the session
+	// stays revoked.
+	b, z := hashOf("b"), hashOf("z")
+	bCookie := mustSeal(t, s, b, anon, t0)
+	if err := s.Revoke(ctx, b, anon.ExpiresAt()); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Renewed(ctx, b, z, anon.ExpiresAt())
+	if !errors.Is(err, latch.ErrNotFound) || errors.As(err, &moved) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
+		t.Errorf("renewal of a revoked session: %v; want latch.ErrNotFound", err)
+	}
+	wantRefused(t, s, "the revoked cookie", bCookie, t0, latch.ReasonNotFound)
+
+	// x is renewed into y; a logout with a's cookie ends y.
+	if err := s.Renewed(ctx, x, y, remembered.ExpiresAt()); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, s, "the end of the chain, before the logout", yCookie, t0, "")
+	if err := s.Revoke(ctx, a, anon.ExpiresAt()); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, s, "the end of the chain", yCookie, t0, latch.ReasonNotFound)
+	wantRefused(t, s, "the replaced cookie after the logout", aCookie, t0, latch.ReasonRenewed)
+	wantRefused(t, s, "the middle of the chain", xCookie, t0, latch.ReasonRenewed)
+	// y outlives a (a remember-me session made from an anonymous one):
+	// its revocation is kept past a's end.
+	c.Advance(29 * 24 * time.Hour)
+	wantRefused(t, s, "the end of the chain, 29 days later", yCookie, c.Now(), latch.ReasonNotFound)
+}
+
+// TestRevokeFollowsBoundedHops: Revoke follows what Revocations.Revoke
+// says a session was renewed into, at most 1,024 times, and refuses an
+// answer that names no session or the same one.
+func TestRevokeFollowsBoundedHops(t *testing.T) {
+	ctx := context.Background()
+	var calls int
+	var answer func(id latch.Hash) error
+	funcs := (&recordingRevocations{}).funcs()
+	funcs.RevokeFunc = func(_ context.Context, id latch.Hash, _ time.Time) error {
+		calls++
+		return answer(id)
+	}
+	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Now: func() time.Time { return t0 }, Revocations: funcs})
+	tests := []struct {
+		name      string
+		answer    func(id latch.Hash) error
+		wantCalls int
+		errText   string // "" for success
+	}{
+		{"a chain of 1,024 renewals", func(id latch.Hash) error {
+			if calls <= 1024 {
+				return &latch.RenewedError{To: hashOf(fmt.Sprint(calls))}
+			}
+			return nil
+		}, 1025, ""},
+		{"a chain that never ends", func(id latch.Hash) error { return &latch.RenewedError{To: hashOf(fmt.Sprint(calls))} }, 1025, "renewed more than 1024 times"},
+		{"renewed into itself", func(id latch.Hash) error { return &latch.RenewedError{To: id} }, 1, "was renewed into"},
+		{"renewed into nothing", func(id latch.Hash) error { return &latch.RenewedError{} }, 1, "was renewed into"},
+		{"a failure", func(id latch.Hash) error { return errStoreDown }, 1, "store down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls, answer = 0, tt.answer
+			err := s.Revoke(ctx, hashOf("a"), t0)
+			if calls != tt.wantCalls {
+				t.Errorf("%d calls of RevokeFunc; want %d", calls, tt.wantCalls)
+			}
+			switch {
+			case tt.errText == "" && err != nil:
+				t.Errorf("Revoke: %v", err)
+			case tt.errText != "" && (err == nil || !strings.Contains(err.Error(), tt.errText) || !strings.HasPrefix(err.Error(), "cookiestore: ")):
+				t.Errorf("Revoke: %v; want an error about %q", err, tt.errText)
+			}
+		})
+	}
+}
+
+// TestRevokedReasons: Open refuses with the reason Revocations.Revoked
+// gives, and fails (503 from the Manager) on a reason Revoked must not
+// give.
+func TestRevokedReasons(t *testing.T) {
+	rec := &recordingRevocations{reasons: map[latch.Hash]latch.Reason{
+		hashOf("revoked"): latch.ReasonNotFound,
+		hashOf("renewed"): latch.ReasonRenewed,
+		hashOf("odd"):     latch.ReasonBadMAC,
+	}}
+	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: rec.funcs()})
+	for id, want := range map[string]latch.Reason{"revoked": latch.ReasonNotFound, "renewed": latch.ReasonRenewed, "live": ""} {
+		wantRefused(t, s, id, mustSeal(t, s, hashOf(id), sampleRecord(), t0), t0, want)
+	}
+	o, err := s.Open(context.Background(), cookieName, mustSeal(t, s, hashOf("odd"), sampleRecord(), t0), t0)
+	if err == nil || o.Record != nil || !strings.Contains(err.Error(), "Revocations.Revoked gave") {
+		t.Errorf("Open with an odd reason: %+v, %v; want an error", o, err)
 	}
 }
