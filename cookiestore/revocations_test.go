@@ -193,49 +193,66 @@ func TestOpenLookups(t *testing.T) {
 	}
 }
 
-// TestRevokeSession: Revoke refuses every cookie of the session, the
-// copies sealed before it and one a late request seals after it, and
-// nothing else, until the time it was given plus a minute.
+// TestRevokeSession: Revoke refuses every cookie of the session, and
+// nothing else, until the time it was given plus a minute. The Manager
+// gives the latest that any copy sealed so far could be opened (now plus
+// the idle timeout, within the absolute one, plus the grace), so every
+// copy sealed before the revocation is refused until it expires, and so
+// is a copy that a late request seals within the minute after it. A copy
+// sealed later than that outlives the revocation by the difference
+// (documented).
 func TestRevokeSession(t *testing.T) {
 	c := newClock()
 	s := newRevokingStore(t, c.Now)
 	ctx := context.Background()
 	rec := sampleRecord() // ExpiresAt t0+35m
-	first := mustSeal(t, s, hashOf("a"), rec, t0)
-	touched := *rec
-	touched.LastSeen = t0.Add(10 * time.Minute) // ExpiresAt t0+45m
-	second := mustSeal(t, s, hashOf("a"), &touched, t0.Add(10*time.Minute))
-	other := mustSeal(t, s, hashOf("b"), rec, t0)
+	sealAt := func(id string, d time.Duration) string {
+		r := *rec
+		r.LastSeen = t0.Add(d) // as every commit stamps it
+		return mustSeal(t, s, hashOf(id), &r, t0.Add(d))
+	}
+	first := sealAt("a", 0)
+	second := sealAt("a", 10*time.Minute) // ExpiresAt t0+45m
+	other := sealAt("b", 0)
 	anon := *rec
 	anon.UserID = ""
 	anonCookie := mustSeal(t, s, hashOf("c"), &anon, t0)
 
 	c.Advance(11 * time.Minute)
-	if err := s.Revoke(ctx, hashOf("a"), rec.ExpiresAt()); err != nil {
+	until := c.Now().Add(rec.IdleTimeout + rec.Grace) // t0+46m, as the Manager computes it
+	if err := s.Revoke(ctx, hashOf("a"), until); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke(ctx, hashOf("c"), anon.ExpiresAt()); err != nil {
+	if err := s.Revoke(ctx, hashOf("c"), until); err != nil {
 		t.Fatal(err)
 	}
-	late := mustSeal(t, s, hashOf("a"), &touched, c.Now()) // a request that opened the cookie before Revoke
+	// Requests that opened the cookie before Revoke and commit after it.
+	soon := sealAt("a", 11*time.Minute+30*time.Second) // ExpiresAt t0+46m30s
+	later := sealAt("a", 13*time.Minute)               // ExpiresAt t0+48m
 	now := c.Now()
 	wantRefused(t, s, "the copy the revocation was about", first, now, latch.ReasonNotFound)
 	wantRefused(t, s, "a later copy of the same session", second, now, latch.ReasonNotFound)
-	wantRefused(t, s, "a copy sealed after the revocation", late, now, latch.ReasonNotFound)
+	wantRefused(t, s, "a copy sealed after the revocation", soon, now, latch.ReasonNotFound)
+	wantRefused(t, s, "a copy sealed two minutes after the revocation", later, now, latch.ReasonNotFound)
 	wantRefused(t, s, "an anonymous session", anonCookie, now, latch.ReasonNotFound)
 	wantRefused(t, s, "another session of the user", other, now, "")
 	if o, _ := s.Open(ctx, cookieName, first, now); o.ID != hashOf("a") || o.Record != nil {
 		t.Errorf("refused cookie: %+v; want the session's ID and no record", o)
 	}
 
-	// The revocation is kept until ExpiresAt plus a minute, then
-	// forgotten: a copy that lives longer (one a request sealed with a
-	// later last-seen time than the revoking request saw) comes back.
-	c.Advance(t0.Add(35*time.Minute + 59*time.Second).Sub(c.Now()))
-	wantRefused(t, s, "the later copy, within the minute", second, c.Now(), latch.ReasonNotFound)
-	c.Advance(time.Second)
-	wantRefused(t, s, "the later copy, after the minute", second, c.Now(), "")
-	wantRefused(t, s, "the copy the revocation was about, expired", first, c.Now(), latch.ReasonNotFound)
+	// Every copy sealed before the revocation, or within the minute
+	// after it, is refused until its own end.
+	at := func(d time.Duration) time.Time {
+		c.Advance(t0.Add(d).Sub(c.Now()))
+		return c.Now()
+	}
+	wantRefused(t, s, "the latest copy sealed before, just before it expires", second, at(45*time.Minute-time.Nanosecond), latch.ReasonNotFound)
+	wantRefused(t, s, "the copy sealed 30s after, just before it expires", soon, at(46*time.Minute+30*time.Second-time.Nanosecond), latch.ReasonNotFound)
+	// The revocation ends at until plus a minute: the copy sealed two
+	// minutes after it is accepted for its last minute.
+	wantRefused(t, s, "the copy sealed two minutes after, within the minute", later, at(47*time.Minute-time.Nanosecond), latch.ReasonNotFound)
+	wantRefused(t, s, "the copy sealed two minutes after, after the minute", later, at(47*time.Minute), "")
+	wantRefused(t, s, "the copy sealed two minutes after, expired", later, at(48*time.Minute), latch.ReasonNotFound)
 }
 
 func TestRevocationOrdersSeals(t *testing.T) {
