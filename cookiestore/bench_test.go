@@ -33,7 +33,9 @@ func BenchmarkSeal(b *testing.B) {
 // with StoreRevocations over a memstore, where an anonymous session costs
 // one lookup (Revoked) and an authenticated one two (Revoked, NotBefore).
 // "user revoked before" is a user with a not-before record in force (the
-// cookie sealed after it), so that NotBefore finds and reads a record.
+// cookie sealed after it), so that NotBefore finds and reads a record;
+// "session revoked" and "session renewed" are cookies refused by their
+// session's record (one lookup).
 func BenchmarkOpen(b *testing.B) {
 	revs, err := memstore.New(memstore.Options{Now: func() time.Time { return t0 }})
 	if err != nil {
@@ -50,12 +52,15 @@ func BenchmarkOpen(b *testing.B) {
 		rec        *latch.Record
 		revokeUser bool
 		bad        bool
+		ended      string // "revoke" or "renew" the session
 	}{
-		{"no revocations", cookiestore.Options{}, sampleRecord(), false, false},
-		{"memstore revocations/anonymous", withRevs, anon, false, false},
-		{"memstore revocations/user", withRevs, sampleRecord(), false, false},
-		{"memstore revocations/user revoked before", withRevs, sampleRecord(), true, false},
-		{"bad MAC", cookiestore.Options{}, sampleRecord(), false, true},
+		{"no revocations", cookiestore.Options{}, sampleRecord(), false, false, ""},
+		{"memstore revocations/anonymous", withRevs, anon, false, false, ""},
+		{"memstore revocations/user", withRevs, sampleRecord(), false, false, ""},
+		{"memstore revocations/user revoked before", withRevs, sampleRecord(), true, false, ""},
+		{"memstore revocations/session revoked", withRevs, sampleRecord(), false, false, "revoke"},
+		{"memstore revocations/session renewed", withRevs, sampleRecord(), false, false, "renew"},
+		{"bad MAC", cookiestore.Options{}, sampleRecord(), false, true, ""},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -66,8 +71,21 @@ func BenchmarkOpen(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			v := mustSeal(b, s, hashOf("x"), c.rec, t0)
+			id := hashOf(c.name) // the revocations are shared between cases
+			v := mustSeal(b, s, id, c.rec, t0)
 			var want latch.Reason
+			switch c.ended {
+			case "revoke":
+				if err := s.Revoke(ctx, id, t0.Add(time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+				want = latch.ReasonNotFound
+			case "renew":
+				if err := s.Renewed(ctx, id, hashOf("y"), t0.Add(time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+				want = latch.ReasonRenewed
+			}
 			if c.bad {
 				c := "A"
 				if v[10] == 'A' {
@@ -115,8 +133,8 @@ func BenchmarkLookup(b *testing.B) {
 	})
 }
 
-// BenchmarkRevoke is what a renewal or a logout adds: recording the
-// replaced session, with StoreRevocations over a memstore.
+// BenchmarkRevoke is what a logout adds: recording the revoked session,
+// with StoreRevocations over a memstore.
 func BenchmarkRevoke(b *testing.B) {
 	revs, err := memstore.New(memstore.Options{Now: func() time.Time { return t0 }})
 	if err != nil {
@@ -134,5 +152,46 @@ func BenchmarkRevoke(b *testing.B) {
 		if err := s.Revoke(ctx, id, t0.Add(35*time.Minute)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkRenewed is what a renewal adds: recording where the replaced
+// session went, with StoreRevocations over a memstore. "first" is the
+// common case (one Commit); "lost" a renewal of a session renewed
+// already, which a concurrent renewal or a replayed cookie meets (the
+// Commit fails, and a Load says where the session went).
+func BenchmarkRenewed(b *testing.B) {
+	for _, lost := range []bool{false, true} {
+		name := "first"
+		if lost {
+			name = "lost"
+		}
+		b.Run(name, func(b *testing.B) {
+			revs, err := memstore.New(memstore.Options{Now: func() time.Time { return t0 }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer revs.Close()
+			s := newStore(b, testKeys(b, "k1"), cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: func() time.Time { return t0 }})
+			ctx := context.Background()
+			from, to := hashOf("from"), hashOf("to")
+			if lost {
+				if err := s.Renewed(ctx, from, hashOf("first"), t0.Add(35*time.Minute)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				n++
+				if !lost {
+					from[0], from[1], from[2], from[3] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+				}
+				err := s.Renewed(ctx, from, to, t0.Add(35*time.Minute))
+				if (err != nil) != lost {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
