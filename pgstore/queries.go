@@ -18,8 +18,7 @@ type queries struct {
 	insert        string // Create without From
 	renew         string // From: replace the old row by a forward, insert the new one
 	lockUser      string
-	isLive        string
-	listOthers    string // the user's live sessions except @id, oldest first
+	listOthers    string // the user's live sessions except @id, oldest first, if @id is live
 	evict         string
 	deleteOne     string
 	deleteForward string
@@ -129,9 +128,10 @@ func buildQueries(table tableName) queries {
 
 		lockUser: `SELECT pg_advisory_xact_lock(@class::integer, @key::integer)`,
 
-		isLive: r.Replace(`SELECT EXISTS (SELECT 1 FROM $T WHERE id = @id AND expires_at > statement_timestamp())`),
-
+		// None when @id itself is not live: a commit whose result is
+		// already expired adds no session, so it is never limited.
 		listOthers: r.Replace(`SELECT id FROM $T WHERE user_id = @user_id AND id <> @id AND expires_at > statement_timestamp()
+	AND EXISTS (SELECT 1 FROM $T WHERE id = @id AND expires_at > statement_timestamp())
 	ORDER BY created, id`),
 
 		evict: r.Replace(`DELETE FROM $T WHERE id = ANY(@ids::bytea[])`),

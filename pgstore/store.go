@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/latchsec/latch"
 )
 
@@ -100,17 +99,15 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	return s.lockedWrite(ctx, c, s.q.updateLocked, args, limited)
 }
 
-// dbtx is what pgxpool.Pool and pgx.Tx have in common here.
-type dbtx interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-}
-
 // create inserts a new session. A user's session is inserted under the
 // user's lock, and counted against MaxPerUser when limited.
 func (s *Store) create(ctx context.Context, c *latch.Commit, args pgx.NamedArgs, limited bool) error {
-	insert := func(db dbtx) error {
-		return s.locked(ctx, db, []string{c.Meta.UserID}, s.q.insert, args, func(br pgx.BatchResults) error {
+	var then func(pgx.Tx) error
+	if limited {
+		then = func(tx pgx.Tx) error { return s.enforceLimit(ctx, tx, c) }
+	}
+	return retry(func() error {
+		return s.locked(ctx, []string{c.Meta.UserID}, s.q.insert, args, func(br pgx.BatchResults) error {
 			tag, err := br.Exec()
 			if err != nil {
 				return wrap("commit", err)
@@ -119,18 +116,7 @@ func (s *Store) create(ctx context.Context, c *latch.Commit, args pgx.NamedArgs,
 				return latch.ErrExists
 			}
 			return nil
-		})
-	}
-	if !limited {
-		return retry(func() error { return insert(s.pool) })
-	}
-	return retry(func() error {
-		return s.inTx(ctx, "commit", func(tx pgx.Tx) error {
-			if err := insert(tx); err != nil {
-				return err
-			}
-			return s.enforceLimit(ctx, tx, c)
-		})
+		}, then)
 	})
 }
 
@@ -161,32 +147,24 @@ func (s *Store) lockedWrite(ctx context.Context, c *latch.Commit, sql string, ar
 			found *string // the row's user; nil when no live row is stored
 			wrote int64
 		)
-		write := func(db dbtx) error {
-			return s.locked(ctx, db, users, sql, args, func(br pgx.BatchResults) error {
-				if err := br.QueryRow().Scan(&found, &wrote); err != nil {
-					return wrap("commit", err)
-				}
-				return nil
-			})
-		}
-		var err error
-		if limited {
-			err = retry(func() error {
-				return s.inTx(ctx, "commit", func(tx pgx.Tx) error {
-					if err := write(tx); err != nil {
-						return err
-					}
-					if wrote == 0 {
-						return errNoWrite // rolled back, nothing to undo
-					}
-					return s.enforceLimit(ctx, tx, c)
-				})
-			})
-			if errors.Is(err, errNoWrite) {
-				err = nil
+		read := func(br pgx.BatchResults) error {
+			if err := br.QueryRow().Scan(&found, &wrote); err != nil {
+				return wrap("commit", err)
 			}
-		} else {
-			err = retry(func() error { return write(s.pool) })
+			return nil
+		}
+		var then func(pgx.Tx) error
+		if limited {
+			then = func(tx pgx.Tx) error {
+				if wrote == 0 {
+					return errNoWrite // rolled back, nothing to undo
+				}
+				return s.enforceLimit(ctx, tx, c)
+			}
+		}
+		err := retry(func() error { return s.locked(ctx, users, sql, args, read, then) })
+		if errors.Is(err, errNoWrite) {
+			err = nil
 		}
 		switch {
 		case err != nil:
@@ -212,20 +190,32 @@ func (s *Store) lockedWrite(ctx context.Context, c *latch.Commit, sql string, ar
 // locked sends, in one round trip, the statements that take the advisory
 // locks of users (in the order of their keys, so that two transactions
 // never wait for each other's), then sql, and lets read consume sql's
-// result. On the pool the batch runs as one implicit transaction: the
-// locks are held until sql's writes commit. "" (anonymous) takes no lock.
-func (s *Store) locked(ctx context.Context, db dbtx, users []string, sql string, args pgx.NamedArgs, read func(pgx.BatchResults) error) error {
+// result. "" (anonymous) takes no lock.
+//
+// With then nil, the batch runs as one implicit transaction: the locks are
+// held until sql's writes commit, at the end of the round trip. Otherwise
+// the batch begins a transaction, then runs in it after read, and the
+// transaction commits if both return nil.
+func (s *Store) locked(ctx context.Context, users []string, sql string, args pgx.NamedArgs, read func(pgx.BatchResults) error, then func(pgx.Tx) error) error {
 	keys := lockKeys(users)
 	b := &pgx.Batch{}
+	if then != nil {
+		b.BeginTx(pgx.TxOptions{})
+	}
 	for _, k := range keys {
 		b.Queue(s.q.lockUser, pgx.NamedArgs{"class": s.lockClass, "key": k})
 	}
 	b.Queue(sql, args)
-	if _, pool := db.(*pgxpool.Pool); pool && s.hold != "" {
+	if then == nil && s.hold != "" {
 		b.Queue(s.hold)
 	}
-	br := db.SendBatch(ctx, b)
+	br := s.pool.SendBatch(ctx, b)
 	err := func() error {
+		if then != nil {
+			if _, err := br.Exec(); err != nil {
+				return wrap("begin", err)
+			}
+		}
 		for range keys {
 			if _, err := br.Exec(); err != nil {
 				return wrap("lock user", err)
@@ -233,11 +223,19 @@ func (s *Store) locked(ctx context.Context, db dbtx, users []string, sql string,
 		}
 		return read(br)
 	}()
-	// Close reads what is left and reports a failed commit.
+	// Close reads what is left and, for an implicit transaction, reports
+	// a failed commit.
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = wrap("commit", cerr)
 	}
-	return err
+	if then == nil {
+		return err
+	}
+	tx := br.Tx()
+	if err == nil {
+		err = then(tx)
+	}
+	return s.end(ctx, tx, "commit", err)
 }
 
 // lockKeys returns the advisory lock keys of users, sorted, without
@@ -259,14 +257,6 @@ func lockKeys(users []string) []int32 {
 // transaction rolls back). Anonymous sessions (empty UserID) are never
 // limited.
 func (s *Store) enforceLimit(ctx context.Context, tx pgx.Tx, c *latch.Commit) error {
-	// A result that is already expired adds no live session.
-	var live bool
-	if err := tx.QueryRow(ctx, s.q.isLive, pgx.NamedArgs{"id": c.ID[:]}).Scan(&live); err != nil {
-		return wrap("session limit", err)
-	}
-	if !live {
-		return nil
-	}
 	rows, err := tx.Query(ctx, s.q.listOthers, pgx.NamedArgs{"user_id": c.Meta.UserID, "id": c.ID[:]})
 	if err != nil {
 		return wrap("session limit", err)
@@ -295,7 +285,11 @@ func (s *Store) inTx(ctx context.Context, op string, f func(pgx.Tx) error) error
 	if err != nil {
 		return wrap(op, err)
 	}
-	err = f(tx)
+	return s.end(ctx, tx, op, f(tx))
+}
+
+// end commits tx if err is nil, and rolls it back otherwise.
+func (s *Store) end(ctx context.Context, tx pgx.Tx, op string, err error) error {
 	if err == nil && s.hold != "" {
 		_, err = tx.Exec(ctx, s.hold)
 	}
@@ -454,12 +448,12 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 	var n int64
 	args := pgx.NamedArgs{"user_id": userID, "keep": keep[:]}
 	err := retry(func() error {
-		return s.locked(ctx, s.pool, []string{userID}, s.q.deleteUser, args, func(br pgx.BatchResults) error {
+		return s.locked(ctx, []string{userID}, s.q.deleteUser, args, func(br pgx.BatchResults) error {
 			if err := br.QueryRow().Scan(&n); err != nil {
 				return wrap("delete user", err)
 			}
 			return nil
-		})
+		}, nil)
 	})
 	if err != nil {
 		return 0, err
