@@ -61,16 +61,23 @@
 // change. It takes no advisory lock.
 //
 // A renewal is one statement, sent in the same round trip as the advisory
-// locks of the users involved (the commit's user, and the old row's user
-// when that differs): it locks the old row, inserts the new one with the
-// old data patched, and only if the insert succeeded deletes the old row
-// and leaves the forward. A renewal into a taken hash writes nothing.
-// Creations of a user's sessions, commits that change a session's user,
-// and commits under MaxPerUser (which count and evict in the same
-// transaction) take the same advisory locks. Locks are always taken in the
-// order of their keys, so two of these transactions never wait for each
-// other in a cycle; should PostgreSQL still abort one as a deadlock, it is
-// run again.
+// lock of the commit's user: it locks the old row, inserts the new one
+// with the old data patched, and only if the insert succeeded deletes the
+// old row and leaves the forward. A renewal into a taken hash writes
+// nothing. When the old row belongs to another user (a login as someone
+// else, a logout by renewal), the statement writes nothing and runs again
+// holding both users' locks. Creations of a user's sessions, commits that
+// change a session's user, and commits under MaxPerUser (which count and
+// evict in the same transaction, begun in the same round trip) take the
+// same advisory locks. Locks are always taken in the order of their keys,
+// so two of these transactions never wait for each other in a cycle;
+// should PostgreSQL still abort one as a deadlock, it is run again.
+// Anonymous sessions (user "") take no advisory lock, and ListUser and
+// DeleteUser of "" find no sessions, as in the other stores.
+//
+// A Load or a commit that finds no live session row under its hash looks
+// for a forward in a second statement, after the first: a renewal that
+// moved the row before the first has committed its forward by then.
 //
 // Delete and DeleteUser are ordered against renewals:
 //
@@ -83,12 +90,15 @@
 //   - DeleteUser holds the user's advisory lock while it deletes, and reads
 //     the user's rows only once it holds it. A renewal of one of the user's
 //     sessions holds the same lock, so it has either committed (and
-//     DeleteUser deletes the session at its new hash) or not begun (and
-//     finds the session gone). keep is followed through the live forwards
-//     it left, so the session keep was renewed into is kept.
+//     DeleteUser deletes the session at its new hash) or waits, and then
+//     finds the session gone and returns latch.ErrNotFound. A commit with
+//     MaxPerUser that evicts is ordered the same way. keep is followed
+//     through the live forwards it left, so the session keep was renewed
+//     into is kept.
 //
-// The tests show each order with a second transaction held open before
-// its commit (TestHeld...).
+// The package's TestHeld tests show each order: they hold one of two
+// racing operations open just before its commit, with every lock it took,
+// while the other runs, and check the outcome.
 //
 // # Schema
 //
