@@ -185,7 +185,7 @@ func BenchmarkRenewed(b *testing.B) {
 			for b.Loop() {
 				n++
 				if !lost {
-					from[0], from[1], from[2], from[3] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+					from[28], from[29], from[30], from[31] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
 				}
 				err := s.Renewed(ctx, from, to, t0.Add(35*time.Minute))
 				if (err != nil) != lost {

@@ -64,12 +64,12 @@ func (s *Store) Revoke(ctx context.Context, id latch.Hash, until time.Time) erro
 	end := later(until, now).Add(revocationMargin)
 	for hops := 0; ; hops++ {
 		err := s.revs.Revoke(ctx, id, end.UTC())
+		if err == nil {
+			return nil
+		}
 		var moved *latch.RenewedError
 		if !errors.As(err, &moved) {
-			if err != nil {
-				return fmt.Errorf("cookiestore: revoke session: %w", err)
-			}
-			return nil
+			return fmt.Errorf("cookiestore: revoke session: %w", err)
 		}
 		switch {
 		case moved.To.IsZero() || moved.To == id:
@@ -114,10 +114,11 @@ func (s *Store) Renewed(ctx context.Context, from, to latch.Hash, until time.Tim
 	}
 	end := later(until, s.now()).Add(revocationMargin)
 	err := s.revs.Renewed(ctx, from, to, end.UTC())
+	if err == nil {
+		return nil
+	}
 	var moved *latch.RenewedError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &moved):
 		return fmt.Errorf("cookiestore: renewed: another request renewed session %s first: %w", from.Handle(), err)
 	case errors.Is(err, latch.ErrNotFound):
@@ -302,6 +303,13 @@ const (
 // Two revocations of one user (or two of one session) at the same moment
 // may both write, and the earlier time may win; the difference is the
 // time between the two calls.
+//
+// A session's record from an earlier version of this package (which
+// recorded every ended session as revoked) reads as revoked. An earlier
+// version sharing st reads a renewed record as revoked, and its Revoke
+// keeps such a record a renewal (at most extending it) without following
+// it: upgrade every process before relying on a logout ending a racing
+// renewal.
 func StoreRevocations(st latch.Store) Revocations {
 	return &storeRevocations{st: st}
 }

@@ -270,9 +270,10 @@ func TestLogout(t *testing.T) {
 //     as renewed after a renewal).
 //   - A change after RevokeUser is sealed after the not-before time, and
 //     that cookie is accepted (documented).
-//   - A renewal after a logout fails: the logout recorded the session as
-//     revoked first, so Renewed refuses it, and the request sends no
-//     cookie.
+//   - A renewal after a logout fails with latch.ErrNotFound: the logout
+//     recorded the session as revoked first, so Renewed refuses it, and
+//     the request sends no cookie. A login after a logout starts a fresh
+//     session instead (the user has just proved who they are).
 //   - A logout after a renewal ends the renewed session: Revoke finds
 //     where the renewal took the session and revokes it there too.
 func TestLateCommit(t *testing.T) {
@@ -283,7 +284,7 @@ func TestLateCommit(t *testing.T) {
 	)
 	tests := []struct {
 		name     string
-		late     string // what the late request does: "set", "renew" or "logout"
+		late     string // what the late request does: "set", "renew", "login" or "logout"
 		end      string // the request that ends the session
 		other    bool   // end it from another session of the user
 		lateCode int    // the late request's answer
@@ -295,7 +296,8 @@ func TestLateCommit(t *testing.T) {
 		{"change after logout", "set", "/logout", false, http.StatusOK, map[string]string{"late": notFound, "original": notFound}},
 		{"change after renew", "set", "/renew", false, http.StatusOK, map[string]string{"late": renewed, "original": renewed, "ender": alive}},
 		{"change after revoke others from another device", "set", "/revoke-others", true, http.StatusOK, map[string]string{"late": alive, "ender": alive}},
-		{"renewal after logout", "renew", "/logout", false, http.StatusServiceUnavailable, map[string]string{"original": notFound}},
+		{"renewal after logout", "renew", "/logout", false, http.StatusGone, map[string]string{"original": notFound}},
+		{"login after logout", "login", "/logout", false, http.StatusOK, map[string]string{"late": alive, "original": notFound}},
 		{"logout after renewal", "logout", "/renew", false, http.StatusOK, map[string]string{"ender": notFound, "original": renewed}},
 	}
 	for _, tt := range tests {
@@ -311,12 +313,17 @@ func TestLateCommit(t *testing.T) {
 				switch tt.late {
 				case "renew":
 					err = s.Renew()
+				case "login":
+					err = s.Login("alice")
 				case "logout":
 					err = s.Logout()
 				default:
 					s.Set("late", "yes")
 				}
-				if err != nil {
+				switch {
+				case errors.Is(err, latch.ErrNotFound):
+					http.Error(w, err.Error(), http.StatusGone)
+				case err != nil:
 					http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				}
 			})
