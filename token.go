@@ -8,6 +8,8 @@ import (
 	"hash"
 	"sync"
 	"time"
+
+	"github.com/latchsec/latch/driver"
 )
 
 // Token sizes. A token is "KEYID.B64" where B64 is the base64url (no
@@ -26,22 +28,22 @@ const (
 // Reason says why a request's cookie names no live session: why its token
 // was refused, or why the session it named ended. It is what
 // Session.Ended returns and what EventInvalidToken and EventExpired carry
-// (as Event.Reason).
-type Reason string
+// (as Event.Reason). It is the type stores use too (driver.Reason).
+type Reason = driver.Reason
 
 // Reasons a token is refused.
 const (
-	ReasonMalformed  Reason = "malformed"   // wrong length, alphabet or shape
-	ReasonUnknownKey Reason = "unknown-key" // key id not in the keyring
-	ReasonRetiredKey Reason = "retired-key" // key past its retirement date
-	ReasonBadMAC     Reason = "bad-mac"     // MAC does not verify: forged or tampered
-	ReasonNotFound   Reason = "not-found"   // MAC fine but no live record: revoked, expired or logged out
-	ReasonDuplicate  Reason = "duplicate"   // several cookies of the session's name (cookie tossing)
+	ReasonMalformed  = driver.ReasonMalformed  // wrong length, alphabet or shape
+	ReasonUnknownKey = driver.ReasonUnknownKey // key id not in the keyring
+	ReasonRetiredKey = driver.ReasonRetiredKey // key past its retirement date
+	ReasonBadMAC     = driver.ReasonBadMAC     // MAC does not verify: forged or tampered
+	ReasonNotFound   = driver.ReasonNotFound   // MAC fine but no live record: revoked, expired or logged out
+	ReasonDuplicate  = driver.ReasonDuplicate  // several cookies of the session's name (cookie tossing)
 	// ReasonRenewed: the token named a session that has since been
 	// renewed under a new ID (by a login, Renew or Reauthenticate on
 	// another request). The old token is dead, but its cookie is not
 	// cleared: the browser most likely holds the new one already.
-	ReasonRenewed Reason = "renewed"
+	ReasonRenewed = driver.ReasonRenewed
 )
 
 // Reasons a session ended.

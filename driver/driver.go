@@ -1,4 +1,13 @@
-package latch
+// Package driver is what a session store implements for latch, as
+// database/sql/driver is for database/sql: the Store contract (a record per
+// session under the SHA-256 of its ID, atomic commits, renewals that leave
+// forwards, a per-user index), the Stateless contract of cookie sessions,
+// and the value codec every store uses. Applications need none of it: they
+// use package latch, and pick a store package (memstore, boltstore,
+// redisstore, pgstore, cookiestore) that implements it.
+//
+// The package storetest checks a Store against this contract.
+package driver
 
 import (
 	"context"
@@ -301,6 +310,27 @@ type Stateless interface {
 	// the call (a per-user "not before" time, ASVS 7.4.1).
 	RevokeUser(ctx context.Context, userID string) error
 }
+
+// Reason says why a cookie names no live session. Package latch gives it to
+// applications as latch.Reason (Session.Ended), with the reasons a session
+// ends; the ones below are those a Stateless gives in Opened.Refused, and
+// the Manager's own token checks.
+type Reason string
+
+// Reasons a cookie is refused.
+const (
+	ReasonMalformed  Reason = "malformed"   // wrong length, alphabet or shape
+	ReasonUnknownKey Reason = "unknown-key" // key id not in the keyring
+	ReasonRetiredKey Reason = "retired-key" // key past its retirement date
+	ReasonBadMAC     Reason = "bad-mac"     // MAC does not verify: forged or tampered
+	ReasonNotFound   Reason = "not-found"   // authentic but no live session: revoked, expired or logged out
+	ReasonDuplicate  Reason = "duplicate"   // several cookies of the session's name (cookie tossing)
+	// ReasonRenewed: the cookie named a session that has since been
+	// renewed under a new ID (by a login, Renew or Reauthenticate on
+	// another request). The old cookie is dead, but the Manager does not
+	// clear it: the browser most likely holds the new one already.
+	ReasonRenewed Reason = "renewed"
+)
 
 // Opened is what opening a session's cookie yields: the session, or why
 // there is none.

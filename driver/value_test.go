@@ -1,4 +1,4 @@
-package latch
+package driver
 
 import (
 	"encoding/json"
