@@ -16,7 +16,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	scsmem "github.com/alexedwards/scs/v2/memstore"
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -41,18 +41,18 @@ func (c *FakeClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
 // Advance moves the clock forward by d.
 func (c *FakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-// latchCounter counts the writes a latch.Store receives.
+// latchCounter counts the writes a driver.Store receives.
 type latchCounter struct {
-	latch.Store
+	driver.Store
 	writes *atomic.Int64
 }
 
-func (c latchCounter) Commit(ctx context.Context, m *latch.Commit) error {
+func (c latchCounter) Commit(ctx context.Context, m *driver.Commit) error {
 	c.writes.Add(1)
 	return c.Store.Commit(ctx, m)
 }
 
-func (c latchCounter) Delete(ctx context.Context, id latch.Hash) error {
+func (c latchCounter) Delete(ctx context.Context, id driver.Hash) error {
 	c.writes.Add(1)
 	return c.Store.Delete(ctx, id)
 }
@@ -97,7 +97,7 @@ func (c scsCtxCounter) DeleteCtx(ctx context.Context, token string) error {
 // countWrites returns Options whose store wrappers count every write
 // (commit or delete) in n.
 func countWrites(opts Options, n *atomic.Int64) Options {
-	opts.WrapLatch = func(s latch.Store) latch.Store { return latchCounter{s, n} }
+	opts.WrapLatch = func(s driver.Store) driver.Store { return latchCounter{s, n} }
 	opts.WrapSCS = func(s scs.Store) scs.Store {
 		c := scsCounter{s, n}
 		if cs, ok := s.(scs.CtxStore); ok {
@@ -337,14 +337,14 @@ func LatchMemory(ctx context.Context, n int, window time.Duration) (Memory, erro
 	}
 	defer st.Close()
 	now := clock.Now()
-	meta := func(user string, idle time.Duration) latch.Meta {
-		return latch.Meta{UserID: user, Created: now, LastSeen: now, AuthTime: now,
+	meta := func(user string, idle time.Duration) driver.Meta {
+		return driver.Meta{UserID: user, Created: now, LastSeen: now, AuthTime: now,
 			IdleTimeout: idle, AbsoluteTimeout: AbsoluteTimeout}
 	}
-	var probes [probeCount]latch.Hash
+	var probes [probeCount]driver.Hash
 	for i := range probes {
-		probes[i] = latch.Hash(sha256.Sum256([]byte(rand.Text())))
-		err := st.Commit(ctx, &latch.Commit{ID: probes[i], Create: true,
+		probes[i] = driver.Hash(sha256.Sum256([]byte(rand.Text())))
+		err := st.Commit(ctx, &driver.Commit{ID: probes[i], Create: true,
 			Meta: meta("probe", AbsoluteTimeout), Set: map[string]any{ThemeKey: ThemeValue}})
 		if err != nil {
 			return res, fmt.Errorf("bench: memstore commit: %w", err)
@@ -353,7 +353,7 @@ func LatchMemory(ctx context.Context, n int, window time.Duration) (Memory, erro
 	var id [32]byte
 	for i := range n {
 		rand.Read(id[:])
-		err := st.Commit(ctx, &latch.Commit{ID: latch.Hash(sha256.Sum256(id[:])), Create: true,
+		err := st.Commit(ctx, &driver.Commit{ID: driver.Hash(sha256.Sum256(id[:])), Create: true,
 			Meta: meta(userID(i), IdleTimeout), Set: map[string]any{ThemeKey: ThemeValue}})
 		if err != nil {
 			return res, fmt.Errorf("bench: memstore commit: %w", err)

@@ -37,6 +37,7 @@ import (
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/boltstore"
 	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 	"github.com/latchsec/latch/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -93,7 +94,7 @@ type Options struct {
 	Now func() time.Time
 	// WrapLatch, when set, wraps latch's session store (not cookie mode's),
 	// for example to count writes.
-	WrapLatch func(latch.Store) latch.Store
+	WrapLatch func(driver.Store) driver.Store
 	// WrapSCS, when set, wraps scs's store (memstore or go-redis).
 	WrapSCS func(scs.Store) scs.Store
 }
@@ -298,8 +299,8 @@ func (l *Lib) latch(ctx context.Context, opts Options) error {
 	if now == nil {
 		now = time.Now
 	}
-	var store latch.Store
-	var stateless latch.Stateless
+	var store driver.Store
+	var stateless driver.Stateless
 	switch l.Name {
 	case LatchMem:
 		ms, err := memstore.New(memstore.Options{Now: now})

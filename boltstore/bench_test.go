@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // benchStore returns a store holding n sessions of 10 users, with real time.
@@ -18,7 +18,7 @@ func benchStore(b *testing.B, n int) *Store {
 	// One transaction for the whole fixture: n fsyncs would dominate.
 	err := s.update(func(bk buckets) error {
 		for i := range n {
-			c := &latch.Commit{ID: hashOf(fmt.Sprint(i)), Create: true, Meta: meta(fmt.Sprintf("user%d", i%10), now)}
+			c := &driver.Commit{ID: hashOf(fmt.Sprint(i)), Create: true, Meta: meta(fmt.Sprintf("user%d", i%10), now)}
 			set := map[string][]byte{"cart": []byte("[1,2,3]"), "csrf": []byte(`"0123456789abcdef"`), "n": []byte(fmt.Sprint(i))}
 			if err := commitTx(bk, c, set, now); err != nil {
 				return err
@@ -35,7 +35,7 @@ func benchStore(b *testing.B, n int) *Store {
 func BenchmarkLoad(b *testing.B) {
 	s := benchStore(b, 1000)
 	ctx := context.Background()
-	ids := make([]latch.Hash, 1000)
+	ids := make([]driver.Hash, 1000)
 	for i := range ids {
 		ids[i] = hashOf(fmt.Sprint(i))
 	}
@@ -57,27 +57,27 @@ func BenchmarkCommit(b *testing.B) {
 	cases := []struct {
 		name        string
 		parallelism int // goroutines per GOMAXPROCS; group commit shares fsyncs between them
-		c           func(i int, now time.Time) *latch.Commit
+		c           func(i int, now time.Time) *driver.Commit
 	}{
-		{"update", 1, func(i int, now time.Time) *latch.Commit {
-			return &latch.Commit{ID: hashOf(fmt.Sprint(i % 1000)), Meta: meta(fmt.Sprintf("user%d", i%10), now),
+		{"update", 1, func(i int, now time.Time) *driver.Commit {
+			return &driver.Commit{ID: hashOf(fmt.Sprint(i % 1000)), Meta: meta(fmt.Sprintf("user%d", i%10), now),
 				Set: map[string]any{"n": i}}
 		}},
-		{"update-x16", 16, func(i int, now time.Time) *latch.Commit {
-			return &latch.Commit{ID: hashOf(fmt.Sprint(i % 1000)), Meta: meta(fmt.Sprintf("user%d", i%10), now),
+		{"update-x16", 16, func(i int, now time.Time) *driver.Commit {
+			return &driver.Commit{ID: hashOf(fmt.Sprint(i % 1000)), Meta: meta(fmt.Sprintf("user%d", i%10), now),
 				Set: map[string]any{"n": i}}
 		}},
-		{"create", 1, func(i int, now time.Time) *latch.Commit {
-			return &latch.Commit{ID: hashOf(fmt.Sprintf("new%d", i)), Create: true, Meta: meta("", now),
+		{"create", 1, func(i int, now time.Time) *driver.Commit {
+			return &driver.Commit{ID: hashOf(fmt.Sprintf("new%d", i)), Create: true, Meta: meta("", now),
 				Set: map[string]any{"n": i}}
 		}},
-		{"renew", 1, func(i int, now time.Time) *latch.Commit {
+		{"renew", 1, func(i int, now time.Time) *driver.Commit {
 			// Session i%1000 moves from its generation i/1000 to the next.
-			return &latch.Commit{ID: renewedHash(i%1000, i/1000+1), From: renewedHash(i%1000, i/1000), Create: true,
+			return &driver.Commit{ID: renewedHash(i%1000, i/1000+1), From: renewedHash(i%1000, i/1000), Create: true,
 				Meta: meta(fmt.Sprintf("user%d", i%10), now), Set: map[string]any{"n": i}}
 		}},
-		{"login-with-limit", 1, func(i int, now time.Time) *latch.Commit {
-			return &latch.Commit{ID: hashOf(fmt.Sprintf("login%d", i)), Create: true,
+		{"login-with-limit", 1, func(i int, now time.Time) *driver.Commit {
+			return &driver.Commit{ID: hashOf(fmt.Sprintf("login%d", i)), Create: true,
 				Meta: meta(fmt.Sprintf("user%d", i%10), now), MaxPerUser: 150, EvictOldest: true}
 		}},
 	}
@@ -103,7 +103,7 @@ func BenchmarkCommit(b *testing.B) {
 }
 
 // renewedHash names session j of benchStore after gen renewals.
-func renewedHash(j, gen int) latch.Hash {
+func renewedHash(j, gen int) driver.Hash {
 	if gen == 0 {
 		return hashOf(fmt.Sprint(j))
 	}

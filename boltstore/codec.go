@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // On-disk layout.
@@ -81,10 +81,10 @@ func corrupt(format string, args ...any) error {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // record is the stored form of a session: its metadata and its values, each
-// value still encoded with latch.EncodeValue so that a Commit can apply
+// value still encoded with driver.EncodeValue so that a Commit can apply
 // changes key by key without decoding the others.
 type record struct {
-	meta   latch.Meta
+	meta   driver.Meta
 	values map[string][]byte
 }
 
@@ -295,7 +295,7 @@ func decodeRecordBody(body []byte, copyValues bool) (*record, error) {
 // session moved to, kept until the time the replaced record would have
 // expired (its Meta.ExpiresAt()).
 type forward struct {
-	to      latch.Hash
+	to      driver.Hash
 	expires time.Time
 }
 
@@ -309,7 +309,7 @@ func (f *forward) live(now time.Time) bool { return now.Before(f.expires) }
 //	expiry: varint unix seconds, uvarint nanoseconds
 //	CRC-32C (Castagnoli) of everything above, big-endian
 func encodeForward(f *forward) []byte {
-	b := make([]byte, 0, 1+latch.HashSize+binary.MaxVarintLen64+binary.MaxVarintLen32+4)
+	b := make([]byte, 0, 1+driver.HashSize+binary.MaxVarintLen64+binary.MaxVarintLen32+4)
 	b = append(b, tagForward)
 	b = append(b, f.to[:]...)
 	b = appendTime(b, f.expires)
@@ -319,14 +319,14 @@ func encodeForward(f *forward) []byte {
 // decodeForwardBody parses the body of a forward, after its tag and without its
 // checksum.
 func decodeForwardBody(body []byte) (*forward, error) {
-	if len(body) < latch.HashSize {
+	if len(body) < driver.HashSize {
 		return nil, corrupt("bad forward target")
 	}
-	f := &forward{to: latch.Hash(body[:latch.HashSize])}
+	f := &forward{to: driver.Hash(body[:driver.HashSize])}
 	if f.to.IsZero() {
 		return nil, corrupt("forward to the zero hash")
 	}
-	d := &decoder{b: body[latch.HashSize:]}
+	d := &decoder{b: body[driver.HashSize:]}
 	f.expires = d.time("forward expiry")
 	if d.err != nil {
 		return nil, d.err
@@ -356,16 +356,16 @@ const expiryPrefixLen = 8
 // expiryKey is the expiry index key for a session: the expiry in Unix
 // nanoseconds with the sign bit flipped, big-endian, so that byte order is
 // time order, followed by the hash.
-func expiryKey(t time.Time, h latch.Hash) []byte {
-	k := make([]byte, expiryPrefixLen+latch.HashSize)
+func expiryKey(t time.Time, h driver.Hash) []byte {
+	k := make([]byte, expiryPrefixLen+driver.HashSize)
 	binary.BigEndian.PutUint64(k, uint64(expiryNanos(t))^(1<<63))
 	copy(k[expiryPrefixLen:], h[:])
 	return k
 }
 
 // parseExpiryKey is the inverse of expiryKey.
-func parseExpiryKey(k []byte) (nanos int64, h latch.Hash, ok bool) {
-	if len(k) != expiryPrefixLen+latch.HashSize {
+func parseExpiryKey(k []byte) (nanos int64, h driver.Hash, ok bool) {
+	if len(k) != expiryPrefixLen+driver.HashSize {
 		return 0, h, false
 	}
 	nanos = int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
@@ -375,12 +375,12 @@ func parseExpiryKey(k []byte) (nanos int64, h latch.Hash, ok bool) {
 
 // userPrefix is the common prefix of every index key of the user.
 func userPrefix(user string) []byte {
-	p := make([]byte, 0, binary.MaxVarintLen64+len(user)+latch.HashSize)
+	p := make([]byte, 0, binary.MaxVarintLen64+len(user)+driver.HashSize)
 	p = binary.AppendUvarint(p, uint64(len(user)))
 	return append(p, user...)
 }
 
 // userKey is the per-user index key of a session.
-func userKey(user string, h latch.Hash) []byte {
+func userKey(user string, h driver.Hash) []byte {
 	return append(userPrefix(user), h[:]...)
 }

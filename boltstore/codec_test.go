@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 func TestRecordRoundTrip(t *testing.T) {
@@ -33,8 +33,8 @@ func TestRecordRoundTrip(t *testing.T) {
 			"long":  []byte(`"` + strings.Repeat("x", 70000) + `"`),
 			"emoji": []byte(`"🔒"`),
 		}}},
-		{"zero times", &record{meta: latch.Meta{UserID: "u", IdleTimeout: time.Second}, values: map[string][]byte{}}},
-		{"pre-1970 and far future", &record{meta: latch.Meta{
+		{"zero times", &record{meta: driver.Meta{UserID: "u", IdleTimeout: time.Second}, values: map[string][]byte{}}},
+		{"pre-1970 and far future", &record{meta: driver.Meta{
 			Created:         time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC),
 			LastSeen:        time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
 			AuthTime:        time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
@@ -241,8 +241,8 @@ func TestDecodeForwardErrors(t *testing.T) {
 	}{
 		{"bad checksum", append(slices.Clone(body), 0, 0, 0, 0), "checksum mismatch"},
 		{"short target", resum(body[:20]), "bad forward target"},
-		{"zero target", resum(append(append([]byte{tagForward}, make([]byte, latch.HashSize)...), body[1+latch.HashSize:]...)), "forward to the zero hash"},
-		{"no expiry", resum(body[:1+latch.HashSize]), "bad forward expiry"},
+		{"zero target", resum(append(append([]byte{tagForward}, make([]byte, driver.HashSize)...), body[1+driver.HashSize:]...)), "forward to the zero hash"},
+		{"no expiry", resum(body[:1+driver.HashSize]), "bad forward expiry"},
 		{"trailing bytes", resum(append(slices.Clone(body), 0)), "1 trailing bytes"},
 		{"unknown tag", resum(append([]byte{3}, body[1:]...)), "unknown record version 3"},
 	}
@@ -259,15 +259,15 @@ func TestDecodeForwardErrors(t *testing.T) {
 	}
 }
 
-// TestCodecCoversMeta sets each field of latch.Meta in turn and checks that
-// it survives encoding, so that a field added to latch.Meta and not to the
+// TestCodecCoversMeta sets each field of driver.Meta in turn and checks that
+// it survives encoding, so that a field added to driver.Meta and not to the
 // codec fails here rather than being dropped silently.
 func TestCodecCoversMeta(t *testing.T) {
-	typ := reflect.TypeFor[latch.Meta]()
+	typ := reflect.TypeFor[driver.Meta]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		t.Run(f.Name, func(t *testing.T) {
-			var m latch.Meta
+			var m driver.Meta
 			v := reflect.ValueOf(&m).Elem().Field(i)
 			switch {
 			case f.Type == reflect.TypeFor[time.Time]():
@@ -279,14 +279,14 @@ func TestCodecCoversMeta(t *testing.T) {
 			case f.Type.Kind() == reflect.Bool:
 				v.SetBool(true)
 			default:
-				t.Fatalf("latch.Meta.%s has type %v, which the codec does not handle", f.Name, f.Type)
+				t.Fatalf("driver.Meta.%s has type %v, which the codec does not handle", f.Name, f.Type)
 			}
 			got, err := recordOf(encodeRecord(&record{meta: m, values: map[string][]byte{}}), true)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.meta != m {
-				t.Fatalf("latch.Meta.%s is not stored: got %+v, want %+v", f.Name, got.meta, m)
+				t.Fatalf("driver.Meta.%s is not stored: got %+v, want %+v", f.Name, got.meta, m)
 			}
 		})
 	}

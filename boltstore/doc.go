@@ -1,4 +1,4 @@
-// Package boltstore is a latch.Store kept in a single bbolt database file:
+// Package boltstore is a driver.Store kept in a single bbolt database file:
 // the default store for an application that runs on one machine.
 //
 // Open the file once at start and close it at shutdown:
@@ -23,11 +23,11 @@
 //
 // A renewal (a Commit with From) writes the new record and replaces the
 // old one by a forward to the new hash, in one transaction. Load and
-// Commit on the old hash then return a *latch.RenewedError naming the new
-// hash, and a Create on it returns latch.ErrExists, until the old record
+// Commit on the old hash then return a *driver.RenewedError naming the new
+// hash, and a Create on it returns driver.ErrExists, until the old record
 // would have expired; then the forward counts as nothing and the sweeper
 // deletes it. A forward is not a session: ListUser, DeleteUser and
-// latch.Commit.MaxPerUser never see it, and it survives a restart like a
+// driver.Commit.MaxPerUser never see it, and it survives a restart like a
 // record.
 //
 // bbolt runs one write transaction at a time, and Commit, Delete and
@@ -35,7 +35,7 @@
 // deletion of its session. Delete follows forwards (removing them) to the
 // record at the end of the chain, so a logout with an old hash ends the
 // renewed session; a renewal that comes after the Delete finds no session
-// and fails with latch.ErrNotFound. DeleteUser removes the user's sessions
+// and fails with driver.ErrNotFound. DeleteUser removes the user's sessions
 // as they are when it runs, and its keep is followed through forwards to
 // the session keep was renewed into. Delete follows at most 1,024 forwards
 // from one hash and fails, changing nothing, on a longer chain.
@@ -44,7 +44,7 @@
 //
 // Records are keyed by the raw SHA-256 hash of the session ID (the store
 // never sees the ID itself). A record holds the session metadata in a small
-// binary header and each value encoded on its own with latch.EncodeValue, so
+// binary header and each value encoded on its own with driver.EncodeValue, so
 // that a Commit changes only the keys it names; a CRC-32C over the record
 // turns disk corruption into an error matching ErrCorrupt rather than wrong
 // data. Forwards sit under their hash in the same bucket, tagged apart from

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/boltstore"
+	"github.com/latchsec/latch/driver"
 )
 
 // A store is opened once and closed at shutdown. latch's Manager drives it;
@@ -29,12 +29,12 @@ func Example() {
 	defer store.Close()
 
 	ctx := context.Background()
-	id := latch.Hash(sha256.Sum256([]byte("a session ID from crypto/rand")))
+	id := driver.Hash(sha256.Sum256([]byte("a session ID from crypto/rand")))
 	now := time.Now()
-	err = store.Commit(ctx, &latch.Commit{
+	err = store.Commit(ctx, &driver.Commit{
 		ID:     id,
 		Create: true,
-		Meta: latch.Meta{
+		Meta: driver.Meta{
 			UserID: "alice", Created: now, LastSeen: now, AuthTime: now,
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		},

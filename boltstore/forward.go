@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // Forwards.
@@ -31,7 +31,7 @@ const maxForwardHops = 1024
 // leaveForward replaces r, the live record stored under h, by a forward to
 // the hash to that expires when r would have. The forward keeps r's expiry
 // index entry (same time, same hash); r's user index entry goes.
-func (b buckets) leaveForward(h latch.Hash, r *record, to latch.Hash) error {
+func (b buckets) leaveForward(h driver.Hash, r *record, to driver.Hash) error {
 	f := &forward{to: to, expires: r.meta.ExpiresAt()}
 	if err := b.putKey(b.sessions, h[:], encodeForward(f)); err != nil {
 		return fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
@@ -46,7 +46,7 @@ func (b buckets) leaveForward(h latch.Hash, r *record, to latch.Hash) error {
 
 // removeForward deletes the forward f stored under h and its expiry index
 // entry.
-func (b buckets) removeForward(h latch.Hash, f *forward) error {
+func (b buckets) removeForward(h driver.Hash, f *forward) error {
 	if err := b.deleteKey(b.sessions, h[:]); err != nil {
 		return fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
 	}
@@ -65,7 +65,7 @@ func (b buckets) removeForward(h latch.Hash, f *forward) error {
 //
 // A chain longer than maxForwardHops is an error, and the transaction is
 // rolled back: Delete never reports success for a session it did not end.
-func deleteChain(b buckets, id latch.Hash, now time.Time) error {
+func deleteChain(b buckets, id driver.Hash, now time.Time) error {
 	for range maxForwardHops + 1 {
 		r, f, err := b.get(id, false)
 		if err != nil {
@@ -90,7 +90,7 @@ func deleteChain(b buckets, id latch.Hash, now time.Time) error {
 // live forward. A chain longer than maxForwardHops, or a cycle, gives the
 // zero hash (keep nothing): DeleteUser then ends one session too many
 // rather than one too few.
-func followKeep(b buckets, keep latch.Hash, now time.Time) latch.Hash {
+func followKeep(b buckets, keep driver.Hash, now time.Time) driver.Hash {
 	if keep.IsZero() {
 		return keep
 	}
@@ -101,5 +101,5 @@ func followKeep(b buckets, keep latch.Hash, now time.Time) latch.Hash {
 		}
 		keep = f.to
 	}
-	return latch.Hash{}
+	return driver.Hash{}
 }

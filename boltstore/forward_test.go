@@ -10,32 +10,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	bolt "go.etcd.io/bbolt"
 )
 
 // wantRenewed checks that Load(id) says the session moved to to.
-func wantRenewed(t testing.TB, s *Store, id, to latch.Hash) {
+func wantRenewed(t testing.TB, s *Store, id, to driver.Hash) {
 	t.Helper()
 	_, err := s.Load(context.Background(), id)
-	var re *latch.RenewedError
-	if !errors.As(err, &re) || re.To != to || !errors.Is(err, latch.ErrNotFound) {
+	var re *driver.RenewedError
+	if !errors.As(err, &re) || re.To != to || !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("Load(%s): %v; want RenewedError{To: %s}", id.Handle(), err, to.Handle())
 	}
 }
 
 // wantGone checks that Load(id) finds nothing: no record and no forward.
-func wantGone(t testing.TB, s *Store, id latch.Hash) {
+func wantGone(t testing.TB, s *Store, id driver.Hash) {
 	t.Helper()
 	_, err := s.Load(context.Background(), id)
-	if !errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrRenewed) {
+	if !errors.Is(err, driver.ErrNotFound) || errors.Is(err, driver.ErrRenewed) {
 		t.Fatalf("Load(%s): %v; want plain ErrNotFound", id.Handle(), err)
 	}
 }
 
 // putForward writes a forward from -> to by hand, as a renewal would, for
 // chains no sequence of commits makes (a cycle, a very long chain).
-func putForward(t testing.TB, s *Store, from, to latch.Hash, expires time.Time) {
+func putForward(t testing.TB, s *Store, from, to driver.Hash, expires time.Time) {
 	t.Helper()
 	err := s.update(func(b buckets) error {
 		if err := b.sessions.Put(from[:], encodeForward(&forward{to: to, expires: expires})); err != nil {
@@ -70,9 +70,9 @@ func putChain(t testing.TB, s *Store, n int, expires time.Time) {
 }
 
 // renew renews from into to for user at the clock's time.
-func renew(t testing.TB, s *Store, clk *fakeClock, from, to latch.Hash, user string) {
+func renew(t testing.TB, s *Store, clk *fakeClock, from, to driver.Hash, user string) {
 	t.Helper()
-	mustCommit(t, s, &latch.Commit{ID: to, From: from, Create: true, Meta: meta(user, clk.Now())})
+	mustCommit(t, s, &driver.Commit{ID: to, From: from, Create: true, Meta: meta(user, clk.Now())})
 }
 
 // wantCounts checks how many keys each bucket holds.
@@ -98,7 +98,7 @@ func TestForward(t *testing.T) {
 		run  func(t *testing.T, s *Store, clk *fakeClock)
 	}{
 		{"forward expires with the replaced record", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			clk.Advance(10 * time.Minute)
 			renew(t, s, clk, a, b, "alice") // a would have expired at t0+30m
 			clk.Advance(20*time.Minute - time.Nanosecond)
@@ -108,18 +108,18 @@ func TestForward(t *testing.T) {
 			mustLoad(t, s, b)
 			// Expired, the forward is nothing: an update or a renewal
 			// of a finds no session, and a may be created again.
-			if err := s.Commit(ctx, &latch.Commit{ID: a, Meta: meta("alice", clk.Now())}); !errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrRenewed) {
+			if err := s.Commit(ctx, &driver.Commit{ID: a, Meta: meta("alice", clk.Now())}); !errors.Is(err, driver.ErrNotFound) || errors.Is(err, driver.ErrRenewed) {
 				t.Errorf("update of expired forward: %v; want plain ErrNotFound", err)
 			}
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
 			mustLoad(t, s, a)
 			wantCounts(t, s, 2, 2, 1)
 		}},
 		{"update on a forward writes nothing", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"k": 1}})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"k": 1}})
 			renew(t, s, clk, a, b, "alice")
-			err := s.Commit(ctx, &latch.Commit{ID: a, Meta: meta("bob", clk.Now()), Set: map[string]any{"k": 2}})
-			var re *latch.RenewedError
+			err := s.Commit(ctx, &driver.Commit{ID: a, Meta: meta("bob", clk.Now()), Set: map[string]any{"k": 2}})
+			var re *driver.RenewedError
 			if !errors.As(err, &re) || re.To != b {
 				t.Fatalf("update: %v; want RenewedError{To: b}", err)
 			}
@@ -129,10 +129,10 @@ func TestForward(t *testing.T) {
 			wantCounts(t, s, 2, 2, 1)
 		}},
 		{"renewal from a forward writes nothing", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			renew(t, s, clk, a, b, "alice")
-			err := s.Commit(ctx, &latch.Commit{ID: c, From: a, Create: true, Meta: meta("alice", clk.Now())})
-			var re *latch.RenewedError
+			err := s.Commit(ctx, &driver.Commit{ID: c, From: a, Create: true, Meta: meta("alice", clk.Now())})
+			var re *driver.RenewedError
 			if !errors.As(err, &re) || re.To != b {
 				t.Fatalf("renewal: %v; want RenewedError{To: b}", err)
 			}
@@ -140,16 +140,16 @@ func TestForward(t *testing.T) {
 			wantCounts(t, s, 2, 2, 1)
 		}},
 		{"create or renew onto a live forward", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			renew(t, s, clk, a, b, "alice")
 			clk.Advance(time.Minute)
-			mustCommit(t, s, &latch.Commit{ID: c, Create: true, Meta: meta("alice", clk.Now())})
-			for _, cm := range []*latch.Commit{
+			mustCommit(t, s, &driver.Commit{ID: c, Create: true, Meta: meta("alice", clk.Now())})
+			for _, cm := range []*driver.Commit{
 				{ID: a, Create: true, Meta: meta("", clk.Now())},
 				{ID: a, From: c, Create: true, Meta: meta("alice", clk.Now())},
 				{ID: a, From: c, Meta: meta("alice", clk.Now())},
 			} {
-				if err := s.Commit(ctx, cm); !errors.Is(err, latch.ErrExists) {
+				if err := s.Commit(ctx, cm); !errors.Is(err, driver.ErrExists) {
 					t.Errorf("Commit(Create %v, From %v): %v; want ErrExists", cm.Create, !cm.From.IsZero(), err)
 				}
 			}
@@ -157,21 +157,21 @@ func TestForward(t *testing.T) {
 			wantUsers(t, s, "alice", b, c)
 		}},
 		{"a forward is not a session", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			renew(t, s, clk, a, b, "alice")
 			wantUsers(t, s, "alice", b)
 			// The limit counts b only: one more session fits under 2.
-			mustCommit(t, s, &latch.Commit{ID: c, Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 2})
-			if n, err := s.DeleteUser(ctx, "alice", latch.Hash{}); err != nil || n != 2 {
+			mustCommit(t, s, &driver.Commit{ID: c, Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 2})
+			if n, err := s.DeleteUser(ctx, "alice", driver.Hash{}); err != nil || n != 2 {
 				t.Fatalf("DeleteUser = %d, %v; want 2, nil", n, err)
 			}
 			wantCounts(t, s, 1, 1, 0) // the forward, until it expires
 		}},
 		{"eviction leaves the forward to the evicted session", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			renew(t, s, clk, a, b, "alice")
 			clk.Advance(time.Minute)
-			mustCommit(t, s, &latch.Commit{ID: c, Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 1, EvictOldest: true})
+			mustCommit(t, s, &driver.Commit{ID: c, Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 1, EvictOldest: true})
 			wantGone(t, s, b)
 			wantRenewed(t, s, a, b) // and b is gone: the session has ended
 			wantUsers(t, s, "alice", c)
@@ -193,21 +193,21 @@ func TestDeleteFollowsForwards(t *testing.T) {
 		run  func(t *testing.T, s *Store, clk *fakeClock)
 	}{
 		{"from the start of the chain", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			renew(t, s, clk, a, b, "alice")
 			renew(t, s, clk, b, c, "alice")
-			mustCommit(t, s, &latch.Commit{ID: x, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: x, Create: true, Meta: meta("alice", clk.Now())})
 			if err := s.Delete(ctx, a); err != nil {
 				t.Fatal(err)
 			}
-			for _, h := range []latch.Hash{a, b, c} {
+			for _, h := range []driver.Hash{a, b, c} {
 				wantGone(t, s, h)
 			}
 			wantUsers(t, s, "alice", x)
 			wantCounts(t, s, 1, 1, 1)
 		}},
 		{"from the middle of the chain", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			renew(t, s, clk, a, b, "alice")
 			renew(t, s, clk, b, c, "alice")
 			if err := s.Delete(ctx, b); err != nil {
@@ -219,7 +219,7 @@ func TestDeleteFollowsForwards(t *testing.T) {
 			wantUsers(t, s, "alice")
 		}},
 		{"an expired forward is not followed", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			clk.Advance(20 * time.Minute)
 			renew(t, s, clk, a, b, "alice")
 			clk.Advance(10 * time.Minute) // a's forward expires; b lives
@@ -240,7 +240,7 @@ func TestDeleteFollowsForwards(t *testing.T) {
 		{"a chain too long fails and changes nothing", func(t *testing.T, s *Store, clk *fakeClock) {
 			putChain(t, s, maxForwardHops+1, t0.Add(time.Hour))
 			last := hashOf(fmt.Sprint(maxForwardHops + 1))
-			mustCommit(t, s, &latch.Commit{ID: last, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: last, Create: true, Meta: meta("alice", clk.Now())})
 			err := s.Delete(ctx, hashOf("0"))
 			if err == nil || !strings.Contains(err.Error(), "forwards to follow") {
 				t.Fatalf("Delete: %v; want an error about the chain", err)
@@ -267,23 +267,23 @@ func TestDeleteUserFollowsKeep(t *testing.T) {
 	a, b, c, x := hashOf("a"), hashOf("b"), hashOf("c"), hashOf("x")
 	tests := []struct {
 		name     string
-		run      func(t *testing.T, s *Store, clk *fakeClock) latch.Hash // returns keep
+		run      func(t *testing.T, s *Store, clk *fakeClock) driver.Hash // returns keep
 		wantN    int
-		wantKept []latch.Hash
+		wantKept []driver.Hash
 	}{
-		{"keep renewed twice", func(t *testing.T, s *Store, clk *fakeClock) latch.Hash {
+		{"keep renewed twice", func(t *testing.T, s *Store, clk *fakeClock) driver.Hash {
 			renew(t, s, clk, a, b, "alice")
 			renew(t, s, clk, b, c, "alice")
 			return a
-		}, 1, []latch.Hash{c}},
-		{"keep renewed, then its forward expired", func(t *testing.T, s *Store, clk *fakeClock) latch.Hash {
+		}, 1, []driver.Hash{c}},
+		{"keep renewed, then its forward expired", func(t *testing.T, s *Store, clk *fakeClock) driver.Hash {
 			clk.Advance(20 * time.Minute)
 			renew(t, s, clk, a, b, "alice")
 			clk.Advance(10 * time.Minute)
 			return a
 		}, 1, nil}, // x has expired by now, b is removed
-		{"keep in a cycle keeps nothing", func(t *testing.T, s *Store, clk *fakeClock) latch.Hash {
-			mustCommit(t, s, &latch.Commit{ID: a, Delete: []string{"x"}, Meta: meta("alice", clk.Now())}) // still a record
+		{"keep in a cycle keeps nothing", func(t *testing.T, s *Store, clk *fakeClock) driver.Hash {
+			mustCommit(t, s, &driver.Commit{ID: a, Delete: []string{"x"}, Meta: meta("alice", clk.Now())}) // still a record
 			putForward(t, s, b, c, t0.Add(time.Hour))
 			putForward(t, s, c, b, t0.Add(time.Hour))
 			return b
@@ -293,8 +293,8 @@ func TestDeleteUserFollowsKeep(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
 			s := openTest(t, clk, nil)
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
-			mustCommit(t, s, &latch.Commit{ID: x, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: x, Create: true, Meta: meta("alice", clk.Now())})
 			keep := tc.run(t, s, clk)
 			n, err := s.DeleteUser(ctx, "alice", keep)
 			if err != nil || n != tc.wantN {
@@ -317,7 +317,7 @@ func TestForwardSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := hashOf("a"), hashOf("b")
-	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 	renew(t, s, clk, a, b, "alice")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -343,7 +343,7 @@ func TestSweepForwards(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, clk, nil)
 	a, b, c := hashOf("a"), hashOf("b"), hashOf("c")
-	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 	clk.Advance(10 * time.Minute)
 	renew(t, s, clk, a, b, "alice") // forward a expires at t0+30m
 	clk.Advance(10 * time.Minute)
@@ -371,7 +371,7 @@ func TestBackgroundSweeperRemovesForwards(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, clk, &Options{SweepInterval: time.Millisecond})
 	a, b := hashOf("a"), hashOf("b")
-	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
+	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
 	clk.Advance(10 * time.Minute)
 	renew(t, s, clk, a, b, "")
 	clk.Advance(20 * time.Minute)
@@ -396,7 +396,7 @@ func TestOpenUpgradesFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := hashOf("a")
-	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"k": "v"}})
+	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"k": "v"}})
 	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyFormat, []byte("boltstore/1")) }); err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +436,7 @@ func TestConcurrentRenewalsKeepIndexes(t *testing.T) {
 			defer wg.Done()
 			user := users[w%len(users)]
 			cur := hashOf(fmt.Sprintf("w%d", w))
-			if err := s.Commit(ctx, &latch.Commit{ID: cur, Create: true, Meta: meta(user, clk.Now()), MaxPerUser: 4, EvictOldest: true}); err != nil {
+			if err := s.Commit(ctx, &driver.Commit{ID: cur, Create: true, Meta: meta(user, clk.Now()), MaxPerUser: 4, EvictOldest: true}); err != nil {
 				t.Errorf("create: %v", err)
 				return
 			}
@@ -445,28 +445,28 @@ func TestConcurrentRenewalsKeepIndexes(t *testing.T) {
 				var err error
 				switch i % 5 {
 				case 0, 1:
-					err = s.Commit(ctx, &latch.Commit{ID: next, From: cur, Create: true, Meta: meta(user, clk.Now()), MaxPerUser: 4, EvictOldest: true})
+					err = s.Commit(ctx, &driver.Commit{ID: next, From: cur, Create: true, Meta: meta(user, clk.Now()), MaxPerUser: 4, EvictOldest: true})
 					if err == nil {
 						cur = next
 					}
 				case 2:
-					err = s.Commit(ctx, &latch.Commit{ID: cur, Meta: meta(user, clk.Now()), Set: map[string]any{"i": i}})
+					err = s.Commit(ctx, &driver.Commit{ID: cur, Meta: meta(user, clk.Now()), Set: map[string]any{"i": i}})
 				case 3:
 					_, err = s.DeleteUser(ctx, user, cur)
 				case 4:
 					if err = s.Delete(ctx, cur); err == nil {
-						err = s.Commit(ctx, &latch.Commit{ID: next, Create: true, Meta: meta(user, clk.Now()), MaxPerUser: 4, EvictOldest: true})
+						err = s.Commit(ctx, &driver.Commit{ID: next, Create: true, Meta: meta(user, clk.Now()), MaxPerUser: 4, EvictOldest: true})
 						cur = next
 					}
 				}
-				if err != nil && !errors.Is(err, latch.ErrNotFound) {
+				if err != nil && !errors.Is(err, driver.ErrNotFound) {
 					t.Errorf("worker %d round %d: %v", w, i, err)
 					return
 				}
 			}
 			// End on a renewal, which nothing after it prunes.
-			err := s.Commit(ctx, &latch.Commit{ID: hashOf(fmt.Sprintf("w%d/last", w)), From: cur, Create: true, Meta: meta(user, clk.Now())})
-			if err != nil && !errors.Is(err, latch.ErrNotFound) {
+			err := s.Commit(ctx, &driver.Commit{ID: hashOf(fmt.Sprintf("w%d/last", w)), From: cur, Create: true, Meta: meta(user, clk.Now())})
+			if err != nil && !errors.Is(err, driver.ErrNotFound) {
 				t.Errorf("worker %d: last renewal: %v", w, err)
 			}
 		}()
@@ -474,7 +474,7 @@ func TestConcurrentRenewalsKeepIndexes(t *testing.T) {
 	wg.Wait()
 	checkIndexes(t, s)
 	for _, u := range users {
-		if _, err := s.DeleteUser(ctx, u, latch.Hash{}); err != nil {
+		if _, err := s.DeleteUser(ctx, u, driver.Hash{}); err != nil {
 			t.Fatal(err)
 		}
 		wantUsers(t, s, u)
@@ -490,7 +490,7 @@ func checkIndexes(t testing.TB, s *Store) {
 	err := s.view(func(b buckets) error {
 		wantExpiry, wantUsers := map[string]bool{}, map[string]bool{}
 		err := b.sessions.ForEach(func(k, v []byte) error {
-			h := latch.Hash(k)
+			h := driver.Hash(k)
 			r, f, err := decodeStored(v, false)
 			switch {
 			case err != nil:

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/internal/latchtest"
 )
 
@@ -19,7 +19,7 @@ type fakeClock = latchtest.Clock
 func newClock() *fakeClock { return latchtest.NewClock(t0) }
 
 // hashOf returns a distinct hash for a test name.
-func hashOf(name string) latch.Hash { return sha256.Sum256([]byte(name)) }
+func hashOf(name string) driver.Hash { return sha256.Sum256([]byte(name)) }
 
 // openTest opens a store in a fresh temp dir, closed at the end of the test.
 // The sweeper is off unless opts says otherwise.
@@ -49,8 +49,8 @@ func openTest(t testing.TB, clk *fakeClock, opts *Options) *Store {
 
 // meta returns metadata for a session created at created by user, with a
 // 30-minute idle and 12-hour absolute timeout.
-func meta(user string, created time.Time) latch.Meta {
-	m := latch.Meta{
+func meta(user string, created time.Time) driver.Meta {
+	m := driver.Meta{
 		UserID:          user,
 		Created:         created,
 		LastSeen:        created,

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // These tests re-execute the test binary as a second process. The child's
@@ -115,7 +115,7 @@ func TestCrashDurability(t *testing.T) {
 		t.Fatal(err)
 	}
 	type ack struct {
-		id latch.Hash
+		id driver.Hash
 		i  int
 	}
 	var acked []ack
@@ -129,7 +129,7 @@ func TestCrashDurability(t *testing.T) {
 			continue
 		}
 		hexID, num, _ := strings.Cut(rest, " ")
-		h, err := latch.ParseHash(hexID)
+		h, err := driver.ParseHash(hexID)
 		var i int
 		if _, serr := fmt.Sscan(num, &i); err != nil || serr != nil || h != hashOf(fmt.Sprintf("crash-%d", i)) {
 			t.Fatalf("child printed %q", sc.Text())
@@ -187,7 +187,7 @@ func crashChild(path string) {
 		go func() {
 			for i := g; ; i += crashWriters {
 				id := hashOf(fmt.Sprintf("crash-%d", i))
-				err := s.Commit(ctx, &latch.Commit{
+				err := s.Commit(ctx, &driver.Commit{
 					ID: id, Create: true, Meta: meta("crash", now),
 					Set: map[string]any{"i": i, "pad": strings.Repeat("x", 200)},
 				})

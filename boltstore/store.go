@@ -11,12 +11,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-var _ latch.Store = (*Store)(nil)
+var _ driver.Store = (*Store)(nil)
 
 // Defaults for the zero fields of Options.
 const (
@@ -68,7 +68,7 @@ type Options struct {
 	OnError func(error)
 }
 
-// Store is a latch.Store kept in a bbolt database file. It is safe for
+// Store is a driver.Store kept in a bbolt database file. It is safe for
 // concurrent use. Only one Store, in one process, may have a file open at a
 // time.
 type Store struct {
@@ -326,7 +326,7 @@ func checkCtx(ctx context.Context) error {
 
 // get returns what is stored under h, expired or not: a record, a forward,
 // or neither when there is nothing.
-func (b buckets) get(h latch.Hash, copyValues bool) (*record, *forward, error) {
+func (b buckets) get(h driver.Hash, copyValues bool) (*record, *forward, error) {
 	data := b.sessions.Get(h[:])
 	if data == nil {
 		return nil, nil, nil
@@ -339,17 +339,17 @@ func (b buckets) get(h latch.Hash, copyValues bool) (*record, *forward, error) {
 }
 
 // getLive returns the live record stored under h. A live forward gives a
-// *latch.RenewedError naming its target; nothing, an expired record or an
-// expired forward gives latch.ErrNotFound.
-func (b buckets) getLive(h latch.Hash, now time.Time, copyValues bool) (*record, error) {
+// *driver.RenewedError naming its target; nothing, an expired record or an
+// expired forward gives driver.ErrNotFound.
+func (b buckets) getLive(h driver.Hash, now time.Time, copyValues bool) (*record, error) {
 	r, f, err := b.get(h, copyValues)
 	switch {
 	case err != nil:
 		return nil, err
 	case f != nil && f.live(now):
-		return nil, &latch.RenewedError{To: f.to}
+		return nil, &driver.RenewedError{To: f.to}
 	case r == nil || !live(r, now):
-		return nil, latch.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	return r, nil
 }
@@ -361,7 +361,7 @@ func live(r *record, now time.Time) bool {
 
 // put stores r under h with its index entries. Entries of a previous
 // record under h must have been removed first.
-func (b buckets) put(h latch.Hash, r *record) error {
+func (b buckets) put(h driver.Hash, r *record) error {
 	if err := b.putKey(b.sessions, h[:], encodeRecord(r)); err != nil {
 		return fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
 	}
@@ -379,7 +379,7 @@ func (b buckets) put(h latch.Hash, r *record) error {
 // remove deletes the record under h and, when r (the record that was
 // stored) is known, its index entries. Without r, stale index entries stay
 // behind; every reader of the indexes checks the record and ignores them.
-func (b buckets) remove(h latch.Hash, r *record) error {
+func (b buckets) remove(h driver.Hash, r *record) error {
 	if err := b.deleteKey(b.sessions, h[:]); err != nil {
 		return fmt.Errorf("boltstore: session %s: %w", h.Handle(), err)
 	}
@@ -390,7 +390,7 @@ func (b buckets) remove(h latch.Hash, r *record) error {
 }
 
 // unindex deletes the index entries of the record r stored under h.
-func (b buckets) unindex(h latch.Hash, r *record) error {
+func (b buckets) unindex(h driver.Hash, r *record) error {
 	if err := b.deleteKey(b.expiry, expiryKey(r.meta.ExpiresAt(), h)); err != nil {
 		return fmt.Errorf("boltstore: expiry index: %w", err)
 	}
@@ -398,7 +398,7 @@ func (b buckets) unindex(h latch.Hash, r *record) error {
 }
 
 // unindexUser deletes the user index entry of the record r stored under h.
-func (b buckets) unindexUser(h latch.Hash, r *record) error {
+func (b buckets) unindexUser(h driver.Hash, r *record) error {
 	if r.meta.UserID == "" {
 		return nil
 	}
@@ -408,23 +408,23 @@ func (b buckets) unindexUser(h latch.Hash, r *record) error {
 	return nil
 }
 
-// Load returns the live record stored under id, latch.ErrNotFound, or a
-// *latch.RenewedError when a renewal left a forward under id. An expired
+// Load returns the live record stored under id, driver.ErrNotFound, or a
+// *driver.RenewedError when a renewal left a forward under id. An expired
 // record or forward is never returned, even before the sweeper deletes it.
-func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+func (s *Store) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	if err := checkCtx(ctx); err != nil {
 		return nil, err
 	}
 	now := s.now()
-	var out *latch.Record
+	var out *driver.Record
 	err := s.view(func(b buckets) error {
 		r, err := b.getLive(id, now, false)
 		if err != nil {
 			return err
 		}
-		out = &latch.Record{Meta: r.meta, Values: make(map[string]any, len(r.values))}
+		out = &driver.Record{Meta: r.meta, Values: make(map[string]any, len(r.values))}
 		for k, raw := range r.values {
-			v, err := latch.DecodeValue(raw)
+			v, err := driver.DecodeValue(raw)
 			if err != nil {
 				return fmt.Errorf("boltstore: session %s: %w", id.Handle(),
 					&corruptError{detail: fmt.Sprintf("value %q", k), err: err})
@@ -440,10 +440,10 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 }
 
 // Commit applies c atomically inside one bbolt write transaction, which is
-// written and fsynced before Commit returns; see latch.Commit. Commits that
+// written and fsynced before Commit returns; see driver.Commit. Commits that
 // arrive while another transaction is being written share the next one
 // (group commit), each applied whole or not at all.
-func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
+func (s *Store) Commit(ctx context.Context, c *driver.Commit) error {
 	if err := checkCtx(ctx); err != nil {
 		return err
 	}
@@ -462,7 +462,7 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	// Encode new values before taking the write lock.
 	set := make(map[string][]byte, len(c.Set))
 	for k, v := range c.Set {
-		enc, err := latch.EncodeValue(v)
+		enc, err := driver.EncodeValue(v)
 		if err != nil {
 			return fmt.Errorf("boltstore: value %q: %w", k, err)
 		}
@@ -476,11 +476,11 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	})
 }
 
-// commitTx applies c in the transaction of b; see latch.Commit. It makes
+// commitTx applies c in the transaction of b; see driver.Commit. It makes
 // every check first and changes nothing when one fails: a refusal
-// (latch.ErrNotFound, latch.ErrExists, *latch.RenewedError,
-// latch.ErrSessionLimit, ErrCorrupt) leaves the transaction as it found it.
-func commitTx(b buckets, c *latch.Commit, set map[string][]byte, now time.Time) error {
+// (driver.ErrNotFound, driver.ErrExists, *driver.RenewedError,
+// driver.ErrSessionLimit, ErrCorrupt) leaves the transaction as it found it.
+func commitTx(b buckets, c *driver.Commit, set map[string][]byte, now time.Time) error {
 	var from *record
 	if !c.From.IsZero() {
 		r, err := b.getLive(c.From, now, true)
@@ -534,13 +534,13 @@ func commitTx(b buckets, c *latch.Commit, set map[string][]byte, now time.Time) 
 // under c.From) for a renewal, an empty record for a creation, and the
 // live record under c.ID (existing) for an update. fwd is the forward
 // stored under c.ID, if any.
-func commitBase(c *latch.Commit, from, existing *record, fwd *forward, now time.Time) (*record, error) {
+func commitBase(c *driver.Commit, from, existing *record, fwd *forward, now time.Time) (*record, error) {
 	fwdLive := fwd != nil && fwd.live(now)
 	if from != nil || c.Create {
 		// A new session under c.ID: never over a live forward, and
 		// never over a live record when Create says c.ID is new.
 		if fwdLive || c.Create && existing != nil && live(existing, now) {
-			return nil, latch.ErrExists
+			return nil, driver.ErrExists
 		}
 		if from != nil {
 			return from, nil
@@ -549,16 +549,16 @@ func commitBase(c *latch.Commit, from, existing *record, fwd *forward, now time.
 	}
 	switch {
 	case fwdLive:
-		return nil, &latch.RenewedError{To: fwd.to}
+		return nil, &driver.RenewedError{To: fwd.to}
 	case existing == nil || !live(existing, now):
-		return nil, latch.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	return existing, nil
 }
 
 // applyValues applies the Clear, Delete and Set of c to values (which it
 // may change) and returns the result.
-func applyValues(values map[string][]byte, c *latch.Commit, set map[string][]byte) map[string][]byte {
+func applyValues(values map[string][]byte, c *driver.Commit, set map[string][]byte) map[string][]byte {
 	if c.Clear {
 		values = make(map[string][]byte, len(set))
 	}
@@ -573,8 +573,8 @@ func applyValues(values map[string][]byte, c *latch.Commit, set map[string][]byt
 
 // limitUser applies c.MaxPerUser when c adds a session to its user: it
 // returns the sessions to evict (none below the limit) or
-// latch.ErrSessionLimit, and the user's stale index entries to prune.
-func limitUser(b buckets, c *latch.Commit, base *record, now time.Time) (evict []entry, stale [][]byte, err error) {
+// driver.ErrSessionLimit, and the user's stale index entries to prune.
+func limitUser(b buckets, c *driver.Commit, base *record, now time.Time) (evict []entry, stale [][]byte, err error) {
 	user := c.Meta.UserID
 	adds := c.Create || !c.From.IsZero() || base.meta.UserID != user
 	if c.MaxPerUser <= 0 || user == "" || !adds {
@@ -589,14 +589,14 @@ func limitUser(b buckets, c *latch.Commit, base *record, now time.Time) (evict [
 		return nil, stale, nil
 	}
 	if !c.EvictOldest {
-		return nil, nil, latch.ErrSessionLimit
+		return nil, nil, driver.ErrSessionLimit
 	}
 	return others[:len(others)-c.MaxPerUser+1], stale, nil
 }
 
 // entry is one session found through the user index.
 type entry struct {
-	id  latch.Hash
+	id  driver.Hash
 	rec *record
 }
 
@@ -609,15 +609,15 @@ type entry struct {
 //
 // A corrupt record fails the call, unless skipCorrupt is set: then the
 // hashes of corrupt records indexed under the user are returned apart.
-func liveUserSessions(b buckets, user string, now time.Time, skipCorrupt bool) (out []entry, corrupt []latch.Hash, stale [][]byte, err error) {
+func liveUserSessions(b buckets, user string, now time.Time, skipCorrupt bool) (out []entry, corrupt []driver.Hash, stale [][]byte, err error) {
 	prefix := userPrefix(user)
 	c := b.users.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) != len(prefix)+latch.HashSize {
+		if len(k) != len(prefix)+driver.HashSize {
 			stale = append(stale, bytes.Clone(k))
 			continue
 		}
-		id := latch.Hash(k[len(prefix):])
+		id := driver.Hash(k[len(prefix):])
 		r, _, err := b.get(id, false)
 		if err != nil {
 			if skipCorrupt {
@@ -658,7 +658,7 @@ func (b buckets) pruneUsers(stale [][]byte) error {
 // a renewal either ran before (and Delete follows its forward) or runs
 // after and finds nothing to renew. Deleting a missing record is not an
 // error, and a corrupt record is deleted too.
-func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
+func (s *Store) Delete(ctx context.Context, id driver.Hash) error {
 	if err := checkCtx(ctx); err != nil {
 		return err
 	}
@@ -680,7 +680,7 @@ func checkUser(userID string) error {
 
 // ListUser returns the user's live sessions, oldest first by Created. It
 // reads only the user's index entries, never the whole store.
-func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
+func (s *Store) ListUser(ctx context.Context, userID string) ([]driver.Info, error) {
 	if err := checkCtx(ctx); err != nil {
 		return nil, err
 	}
@@ -688,15 +688,15 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 		return nil, err
 	}
 	now := s.now()
-	var out []latch.Info
+	var out []driver.Info
 	err := s.view(func(b buckets) error {
 		entries, _, _, err := liveUserSessions(b, userID, now, false)
 		if err != nil {
 			return err
 		}
-		out = make([]latch.Info, len(entries))
+		out = make([]driver.Info, len(entries))
 		for i, e := range entries {
-			out[i] = latch.Info{ID: e.id, Meta: e.rec.meta}
+			out[i] = driver.Info{ID: e.id, Meta: e.rec.meta}
 		}
 		return nil
 	})
@@ -715,8 +715,8 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 //
 // It runs in one write transaction, so every renewal of one of the user's
 // sessions either ran before it (and its result is removed, or kept when it
-// is keep's) or runs after it and fails with latch.ErrNotFound.
-func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
+// is keep's) or runs after it and fails with driver.ErrNotFound.
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep driver.Hash) (int, error) {
 	if err := checkCtx(ctx); err != nil {
 		return 0, err
 	}

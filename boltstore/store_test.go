@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -174,7 +174,7 @@ func TestCommitAndLoad(t *testing.T) {
 		{"create then load", func(t *testing.T, s *Store, clk *fakeClock) {
 			m := meta("alice", clk.Now())
 			m.Remember, m.UserAgent, m.IP, m.Grace = true, "Firefox/140", "192.0.2.1", time.Minute
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: m, Set: map[string]any{"n": 42, "s": "x", "l": []string{"p", "q"}}})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: m, Set: map[string]any{"n": 42, "s": "x", "l": []string{"p", "q"}}})
 			r := mustLoad(t, s, a)
 			if !metaEqual(r.Meta, m) {
 				t.Errorf("meta %+v; want %+v", r.Meta, m)
@@ -185,17 +185,17 @@ func TestCommitAndLoad(t *testing.T) {
 			}
 		}},
 		{"create over live record", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"k": 1}})
-			err := s.Commit(ctx, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"k": 2}})
-			if !errors.Is(err, latch.ErrExists) {
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"k": 1}})
+			err := s.Commit(ctx, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"k": 2}})
+			if !errors.Is(err, driver.ErrExists) {
 				t.Fatalf("err %v; want ErrExists", err)
 			}
 			wantValues(t, mustLoad(t, s, a), map[string]string{"k": "1"})
 		}},
 		{"create over expired record", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"old": 1}})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"old": 1}})
 			clk.Advance(time.Hour)
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("bob", clk.Now()), Set: map[string]any{"new": 1}})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("bob", clk.Now()), Set: map[string]any{"new": 1}})
 			wantValues(t, mustLoad(t, s, a), map[string]string{"new": "1"})
 			wantUsers(t, s, "alice")
 			wantUsers(t, s, "bob", a)
@@ -204,8 +204,8 @@ func TestCommitAndLoad(t *testing.T) {
 			}
 		}},
 		{"update missing", func(t *testing.T, s *Store, clk *fakeClock) {
-			err := s.Commit(ctx, &latch.Commit{ID: a, Meta: meta("", clk.Now()), Set: map[string]any{"k": 1}})
-			if !errors.Is(err, latch.ErrNotFound) {
+			err := s.Commit(ctx, &driver.Commit{ID: a, Meta: meta("", clk.Now()), Set: map[string]any{"k": 1}})
+			if !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("err %v; want ErrNotFound", err)
 			}
 			if n := rawCount(t, s, bucketSessions); n != 0 {
@@ -213,30 +213,30 @@ func TestCommitAndLoad(t *testing.T) {
 			}
 		}},
 		{"update expired", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
 			clk.Advance(30 * time.Minute)
-			err := s.Commit(ctx, &latch.Commit{ID: a, Meta: meta("", clk.Now()), Set: map[string]any{"k": 1}})
-			if !errors.Is(err, latch.ErrNotFound) {
+			err := s.Commit(ctx, &driver.Commit{ID: a, Meta: meta("", clk.Now()), Set: map[string]any{"k": 1}})
+			if !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("err %v; want ErrNotFound", err)
 			}
 		}},
 		{"updates of different keys merge", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"x": 1, "y": 1, "z": 1}})
-			mustCommit(t, s, &latch.Commit{ID: a, Meta: meta("", clk.Now()), Set: map[string]any{"x": 2}})
-			mustCommit(t, s, &latch.Commit{ID: a, Meta: meta("", clk.Now()), Set: map[string]any{"y": 3}, Delete: []string{"z", "absent"}})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"x": 1, "y": 1, "z": 1}})
+			mustCommit(t, s, &driver.Commit{ID: a, Meta: meta("", clk.Now()), Set: map[string]any{"x": 2}})
+			mustCommit(t, s, &driver.Commit{ID: a, Meta: meta("", clk.Now()), Set: map[string]any{"y": 3}, Delete: []string{"z", "absent"}})
 			wantValues(t, mustLoad(t, s, a), map[string]string{"x": "2", "y": "3"})
 		}},
 		{"clear then set", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"x": 1, "y": 1}})
-			mustCommit(t, s, &latch.Commit{ID: a, Meta: meta("", clk.Now()), Clear: true, Set: map[string]any{"z": true}})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"x": 1, "y": 1}})
+			mustCommit(t, s, &driver.Commit{ID: a, Meta: meta("", clk.Now()), Clear: true, Set: map[string]any{"z": true}})
 			wantValues(t, mustLoad(t, s, a), map[string]string{"z": "true"})
 		}},
 		{"touch extends expiry", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			clk.Advance(20 * time.Minute)
 			m := meta("alice", t0)
 			m.LastSeen = clk.Now()
-			mustCommit(t, s, &latch.Commit{ID: a, Meta: m})
+			mustCommit(t, s, &driver.Commit{ID: a, Meta: m})
 			clk.Advance(20 * time.Minute)
 			mustLoad(t, s, a)
 			if n := rawCount(t, s, bucketExpiry); n != 1 {
@@ -244,11 +244,11 @@ func TestCommitAndLoad(t *testing.T) {
 			}
 		}},
 		{"expiry boundary", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			clk.Advance(30*time.Minute - time.Nanosecond)
 			mustLoad(t, s, a)
 			clk.Advance(time.Nanosecond)
-			if _, err := s.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
+			if _, err := s.Load(ctx, a); !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("Load at deadline: %v; want ErrNotFound", err)
 			}
 			wantUsers(t, s, "alice")
@@ -256,7 +256,7 @@ func TestCommitAndLoad(t *testing.T) {
 		{"grace keeps the record past its deadline", func(t *testing.T, s *Store, clk *fakeClock) {
 			m := meta("alice", clk.Now())
 			m.Grace = 5 * time.Minute
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: m})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: m})
 			clk.Advance(30*time.Minute + 5*time.Minute - time.Nanosecond)
 			if n, err := s.Sweep(ctx); err != nil || n != 0 {
 				t.Fatalf("Sweep within grace = %d, %v; want 0, nil", n, err)
@@ -266,7 +266,7 @@ func TestCommitAndLoad(t *testing.T) {
 			}
 			wantUsers(t, s, "alice", a)
 			clk.Advance(time.Nanosecond)
-			if _, err := s.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
+			if _, err := s.Load(ctx, a); !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("Load after grace: %v; want ErrNotFound", err)
 			}
 			if n, err := s.Sweep(ctx); err != nil || n != 1 {
@@ -276,15 +276,15 @@ func TestCommitAndLoad(t *testing.T) {
 		{"absolute deadline", func(t *testing.T, s *Store, clk *fakeClock) {
 			m := meta("alice", clk.Now())
 			m.AbsoluteTimeout = 10 * time.Minute
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: m})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: m})
 			clk.Advance(10 * time.Minute)
-			if _, err := s.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
+			if _, err := s.Load(ctx, a); !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("Load: %v; want ErrNotFound", err)
 			}
 		}},
 		{"renew", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"cart": "3 items", "x": 1}})
-			mustCommit(t, s, &latch.Commit{ID: b, From: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"x": 2}})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"cart": "3 items", "x": 1}})
+			mustCommit(t, s, &driver.Commit{ID: b, From: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"x": 2}})
 			wantRenewed(t, s, a, b)
 			r := mustLoad(t, s, b)
 			wantValues(t, r, map[string]string{"cart": `"3 items"`, "x": "2"})
@@ -298,61 +298,61 @@ func TestCommitAndLoad(t *testing.T) {
 			}
 		}},
 		{"renew twice keeps one user entry", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
-			mustCommit(t, s, &latch.Commit{ID: b, From: a, Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 1})
-			mustCommit(t, s, &latch.Commit{ID: c, From: b, Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 1})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: b, From: a, Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 1})
+			mustCommit(t, s, &driver.Commit{ID: c, From: b, Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 1})
 			wantUsers(t, s, "alice", c)
 			if n := rawCount(t, s, bucketUsers); n != 1 {
 				t.Errorf("user index has %d entries; want 1", n)
 			}
 		}},
 		{"renew from revoked", func(t *testing.T, s *Store, clk *fakeClock) {
-			err := s.Commit(ctx, &latch.Commit{ID: b, From: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"x": 1}})
-			if !errors.Is(err, latch.ErrNotFound) {
+			err := s.Commit(ctx, &driver.Commit{ID: b, From: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"x": 1}})
+			if !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("err %v; want ErrNotFound", err)
 			}
-			if _, err := s.Load(ctx, b); !errors.Is(err, latch.ErrNotFound) {
+			if _, err := s.Load(ctx, b); !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("new ID written: %v", err)
 			}
 		}},
 		{"renew from expired", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
 			clk.Advance(time.Hour)
-			err := s.Commit(ctx, &latch.Commit{ID: b, From: a, Create: true, Meta: meta("alice", clk.Now())})
-			if !errors.Is(err, latch.ErrNotFound) {
+			err := s.Commit(ctx, &driver.Commit{ID: b, From: a, Create: true, Meta: meta("alice", clk.Now())})
+			if !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("err %v; want ErrNotFound", err)
 			}
 		}},
 		{"renew onto live ID", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
-			mustCommit(t, s, &latch.Commit{ID: b, Create: true, Meta: meta("", clk.Now())})
-			err := s.Commit(ctx, &latch.Commit{ID: b, From: a, Create: true, Meta: meta("", clk.Now())})
-			if !errors.Is(err, latch.ErrExists) {
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: b, Create: true, Meta: meta("", clk.Now())})
+			err := s.Commit(ctx, &driver.Commit{ID: b, From: a, Create: true, Meta: meta("", clk.Now())})
+			if !errors.Is(err, driver.ErrExists) {
 				t.Fatalf("err %v; want ErrExists", err)
 			}
 			mustLoad(t, s, a)
 		}},
 		{"change of user moves index entry", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
-			mustCommit(t, s, &latch.Commit{ID: a, Meta: meta("bob", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Meta: meta("bob", clk.Now())})
 			wantUsers(t, s, "alice")
 			wantUsers(t, s, "bob", a)
-			mustCommit(t, s, &latch.Commit{ID: a, Meta: meta("", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Meta: meta("", clk.Now())})
 			wantUsers(t, s, "bob")
 			if n := rawCount(t, s, bucketUsers); n != 0 {
 				t.Errorf("user index has %d entries; want 0", n)
 			}
 		}},
 		{"user prefix is exact", func(t *testing.T, s *Store, clk *fakeClock) {
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("bob", clk.Now())})
-			mustCommit(t, s, &latch.Commit{ID: b, Create: true, Meta: meta("bobby", clk.Now())})
-			mustCommit(t, s, &latch.Commit{ID: c, Create: true, Meta: meta("bo", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("bob", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: b, Create: true, Meta: meta("bobby", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: c, Create: true, Meta: meta("bo", clk.Now())})
 			wantUsers(t, s, "bob", a)
 			wantUsers(t, s, "bobby", b)
 			wantUsers(t, s, "bo", c)
 		}},
 		{"unencodable value writes nothing", func(t *testing.T, s *Store, clk *fakeClock) {
-			err := s.Commit(ctx, &latch.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"f": func() {}}})
+			err := s.Commit(ctx, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now()), Set: map[string]any{"f": func() {}}})
 			if err == nil || !strings.HasPrefix(err.Error(), "boltstore: ") {
 				t.Fatalf("err %v; want a boltstore error", err)
 			}
@@ -374,13 +374,13 @@ func TestCommitInvalid(t *testing.T) {
 	s := openTest(t, clk, nil)
 	tests := []struct {
 		name    string
-		c       *latch.Commit
+		c       *driver.Commit
 		wantErr string
 	}{
 		{"nil", nil, "boltstore: nil commit"},
-		{"zero ID", &latch.Commit{Create: true, Meta: meta("", t0)}, "boltstore: commit with a zero session hash"},
-		{"long user", &latch.Commit{ID: hashOf("a"), Create: true, Meta: meta(strings.Repeat("u", MaxUserIDLen+1), t0)}, "boltstore: user ID of 1025 bytes"},
-		{"negative limit", &latch.Commit{ID: hashOf("a"), Create: true, Meta: meta("u", t0), MaxPerUser: -1}, "boltstore: negative MaxPerUser"},
+		{"zero ID", &driver.Commit{Create: true, Meta: meta("", t0)}, "boltstore: commit with a zero session hash"},
+		{"long user", &driver.Commit{ID: hashOf("a"), Create: true, Meta: meta(strings.Repeat("u", MaxUserIDLen+1), t0)}, "boltstore: user ID of 1025 bytes"},
+		{"negative limit", &driver.Commit{ID: hashOf("a"), Create: true, Meta: meta("u", t0), MaxPerUser: -1}, "boltstore: negative MaxPerUser"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -397,59 +397,59 @@ func TestMaxPerUser(t *testing.T) {
 	tests := []struct {
 		name      string
 		existing  int // alice's sessions before, created one minute apart
-		c         func(clk *fakeClock) *latch.Commit
+		c         func(clk *fakeClock) *driver.Commit
 		wantErr   error
 		wantUsers []string // alice's sessions after, by name
 	}{
 		{
 			name: "under limit", existing: 1,
-			c: func(clk *fakeClock) *latch.Commit {
-				return &latch.Commit{ID: hashOf("new"), Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 2}
+			c: func(clk *fakeClock) *driver.Commit {
+				return &driver.Commit{ID: hashOf("new"), Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 2}
 			},
 			wantUsers: []string{"s0", "new"},
 		},
 		{
 			name: "refuse at limit", existing: 2,
-			c: func(clk *fakeClock) *latch.Commit {
-				return &latch.Commit{ID: hashOf("new"), Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 2}
+			c: func(clk *fakeClock) *driver.Commit {
+				return &driver.Commit{ID: hashOf("new"), Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 2}
 			},
-			wantErr:   latch.ErrSessionLimit,
+			wantErr:   driver.ErrSessionLimit,
 			wantUsers: []string{"s0", "s1"},
 		},
 		{
 			name: "evict oldest", existing: 3,
-			c: func(clk *fakeClock) *latch.Commit {
-				return &latch.Commit{ID: hashOf("new"), Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 2, EvictOldest: true}
+			c: func(clk *fakeClock) *driver.Commit {
+				return &driver.Commit{ID: hashOf("new"), Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 2, EvictOldest: true}
 			},
 			wantUsers: []string{"s2", "new"},
 		},
 		{
 			name: "renewal of own session is not an addition", existing: 2,
-			c: func(clk *fakeClock) *latch.Commit {
-				return &latch.Commit{ID: hashOf("new"), From: hashOf("s0"), Create: true, Meta: meta("alice", t0), MaxPerUser: 2}
+			c: func(clk *fakeClock) *driver.Commit {
+				return &driver.Commit{ID: hashOf("new"), From: hashOf("s0"), Create: true, Meta: meta("alice", t0), MaxPerUser: 2}
 			},
 			wantUsers: []string{"new", "s1"},
 		},
 		{
 			name: "login of anonymous session at limit", existing: 2,
-			c: func(clk *fakeClock) *latch.Commit {
-				return &latch.Commit{ID: hashOf("anon"), Meta: meta("alice", clk.Now()), MaxPerUser: 2}
+			c: func(clk *fakeClock) *driver.Commit {
+				return &driver.Commit{ID: hashOf("anon"), Meta: meta("alice", clk.Now()), MaxPerUser: 2}
 			},
-			wantErr:   latch.ErrSessionLimit,
+			wantErr:   driver.ErrSessionLimit,
 			wantUsers: []string{"s0", "s1"},
 		},
 		{
 			name: "plain update at limit", existing: 2,
-			c: func(clk *fakeClock) *latch.Commit {
-				return &latch.Commit{ID: hashOf("s1"), Meta: meta("alice", t0.Add(time.Minute)), MaxPerUser: 1, Set: map[string]any{"k": 1}}
+			c: func(clk *fakeClock) *driver.Commit {
+				return &driver.Commit{ID: hashOf("s1"), Meta: meta("alice", t0.Add(time.Minute)), MaxPerUser: 1, Set: map[string]any{"k": 1}}
 			},
 			wantUsers: []string{"s0", "s1"},
 		},
 		{
 			name: "expired sessions do not count", existing: 2,
-			c: func(clk *fakeClock) *latch.Commit {
+			c: func(clk *fakeClock) *driver.Commit {
 				clk.Advance(45 * time.Minute) // s0, s1 idle out
-				return &latch.Commit{ID: hashOf("new"), Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 1}
+				return &driver.Commit{ID: hashOf("new"), Create: true, Meta: meta("alice", clk.Now()), MaxPerUser: 1}
 			},
 			wantUsers: []string{"new"},
 		},
@@ -458,13 +458,13 @@ func TestMaxPerUser(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
 			s := openTest(t, clk, nil)
-			names := map[latch.Hash]string{hashOf("new"): "new", hashOf("anon"): "anon"}
+			names := map[driver.Hash]string{hashOf("new"): "new", hashOf("anon"): "anon"}
 			for i := range tc.existing {
 				name := fmt.Sprintf("s%d", i)
 				names[hashOf(name)] = name
-				mustCommit(t, s, &latch.Commit{ID: hashOf(name), Create: true, Meta: meta("alice", t0.Add(time.Duration(i)*time.Minute))})
+				mustCommit(t, s, &driver.Commit{ID: hashOf(name), Create: true, Meta: meta("alice", t0.Add(time.Duration(i)*time.Minute))})
 			}
-			mustCommit(t, s, &latch.Commit{ID: hashOf("anon"), Create: true, Meta: meta("", t0)})
+			mustCommit(t, s, &driver.Commit{ID: hashOf("anon"), Create: true, Meta: meta("", t0)})
 			clk.Advance(5 * time.Minute)
 			err := s.Commit(ctx, tc.c(clk))
 			if !errors.Is(err, tc.wantErr) {
@@ -493,9 +493,9 @@ func TestListAndDeleteUser(t *testing.T) {
 	for i, name := range []string{"s2", "s0", "s1"} {
 		created := t0.Add(time.Duration(name[1]-'0') * time.Minute)
 		_ = i
-		mustCommit(t, s, &latch.Commit{ID: hashOf(name), Create: true, Meta: meta("alice", created)})
+		mustCommit(t, s, &driver.Commit{ID: hashOf(name), Create: true, Meta: meta("alice", created)})
 	}
-	mustCommit(t, s, &latch.Commit{ID: hashOf("bob"), Create: true, Meta: meta("bob", t0)})
+	mustCommit(t, s, &driver.Commit{ID: hashOf("bob"), Create: true, Meta: meta("bob", t0)})
 	wantUsers(t, s, "alice", hashOf("s0"), hashOf("s1"), hashOf("s2"))
 	wantUsers(t, s, "nobody")
 
@@ -508,7 +508,7 @@ func TestListAndDeleteUser(t *testing.T) {
 			if _, err := s.ListUser(ctx, user); err == nil {
 				t.Error("ListUser succeeded")
 			}
-			if _, err := s.DeleteUser(ctx, user, latch.Hash{}); err == nil {
+			if _, err := s.DeleteUser(ctx, user, driver.Hash{}); err == nil {
 				t.Error("DeleteUser succeeded")
 			}
 		})
@@ -516,13 +516,13 @@ func TestListAndDeleteUser(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		keep  latch.Hash
+		keep  driver.Hash
 		wantN int
-		want  []latch.Hash
+		want  []driver.Hash
 	}{
-		{"keep current", hashOf("s1"), 2, []latch.Hash{hashOf("s1")}},
-		{"keep again removes nothing", hashOf("s1"), 0, []latch.Hash{hashOf("s1")}},
-		{"keep none", latch.Hash{}, 1, nil},
+		{"keep current", hashOf("s1"), 2, []driver.Hash{hashOf("s1")}},
+		{"keep again removes nothing", hashOf("s1"), 0, []driver.Hash{hashOf("s1")}},
+		{"keep none", driver.Hash{}, 1, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -550,13 +550,13 @@ func TestDelete(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, clk, nil)
 	a := hashOf("a")
-	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 	for _, name := range []string{"present", "already gone"} {
 		t.Run(name, func(t *testing.T) {
 			if err := s.Delete(ctx, a); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
+			if _, err := s.Load(ctx, a); !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("Load after Delete: %v", err)
 			}
 			wantUsers(t, s, "alice")
@@ -580,11 +580,11 @@ func TestContextCancelled(t *testing.T) {
 	}{
 		{"Load", func() error { _, err := s.Load(ctx, a); return err }},
 		{"Commit", func() error {
-			return s.Commit(ctx, &latch.Commit{ID: a, Create: true, Meta: meta("u", t0)})
+			return s.Commit(ctx, &driver.Commit{ID: a, Create: true, Meta: meta("u", t0)})
 		}},
 		{"Delete", func() error { return s.Delete(ctx, a) }},
 		{"ListUser", func() error { _, err := s.ListUser(ctx, "u"); return err }},
-		{"DeleteUser", func() error { _, err := s.DeleteUser(ctx, "u", latch.Hash{}); return err }},
+		{"DeleteUser", func() error { _, err := s.DeleteUser(ctx, "u", driver.Hash{}); return err }},
 		{"Sweep", func() error { _, err := s.Sweep(ctx); return err }},
 	}
 	for _, tc := range tests {
@@ -618,8 +618,8 @@ func TestCorruptRecords(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
 			s := openTest(t, clk, nil)
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"k": "v"}})
-			mustCommit(t, s, &latch.Commit{ID: keep, Create: true, Meta: meta("alice", clk.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"k": "v"}})
+			mustCommit(t, s, &driver.Commit{ID: keep, Create: true, Meta: meta("alice", clk.Now())})
 			if err := s.db.Update(func(tx *bolt.Tx) error {
 				b := tx.Bucket(bucketSessions)
 				return b.Put(a[:], tc.corrupt(cloneBytes(b.Get(a[:]))))
@@ -637,14 +637,14 @@ func TestCorruptRecords(t *testing.T) {
 				t.Errorf("Load error %q holds the whole hash", err)
 			}
 			// Updating a corrupt record fails closed.
-			if err := s.Commit(ctx, &latch.Commit{ID: a, Meta: meta("alice", clk.Now())}); err == nil && tc.name != "bad value JSON with valid checksum" {
+			if err := s.Commit(ctx, &driver.Commit{ID: a, Meta: meta("alice", clk.Now())}); err == nil && tc.name != "bad value JSON with valid checksum" {
 				t.Error("Commit over corrupt record succeeded")
 			}
 			// Revoking all of the user's sessions still works.
 			if _, err := s.DeleteUser(ctx, "alice", keep); err != nil {
 				t.Fatalf("DeleteUser: %v", err)
 			}
-			if _, err := s.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
+			if _, err := s.Load(ctx, a); !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("Load after DeleteUser: %v", err)
 			}
 			wantUsers(t, s, "alice", keep)
@@ -657,7 +657,7 @@ func TestCorruptRecordDelete(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, clk, nil)
 	a := hashOf("a")
-	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
+	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).Put(a[:], []byte("garbage"))
 	}); err != nil {
@@ -669,7 +669,7 @@ func TestCorruptRecordDelete(t *testing.T) {
 	if err := s.Delete(ctx, a); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	if _, err := s.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) {
+	if _, err := s.Load(ctx, a); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("Load: %v", err)
 	}
 	// The stale index entry left by deleting an unreadable record is ignored.
@@ -685,7 +685,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := hashOf("a")
-	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"k": "v"}})
+	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"k": "v"}})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -707,14 +707,14 @@ func TestReopen(t *testing.T) {
 // cloneBytes copies a bbolt value out of its transaction.
 func cloneBytes(b []byte) []byte { return append([]byte(nil), b...) }
 
-func mustCommit(t testing.TB, s *Store, c *latch.Commit) {
+func mustCommit(t testing.TB, s *Store, c *driver.Commit) {
 	t.Helper()
 	if err := s.Commit(context.Background(), c); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 }
 
-func mustLoad(t testing.TB, s *Store, id latch.Hash) *latch.Record {
+func mustLoad(t testing.TB, s *Store, id driver.Hash) *driver.Record {
 	t.Helper()
 	r, err := s.Load(context.Background(), id)
 	if err != nil {
@@ -724,7 +724,7 @@ func mustLoad(t testing.TB, s *Store, id latch.Hash) *latch.Record {
 }
 
 // wantValues checks r's values by their JSON encoding.
-func wantValues(t testing.TB, r *latch.Record, want map[string]string) {
+func wantValues(t testing.TB, r *driver.Record, want map[string]string) {
 	t.Helper()
 	got := map[string]string{}
 	for k, v := range r.Values {
@@ -739,7 +739,7 @@ func wantValues(t testing.TB, r *latch.Record, want map[string]string) {
 	}
 }
 
-func wantUsers(t testing.TB, s *Store, user string, want ...latch.Hash) {
+func wantUsers(t testing.TB, s *Store, user string, want ...driver.Hash) {
 	t.Helper()
 	infos, err := s.ListUser(context.Background(), user)
 	if err != nil {
@@ -761,7 +761,7 @@ func wantUsers(t testing.TB, s *Store, user string, want ...latch.Hash) {
 	}
 }
 
-func metaEqual(a, b latch.Meta) bool {
+func metaEqual(a, b driver.Meta) bool {
 	return a.UserID == b.UserID && a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) &&
 		a.AuthTime.Equal(b.AuthTime) && a.IdleTimeout == b.IdleTimeout &&
 		a.AbsoluteTimeout == b.AbsoluteTimeout && a.Remember == b.Remember &&

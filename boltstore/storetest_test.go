@@ -4,12 +4,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) latch.Store {
+	storetest.Run(t, func(t *testing.T) driver.Store {
 		s, err := Open(filepath.Join(t.TempDir(), "sessions.db"), &Options{SweepInterval: -1})
 		if err != nil {
 			t.Fatalf("Open: %v", err)

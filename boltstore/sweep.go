@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // sweeper runs Sweep every interval until ctx is cancelled by Close.
@@ -154,7 +154,7 @@ func sweepEntry(b buckets, k []byte, now time.Time) (deleted int, corrupt, err e
 // sweepForward handles the due expiry index entry k (already deleted) of
 // the forward f stored under id: it deletes an expired forward, and puts
 // the entry back for a live one when it is the forward's own entry.
-func sweepForward(b buckets, k []byte, id latch.Hash, f *forward, now time.Time) error {
+func sweepForward(b buckets, k []byte, id driver.Hash, f *forward, now time.Time) error {
 	if f.live(now) {
 		if !bytes.Equal(expiryKey(f.expires, id), k) {
 			return nil

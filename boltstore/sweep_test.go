@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -39,7 +39,7 @@ func TestSweep(t *testing.T) {
 				if i%2 == 0 {
 					user = "alice"
 				}
-				mustCommit(t, s, &latch.Commit{ID: hashOf(fmt.Sprint(i)), Create: true,
+				mustCommit(t, s, &driver.Commit{ID: hashOf(fmt.Sprint(i)), Create: true,
 					Meta: meta(user, t0.Add(time.Duration(i)*time.Second))})
 			}
 			clk.Advance(tc.advance)
@@ -81,8 +81,8 @@ func TestSweepStaleAndCorrupt(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, clk, &Options{SweepBatch: 2})
 	live, gone, bad := hashOf("live"), hashOf("gone"), hashOf("bad")
-	mustCommit(t, s, &latch.Commit{ID: live, Create: true, Meta: meta("alice", clk.Now())})
-	mustCommit(t, s, &latch.Commit{ID: bad, Create: true, Meta: meta("alice", clk.Now())})
+	mustCommit(t, s, &driver.Commit{ID: live, Create: true, Meta: meta("alice", clk.Now())})
+	mustCommit(t, s, &driver.Commit{ID: bad, Create: true, Meta: meta("alice", clk.Now())})
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		// A stale entry whose record is gone, one for an old expiry of a
 		// live record, a malformed key, and a corrupt record.
@@ -128,7 +128,7 @@ func TestSweepStaleAndCorrupt(t *testing.T) {
 	// The corrupt record's user entry is stale; ListUser ignores it and
 	// the next write that reads alice's index prunes it.
 	wantUsers(t, s, "alice")
-	if _, err := s.DeleteUser(ctx, "alice", latch.Hash{}); err != nil {
+	if _, err := s.DeleteUser(ctx, "alice", driver.Hash{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := rawCount(t, s, bucketUsers); got != 0 {
@@ -149,7 +149,7 @@ func TestBackgroundSweeper(t *testing.T) {
 		},
 	})
 	for i := range 5 {
-		mustCommit(t, s, &latch.Commit{ID: hashOf(fmt.Sprint(i)), Create: true, Meta: meta("alice", clk.Now())})
+		mustCommit(t, s, &driver.Commit{ID: hashOf(fmt.Sprint(i)), Create: true, Meta: meta("alice", clk.Now())})
 	}
 	clk.Advance(10 * time.Minute)
 	time.Sleep(50 * time.Millisecond) // several sweeps: nothing is due yet
@@ -192,7 +192,7 @@ func TestBackgroundSweeperReportsErrors(t *testing.T) {
 		},
 	})
 	bad := hashOf("bad")
-	mustCommit(t, s, &latch.Commit{ID: bad, Create: true, Meta: meta("", clk.Now())})
+	mustCommit(t, s, &driver.Commit{ID: bad, Create: true, Meta: meta("", clk.Now())})
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).Put(bad[:], []byte("garbage"))
 	}); err != nil {

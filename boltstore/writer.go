@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -41,11 +41,11 @@ type request struct {
 }
 
 // cleanFailure reports whether err is a refusal that a request returns
-// before making any change. A *latch.RenewedError matches
-// latch.ErrNotFound.
+// before making any change. A *driver.RenewedError matches
+// driver.ErrNotFound.
 func cleanFailure(err error) bool {
-	return errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrExists) ||
-		errors.Is(err, latch.ErrSessionLimit) || errors.Is(err, ErrCorrupt)
+	return errors.Is(err, driver.ErrNotFound) || errors.Is(err, driver.ErrExists) ||
+		errors.Is(err, driver.ErrSessionLimit) || errors.Is(err, ErrCorrupt)
 }
 
 // write hands fn to the writer goroutine and waits for its result. Once

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // TestRunBatch drives the group-commit path directly with batches of
@@ -18,21 +18,21 @@ import (
 func TestRunBatch(t *testing.T) {
 	errBoom := errors.New("boom")
 	a, b, c := hashOf("a"), hashOf("b"), hashOf("c")
-	create := func(h latch.Hash, v string) func(buckets) error {
+	create := func(h driver.Hash, v string) func(buckets) error {
 		return func(bk buckets) error {
-			return commitTx(bk, &latch.Commit{ID: h, Create: true, Meta: meta("alice", t0)},
+			return commitTx(bk, &driver.Commit{ID: h, Create: true, Meta: meta("alice", t0)},
 				map[string][]byte{"v": []byte(`"` + v + `"`)}, t0)
 		}
 	}
-	update := func(h latch.Hash, k string) func(buckets) error {
+	update := func(h driver.Hash, k string) func(buckets) error {
 		return func(bk buckets) error {
-			return commitTx(bk, &latch.Commit{ID: h, Meta: meta("alice", t0)},
+			return commitTx(bk, &driver.Commit{ID: h, Meta: meta("alice", t0)},
 				map[string][]byte{k: []byte("1")}, t0)
 		}
 	}
-	renew := func(from, to latch.Hash) func(buckets) error {
+	renew := func(from, to driver.Hash) func(buckets) error {
 		return func(bk buckets) error {
-			return commitTx(bk, &latch.Commit{ID: to, From: from, Create: true, Meta: meta("alice", t0)}, nil, t0)
+			return commitTx(bk, &driver.Commit{ID: to, From: from, Create: true, Meta: meta("alice", t0)}, nil, t0)
 		}
 	}
 	// refuseAfterWrite writes a record, then fails with an error that is
@@ -42,7 +42,7 @@ func TestRunBatch(t *testing.T) {
 		if err := create(c, "bad")(bk); err != nil {
 			return err
 		}
-		return latch.ErrNotFound
+		return driver.ErrNotFound
 	}
 	// failAfterWrite writes a record, then fails with an error that is not
 	// clean: the whole batch must be retried without its write.
@@ -56,14 +56,14 @@ func TestRunBatch(t *testing.T) {
 		name    string
 		fns     []func(buckets) error
 		want    []error
-		present map[latch.Hash]map[string]string
-		absent  []latch.Hash
+		present map[driver.Hash]map[string]string
+		absent  []driver.Hash
 	}{
 		{
 			name: "all succeed",
 			fns:  []func(buckets) error{create(a, "1"), create(b, "2")},
 			want: []error{nil, nil},
-			present: map[latch.Hash]map[string]string{
+			present: map[driver.Hash]map[string]string{
 				a: {"v": `"1"`}, b: {"v": `"2"`},
 			},
 		},
@@ -71,47 +71,47 @@ func TestRunBatch(t *testing.T) {
 			name: "later requests see earlier ones",
 			fns:  []func(buckets) error{create(a, "1"), update(a, "x"), update(a, "y")},
 			want: []error{nil, nil, nil},
-			present: map[latch.Hash]map[string]string{
+			present: map[driver.Hash]map[string]string{
 				a: {"v": `"1"`, "x": "1", "y": "1"},
 			},
 		},
 		{
 			name: "clean failure does not spoil the batch",
 			fns:  []func(buckets) error{create(a, "1"), create(a, "again"), update(b, "x"), create(b, "2")},
-			want: []error{nil, latch.ErrExists, latch.ErrNotFound, nil},
-			present: map[latch.Hash]map[string]string{
+			want: []error{nil, driver.ErrExists, driver.ErrNotFound, nil},
+			present: map[driver.Hash]map[string]string{
 				a: {"v": `"1"`}, b: {"v": `"2"`},
 			},
 		},
 		{
 			name: "renewal then commits to both hashes",
 			fns:  []func(buckets) error{create(a, "1"), renew(a, b), update(a, "x"), update(b, "y")},
-			want: []error{nil, nil, latch.ErrRenewed, nil},
-			present: map[latch.Hash]map[string]string{
+			want: []error{nil, nil, driver.ErrRenewed, nil},
+			present: map[driver.Hash]map[string]string{
 				b: {"v": `"1"`, "y": "1"},
 			},
-			absent: []latch.Hash{a},
+			absent: []driver.Hash{a},
 		},
 		{
 			name:    "refusal after a change is rolled back alone",
 			fns:     []func(buckets) error{create(a, "1"), refuseAfterWrite, create(b, "2")},
-			want:    []error{nil, latch.ErrNotFound, nil},
-			present: map[latch.Hash]map[string]string{a: {"v": `"1"`}, b: {"v": `"2"`}},
-			absent:  []latch.Hash{c},
+			want:    []error{nil, driver.ErrNotFound, nil},
+			present: map[driver.Hash]map[string]string{a: {"v": `"1"`}, b: {"v": `"2"`}},
+			absent:  []driver.Hash{c},
 		},
 		{
 			name:    "other failure reruns each request alone",
 			fns:     []func(buckets) error{create(a, "1"), failAfterWrite, create(b, "2")},
 			want:    []error{nil, errBoom, nil},
-			present: map[latch.Hash]map[string]string{a: {"v": `"1"`}, b: {"v": `"2"`}},
-			absent:  []latch.Hash{c},
+			present: map[driver.Hash]map[string]string{a: {"v": `"1"`}, b: {"v": `"2"`}},
+			absent:  []driver.Hash{c},
 		},
 		{
 			name:    "single request",
 			fns:     []func(buckets) error{failAfterWrite},
 			want:    []error{errBoom},
-			absent:  []latch.Hash{c},
-			present: map[latch.Hash]map[string]string{},
+			absent:  []driver.Hash{c},
+			present: map[driver.Hash]map[string]string{},
 		},
 	}
 	for _, tc := range tests {
@@ -131,7 +131,7 @@ func TestRunBatch(t *testing.T) {
 				wantValues(t, mustLoad(t, s, h), vals)
 			}
 			for _, h := range tc.absent {
-				if _, err := s.Load(context.Background(), h); !errors.Is(err, latch.ErrNotFound) {
+				if _, err := s.Load(context.Background(), h); !errors.Is(err, driver.ErrNotFound) {
 					t.Errorf("Load(%s): %v; want ErrNotFound", h.Handle(), err)
 				}
 			}
@@ -151,7 +151,7 @@ func TestCloseDuringCommits(t *testing.T) {
 	}
 	const workers, each = 8, 20
 	var mu sync.Mutex
-	var acked []latch.Hash
+	var acked []driver.Hash
 	var wg sync.WaitGroup
 	started := make(chan struct{}, workers)
 	for w := range workers {
@@ -160,7 +160,7 @@ func TestCloseDuringCommits(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				id := hashOf(fmt.Sprintf("%d/%d", w, i))
-				err := s.Commit(context.Background(), &latch.Commit{ID: id, Create: true, Meta: meta("", t0)})
+				err := s.Commit(context.Background(), &driver.Commit{ID: id, Create: true, Meta: meta("", t0)})
 				if i == 0 {
 					started <- struct{}{}
 				}
@@ -183,7 +183,7 @@ func TestCloseDuringCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	if err := s.Commit(context.Background(), &latch.Commit{ID: hashOf("late"), Create: true, Meta: meta("", t0)}); !errors.Is(err, errClosed) {
+	if err := s.Commit(context.Background(), &driver.Commit{ID: hashOf("late"), Create: true, Meta: meta("", t0)}); !errors.Is(err, errClosed) {
 		t.Errorf("Commit after Close: %v; want %v", err, errClosed)
 	}
 
@@ -208,7 +208,7 @@ func TestCloseStopsGoroutines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustCommit(t, s, &latch.Commit{ID: hashOf("a"), Create: true, Meta: meta("", time.Now())})
+		mustCommit(t, s, &driver.Commit{ID: hashOf("a"), Create: true, Meta: meta("", time.Now())})
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 )
 
@@ -49,7 +49,7 @@ func BenchmarkOpen(b *testing.B) {
 	cases := []struct {
 		name       string
 		opts       cookiestore.Options
-		rec        *latch.Record
+		rec        *driver.Record
 		revokeUser bool
 		bad        bool
 		ended      string // "revoke" or "renew" the session
@@ -73,18 +73,18 @@ func BenchmarkOpen(b *testing.B) {
 			}
 			id := hashOf(c.name) // the revocations are shared between cases
 			v := mustSeal(b, s, id, c.rec, t0)
-			var want latch.Reason
+			var want driver.Reason
 			switch c.ended {
 			case "revoke":
 				if err := s.Revoke(ctx, id, t0.Add(time.Hour)); err != nil {
 					b.Fatal(err)
 				}
-				want = latch.ReasonNotFound
+				want = driver.ReasonNotFound
 			case "renew":
 				if err := s.Renewed(ctx, id, hashOf("y"), t0.Add(time.Hour)); err != nil {
 					b.Fatal(err)
 				}
-				want = latch.ReasonRenewed
+				want = driver.ReasonRenewed
 			}
 			if c.bad {
 				c := "A"
@@ -92,7 +92,7 @@ func BenchmarkOpen(b *testing.B) {
 					c = "B"
 				}
 				v = v[:10] + c + v[11:]
-				want = latch.ReasonBadMAC
+				want = driver.ReasonBadMAC
 			}
 			b.ReportAllocs()
 			for b.Loop() {
@@ -143,7 +143,7 @@ func BenchmarkRevoke(b *testing.B) {
 	defer revs.Close()
 	s := newStore(b, testKeys(b, "k1"), cookiestore.Options{Revocations: cookiestore.StoreRevocations(revs), Now: func() time.Time { return t0 }})
 	ctx := context.Background()
-	var id latch.Hash
+	var id driver.Hash
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {

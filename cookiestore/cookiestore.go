@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // Sizes of the sealed value.
@@ -67,10 +68,10 @@ type Options struct {
 	// Revocations keeps the sessions that were logged out or renewed and
 	// a per-user "not before" time, so that a logout, a renewal and a
 	// revocation end cookies already handed out. Default nil: Revoke and
-	// RevokeUser return latch.ErrNotSupported, and a cookie that a logout
+	// RevokeUser return driver.ErrNotSupported, and a cookie that a logout
 	// or a renewal replaced (a stolen copy, or one captured before a
 	// demotion) stays valid until its timeouts. Use StoreRevocations with
-	// any latch.Store, or FuncRevocations.
+	// any driver.Store, or FuncRevocations.
 	Revocations Revocations
 
 	// Compress deflates the sealed data when that makes it shorter.
@@ -94,7 +95,7 @@ type Options struct {
 }
 
 // Store keeps each session in its own cookie, encrypted and authenticated
-// with AES-256-GCM. It implements latch.Stateless; give it to latch.New as
+// with AES-256-GCM. It implements driver.Stateless; give it to latch.New as
 // Config.Stateless. It is safe for concurrent use.
 type Store struct {
 	primary *aeadKey
@@ -119,7 +120,7 @@ type aeadKey struct {
 	aead    cipher.AEAD
 }
 
-var _ latch.Stateless = (*Store)(nil)
+var _ driver.Stateless = (*Store)(nil)
 
 // New returns a Store that seals under the primary key of keys and opens
 // values sealed under any of its keys. Each key's AES-256 key is derived
@@ -184,7 +185,7 @@ func appendAAD(dst []byte, name, keyID string) []byte {
 //
 // A random 96-bit nonce stays safe for about four billion seals under one
 // key; rotate the primary key (latch rotate) long before that.
-func (s *Store) Seal(ctx context.Context, name string, id latch.Hash, rec *latch.Record, now time.Time) (string, error) {
+func (s *Store) Seal(ctx context.Context, name string, id driver.Hash, rec *driver.Record, now time.Time) (string, error) {
 	if rec == nil {
 		return "", errors.New("cookiestore: Seal needs a record")
 	}
@@ -253,50 +254,50 @@ func (s *Store) sealTime(now int64) int64 {
 // session was revoked or renewed (every session) and, for an
 // authenticated one, whether it was sealed before the user's not-before
 // time. A value that fails comes back with Refused set
-// (latch.ReasonMalformed, ReasonUnknownKey, ReasonRetiredKey,
+// (driver.ReasonMalformed, ReasonUnknownKey, ReasonRetiredKey,
 // ReasonBadMAC; with its ID, ReasonRenewed for a session that a renewal
 // replaced and ReasonNotFound for an expired or revoked one); err is set
 // only when a revocation lookup fails, and the Manager then answers 503
 // rather than trust the cookie.
-func (s *Store) Open(ctx context.Context, name, value string, now time.Time) (latch.Opened, error) {
+func (s *Store) Open(ctx context.Context, name, value string, now time.Time) (driver.Opened, error) {
 	k, raw, reason := s.parse(value, now)
 	if reason != "" {
-		return latch.Opened{Refused: reason}, nil
+		return driver.Opened{Refused: reason}, nil
 	}
 	var aadBuf [128]byte
 	aad := appendAAD(aadBuf[:0], name, k.id)
 	plain, err := k.aead.Open(raw[NonceSize:NonceSize], raw[:NonceSize], raw[NonceSize:], aad)
 	if err != nil {
-		return latch.Opened{Refused: latch.ReasonBadMAC}, nil
+		return driver.Opened{Refused: driver.ReasonBadMAC}, nil
 	}
 	e, err := parseEnvelope(plain)
 	if err != nil {
-		return latch.Opened{Refused: latch.ReasonMalformed}, nil
+		return driver.Opened{Refused: driver.ReasonMalformed}, nil
 	}
-	rec := &latch.Record{Meta: e.meta, Values: e.values}
+	rec := &driver.Record{Meta: e.meta, Values: e.values}
 	if !now.Before(rec.ExpiresAt()) {
-		return latch.Opened{ID: e.id, Refused: latch.ReasonNotFound}, nil
+		return driver.Opened{ID: e.id, Refused: driver.ReasonNotFound}, nil
 	}
 	if s.revs != nil {
 		reason, err := s.refused(ctx, e)
 		if err != nil {
-			return latch.Opened{ID: e.id}, fmt.Errorf("cookiestore: revocation lookup: %w", err)
+			return driver.Opened{ID: e.id}, fmt.Errorf("cookiestore: revocation lookup: %w", err)
 		}
 		if reason != "" {
-			return latch.Opened{ID: e.id, Refused: reason}, nil
+			return driver.Opened{ID: e.id, Refused: reason}, nil
 		}
 	}
-	return latch.Opened{Record: rec, ID: e.id, Fallback: !k.primary}, nil
+	return driver.Opened{Record: rec, ID: e.id, Fallback: !k.primary}, nil
 }
 
 // parse checks the shape of a value and decodes it, before any
 // cryptography: its length, the key id's alphabet and length, the
 // base64url text (strict, so that no two texts decode alike), then the key
 // id against the keyring and its retirement.
-func (s *Store) parse(value string, now time.Time) (*aeadKey, []byte, latch.Reason) {
+func (s *Store) parse(value string, now time.Time) (*aeadKey, []byte, driver.Reason) {
 	const minB64 = (NonceSize + minPlaintext + Overhead) * 4 / 3
 	if len(value) > MaxCookieSize || len(value) < 2+minB64 {
-		return nil, nil, latch.ReasonMalformed
+		return nil, nil, driver.ReasonMalformed
 	}
 	dot := -1
 	for i := 0; i < len(value) && i <= maxKeyID; i++ {
@@ -306,32 +307,32 @@ func (s *Store) parse(value string, now time.Time) (*aeadKey, []byte, latch.Reas
 			break
 		}
 		if !isIDByte(c) {
-			return nil, nil, latch.ReasonMalformed
+			return nil, nil, driver.ReasonMalformed
 		}
 	}
 	if dot < 1 {
-		return nil, nil, latch.ReasonMalformed
+		return nil, nil, driver.ReasonMalformed
 	}
 	kid, enc := value[:dot], value[dot+1:]
 	if len(enc) < minB64 || len(enc)%4 == 1 {
-		return nil, nil, latch.ReasonMalformed
+		return nil, nil, driver.ReasonMalformed
 	}
 	for i := 0; i < len(enc); i++ {
 		if !isB64Byte(enc[i]) {
-			return nil, nil, latch.ReasonMalformed
+			return nil, nil, driver.ReasonMalformed
 		}
 	}
 	k := s.byID[kid]
 	if k == nil {
-		return nil, nil, latch.ReasonUnknownKey
+		return nil, nil, driver.ReasonUnknownKey
 	}
 	if k.retire.Retired(now) {
-		return nil, nil, latch.ReasonRetiredKey
+		return nil, nil, driver.ReasonRetiredKey
 	}
 	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(enc)))
 	n, err := base64.RawURLEncoding.Strict().Decode(raw, []byte(enc))
 	if err != nil || n < NonceSize+Overhead+minPlaintext {
-		return nil, nil, latch.ReasonMalformed
+		return nil, nil, driver.ReasonMalformed
 	}
 	return k, raw[:n], ""
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/driver"
 )
 
 const cookieName = "__Host-session"
@@ -30,9 +31,9 @@ func newStore(t testing.TB, keys *latch.Keyring, opts cookiestore.Options) *cook
 }
 
 // sampleRecord is a logged-in session as the Manager seals it.
-func sampleRecord() *latch.Record {
-	return &latch.Record{
-		Meta: latch.Meta{
+func sampleRecord() *driver.Record {
+	return &driver.Record{
+		Meta: driver.Meta{
 			UserID:          "alice",
 			Created:         t0.Add(-time.Hour),
 			LastSeen:        t0,
@@ -47,13 +48,13 @@ func sampleRecord() *latch.Record {
 	}
 }
 
-func hashOf(s string) latch.Hash {
-	var h latch.Hash
+func hashOf(s string) driver.Hash {
+	var h driver.Hash
 	copy(h[:], s)
 	return h
 }
 
-func mustSeal(t testing.TB, s *cookiestore.Store, id latch.Hash, rec *latch.Record, now time.Time) string {
+func mustSeal(t testing.TB, s *cookiestore.Store, id driver.Hash, rec *driver.Record, now time.Time) string {
 	t.Helper()
 	v, err := s.Seal(context.Background(), cookieName, id, rec, now)
 	if err != nil {
@@ -64,7 +65,7 @@ func mustSeal(t testing.TB, s *cookiestore.Store, id latch.Hash, rec *latch.Reco
 
 func TestRoundTrip(t *testing.T) {
 	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{})
-	anon := &latch.Record{Meta: latch.Meta{Created: t0, LastSeen: t0, IdleTimeout: time.Minute, AbsoluteTimeout: time.Hour}}
+	anon := &driver.Record{Meta: driver.Meta{Created: t0, LastSeen: t0, IdleTimeout: time.Minute, AbsoluteTimeout: time.Hour}}
 	remember := sampleRecord()
 	remember.Remember = true
 	remember.IdleTimeout, remember.AbsoluteTimeout = 7*24*time.Hour, 30*24*time.Hour
@@ -82,7 +83,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		rec  *latch.Record
+		rec  *driver.Record
 		// want are the values as JSON stores give them back.
 		want map[string]any
 	}{
@@ -119,13 +120,13 @@ func TestRoundTrip(t *testing.T) {
 			if len(tt.want) == 0 && len(rec.Values) != 0 || len(tt.want) > 0 && !reflect.DeepEqual(rec.Values, tt.want) {
 				t.Errorf("values\n got %#v\nwant %#v", rec.Values, tt.want)
 			}
-			// Values decode as latch.DecodeValue decodes each of them.
+			// Values decode as driver.DecodeValue decodes each of them.
 			for k, want := range tt.rec.Values {
-				b, err := latch.EncodeValue(want)
+				b, err := driver.EncodeValue(want)
 				if err != nil {
 					t.Fatal(err)
 				}
-				dv, err := latch.DecodeValue(b)
+				dv, err := driver.DecodeValue(b)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -139,7 +140,7 @@ func TestRoundTrip(t *testing.T) {
 
 // normalise gives m's times in UTC without a monotonic reading, as Open
 // returns them.
-func normalise(m latch.Meta) latch.Meta {
+func normalise(m driver.Meta) driver.Meta {
 	for _, p := range []*time.Time{&m.Created, &m.LastSeen, &m.AuthTime} {
 		if !p.IsZero() {
 			*p = p.UTC().Round(0)
@@ -183,28 +184,28 @@ func TestOpenRefusals(t *testing.T) {
 	lastChar := string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last^1])
 	tests := []struct {
 		name, value, cookie string
-		want                latch.Reason
+		want                driver.Reason
 	}{
-		{"empty", "", cookieName, latch.ReasonMalformed},
-		{"key id only", "k1.", cookieName, latch.ReasonMalformed},
-		{"no dot", kid + enc, cookieName, latch.ReasonMalformed},
-		{"empty key id", "." + enc, cookieName, latch.ReasonMalformed},
-		{"key id too long", strings.Repeat("k", 33) + "." + enc, cookieName, latch.ReasonMalformed},
-		{"bad byte in key id", "k!." + enc, cookieName, latch.ReasonMalformed},
-		{"standard base64 alphabet", kid + "." + strings.Repeat("+/", len(enc)/2), cookieName, latch.ReasonMalformed},
-		{"padding", good + "==", cookieName, latch.ReasonMalformed},
-		{"impossible length", kid + "." + enc[:len(enc)-(len(enc)-1)%4], cookieName, latch.ReasonMalformed},
-		{"too short", kid + "." + enc[:40], cookieName, latch.ReasonMalformed},
-		{"one megabyte", kid + "." + strings.Repeat("A", 1<<20), cookieName, latch.ReasonMalformed},
-		{"just over the limit", kid + "." + strings.Repeat("A", cookiestore.MaxCookieSize-len(kid)), cookieName, latch.ReasonMalformed},
-		{"non-canonical last character", good[:len(good)-1] + lastChar, cookieName, latch.ReasonMalformed},
-		{"unknown key id", "k9." + enc, cookieName, latch.ReasonUnknownKey},
-		{"sealed for another key id", "k2." + enc, cookieName, latch.ReasonBadMAC},
-		{"sealed under another secret", foreign, cookieName, latch.ReasonBadMAC},
-		{"sealed for another cookie", good, "__Host-other", latch.ReasonBadMAC},
-		{"four characters cut out", kid + "." + enc[:20] + enc[24:], cookieName, latch.ReasonBadMAC},
-		{"extended by four characters", good + "AAAA", cookieName, latch.ReasonBadMAC},
-		{"zero bytes", kid + "." + strings.Repeat("A", len(enc)), cookieName, latch.ReasonBadMAC},
+		{"empty", "", cookieName, driver.ReasonMalformed},
+		{"key id only", "k1.", cookieName, driver.ReasonMalformed},
+		{"no dot", kid + enc, cookieName, driver.ReasonMalformed},
+		{"empty key id", "." + enc, cookieName, driver.ReasonMalformed},
+		{"key id too long", strings.Repeat("k", 33) + "." + enc, cookieName, driver.ReasonMalformed},
+		{"bad byte in key id", "k!." + enc, cookieName, driver.ReasonMalformed},
+		{"standard base64 alphabet", kid + "." + strings.Repeat("+/", len(enc)/2), cookieName, driver.ReasonMalformed},
+		{"padding", good + "==", cookieName, driver.ReasonMalformed},
+		{"impossible length", kid + "." + enc[:len(enc)-(len(enc)-1)%4], cookieName, driver.ReasonMalformed},
+		{"too short", kid + "." + enc[:40], cookieName, driver.ReasonMalformed},
+		{"one megabyte", kid + "." + strings.Repeat("A", 1<<20), cookieName, driver.ReasonMalformed},
+		{"just over the limit", kid + "." + strings.Repeat("A", cookiestore.MaxCookieSize-len(kid)), cookieName, driver.ReasonMalformed},
+		{"non-canonical last character", good[:len(good)-1] + lastChar, cookieName, driver.ReasonMalformed},
+		{"unknown key id", "k9." + enc, cookieName, driver.ReasonUnknownKey},
+		{"sealed for another key id", "k2." + enc, cookieName, driver.ReasonBadMAC},
+		{"sealed under another secret", foreign, cookieName, driver.ReasonBadMAC},
+		{"sealed for another cookie", good, "__Host-other", driver.ReasonBadMAC},
+		{"four characters cut out", kid + "." + enc[:20] + enc[24:], cookieName, driver.ReasonBadMAC},
+		{"extended by four characters", good + "AAAA", cookieName, driver.ReasonBadMAC},
+		{"zero bytes", kid + "." + strings.Repeat("A", len(enc)), cookieName, driver.ReasonBadMAC},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,16 +225,16 @@ func TestRefusalIsCheap(t *testing.T) {
 	_, enc, _ := strings.Cut(good, ".")
 	tests := []struct {
 		name, value string
-		want        latch.Reason
+		want        driver.Reason
 	}{
-		{"one megabyte", "k1." + strings.Repeat("A", 1<<20), latch.ReasonMalformed},
-		{"no dot", strings.Repeat("A", 400), latch.ReasonMalformed},
-		{"bad alphabet", "k1." + strings.Repeat("*", 400), latch.ReasonMalformed},
-		{"unknown key", "k9." + enc, latch.ReasonUnknownKey},
+		{"one megabyte", "k1." + strings.Repeat("A", 1<<20), driver.ReasonMalformed},
+		{"no dot", strings.Repeat("A", 400), driver.ReasonMalformed},
+		{"bad alphabet", "k1." + strings.Repeat("*", 400), driver.ReasonMalformed},
+		{"unknown key", "k9." + enc, driver.ReasonUnknownKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var reason latch.Reason
+			var reason driver.Reason
 			allocs := testing.AllocsPerRun(20, func() {
 				o, _ := s.Open(context.Background(), cookieName, tt.value, t0)
 				reason = o.Refused
@@ -286,14 +287,14 @@ func TestKeyRotation(t *testing.T) {
 	tests := []struct {
 		name         string
 		keys         *latch.Keyring
-		wantReason   latch.Reason
+		wantReason   driver.Reason
 		wantFallback bool
 	}{
 		{"primary", ring(oldKey), "", false},
 		{"fallback", ring(newKey, oldKey), "", true},
 		{"fallback on its last day", ring(newKey, lastDay), "", true},
-		{"retired fallback", ring(newKey, retired), latch.ReasonRetiredKey, false},
-		{"key removed", ring(newKey), latch.ReasonUnknownKey, false},
+		{"retired fallback", ring(newKey, retired), driver.ReasonRetiredKey, false},
+		{"key removed", ring(newKey), driver.ReasonUnknownKey, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,12 +332,12 @@ func TestOpenRefusesExpiredRecord(t *testing.T) {
 	tests := []struct {
 		name string
 		at   time.Time
-		want latch.Reason
+		want driver.Reason
 	}{
 		{"before the deadline", t0.Add(29 * time.Minute), ""},
 		{"in the grace after the deadline", t0.Add(34 * time.Minute), ""}, // the Manager reports "idle"
-		{"at ExpiresAt", rec.ExpiresAt(), latch.ReasonNotFound},
-		{"long after", t0.Add(48 * time.Hour), latch.ReasonNotFound},
+		{"at ExpiresAt", rec.ExpiresAt(), driver.ReasonNotFound},
+		{"long after", t0.Add(48 * time.Hour), driver.ReasonNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,21 +354,21 @@ func TestOpenRefusesExpiredRecord(t *testing.T) {
 
 func TestSealErrors(t *testing.T) {
 	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{})
-	mod := func(f func(r *latch.Record)) *latch.Record {
+	mod := func(f func(r *driver.Record)) *driver.Record {
 		r := sampleRecord()
 		f(r)
 		return r
 	}
 	tests := []struct {
 		name string
-		rec  *latch.Record
+		rec  *driver.Record
 		want string
 	}{
 		{"nil record", nil, "needs a record"},
-		{"zero Created", mod(func(r *latch.Record) { r.Created = time.Time{} }), "Meta.Created"},
-		{"time past 2262", mod(func(r *latch.Record) { r.LastSeen = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) }), "Meta.LastSeen"},
-		{"negative timeout", mod(func(r *latch.Record) { r.IdleTimeout = -time.Second }), "Meta.IdleTimeout"},
-		{"value JSON cannot encode", mod(func(r *latch.Record) { r.Values["ch"] = make(chan int) }), "encode session values"},
+		{"zero Created", mod(func(r *driver.Record) { r.Created = time.Time{} }), "Meta.Created"},
+		{"time past 2262", mod(func(r *driver.Record) { r.LastSeen = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) }), "Meta.LastSeen"},
+		{"negative timeout", mod(func(r *driver.Record) { r.IdleTimeout = -time.Second }), "Meta.IdleTimeout"},
+		{"value JSON cannot encode", mod(func(r *driver.Record) { r.Values["ch"] = make(chan int) }), "encode session values"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -503,9 +504,9 @@ func jsonOf(t *testing.T, v map[string]any) string {
 func TestNew(t *testing.T) {
 	keys := testKeys(t, "k1")
 	funcs := cookiestore.FuncRevocations{
-		RevokeFunc:     func(context.Context, latch.Hash, time.Time) error { return nil },
-		RenewedFunc:    func(context.Context, latch.Hash, latch.Hash, time.Time) error { return nil },
-		RevokedFunc:    func(context.Context, latch.Hash) (latch.Reason, error) { return "", nil },
+		RevokeFunc:     func(context.Context, driver.Hash, time.Time) error { return nil },
+		RenewedFunc:    func(context.Context, driver.Hash, driver.Hash, time.Time) error { return nil },
+		RevokedFunc:    func(context.Context, driver.Hash) (driver.Reason, error) { return "", nil },
 		RevokeUserFunc: func(context.Context, string, time.Time) error { return nil },
 		NotBeforeFunc:  func(context.Context, string) (time.Time, error) { return time.Time{}, nil },
 	}

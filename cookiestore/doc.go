@@ -33,13 +33,13 @@
 // and the additional data binds the cookie name and the key id, so a value
 // is refused under another cookie name or another key id. The plaintext is
 // a compact binary envelope: the session hash, the time of sealing, the
-// latch.Meta, and the values as one JSON object. Values come back as
-// latch.DecodeValue gives them (numbers as json.Number), as from every
+// driver.Meta, and the values as one JSON object. Values come back as
+// driver.DecodeValue gives them (numbers as json.Number), as from every
 // store that serialises; use the Session's typed getters.
 //
 // The primary key seals; fallback keys open, and a value sealed under a
 // fallback key is sealed again under the primary on the same request. A
-// value under a retired key is refused (latch.ReasonRetiredKey), under an
+// value under a retired key is refused (driver.ReasonRetiredKey), under an
 // unknown key id too (ReasonUnknownKey); one that does not authenticate
 // gives ReasonBadMAC and one of the wrong shape ReasonMalformed. Shape and
 // length are checked before any cryptography, and a value longer than
@@ -54,19 +54,19 @@
 //
 // A cookie cannot be deleted from the server, so ending a stateless
 // session means refusing its cookie from then on. Options.Revocations
-// keeps what that takes (StoreRevocations keeps it in any latch.Store,
+// keeps what that takes (StoreRevocations keeps it in any driver.Store,
 // FuncRevocations in the application's own tables):
 //
 //   - Store.Revoke refuses every cookie of one session; the Manager calls
 //     it on Session.Logout. A copy of the cookie taken before the logout
 //     is refused from then on, as is a cookie that a request still running
 //     seals again under the ended session. Open refuses them as
-//     latch.ReasonNotFound, and the Manager clears the browser's cookie.
+//     driver.ReasonNotFound, and the Manager clears the browser's cookie.
 //   - Store.Renewed refuses every cookie of the session that a renewal
 //     replaced (Session.Login, Renew, Reauthenticate) and records which
 //     session it became. A copy taken before a demotion, or before a
 //     value was popped in the renewing request, is refused from then on.
-//     Open refuses them as latch.ReasonRenewed, and the Manager leaves the
+//     Open refuses them as driver.ReasonRenewed, and the Manager leaves the
 //     browser's cookie alone, as the browser most likely holds the new
 //     one already.
 //   - Store.RevokeUser records a per-user "not before" time: every
@@ -81,7 +81,7 @@
 // the two wins and the other sees it:
 //
 //   - Logout first: the renewal fails and sends no cookie (Renew and
-//     Reauthenticate return an error matching latch.ErrNotFound; Login
+//     Reauthenticate return an error matching driver.ErrNotFound; Login
 //     starts a fresh session instead, as the user has just proved who
 //     they are).
 //   - Renewal first: Revoke finds where the session went and revokes that
@@ -90,8 +90,8 @@
 //     it before the renewal's answer arrived) ends the renewed session the
 //     same way.
 //   - Two renewals of one session: Renewed succeeds for one and fails
-//     with a *latch.RenewedError for the other (it matches
-//     latch.ErrNotFound, so that renewal fails as above): a renewal never
+//     with a *driver.RenewedError for the other (it matches
+//     driver.ErrNotFound, so that renewal fails as above): a renewal never
 //     forks a session into two live ones.
 //
 // After a logout that succeeded, neither the cookie it was sent with nor
@@ -129,7 +129,7 @@
 // accepted again until their timeouts.
 //
 // Without Revocations, Revoke, Renewed and RevokeUser return
-// latch.ErrNotSupported. Logout then clears the browser's cookie, but a
+// driver.ErrNotSupported. Logout then clears the browser's cookie, but a
 // copy of that cookie stays valid until its idle or absolute timeout, and
 // so does every cookie a renewal replaced; Manager.RevokeUser and
 // Session.RevokeOthers fail.
@@ -171,7 +171,7 @@
 // # What stateless mode cannot do
 //
 //   - There is no server-side list of sessions: Manager.Sessions and
-//     Manager.Revoke return latch.ErrNotSupported, and MaxSessionsPerUser
+//     Manager.Revoke return driver.ErrNotSupported, and MaxSessionsPerUser
 //     cannot be enforced.
 //   - A value removed without a renewal (Session.Pop, Delete, or a Set
 //     over it) is still in every older copy of the cookie, and whoever

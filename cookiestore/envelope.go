@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // The plaintext sealed into a cookie is an envelope in a compact binary
@@ -49,9 +49,9 @@ const (
 
 // envelope is the decoded plaintext of a cookie.
 type envelope struct {
-	id     latch.Hash
+	id     driver.Hash
 	sealed time.Time
-	meta   latch.Meta
+	meta   driver.Meta
 	values map[string]any
 }
 
@@ -59,7 +59,7 @@ var errMalformedEnvelope = errors.New("cookiestore: malformed envelope")
 
 // appendEnvelope appends the uncompressed envelope body (everything after
 // the header byte) to dst.
-func appendEnvelope(dst []byte, id latch.Hash, sealed int64, rec *latch.Record) ([]byte, error) {
+func appendEnvelope(dst []byte, id driver.Hash, sealed int64, rec *driver.Record) ([]byte, error) {
 	m := &rec.Meta
 	dst = append(dst, id[:]...)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(sealed))
@@ -249,7 +249,7 @@ func (r *reader) string() string {
 }
 
 // parseEnvelope decodes a plaintext, header byte included. Values come
-// back as latch.DecodeValue gives them: numbers as json.Number.
+// back as driver.DecodeValue gives them: numbers as json.Number.
 func parseEnvelope(p []byte) (*envelope, error) {
 	if len(p) == 0 {
 		return nil, errMalformedEnvelope
@@ -267,7 +267,7 @@ func parseEnvelope(p []byte) (*envelope, error) {
 	}
 	r := &reader{b: body}
 	e := &envelope{}
-	copy(e.id[:], r.bytes(latch.HashSize))
+	copy(e.id[:], r.bytes(driver.HashSize))
 	sealedB := r.bytes(8)
 	if r.bad {
 		return nil, errMalformedEnvelope

@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/driver"
 )
 
 // fixedKeys is a keyring with a constant key, so that fuzz seeds and
@@ -111,7 +112,7 @@ func FuzzOpen(f *testing.F) {
 	// The seeds must be the same in every fuzzing process, so they are
 	// sealed again with a fixed nonce: only these values may be accepted.
 	sealed := map[string]bool{}
-	for i, rec := range []*latch.Record{sampleRecord(), {Meta: latch.Meta{Created: t0, LastSeen: t0, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour}}} {
+	for i, rec := range []*driver.Record{sampleRecord(), {Meta: driver.Meta{Created: t0, LastSeen: t0, IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour}}} {
 		plain := unseal(f, keys, cookieName, mustSeal(f, s, hashOf(string(rune('a'+i))), rec, t0))
 		v := seal(f, keys, cookieName, "fz", plain)
 		sealed[v] = true
@@ -149,7 +150,7 @@ func FuzzEnvelope(f *testing.F) {
 	big := sampleRecord()
 	big.Values["list"] = strings.Repeat("abc", 200)
 	for _, st := range []*cookiestore.Store{s, packed} {
-		for _, rec := range []*latch.Record{sampleRecord(), big} {
+		for _, rec := range []*driver.Record{sampleRecord(), big} {
 			plain := unseal(f, keys, cookieName, mustSeal(f, st, hashOf("x"), rec, t0))
 			f.Add(plain)
 			f.Add(plain[:len(plain)-1])
@@ -167,7 +168,7 @@ func FuzzEnvelope(f *testing.F) {
 			t.Fatalf("Open returned an error without revocations: %v", err)
 		}
 		if o.Refused != "" {
-			if o.Refused != latch.ReasonMalformed && o.Refused != latch.ReasonNotFound {
+			if o.Refused != driver.ReasonMalformed && o.Refused != driver.ReasonNotFound {
 				t.Fatalf("authentic value refused with %q", o.Refused)
 			}
 			return
@@ -196,7 +197,7 @@ func jsonOf2(v map[string]any) string {
 	if len(v) == 0 {
 		return "{}"
 	}
-	b, err := latch.EncodeValue(v)
+	b, err := driver.EncodeValue(v)
 	if err != nil {
 		return "unencodable: " + err.Error()
 	}

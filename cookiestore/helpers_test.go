@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/internal/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
@@ -126,7 +127,7 @@ func testApp() http.Handler {
 		})
 	}
 	fail := func(w http.ResponseWriter, err error) {
-		if errors.Is(err, latch.ErrNotSupported) {
+		if errors.Is(err, driver.ErrNotSupported) {
 			http.Error(w, err.Error(), http.StatusNotImplemented)
 			return
 		}
@@ -257,7 +258,7 @@ func (b *browser) whoami() string {
 }
 
 // open opens a cookie value directly, as the Manager would.
-func (hs *harness) open(value string) (latch.Opened, error) {
+func (hs *harness) open(value string) (driver.Opened, error) {
 	return hs.store.Open(context.Background(), hs.m.CookieName(), value, hs.clock.Now())
 }
 

@@ -11,18 +11,19 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 )
 
 // raceRounds is how many times each race runs; run the tests with -race.
 const raceRounds = 200
 
-// gatedStore is a latch.Store that holds the first Commit of each of
+// gatedStore is a driver.Store that holds the first Commit of each of
 // the parties of a round until all of them have reached it, so that a
 // renewal and a revocation try to create the session's record at the same
 // moment: the widest window for one to miss the other.
 type gatedStore struct {
-	latch.Store
+	driver.Store
 	mu      sync.Mutex
 	waiting int
 	release chan struct{}
@@ -36,7 +37,7 @@ func (g *gatedStore) arm(n int) {
 	g.parties, g.waiting, g.release = n, 0, make(chan struct{})
 }
 
-func (g *gatedStore) Commit(ctx context.Context, c *latch.Commit) error {
+func (g *gatedStore) Commit(ctx context.Context, c *driver.Commit) error {
 	g.mu.Lock()
 	release := g.release
 	if release != nil {
@@ -109,16 +110,16 @@ func TestRenewedRacesRevoke(t *testing.T) {
 				if revokeErr != nil {
 					t.Fatalf("round %d: the logout failed: %v", i, revokeErr)
 				}
-				var moved *latch.RenewedError
-				if renewErr != nil && (!errors.Is(renewErr, latch.ErrNotFound) || errors.As(renewErr, &moved)) {
-					t.Fatalf("round %d: the renewal failed with %v; want latch.ErrNotFound (revoked first)", i, renewErr)
+				var moved *driver.RenewedError
+				if renewErr != nil && (!errors.Is(renewErr, driver.ErrNotFound) || errors.As(renewErr, &moved)) {
+					t.Fatalf("round %d: the renewal failed with %v; want driver.ErrNotFound (revoked first)", i, renewErr)
 				}
 				won[renewErr == nil]++
 				if renewErr == nil {
-					wantRefused(t, s, fmt.Sprintf("round %d: the replaced cookie", i), old, t0, latch.ReasonRenewed)
-					wantRefused(t, s, fmt.Sprintf("round %d: the renewed cookie", i), renewed, t0, latch.ReasonNotFound)
+					wantRefused(t, s, fmt.Sprintf("round %d: the replaced cookie", i), old, t0, driver.ReasonRenewed)
+					wantRefused(t, s, fmt.Sprintf("round %d: the renewed cookie", i), renewed, t0, driver.ReasonNotFound)
 				} else {
-					wantRefused(t, s, fmt.Sprintf("round %d: the logged-out cookie", i), old, t0, latch.ReasonNotFound)
+					wantRefused(t, s, fmt.Sprintf("round %d: the logged-out cookie", i), old, t0, driver.ReasonNotFound)
 				}
 			}
 			switch order {
@@ -138,14 +139,14 @@ func TestRenewedRacesRevoke(t *testing.T) {
 }
 
 // TestRenewedRacesRenewed: two renewals of one session at once. One wins;
-// the other gets a *latch.RenewedError naming the winner, so the session
+// the other gets a *driver.RenewedError naming the winner, so the session
 // never forks into two live ones, and a logout afterwards ends the winner.
 func TestRenewedRacesRenewed(t *testing.T) {
 	ctx := context.Background()
 	s, g := newGatedStore(t)
 	for i := range raceRounds {
 		from := hashOf(fmt.Sprint(i, "from"))
-		to := [2]latch.Hash{hashOf(fmt.Sprint(i, "to0")), hashOf(fmt.Sprint(i, "to1"))}
+		to := [2]driver.Hash{hashOf(fmt.Sprint(i, "to0")), hashOf(fmt.Sprint(i, "to1"))}
 		rec := sampleRecord()
 		cookies := [2]string{mustSeal(t, s, to[0], rec, t0), mustSeal(t, s, to[1], rec, t0)}
 		var errs [2]error
@@ -162,15 +163,15 @@ func TestRenewedRacesRenewed(t *testing.T) {
 		if errs[0] != nil {
 			win = 1
 		}
-		var moved *latch.RenewedError
+		var moved *driver.RenewedError
 		if !errors.As(errs[1-win], &moved) || moved.To != to[win] {
-			t.Fatalf("round %d: the losing renewal: %v; want a *latch.RenewedError to %s", i, errs[1-win], to[win].Handle())
+			t.Fatalf("round %d: the losing renewal: %v; want a *driver.RenewedError to %s", i, errs[1-win], to[win].Handle())
 		}
 		wantRefused(t, s, "the winner before the logout", cookies[win], t0, "")
 		if err := s.Revoke(ctx, from, rec.ExpiresAt()); err != nil {
 			t.Fatal(err)
 		}
-		wantRefused(t, s, "the winner after a logout of the session it replaced", cookies[win], t0, latch.ReasonNotFound)
+		wantRefused(t, s, "the winner after a logout of the session it replaced", cookies[win], t0, driver.ReasonNotFound)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // revocationMargin is added to the end of every per-session record that
@@ -48,14 +49,14 @@ const maxRenewalHops = 1024
 // its end is not known here: its revocation is kept for
 // RevocationLifetime, which outlasts any session.
 //
-// It returns latch.ErrNotSupported when no Revocations are configured: the
+// It returns driver.ErrNotSupported when no Revocations are configured: the
 // cookie then stays valid until its timeouts.
-func (s *Store) Revoke(ctx context.Context, id latch.Hash, until time.Time) error {
+func (s *Store) Revoke(ctx context.Context, id driver.Hash, until time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if s.revs == nil {
-		return fmt.Errorf("cookiestore: revoke session: no Options.Revocations configured: %w", latch.ErrNotSupported)
+		return fmt.Errorf("cookiestore: revoke session: no Options.Revocations configured: %w", driver.ErrNotSupported)
 	}
 	if id.IsZero() {
 		return errors.New("cookiestore: revoke session: zero session hash")
@@ -67,7 +68,7 @@ func (s *Store) Revoke(ctx context.Context, id latch.Hash, until time.Time) erro
 		if err == nil {
 			return nil
 		}
-		var moved *latch.RenewedError
+		var moved *driver.RenewedError
 		if !errors.As(err, &moved) {
 			return fmt.Errorf("cookiestore: revoke session: %w", err)
 		}
@@ -86,25 +87,25 @@ func (s *Store) Revoke(ctx context.Context, id latch.Hash, until time.Time) erro
 
 // Renewed records that the session named from was renewed into the
 // session named to: from's cookies are refused from now on (Open gives
-// latch.ReasonRenewed for them), until until plus one minute (see
+// driver.ReasonRenewed for them), until until plus one minute (see
 // Revoke), and a later Revoke of from goes on to to.
 //
 // The revocation store settles a renewal that races a logout or another
 // renewal of from: the first to record anything for from wins. Renewed
-// returns an error matching latch.ErrNotFound, recording nothing, when
+// returns an error matching driver.ErrNotFound, recording nothing, when
 // from was revoked first (the renewal must fail: the session ended), and
-// one that holds a *latch.RenewedError naming the other session when
+// one that holds a *driver.RenewedError naming the other session when
 // another request renewed from first. In both cases nothing refuses to's
 // cookie, so the caller must not hand it out; the Manager does not.
 //
-// It returns latch.ErrNotSupported when no Revocations are configured: the
+// It returns driver.ErrNotSupported when no Revocations are configured: the
 // replaced cookie then stays valid until its timeouts.
-func (s *Store) Renewed(ctx context.Context, from, to latch.Hash, until time.Time) error {
+func (s *Store) Renewed(ctx context.Context, from, to driver.Hash, until time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if s.revs == nil {
-		return fmt.Errorf("cookiestore: renewed: no Options.Revocations configured: %w", latch.ErrNotSupported)
+		return fmt.Errorf("cookiestore: renewed: no Options.Revocations configured: %w", driver.ErrNotSupported)
 	}
 	if from.IsZero() || to.IsZero() {
 		return errors.New("cookiestore: renewed: zero session hash")
@@ -117,11 +118,11 @@ func (s *Store) Renewed(ctx context.Context, from, to latch.Hash, until time.Tim
 	if err == nil {
 		return nil
 	}
-	var moved *latch.RenewedError
+	var moved *driver.RenewedError
 	switch {
 	case errors.As(err, &moved):
 		return fmt.Errorf("cookiestore: renewed: another request renewed session %s first: %w", from.Handle(), err)
-	case errors.Is(err, latch.ErrNotFound):
+	case errors.Is(err, driver.ErrNotFound):
 		return fmt.Errorf("cookiestore: renewed: session %s was revoked first: %w", from.Handle(), err)
 	}
 	return fmt.Errorf("cookiestore: renewed: %w", err)
@@ -138,7 +139,7 @@ func later(a, b time.Time) time.Time {
 // RevokeUser ends every session of userID sealed before the call, by
 // recording a "not before" time in Options.Revocations; the Manager seals
 // the session it wants to keep (Session.RevokeOthers) again afterwards.
-// It returns latch.ErrNotSupported when no Revocations are configured.
+// It returns driver.ErrNotSupported when no Revocations are configured.
 //
 // The not-before time is the later of Options.Now and one nanosecond past
 // the last seal of this Store, and later seals by this Store never go
@@ -150,7 +151,7 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 		return err
 	}
 	if s.revs == nil {
-		return fmt.Errorf("cookiestore: revoke user: no Options.Revocations configured: %w", latch.ErrNotSupported)
+		return fmt.Errorf("cookiestore: revoke user: no Options.Revocations configured: %w", driver.ErrNotSupported)
 	}
 	if userID == "" {
 		return errors.New("cookiestore: revoke user: empty user id")
@@ -173,19 +174,19 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 }
 
 // refused says why the session in e is refused by the revocations: ""
-// when it is not, latch.ReasonRenewed for a session that a renewal
-// replaced, latch.ReasonNotFound for one revoked by itself or with every
+// when it is not, driver.ReasonRenewed for a session that a renewal
+// replaced, driver.ReasonNotFound for one revoked by itself or with every
 // session of its user. That is one lookup for an anonymous session, two
 // for an authenticated one.
-func (s *Store) refused(ctx context.Context, e *envelope) (latch.Reason, error) {
+func (s *Store) refused(ctx context.Context, e *envelope) (driver.Reason, error) {
 	reason, err := s.revs.Revoked(ctx, e.id)
 	switch {
 	case err != nil:
 		return "", err
-	case reason == latch.ReasonNotFound || reason == latch.ReasonRenewed:
+	case reason == driver.ReasonNotFound || reason == driver.ReasonRenewed:
 		return reason, nil
 	case reason != "":
-		return "", fmt.Errorf("Revocations.Revoked gave %q, not \"\", %q or %q", reason, latch.ReasonNotFound, latch.ReasonRenewed)
+		return "", fmt.Errorf("Revocations.Revoked gave %q, not \"\", %q or %q", reason, driver.ReasonNotFound, driver.ReasonRenewed)
 	case e.meta.UserID == "":
 		return "", nil
 	}
@@ -194,7 +195,7 @@ func (s *Store) refused(ctx context.Context, e *envelope) (latch.Reason, error) 
 		return "", err
 	}
 	if e.sealed.Before(nb) {
-		return latch.ReasonNotFound, nil
+		return driver.ReasonNotFound, nil
 	}
 	return "", nil
 }
@@ -221,7 +222,7 @@ func (s *Store) refused(ctx context.Context, e *envelope) (latch.Reason, error) 
 //     renewal with it; nothing survives the logout.
 //   - Renewed first: Revoke finds where the session went and the Store
 //     revokes that session too.
-//   - Two renewals: one wins, the other gets a *latch.RenewedError and
+//   - Two renewals: one wins, the other gets a *driver.RenewedError and
 //     fails, so a session never forks into two live ones.
 //
 // A read followed by a write (look up, and then store if nothing was
@@ -229,7 +230,7 @@ func (s *Store) refused(ctx context.Context, e *envelope) (latch.Reason, error) 
 // the logout then misses the renewed session. An implementation needs
 // an insert that fails on an existing key: a unique key with INSERT ... ON
 // CONFLICT DO NOTHING (and a look at the row when nothing was inserted),
-// SET NX in Redis, a latch.Commit with Create (StoreRevocations).
+// SET NX in Redis, a driver.Commit with Create (StoreRevocations).
 //
 // An error from Revoked or NotBefore makes Open fail, and the Manager
 // answers 503: a revocation that cannot be checked is never ignored.
@@ -238,21 +239,21 @@ type Revocations interface {
 	// creating its record if none exists. When id is revoked already,
 	// it keeps the later of the two ends and returns nil. When id was
 	// renewed (a record that Renewed created), it records nothing and
-	// returns a *latch.RenewedError naming the session id was renewed
+	// returns a *driver.RenewedError naming the session id was renewed
 	// into: the Store then revokes that one.
-	Revoke(ctx context.Context, id latch.Hash, until time.Time) error
+	Revoke(ctx context.Context, id driver.Hash, until time.Time) error
 	// Renewed records that the session named from was renewed into to,
 	// until until, only if no record exists for from. When one does, it
-	// records nothing and returns latch.ErrNotFound if from was revoked,
-	// or a *latch.RenewedError naming the session that from was renewed
+	// records nothing and returns driver.ErrNotFound if from was revoked,
+	// or a *driver.RenewedError naming the session that from was renewed
 	// into if another renewal came first (nil if that renewal was into
 	// to: a retry).
-	Renewed(ctx context.Context, from, to latch.Hash, until time.Time) error
+	Renewed(ctx context.Context, from, to driver.Hash, until time.Time) error
 	// Revoked returns why the session named id is refused now: "" when
 	// nothing is recorded for it (or its record has ended),
-	// latch.ReasonNotFound when it was revoked, latch.ReasonRenewed when
+	// driver.ReasonNotFound when it was revoked, driver.ReasonRenewed when
 	// it was renewed. Any other reason is an error.
-	Revoked(ctx context.Context, id latch.Hash) (latch.Reason, error)
+	Revoked(ctx context.Context, id driver.Hash) (driver.Reason, error)
 	// RevokeUser records at as the user's not-before time. It never moves
 	// an existing time backwards.
 	RevokeUser(ctx context.Context, user string, at time.Time) error
@@ -275,7 +276,7 @@ const (
 	renewedToKey = "renewed_to"
 )
 
-// StoreRevocations keeps revocations in st, any latch.Store (memstore,
+// StoreRevocations keeps revocations in st, any driver.Store (memstore,
 // boltstore, redisstore, pgstore), so that every process that shares st
 // sees a revocation at once. st must be durable and shared by every
 // process that opens the cookies: a store that forgets a revocation
@@ -292,8 +293,8 @@ const (
 //     "latch-not-before\x00"+user, expiring RevocationLifetime after the
 //     time it holds.
 //
-// A session's record is created with a latch.Commit with Create, which
-// every latch.Store applies atomically (ErrExists when a live record is
+// A session's record is created with a driver.Commit with Create, which
+// every driver.Store applies atomically (ErrExists when a live record is
 // there): that is the ordering Revocations asks for. Revoke and Renewed
 // are one Commit when nothing was recorded for the session, and a Load
 // more (and a Commit, to extend a revocation) when something was.
@@ -310,46 +311,46 @@ const (
 // keeps such a record a renewal (at most extending it) without following
 // it: upgrade every process before relying on a logout ending a racing
 // renewal.
-func StoreRevocations(st latch.Store) Revocations {
+func StoreRevocations(st driver.Store) Revocations {
 	return &storeRevocations{st: st}
 }
 
 type storeRevocations struct {
-	st latch.Store
+	st driver.Store
 }
 
 // revokedHash names the record of session id.
-func revokedHash(id latch.Hash) latch.Hash {
+func revokedHash(id driver.Hash) driver.Hash {
 	const prefix = "latch-revoked-session\x00"
-	var b [len(prefix) + latch.HashSize]byte
+	var b [len(prefix) + driver.HashSize]byte
 	copy(b[:], prefix)
 	copy(b[len(prefix):], id[:])
 	return sha256.Sum256(b[:])
 }
 
 // notBeforeHash names the record that holds user's not-before time.
-func notBeforeHash(user string) latch.Hash {
+func notBeforeHash(user string) driver.Hash {
 	return sha256.Sum256([]byte("latch-not-before\x00" + user))
 }
 
 // expiringAt is the metadata of a record that expires at until: its
 // deadline is until, with no grace.
-func expiringAt(until time.Time) latch.Meta {
-	return latch.Meta{Created: until, LastSeen: until}
+func expiringAt(until time.Time) driver.Meta {
+	return driver.Meta{Created: until, LastSeen: until}
 }
 
 // renewedTo reads a session's record: the session it was renewed into,
 // or the zero hash for a revoked session (a record with no renewed_to,
 // as every record was before renewals were recorded).
-func renewedTo(rec *latch.Record) (latch.Hash, error) {
+func renewedTo(rec *driver.Record) (driver.Hash, error) {
 	v, ok := rec.Values[renewedToKey]
 	if !ok {
-		return latch.Hash{}, nil
+		return driver.Hash{}, nil
 	}
 	s, _ := v.(string)
-	to, err := latch.ParseHash(s)
+	to, err := driver.ParseHash(s)
 	if err != nil || to.IsZero() {
-		return latch.Hash{}, errors.New("cookiestore: renewed-session record holds no session hash")
+		return driver.Hash{}, errors.New("cookiestore: renewed-session record holds no session hash")
 	}
 	return to, nil
 }
@@ -357,14 +358,14 @@ func renewedTo(rec *latch.Record) (latch.Hash, error) {
 // createSession creates the record of session id as c describes it, and
 // when one exists already, returns it instead (nil for a created one).
 // A record that expires between the two steps is created again.
-func (r *storeRevocations) createSession(ctx context.Context, id latch.Hash, c func() *latch.Commit) (*latch.Record, error) {
+func (r *storeRevocations) createSession(ctx context.Context, id driver.Hash, c func() *driver.Commit) (*driver.Record, error) {
 	for range 3 {
 		err := r.st.Commit(ctx, c())
-		if !errors.Is(err, latch.ErrExists) {
+		if !errors.Is(err, driver.ErrExists) {
 			return nil, err
 		}
 		rec, err := r.st.Load(ctx, revokedHash(id))
-		if errors.Is(err, latch.ErrNotFound) {
+		if errors.Is(err, driver.ErrNotFound) {
 			continue // it expired meanwhile: create it again
 		}
 		return rec, err
@@ -373,7 +374,7 @@ func (r *storeRevocations) createSession(ctx context.Context, id latch.Hash, c f
 }
 
 // Revoke implements Revocations.
-func (r *storeRevocations) Revoke(ctx context.Context, id latch.Hash, until time.Time) error {
+func (r *storeRevocations) Revoke(ctx context.Context, id driver.Hash, until time.Time) error {
 	if id.IsZero() {
 		return errors.New("cookiestore: revoke: zero session hash")
 	}
@@ -382,8 +383,8 @@ func (r *storeRevocations) Revoke(ctx context.Context, id latch.Hash, until time
 	}
 	h, meta := revokedHash(id), expiringAt(until)
 	for range 3 {
-		rec, err := r.createSession(ctx, id, func() *latch.Commit {
-			return &latch.Commit{ID: h, Create: true, Meta: meta}
+		rec, err := r.createSession(ctx, id, func() *driver.Commit {
+			return &driver.Commit{ID: h, Create: true, Meta: meta}
 		})
 		switch {
 		case err != nil:
@@ -396,7 +397,7 @@ func (r *storeRevocations) Revoke(ctx context.Context, id latch.Hash, until time
 		case err != nil:
 			return err
 		case !to.IsZero():
-			return &latch.RenewedError{To: to}
+			return &driver.RenewedError{To: to}
 		case !rec.ExpiresAt().Before(until):
 			return nil
 		}
@@ -404,8 +405,8 @@ func (r *storeRevocations) Revoke(ctx context.Context, id latch.Hash, until time
 		// keep the later end. The update sets no value, so it cannot
 		// turn the record into another kind, whatever happened to it
 		// since the Load.
-		err = r.st.Commit(ctx, &latch.Commit{ID: h, Meta: meta})
-		if errors.Is(err, latch.ErrNotFound) {
+		err = r.st.Commit(ctx, &driver.Commit{ID: h, Meta: meta})
+		if errors.Is(err, driver.ErrNotFound) {
 			continue // it expired meanwhile
 		}
 		if err != nil {
@@ -417,7 +418,7 @@ func (r *storeRevocations) Revoke(ctx context.Context, id latch.Hash, until time
 }
 
 // Renewed implements Revocations.
-func (r *storeRevocations) Renewed(ctx context.Context, from, to latch.Hash, until time.Time) error {
+func (r *storeRevocations) Renewed(ctx context.Context, from, to driver.Hash, until time.Time) error {
 	if from.IsZero() || to.IsZero() {
 		return errors.New("cookiestore: renewed: zero session hash")
 	}
@@ -425,8 +426,8 @@ func (r *storeRevocations) Renewed(ctx context.Context, from, to latch.Hash, unt
 		return fmt.Errorf("cookiestore: renewed: %w", err)
 	}
 	h, meta, hex := revokedHash(from), expiringAt(until), to.String()
-	rec, err := r.createSession(ctx, from, func() *latch.Commit {
-		return &latch.Commit{ID: h, Create: true, Meta: meta, Set: map[string]any{renewedToKey: hex}}
+	rec, err := r.createSession(ctx, from, func() *driver.Commit {
+		return &driver.Commit{ID: h, Create: true, Meta: meta, Set: map[string]any{renewedToKey: hex}}
 	})
 	switch {
 	case err != nil:
@@ -439,33 +440,33 @@ func (r *storeRevocations) Renewed(ctx context.Context, from, to latch.Hash, unt
 	case err != nil:
 		return err
 	case prev.IsZero():
-		return latch.ErrNotFound // revoked first
+		return driver.ErrNotFound // revoked first
 	case prev == to:
 		return nil // this renewal, recorded already
 	}
-	return &latch.RenewedError{To: prev}
+	return &driver.RenewedError{To: prev}
 }
 
 // Revoked implements Revocations.
-func (r *storeRevocations) Revoked(ctx context.Context, id latch.Hash) (latch.Reason, error) {
+func (r *storeRevocations) Revoked(ctx context.Context, id driver.Hash) (driver.Reason, error) {
 	rec, err := r.st.Load(ctx, revokedHash(id))
 	switch {
 	case err == nil:
-	case errors.Is(err, latch.ErrNotFound):
+	case errors.Is(err, driver.ErrNotFound):
 		return "", nil
 	default:
 		return "", fmt.Errorf("cookiestore: load revoked session: %w", err)
 	}
 	if _, ok := rec.Values[renewedToKey]; ok {
-		return latch.ReasonRenewed, nil
+		return driver.ReasonRenewed, nil
 	}
-	return latch.ReasonNotFound, nil
+	return driver.ReasonNotFound, nil
 }
 
 // NotBefore implements Revocations.
 func (r *storeRevocations) NotBefore(ctx context.Context, user string) (time.Time, error) {
 	rec, err := r.st.Load(ctx, notBeforeHash(user))
-	if errors.Is(err, latch.ErrNotFound) {
+	if errors.Is(err, driver.ErrNotFound) {
 		return time.Time{}, nil
 	}
 	if err != nil {
@@ -481,7 +482,7 @@ func (r *storeRevocations) NotBefore(ctx context.Context, user string) (time.Tim
 // notBefore reads the time out of a not-before record. The value is a
 // decimal string of Unix nanoseconds, which every store gives back as it
 // was set.
-func notBefore(rec *latch.Record) (time.Time, error) {
+func notBefore(rec *driver.Record) (time.Time, error) {
 	var s string
 	switch v := rec.Values[notBeforeKey].(type) {
 	case string:
@@ -509,14 +510,14 @@ func (r *storeRevocations) RevokeUser(ctx context.Context, user string, at time.
 	}
 	h := notBeforeHash(user)
 	for range 3 {
-		c := &latch.Commit{
+		c := &driver.Commit{
 			ID:   h,
-			Meta: latch.Meta{Created: at, LastSeen: at, IdleTimeout: RevocationLifetime, AbsoluteTimeout: RevocationLifetime},
+			Meta: driver.Meta{Created: at, LastSeen: at, IdleTimeout: RevocationLifetime, AbsoluteTimeout: RevocationLifetime},
 			Set:  map[string]any{notBeforeKey: strconv.FormatInt(ns, 10)},
 		}
 		rec, err := r.st.Load(ctx, h)
 		switch {
-		case errors.Is(err, latch.ErrNotFound):
+		case errors.Is(err, driver.ErrNotFound):
 			c.Create = true
 		case err != nil:
 			return fmt.Errorf("cookiestore: revoke user: load not-before time: %w", err)
@@ -526,7 +527,7 @@ func (r *storeRevocations) RevokeUser(ctx context.Context, user string, at time.
 			}
 		}
 		err = r.st.Commit(ctx, c)
-		if errors.Is(err, latch.ErrExists) || errors.Is(err, latch.ErrNotFound) {
+		if errors.Is(err, driver.ErrExists) || errors.Is(err, driver.ErrNotFound) {
 			continue // another writer created or the record expired meanwhile: read again
 		}
 		if err != nil {
@@ -549,20 +550,20 @@ type FuncRevocations struct {
 	// RevokeFunc records that session id is revoked until until, only if
 	// nothing is recorded for id (atomically); when id is revoked already
 	// it keeps the later of the stored end and until, and when id was
-	// renewed it records nothing and returns &latch.RenewedError{To: the
+	// renewed it records nothing and returns &driver.RenewedError{To: the
 	// session id was renewed into}. It may forget the record after its
 	// end.
-	RevokeFunc func(ctx context.Context, id latch.Hash, until time.Time) error
+	RevokeFunc func(ctx context.Context, id driver.Hash, until time.Time) error
 	// RenewedFunc records that session from was renewed into to, until
 	// until, only if nothing is recorded for from (atomically). When
-	// something is, it records nothing and returns latch.ErrNotFound if
-	// from was revoked, &latch.RenewedError{To: the recorded session} if
+	// something is, it records nothing and returns driver.ErrNotFound if
+	// from was revoked, &driver.RenewedError{To: the recorded session} if
 	// from was renewed into another session, and nil if into to.
-	RenewedFunc func(ctx context.Context, from, to latch.Hash, until time.Time) error
-	// RevokedFunc returns latch.ReasonNotFound for a revoked session,
-	// latch.ReasonRenewed for a renewed one, and "" for a session with no
+	RenewedFunc func(ctx context.Context, from, to driver.Hash, until time.Time) error
+	// RevokedFunc returns driver.ReasonNotFound for a revoked session,
+	// driver.ReasonRenewed for a renewed one, and "" for a session with no
 	// record or one whose end is past.
-	RevokedFunc func(ctx context.Context, id latch.Hash) (latch.Reason, error)
+	RevokedFunc func(ctx context.Context, id driver.Hash) (driver.Reason, error)
 	// RevokeUserFunc records the user's not-before time; it must keep the
 	// later of the stored time and at.
 	RevokeUserFunc func(ctx context.Context, user string, at time.Time) error
@@ -573,7 +574,7 @@ type FuncRevocations struct {
 var errIncompleteFuncs = errors.New("cookiestore: FuncRevocations needs RevokeFunc, RenewedFunc, RevokedFunc, RevokeUserFunc and NotBeforeFunc")
 
 // Revoke implements Revocations by calling RevokeFunc.
-func (f FuncRevocations) Revoke(ctx context.Context, id latch.Hash, until time.Time) error {
+func (f FuncRevocations) Revoke(ctx context.Context, id driver.Hash, until time.Time) error {
 	if f.RevokeFunc == nil {
 		return errIncompleteFuncs
 	}
@@ -581,7 +582,7 @@ func (f FuncRevocations) Revoke(ctx context.Context, id latch.Hash, until time.T
 }
 
 // Renewed implements Revocations by calling RenewedFunc.
-func (f FuncRevocations) Renewed(ctx context.Context, from, to latch.Hash, until time.Time) error {
+func (f FuncRevocations) Renewed(ctx context.Context, from, to driver.Hash, until time.Time) error {
 	if f.RenewedFunc == nil {
 		return errIncompleteFuncs
 	}
@@ -589,7 +590,7 @@ func (f FuncRevocations) Renewed(ctx context.Context, from, to latch.Hash, until
 }
 
 // Revoked implements Revocations by calling RevokedFunc.
-func (f FuncRevocations) Revoked(ctx context.Context, id latch.Hash) (latch.Reason, error) {
+func (f FuncRevocations) Revoked(ctx context.Context, id driver.Hash) (driver.Reason, error) {
 	if f.RevokedFunc == nil {
 		return "", errIncompleteFuncs
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 )
 
@@ -36,7 +36,7 @@ func newFrozenRevokingStore(t testing.TB) *cookiestore.Store {
 
 // wantRefused opens value at now and checks the refusal: "" for a live
 // session.
-func wantRefused(t *testing.T, s *cookiestore.Store, what, value string, now time.Time, want latch.Reason) {
+func wantRefused(t *testing.T, s *cookiestore.Store, what, value string, now time.Time, want driver.Reason) {
 	t.Helper()
 	o, err := s.Open(context.Background(), cookieName, value, now)
 	if o.Refused != want || err != nil {
@@ -48,7 +48,7 @@ func wantRefused(t *testing.T, s *cookiestore.Store, what, value string, now tim
 type recordingRevocations struct {
 	mu      sync.Mutex
 	calls   []string
-	reasons map[latch.Hash]latch.Reason // what Revoked answers
+	reasons map[driver.Hash]driver.Reason // what Revoked answers
 }
 
 func (r *recordingRevocations) add(format string, args ...any) {
@@ -59,15 +59,15 @@ func (r *recordingRevocations) add(format string, args ...any) {
 
 func (r *recordingRevocations) funcs() cookiestore.FuncRevocations {
 	return cookiestore.FuncRevocations{
-		RevokeFunc: func(_ context.Context, id latch.Hash, until time.Time) error {
+		RevokeFunc: func(_ context.Context, id driver.Hash, until time.Time) error {
 			r.add("Revoke %s until %s", id.Handle(), until.Format(time.RFC3339Nano))
 			return nil
 		},
-		RenewedFunc: func(_ context.Context, from, to latch.Hash, until time.Time) error {
+		RenewedFunc: func(_ context.Context, from, to driver.Hash, until time.Time) error {
 			r.add("Renewed %s to %s until %s", from.Handle(), to.Handle(), until.Format(time.RFC3339Nano))
 			return nil
 		},
-		RevokedFunc: func(_ context.Context, id latch.Hash) (latch.Reason, error) {
+		RevokedFunc: func(_ context.Context, id driver.Hash) (driver.Reason, error) {
 			r.add("Revoked %s", id.Handle())
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -106,17 +106,17 @@ func TestRevokeArguments(t *testing.T) {
 		wantErr error  // nil: no error
 		errText string // for an error that matches no sentinel
 	}{
-		{"Revoke without revocations", func() error { return without.Revoke(ctx, id, t0) }, latch.ErrNotSupported, ""},
-		{"RevokeUser without revocations", func() error { return without.RevokeUser(ctx, "alice") }, latch.ErrNotSupported, ""},
-		{"Renewed without revocations", func() error { return without.Renewed(ctx, id, to, t0) }, latch.ErrNotSupported, ""},
+		{"Revoke without revocations", func() error { return without.Revoke(ctx, id, t0) }, driver.ErrNotSupported, ""},
+		{"RevokeUser without revocations", func() error { return without.RevokeUser(ctx, "alice") }, driver.ErrNotSupported, ""},
+		{"Renewed without revocations", func() error { return without.Renewed(ctx, id, to, t0) }, driver.ErrNotSupported, ""},
 		{"Renewed cancelled", func() error { return with.Renewed(cancelled, id, to, t0) }, context.Canceled, ""},
-		{"Renewed from the zero hash", func() error { return with.Renewed(ctx, latch.Hash{}, to, t0) }, nil, "zero session hash"},
-		{"Renewed to the zero hash", func() error { return with.Renewed(ctx, id, latch.Hash{}, t0) }, nil, "zero session hash"},
+		{"Renewed from the zero hash", func() error { return with.Renewed(ctx, driver.Hash{}, to, t0) }, nil, "zero session hash"},
+		{"Renewed to the zero hash", func() error { return with.Renewed(ctx, id, driver.Hash{}, t0) }, nil, "zero session hash"},
 		{"Renewed into itself", func() error { return with.Renewed(ctx, id, id, t0) }, nil, "renewed into itself"},
 		{"Renewed", func() error { return with.Renewed(ctx, id, to, t0.Add(time.Hour)) }, nil, ""},
 		{"Revoke cancelled", func() error { return with.Revoke(cancelled, id, t0) }, context.Canceled, ""},
 		{"RevokeUser cancelled", func() error { return with.RevokeUser(cancelled, "alice") }, context.Canceled, ""},
-		{"Revoke of the zero hash", func() error { return with.Revoke(ctx, latch.Hash{}, t0) }, nil, "zero session hash"},
+		{"Revoke of the zero hash", func() error { return with.Revoke(ctx, driver.Hash{}, t0) }, nil, "zero session hash"},
 		{"RevokeUser of the empty user", func() error { return with.RevokeUser(ctx, "") }, nil, "empty user id"},
 		{"Revoke", func() error { return with.Revoke(ctx, id, t0.Add(time.Hour)) }, nil, ""},
 		{"Revoke of a session already expired", func() error { return with.Revoke(ctx, id, t0.Add(-time.Hour)) }, nil, ""},
@@ -157,9 +157,9 @@ func TestRevokeArguments(t *testing.T) {
 // not-before time are two records), one for a session revoked or renewed
 // (its record answers), none for a cookie refused before.
 func TestOpenLookups(t *testing.T) {
-	rec := &recordingRevocations{reasons: map[latch.Hash]latch.Reason{
-		hashOf("revoked"): latch.ReasonNotFound,
-		hashOf("renewed"): latch.ReasonRenewed,
+	rec := &recordingRevocations{reasons: map[driver.Hash]driver.Reason{
+		hashOf("revoked"): driver.ReasonNotFound,
+		hashOf("renewed"): driver.ReasonRenewed,
 	}}
 	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: rec.funcs()})
 	alice := sampleRecord()
@@ -230,11 +230,11 @@ func TestRevokeSession(t *testing.T) {
 	soon := sealAt("a", 11*time.Minute+30*time.Second) // ExpiresAt t0+46m30s
 	later := sealAt("a", 13*time.Minute)               // ExpiresAt t0+48m
 	now := c.Now()
-	wantRefused(t, s, "the copy the revocation was about", first, now, latch.ReasonNotFound)
-	wantRefused(t, s, "a later copy of the same session", second, now, latch.ReasonNotFound)
-	wantRefused(t, s, "a copy sealed after the revocation", soon, now, latch.ReasonNotFound)
-	wantRefused(t, s, "a copy sealed two minutes after the revocation", later, now, latch.ReasonNotFound)
-	wantRefused(t, s, "an anonymous session", anonCookie, now, latch.ReasonNotFound)
+	wantRefused(t, s, "the copy the revocation was about", first, now, driver.ReasonNotFound)
+	wantRefused(t, s, "a later copy of the same session", second, now, driver.ReasonNotFound)
+	wantRefused(t, s, "a copy sealed after the revocation", soon, now, driver.ReasonNotFound)
+	wantRefused(t, s, "a copy sealed two minutes after the revocation", later, now, driver.ReasonNotFound)
+	wantRefused(t, s, "an anonymous session", anonCookie, now, driver.ReasonNotFound)
 	wantRefused(t, s, "another session of the user", other, now, "")
 	if o, _ := s.Open(ctx, cookieName, first, now); o.ID != hashOf("a") || o.Record != nil {
 		t.Errorf("refused cookie: %+v; want the session's ID and no record", o)
@@ -246,13 +246,13 @@ func TestRevokeSession(t *testing.T) {
 		c.Advance(t0.Add(d).Sub(c.Now()))
 		return c.Now()
 	}
-	wantRefused(t, s, "the latest copy sealed before, just before it expires", second, at(45*time.Minute-time.Nanosecond), latch.ReasonNotFound)
-	wantRefused(t, s, "the copy sealed 30s after, just before it expires", soon, at(46*time.Minute+30*time.Second-time.Nanosecond), latch.ReasonNotFound)
+	wantRefused(t, s, "the latest copy sealed before, just before it expires", second, at(45*time.Minute-time.Nanosecond), driver.ReasonNotFound)
+	wantRefused(t, s, "the copy sealed 30s after, just before it expires", soon, at(46*time.Minute+30*time.Second-time.Nanosecond), driver.ReasonNotFound)
 	// The revocation ends at until plus a minute: the copy sealed two
 	// minutes after it is accepted for its last minute.
-	wantRefused(t, s, "the copy sealed two minutes after, within the minute", later, at(47*time.Minute-time.Nanosecond), latch.ReasonNotFound)
+	wantRefused(t, s, "the copy sealed two minutes after, within the minute", later, at(47*time.Minute-time.Nanosecond), driver.ReasonNotFound)
 	wantRefused(t, s, "the copy sealed two minutes after, after the minute", later, at(47*time.Minute), "")
-	wantRefused(t, s, "the copy sealed two minutes after, expired", later, at(48*time.Minute), latch.ReasonNotFound)
+	wantRefused(t, s, "the copy sealed two minutes after, expired", later, at(48*time.Minute), driver.ReasonNotFound)
 }
 
 func TestRevocationOrdersSeals(t *testing.T) {
@@ -270,9 +270,9 @@ func TestRevocationOrdersSeals(t *testing.T) {
 	anonBefore := mustSeal(t, s, hashOf("c"), anon, t0.Add(-time.Second))
 	tests := []struct {
 		name, value string
-		want        latch.Reason
+		want        driver.Reason
 	}{
-		{"sealed before", before, latch.ReasonNotFound},
+		{"sealed before", before, driver.ReasonNotFound},
 		{"sealed after, same instant", after, ""},
 		{"anonymous: no user to revoke", anonBefore, ""},
 	}
@@ -281,15 +281,15 @@ func TestRevocationOrdersSeals(t *testing.T) {
 	}
 }
 
-// failingStore is a latch.Store whose every call fails.
-type failingStore struct{ latch.Store }
+// failingStore is a driver.Store whose every call fails.
+type failingStore struct{ driver.Store }
 
 var errStoreDown = errors.New("store down")
 
-func (failingStore) Load(context.Context, latch.Hash) (*latch.Record, error) {
+func (failingStore) Load(context.Context, driver.Hash) (*driver.Record, error) {
 	return nil, errStoreDown
 }
-func (failingStore) Commit(context.Context, *latch.Commit) error { return errStoreDown }
+func (failingStore) Commit(context.Context, *driver.Commit) error { return errStoreDown }
 
 func TestStoreRevocationsUser(t *testing.T) {
 	ctx := context.Background()
@@ -332,7 +332,7 @@ func TestStoreRevocationsUser(t *testing.T) {
 	if infos, err := ms.ListUser(ctx, "alice"); err != nil || len(infos) != 0 {
 		t.Errorf("ListUser = %v, %v; want nothing", infos, err)
 	}
-	if _, err := ms.DeleteUser(ctx, "alice", latch.Hash{}); err != nil {
+	if _, err := ms.DeleteUser(ctx, "alice", driver.Hash{}); err != nil {
 		t.Fatal(err)
 	}
 	want("after the store's DeleteUser", "alice", at(time.Minute+1))
@@ -364,18 +364,18 @@ func TestStoreRevocationsSession(t *testing.T) {
 	defer ms.Close()
 	r := cookiestore.StoreRevocations(ms)
 	a, b, x, y := hashOf("a"), hashOf("b"), hashOf("x"), hashOf("y")
-	want := func(what string, id latch.Hash, w latch.Reason) {
+	want := func(what string, id driver.Hash, w driver.Reason) {
 		t.Helper()
 		got, err := r.Revoked(ctx, id)
 		if err != nil || got != w {
 			t.Errorf("%s: Revoked(%s) = %q, %v; want %q", what, id.Handle(), got, err, w)
 		}
 	}
-	wantRenewedTo := func(what string, err error, to latch.Hash) {
+	wantRenewedTo := func(what string, err error, to driver.Hash) {
 		t.Helper()
-		var moved *latch.RenewedError
+		var moved *driver.RenewedError
 		if !errors.As(err, &moved) || moved.To != to {
-			t.Errorf("%s: %v; want a *latch.RenewedError to %s", what, err, to.Handle())
+			t.Errorf("%s: %v; want a *driver.RenewedError to %s", what, err, to.Handle())
 		}
 	}
 	want("nothing recorded", a, "")
@@ -391,17 +391,17 @@ func TestStoreRevocationsSession(t *testing.T) {
 		if err := r.Revoke(ctx, a, st.until); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		want(st.name, a, latch.ReasonNotFound)
+		want(st.name, a, driver.ReasonNotFound)
 	}
 	want("another session", b, "")
 
 	// A renewal of a revoked session fails and records nothing.
 	err = r.Renewed(ctx, a, x, t0.Add(3*time.Hour))
-	var moved *latch.RenewedError
-	if !errors.Is(err, latch.ErrNotFound) || errors.As(err, &moved) {
-		t.Errorf("Renewed of a revoked session: %v; want latch.ErrNotFound", err)
+	var moved *driver.RenewedError
+	if !errors.Is(err, driver.ErrNotFound) || errors.As(err, &moved) {
+		t.Errorf("Renewed of a revoked session: %v; want driver.ErrNotFound", err)
 	}
-	want("a revoked session after a renewal tried", a, latch.ReasonNotFound)
+	want("a revoked session after a renewal tried", a, driver.ReasonNotFound)
 	want("the session a failed renewal named", x, "")
 
 	// A renewal is recorded once: a retry of it succeeds, another renewal
@@ -410,27 +410,27 @@ func TestStoreRevocationsSession(t *testing.T) {
 	if err := r.Renewed(ctx, b, x, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	want("renewed", b, latch.ReasonRenewed)
+	want("renewed", b, driver.ReasonRenewed)
 	want("the session it became", x, "")
 	if err := r.Renewed(ctx, b, x, t0.Add(time.Hour)); err != nil {
 		t.Errorf("the same renewal again: %v", err)
 	}
 	err = r.Renewed(ctx, b, y, t0.Add(5*time.Hour))
 	wantRenewedTo("a second renewal", err, x)
-	if !errors.Is(err, latch.ErrNotFound) {
-		t.Errorf("a second renewal: %v does not match latch.ErrNotFound", err)
+	if !errors.Is(err, driver.ErrNotFound) {
+		t.Errorf("a second renewal: %v does not match driver.ErrNotFound", err)
 	}
 	wantRenewedTo("a revocation of a renewed session", r.Revoke(ctx, b, t0.Add(5*time.Hour)), x)
-	want("renewed, after the second renewal and the revocation", b, latch.ReasonRenewed)
+	want("renewed, after the second renewal and the revocation", b, driver.ReasonRenewed)
 	want("the session the second renewal named", y, "")
 
 	for _, call := range []struct {
 		name string
 		err  error
 	}{
-		{"Revoke of the zero hash", r.Revoke(ctx, latch.Hash{}, t0)},
-		{"Renewed from the zero hash", r.Renewed(ctx, latch.Hash{}, x, t0)},
-		{"Renewed to the zero hash", r.Renewed(ctx, a, latch.Hash{}, t0)},
+		{"Revoke of the zero hash", r.Revoke(ctx, driver.Hash{}, t0)},
+		{"Renewed from the zero hash", r.Renewed(ctx, driver.Hash{}, x, t0)},
+		{"Renewed to the zero hash", r.Renewed(ctx, a, driver.Hash{}, t0)},
 	} {
 		if call.err == nil {
 			t.Errorf("%s succeeded", call.name)
@@ -439,30 +439,30 @@ func TestStoreRevocationsSession(t *testing.T) {
 	// The record is kept under a hash derived from the session's, never
 	// under the session's own: a revocation store shared with server-side
 	// sessions cannot be confused with one.
-	for _, id := range []latch.Hash{a, b} {
-		if _, err := ms.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) {
+	for _, id := range []driver.Hash{a, b} {
+		if _, err := ms.Load(ctx, id); !errors.Is(err, driver.ErrNotFound) {
 			t.Errorf("the session hash itself is a key of the store: %v", err)
 		}
 	}
 	// The renewal's record ends at its time (the later ends that the
 	// second renewal and the revocation gave changed nothing).
 	c.Advance(time.Hour - time.Nanosecond)
-	want("the renewal, just before it ends", b, latch.ReasonRenewed)
+	want("the renewal, just before it ends", b, driver.ReasonRenewed)
 	c.Advance(time.Nanosecond)
 	want("the renewal, when it ends", b, "")
 	c.Advance(time.Hour - time.Nanosecond)
-	want("the revocation, just before it ends", a, latch.ReasonNotFound)
+	want("the revocation, just before it ends", a, driver.ReasonNotFound)
 	c.Advance(time.Nanosecond)
 	want("the revocation, when it ends", a, "")
 	// Either kind is recorded afresh after the record was forgotten.
 	if err := r.Revoke(ctx, a, c.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	want("revoked again", a, latch.ReasonNotFound)
+	want("revoked again", a, driver.ReasonNotFound)
 	if err := r.Renewed(ctx, b, y, c.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	want("renewed again", b, latch.ReasonRenewed)
+	want("renewed again", b, driver.ReasonRenewed)
 
 	broken := cookiestore.StoreRevocations(failingStore{})
 	if _, err := broken.Revoked(ctx, a); !errors.Is(err, errStoreDown) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
@@ -533,7 +533,7 @@ func TestConcurrentRevocation(t *testing.T) {
 	wg.Wait()
 	after := sealMany(20)
 	for i, v := range before {
-		wantRefused(t, s, fmt.Sprintf("cookie %d sealed before the revocation", i), v, t0, latch.ReasonNotFound)
+		wantRefused(t, s, fmt.Sprintf("cookie %d sealed before the revocation", i), v, t0, driver.ReasonNotFound)
 	}
 	for i, v := range after {
 		wantRefused(t, s, fmt.Sprintf("cookie %d sealed after the revocation", i), v, t0, "")
@@ -565,8 +565,8 @@ func TestRenewedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	late := mustSeal(t, s, a, anon, t0) // a request that opened a before the renewal
-	wantRefused(t, s, "the replaced cookie", aCookie, t0, latch.ReasonRenewed)
-	wantRefused(t, s, "a copy sealed after the renewal", late, t0, latch.ReasonRenewed)
+	wantRefused(t, s, "the replaced cookie", aCookie, t0, driver.ReasonRenewed)
+	wantRefused(t, s, "a copy sealed after the renewal", late, t0, driver.ReasonRenewed)
 	wantRefused(t, s, "the renewed cookie", xCookie, t0, "")
 	if o, _ := s.Open(ctx, cookieName, aCookie, t0); o.ID != a || o.Record != nil {
 		t.Errorf("replaced cookie: %+v; want the session's ID and no record", o)
@@ -575,11 +575,11 @@ func TestRenewedSession(t *testing.T) {
 	// A second renewal of a fails, naming x; y's cookie stays unknown to
 	// the revocations (the caller must not hand it out).
 	err := s.Renewed(ctx, a, y, anon.ExpiresAt())
-	var moved *latch.RenewedError
-	if !errors.As(err, &moved) || moved.To != x || !errors.Is(err, latch.ErrNotFound) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
-		t.Errorf("second renewal: %v; want a *latch.RenewedError to %s", err, x.Handle())
+	var moved *driver.RenewedError
+	if !errors.As(err, &moved) || moved.To != x || !errors.Is(err, driver.ErrNotFound) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
+		t.Errorf("second renewal: %v; want a *driver.RenewedError to %s", err, x.Handle())
 	}
-	wantRefused(t, s, "the replaced cookie after a second renewal", aCookie, t0, latch.ReasonRenewed)
+	wantRefused(t, s, "the replaced cookie after a second renewal", aCookie, t0, driver.ReasonRenewed)
 
 	// A renewal of a revoked session fails as not found, and the session
 	// stays revoked.
@@ -589,10 +589,10 @@ func TestRenewedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Renewed(ctx, b, z, anon.ExpiresAt())
-	if !errors.Is(err, latch.ErrNotFound) || errors.As(err, &moved) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
-		t.Errorf("renewal of a revoked session: %v; want latch.ErrNotFound", err)
+	if !errors.Is(err, driver.ErrNotFound) || errors.As(err, &moved) || !strings.HasPrefix(err.Error(), "cookiestore: ") {
+		t.Errorf("renewal of a revoked session: %v; want driver.ErrNotFound", err)
 	}
-	wantRefused(t, s, "the revoked cookie", bCookie, t0, latch.ReasonNotFound)
+	wantRefused(t, s, "the revoked cookie", bCookie, t0, driver.ReasonNotFound)
 
 	// x is renewed into y; a logout with a's cookie ends y.
 	if err := s.Renewed(ctx, x, y, remembered.ExpiresAt()); err != nil {
@@ -602,13 +602,13 @@ func TestRenewedSession(t *testing.T) {
 	if err := s.Revoke(ctx, a, anon.ExpiresAt()); err != nil {
 		t.Fatal(err)
 	}
-	wantRefused(t, s, "the end of the chain", yCookie, t0, latch.ReasonNotFound)
-	wantRefused(t, s, "the replaced cookie after the logout", aCookie, t0, latch.ReasonRenewed)
-	wantRefused(t, s, "the middle of the chain", xCookie, t0, latch.ReasonRenewed)
+	wantRefused(t, s, "the end of the chain", yCookie, t0, driver.ReasonNotFound)
+	wantRefused(t, s, "the replaced cookie after the logout", aCookie, t0, driver.ReasonRenewed)
+	wantRefused(t, s, "the middle of the chain", xCookie, t0, driver.ReasonRenewed)
 	// y outlives a (a remember-me session made from an anonymous one):
 	// its revocation is kept past a's end.
 	c.Advance(29 * 24 * time.Hour)
-	wantRefused(t, s, "the end of the chain, 29 days later", yCookie, c.Now(), latch.ReasonNotFound)
+	wantRefused(t, s, "the end of the chain, 29 days later", yCookie, c.Now(), driver.ReasonNotFound)
 }
 
 // TestRevokeFollowsBoundedHops: Revoke follows what Revocations.Revoke
@@ -617,29 +617,29 @@ func TestRenewedSession(t *testing.T) {
 func TestRevokeFollowsBoundedHops(t *testing.T) {
 	ctx := context.Background()
 	var calls int
-	var answer func(id latch.Hash) error
+	var answer func(id driver.Hash) error
 	funcs := (&recordingRevocations{}).funcs()
-	funcs.RevokeFunc = func(_ context.Context, id latch.Hash, _ time.Time) error {
+	funcs.RevokeFunc = func(_ context.Context, id driver.Hash, _ time.Time) error {
 		calls++
 		return answer(id)
 	}
 	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Now: func() time.Time { return t0 }, Revocations: funcs})
 	tests := []struct {
 		name      string
-		answer    func(id latch.Hash) error
+		answer    func(id driver.Hash) error
 		wantCalls int
 		errText   string // "" for success
 	}{
-		{"a chain of 1,024 renewals", func(id latch.Hash) error {
+		{"a chain of 1,024 renewals", func(id driver.Hash) error {
 			if calls <= 1024 {
-				return &latch.RenewedError{To: hashOf(fmt.Sprint(calls))}
+				return &driver.RenewedError{To: hashOf(fmt.Sprint(calls))}
 			}
 			return nil
 		}, 1025, ""},
-		{"a chain that never ends", func(id latch.Hash) error { return &latch.RenewedError{To: hashOf(fmt.Sprint(calls))} }, 1025, "renewed more than 1024 times"},
-		{"renewed into itself", func(id latch.Hash) error { return &latch.RenewedError{To: id} }, 1, "was renewed into"},
-		{"renewed into nothing", func(id latch.Hash) error { return &latch.RenewedError{} }, 1, "was renewed into"},
-		{"a failure", func(id latch.Hash) error { return errStoreDown }, 1, "store down"},
+		{"a chain that never ends", func(id driver.Hash) error { return &driver.RenewedError{To: hashOf(fmt.Sprint(calls))} }, 1025, "renewed more than 1024 times"},
+		{"renewed into itself", func(id driver.Hash) error { return &driver.RenewedError{To: id} }, 1, "was renewed into"},
+		{"renewed into nothing", func(id driver.Hash) error { return &driver.RenewedError{} }, 1, "was renewed into"},
+		{"a failure", func(id driver.Hash) error { return errStoreDown }, 1, "store down"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -662,13 +662,13 @@ func TestRevokeFollowsBoundedHops(t *testing.T) {
 // gives, and fails (503 from the Manager) on a reason Revoked must not
 // give.
 func TestRevokedReasons(t *testing.T) {
-	rec := &recordingRevocations{reasons: map[latch.Hash]latch.Reason{
-		hashOf("revoked"): latch.ReasonNotFound,
-		hashOf("renewed"): latch.ReasonRenewed,
-		hashOf("odd"):     latch.ReasonBadMAC,
+	rec := &recordingRevocations{reasons: map[driver.Hash]driver.Reason{
+		hashOf("revoked"): driver.ReasonNotFound,
+		hashOf("renewed"): driver.ReasonRenewed,
+		hashOf("odd"):     driver.ReasonBadMAC,
 	}}
 	s := newStore(t, testKeys(t, "k1"), cookiestore.Options{Revocations: rec.funcs()})
-	for id, want := range map[string]latch.Reason{"revoked": latch.ReasonNotFound, "renewed": latch.ReasonRenewed, "live": ""} {
+	for id, want := range map[string]driver.Reason{"revoked": driver.ReasonNotFound, "renewed": driver.ReasonRenewed, "live": ""} {
 		wantRefused(t, s, id, mustSeal(t, s, hashOf(id), sampleRecord(), t0), t0, want)
 	}
 	o, err := s.Open(context.Background(), cookieName, mustSeal(t, s, hashOf("odd"), sampleRecord(), t0), t0)

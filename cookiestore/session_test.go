@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
+	"github.com/latchsec/latch/driver"
 )
 
 // The tests in this file drive a Manager on a cookie store through HTTP,
@@ -244,7 +245,7 @@ func TestLogout(t *testing.T) {
 				t.Error("no logout event")
 			}
 			wantBody(t, "replay of the logged-out cookie", hs.do("GET", "/whoami", stolen), "user= ended=not-found")
-			if hs.events.Count(latch.EventInvalidToken, latch.ReasonNotFound) == 0 {
+			if hs.events.Count(latch.EventInvalidToken, driver.ReasonNotFound) == 0 {
 				t.Error("no invalid-token event for the replay")
 			}
 			// Logout ends this session only.
@@ -270,7 +271,7 @@ func TestLogout(t *testing.T) {
 //     as renewed after a renewal).
 //   - A change after RevokeUser is sealed after the not-before time, and
 //     that cookie is accepted (documented).
-//   - A renewal after a logout fails with latch.ErrNotFound: the logout
+//   - A renewal after a logout fails with driver.ErrNotFound: the logout
 //     recorded the session as revoked first, so Renewed refuses it, and
 //     the request sends no cookie. A login after a logout starts a fresh
 //     session instead (the user has just proved who they are).
@@ -321,7 +322,7 @@ func TestLateCommit(t *testing.T) {
 					s.Set("late", "yes")
 				}
 				switch {
-				case errors.Is(err, latch.ErrNotFound):
+				case errors.Is(err, driver.ErrNotFound):
 					http.Error(w, err.Error(), http.StatusGone)
 				case err != nil:
 					http.Error(w, err.Error(), http.StatusServiceUnavailable)
@@ -432,10 +433,10 @@ func TestRevokeUser(t *testing.T) {
 func TestSessionListNotSupported(t *testing.T) {
 	hs := newHarness(t, harnessOptions{})
 	hs.mustLogin("alice", false)
-	if _, err := hs.m.Sessions(context.Background(), "alice", nil); !errors.Is(err, latch.ErrNotSupported) {
+	if _, err := hs.m.Sessions(context.Background(), "alice", nil); !errors.Is(err, driver.ErrNotSupported) {
 		t.Errorf("Sessions: %v; want ErrNotSupported", err)
 	}
-	if err := hs.m.Revoke(context.Background(), "alice", "0011223344556677"); !errors.Is(err, latch.ErrNotSupported) {
+	if err := hs.m.Revoke(context.Background(), "alice", "0011223344556677"); !errors.Is(err, driver.ErrNotSupported) {
 		t.Errorf("Revoke: %v; want ErrNotSupported", err)
 	}
 }
@@ -445,9 +446,9 @@ func TestRevocationLookupFailsClosed(t *testing.T) {
 	var lookups int
 	var down bool
 	revs := cookiestore.FuncRevocations{
-		RevokeFunc:  func(context.Context, latch.Hash, time.Time) error { return nil },
-		RenewedFunc: func(context.Context, latch.Hash, latch.Hash, time.Time) error { return nil },
-		RevokedFunc: func(context.Context, latch.Hash) (latch.Reason, error) {
+		RevokeFunc:  func(context.Context, driver.Hash, time.Time) error { return nil },
+		RenewedFunc: func(context.Context, driver.Hash, driver.Hash, time.Time) error { return nil },
+		RevokedFunc: func(context.Context, driver.Hash) (driver.Reason, error) {
 			lookups++
 			if down {
 				return "", errDown
@@ -501,7 +502,7 @@ func TestRevocationLookupFailsClosed(t *testing.T) {
 func TestLogoutWithoutRevocations(t *testing.T) {
 	hs := newHarness(t, harnessOptions{noRevoke: true})
 	b := hs.mustLogin("alice", false)
-	if _, err := hs.m.RevokeUser(context.Background(), "alice"); !errors.Is(err, latch.ErrNotSupported) {
+	if _, err := hs.m.RevokeUser(context.Background(), "alice"); !errors.Is(err, driver.ErrNotSupported) {
 		t.Errorf("RevokeUser without revocations: %v; want ErrNotSupported", err)
 	}
 	if res := b.do("POST", "/revoke-others"); res.code != http.StatusNotImplemented {
@@ -610,7 +611,7 @@ func TestRetiredKeyThroughManager(t *testing.T) {
 	if !res.expired {
 		t.Error("the refused cookie was not cleared")
 	}
-	if hs2.events.Count(latch.EventInvalidToken, latch.ReasonRetiredKey) != 1 {
+	if hs2.events.Count(latch.EventInvalidToken, driver.ReasonRetiredKey) != 1 {
 		t.Error("no invalid-token event for the retired key")
 	}
 }

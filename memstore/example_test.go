@@ -7,7 +7,7 @@ import (
 	"log"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 )
 
@@ -19,13 +19,13 @@ func ExampleNew() {
 	defer store.Close()
 
 	// latch hands a store only the SHA-256 of a session ID.
-	id := latch.Hash(sha256.Sum256([]byte("an ID from crypto/rand, not this")))
+	id := driver.Hash(sha256.Sum256([]byte("an ID from crypto/rand, not this")))
 	now := time.Now()
 	ctx := context.Background()
-	err = store.Commit(ctx, &latch.Commit{
+	err = store.Commit(ctx, &driver.Commit{
 		ID:     id,
 		Create: true,
-		Meta: latch.Meta{
+		Meta: driver.Meta{
 			UserID: "alice", Created: now, LastSeen: now, AuthTime: now,
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		},

@@ -1,4 +1,4 @@
-// Package memstore is an in-memory latch.Store.
+// Package memstore is an in-memory driver.Store.
 //
 // It suits a single process that can afford to lose its sessions on restart:
 // tests, development, and applications whose users can log in again. For one
@@ -9,7 +9,7 @@
 //
 // Each session is kept packed in one immutable string (see record.go): its
 // metadata in a compact binary form, then its values, each encoded as JSON
-// by latch.EncodeValue. Values therefore read back as the serialising
+// by driver.EncodeValue. Values therefore read back as the serialising
 // stores (boltstore, redisstore, pgstore) give them back: a number is a
 // json.Number, a struct a map[string]any. An application tested on
 // memstore behaves the same on the others, a value that cannot be encoded
@@ -57,8 +57,8 @@
 // replaced record's expiry and its place in the heap, so the sweeper
 // removes it when the old token could no longer have been used, as it
 // removes an expired session. A forward is in no user's list. Load, an
-// update and a renewal from it give a *latch.RenewedError naming the new
-// hash, and Create on it gives latch.ErrExists, until it expires; after
+// update and a renewal from it give a *driver.RenewedError naming the new
+// hash, and Create on it gives driver.ErrExists, until it expires; after
 // that it is as good as gone.
 //
 // Deletions are ordered against renewals by the locks they share:
@@ -67,7 +67,7 @@
 //     record at the end of the chain. A renewal holds the locks of both its
 //     shards, so it either ran before Delete reached its From, and Delete
 //     follows the forward it left, or runs after Delete removed the record,
-//     and fails with latch.ErrNotFound.
+//     and fails with driver.ErrNotFound.
 //   - DeleteUser holds the lock of the user's index shard throughout, and
 //     a renewal, an eviction or a change of user of one of the user's
 //     sessions takes that lock too, so each runs wholly before it or wholly
@@ -115,7 +115,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // Defaults of Options.
@@ -144,7 +144,7 @@ type Options struct {
 	SweepBatch int
 }
 
-// Store is an in-memory latch.Store. It is safe for concurrent use. Create
+// Store is an in-memory driver.Store. It is safe for concurrent use. Create
 // one with New and stop its sweeper with Close.
 type Store struct {
 	now   func() time.Time
@@ -162,7 +162,7 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-var _ latch.Store = (*Store)(nil)
+var _ driver.Store = (*Store)(nil)
 
 // shard holds the sessions whose hash starts with its index.
 type shard struct {
@@ -172,7 +172,7 @@ type shard struct {
 	// kept: the second in overflow. A key of 8 bytes instead of 32 saves
 	// some 40 bytes a session.
 	m        map[uint64]*entry
-	overflow map[latch.Hash]*entry
+	overflow map[driver.Hash]*entry
 	heap     []heapItem // min-heap by expiry; exactly the entries of m and overflow
 	// recent holds the records Load decoded last, one slot per value of
 	// the hash's second byte, so that a session read again and again is
@@ -190,7 +190,7 @@ const recentSlots = 256
 type decoded struct {
 	e    *entry
 	data string
-	rec  *latch.Record
+	rec  *driver.Record
 }
 
 // entry is one stored session, or a forward (see record.go). hash never
@@ -199,7 +199,7 @@ type decoded struct {
 // to read them. A session's entry becomes a forward in place, never the
 // reverse, and once removed from its shard an entry never changes again.
 type entry struct {
-	hash latch.Hash
+	hash driver.Hash
 	data string // the packed record (see record.go)
 	exp  int64  // Meta.ExpiresAt in Unix nanoseconds
 	hidx int32  // position in the shard heap; -1 once removed
@@ -248,7 +248,7 @@ func New(opts Options) (*Store, error) {
 	}
 	for i := range s.shards {
 		s.shards[i].m = make(map[uint64]*entry)
-		s.shards[i].overflow = make(map[latch.Hash]*entry)
+		s.shards[i].overflow = make(map[driver.Hash]*entry)
 		s.users[i].m = make(map[uint64]*entry)
 	}
 	go s.sweeper(interval)
@@ -267,7 +267,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) shard(h latch.Hash) *shard { return &s.shards[h[0]&(shardCount-1)] }
+func (s *Store) shard(h driver.Hash) *shard { return &s.shards[h[0]&(shardCount-1)] }
 
 // userKey returns the key of user u in the index, and its index shard.
 func (s *Store) userKey(u string) (uint64, *userShard) {
@@ -295,11 +295,11 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-func prefix(h latch.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+func prefix(h driver.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
 
 // find returns the entry stored under h, or nil. The caller holds the
 // shard's lock.
-func (sh *shard) find(h latch.Hash) *entry {
+func (sh *shard) find(h driver.Hash) *entry {
 	if e := sh.m[prefix(h)]; e != nil && e.hash == h {
 		return e
 	}
@@ -313,8 +313,8 @@ func (sh *shard) find(h latch.Hash) *entry {
 // caller holds e's shard lock.
 func live(e *entry, now int64) bool { return e.hidx >= 0 && e.exp > now }
 
-// Load returns the live record stored under id, latch.ErrNotFound, or a
-// *latch.RenewedError when id holds a forward that has not expired. The
+// Load returns the live record stored under id, driver.ErrNotFound, or a
+// *driver.RenewedError when id holds a forward that has not expired. The
 // record may be shared with other callers: it must not be modified.
 //
 // A record is decoded from its packed form on the first Load after each
@@ -322,7 +322,7 @@ func live(e *entry, now int64) bool { return e.hidx >= 0 && e.exp > now }
 // active session share one decoded record and do not allocate. A slot
 // serves only the entry and the packed form it was decoded from, so a
 // change or a removal is never hidden by it.
-func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+func (s *Store) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: load: %w", err)
 	}
@@ -336,10 +336,10 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 	}
 	sh.mu.RUnlock()
 	if e == nil || exp <= s.nowNano() {
-		return nil, latch.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	if isForward(data) {
-		return nil, &latch.RenewedError{To: forwardTo(data)}
+		return nil, &driver.RenewedError{To: forwardTo(data)}
 	}
 	slot := &sh.recent[id[1]]
 	if d := slot.Load(); d != nil && d.e == e && d.data == data {
@@ -384,7 +384,7 @@ const maxHops = 1024
 // before Delete reached it, and Delete finds its forward, or runs after,
 // and finds no record to renew. Delete fails if the chain goes on for
 // more than 1,024 forwards.
-func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
+func (s *Store) Delete(ctx context.Context, id driver.Hash) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: delete: %w", err)
 	}
@@ -400,7 +400,7 @@ func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 
 // deleteOne removes what id holds. If it was a live forward it returns its
 // target and ok.
-func (s *Store) deleteOne(id latch.Hash) (next latch.Hash, ok bool) {
+func (s *Store) deleteOne(id driver.Hash) (next driver.Hash, ok bool) {
 	sh := s.shard(id)
 	sh.mu.Lock()
 	e := sh.find(id)
@@ -420,7 +420,7 @@ func (s *Store) deleteOne(id latch.Hash) (next latch.Hash, ok bool) {
 // follow returns the hash at the end of the chain of live forwards from h
 // (h itself when it holds none), following at most maxHops of them. The
 // caller holds no shard lock.
-func (s *Store) follow(h latch.Hash, now int64) latch.Hash {
+func (s *Store) follow(h driver.Hash, now int64) driver.Hash {
 	for range maxHops {
 		sh := s.shard(h)
 		sh.mu.RLock()
@@ -469,7 +469,7 @@ func (s *Store) unindex(e *entry) {
 type userEntry struct {
 	e    *entry
 	live bool // stored, not expired, and of the user asked for
-	meta latch.Meta
+	meta driver.Meta
 }
 
 // userEntries returns the entries in the list of user u, each read under
@@ -497,12 +497,12 @@ func (s *Store) userEntries(u string, now int64) ([]userEntry, error) {
 }
 
 // ListUser returns the user's live sessions, oldest first by Created.
-func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
+func (s *Store) ListUser(ctx context.Context, userID string) ([]driver.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: list user sessions: %w", err)
 	}
 	if userID == "" {
-		return []latch.Info{}, nil
+		return []driver.Info{}, nil
 	}
 	_, us := s.userKey(userID)
 	us.mu.Lock()
@@ -511,13 +511,13 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 	if err != nil {
 		return nil, err
 	}
-	infos := make([]latch.Info, 0, len(list))
+	infos := make([]driver.Info, 0, len(list))
 	for _, ue := range list {
 		if ue.live {
-			infos = append(infos, latch.Info{ID: ue.e.hash, Meta: ue.meta})
+			infos = append(infos, driver.Info{ID: ue.e.hash, Meta: ue.meta})
 		}
 	}
-	slices.SortFunc(infos, func(a, b latch.Info) int {
+	slices.SortFunc(infos, func(a, b driver.Info) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
 			return c
 		}
@@ -535,7 +535,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 // that lock too, so each of them runs wholly before DeleteUser (and its
 // result is removed, or kept if it is keep's) or wholly after (and finds
 // no session left to renew).
-func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep driver.Hash) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memstore: delete user sessions: %w", err)
 	}
@@ -576,14 +576,14 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 	return n, nil
 }
 
-// Commit applies c atomically; see latch.Commit. It returns
-// latch.ErrNotFound, a *latch.RenewedError, latch.ErrExists or
-// latch.ErrSessionLimit as the contract says, and an error for a nil
+// Commit applies c atomically; see driver.Commit. It returns
+// driver.ErrNotFound, a *driver.RenewedError, driver.ErrExists or
+// driver.ErrSessionLimit as the contract says, and an error for a nil
 // Commit, a zero ID, a renewal to its own hash, a negative MaxPerUser or a
-// value that latch.EncodeValue cannot encode. A commit whose result has
+// value that driver.EncodeValue cannot encode. A commit whose result has
 // already expired succeeds, and its result is never returned; a renewal
 // into such a result still leaves its forward.
-func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
+func (s *Store) Commit(ctx context.Context, c *driver.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
@@ -615,14 +615,14 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 
 // write is a Commit prepared for tryCommit.
 type write struct {
-	c    *latch.Commit
+	c    *driver.Commit
 	exp  int64
 	meta []byte
 	set  []rawValue
 }
 
 // peek reads, under the read lock, the entry stored under h and its user.
-func (sh *shard) peek(h latch.Hash) (*entry, string) {
+func (sh *shard) peek(h driver.Hash) (*entry, string) {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	e := sh.find(h)
@@ -634,7 +634,7 @@ func (sh *shard) peek(h latch.Hash) (*entry, string) {
 
 // unchanged reports, under the shard lock, whether h still holds what peek
 // saw.
-func (sh *shard) unchanged(h latch.Hash, e *entry, user string) bool {
+func (sh *shard) unchanged(h driver.Hash, e *entry, user string) bool {
 	return sh.find(h) == e && (e == nil || userOf(e.data) == user)
 }
 
@@ -717,17 +717,17 @@ func (s *Store) tryCommit(w *write) (done bool, err error) {
 	idLive := idE != nil && idE.exp > now // a record or a forward
 	switch {
 	case renew && (fromE == nil || fromE.exp <= now):
-		return true, latch.ErrNotFound
+		return true, driver.ErrNotFound
 	case renew && isForward(fromE.data):
-		return true, &latch.RenewedError{To: forwardTo(fromE.data)}
+		return true, &driver.RenewedError{To: forwardTo(fromE.data)}
 	case c.Create && idLive:
-		return true, latch.ErrExists
+		return true, driver.ErrExists
 	case !renew && !c.Create && !idLive:
-		return true, latch.ErrNotFound
+		return true, driver.ErrNotFound
 	case !renew && !c.Create && isForward(idE.data):
-		return true, &latch.RenewedError{To: forwardTo(idE.data)}
+		return true, &driver.RenewedError{To: forwardTo(idE.data)}
 	case limited:
-		return true, latch.ErrSessionLimit
+		return true, driver.ErrSessionLimit
 	}
 
 	var base string
@@ -792,7 +792,7 @@ func (s *Store) unlinkFrom(u string, e *entry) {
 	us.unlink(k, e)
 }
 
-func compareHash(a, b latch.Hash) int { return bytes.Compare(a[:], b[:]) }
+func compareHash(a, b driver.Hash) int { return bytes.Compare(a[:], b[:]) }
 
 // Locks are taken in ascending index order, users before shards.
 

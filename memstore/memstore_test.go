@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/storetest"
 )
 
@@ -30,7 +30,7 @@ func newStore(t testing.TB, opts Options) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) latch.Store {
+	storetest.Run(t, func(t *testing.T) driver.Store {
 		// A short interval lets the sweeper run during the suite.
 		return newStore(t, Options{SweepInterval: 50 * time.Millisecond})
 	})
@@ -48,16 +48,16 @@ func newClock() *clock {
 func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-func hashOf(i int) latch.Hash {
-	var h latch.Hash
+func hashOf(i int) driver.Hash {
+	var h driver.Hash
 	h[0], h[1], h[2], h[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
 	h[31] = 1 // never the zero hash
 	return h
 }
 
 // meta returns metadata of a session seen at now that idles out after idle.
-func meta(user string, now time.Time, idle time.Duration) latch.Meta {
-	return latch.Meta{UserID: user, Created: now, LastSeen: now, IdleTimeout: idle, AbsoluteTimeout: 12 * time.Hour}
+func meta(user string, now time.Time, idle time.Duration) driver.Meta {
+	return driver.Meta{UserID: user, Created: now, LastSeen: now, IdleTimeout: idle, AbsoluteTimeout: 12 * time.Hour}
 }
 
 var bg = context.Background()
@@ -98,13 +98,13 @@ func TestCommitBadInput(t *testing.T) {
 	h := hashOf(1)
 	tests := []struct {
 		name    string
-		c       *latch.Commit
+		c       *driver.Commit
 		wantErr string
 	}{
 		{"nil commit", nil, "nil Commit"},
-		{"zero hash", &latch.Commit{Create: true, Meta: m}, "zero session hash"},
-		{"renewal to itself", &latch.Commit{ID: h, From: h, Meta: m}, "renewal to the same hash"},
-		{"negative limit", &latch.Commit{ID: h, Create: true, Meta: m, MaxPerUser: -1}, "negative MaxPerUser"},
+		{"zero hash", &driver.Commit{Create: true, Meta: m}, "zero session hash"},
+		{"renewal to itself", &driver.Commit{ID: h, From: h, Meta: m}, "renewal to the same hash"},
+		{"negative limit", &driver.Commit{ID: h, Create: true, Meta: m, MaxPerUser: -1}, "negative MaxPerUser"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,26 +125,26 @@ func TestCommitBadInput(t *testing.T) {
 func TestExpiryInjectedClock(t *testing.T) {
 	tests := []struct {
 		name    string
-		meta    func(now time.Time) latch.Meta
+		meta    func(now time.Time) driver.Meta
 		advance time.Duration
 		want    bool // still returned after advance
 	}{
-		{"before idle deadline", func(n time.Time) latch.Meta { return meta("u", n, 10*time.Minute) }, 10*time.Minute - time.Nanosecond, true},
-		{"at idle deadline", func(n time.Time) latch.Meta { return meta("u", n, 10*time.Minute) }, 10 * time.Minute, false},
-		{"after idle deadline", func(n time.Time) latch.Meta { return meta("u", n, 10*time.Minute) }, time.Hour, false},
-		{"absolute deadline first", func(n time.Time) latch.Meta {
+		{"before idle deadline", func(n time.Time) driver.Meta { return meta("u", n, 10*time.Minute) }, 10*time.Minute - time.Nanosecond, true},
+		{"at idle deadline", func(n time.Time) driver.Meta { return meta("u", n, 10*time.Minute) }, 10 * time.Minute, false},
+		{"after idle deadline", func(n time.Time) driver.Meta { return meta("u", n, 10*time.Minute) }, time.Hour, false},
+		{"absolute deadline first", func(n time.Time) driver.Meta {
 			m := meta("u", n, 10*time.Minute)
 			m.Created = n.Add(-12*time.Hour + time.Minute)
 			return m
 		}, time.Minute, false},
-		{"absolute from auth time", func(n time.Time) latch.Meta {
+		{"absolute from auth time", func(n time.Time) driver.Meta {
 			m := meta("u", n, 10*time.Minute)
 			m.Created = n.Add(-30 * time.Hour)
 			m.AuthTime = n.Add(-12*time.Hour + 2*time.Minute)
 			return m
 		}, time.Minute, true},
-		{"zero metadata", func(time.Time) latch.Meta { return latch.Meta{} }, 0, false},
-		{"beyond 2262", func(n time.Time) latch.Meta {
+		{"zero metadata", func(time.Time) driver.Meta { return driver.Meta{} }, 0, false},
+		{"beyond 2262", func(n time.Time) driver.Meta {
 			m := meta("u", n, 250*365*24*time.Hour)
 			m.AbsoluteTimeout = m.IdleTimeout
 			return m
@@ -155,7 +155,7 @@ func TestExpiryInjectedClock(t *testing.T) {
 			clk := newClock()
 			s := newStore(t, Options{Now: clk.Now, SweepInterval: time.Hour})
 			h := hashOf(7)
-			if err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: tc.meta(clk.Now())}); err != nil {
+			if err := s.Commit(bg, &driver.Commit{ID: h, Create: true, Meta: tc.meta(clk.Now())}); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
 			clk.Advance(tc.advance)
@@ -198,7 +198,7 @@ func TestSweepRemovesFromIndex(t *testing.T) {
 			idle = time.Hour
 		}
 		user := []string{"", "alice", "bob"}[i%3]
-		if err := s.Commit(bg, &latch.Commit{ID: hashOf(i), Create: true, Meta: meta(user, clk.Now(), idle)}); err != nil {
+		if err := s.Commit(bg, &driver.Commit{ID: hashOf(i), Create: true, Meta: meta(user, clk.Now(), idle)}); err != nil {
 			t.Fatalf("Commit %d: %v", i, err)
 		}
 	}
@@ -237,7 +237,7 @@ func TestSweeperRunsAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(bg, &latch.Commit{ID: hashOf(1), Create: true, Meta: meta("", clk.Now(), time.Minute)}); err != nil {
+	if err := s.Commit(bg, &driver.Commit{ID: hashOf(1), Create: true, Meta: meta("", clk.Now(), time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Hour)
@@ -261,7 +261,7 @@ func TestSweeperRunsAndStops(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// The store still answers after Close.
-	if _, err := s.Load(bg, hashOf(1)); !errors.Is(err, latch.ErrNotFound) {
+	if _, err := s.Load(bg, hashOf(1)); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Load after Close: got %v, want ErrNotFound", err)
 	}
 }
@@ -270,7 +270,7 @@ func TestLoadAllocations(t *testing.T) {
 	s := newStore(t, Options{})
 	h := hashOf(3)
 	m := meta("u", time.Now(), time.Hour)
-	if err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: m, Set: map[string]any{"k": "v"}}); err != nil {
+	if err := s.Commit(bg, &driver.Commit{ID: h, Create: true, Meta: m, Set: map[string]any{"k": "v"}}); err != nil {
 		t.Fatal(err)
 	}
 	load := func() {
@@ -288,14 +288,14 @@ func TestLoadAllocations(t *testing.T) {
 	const want = 5
 	allocs := testing.AllocsPerRun(200, func() {
 		m.LastSeen = m.LastSeen.Add(time.Second)
-		if err := s.Commit(bg, &latch.Commit{ID: h, Meta: m}); err != nil {
+		if err := s.Commit(bg, &driver.Commit{ID: h, Meta: m}); err != nil {
 			panic(err)
 		}
 		load()
 	})
 	commitOnly := testing.AllocsPerRun(200, func() {
 		m.LastSeen = m.LastSeen.Add(time.Second)
-		if err := s.Commit(bg, &latch.Commit{ID: h, Meta: m}); err != nil {
+		if err := s.Commit(bg, &driver.Commit{ID: h, Meta: m}); err != nil {
 			panic(err)
 		}
 	})
@@ -311,7 +311,7 @@ func TestLoadSnapshots(t *testing.T) {
 	s := newStore(t, Options{})
 	h, to := hashOf(9), hashOf(10)
 	m := meta("alice", time.Now(), time.Hour)
-	if err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: m, Set: map[string]any{"a": 1}}); err != nil {
+	if err := s.Commit(bg, &driver.Commit{ID: h, Create: true, Meta: m, Set: map[string]any{"a": 1}}); err != nil {
 		t.Fatal(err)
 	}
 	r1, err := s.Load(bg, h)
@@ -323,7 +323,7 @@ func TestLoadSnapshots(t *testing.T) {
 	}
 	m2 := m
 	m2.LastSeen = m.LastSeen.Add(time.Second)
-	if err := s.Commit(bg, &latch.Commit{ID: h, Meta: m2, Set: map[string]any{"b": 2}}); err != nil {
+	if err := s.Commit(bg, &driver.Commit{ID: h, Meta: m2, Set: map[string]any{"b": 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(r1.Values) != 1 || !r1.LastSeen.Equal(m.LastSeen) {
@@ -336,16 +336,16 @@ func TestLoadSnapshots(t *testing.T) {
 	if !r2.LastSeen.Equal(m2.LastSeen) || len(r2.Values) != 2 || r2.Values["a"] != json.Number("1") {
 		t.Errorf("after a commit: got last seen %v, values %v; want %v and a=1, b=2", r2.LastSeen, r2.Values, m2.LastSeen)
 	}
-	if err := s.Commit(bg, &latch.Commit{ID: to, From: h, Create: true, Meta: m2}); err != nil {
+	if err := s.Commit(bg, &driver.Commit{ID: to, From: h, Create: true, Meta: m2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Load(bg, h); !errors.Is(err, latch.ErrNotFound) {
+	if _, err := s.Load(bg, h); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Load of the old hash after a renewal: got %v, want ErrNotFound", err)
 	}
 	if err := s.Delete(bg, to); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Load(bg, to); !errors.Is(err, latch.ErrNotFound) {
+	if _, err := s.Load(bg, to); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Load after Delete: got %v, want ErrNotFound", err)
 	}
 	if len(r2.Values) != 2 || r2.UserID != "alice" {
@@ -356,12 +356,12 @@ func TestLoadSnapshots(t *testing.T) {
 func TestCommitRefusesUnencodableValue(t *testing.T) {
 	s := newStore(t, Options{})
 	h := hashOf(11)
-	err := s.Commit(bg, &latch.Commit{ID: h, Create: true, Meta: meta("u", time.Now(), time.Hour),
+	err := s.Commit(bg, &driver.Commit{ID: h, Create: true, Meta: meta("u", time.Now(), time.Hour),
 		Set: map[string]any{"ok": 1, "bad": func() {}}})
 	if err == nil || !strings.Contains(err.Error(), `"bad"`) {
 		t.Fatalf("Commit of a func value: got %v, want an error naming the key", err)
 	}
-	if _, err := s.Load(bg, h); !errors.Is(err, latch.ErrNotFound) {
+	if _, err := s.Load(bg, h); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Load after a refused Commit: got %v, want ErrNotFound", err)
 	}
 	if n := s.Len(); n != 0 {
@@ -449,17 +449,17 @@ func TestInvariantsAfterMixedWork(t *testing.T) {
 				id := hashOf(w*100000 + i)
 				u := users[(w+i)%len(users)]
 				idle := time.Duration(1+i%7) * time.Minute
-				c := &latch.Commit{ID: id, Create: true, Meta: meta(u, clk.Now(), idle), Set: map[string]any{"i": i},
+				c := &driver.Commit{ID: id, Create: true, Meta: meta(u, clk.Now(), idle), Set: map[string]any{"i": i},
 					MaxPerUser: 20, EvictOldest: i%2 == 0}
-				if err := s.Commit(bg, c); err != nil && !errors.Is(err, latch.ErrSessionLimit) {
+				if err := s.Commit(bg, c); err != nil && !errors.Is(err, driver.ErrSessionLimit) {
 					t.Errorf("create: %v", err)
 					return
 				}
 				switch i % 4 {
 				case 0:
-					_ = s.Commit(bg, &latch.Commit{ID: id, Meta: meta(users[i%len(users)], clk.Now(), idle)})
+					_ = s.Commit(bg, &driver.Commit{ID: id, Meta: meta(users[i%len(users)], clk.Now(), idle)})
 				case 1:
-					_ = s.Commit(bg, &latch.Commit{ID: hashOf(w*100000 + i + 50000), From: id, Create: true, Meta: meta(u, clk.Now(), idle)})
+					_ = s.Commit(bg, &driver.Commit{ID: hashOf(w*100000 + i + 50000), From: id, Create: true, Meta: meta(u, clk.Now(), idle)})
 				case 2:
 					_ = s.Delete(bg, id)
 				}
@@ -491,7 +491,7 @@ func TestStats(t *testing.T) {
 		if i < 3 {
 			idle = time.Hour
 		}
-		if err := s.Commit(bg, &latch.Commit{ID: spread(i), Create: true, Meta: meta("u", clk.Now(), idle)}); err != nil {
+		if err := s.Commit(bg, &driver.Commit{ID: spread(i), Create: true, Meta: meta("u", clk.Now(), idle)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -520,11 +520,11 @@ func TestForwardExpiryInjectedClock(t *testing.T) {
 	s := newStore(t, Options{Now: clk.Now, SweepInterval: time.Hour})
 	from, to := hashOf(1), hashOf(2)
 	fm := meta("alice", clk.Now(), 10*time.Minute)
-	if err := s.Commit(bg, &latch.Commit{ID: from, Create: true, Meta: fm, Set: map[string]any{"a": 1}}); err != nil {
+	if err := s.Commit(bg, &driver.Commit{ID: from, Create: true, Meta: fm, Set: map[string]any{"a": 1}}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)
-	if err := s.Commit(bg, &latch.Commit{ID: to, From: from, Create: true, Meta: meta("alice", clk.Now(), time.Hour)}); err != nil {
+	if err := s.Commit(bg, &driver.Commit{ID: to, From: from, Create: true, Meta: meta("alice", clk.Now(), time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	checkInternal(t, s)
@@ -532,7 +532,7 @@ func TestForwardExpiryInjectedClock(t *testing.T) {
 		t.Errorf("after a renewal: Len %d, want 2 (the session and the forward)", n)
 	}
 	clk.Advance(fm.ExpiresAt().Sub(clk.Now()) - time.Nanosecond)
-	var re *latch.RenewedError
+	var re *driver.RenewedError
 	if _, err := s.Load(bg, from); !errors.As(err, &re) || re.To != to {
 		t.Fatalf("Load of the old hash 1ns before the replaced record's expiry: got %v, want RenewedError{To: %s}", err, to.Handle())
 	}
@@ -540,10 +540,10 @@ func TestForwardExpiryInjectedClock(t *testing.T) {
 		t.Errorf("Sweep before the forward's expiry: removed %d, want 0", n)
 	}
 	clk.Advance(time.Nanosecond)
-	if _, err := s.Load(bg, from); !errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrRenewed) {
+	if _, err := s.Load(bg, from); !errors.Is(err, driver.ErrNotFound) || errors.Is(err, driver.ErrRenewed) {
 		t.Errorf("Load of the old hash at the replaced record's expiry: got %v, want plain ErrNotFound", err)
 	}
-	if err := s.Commit(bg, &latch.Commit{ID: from, Meta: fm}); !errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrRenewed) {
+	if err := s.Commit(bg, &driver.Commit{ID: from, Meta: fm}); !errors.Is(err, driver.ErrNotFound) || errors.Is(err, driver.ErrRenewed) {
 		t.Errorf("Commit to an expired forward: got %v, want plain ErrNotFound", err)
 	}
 	if n := s.Sweep(); n != 1 {
@@ -564,11 +564,11 @@ func TestDeleteLongChain(t *testing.T) {
 	s := newStore(t, Options{SweepInterval: time.Hour})
 	const renewals = 100
 	m := meta("alice", time.Now(), time.Hour)
-	if err := s.Commit(bg, &latch.Commit{ID: hashOf(0), Create: true, Meta: m}); err != nil {
+	if err := s.Commit(bg, &driver.Commit{ID: hashOf(0), Create: true, Meta: m}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= renewals; i++ {
-		if err := s.Commit(bg, &latch.Commit{ID: hashOf(i), From: hashOf(i - 1), Create: true, Meta: m}); err != nil {
+		if err := s.Commit(bg, &driver.Commit{ID: hashOf(i), From: hashOf(i - 1), Create: true, Meta: m}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // The model is the Store contract written as plainly as possible: two maps,
@@ -21,40 +21,40 @@ import (
 // with the same random operations and compare every answer.
 
 type model struct {
-	recs map[latch.Hash]*latch.Record // expired records stay until replaced
+	recs map[driver.Hash]*driver.Record // expired records stay until replaced
 	// fwds holds the forwards renewals left; a hash is in recs or in fwds,
 	// not both. An expired forward stays until replaced, and acts as none.
-	fwds map[latch.Hash]forward
+	fwds map[driver.Hash]forward
 }
 
 type forward struct {
-	to  latch.Hash
+	to  driver.Hash
 	exp time.Time
 }
 
 func newModel() *model {
-	return &model{recs: map[latch.Hash]*latch.Record{}, fwds: map[latch.Hash]forward{}}
+	return &model{recs: map[driver.Hash]*driver.Record{}, fwds: map[driver.Hash]forward{}}
 }
 
 // liveForward returns the target of the forward under h, if it has one
 // that has not expired.
-func (m *model) liveForward(h latch.Hash, now time.Time) (latch.Hash, bool) {
+func (m *model) liveForward(h driver.Hash, now time.Time) (driver.Hash, bool) {
 	f, ok := m.fwds[h]
 	return f.to, ok && f.exp.After(now)
 }
 
 // load is Store.Load.
-func (m *model) load(h latch.Hash, now time.Time) (*latch.Record, error) {
+func (m *model) load(h driver.Hash, now time.Time) (*driver.Record, error) {
 	if to, ok := m.liveForward(h, now); ok {
-		return nil, &latch.RenewedError{To: to}
+		return nil, &driver.RenewedError{To: to}
 	}
 	if r, ok := m.live(h, now); ok {
 		return r, nil
 	}
-	return nil, latch.ErrNotFound
+	return nil, driver.ErrNotFound
 }
 
-func (m *model) live(h latch.Hash, now time.Time) (*latch.Record, bool) {
+func (m *model) live(h driver.Hash, now time.Time) (*driver.Record, bool) {
 	r := m.recs[h]
 	if r == nil || !r.ExpiresAt().After(now) {
 		return nil, false
@@ -63,20 +63,20 @@ func (m *model) live(h latch.Hash, now time.Time) (*latch.Record, bool) {
 }
 
 // userLive returns the live sessions of u, ordered as ListUser orders them.
-func (m *model) userLive(u string, now time.Time) []latch.Info {
-	var out []latch.Info
+func (m *model) userLive(u string, now time.Time) []driver.Info {
+	var out []driver.Info
 	for h := range m.recs {
 		if r, ok := m.live(h, now); ok && r.UserID == u && u != "" {
-			out = append(out, latch.Info{ID: h, Meta: r.Meta})
+			out = append(out, driver.Info{ID: h, Meta: r.Meta})
 		}
 	}
-	slices.SortFunc(out, func(a, b latch.Info) int {
+	slices.SortFunc(out, func(a, b driver.Info) int {
 		return cmp.Or(a.Created.Compare(b.Created), compareHash(a.ID, b.ID))
 	})
 	return out
 }
 
-func (m *model) commit(c *latch.Commit, now time.Time) error {
+func (m *model) commit(c *driver.Commit, now time.Time) error {
 	renew := !c.From.IsZero()
 	from, fromLive := m.live(c.From, now)
 	fromTo, fromForward := m.liveForward(c.From, now)
@@ -84,21 +84,21 @@ func (m *model) commit(c *latch.Commit, now time.Time) error {
 	idTo, idForward := m.liveForward(c.ID, now)
 	switch {
 	case renew && fromForward:
-		return &latch.RenewedError{To: fromTo}
+		return &driver.RenewedError{To: fromTo}
 	case renew && !fromLive:
-		return latch.ErrNotFound
+		return driver.ErrNotFound
 	case c.Create && (idLive || idForward):
-		return latch.ErrExists
+		return driver.ErrExists
 	case !renew && !c.Create && idForward:
-		return &latch.RenewedError{To: idTo}
+		return &driver.RenewedError{To: idTo}
 	case !renew && !c.Create && !idLive:
-		return latch.ErrNotFound
+		return driver.ErrNotFound
 	}
 	user := c.Meta.UserID
 	adds := renew || c.Create || cur.UserID != user
 	resultLive := c.Meta.ExpiresAt().After(now)
 	if c.MaxPerUser > 0 && user != "" && resultLive && adds {
-		var others []latch.Info
+		var others []driver.Info
 		for _, in := range m.userLive(user, now) {
 			if in.ID != c.ID && in.ID != c.From {
 				others = append(others, in)
@@ -106,7 +106,7 @@ func (m *model) commit(c *latch.Commit, now time.Time) error {
 		}
 		if excess := len(others) + 1 - c.MaxPerUser; excess > 0 {
 			if !c.EvictOldest {
-				return latch.ErrSessionLimit
+				return driver.ErrSessionLimit
 			}
 			for _, in := range others[:excess] {
 				delete(m.recs, in.ID)
@@ -127,7 +127,7 @@ func (m *model) commit(c *latch.Commit, now time.Time) error {
 		delete(vals, k)
 	}
 	maps.Copy(vals, c.Set)
-	rec := &latch.Record{Meta: c.Meta, Values: vals}
+	rec := &driver.Record{Meta: c.Meta, Values: vals}
 	if renew {
 		delete(m.recs, c.From)
 		m.fwds[c.From] = forward{to: c.ID, exp: from.ExpiresAt()}
@@ -145,7 +145,7 @@ func (m *model) commit(c *latch.Commit, now time.Time) error {
 
 // delete is Store.Delete: it follows live forwards, removing them, to the
 // record at the end.
-func (m *model) delete(h latch.Hash, now time.Time) {
+func (m *model) delete(h driver.Hash, now time.Time) {
 	for range maxHops + 1 {
 		f, ok := m.fwds[h]
 		if !ok {
@@ -160,7 +160,7 @@ func (m *model) delete(h latch.Hash, now time.Time) {
 	}
 }
 
-func (m *model) deleteUser(u string, keep latch.Hash, now time.Time) int {
+func (m *model) deleteUser(u string, keep driver.Hash, now time.Time) int {
 	for range maxHops {
 		to, ok := m.liveForward(keep, now)
 		if !ok {
@@ -202,17 +202,17 @@ func runModel(t *testing.T, ch *chooser, ops int) {
 	clk := newClock()
 	s := newStore(t, Options{Now: clk.Now, SweepInterval: time.Hour, SweepBatch: 2})
 	m := newModel()
-	hashes := make([]latch.Hash, 8)
+	hashes := make([]driver.Hash, 8)
 	for i := range hashes {
 		hashes[i] = hashOf(i*37 + 1)
 		hashes[i][0] = byte(i % 3) // several hashes share a shard
 	}
 	users := []string{"", "ann", "bob"}
 	keys := []string{"a", "b", "c"}
-	pick := func() latch.Hash { return hashes[ch.intn(len(hashes))] }
-	newMeta := func() latch.Meta {
+	pick := func() driver.Hash { return hashes[ch.intn(len(hashes))] }
+	newMeta := func() driver.Meta {
 		now := clk.Now()
-		meta := latch.Meta{
+		meta := driver.Meta{
 			UserID:          users[ch.intn(len(users))],
 			Created:         now.Add(-time.Duration(ch.intn(4)) * time.Minute),
 			LastSeen:        now,
@@ -233,7 +233,7 @@ func runModel(t *testing.T, ch *chooser, ops int) {
 		var desc string
 		switch ch.intn(10) {
 		case 0, 1, 2, 3, 4: // commit
-			c := &latch.Commit{ID: pick(), Meta: newMeta()}
+			c := &driver.Commit{ID: pick(), Meta: newMeta()}
 			switch ch.intn(3) {
 			case 0:
 				c.Create = true
@@ -242,7 +242,7 @@ func runModel(t *testing.T, ch *chooser, ops int) {
 				c.Create = ch.intn(2) == 0
 			}
 			if c.From == c.ID {
-				c.From = latch.Hash{}
+				c.From = driver.Hash{}
 			}
 			c.Clear = ch.intn(6) == 0
 			for range ch.intn(3) {
@@ -270,7 +270,7 @@ func runModel(t *testing.T, ch *chooser, ops int) {
 			m.delete(h, now)
 		case 6:
 			u := users[1+ch.intn(2)]
-			var keep latch.Hash
+			var keep driver.Hash
 			if ch.intn(2) == 0 {
 				keep = pick()
 			}
@@ -295,7 +295,7 @@ func runModel(t *testing.T, ch *chooser, ops int) {
 	checkInternal(t, s)
 }
 
-func compareModel(t *testing.T, s *Store, m *model, now time.Time, hashes []latch.Hash, users []string, when string) {
+func compareModel(t *testing.T, s *Store, m *model, now time.Time, hashes []driver.Hash, users []string, when string) {
 	t.Helper()
 	for _, h := range hashes {
 		got, err := s.Load(bg, h)
@@ -327,10 +327,10 @@ func compareModel(t *testing.T, s *Store, m *model, now time.Time, hashes []latc
 }
 
 // sameErr reports whether got is the error want: the same sentinel, or a
-// *latch.RenewedError naming the same hash (a plain ErrNotFound is not
+// *driver.RenewedError naming the same hash (a plain ErrNotFound is not
 // one, nor the reverse).
 func sameErr(got, want error) bool {
-	var g, w *latch.RenewedError
+	var g, w *driver.RenewedError
 	gotRenewed, wantRenewed := errors.As(got, &g), errors.As(want, &w)
 	if gotRenewed || wantRenewed {
 		return gotRenewed && wantRenewed && g.To == w.To

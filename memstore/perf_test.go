@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // fill creates n sessions that idle out after idle, each with one small
@@ -16,7 +16,7 @@ import (
 func fill(tb testing.TB, s *Store, clk func() time.Time, first, n int, user string, idle time.Duration) {
 	tb.Helper()
 	for i := first; i < first+n; i++ {
-		c := &latch.Commit{ID: spread(i), Create: true, Meta: meta(user, clk(), idle), Set: map[string]any{"k": "v"}}
+		c := &driver.Commit{ID: spread(i), Create: true, Meta: meta(user, clk(), idle), Set: map[string]any{"k": "v"}}
 		if err := s.Commit(bg, c); err != nil {
 			tb.Fatalf("Commit %d: %v", i, err)
 		}
@@ -25,7 +25,7 @@ func fill(tb testing.TB, s *Store, clk func() time.Time, first, n int, user stri
 
 // spread returns distinct hashes spread over every shard, like SHA-256
 // output would be.
-func spread(i int) latch.Hash {
+func spread(i int) driver.Hash {
 	h := hashOf(i)
 	h[0] = byte(i * 151)
 	h[4] = byte(i)
@@ -118,7 +118,7 @@ func bytesPerForward(tb testing.TB, n int) float64 {
 	fill(tb, s, clk.Now, 0, n, "alice", time.Hour)
 	before := heapAlloc()
 	for i := range n {
-		c := &latch.Commit{ID: spread(n + i), From: spread(i), Create: true, Meta: meta("alice", clk.Now(), time.Hour)}
+		c := &driver.Commit{ID: spread(n + i), From: spread(i), Create: true, Meta: meta("alice", clk.Now(), time.Hour)}
 		if err := s.Commit(bg, c); err != nil {
 			tb.Fatalf("renewal %d: %v", i, err)
 		}
@@ -186,16 +186,16 @@ func BenchmarkCommit(b *testing.B) {
 	const n = 100_000
 	cases := []struct {
 		name string
-		c    func(id latch.Hash, now time.Time) *latch.Commit
+		c    func(id driver.Hash, now time.Time) *driver.Commit
 	}{
-		{"touch", func(id latch.Hash, now time.Time) *latch.Commit {
-			return &latch.Commit{ID: id, Meta: meta("", now, time.Hour)}
+		{"touch", func(id driver.Hash, now time.Time) *driver.Commit {
+			return &driver.Commit{ID: id, Meta: meta("", now, time.Hour)}
 		}},
-		{"set", func(id latch.Hash, now time.Time) *latch.Commit {
-			return &latch.Commit{ID: id, Meta: meta("", now, time.Hour), Set: map[string]any{"k": "w"}}
+		{"set", func(id driver.Hash, now time.Time) *driver.Commit {
+			return &driver.Commit{ID: id, Meta: meta("", now, time.Hour), Set: map[string]any{"k": "w"}}
 		}},
-		{"user", func(id latch.Hash, now time.Time) *latch.Commit {
-			return &latch.Commit{ID: id, Meta: meta("alice", now, time.Hour), Set: map[string]any{"k": "w"}}
+		{"user", func(id driver.Hash, now time.Time) *driver.Commit {
+			return &driver.Commit{ID: id, Meta: meta("alice", now, time.Hour), Set: map[string]any{"k": "w"}}
 		}},
 	}
 	for _, tc := range cases {
@@ -237,13 +237,13 @@ func BenchmarkCommit(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				cur := spread(int(next.Add(1)))
-				if err := s.Commit(bg, &latch.Commit{ID: cur, Create: true, Meta: meta(user, time.Now(), time.Hour), Set: map[string]any{"k": "v"}}); err != nil {
+				if err := s.Commit(bg, &driver.Commit{ID: cur, Create: true, Meta: meta(user, time.Now(), time.Hour), Set: map[string]any{"k": "v"}}); err != nil {
 					b.Error(err)
 					return
 				}
 				for pb.Next() {
 					to := spread(int(next.Add(1)))
-					if err := s.Commit(bg, &latch.Commit{ID: to, From: cur, Create: true, Meta: meta(user, time.Now(), time.Hour)}); err != nil {
+					if err := s.Commit(bg, &driver.Commit{ID: to, From: cur, Create: true, Meta: meta(user, time.Now(), time.Hour)}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -260,7 +260,7 @@ func BenchmarkCommit(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				i := int(next.Add(1))
-				c := &latch.Commit{ID: spread(i), Create: true, Meta: meta("", time.Now(), time.Hour), Set: map[string]any{"k": "v"}}
+				c := &driver.Commit{ID: spread(i), Create: true, Meta: meta("", time.Now(), time.Hour), Set: map[string]any{"k": "v"}}
 				if err := s.Commit(bg, c); err != nil {
 					b.Error(err)
 					return
@@ -288,7 +288,7 @@ func BenchmarkSweep(b *testing.B) {
 		b.StopTimer()
 		for i := range n {
 			// Expiries spread over an hour so the heap is not trivially ordered.
-			c := &latch.Commit{ID: spread(i), Create: true, Meta: meta("", clk.Now(), time.Minute+time.Duration(i*7919%3600)*time.Second)}
+			c := &driver.Commit{ID: spread(i), Create: true, Meta: meta("", clk.Now(), time.Minute+time.Duration(i*7919%3600)*time.Second)}
 			if err := s.Commit(bg, c); err != nil {
 				b.Fatal(err)
 			}

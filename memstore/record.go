@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // A stored session is one immutable string, its packed form:
@@ -26,7 +26,7 @@ import (
 //	         or varint 1 | varint nanoseconds//
 // The values section comes last so that a commit that changes only the
 // metadata copies it as it is, and a patch splices it without decoding a
-// single value. Values are JSON, encoded by latch.EncodeValue, as every
+// single value. Values are JSON, encoded by driver.EncodeValue, as every
 // serialising store keeps them.
 
 // A forward, which a renewal leaves under the hash it renewed from, is
@@ -38,10 +38,10 @@ import (
 // No packed record starts with a zero byte: its metadata is never empty.
 
 // forwardLen is the length of a forward's packed form.
-const forwardLen = 1 + latch.HashSize
+const forwardLen = 1 + driver.HashSize
 
 // packForward returns the packed form of a forward to to.
-func packForward(to latch.Hash) string {
+func packForward(to driver.Hash) string {
 	var b [forwardLen]byte
 	copy(b[1:], to[:])
 	return string(b[:])
@@ -51,8 +51,8 @@ func packForward(to latch.Hash) string {
 func isForward(data string) bool { return len(data) == forwardLen && data[0] == 0 }
 
 // forwardTo returns the hash a forward leads to.
-func forwardTo(data string) latch.Hash {
-	var h latch.Hash
+func forwardTo(data string) driver.Hash {
+	var h driver.Hash
 	copy(h[:], data[1:])
 	return h
 }
@@ -85,7 +85,7 @@ func encodeSet(set map[string]any) ([]rawValue, error) {
 	}
 	out := make([]rawValue, 0, len(set))
 	for k, v := range set {
-		b, err := latch.EncodeValue(v)
+		b, err := driver.EncodeValue(v)
 		if err != nil {
 			return nil, fmt.Errorf("value %q: %w", k, err)
 		}
@@ -96,7 +96,7 @@ func encodeSet(set map[string]any) ([]rawValue, error) {
 }
 
 // encodeMeta returns the packed metadata, with its length prefix.
-func encodeMeta(m *latch.Meta) []byte {
+func encodeMeta(m *driver.Meta) []byte {
 	b := make([]byte, 0, 64+len(m.UserID)+len(m.UserAgent)+len(m.IP))
 	b = binary.AppendUvarint(b, 0) // length, filled in below
 	var flags byte
@@ -198,7 +198,7 @@ func valuesOf(data string) string {
 // encodeMeta), then the values of base (a values section, "" for none)
 // patched by the commit. Keys are kept in the order of base, and new keys
 // follow in the order of set.
-func pack(meta []byte, base string, c *latch.Commit, set []rawValue) (string, error) {
+func pack(meta []byte, base string, c *driver.Commit, set []rawValue) (string, error) {
 	if c.Clear {
 		base = ""
 	}
@@ -349,7 +349,7 @@ func uvarint(s string) (uint64, int) {
 // decodeMeta decodes the metadata of a packed record into m and returns the
 // values section. Times are in UTC; strings in m share the record's
 // memory.
-func decodeMeta(data string, m *latch.Meta) (values string, err error) {
+func decodeMeta(data string, m *driver.Meta) (values string, err error) {
 	r := reader{s: data}
 	n := r.uvarint()
 	if r.err != nil || n > uint64(len(r.s)) {
@@ -395,7 +395,7 @@ func decodeMeta(data string, m *latch.Meta) (values string, err error) {
 // userOf returns the user ID of a packed record without decoding the rest;
 // "" for a forward, which is no session.
 func userOf(data string) string {
-	var m latch.Meta
+	var m driver.Meta
 	if _, err := decodeMeta(data, &m); err != nil {
 		return ""
 	}
@@ -403,8 +403,8 @@ func userOf(data string) string {
 }
 
 // unpack decodes a packed record into a new Record.
-func unpack(data string) (*latch.Record, error) {
-	rec := new(latch.Record)
+func unpack(data string) (*driver.Record, error) {
+	rec := new(driver.Record)
 	values, err := decodeMeta(data, &rec.Meta)
 	if err != nil {
 		return nil, err
@@ -423,7 +423,7 @@ func unpack(data string) (*latch.Record, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		v, err := latch.DecodeValueString(raw)
+		v, err := driver.DecodeValueString(raw)
 		if err != nil {
 			return nil, fmt.Errorf("value %q: %w", k, err)
 		}

@@ -8,25 +8,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // packOf packs a record with meta m and values set, as a creating commit
 // would.
-func packOf(t testing.TB, m latch.Meta, set map[string]any) string {
+func packOf(t testing.TB, m driver.Meta, set map[string]any) string {
 	t.Helper()
 	enc, err := encodeSet(set)
 	if err != nil {
 		t.Fatalf("encodeSet: %v", err)
 	}
-	data, err := pack(encodeMeta(&m), "", &latch.Commit{}, enc)
+	data, err := pack(encodeMeta(&m), "", &driver.Commit{}, enc)
 	if err != nil {
 		t.Fatalf("pack: %v", err)
 	}
 	return data
 }
 
-func sameMeta(a, b latch.Meta) bool {
+func sameMeta(a, b driver.Meta) bool {
 	return a.UserID == b.UserID && a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) &&
 		a.AuthTime.Equal(b.AuthTime) && a.AuthTime.IsZero() == b.AuthTime.IsZero() &&
 		a.Created.IsZero() == b.Created.IsZero() && a.LastSeen.IsZero() == b.LastSeen.IsZero() &&
@@ -39,26 +39,26 @@ func TestRecordRoundTrip(t *testing.T) {
 	long := strings.Repeat("Mozilla/5.0 (X11; Linux x86_64) ", 20)
 	tests := []struct {
 		name   string
-		meta   latch.Meta
+		meta   driver.Meta
 		values map[string]any
 		want   map[string]any // as read back; nil means values
 	}{
-		{"anonymous, no values", latch.Meta{Created: now, LastSeen: now, IdleTimeout: time.Hour, AbsoluteTimeout: 12 * time.Hour}, nil, nil},
-		{"logged in", latch.Meta{UserID: "alice", Created: now, LastSeen: now.Add(time.Minute), AuthTime: now.Add(-time.Second),
+		{"anonymous, no values", driver.Meta{Created: now, LastSeen: now, IdleTimeout: time.Hour, AbsoluteTimeout: 12 * time.Hour}, nil, nil},
+		{"logged in", driver.Meta{UserID: "alice", Created: now, LastSeen: now.Add(time.Minute), AuthTime: now.Add(-time.Second),
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Remember: true, UserAgent: "Firefox", IP: "192.0.2.1", Grace: time.Hour},
 			map[string]any{"theme": "dark"}, nil},
-		{"every time zero", latch.Meta{UserID: "u"}, map[string]any{"a": true}, nil},
-		{"only last seen", latch.Meta{LastSeen: now}, nil, nil},
-		{"times outside int64 nanoseconds", latch.Meta{Created: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		{"every time zero", driver.Meta{UserID: "u"}, map[string]any{"a": true}, nil},
+		{"only last seen", driver.Meta{LastSeen: now}, nil, nil},
+		{"times outside int64 nanoseconds", driver.Meta{Created: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
 			LastSeen: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), AuthTime: now}, nil, nil},
-		{"times at 1970", latch.Meta{Created: time.Unix(0, 0), LastSeen: time.Unix(0, 1), AuthTime: time.Unix(-1, 0)}, nil, nil},
-		{"odd durations", latch.Meta{Created: now, LastSeen: now, IdleTimeout: -time.Second, AbsoluteTimeout: time.Nanosecond,
+		{"times at 1970", driver.Meta{Created: time.Unix(0, 0), LastSeen: time.Unix(0, 1), AuthTime: time.Unix(-1, 0)}, nil, nil},
+		{"odd durations", driver.Meta{Created: now, LastSeen: now, IdleTimeout: -time.Second, AbsoluteTimeout: time.Nanosecond,
 			Grace: time.Duration(math.MinInt64)}, nil, nil},
-		{"largest durations", latch.Meta{Created: now, LastSeen: now, IdleTimeout: time.Duration(math.MaxInt64),
+		{"largest durations", driver.Meta{Created: now, LastSeen: now, IdleTimeout: time.Duration(math.MaxInt64),
 			AbsoluteTimeout: time.Duration(math.MaxInt64 / int64(time.Second) * int64(time.Second))}, nil, nil},
-		{"metadata longer than 127 bytes", latch.Meta{UserID: strings.Repeat("ü", 100), Created: now, LastSeen: now, UserAgent: long, IP: "2001:db8::1"}, nil, nil},
+		{"metadata longer than 127 bytes", driver.Meta{UserID: strings.Repeat("ü", 100), Created: now, LastSeen: now, UserAgent: long, IP: "2001:db8::1"}, nil, nil},
 		{"values of every kind",
-			latch.Meta{Created: now, LastSeen: now},
+			driver.Meta{Created: now, LastSeen: now},
 			map[string]any{"s": "plain", "esc": "quote \" backslash \\ <tag> \u2028 é", "empty": "", "n": 42, "neg": -1.5,
 				"big": uint64(math.MaxUint64), "t": true, "f": false, "null": nil, "list": []any{1, "x"},
 				"map": map[string]any{"k": []int{1}}, "struct": struct{ A int }{7}, "": "empty key", "bytes": []byte{0, 1}},
@@ -97,7 +97,7 @@ func TestRecordRoundTrip(t *testing.T) {
 
 func TestRecordSize(t *testing.T) {
 	now := time.Now()
-	m := latch.Meta{UserID: "user-0000001", Created: now, LastSeen: now, AuthTime: now,
+	m := driver.Meta{UserID: "user-0000001", Created: now, LastSeen: now, AuthTime: now,
 		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Grace: time.Hour}
 	data := packOf(t, m, map[string]any{"theme": "dark"})
 	// 1 length + 1 flags + 9 created + 1 + 1 + 2 + 3 + 3 durations +
@@ -108,22 +108,22 @@ func TestRecordSize(t *testing.T) {
 }
 
 func TestPatch(t *testing.T) {
-	m := latch.Meta{UserID: "u", Created: time.Now(), LastSeen: time.Now()}
+	m := driver.Meta{UserID: "u", Created: time.Now(), LastSeen: time.Now()}
 	base := valuesOf(packOf(t, m, map[string]any{"a": 1, "b": "two", "c": 3}))
 	tests := []struct {
 		name string
-		c    latch.Commit
+		c    driver.Commit
 		want map[string]any
 	}{
-		{"metadata only", latch.Commit{}, map[string]any{"a": json.Number("1"), "b": "two", "c": json.Number("3")}},
-		{"set one", latch.Commit{Set: map[string]any{"b": "new"}}, map[string]any{"a": json.Number("1"), "b": "new", "c": json.Number("3")}},
-		{"add one", latch.Commit{Set: map[string]any{"d": false}}, map[string]any{"a": json.Number("1"), "b": "two", "c": json.Number("3"), "d": false}},
-		{"delete", latch.Commit{Delete: []string{"a", "missing"}}, map[string]any{"b": "two", "c": json.Number("3")}},
-		{"delete then set the same key", latch.Commit{Delete: []string{"a"}, Set: map[string]any{"a": "back"}},
+		{"metadata only", driver.Commit{}, map[string]any{"a": json.Number("1"), "b": "two", "c": json.Number("3")}},
+		{"set one", driver.Commit{Set: map[string]any{"b": "new"}}, map[string]any{"a": json.Number("1"), "b": "new", "c": json.Number("3")}},
+		{"add one", driver.Commit{Set: map[string]any{"d": false}}, map[string]any{"a": json.Number("1"), "b": "two", "c": json.Number("3"), "d": false}},
+		{"delete", driver.Commit{Delete: []string{"a", "missing"}}, map[string]any{"b": "two", "c": json.Number("3")}},
+		{"delete then set the same key", driver.Commit{Delete: []string{"a"}, Set: map[string]any{"a": "back"}},
 			map[string]any{"a": "back", "b": "two", "c": json.Number("3")}},
-		{"clear", latch.Commit{Clear: true}, nil},
-		{"clear then set", latch.Commit{Clear: true, Set: map[string]any{"z": 1}}, map[string]any{"z": json.Number("1")}},
-		{"delete all", latch.Commit{Delete: []string{"a", "b", "c"}}, nil},
+		{"clear", driver.Commit{Clear: true}, nil},
+		{"clear then set", driver.Commit{Clear: true, Set: map[string]any{"z": 1}}, map[string]any{"z": json.Number("1")}},
+		{"delete all", driver.Commit{Delete: []string{"a", "b", "c"}}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,7 +152,7 @@ func FuzzRecord(f *testing.F) {
 	f.Add("", int64(0), int64(0), int64(0), int64(0), "", "", "", false)
 	f.Add("\xff", int64(math.MinInt64), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MaxInt64), "\x00", "\"", "\\\n", true)
 	f.Fuzz(func(t *testing.T, user string, created, seen, auth, idle int64, ua, key, value string, remember bool) {
-		m := latch.Meta{UserID: user, Created: time.Unix(0, created), LastSeen: time.Unix(created/1e9, seen),
+		m := driver.Meta{UserID: user, Created: time.Unix(0, created), LastSeen: time.Unix(created/1e9, seen),
 			AuthTime: time.Unix(auth, auth), IdleTimeout: time.Duration(idle), AbsoluteTimeout: time.Duration(seen),
 			Grace: time.Duration(auth), Remember: remember, UserAgent: ua, IP: key}
 		data := packOf(t, m, map[string]any{key: value})
@@ -180,7 +180,7 @@ func FuzzRecord(f *testing.F) {
 // (the store only ever decodes what it wrote, but a bug must fail closed).
 func FuzzUnpack(f *testing.F) {
 	now := time.Now()
-	f.Add(packOf(f, latch.Meta{UserID: "u", Created: now, LastSeen: now, IdleTimeout: time.Hour}, map[string]any{"k": "v"}))
+	f.Add(packOf(f, driver.Meta{UserID: "u", Created: now, LastSeen: now, IdleTimeout: time.Hour}, map[string]any{"k": "v"}))
 	f.Add("")
 	f.Add("\x01\x02")
 	f.Add("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff")
@@ -191,7 +191,7 @@ func FuzzUnpack(f *testing.F) {
 		}
 		_ = userOf(data)
 		_ = valuesOf(data)
-		c := &latch.Commit{Delete: []string{"k"}, Set: map[string]any{"x": 1}}
+		c := &driver.Commit{Delete: []string{"k"}, Set: map[string]any{"x": 1}}
 		set, _ := encodeSet(c.Set)
 		_, _ = pack(nil, valuesOf(data), c, set)
 	})

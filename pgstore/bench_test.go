@@ -4,17 +4,17 @@ import (
 	"context"
 	"testing"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // The benchmarks time one store call each against the test server, one
 // goroutine at a time: what they show is the round trips and the work of
 // the statements, not the server's throughput.
 
-func benchSession(b *testing.B, s *Store, user string) latch.Hash {
+func benchSession(b *testing.B, s *Store, user string) driver.Hash {
 	b.Helper()
 	id := randomHash(b)
-	err := s.Commit(context.Background(), &latch.Commit{ID: id, Create: true, Meta: liveMeta(user),
+	err := s.Commit(context.Background(), &driver.Commit{ID: id, Create: true, Meta: liveMeta(user),
 		Set: map[string]any{"csrf": "0123456789abcdef", "cart": []int{1, 2, 3}}})
 	if err != nil {
 		b.Fatal(err)
@@ -39,7 +39,7 @@ func BenchmarkUpdate(b *testing.B) {
 	s := newTestStore(b, nil)
 	id := benchSession(b, s, "alice")
 	m := liveMeta("alice")
-	c := &latch.Commit{ID: id, Meta: m, Set: map[string]any{"n": 1}}
+	c := &driver.Commit{ID: id, Meta: m, Set: map[string]any{"n": 1}}
 	for b.Loop() {
 		if err := s.Commit(ctx, c); err != nil {
 			b.Fatal(err)
@@ -64,7 +64,7 @@ func BenchmarkRenew(b *testing.B) {
 			s := newTestStore(b, nil)
 			id := benchSession(b, s, bc.user)
 			m := liveMeta(bc.user)
-			ids := make([]latch.Hash, 0, 1024)
+			ids := make([]driver.Hash, 0, 1024)
 			for b.Loop() {
 				b.StopTimer()
 				if len(ids) == 0 {
@@ -75,7 +75,7 @@ func BenchmarkRenew(b *testing.B) {
 				next := ids[len(ids)-1]
 				ids = ids[:len(ids)-1]
 				b.StartTimer()
-				err := s.Commit(ctx, &latch.Commit{ID: next, From: id, Create: true, Meta: m, MaxPerUser: bc.max, EvictOldest: true})
+				err := s.Commit(ctx, &driver.Commit{ID: next, From: id, Create: true, Meta: m, MaxPerUser: bc.max, EvictOldest: true})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -91,7 +91,7 @@ func BenchmarkCreate(b *testing.B) {
 	ctx := context.Background()
 	s := newTestStore(b, nil)
 	m := liveMeta("alice")
-	ids := make([]latch.Hash, 0, 1024)
+	ids := make([]driver.Hash, 0, 1024)
 	for b.Loop() {
 		b.StopTimer()
 		if len(ids) == 0 {
@@ -102,7 +102,7 @@ func BenchmarkCreate(b *testing.B) {
 		id := ids[len(ids)-1]
 		ids = ids[:len(ids)-1]
 		b.StartTimer()
-		if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: m}); err != nil {
+		if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: m}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -17,7 +17,7 @@
 // has one column each; expires_at is the earlier of the idle and absolute
 // deadlines, plus Meta.Grace. The values live in the jsonb column data, one
 // field per key. Each field is a JSON string holding the value as
-// latch.EncodeValue wrote it: the extra layer lets every value round-trip
+// driver.EncodeValue wrote it: the extra layer lets every value round-trip
 // exactly, since jsonb normalises numbers and cannot hold the NUL
 // character. Timestamps are kept to the microsecond, rounded down, so a
 // deadline is never extended. The client user agent is bytea because HTTP
@@ -25,20 +25,20 @@
 // value keys must be valid UTF-8 without NUL, and a commit that breaks
 // this is refused with an error.
 //
-// A renewal (latch.Commit.From) leaves a forward in a second table,
+// A renewal (driver.Commit.From) leaves a forward in a second table,
 // "<Table>_forwards": the old hash, the new hash, and the expires_at of the
 // record it replaced. A forward is not a session: it has no user, no
 // metadata and no values, so ListUser, DeleteUser and MaxPerUser never see
 // it. While it lives, Load of the old hash and a commit to it return
-// *latch.RenewedError naming the new hash, and Create refuses the old hash
-// with latch.ErrExists; once it expires, the old hash is simply not found.
+// *driver.RenewedError naming the new hash, and Create refuses the old hash
+// with driver.ErrExists; once it expires, the old hash is simply not found.
 //
 // # Expiry and the database clock
 //
 // Every expiry decision uses the database's clock (statement_timestamp(),
 // which is now() outside a transaction): Load, ListUser and DeleteUser
 // never report a row whose expires_at has passed, and a commit to such a
-// row returns latch.ErrNotFound and writes nothing; a forward is followed
+// row returns driver.ErrNotFound and writes nothing; a forward is followed
 // only while its expires_at has not passed. So application servers with
 // skewed clocks agree on what is live. Expired rows of both tables are
 // deleted in batches (Options.BatchSize per statement) by a background
@@ -48,7 +48,7 @@
 // # Concurrency
 //
 // Every statement runs under PostgreSQL's default READ COMMITTED isolation;
-// the ordering that latch.Store asks for comes from row locks and from one
+// the ordering that driver.Store asks for comes from row locks and from one
 // advisory lock per user (pg_advisory_xact_lock, keyed by a hash of the
 // table name and of the user ID), never from a stricter isolation level.
 //
@@ -86,12 +86,12 @@
 //     hop by hop (at most 16), in one transaction. A renewal of the hash
 //     holds its row lock: Delete waits for it and then finds the forward,
 //     or deletes the row first and the renewal finds nothing and returns
-//     latch.ErrNotFound.
+//     driver.ErrNotFound.
 //   - DeleteUser holds the user's advisory lock while it deletes, and reads
 //     the user's rows only once it holds it. A renewal of one of the user's
 //     sessions holds the same lock, so it has either committed (and
 //     DeleteUser deletes the session at its new hash) or waits, and then
-//     finds the session gone and returns latch.ErrNotFound. A commit with
+//     finds the session gone and returns driver.ErrNotFound. A commit with
 //     MaxPerUser that evicts is ordered the same way. keep is followed
 //     through the live forwards it left, so the session keep was renewed
 //     into is kept.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // TestForwardStoredForm checks what a renewal leaves in the tables: no
@@ -50,7 +50,7 @@ func TestForwardStoredForm(t *testing.T) {
 func TestSweepForwards(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, &Options{BatchSize: 2})
-	var dead, live []latch.Hash
+	var dead, live []driver.Hash
 	for i := range 5 {
 		c := renewal(t, s, sessionOf(t, s, "u", 0), "u")
 		if err := s.Commit(ctx, c); err != nil {
@@ -70,7 +70,7 @@ func TestSweepForwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range dead {
-		if _, err := s.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrRenewed) {
+		if _, err := s.Load(ctx, id); !errors.Is(err, driver.ErrNotFound) || errors.Is(err, driver.ErrRenewed) {
 			t.Errorf("Load of an expired forward: got %v, want plain ErrNotFound", err)
 		}
 	}
@@ -83,14 +83,14 @@ func TestSweepForwards(t *testing.T) {
 		t.Errorf("%d forwards left (%v), want the 2 live ones", left, err)
 	}
 	for _, id := range live {
-		if _, err := s.Load(ctx, id); !errors.Is(err, latch.ErrRenewed) {
+		if _, err := s.Load(ctx, id); !errors.Is(err, driver.ErrRenewed) {
 			t.Errorf("Load of a live forward after a sweep: got %v, want RenewedError", err)
 		}
 	}
 }
 
 // forwardRows writes forwards by hand: each pair is from, to.
-func forwardRows(t *testing.T, s *Store, pairs ...latch.Hash) {
+func forwardRows(t *testing.T, s *Store, pairs ...driver.Hash) {
 	t.Helper()
 	for i := 0; i+1 < len(pairs); i += 2 {
 		_, err := s.pool.Exec(context.Background(), "INSERT INTO "+s.table.ident("_forwards")+
@@ -113,36 +113,36 @@ func TestDeleteChainBound(t *testing.T) {
 		if err := s.Delete(ctx, a); err != nil {
 			t.Fatalf("Delete of a cycle: %v", err)
 		}
-		for _, id := range []latch.Hash{a, b} {
-			if _, err := s.Load(ctx, id); errors.Is(err, latch.ErrRenewed) {
+		for _, id := range []driver.Hash{a, b} {
+			if _, err := s.Load(ctx, id); errors.Is(err, driver.ErrRenewed) {
 				t.Errorf("forward %s left after Delete", id.Handle())
 			}
 		}
 	})
 	t.Run("too long", func(t *testing.T) {
 		s := newTestStore(t, nil)
-		chain := []latch.Hash{randomHash(t)}
+		chain := []driver.Hash{randomHash(t)}
 		for range maxHops + 1 {
 			next := randomHash(t)
 			forwardRows(t, s, chain[len(chain)-1], next)
 			chain = append(chain, next)
 		}
 		end := chain[len(chain)-1]
-		if err := s.Commit(ctx, &latch.Commit{ID: end, Create: true, Meta: liveMeta("u")}); err != nil {
+		if err := s.Commit(ctx, &driver.Commit{ID: end, Create: true, Meta: liveMeta("u")}); err != nil {
 			t.Fatal(err)
 		}
 		err := s.Delete(ctx, chain[0])
 		if err == nil || !strings.Contains(err.Error(), "forwards in a row") {
 			t.Fatalf("Delete of a chain of %d forwards: got %v, want an error", maxHops+1, err)
 		}
-		if _, err := s.Load(ctx, chain[0]); !errors.Is(err, latch.ErrRenewed) {
+		if _, err := s.Load(ctx, chain[0]); !errors.Is(err, driver.ErrRenewed) {
 			t.Errorf("the refused Delete changed the chain: Load of its head: %v", err)
 		}
 		// Deleting from further along the chain reaches the session.
 		if err := s.Delete(ctx, chain[1]); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Load(ctx, end); !errors.Is(err, latch.ErrNotFound) {
+		if _, err := s.Load(ctx, end); !errors.Is(err, driver.ErrNotFound) {
 			t.Errorf("Load of the chain's session after Delete: %v", err)
 		}
 	})
@@ -171,19 +171,19 @@ func TestUserChangeBehindDeleteUser(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name string
-		c    func(a latch.Hash) *latch.Commit
+		c    func(a driver.Hash) *driver.Commit
 	}{
-		{"renewal to anonymous", func(a latch.Hash) *latch.Commit {
-			return &latch.Commit{ID: randomHash(t), From: a, Create: true, Meta: liveMeta("")}
+		{"renewal to anonymous", func(a driver.Hash) *driver.Commit {
+			return &driver.Commit{ID: randomHash(t), From: a, Create: true, Meta: liveMeta("")}
 		}},
-		{"renewal to another user", func(a latch.Hash) *latch.Commit {
-			return &latch.Commit{ID: randomHash(t), From: a, Create: true, Meta: liveMeta("v")}
+		{"renewal to another user", func(a driver.Hash) *driver.Commit {
+			return &driver.Commit{ID: randomHash(t), From: a, Create: true, Meta: liveMeta("v")}
 		}},
-		{"update to another user", func(a latch.Hash) *latch.Commit {
-			return &latch.Commit{ID: a, Meta: liveMeta("v")}
+		{"update to another user", func(a driver.Hash) *driver.Commit {
+			return &driver.Commit{ID: a, Meta: liveMeta("v")}
 		}},
-		{"update to another user, limited", func(a latch.Hash) *latch.Commit {
-			return &latch.Commit{ID: a, Meta: liveMeta("v"), MaxPerUser: 3}
+		{"update to another user, limited", func(a driver.Hash) *driver.Commit {
+			return &driver.Commit{ID: a, Meta: liveMeta("v"), MaxPerUser: 3}
 		}},
 	}
 	for _, tc := range tests {
@@ -193,12 +193,12 @@ func TestUserChangeBehindDeleteUser(t *testing.T) {
 			c := tc.c(a)
 			var n int
 			delErr, commitErr := race(t, s,
-				func(held *Store) (err error) { n, err = held.DeleteUser(ctx, "u", latch.Hash{}); return err },
+				func(held *Store) (err error) { n, err = held.DeleteUser(ctx, "u", driver.Hash{}); return err },
 				func(s *Store) error { return s.Commit(ctx, c) })
 			if delErr != nil || n != 1 {
 				t.Errorf("DeleteUser: %d, %v; want 1, nil", n, delErr)
 			}
-			if !errors.Is(commitErr, latch.ErrNotFound) || errors.Is(commitErr, latch.ErrRenewed) {
+			if !errors.Is(commitErr, driver.ErrNotFound) || errors.Is(commitErr, driver.ErrRenewed) {
 				t.Errorf("commit behind DeleteUser: got %v, want plain ErrNotFound", commitErr)
 			}
 			wantSessions(t, s, "v")
@@ -232,7 +232,7 @@ func TestAnonymousUser(t *testing.T) {
 	if list, err := s.ListUser(ctx, ""); err != nil || len(list) != 0 {
 		t.Errorf("ListUser(\"\"): got %d, %v; want none", len(list), err)
 	}
-	if n, err := s.DeleteUser(ctx, "", latch.Hash{}); err != nil || n != 0 {
+	if n, err := s.DeleteUser(ctx, "", driver.Hash{}); err != nil || n != 0 {
 		t.Errorf("DeleteUser(\"\"): got %d, %v; want 0, nil", n, err)
 	}
 	if _, err := s.Load(ctx, a); err != nil {

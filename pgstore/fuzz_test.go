@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // FuzzRoundTrip stores a value under a key on the real server and reads it
@@ -35,7 +35,7 @@ func FuzzRoundTrip(f *testing.F) {
 		id := randomHash(t)
 		m := liveMeta("")
 		m.UserAgent = ua
-		err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: m, Set: map[string]any{key: value}})
+		err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: m, Set: map[string]any{key: value}})
 		if !utf8.ValidString(key) || strings.ContainsRune(key, 0) {
 			if err == nil {
 				t.Fatalf("Commit with key %q: got nil error, want a refusal", key)
@@ -49,11 +49,11 @@ func FuzzRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
-		enc, err := latch.EncodeValue(value)
+		enc, err := driver.EncodeValue(value)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := latch.DecodeValue(enc)
+		want, err := driver.DecodeValue(enc)
 		if err != nil {
 			t.Fatal(err)
 		}

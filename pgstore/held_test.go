@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // The TestHeld tests widen the race window of issue 12 as far as it goes:
@@ -19,7 +19,7 @@ import (
 // is held there, with every row and advisory lock it took, while a second
 // operation on the same session or user starts. Then the first is let go.
 // Whichever order PostgreSQL gives the two, the outcome must be the one
-// latch.Store promises.
+// driver.Store promises.
 
 // holdClass is the first key of the advisory lock a held write waits for.
 const holdClass = 0x686f6c64 // "hold"
@@ -147,12 +147,12 @@ func race(t *testing.T, s *Store, first func(held *Store) error, second func(s *
 	return <-done1, <-done2
 }
 
-func sessionOf(t *testing.T, s *Store, user string, age time.Duration) latch.Hash {
+func sessionOf(t *testing.T, s *Store, user string, age time.Duration) driver.Hash {
 	t.Helper()
 	id := randomHash(t)
 	m := liveMeta(user)
 	m.Created = m.Created.Add(-age)
-	if err := s.Commit(context.Background(), &latch.Commit{ID: id, Create: true, Meta: m, Set: map[string]any{"v": id.Handle()}}); err != nil {
+	if err := s.Commit(context.Background(), &driver.Commit{ID: id, Create: true, Meta: m, Set: map[string]any{"v": id.Handle()}}); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -160,7 +160,7 @@ func sessionOf(t *testing.T, s *Store, user string, age time.Duration) latch.Has
 
 // renewal renews from into a fresh hash under user, keeping from's Created,
 // and returns the commit.
-func renewal(t *testing.T, s *Store, from latch.Hash, user string) *latch.Commit {
+func renewal(t *testing.T, s *Store, from driver.Hash, user string) *driver.Commit {
 	t.Helper()
 	rec, err := s.Load(context.Background(), from)
 	if err != nil {
@@ -168,37 +168,37 @@ func renewal(t *testing.T, s *Store, from latch.Hash, user string) *latch.Commit
 	}
 	m := rec.Meta
 	m.UserID = user
-	return &latch.Commit{ID: randomHash(t), From: from, Create: true, Meta: m, Set: map[string]any{"renewed": true}}
+	return &driver.Commit{ID: randomHash(t), From: from, Create: true, Meta: m, Set: map[string]any{"renewed": true}}
 }
 
 // wantGone fails unless id holds no session: Load gives ErrNotFound (a
 // forward's RenewedError matches it), and an update gives ErrNotFound.
-func wantGone(t *testing.T, s *Store, id latch.Hash, why string) {
+func wantGone(t *testing.T, s *Store, id driver.Hash, why string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) {
+	if _, err := s.Load(ctx, id); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Load(%s) %s: got %v, want ErrNotFound", id.Handle(), why, err)
 	}
-	if err := s.Commit(ctx, &latch.Commit{ID: id, Meta: liveMeta("x"), Set: map[string]any{"after": 1}}); !errors.Is(err, latch.ErrNotFound) {
+	if err := s.Commit(ctx, &driver.Commit{ID: id, Meta: liveMeta("x"), Set: map[string]any{"after": 1}}); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Commit(%s) %s: got %v, want ErrNotFound", id.Handle(), why, err)
 	}
 }
 
-func wantRenewed(t *testing.T, what string, err error, to latch.Hash) {
+func wantRenewed(t *testing.T, what string, err error, to driver.Hash) {
 	t.Helper()
-	var re *latch.RenewedError
+	var re *driver.RenewedError
 	if !errors.As(err, &re) || re.To != to {
 		t.Errorf("%s: got %v, want RenewedError{To: %s}", what, err, to.Handle())
 	}
 }
 
-func wantSessions(t *testing.T, s *Store, user string, want ...latch.Hash) {
+func wantSessions(t *testing.T, s *Store, user string, want ...driver.Hash) {
 	t.Helper()
 	list, err := s.ListUser(context.Background(), user)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make([]latch.Hash, len(list))
+	got := make([]driver.Hash, len(list))
 	for i, info := range list {
 		got[i] = info.ID
 	}
@@ -207,7 +207,7 @@ func wantSessions(t *testing.T, s *Store, user string, want ...latch.Hash) {
 	}
 }
 
-func handlesOf(ids []latch.Hash) []string {
+func handlesOf(ids []driver.Hash) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = id.Handle()
@@ -234,7 +234,7 @@ func TestHeldRenewalThenDeleteUser(t *testing.T) {
 			var n int
 			renewErr, delErr := race(t, s,
 				func(held *Store) error { return held.Commit(ctx, c) },
-				func(s *Store) (err error) { n, err = s.DeleteUser(ctx, "u", latch.Hash{}); return err })
+				func(s *Store) (err error) { n, err = s.DeleteUser(ctx, "u", driver.Hash{}); return err })
 			if renewErr != nil || delErr != nil {
 				t.Fatalf("renewal: %v; DeleteUser: %v; want both nil", renewErr, delErr)
 			}
@@ -258,15 +258,15 @@ func TestHeldDeleteUserThenRenewal(t *testing.T) {
 	c := renewal(t, s, a, "u")
 	var n int
 	delErr, renewErr := race(t, s,
-		func(held *Store) (err error) { n, err = held.DeleteUser(ctx, "u", latch.Hash{}); return err },
+		func(held *Store) (err error) { n, err = held.DeleteUser(ctx, "u", driver.Hash{}); return err },
 		func(s *Store) error { return s.Commit(ctx, c) })
 	if delErr != nil || n != 2 {
 		t.Errorf("DeleteUser: got %d, %v; want 2, nil", n, delErr)
 	}
-	if !errors.Is(renewErr, latch.ErrNotFound) || errors.Is(renewErr, latch.ErrRenewed) {
+	if !errors.Is(renewErr, driver.ErrNotFound) || errors.Is(renewErr, driver.ErrRenewed) {
 		t.Errorf("renewal behind DeleteUser: got %v, want plain ErrNotFound", renewErr)
 	}
-	for _, id := range []latch.Hash{a, x, c.ID} {
+	for _, id := range []driver.Hash{a, x, c.ID} {
 		wantGone(t, s, id, "after DeleteUser")
 	}
 	wantSessions(t, s, "u")
@@ -310,7 +310,7 @@ func TestHeldRenewalThenDelete(t *testing.T) {
 				t.Fatalf("renewal: %v; Delete: %v; want both nil", renewErr, delErr)
 			}
 			wantGone(t, s, c.ID, "after Delete of the hash it was renewed from")
-			if _, err := s.Load(ctx, a); !errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrRenewed) {
+			if _, err := s.Load(ctx, a); !errors.Is(err, driver.ErrNotFound) || errors.Is(err, driver.ErrRenewed) {
 				t.Errorf("Load of the deleted forward: got %v, want plain ErrNotFound", err)
 			}
 		})
@@ -330,7 +330,7 @@ func TestHeldDeleteThenRenewal(t *testing.T) {
 	if delErr != nil {
 		t.Errorf("Delete: %v", delErr)
 	}
-	if !errors.Is(renewErr, latch.ErrNotFound) || errors.Is(renewErr, latch.ErrRenewed) {
+	if !errors.Is(renewErr, driver.ErrNotFound) || errors.Is(renewErr, driver.ErrRenewed) {
 		t.Errorf("renewal behind Delete: got %v, want plain ErrNotFound", renewErr)
 	}
 	wantGone(t, s, a, "after Delete")
@@ -356,10 +356,10 @@ func TestHeldDeleteChainThenRenewal(t *testing.T) {
 	if delErr != nil {
 		t.Errorf("Delete: %v", delErr)
 	}
-	if !errors.Is(renewErr, latch.ErrNotFound) || errors.Is(renewErr, latch.ErrRenewed) {
+	if !errors.Is(renewErr, driver.ErrNotFound) || errors.Is(renewErr, driver.ErrRenewed) {
 		t.Errorf("renewal behind Delete: got %v, want plain ErrNotFound", renewErr)
 	}
-	for _, id := range []latch.Hash{a, first.ID, c.ID} {
+	for _, id := range []driver.Hash{a, first.ID, c.ID} {
 		wantGone(t, s, id, "after Delete of the chain")
 	}
 }
@@ -375,7 +375,7 @@ func TestHeldRenewalThenUpdate(t *testing.T) {
 	renewErr, updErr := race(t, s,
 		func(held *Store) error { return held.Commit(ctx, c) },
 		func(s *Store) error {
-			return s.Commit(ctx, &latch.Commit{ID: a, Meta: c.Meta, Set: map[string]any{"late": 1}})
+			return s.Commit(ctx, &driver.Commit{ID: a, Meta: c.Meta, Set: map[string]any{"late": 1}})
 		})
 	if renewErr != nil {
 		t.Fatalf("renewal: %v", renewErr)
@@ -402,7 +402,7 @@ func TestHeldUpdateThenRenewal(t *testing.T) {
 	c := renewal(t, s, a, "u")
 	renewErr, updErr := race(t, s,
 		func(held *Store) error {
-			return held.Commit(ctx, &latch.Commit{ID: a, Meta: liveMeta("u"), Set: map[string]any{"early": 1}})
+			return held.Commit(ctx, &driver.Commit{ID: a, Meta: liveMeta("u"), Set: map[string]any{"early": 1}})
 		},
 		func(s *Store) error { return s.Commit(ctx, c) })
 	if updErr != nil || renewErr != nil {
@@ -426,7 +426,7 @@ func TestHeldRenewalThenEviction(t *testing.T) {
 	s := newTestStore(t, nil)
 	oldest, other := sessionOf(t, s, "u", 2*time.Minute), sessionOf(t, s, "u", time.Minute)
 	c := renewal(t, s, oldest, "u")
-	login := &latch.Commit{ID: randomHash(t), Create: true, Meta: liveMeta("u"), MaxPerUser: 2, EvictOldest: true}
+	login := &driver.Commit{ID: randomHash(t), Create: true, Meta: liveMeta("u"), MaxPerUser: 2, EvictOldest: true}
 	renewErr, loginErr := race(t, s,
 		func(held *Store) error { return held.Commit(ctx, c) },
 		func(s *Store) error { return s.Commit(ctx, login) })
@@ -444,14 +444,14 @@ func TestHeldEvictionThenRenewal(t *testing.T) {
 	s := newTestStore(t, nil)
 	oldest, other := sessionOf(t, s, "u", 2*time.Minute), sessionOf(t, s, "u", time.Minute)
 	c := renewal(t, s, oldest, "u")
-	login := &latch.Commit{ID: randomHash(t), Create: true, Meta: liveMeta("u"), MaxPerUser: 2, EvictOldest: true}
+	login := &driver.Commit{ID: randomHash(t), Create: true, Meta: liveMeta("u"), MaxPerUser: 2, EvictOldest: true}
 	loginErr, renewErr := race(t, s,
 		func(held *Store) error { return held.Commit(ctx, login) },
 		func(s *Store) error { return s.Commit(ctx, c) })
 	if loginErr != nil {
 		t.Fatalf("login: %v", loginErr)
 	}
-	if !errors.Is(renewErr, latch.ErrNotFound) || errors.Is(renewErr, latch.ErrRenewed) {
+	if !errors.Is(renewErr, driver.ErrNotFound) || errors.Is(renewErr, driver.ErrRenewed) {
 		t.Errorf("renewal behind the eviction: got %v, want plain ErrNotFound", renewErr)
 	}
 	wantSessions(t, s, "u", other, login.ID)
@@ -489,11 +489,11 @@ func TestSimpleProtocol(t *testing.T) {
 	var n int
 	renewErr, delErr := race(t, s,
 		func(held *Store) error { return held.Commit(ctx, c) },
-		func(s *Store) (err error) { n, err = s.DeleteUser(ctx, "u", latch.Hash{}); return err })
+		func(s *Store) (err error) { n, err = s.DeleteUser(ctx, "u", driver.Hash{}); return err })
 	if renewErr != nil || delErr != nil || n != 2 {
 		t.Fatalf("renewal: %v; DeleteUser: %d, %v; want nil, 2, nil", renewErr, n, delErr)
 	}
-	for _, id := range []latch.Hash{a, x, c.ID} {
+	for _, id := range []driver.Hash{a, x, c.ID} {
 		wantGone(t, s, id, "after DeleteUser")
 	}
 

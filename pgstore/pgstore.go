@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // Defaults for Options fields left at their zero value.
@@ -126,7 +126,7 @@ func (t tableName) String() string {
 	return t.schema + "." + t.name
 }
 
-// Store is a latch.Store on PostgreSQL. It is safe for concurrent use by
+// Store is a driver.Store on PostgreSQL. It is safe for concurrent use by
 // any number of goroutines, processes and machines sharing the database.
 type Store struct {
 	pool     *pgxpool.Pool
@@ -153,7 +153,7 @@ type Store struct {
 	hold string
 }
 
-var _ latch.Store = (*Store)(nil)
+var _ driver.Store = (*Store)(nil)
 
 // New returns a Store that keeps sessions in pool's database. It does not
 // touch the database: call Migrate once (or apply the SQL from the package
@@ -270,7 +270,7 @@ func userLockKey(userID string) int32 {
 // a clearer meaning here.
 func wrap(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return latch.ErrNotFound
+		return driver.ErrNotFound
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/storetest"
 )
 
@@ -127,23 +127,23 @@ func TestConformance(t *testing.T) {
 		t.Fatalf("SHOW server_version: %v", err)
 	}
 	t.Logf("PostgreSQL server version %s", version)
-	storetest.Run(t, func(t *testing.T) latch.Store {
+	storetest.Run(t, func(t *testing.T) driver.Store {
 		return newTestStore(t, nil)
 	})
 }
 
-func randomHash(t testing.TB) latch.Hash {
+func randomHash(t testing.TB) driver.Hash {
 	t.Helper()
-	var h latch.Hash
+	var h driver.Hash
 	if _, err := rand.Read(h[:]); err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
 
-func liveMeta(user string) latch.Meta {
+func liveMeta(user string) driver.Meta {
 	now := time.Now().UTC()
-	return latch.Meta{
+	return driver.Meta{
 		UserID:          user,
 		Created:         now,
 		LastSeen:        now,
@@ -170,7 +170,7 @@ func insertRows(t *testing.T, s *Store, n int, offset time.Duration) {
 	ids := make([][]byte, 0, n)
 	for range n {
 		id := randomHash(t)
-		if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: liveMeta("")}); err != nil {
+		if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: liveMeta("")}); err != nil {
 			t.Fatalf("create: %v", err)
 		}
 		ids = append(ids, id[:])
@@ -324,7 +324,7 @@ func TestMigrate(t *testing.T) {
 
 	// Twice is harmless and keeps the data.
 	id := randomHash(t)
-	if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: liveMeta("u"), Set: map[string]any{"k": "v"}}); err != nil {
+	if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: liveMeta("u"), Set: map[string]any{"k": "v"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Migrate(ctx); err != nil {
@@ -415,7 +415,7 @@ func TestSchemaSQL(t *testing.T) {
 		t.Fatalf("Migrate after SchemaSQL: %v", err)
 	}
 	id := randomHash(t)
-	if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: liveMeta("")}); err != nil {
+	if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: liveMeta("")}); err != nil {
 		t.Fatalf("Commit on a hand-made schema: %v", err)
 	}
 }
@@ -452,7 +452,7 @@ func TestNoTable(t *testing.T) {
 	if !errors.Is(err, ErrNoTable) {
 		t.Errorf("Load before Migrate: got %v, want ErrNoTable", err)
 	}
-	if errors.Is(err, latch.ErrNotFound) {
+	if errors.Is(err, driver.ErrNotFound) {
 		t.Error("Load before Migrate must fail closed, not report ErrNotFound")
 	}
 }
@@ -479,7 +479,7 @@ func TestExactValues(t *testing.T) {
 			id := randomHash(t)
 			m := liveMeta("")
 			m.UserAgent = tc.ua
-			if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: m, Set: tc.set}); err != nil {
+			if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: m, Set: tc.set}); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
 			rec, err := s.Load(ctx, id)
@@ -491,11 +491,11 @@ func TestExactValues(t *testing.T) {
 			}
 			for k, v := range tc.set {
 				// The meaning EncodeValue and DecodeValue give v.
-				enc, err := latch.EncodeValue(v)
+				enc, err := driver.EncodeValue(v)
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, err := latch.DecodeValue(enc)
+				want, err := driver.DecodeValue(enc)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -514,7 +514,7 @@ func TestStoredForm(t *testing.T) {
 	id := randomHash(t)
 	m := liveMeta("alice")
 	m.Created = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
-	if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: m, Set: map[string]any{"n": 42}}); err != nil {
+	if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: m, Set: map[string]any{"n": 42}}); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -545,16 +545,16 @@ func TestLoadUsesDatabaseClock(t *testing.T) {
 	s := newTestStore(t, nil)
 	id := randomHash(t)
 	// By the application's clock this session lives for 30 minutes.
-	if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: liveMeta("u")}); err != nil {
+	if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: liveMeta("u")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.pool.Exec(ctx, "UPDATE "+s.table.ident("")+" SET expires_at = now() - interval '1 millisecond'"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) {
+	if _, err := s.Load(ctx, id); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Load of a row expired by the database clock: got %v, want ErrNotFound", err)
 	}
-	if err := s.Commit(ctx, &latch.Commit{ID: id, Meta: liveMeta("u")}); !errors.Is(err, latch.ErrNotFound) {
+	if err := s.Commit(ctx, &driver.Commit{ID: id, Meta: liveMeta("u")}); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Commit to a row expired by the database clock: got %v, want ErrNotFound", err)
 	}
 	if list, err := s.ListUser(ctx, "u"); err != nil || len(list) != 0 {
@@ -568,17 +568,17 @@ func TestRenewIntoLiveRowKeepsOld(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, nil)
 	from, taken := randomHash(t), randomHash(t)
-	for _, id := range []latch.Hash{from, taken} {
-		if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: liveMeta("u"), Set: map[string]any{"who": id.Handle()}}); err != nil {
+	for _, id := range []driver.Hash{from, taken} {
+		if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: liveMeta("u"), Set: map[string]any{"who": id.Handle()}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, max := range []int{0, 5} {
-		err := s.Commit(ctx, &latch.Commit{ID: taken, From: from, Create: true, Meta: liveMeta("u"), MaxPerUser: max})
-		if !errors.Is(err, latch.ErrExists) {
+		err := s.Commit(ctx, &driver.Commit{ID: taken, From: from, Create: true, Meta: liveMeta("u"), MaxPerUser: max})
+		if !errors.Is(err, driver.ErrExists) {
 			t.Fatalf("renew into a live ID (MaxPerUser %d): got %v, want ErrExists", max, err)
 		}
-		for _, id := range []latch.Hash{from, taken} {
+		for _, id := range []driver.Hash{from, taken} {
 			rec, err := s.Load(ctx, id)
 			if err != nil {
 				t.Fatalf("Load %s after the failed renewal: %v", id.Handle(), err)
@@ -683,27 +683,27 @@ func TestCommitRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	id, other := latch.Hash{1}, latch.Hash{2}
-	meta := func(f func(*latch.Meta)) latch.Meta {
+	id, other := driver.Hash{1}, driver.Hash{2}
+	meta := func(f func(*driver.Meta)) driver.Meta {
 		m := liveMeta("u")
 		f(&m)
 		return m
 	}
 	tests := []struct {
 		name    string
-		c       *latch.Commit
+		c       *driver.Commit
 		wantErr string
 	}{
 		{"nil commit", nil, "nil commit"},
-		{"zero ID", &latch.Commit{Create: true, Meta: liveMeta("u")}, "zero session ID"},
-		{"negative MaxPerUser", &latch.Commit{ID: id, Create: true, Meta: liveMeta("u"), MaxPerUser: -1}, "negative MaxPerUser"},
-		{"renewal to itself", &latch.Commit{ID: id, From: id, Meta: liveMeta("u")}, "same ID"},
-		{"user ID not UTF-8", &latch.Commit{ID: id, Create: true, Meta: meta(func(m *latch.Meta) { m.UserID = "\xff" })}, "user ID is not valid UTF-8"},
-		{"user ID with NUL", &latch.Commit{ID: id, Create: true, Meta: meta(func(m *latch.Meta) { m.UserID = "a\x00" })}, "user ID contains a NUL"},
-		{"IP not UTF-8", &latch.Commit{ID: id, Create: true, Meta: meta(func(m *latch.Meta) { m.IP = "\xc0" })}, "client IP"},
-		{"set key with NUL", &latch.Commit{ID: id, From: other, Meta: liveMeta("u"), Set: map[string]any{"a\x00": 1}}, "value key contains a NUL"},
-		{"delete key not UTF-8", &latch.Commit{ID: id, Meta: liveMeta("u"), Delete: []string{"\xff"}}, "value key is not valid UTF-8"},
-		{"value that cannot be encoded", &latch.Commit{ID: id, Create: true, Meta: liveMeta("u"), Set: map[string]any{"ch": make(chan int)}}, "encode session value"},
+		{"zero ID", &driver.Commit{Create: true, Meta: liveMeta("u")}, "zero session ID"},
+		{"negative MaxPerUser", &driver.Commit{ID: id, Create: true, Meta: liveMeta("u"), MaxPerUser: -1}, "negative MaxPerUser"},
+		{"renewal to itself", &driver.Commit{ID: id, From: id, Meta: liveMeta("u")}, "same ID"},
+		{"user ID not UTF-8", &driver.Commit{ID: id, Create: true, Meta: meta(func(m *driver.Meta) { m.UserID = "\xff" })}, "user ID is not valid UTF-8"},
+		{"user ID with NUL", &driver.Commit{ID: id, Create: true, Meta: meta(func(m *driver.Meta) { m.UserID = "a\x00" })}, "user ID contains a NUL"},
+		{"IP not UTF-8", &driver.Commit{ID: id, Create: true, Meta: meta(func(m *driver.Meta) { m.IP = "\xc0" })}, "client IP"},
+		{"set key with NUL", &driver.Commit{ID: id, From: other, Meta: liveMeta("u"), Set: map[string]any{"a\x00": 1}}, "value key contains a NUL"},
+		{"delete key not UTF-8", &driver.Commit{ID: id, Meta: liveMeta("u"), Delete: []string{"\xff"}}, "value key is not valid UTF-8"},
+		{"value that cannot be encoded", &driver.Commit{ID: id, Create: true, Meta: liveMeta("u"), Set: map[string]any{"ch": make(chan int)}}, "encode session value"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -720,7 +720,7 @@ func TestCommitRefusesBadInput(t *testing.T) {
 		if _, err := s.ListUser(context.Background(), user); err == nil {
 			t.Errorf("ListUser(%q): got nil error", user)
 		}
-		if _, err := s.DeleteUser(context.Background(), user, latch.Hash{}); err == nil {
+		if _, err := s.DeleteUser(context.Background(), user, driver.Hash{}); err == nil {
 			t.Errorf("DeleteUser(%q): got nil error", user)
 		}
 	}
@@ -783,7 +783,7 @@ func TestWrap(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"no rows", pgx.ErrNoRows, latch.ErrNotFound},
+		{"no rows", pgx.ErrNoRows, driver.ErrNotFound},
 		{"canceled", context.Canceled, context.Canceled},
 		{"deadline", context.DeadlineExceeded, context.DeadlineExceeded},
 	}
@@ -810,7 +810,7 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	})
 	s := newTestStore(t, &Options{Table: schema + ".sessions"})
 	id := randomHash(t)
-	if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: liveMeta("u"), MaxPerUser: 2}); err != nil {
+	if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: liveMeta("u"), MaxPerUser: 2}); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	if list, err := s.ListUser(ctx, "u"); err != nil || len(list) != 1 || list[0].ID != id {
@@ -832,13 +832,13 @@ func TestLimitIgnoresDeadResult(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, nil)
 	old := randomHash(t)
-	if err := s.Commit(ctx, &latch.Commit{ID: old, Create: true, Meta: liveMeta("u")}); err != nil {
+	if err := s.Commit(ctx, &driver.Commit{ID: old, Create: true, Meta: liveMeta("u")}); err != nil {
 		t.Fatal(err)
 	}
 	dead := liveMeta("u")
 	dead.LastSeen = dead.LastSeen.Add(-time.Hour) // idle deadline passed
 	for _, evict := range []bool{false, true} {
-		err := s.Commit(ctx, &latch.Commit{ID: randomHash(t), Create: true, Meta: dead, MaxPerUser: 1, EvictOldest: evict})
+		err := s.Commit(ctx, &driver.Commit{ID: randomHash(t), Create: true, Meta: dead, MaxPerUser: 1, EvictOldest: evict})
 		if err != nil {
 			t.Errorf("expired commit at the limit (EvictOldest %v): got %v, want nil", evict, err)
 		}

@@ -12,22 +12,22 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
-// Load returns the live record stored under id, latch.ErrNotFound, or a
-// *latch.RenewedError when a renewal left a forward under id. A row whose
+// Load returns the live record stored under id, driver.ErrNotFound, or a
+// *driver.RenewedError when a renewal left a forward under id. A row whose
 // expires_at has passed by the database's clock is never returned.
-func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+func (s *Store) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: load: %w", err)
 	}
 	if id.IsZero() {
-		return nil, latch.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	row := s.pool.QueryRow(ctx, s.q.load, pgx.NamedArgs{"id": id[:]})
 	var (
-		rec  latch.Record
+		rec  driver.Record
 		data map[string]string
 	)
 	if err := scanMeta(row, &rec.Meta, &data); err != nil {
@@ -45,35 +45,35 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 }
 
 // missing says why no live session row is stored under id: a
-// *latch.RenewedError when a live forward is, latch.ErrNotFound otherwise.
+// *driver.RenewedError when a live forward is, driver.ErrNotFound otherwise.
 // Callers ask it after the statement that missed the row, so a renewal
 // that moved the row before that statement has committed its forward.
-func (s *Store) missing(ctx context.Context, op string, id latch.Hash) error {
+func (s *Store) missing(ctx context.Context, op string, id driver.Hash) error {
 	var to []byte
 	err := s.pool.QueryRow(ctx, s.q.forwardOf, pgx.NamedArgs{"id": id[:]}).Scan(&to)
 	if err != nil {
-		return wrap(op, err) // ErrNoRows becomes latch.ErrNotFound
+		return wrap(op, err) // ErrNoRows becomes driver.ErrNotFound
 	}
 	return renewedTo(op, to)
 }
 
 func renewedTo(op string, to []byte) error {
-	if len(to) != latch.HashSize {
-		return fmt.Errorf("pgstore: %s: stored forward has %d bytes, want %d", op, len(to), latch.HashSize)
+	if len(to) != driver.HashSize {
+		return fmt.Errorf("pgstore: %s: stored forward has %d bytes, want %d", op, len(to), driver.HashSize)
 	}
-	e := &latch.RenewedError{}
+	e := &driver.RenewedError{}
 	copy(e.To[:], to)
 	return e
 }
 
-// Commit applies c atomically; see latch.Commit. A plain commit that keeps
+// Commit applies c atomically; see driver.Commit. A plain commit that keeps
 // the session's user is one UPDATE statement that patches the data column
 // key by key, so concurrent commits to different keys both survive. Every
 // other commit that writes a user's session first takes that user's
 // advisory lock (see the package doc), in the same round trip; commits
 // under a MaxPerUser limit then count the user's sessions in the same
 // transaction.
-func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
+func (s *Store) Commit(ctx context.Context, c *driver.Commit) error {
 	args, err := commitArgs(c)
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 
 // create inserts a new session. A user's session is inserted under the
 // user's lock, and counted against MaxPerUser when limited.
-func (s *Store) create(ctx context.Context, c *latch.Commit, args pgx.NamedArgs, limited bool) error {
+func (s *Store) create(ctx context.Context, c *driver.Commit, args pgx.NamedArgs, limited bool) error {
 	var then func(pgx.Tx) error
 	if limited {
 		then = func(tx pgx.Tx) error { return s.enforceLimit(ctx, tx, c) }
@@ -113,7 +113,7 @@ func (s *Store) create(ctx context.Context, c *latch.Commit, args pgx.NamedArgs,
 				return wrap("commit", err)
 			}
 			if tag.RowsAffected() == 0 {
-				return latch.ErrExists
+				return driver.ErrExists
 			}
 			return nil
 		}, then)
@@ -135,7 +135,7 @@ var errNoWrite = errors.New("pgstore: nothing written")
 // lock is not held; the first try locks the commit's user only, which is
 // the row's user too unless the commit changes it, and a second try adds
 // the user found.
-func (s *Store) lockedWrite(ctx context.Context, c *latch.Commit, sql string, args pgx.NamedArgs, limited bool) error {
+func (s *Store) lockedWrite(ctx context.Context, c *driver.Commit, sql string, args pgx.NamedArgs, limited bool) error {
 	at := c.ID // the row the statement reads
 	if !c.From.IsZero() {
 		at = c.From
@@ -180,7 +180,7 @@ func (s *Store) lockedWrite(ctx context.Context, c *latch.Commit, sql string, ar
 			users = append(users, *found)
 		case !c.From.IsZero():
 			// From is live and locked: the insert found ID taken.
-			return latch.ErrExists
+			return driver.ErrExists
 		default:
 			return fmt.Errorf("pgstore: commit: row found but not written")
 		}
@@ -256,7 +256,7 @@ func lockKeys(users []string) []int32 {
 // room for it, it evicts the oldest or refuses (and the caller's
 // transaction rolls back). Anonymous sessions (empty UserID) are never
 // limited.
-func (s *Store) enforceLimit(ctx context.Context, tx pgx.Tx, c *latch.Commit) error {
+func (s *Store) enforceLimit(ctx context.Context, tx pgx.Tx, c *driver.Commit) error {
 	rows, err := tx.Query(ctx, s.q.listOthers, pgx.NamedArgs{"user_id": c.Meta.UserID, "id": c.ID[:]})
 	if err != nil {
 		return wrap("session limit", err)
@@ -270,7 +270,7 @@ func (s *Store) enforceLimit(ctx context.Context, tx pgx.Tx, c *latch.Commit) er
 		return nil
 	}
 	if !c.EvictOldest {
-		return latch.ErrSessionLimit
+		return driver.ErrSessionLimit
 	}
 	if _, err := tx.Exec(ctx, s.q.evict, pgx.NamedArgs{"ids": others[:excess]}); err != nil {
 		return wrap("session limit", err)
@@ -331,8 +331,8 @@ func retry(f func() error) error {
 // Delete and a renewal of a hash of the chain are ordered by the row lock
 // of that hash: a renewal that got there first has committed its forward
 // by the time Delete's statement reads the hash, and one that comes later
-// finds the row gone and fails with latch.ErrNotFound.
-func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
+// finds the row gone and fails with driver.ErrNotFound.
+func (s *Store) Delete(ctx context.Context, id driver.Hash) error {
 	if s.hold == "" {
 		// The common case, a session row, as one statement.
 		tag, err := s.pool.Exec(ctx, s.q.deleteOne, pgx.NamedArgs{"id": id[:]})
@@ -356,7 +356,7 @@ func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 // is deleted before its forward is looked for, each in a statement of its
 // own, so that a renewal of the hash that commits in between is seen.
 // With skipFirst the caller has already deleted h's session row.
-func (s *Store) deleteChain(ctx context.Context, tx pgx.Tx, h latch.Hash, skipFirst bool) error {
+func (s *Store) deleteChain(ctx context.Context, tx pgx.Tx, h driver.Hash, skipFirst bool) error {
 	for hop := 0; hop <= maxHops; hop++ {
 		if hop > 0 || !skipFirst {
 			tag, err := tx.Exec(ctx, s.q.deleteOne, pgx.NamedArgs{"id": h[:]})
@@ -378,8 +378,8 @@ func (s *Store) deleteChain(ctx context.Context, tx pgx.Tx, h latch.Hash, skipFi
 		if err != nil {
 			return wrap("delete", err)
 		}
-		if len(to) != latch.HashSize {
-			return fmt.Errorf("pgstore: delete: stored forward has %d bytes, want %d", len(to), latch.HashSize)
+		if len(to) != driver.HashSize {
+			return fmt.Errorf("pgstore: delete: stored forward has %d bytes, want %d", len(to), driver.HashSize)
 		}
 		copy(h[:], to)
 	}
@@ -389,7 +389,7 @@ func (s *Store) deleteChain(ctx context.Context, tx pgx.Tx, h latch.Hash, skipFi
 
 // ListUser returns the user's live sessions, oldest first by Created. The
 // anonymous user "" has none: anonymous sessions are in no user's index.
-func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
+func (s *Store) ListUser(ctx context.Context, userID string) ([]driver.Info, error) {
 	if err := checkText("user ID", userID); err != nil {
 		return nil, err
 	}
@@ -397,24 +397,24 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("pgstore: list user: %w", err)
 		}
-		return []latch.Info{}, nil
+		return []driver.Info{}, nil
 	}
 	rows, err := s.pool.Query(ctx, s.q.listUser, pgx.NamedArgs{"user_id": userID})
 	if err != nil {
 		return nil, wrap("list user", err)
 	}
 	defer rows.Close()
-	var out []latch.Info
+	var out []driver.Info
 	for rows.Next() {
 		var (
-			info latch.Info
+			info driver.Info
 			id   []byte
 		)
 		if err := scanMeta(rows, &info.Meta, nil, &id); err != nil {
 			return nil, wrap("list user", err)
 		}
-		if len(id) != latch.HashSize {
-			return nil, fmt.Errorf("pgstore: list user: stored id has %d bytes, want %d", len(id), latch.HashSize)
+		if len(id) != driver.HashSize {
+			return nil, fmt.Errorf("pgstore: list user: stored id has %d bytes, want %d", len(id), driver.HashSize)
 		}
 		copy(info.ID[:], id)
 		out = append(out, info)
@@ -435,7 +435,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 // user's rows only once it holds it: a renewal that moved a session to a
 // new hash before is seen at its new hash, and one that comes later finds
 // its session gone.
-func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep driver.Hash) (int, error) {
 	if err := checkText("user ID", userID); err != nil {
 		return 0, err
 	}
@@ -463,7 +463,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 
 // commitArgs validates c and returns the named arguments of every commit
 // statement.
-func commitArgs(c *latch.Commit) (pgx.NamedArgs, error) {
+func commitArgs(c *driver.Commit) (pgx.NamedArgs, error) {
 	if c == nil {
 		return nil, errors.New("pgstore: commit: nil commit")
 	}
@@ -541,7 +541,7 @@ func checkText(what, s string) error {
 }
 
 // encodeValues returns the jsonb object for Set: each value encoded with
-// latch.EncodeValue and kept as a JSON string holding that encoding. The
+// driver.EncodeValue and kept as a JSON string holding that encoding. The
 // extra layer lets any value round-trip exactly: jsonb itself normalises
 // numbers and refuses the NUL character that a Go string may contain.
 func encodeValues(set map[string]any) (string, error) {
@@ -550,7 +550,7 @@ func encodeValues(set map[string]any) (string, error) {
 		if err := checkText("value key", k); err != nil {
 			return "", err
 		}
-		b, err := latch.EncodeValue(v)
+		b, err := driver.EncodeValue(v)
 		if err != nil {
 			return "", fmt.Errorf("pgstore: commit: %w", err)
 		}
@@ -566,7 +566,7 @@ func encodeValues(set map[string]any) (string, error) {
 func decodeValues(data map[string]string) (map[string]any, error) {
 	vals := make(map[string]any, len(data))
 	for k, enc := range data {
-		v, err := latch.DecodeValue([]byte(enc))
+		v, err := driver.DecodeValue([]byte(enc))
 		if err != nil {
 			return nil, fmt.Errorf("pgstore: load: stored value: %w", err)
 		}
@@ -577,7 +577,7 @@ func decodeValues(data map[string]string) (map[string]any, error) {
 
 // scanMeta scans metaCols, then data when data is non-nil, from row. With
 // id non-nil, the id column comes first.
-func scanMeta(row pgx.Row, m *latch.Meta, data *map[string]string, id ...*[]byte) error {
+func scanMeta(row pgx.Row, m *driver.Meta, data *map[string]string, id ...*[]byte) error {
 	var (
 		authTime                    *time.Time
 		idleNS, absoluteNS, graceNS int64

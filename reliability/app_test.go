@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // ciRequired skips the test, or fails it when CI=true, because something
@@ -64,7 +65,7 @@ type app struct {
 //
 // Every route but /login answers 401 for an anonymous session. A panic
 // anywhere is counted and answered with 500.
-func newApp(t *testing.T, store latch.Store) *app {
+func newApp(t *testing.T, store driver.Store) *app {
 	t.Helper()
 	keys, err := latch.NewKeyring(latch.Key{ID: "r1", Secret: latch.GenerateKey()})
 	if err != nil {

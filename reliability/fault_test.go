@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/pgstore"
 	"github.com/latchsec/latch/redisstore"
 )
@@ -67,7 +68,7 @@ type faultWorker struct {
 	streak  int64 // writes acknowledged since the last failure
 }
 
-func runFault(t *testing.T, srv faultServer, store latch.Store) {
+func runFault(t *testing.T, srv faultServer, store driver.Store) {
 	const (
 		workers = 8
 		healthy = 1500 * time.Millisecond

@@ -18,6 +18,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/boltstore"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 )
 
@@ -53,9 +54,9 @@ func TestLoad(t *testing.T) {
 	dur, workers := loadSettings(t)
 	stores := []struct {
 		name string
-		open func(t *testing.T) latch.Store
+		open func(t *testing.T) driver.Store
 	}{
-		{"memstore", func(t *testing.T) latch.Store {
+		{"memstore", func(t *testing.T) driver.Store {
 			s, err := memstore.New(memstore.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -63,7 +64,7 @@ func TestLoad(t *testing.T) {
 			t.Cleanup(func() { s.Close() })
 			return s
 		}},
-		{"boltstore", func(t *testing.T) latch.Store {
+		{"boltstore", func(t *testing.T) driver.Store {
 			s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), nil)
 			if err != nil {
 				t.Fatal(err)

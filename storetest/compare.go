@@ -11,7 +11,7 @@ import (
 
 // valuesDiff describes how the values got differ from want, or returns "".
 // An empty and a nil map are equal. Values are compared by meaning: both
-// sides go through JSON (the encoding latch.EncodeValue uses), numbers are
+// sides go through JSON (the encoding driver.EncodeValue uses), numbers are
 // compared exactly as decimals, so int64(7), float64(7) and json.Number("7")
 // are equal while a float64 that lost the precision of a big integer is not.
 func valuesDiff(got, want map[string]any) string {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // collector gathers failures from goroutines; testing.T.Fatal must only be
@@ -47,7 +47,7 @@ const patchTrials = 1000
 // and quoting.
 const globby = "*?[]:{}\\/%_\"'\n\r\t "
 
-func testConcurrentPatches(t *testing.T, s latch.Store) {
+func testConcurrentPatches(t *testing.T, s driver.Store) {
 	var errs collector
 	// Trials run a few at a time, each trial's two commits released at once.
 	const parallel = 8
@@ -69,7 +69,7 @@ func testConcurrentPatches(t *testing.T, s latch.Store) {
 				go func() {
 					defer inner.Done()
 					<-start
-					c := &latch.Commit{ID: id, Meta: m, Set: map[string]any{key: trial}}
+					c := &driver.Commit{ID: id, Meta: m, Set: map[string]any{key: trial}}
 					if err := s.Commit(bg, c); err != nil {
 						errs.add("trial %d: Commit(%s, set %q): got error %v, want nil", trial, id.Handle(), key, err)
 					}
@@ -92,7 +92,7 @@ func testConcurrentPatches(t *testing.T, s latch.Store) {
 	errs.report(t)
 }
 
-func testRenewRacesCommit(t *testing.T, s latch.Store) {
+func testRenewRacesCommit(t *testing.T, s driver.Store) {
 	const trials = 200
 	var errs collector
 	var landed, refused int
@@ -102,9 +102,9 @@ func testRenewRacesCommit(t *testing.T, s latch.Store) {
 		create(t, s, from, m, map[string]any{"base": trial})
 		var renewErr, commitErr error
 		race(turns(trial, func() {
-			renewErr = s.Commit(bg, &latch.Commit{ID: to, From: from, Create: true, Meta: m, Set: map[string]any{"renewed": true}})
+			renewErr = s.Commit(bg, &driver.Commit{ID: to, From: from, Create: true, Meta: m, Set: map[string]any{"renewed": true}})
 		}, func() {
-			commitErr = s.Commit(bg, &latch.Commit{ID: from, Meta: m, Set: map[string]any{"late": trial}})
+			commitErr = s.Commit(bg, &driver.Commit{ID: from, Meta: m, Set: map[string]any{"late": trial}})
 		})...)
 		if renewErr != nil {
 			errs.add("trial %d: renewal: got error %v, want nil", trial, renewErr)
@@ -139,7 +139,7 @@ func testRenewRacesCommit(t *testing.T, s latch.Store) {
 	errs.report(t)
 }
 
-func testConcurrentCreate(t *testing.T, s latch.Store) {
+func testConcurrentCreate(t *testing.T, s driver.Store) {
 	const trials, racers = 100, 4
 	var errs collector
 	for trial := range trials {
@@ -152,7 +152,7 @@ func testConcurrentCreate(t *testing.T, s latch.Store) {
 			go func() {
 				defer wg.Done()
 				<-start
-				results[r] = s.Commit(bg, &latch.Commit{ID: id, Create: true, Meta: liveMeta("", 0), Set: map[string]any{"racer": r}})
+				results[r] = s.Commit(bg, &driver.Commit{ID: id, Create: true, Meta: liveMeta("", 0), Set: map[string]any{"racer": r}})
 			}()
 		}
 		close(start)
@@ -164,7 +164,7 @@ func testConcurrentCreate(t *testing.T, s latch.Store) {
 				errs.add("trial %d: racers %d and %d both created %s", trial, winner, r, id.Handle())
 			case err == nil:
 				winner = r
-			case !errors.Is(err, latch.ErrExists):
+			case !errors.Is(err, driver.ErrExists):
 				errs.add("trial %d: racer %d: got error %v, want nil or ErrExists", trial, r, err)
 			}
 		}
@@ -184,7 +184,7 @@ func testConcurrentCreate(t *testing.T, s latch.Store) {
 	errs.report(t)
 }
 
-func testConcurrentLimit(t *testing.T, s latch.Store) {
+func testConcurrentLimit(t *testing.T, s driver.Store) {
 	tests := []struct {
 		name  string
 		evict bool
@@ -196,7 +196,7 @@ func testConcurrentLimit(t *testing.T, s latch.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			user := newUser(t)
-			ids := make([]latch.Hash, racers)
+			ids := make([]driver.Hash, racers)
 			results := make([]error, racers)
 			start := make(chan struct{})
 			var wg sync.WaitGroup
@@ -206,7 +206,7 @@ func testConcurrentLimit(t *testing.T, s latch.Store) {
 				go func() {
 					defer wg.Done()
 					<-start
-					results[i] = s.Commit(bg, &latch.Commit{ID: ids[i], Create: true, Meta: liveMeta(user, time.Duration(i)*time.Minute),
+					results[i] = s.Commit(bg, &driver.Commit{ID: ids[i], Create: true, Meta: liveMeta(user, time.Duration(i)*time.Minute),
 						MaxPerUser: max, EvictOldest: tc.evict})
 				}()
 			}
@@ -217,7 +217,7 @@ func testConcurrentLimit(t *testing.T, s latch.Store) {
 				switch {
 				case err == nil:
 					ok++
-				case !tc.evict && errors.Is(err, latch.ErrSessionLimit):
+				case !tc.evict && errors.Is(err, driver.ErrSessionLimit):
 				default:
 					t.Errorf("racer %d: got error %v, want nil%s", i, err, map[bool]string{false: " or ErrSessionLimit"}[tc.evict])
 				}
@@ -242,9 +242,9 @@ func testConcurrentLimit(t *testing.T, s latch.Store) {
 	}
 }
 
-func testOpaqueHashes(t *testing.T, s latch.Store) {
-	seq := func(f func(i int) byte) latch.Hash {
-		var h latch.Hash
+func testOpaqueHashes(t *testing.T, s driver.Store) {
+	seq := func(f func(i int) byte) driver.Hash {
+		var h driver.Hash
 		for i := range h {
 			h[i] = f(i)
 		}
@@ -252,7 +252,7 @@ func testOpaqueHashes(t *testing.T, s latch.Store) {
 	}
 	hashes := []struct {
 		name string
-		h    latch.Hash
+		h    driver.Hash
 	}{
 		{"all ones", seq(func(int) byte { return 0xff })},
 		{"counting", seq(func(i int) byte { return byte(i) })},
@@ -279,7 +279,7 @@ func testOpaqueHashes(t *testing.T, s latch.Store) {
 		})},
 	}
 	user := newUser(t)
-	var all []latch.Hash
+	var all []driver.Hash
 	for i, tc := range hashes {
 		create(t, s, tc.h, liveMeta(user, time.Duration(len(hashes)-i)*time.Hour), map[string]any{"name": tc.name})
 		all = append(all, tc.h)
@@ -303,7 +303,7 @@ func testOpaqueHashes(t *testing.T, s latch.Store) {
 	}
 	checkList(t, s, user, all[4:]...)
 	to := newHash(t)
-	commit(t, s, &latch.Commit{ID: to, From: hashes[4].h, Create: true, Meta: liveMeta(user, 0)})
+	commit(t, s, &driver.Commit{ID: to, From: hashes[4].h, Create: true, Meta: liveMeta(user, 0)})
 	loadMissing(t, s, hashes[4].h, "after renewal from it")
 	n, err := s.DeleteUser(bg, user, hashes[5].h)
 	if err != nil || n != len(hashes)-5 {
@@ -312,7 +312,7 @@ func testOpaqueHashes(t *testing.T, s latch.Store) {
 	checkList(t, s, user, hashes[5].h)
 }
 
-func testContextCanceled(t *testing.T, s latch.Store) {
+func testContextCanceled(t *testing.T, s driver.Store) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
@@ -340,13 +340,13 @@ func testContextCanceled(t *testing.T, s latch.Store) {
 			}
 			_, err := s.Load(cc.ctx, id)
 			check("Load", err)
-			check("Commit(create)", s.Commit(cc.ctx, &latch.Commit{ID: fresh, Create: true, Meta: liveMeta(user, 0)}))
-			check("Commit(update)", s.Commit(cc.ctx, &latch.Commit{ID: id, Meta: m, Set: map[string]any{"a": 2}}))
-			check("Commit(renew)", s.Commit(cc.ctx, &latch.Commit{ID: fresh, From: id, Create: true, Meta: m}))
+			check("Commit(create)", s.Commit(cc.ctx, &driver.Commit{ID: fresh, Create: true, Meta: liveMeta(user, 0)}))
+			check("Commit(update)", s.Commit(cc.ctx, &driver.Commit{ID: id, Meta: m, Set: map[string]any{"a": 2}}))
+			check("Commit(renew)", s.Commit(cc.ctx, &driver.Commit{ID: fresh, From: id, Create: true, Meta: m}))
 			check("Delete", s.Delete(cc.ctx, id))
 			_, err = s.ListUser(cc.ctx, user)
 			check("ListUser", err)
-			_, err = s.DeleteUser(cc.ctx, user, latch.Hash{})
+			_, err = s.DeleteUser(cc.ctx, user, driver.Hash{})
 			check("DeleteUser", err)
 
 			// Nothing changed.
@@ -357,18 +357,18 @@ func testContextCanceled(t *testing.T, s latch.Store) {
 	}
 }
 
-func testConcurrentSessions(t *testing.T, s latch.Store) {
+func testConcurrentSessions(t *testing.T, s driver.Store) {
 	const workers, perWorker = 8, 40
 	user := newUser(t)
 	var errs collector
 	var wg sync.WaitGroup
-	final := make([][]latch.Hash, workers)
+	final := make([][]driver.Hash, workers)
 	for w := range workers {
-		ids := make([]latch.Hash, perWorker)
+		ids := make([]driver.Hash, perWorker)
 		for i := range ids {
 			ids[i] = newHash(t)
 		}
-		renewed := make([]latch.Hash, perWorker)
+		renewed := make([]driver.Hash, perWorker)
 		for i := range renewed {
 			renewed[i] = newHash(t)
 		}
@@ -384,11 +384,11 @@ func testConcurrentSessions(t *testing.T, s latch.Store) {
 			}
 			for i, id := range ids {
 				m := liveMeta(owner, time.Duration(w*perWorker+i)*time.Second)
-				if err := s.Commit(bg, &latch.Commit{ID: id, Create: true, Meta: m, Set: map[string]any{"w": w, "i": i}}); err != nil {
+				if err := s.Commit(bg, &driver.Commit{ID: id, Create: true, Meta: m, Set: map[string]any{"w": w, "i": i}}); err != nil {
 					fail("create %d: %v", i, err)
 					return
 				}
-				if err := s.Commit(bg, &latch.Commit{ID: id, Meta: m, Set: map[string]any{"n": 1}}); err != nil {
+				if err := s.Commit(bg, &driver.Commit{ID: id, Meta: m, Set: map[string]any{"n": 1}}); err != nil {
 					fail("commit %d: %v", i, err)
 				}
 				if _, err := s.ListUser(bg, user); err != nil {
@@ -411,7 +411,7 @@ func testConcurrentSessions(t *testing.T, s latch.Store) {
 					}
 				case 1:
 					m := liveMeta(owner, time.Duration(w*perWorker+i)*time.Second)
-					if err := s.Commit(bg, &latch.Commit{ID: renewed[i], From: id, Create: true, Meta: m}); err != nil {
+					if err := s.Commit(bg, &driver.Commit{ID: renewed[i], From: id, Create: true, Meta: m}); err != nil {
 						fail("renew %d: %v", i, err)
 					}
 					final[w] = append(final[w], renewed[i])
@@ -424,7 +424,7 @@ func testConcurrentSessions(t *testing.T, s latch.Store) {
 	wg.Wait()
 	errs.report(t)
 
-	wantUser := map[latch.Hash]bool{}
+	wantUser := map[driver.Hash]bool{}
 	for w, ids := range final {
 		for _, id := range ids {
 			if _, err := s.Load(bg, id); err != nil {
@@ -447,7 +447,7 @@ func testConcurrentSessions(t *testing.T, s latch.Store) {
 			t.Errorf("ListUser after the run: %s (created %v) listed after %s (created %v)", in.ID.Handle(), in.Created, got[i-1].ID.Handle(), got[i-1].Created)
 		}
 	}
-	n, err := s.DeleteUser(bg, user, latch.Hash{})
+	n, err := s.DeleteUser(bg, user, driver.Hash{})
 	if err != nil || n != len(wantUser) {
 		t.Errorf("DeleteUser after the run: got %d, %v; want %d, nil", n, err, len(wantUser))
 	}

@@ -3,7 +3,7 @@ package storetest_test
 import (
 	"testing"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 	"github.com/latchsec/latch/storetest"
 )
@@ -15,7 +15,7 @@ import (
 func ExampleRun() {
 	// In mystore/mystore_test.go:
 	testConformance := func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) latch.Store {
+		storetest.Run(t, func(t *testing.T) driver.Store {
 			s, err := memstore.New(memstore.Options{})
 			if err != nil {
 				t.Fatalf("memstore.New: %v", err)

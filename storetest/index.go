@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // userSessions creates n live sessions for user, the first one the oldest
 // (created n hours ago, the next n-1 hours ago, ...), and returns their
 // hashes oldest first. They are committed newest first so that a store that
 // lists in commit order fails.
-func userSessions(t *testing.T, s latch.Store, user string, n int) []latch.Hash {
+func userSessions(t *testing.T, s driver.Store, user string, n int) []driver.Hash {
 	t.Helper()
-	ids := make([]latch.Hash, n)
+	ids := make([]driver.Hash, n)
 	for i := range ids {
 		ids[i] = newHash(t)
 	}
@@ -24,7 +24,7 @@ func userSessions(t *testing.T, s latch.Store, user string, n int) []latch.Hash 
 	return ids
 }
 
-func testListUser(t *testing.T, s latch.Store) {
+func testListUser(t *testing.T, s driver.Store) {
 	user, other := newUser(t), newUser(t)
 	checkList(t, s, user)
 	ids := userSessions(t, s, user, 4)
@@ -63,7 +63,7 @@ func testListUser(t *testing.T, s latch.Store) {
 	}
 }
 
-func testDeleteUser(t *testing.T, s latch.Store) {
+func testDeleteUser(t *testing.T, s driver.Store) {
 	tests := []struct {
 		name      string
 		n         int
@@ -85,7 +85,7 @@ func testDeleteUser(t *testing.T, s latch.Store) {
 			anon := newHash(t)
 			create(t, s, anon, liveMeta("", 0), nil)
 			create(t, s, newHash(t), expiredMeta(user), nil)
-			var keep latch.Hash
+			var keep driver.Hash
 			switch {
 			case tc.keep >= 0:
 				keep = ids[tc.keep]
@@ -99,7 +99,7 @@ func testDeleteUser(t *testing.T, s latch.Store) {
 			if n != tc.want {
 				t.Errorf("DeleteUser(%q, %s): got %d removed, want %d", user, keep.Handle(), n, tc.want)
 			}
-			var left []latch.Hash
+			var left []driver.Hash
 			for i, id := range ids {
 				if i == tc.keep {
 					load(t, s, id)
@@ -122,44 +122,44 @@ func testDeleteUser(t *testing.T, s latch.Store) {
 	}
 }
 
-func testDeleteRemovesIndex(t *testing.T, s latch.Store) {
+func testDeleteRemovesIndex(t *testing.T, s driver.Store) {
 	user := newUser(t)
 	ids := userSessions(t, s, user, 3)
 	if err := s.Delete(bg, ids[1]); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	checkList(t, s, user, ids[0], ids[2])
-	n, err := s.DeleteUser(bg, user, latch.Hash{})
+	n, err := s.DeleteUser(bg, user, driver.Hash{})
 	if err != nil || n != 2 {
 		t.Errorf("DeleteUser(%q) after Delete of one of 3: got %d, %v; want 2, nil", user, n, err)
 	}
 	checkList(t, s, user)
 }
 
-func testUserChange(t *testing.T, s latch.Store) {
+func testUserChange(t *testing.T, s driver.Store) {
 	u1, u2 := newUser(t), newUser(t)
 	id := newHash(t)
 	create(t, s, id, liveMeta("", time.Hour), map[string]any{"a": 1})
 	checkList(t, s, u1)
 
-	commit(t, s, &latch.Commit{ID: id, Meta: liveMeta(u1, time.Hour)})
+	commit(t, s, &driver.Commit{ID: id, Meta: liveMeta(u1, time.Hour)})
 	checkList(t, s, u1, id)
 
-	commit(t, s, &latch.Commit{ID: id, Meta: liveMeta(u2, time.Hour)})
+	commit(t, s, &driver.Commit{ID: id, Meta: liveMeta(u2, time.Hour)})
 	checkList(t, s, u1)
 	checkList(t, s, u2, id)
-	if n, err := s.DeleteUser(bg, u1, latch.Hash{}); err != nil || n != 0 {
+	if n, err := s.DeleteUser(bg, u1, driver.Hash{}); err != nil || n != 0 {
 		t.Errorf("DeleteUser(%q) after the session moved away: got %d, %v; want 0, nil", u1, n, err)
 	}
 	load(t, s, id)
 
 	anon := liveMeta("", time.Hour)
-	commit(t, s, &latch.Commit{ID: id, Meta: anon})
+	commit(t, s, &driver.Commit{ID: id, Meta: anon})
 	checkList(t, s, u2)
 	checkRecord(t, "Load after the user changed three times", load(t, s, id), anon, map[string]any{"a": 1})
 }
 
-func testMaxPerUser(t *testing.T, s latch.Store) {
+func testMaxPerUser(t *testing.T, s driver.Store) {
 	type result struct {
 		err     error
 		gone    []int // indexes of existing sessions that must be gone
@@ -180,16 +180,16 @@ func testMaxPerUser(t *testing.T, s latch.Store) {
 	}{
 		{"under the limit", 2, 0, 3, false, "create", result{written: true}},
 		{"evict the oldest", 3, 0, 3, true, "create", result{gone: []int{0}, written: true}},
-		{"refuse at the limit", 3, 0, 3, false, "create", result{err: latch.ErrSessionLimit}},
+		{"refuse at the limit", 3, 0, 3, false, "create", result{err: driver.ErrSessionLimit}},
 		{"evict down to the limit", 5, 0, 3, true, "create", result{gone: []int{0, 1, 2}, written: true}},
 		{"limit of one evicts", 1, 0, 1, true, "create", result{gone: []int{0}, written: true}},
-		{"limit of one refuses", 1, 0, 1, false, "create", result{err: latch.ErrSessionLimit}},
+		{"limit of one refuses", 1, 0, 1, false, "create", result{err: driver.ErrSessionLimit}},
 		{"expired sessions do not count", 2, 3, 3, false, "create", result{written: true}},
 		{"no limit", 5, 0, 0, false, "create", result{written: true}},
 		{"login evicts", 2, 0, 2, true, "login", result{gone: []int{0}, written: true}},
-		{"login refused", 2, 0, 2, false, "login", result{err: latch.ErrSessionLimit}},
+		{"login refused", 2, 0, 2, false, "login", result{err: driver.ErrSessionLimit}},
 		{"change of user evicts", 2, 0, 2, true, "switch", result{gone: []int{0}, written: true}},
-		{"change of user refused", 2, 0, 2, false, "switch", result{err: latch.ErrSessionLimit}},
+		{"change of user refused", 2, 0, 2, false, "switch", result{err: driver.ErrSessionLimit}},
 		{"renewal of an own session at the limit", 3, 0, 3, false, "renew-own", result{gone: []int{2}, written: true}},
 		{"update at the limit", 3, 0, 3, false, "update", result{written: true}},
 		{"update over the limit", 4, 0, 2, false, "update", result{written: true}},
@@ -204,22 +204,22 @@ func testMaxPerUser(t *testing.T, s latch.Store) {
 			otherIDs := userSessions(t, s, other, 2)
 
 			m := liveMeta(user, 0)
-			var c latch.Commit
-			var source latch.Hash // a session that must be gone after success
+			var c driver.Commit
+			var source driver.Hash // a session that must be gone after success
 			switch tc.kind {
 			case "create":
-				c = latch.Commit{ID: newHash(t), Create: true}
+				c = driver.Commit{ID: newHash(t), Create: true}
 			case "login":
 				source = newHash(t)
 				create(t, s, source, liveMeta("", 0), map[string]any{"cart": 1})
-				c = latch.Commit{ID: newHash(t), From: source, Create: true}
+				c = driver.Commit{ID: newHash(t), From: source, Create: true}
 			case "switch":
-				c = latch.Commit{ID: otherIDs[1]}
+				c = driver.Commit{ID: otherIDs[1]}
 			case "renew-own":
 				source = ids[len(ids)-1]
-				c = latch.Commit{ID: newHash(t), From: source, Create: true}
+				c = driver.Commit{ID: newHash(t), From: source, Create: true}
 			case "update":
-				c = latch.Commit{ID: ids[len(ids)-1]}
+				c = driver.Commit{ID: ids[len(ids)-1]}
 				m = liveMeta(user, time.Hour) // keep it the newest
 			default:
 				t.Fatalf("unknown kind %q", tc.kind)
@@ -236,7 +236,7 @@ func testMaxPerUser(t *testing.T, s latch.Store) {
 			for _, i := range tc.want.gone {
 				gone[i] = true
 			}
-			var wantList []latch.Hash
+			var wantList []driver.Hash
 			for i, id := range ids {
 				if gone[i] {
 					loadMissing(t, s, id, "after the commit that should have replaced or evicted it")

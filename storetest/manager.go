@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/internal/latchtest"
 )
 
@@ -47,9 +48,9 @@ type app struct {
 // round whose requests do not meet (the racing one failed early) is only
 // a free race.
 type gate struct {
-	latch.Store
+	driver.Store
 	mu      sync.Mutex
-	target  latch.Hash
+	target  driver.Hash
 	loads   int           // Loads of target still to wait for
 	read    chan struct{} // closed when the racing request has read target
 	renewed chan struct{} // closed when the renewal from target is done
@@ -67,22 +68,22 @@ func (g *gate) arm(cookie string, loads int) {
 func (g *gate) disarm() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.target, g.read, g.renewed = latch.Hash{}, nil, nil
+	g.target, g.read, g.renewed = driver.Hash{}, nil, nil
 }
 
 // hashOf is the store key of a server-side session token: the SHA-256 of
 // the session ID, which the token carries before its MAC.
-func hashOf(cookie string) latch.Hash {
+func hashOf(cookie string) driver.Hash {
 	_, enc, _ := strings.Cut(cookie, ".")
 	raw, err := base64.RawURLEncoding.DecodeString(enc)
 	if err != nil || len(raw) < latch.IDSize {
-		return latch.Hash{}
+		return driver.Hash{}
 	}
 	return sha256.Sum256(raw[:latch.IDSize])
 }
 
 // armed returns the round's channels when h is its target.
-func (g *gate) armed(h latch.Hash) (read, renewed chan struct{}) {
+func (g *gate) armed(h driver.Hash) (read, renewed chan struct{}) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.read == nil || (h != g.target && !h.IsZero()) {
@@ -91,7 +92,7 @@ func (g *gate) armed(h latch.Hash) (read, renewed chan struct{}) {
 	return g.read, g.renewed
 }
 
-func (g *gate) noteRead(h latch.Hash, list bool) {
+func (g *gate) noteRead(h driver.Hash, list bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	byList := g.loads == 0
@@ -120,19 +121,19 @@ func wait(ch chan struct{}) {
 	}
 }
 
-func (g *gate) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+func (g *gate) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	r, err := g.Store.Load(ctx, id)
 	g.noteRead(id, false)
 	return r, err
 }
 
-func (g *gate) ListUser(ctx context.Context, user string) ([]latch.Info, error) {
+func (g *gate) ListUser(ctx context.Context, user string) ([]driver.Info, error) {
 	infos, err := g.Store.ListUser(ctx, user)
-	g.noteRead(latch.Hash{}, true)
+	g.noteRead(driver.Hash{}, true)
 	return infos, err
 }
 
-func (g *gate) Commit(ctx context.Context, c *latch.Commit) error {
+func (g *gate) Commit(ctx context.Context, c *driver.Commit) error {
 	switch {
 	case !c.From.IsZero():
 		read, renewed := g.armed(c.From)
@@ -155,19 +156,19 @@ func (g *gate) Commit(ctx context.Context, c *latch.Commit) error {
 	return g.Store.Commit(ctx, c)
 }
 
-func (g *gate) Delete(ctx context.Context, id latch.Hash) error {
+func (g *gate) Delete(ctx context.Context, id driver.Hash) error {
 	_, renewed := g.armed(id)
 	wait(renewed)
 	return g.Store.Delete(ctx, id)
 }
 
-func (g *gate) DeleteUser(ctx context.Context, user string, keep latch.Hash) (int, error) {
-	_, renewed := g.armed(latch.Hash{})
+func (g *gate) DeleteUser(ctx context.Context, user string, keep driver.Hash) (int, error) {
+	_, renewed := g.armed(driver.Hash{})
 	wait(renewed)
 	return g.Store.DeleteUser(ctx, user, keep)
 }
 
-func newApp(t *testing.T, st latch.Store) *app {
+func newApp(t *testing.T, st driver.Store) *app {
 	t.Helper()
 	g := &gate{Store: st}
 	st = g
@@ -287,7 +288,7 @@ func race(fns ...func()) {
 // testSessionLogoutRacesRenew: request A renews the session while request
 // B logs it out. Once B's logout has succeeded, neither the old cookie nor
 // the one A's renewal issued is logged in.
-func testSessionLogoutRacesRenew(t *testing.T, st latch.Store) {
+func testSessionLogoutRacesRenew(t *testing.T, st driver.Store) {
 	a := newApp(t, st)
 	var errs collector
 	// The logout's cookie was sent before the renewal's answer came: the
@@ -328,7 +329,7 @@ func testSessionLogoutRacesRenew(t *testing.T, st latch.Store) {
 // testSessionRevokeRacesRenew: an administrator revokes the session by its
 // handle (a list, then a deletion) while the session's own request renews
 // it. If Revoke reports success, no cookie of the session is logged in.
-func testSessionRevokeRacesRenew(t *testing.T, st latch.Store) {
+func testSessionRevokeRacesRenew(t *testing.T, st driver.Store) {
 	a := newApp(t, st)
 	ctx := context.Background()
 	var errs collector
@@ -351,7 +352,7 @@ func testSessionRevokeRacesRenew(t *testing.T, st latch.Store) {
 		)
 		a.gate.disarm()
 		switch {
-		case errors.Is(revErr, latch.ErrNotFound):
+		case errors.Is(revErr, driver.ErrNotFound):
 			// The listing came after the renewal: the handle is gone.
 			continue
 		case revErr != nil:
@@ -374,7 +375,7 @@ func testSessionRevokeRacesRenew(t *testing.T, st latch.Store) {
 // testSessionRevokeUserRacesRenew: RevokeUser (account disabled) runs while
 // one of the user's sessions is renewed. Afterwards no cookie of the user is
 // logged in.
-func testSessionRevokeUserRacesRenew(t *testing.T, st latch.Store) {
+func testSessionRevokeUserRacesRenew(t *testing.T, st driver.Store) {
 	a := newApp(t, st)
 	ctx := context.Background()
 	var errs collector
@@ -408,7 +409,7 @@ func testSessionRevokeUserRacesRenew(t *testing.T, st latch.Store) {
 // device (RevokeOthers) while another device's session is renewed. The
 // other device is signed out, under its old and its new cookie; the device
 // that revoked stays signed in.
-func testSessionRevokeOthersRacesRenew(t *testing.T, st latch.Store) {
+func testSessionRevokeOthersRacesRenew(t *testing.T, st driver.Store) {
 	a := newApp(t, st)
 	var errs collector
 	for round := range managerRounds {
@@ -443,7 +444,7 @@ func testSessionRevokeOthersRacesRenew(t *testing.T, st latch.Store) {
 // which loaded it before, sets a value. B's value is kept in the renewed
 // session, and B's response neither clears the cookie nor sends the old
 // one again (either would sign the browser out if it arrived after A's).
-func testSessionWriteRacesRenew(t *testing.T, st latch.Store) {
+func testSessionWriteRacesRenew(t *testing.T, st driver.Store) {
 	a := newApp(t, st)
 	var errs collector
 	for round := range managerRounds {
@@ -493,7 +494,7 @@ func testSessionWriteRacesRenew(t *testing.T, st latch.Store) {
 // sets a value. The login gave the session to a user, so B's write is not
 // B's to land there: it is dropped, but B's response must not clear the
 // cookie, or the browser would lose the login it just made.
-func testSessionWriteRacesLogin(t *testing.T, st latch.Store) {
+func testSessionWriteRacesLogin(t *testing.T, st driver.Store) {
 	a := newApp(t, st)
 	var errs collector
 	for round := range managerRounds {
@@ -531,7 +532,7 @@ func testSessionWriteRacesLogin(t *testing.T, st latch.Store) {
 // sessionTests are the cases that drive a Manager; Run includes them.
 var sessionTests = []struct {
 	name string
-	fn   func(t *testing.T, s latch.Store)
+	fn   func(t *testing.T, s driver.Store)
 }{
 	{"SessionLogoutRacesRenew", testSessionLogoutRacesRenew},
 	{"SessionRevokeRacesRenew", testSessionRevokeRacesRenew},

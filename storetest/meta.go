@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // The metadata cases work field by field through reflection, so that a
-// field added to latch.Meta is covered by every store's conformance run the
+// field added to driver.Meta is covered by every store's conformance run the
 // day it is added: fullMeta sets it, metaDiff compares it, and a field of a
 // kind the suite cannot fill fails the suite until it learns to.
 
@@ -21,13 +21,13 @@ var (
 )
 
 // fullMeta returns metadata of a live session with every field of
-// latch.Meta set to a value of its own: no field is zero, and no two fields
+// driver.Meta set to a value of its own: no field is zero, and no two fields
 // of one kind are equal, so a store that drops a field, or stores one in
 // another's place, is caught. Times are recent whole milliseconds and
 // timeouts whole milliseconds of several hours, so the session is live.
-func fullMeta(t testing.TB, user string) latch.Meta {
+func fullMeta(t testing.TB, user string) driver.Meta {
 	t.Helper()
-	var m latch.Meta
+	var m driver.Meta
 	v := reflect.ValueOf(&m).Elem()
 	n := now()
 	for i := range v.NumField() {
@@ -42,7 +42,7 @@ func fullMeta(t testing.TB, user string) latch.Meta {
 		case field.Type.Kind() == reflect.Bool:
 			f.SetBool(true)
 		default:
-			t.Fatalf("storetest: latch.Meta.%s is a %s, which the suite cannot fill yet: teach fullMeta and metaDiff", field.Name, field.Type)
+			t.Fatalf("storetest: driver.Meta.%s is a %s, which the suite cannot fill yet: teach fullMeta and metaDiff", field.Name, field.Type)
 		}
 	}
 	m.UserID = user
@@ -51,7 +51,7 @@ func fullMeta(t testing.TB, user string) latch.Meta {
 
 // metaDiff describes the fields in which got differs from want, or returns
 // "". Times compare with time.Time.Equal.
-func metaDiff(got, want latch.Meta) string {
+func metaDiff(got, want driver.Meta) string {
 	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
 	var d []string
 	for i := range g.NumField() {
@@ -70,9 +70,9 @@ func metaDiff(got, want latch.Meta) string {
 	return strings.Join(d, "; ")
 }
 
-// testMetaRoundTrip: every field of latch.Meta reads back as it was
+// testMetaRoundTrip: every field of driver.Meta reads back as it was
 // written, from a creation, an update, a renewal and ListUser.
-func testMetaRoundTrip(t *testing.T, s latch.Store) {
+func testMetaRoundTrip(t *testing.T, s driver.Store) {
 	user := newUser(t)
 	m := fullMeta(t, user)
 	id := newHash(t)
@@ -94,11 +94,11 @@ func testMetaRoundTrip(t *testing.T, s latch.Store) {
 			f.SetBool(false)
 		}
 	}
-	commit(t, s, &latch.Commit{ID: id, Meta: m2})
+	commit(t, s, &driver.Commit{ID: id, Meta: m2})
 	checkRecord(t, "after an update", load(t, s, id), m2, map[string]any{"k": "v"})
 
 	to := newHash(t)
-	commit(t, s, &latch.Commit{ID: to, From: id, Create: true, Meta: m})
+	commit(t, s, &driver.Commit{ID: to, From: id, Create: true, Meta: m})
 	checkRecord(t, "after a renewal", load(t, s, to), m, map[string]any{"k": "v"})
 
 	infos := list(t, s, user)

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // The cases below check the forwards that renewals leave and the ordering
 // of deletions against renewals (see "Ordering against renewals" in the
-// documentation of latch.Store). The concurrent ones run many rounds, each
+// documentation of driver.Store). The concurrent ones run many rounds, each
 // releasing its goroutines together, and check the outcome after every
 // round: whichever operation the store ran first, the contract must hold.
 
@@ -25,18 +25,18 @@ func turns(round int, fns ...func()) []func() {
 	return append(fns[k:len(fns):len(fns)], fns[:k]...)
 }
 
-// renewedTo returns the hash a *latch.RenewedError in err's chain names,
+// renewedTo returns the hash a *driver.RenewedError in err's chain names,
 // and whether there is one.
-func renewedTo(err error) (latch.Hash, bool) {
-	var re *latch.RenewedError
+func renewedTo(err error) (driver.Hash, bool) {
+	var re *driver.RenewedError
 	if errors.As(err, &re) {
 		return re.To, true
 	}
-	return latch.Hash{}, false
+	return driver.Hash{}, false
 }
 
 // showErr renders an error for a failure message, naming the target of a
-// *latch.RenewedError by its handle.
+// *driver.RenewedError by its handle.
 func showErr(err error) string {
 	if to, ok := renewedTo(err); ok {
 		return fmt.Sprintf("RenewedError{To: %s} (%v)", to.Handle(), err)
@@ -44,44 +44,44 @@ func showErr(err error) string {
 	return fmt.Sprint(err)
 }
 
-// checkRenewed checks that err is a *latch.RenewedError naming to, and
-// that it matches both latch.ErrRenewed and latch.ErrNotFound.
-func checkRenewed(t testing.TB, op string, err error, to latch.Hash) {
+// checkRenewed checks that err is a *driver.RenewedError naming to, and
+// that it matches both driver.ErrRenewed and driver.ErrNotFound.
+func checkRenewed(t testing.TB, op string, err error, to driver.Hash) {
 	t.Helper()
 	got, ok := renewedTo(err)
 	switch {
 	case !ok:
-		t.Fatalf("%s: got error %v, want a *latch.RenewedError naming %s", op, err, to.Handle())
+		t.Fatalf("%s: got error %v, want a *driver.RenewedError naming %s", op, err, to.Handle())
 	case got != to:
 		t.Fatalf("%s: got a RenewedError naming %s, want %s", op, got.Handle(), to.Handle())
-	case !errors.Is(err, latch.ErrRenewed) || !errors.Is(err, latch.ErrNotFound):
+	case !errors.Is(err, driver.ErrRenewed) || !errors.Is(err, driver.ErrNotFound):
 		t.Fatalf("%s: error %v does not match both ErrRenewed and ErrNotFound", op, err)
 	}
 }
 
 // loadRenewed checks that id holds a forward to to.
-func loadRenewed(t testing.TB, s latch.Store, id, to latch.Hash, why string) {
+func loadRenewed(t testing.TB, s driver.Store, id, to driver.Hash, why string) {
 	t.Helper()
 	_, err := s.Load(bg, id)
 	checkRenewed(t, fmt.Sprintf("Load(%s) %s", id.Handle(), why), err, to)
 }
 
 // loadGone checks that id holds neither a record nor a forward.
-func loadGone(t testing.TB, s latch.Store, id latch.Hash, why string) {
+func loadGone(t testing.TB, s driver.Store, id driver.Hash, why string) {
 	t.Helper()
 	r, err := s.Load(bg, id)
-	if !errors.Is(err, latch.ErrNotFound) || errors.Is(err, latch.ErrRenewed) {
+	if !errors.Is(err, driver.ErrNotFound) || errors.Is(err, driver.ErrRenewed) {
 		t.Fatalf("Load(%s) %s: got record %v, error %s; want plain ErrNotFound", id.Handle(), why, r != nil, showErr(err))
 	}
 }
 
 // goneErr returns why id, which a deletion ended, is not gone: it holds
 // a record, or it can be committed to. "" when it is gone.
-func goneErr(s latch.Store, id latch.Hash, m latch.Meta) string {
-	if r, err := s.Load(bg, id); err == nil || !errors.Is(err, latch.ErrNotFound) {
+func goneErr(s driver.Store, id driver.Hash, m driver.Meta) string {
+	if r, err := s.Load(bg, id); err == nil || !errors.Is(err, driver.ErrNotFound) {
 		return fmt.Sprintf("Load(%s): got record %v, error %s; want ErrNotFound", id.Handle(), r != nil, showErr(err))
 	}
-	if err := s.Commit(bg, &latch.Commit{ID: id, Meta: m, Set: map[string]any{"after": true}}); !errors.Is(err, latch.ErrNotFound) {
+	if err := s.Commit(bg, &driver.Commit{ID: id, Meta: m, Set: map[string]any{"after": true}}); !errors.Is(err, driver.ErrNotFound) {
 		return fmt.Sprintf("Commit(%s) after it was ended: got error %s, want ErrNotFound", id.Handle(), showErr(err))
 	}
 	return ""
@@ -91,11 +91,11 @@ func goneErr(s latch.Store, id latch.Hash, m latch.Meta) string {
 // session ended as the contract allows: done, or refused because the
 // session was already gone.
 func renewErrOK(err error) bool {
-	return err == nil || (errors.Is(err, latch.ErrNotFound) && !errors.Is(err, latch.ErrRenewed))
+	return err == nil || (errors.Is(err, driver.ErrNotFound) && !errors.Is(err, driver.ErrRenewed))
 }
 
 // later returns m seen again d later.
-func later(m latch.Meta, d time.Duration) latch.Meta {
+func later(m driver.Meta, d time.Duration) driver.Meta {
 	m.LastSeen = m.LastSeen.Add(d)
 	return m
 }
@@ -103,20 +103,20 @@ func later(m latch.Meta, d time.Duration) latch.Meta {
 // renewChain creates a session of user with values vals and renews it n
 // times; it returns the hashes from the first to the last (the live one)
 // and the metadata of the last commit.
-func renewChain(t *testing.T, s latch.Store, user string, n int, vals map[string]any) ([]latch.Hash, latch.Meta) {
+func renewChain(t *testing.T, s driver.Store, user string, n int, vals map[string]any) ([]driver.Hash, driver.Meta) {
 	t.Helper()
-	ids := []latch.Hash{newHash(t)}
+	ids := []driver.Hash{newHash(t)}
 	m := liveMeta(user, time.Hour)
 	create(t, s, ids[0], m, vals)
 	for i := 1; i <= n; i++ {
 		ids = append(ids, newHash(t))
 		m = later(m, time.Second)
-		commit(t, s, &latch.Commit{ID: ids[i], From: ids[i-1], Create: true, Meta: m})
+		commit(t, s, &driver.Commit{ID: ids[i], From: ids[i-1], Create: true, Meta: m})
 	}
 	return ids, m
 }
 
-func testForward(t *testing.T, s latch.Store) {
+func testForward(t *testing.T, s driver.Store) {
 	vals := map[string]any{"a": 1}
 	t.Run("Load", func(t *testing.T) {
 		user := newUser(t)
@@ -130,31 +130,31 @@ func testForward(t *testing.T, s latch.Store) {
 			name string
 			// c returns the commit on from, the forward; other is a
 			// second user.
-			c    func(from latch.Hash, m latch.Meta, other string) *latch.Commit
+			c    func(from driver.Hash, m driver.Meta, other string) *driver.Commit
 			want string // "renewed" or "exists"
 		}{
-			{"update", func(from latch.Hash, m latch.Meta, other string) *latch.Commit {
-				return &latch.Commit{ID: from, Meta: m, Set: map[string]any{"late": 1}}
+			{"update", func(from driver.Hash, m driver.Meta, other string) *driver.Commit {
+				return &driver.Commit{ID: from, Meta: m, Set: map[string]any{"late": 1}}
 			}, "renewed"},
-			{"update with clear", func(from latch.Hash, m latch.Meta, other string) *latch.Commit {
-				return &latch.Commit{ID: from, Meta: m, Clear: true}
+			{"update with clear", func(from driver.Hash, m driver.Meta, other string) *driver.Commit {
+				return &driver.Commit{ID: from, Meta: m, Clear: true}
 			}, "renewed"},
-			{"update to another user", func(from latch.Hash, m latch.Meta, other string) *latch.Commit {
-				return &latch.Commit{ID: from, Meta: liveMeta(other, 0), MaxPerUser: 1, EvictOldest: true}
+			{"update to another user", func(from driver.Hash, m driver.Meta, other string) *driver.Commit {
+				return &driver.Commit{ID: from, Meta: liveMeta(other, 0), MaxPerUser: 1, EvictOldest: true}
 			}, "renewed"},
-			{"renewal from it", func(from latch.Hash, m latch.Meta, other string) *latch.Commit {
-				return &latch.Commit{ID: newHash(t), From: from, Create: true, Meta: m, Set: map[string]any{"late": 1}}
+			{"renewal from it", func(from driver.Hash, m driver.Meta, other string) *driver.Commit {
+				return &driver.Commit{ID: newHash(t), From: from, Create: true, Meta: m, Set: map[string]any{"late": 1}}
 			}, "renewed"},
-			{"create over it", func(from latch.Hash, m latch.Meta, other string) *latch.Commit {
-				return &latch.Commit{ID: from, Create: true, Meta: liveMeta(other, 0), Set: map[string]any{"late": 1}}
+			{"create over it", func(from driver.Hash, m driver.Meta, other string) *driver.Commit {
+				return &driver.Commit{ID: from, Create: true, Meta: liveMeta(other, 0), Set: map[string]any{"late": 1}}
 			}, "exists"},
-			{"create with limit over it", func(from latch.Hash, m latch.Meta, other string) *latch.Commit {
-				return &latch.Commit{ID: from, Create: true, Meta: liveMeta(other, 0), MaxPerUser: 1, EvictOldest: true}
+			{"create with limit over it", func(from driver.Hash, m driver.Meta, other string) *driver.Commit {
+				return &driver.Commit{ID: from, Create: true, Meta: liveMeta(other, 0), MaxPerUser: 1, EvictOldest: true}
 			}, "exists"},
-			{"renewal into it", func(from latch.Hash, m latch.Meta, other string) *latch.Commit {
+			{"renewal into it", func(from driver.Hash, m driver.Meta, other string) *driver.Commit {
 				src := newHash(t)
 				create(t, s, src, liveMeta(other, 2*time.Hour), map[string]any{"src": true})
-				return &latch.Commit{ID: from, From: src, Create: true, Meta: liveMeta(other, 0)}
+				return &driver.Commit{ID: from, From: src, Create: true, Meta: liveMeta(other, 0)}
 			}, "exists"},
 		}
 		for _, tc := range tests {
@@ -165,7 +165,7 @@ func testForward(t *testing.T, s latch.Store) {
 				c := tc.c(from, later(m, time.Minute), other)
 				err := s.Commit(bg, c)
 				if tc.want == "exists" {
-					if !errors.Is(err, latch.ErrExists) {
+					if !errors.Is(err, driver.ErrExists) {
 						t.Fatalf("Commit(%s) on a forward: got error %s, want ErrExists", describe(c), showErr(err))
 					}
 				} else {
@@ -195,9 +195,9 @@ func testForward(t *testing.T, s latch.Store) {
 		checkList(t, s, user, ids[2])
 		// The limit counts the live session only, not the forwards.
 		fresh := newHash(t)
-		commit(t, s, &latch.Commit{ID: fresh, Create: true, Meta: liveMeta(user, 0), MaxPerUser: 2})
+		commit(t, s, &driver.Commit{ID: fresh, Create: true, Meta: liveMeta(user, 0), MaxPerUser: 2})
 		checkList(t, s, user, ids[2], fresh)
-		n, err := s.DeleteUser(bg, user, latch.Hash{})
+		n, err := s.DeleteUser(bg, user, driver.Hash{})
 		if err != nil || n != 2 {
 			t.Errorf("DeleteUser(%q) with 2 sessions and 2 forwards: got %d, %v; want 2, nil", user, n, err)
 		}
@@ -214,7 +214,7 @@ func testForward(t *testing.T, s latch.Store) {
 		fm := shortMeta(user, life)
 		create(t, s, from, fm, vals)
 		tm := liveMeta(user, 0)
-		commit(t, s, &latch.Commit{ID: to, From: from, Create: true, Meta: tm})
+		commit(t, s, &driver.Commit{ID: to, From: from, Create: true, Meta: tm})
 		deadline := fm.ExpiresAt()
 		at := time.Now()
 		if _, err := s.Load(bg, from); at.Before(deadline.Add(-life / 4)) {
@@ -224,7 +224,7 @@ func testForward(t *testing.T, s latch.Store) {
 			at := time.Now()
 			_, err := s.Load(bg, from)
 			if _, ok := renewedTo(err); !ok {
-				if !errors.Is(err, latch.ErrNotFound) {
+				if !errors.Is(err, driver.ErrNotFound) {
 					t.Fatalf("Load(%s) while waiting for the forward to expire: got error %v, want RenewedError or ErrNotFound", from.Handle(), err)
 				}
 				break
@@ -238,7 +238,7 @@ func testForward(t *testing.T, s latch.Store) {
 			time.Sleep(wait)
 		}
 		loadGone(t, s, from, "after the forward expired")
-		commitErr(t, s, &latch.Commit{ID: from, Meta: tm, Set: map[string]any{"late": 1}}, latch.ErrNotFound)
+		commitErr(t, s, &driver.Commit{ID: from, Meta: tm, Set: map[string]any{"late": 1}}, driver.ErrNotFound)
 		loadGone(t, s, from, "after a Commit to an expired forward")
 		checkRecord(t, "Load of the renewed session after its forward expired", load(t, s, to), tm, vals)
 		// Its hash is free again, and a Delete of it no longer reaches the
@@ -252,7 +252,7 @@ func testForward(t *testing.T, s latch.Store) {
 	})
 }
 
-func testDeleteFollowsForward(t *testing.T, s latch.Store) {
+func testDeleteFollowsForward(t *testing.T, s driver.Store) {
 	tests := []struct {
 		name string
 		anon bool
@@ -287,7 +287,7 @@ func testDeleteFollowsForward(t *testing.T, s latch.Store) {
 				}
 			}
 			live := ids[len(ids)-1]
-			commitErr(t, s, &latch.Commit{ID: newHash(t), From: live, Create: true, Meta: m}, latch.ErrNotFound)
+			commitErr(t, s, &driver.Commit{ID: newHash(t), From: live, Create: true, Meta: m}, driver.ErrNotFound)
 			checkList(t, s, user, bystander)
 			load(t, s, bystander)
 			if err := s.Delete(bg, ids[0]); err != nil {
@@ -310,7 +310,7 @@ func testDeleteFollowsForward(t *testing.T, s latch.Store) {
 	})
 }
 
-func testLogoutRacesRenewal(t *testing.T, s latch.Store) {
+func testLogoutRacesRenewal(t *testing.T, s driver.Store) {
 	var errs collector
 	user := newUser(t)
 	bystander := newHash(t)
@@ -324,9 +324,9 @@ func testLogoutRacesRenewal(t *testing.T, s latch.Store) {
 		race(turns(round, func() {
 			// Two renewals in a row: the second one renews the result
 			// of the first, so Delete may have to follow two forwards.
-			renew1 = s.Commit(bg, &latch.Commit{ID: b, From: a, Create: true, Meta: later(m, time.Second)})
+			renew1 = s.Commit(bg, &driver.Commit{ID: b, From: a, Create: true, Meta: later(m, time.Second)})
 			if renew1 == nil {
-				renew2 = s.Commit(bg, &latch.Commit{ID: c, From: b, Create: true, Meta: later(m, 2*time.Second)})
+				renew2 = s.Commit(bg, &driver.Commit{ID: c, From: b, Create: true, Meta: later(m, 2*time.Second)})
 			}
 		}, func() {
 			delErr = s.Delete(bg, a)
@@ -343,16 +343,16 @@ func testLogoutRacesRenewal(t *testing.T, s latch.Store) {
 		} else {
 			deletedFirst++
 		}
-		if r, err := s.Load(bg, a); err == nil || errors.Is(err, latch.ErrRenewed) {
+		if r, err := s.Load(bg, a); err == nil || errors.Is(err, driver.ErrRenewed) {
 			fail("Load(%s) of the deleted hash: got record %v, error %s; want plain ErrNotFound", a.Handle(), r != nil, showErr(err))
 		}
-		for _, id := range []latch.Hash{a, b, c} {
+		for _, id := range []driver.Hash{a, b, c} {
 			if why := goneErr(s, id, m); why != "" {
 				fail("after Delete(%s) raced renewals %s -> %s -> %s (errors %s, %s): %s",
 					a.Handle(), a.Handle(), b.Handle(), c.Handle(), showErr(renew1), showErr(renew2), why)
 			}
 		}
-		if err := s.Commit(bg, &latch.Commit{ID: newHash(t), From: c, Create: true, Meta: m}); !errors.Is(err, latch.ErrNotFound) {
+		if err := s.Commit(bg, &driver.Commit{ID: newHash(t), From: c, Create: true, Meta: m}); !errors.Is(err, driver.ErrNotFound) {
 			fail("renewal from %s after the logout: got error %s, want ErrNotFound", c.Handle(), showErr(err))
 		}
 	}
@@ -361,10 +361,10 @@ func testLogoutRacesRenewal(t *testing.T, s latch.Store) {
 	t.Logf("%d rounds: the renewal ran first %d times, Delete %d times", orderingRounds, renewedFirst, deletedFirst)
 }
 
-func testRevokeUserRacesRenewal(t *testing.T, s latch.Store) {
+func testRevokeUserRacesRenewal(t *testing.T, s driver.Store) {
 	var errs collector
 	other := newUser(t)
-	bystanders := []latch.Hash{newHash(t), newHash(t)}
+	bystanders := []driver.Hash{newHash(t), newHash(t)}
 	create(t, s, bystanders[0], liveMeta(other, 5*time.Hour), nil)
 	create(t, s, bystanders[1], liveMeta("", 5*time.Hour), nil)
 	var renewedFirst, deletedFirst int
@@ -378,12 +378,12 @@ func testRevokeUserRacesRenewal(t *testing.T, s latch.Store) {
 		var renew1, renew2, delErr error
 		var n int
 		race(turns(round, func() {
-			renew1 = s.Commit(bg, &latch.Commit{ID: n1, From: moving, Create: true, Meta: later(m, time.Second)})
+			renew1 = s.Commit(bg, &driver.Commit{ID: n1, From: moving, Create: true, Meta: later(m, time.Second)})
 			if renew1 == nil {
-				renew2 = s.Commit(bg, &latch.Commit{ID: n2, From: n1, Create: true, Meta: later(m, 2*time.Second)})
+				renew2 = s.Commit(bg, &driver.Commit{ID: n2, From: n1, Create: true, Meta: later(m, 2*time.Second)})
 			}
 		}, func() {
-			n, delErr = s.DeleteUser(bg, user, latch.Hash{})
+			n, delErr = s.DeleteUser(bg, user, driver.Hash{})
 		})...)
 		fail := func(format string, args ...any) { errs.add("round %d: "+format, append([]any{round}, args...)...) }
 		if delErr != nil || n != 2 {
@@ -397,7 +397,7 @@ func testRevokeUserRacesRenewal(t *testing.T, s latch.Store) {
 		} else {
 			deletedFirst++
 		}
-		for _, id := range []latch.Hash{moving, n1, n2, still} {
+		for _, id := range []driver.Hash{moving, n1, n2, still} {
 			if why := goneErr(s, id, m); why != "" {
 				fail("after DeleteUser raced renewals %s -> %s -> %s (errors %s, %s): %s",
 					moving.Handle(), n1.Handle(), n2.Handle(), showErr(renew1), showErr(renew2), why)
@@ -413,7 +413,7 @@ func testRevokeUserRacesRenewal(t *testing.T, s latch.Store) {
 	t.Logf("%d rounds: the renewal ran first %d times, DeleteUser %d times", orderingRounds, renewedFirst, deletedFirst)
 }
 
-func testRevokeOthersKeepsRenewed(t *testing.T, s latch.Store) {
+func testRevokeOthersKeepsRenewed(t *testing.T, s driver.Store) {
 	t.Run("renewed before", func(t *testing.T) {
 		user := newUser(t)
 		others := userSessions(t, s, user, 2)
@@ -439,9 +439,9 @@ func testRevokeOthersKeepsRenewed(t *testing.T, s latch.Store) {
 			var renew1, renew2, delErr error
 			var n int
 			race(turns(round, func() {
-				renew1 = s.Commit(bg, &latch.Commit{ID: k1, From: keep, Create: true, Meta: later(m, time.Second)})
+				renew1 = s.Commit(bg, &driver.Commit{ID: k1, From: keep, Create: true, Meta: later(m, time.Second)})
 				if renew1 == nil {
-					renew2 = s.Commit(bg, &latch.Commit{ID: k2, From: k1, Create: true, Meta: later(m, 2*time.Second)})
+					renew2 = s.Commit(bg, &driver.Commit{ID: k2, From: k1, Create: true, Meta: later(m, 2*time.Second)})
 				}
 			}, func() {
 				n, delErr = s.DeleteUser(bg, user, keep)
@@ -460,7 +460,7 @@ func testRevokeOthersKeepsRenewed(t *testing.T, s latch.Store) {
 			} else if diff := valuesDiff(r.Values, map[string]any{"round": round}); diff != "" {
 				fail("kept session: %s", diff)
 			}
-			if infos, err := s.ListUser(bg, user); err != nil || !sameIDs(infos, []latch.Hash{k2}) {
+			if infos, err := s.ListUser(bg, user); err != nil || !sameIDs(infos, []driver.Hash{k2}) {
 				fail("ListUser after DeleteUser(keep %s): got %s, %v; want [%s]", keep.Handle(), infoHandles(infos), err, k2.Handle())
 			}
 			for _, id := range others {
@@ -473,7 +473,7 @@ func testRevokeOthersKeepsRenewed(t *testing.T, s latch.Store) {
 	})
 }
 
-func testEvictionRacesRenewal(t *testing.T, s latch.Store) {
+func testEvictionRacesRenewal(t *testing.T, s driver.Store) {
 	const max = 2
 	var errs collector
 	var renewedFirst, evictedFirst int
@@ -486,9 +486,9 @@ func testEvictionRacesRenewal(t *testing.T, s latch.Store) {
 		rm := liveMeta(user, time.Duration(max)*time.Hour)
 		var renewErr, createErr error
 		race(turns(round, func() {
-			renewErr = s.Commit(bg, &latch.Commit{ID: renewed, From: oldest, Create: true, Meta: rm, MaxPerUser: max, EvictOldest: true})
+			renewErr = s.Commit(bg, &driver.Commit{ID: renewed, From: oldest, Create: true, Meta: rm, MaxPerUser: max, EvictOldest: true})
 		}, func() {
-			createErr = s.Commit(bg, &latch.Commit{ID: fresh, Create: true, Meta: liveMeta(user, 0), MaxPerUser: max, EvictOldest: true})
+			createErr = s.Commit(bg, &driver.Commit{ID: fresh, Create: true, Meta: liveMeta(user, 0), MaxPerUser: max, EvictOldest: true})
 		})...)
 		fail := func(format string, args ...any) { errs.add("round %d: "+format, append([]any{round}, args...)...) }
 		if createErr != nil {
@@ -502,11 +502,11 @@ func testEvictionRacesRenewal(t *testing.T, s latch.Store) {
 		} else {
 			evictedFirst++
 		}
-		if infos, err := s.ListUser(bg, user); err != nil || !sameIDs(infos, []latch.Hash{young, fresh}) {
+		if infos, err := s.ListUser(bg, user); err != nil || !sameIDs(infos, []driver.Hash{young, fresh}) {
 			fail("ListUser after an eviction raced the renewal %s -> %s of the oldest session (renewal error %s): got %s, %v; want [%s %s]",
 				oldest.Handle(), renewed.Handle(), showErr(renewErr), infoHandles(infos), err, young.Handle(), fresh.Handle())
 		}
-		for _, id := range []latch.Hash{oldest, renewed} {
+		for _, id := range []driver.Hash{oldest, renewed} {
 			if why := goneErr(s, id, rm); why != "" {
 				fail("evicted session: %s", why)
 			}
@@ -516,19 +516,19 @@ func testEvictionRacesRenewal(t *testing.T, s latch.Store) {
 	t.Logf("%d rounds: the renewal ran first %d times, the eviction %d times", orderingRounds, renewedFirst, evictedFirst)
 }
 
-func testUpdateRacesRenewal(t *testing.T, s latch.Store) {
+func testUpdateRacesRenewal(t *testing.T, s driver.Store) {
 	const updaters, maxHops = 2, 16
 	var errs collector
 	var followed int
 	for round := range orderingRounds {
 		a, b, c := newHash(t), newHash(t), newHash(t)
-		next := map[latch.Hash]latch.Hash{a: b, b: c}
+		next := map[driver.Hash]driver.Hash{a: b, b: c}
 		m := liveMeta("", 0)
 		create(t, s, a, m, map[string]any{"base": round})
 		var renew1, renew2 error
 		fns := []func(){func() {
-			renew1 = s.Commit(bg, &latch.Commit{ID: b, From: a, Create: true, Meta: later(m, time.Second), Set: map[string]any{"renewed": 1}})
-			renew2 = s.Commit(bg, &latch.Commit{ID: c, From: b, Create: true, Meta: later(m, 2*time.Second), Set: map[string]any{"renewed": 2}})
+			renew1 = s.Commit(bg, &driver.Commit{ID: b, From: a, Create: true, Meta: later(m, time.Second), Set: map[string]any{"renewed": 1}})
+			renew2 = s.Commit(bg, &driver.Commit{ID: c, From: b, Create: true, Meta: later(m, 2*time.Second), Set: map[string]any{"renewed": 2}})
 		}}
 		hops := make([]int, updaters)
 		for u := range updaters {
@@ -538,7 +538,7 @@ func testUpdateRacesRenewal(t *testing.T, s latch.Store) {
 				key := fmt.Sprintf("u%d", u)
 				id := a
 				for hop := 0; ; hop++ {
-					err := s.Commit(bg, &latch.Commit{ID: id, Meta: m, Set: map[string]any{key: round}})
+					err := s.Commit(bg, &driver.Commit{ID: id, Meta: m, Set: map[string]any{key: round}})
 					if err == nil {
 						hops[u] = hop
 						return
@@ -567,7 +567,7 @@ func testUpdateRacesRenewal(t *testing.T, s latch.Store) {
 		for _, h := range hops {
 			followed += h
 		}
-		for _, id := range []latch.Hash{a, b} {
+		for _, id := range []driver.Hash{a, b} {
 			_, err := s.Load(bg, id)
 			if to, ok := renewedTo(err); !ok || to != next[id] {
 				errs.add("round %d: Load(%s) after its renewal raced updates: got error %s, want RenewedError{To: %s}", round, id.Handle(), showErr(err), next[id].Handle())

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
-func testLoadCommitDelete(t *testing.T, s latch.Store) {
+func testLoadCommitDelete(t *testing.T, s driver.Store) {
 	user := newUser(t)
 	id := newHash(t)
 	loadMissing(t, s, id, "before any commit")
@@ -30,7 +30,7 @@ func testLoadCommitDelete(t *testing.T, s latch.Store) {
 	m2.IdleTimeout = 20 * time.Minute
 	m2.AbsoluteTimeout = 2 * time.Hour
 	m2.Grace = 0
-	commit(t, s, &latch.Commit{ID: id, Meta: m2})
+	commit(t, s, &driver.Commit{ID: id, Meta: m2})
 	got := load(t, s, id)
 	checkRecord(t, "Load after metadata-only Commit", got, m2, vals)
 	if !got.AuthTime.IsZero() {
@@ -48,7 +48,7 @@ func testLoadCommitDelete(t *testing.T, s latch.Store) {
 	if err := s.Delete(bg, other); err != nil {
 		t.Errorf("Delete(%s) never stored: got error %v, want nil", other.Handle(), err)
 	}
-	commitErr(t, s, &latch.Commit{ID: id, Meta: m}, latch.ErrNotFound)
+	commitErr(t, s, &driver.Commit{ID: id, Meta: m}, driver.ErrNotFound)
 	loadMissing(t, s, id, "after Commit to a deleted record")
 
 	// A session without values reads back with no values.
@@ -57,7 +57,7 @@ func testLoadCommitDelete(t *testing.T, s latch.Store) {
 	checkRecord(t, "Load of a session created without values", load(t, s, empty), anon, nil)
 }
 
-func testCreateExisting(t *testing.T, s latch.Store) {
+func testCreateExisting(t *testing.T, s driver.Store) {
 	user, intruder := newUser(t), newUser(t)
 	id := newHash(t)
 	m := liveMeta(user, time.Hour)
@@ -66,19 +66,19 @@ func testCreateExisting(t *testing.T, s latch.Store) {
 
 	tests := []struct {
 		name string
-		c    func(from latch.Hash) *latch.Commit
+		c    func(from driver.Hash) *driver.Commit
 	}{
-		{"create", func(latch.Hash) *latch.Commit {
-			return &latch.Commit{ID: id, Create: true, Meta: liveMeta(intruder, 0), Set: map[string]any{"role": "guest"}}
+		{"create", func(driver.Hash) *driver.Commit {
+			return &driver.Commit{ID: id, Create: true, Meta: liveMeta(intruder, 0), Set: map[string]any{"role": "guest"}}
 		}},
-		{"create with clear", func(latch.Hash) *latch.Commit {
-			return &latch.Commit{ID: id, Create: true, Meta: liveMeta(intruder, 0), Clear: true}
+		{"create with clear", func(driver.Hash) *driver.Commit {
+			return &driver.Commit{ID: id, Create: true, Meta: liveMeta(intruder, 0), Clear: true}
 		}},
-		{"renew into a live hash", func(from latch.Hash) *latch.Commit {
-			return &latch.Commit{ID: id, From: from, Create: true, Meta: liveMeta(intruder, 0), Set: map[string]any{"x": 1}}
+		{"renew into a live hash", func(from driver.Hash) *driver.Commit {
+			return &driver.Commit{ID: id, From: from, Create: true, Meta: liveMeta(intruder, 0), Set: map[string]any{"x": 1}}
 		}},
-		{"create with limit", func(latch.Hash) *latch.Commit {
-			return &latch.Commit{ID: id, Create: true, Meta: liveMeta(intruder, 0), MaxPerUser: 1, EvictOldest: true}
+		{"create with limit", func(driver.Hash) *driver.Commit {
+			return &driver.Commit{ID: id, Create: true, Meta: liveMeta(intruder, 0), MaxPerUser: 1, EvictOldest: true}
 		}},
 	}
 	for _, tc := range tests {
@@ -86,7 +86,7 @@ func testCreateExisting(t *testing.T, s latch.Store) {
 			from := newHash(t)
 			fromMeta := liveMeta(intruder, 2*time.Hour)
 			create(t, s, from, fromMeta, map[string]any{"from": true})
-			commitErr(t, s, tc.c(from), latch.ErrExists)
+			commitErr(t, s, tc.c(from), driver.ErrExists)
 			checkRecord(t, "Load of the existing record", load(t, s, id), m, vals)
 			checkRecord(t, "Load of the renewal's From", load(t, s, from), fromMeta, map[string]any{"from": true})
 			checkList(t, s, user, id)
@@ -98,7 +98,7 @@ func testCreateExisting(t *testing.T, s latch.Store) {
 	}
 }
 
-func testCommitMissing(t *testing.T, s latch.Store) {
+func testCommitMissing(t *testing.T, s driver.Store) {
 	user := newUser(t)
 	deleted := newHash(t)
 	create(t, s, deleted, liveMeta(user, time.Hour), map[string]any{"a": 1})
@@ -107,62 +107,62 @@ func testCommitMissing(t *testing.T, s latch.Store) {
 	}
 	tests := []struct {
 		name string
-		id   latch.Hash
-		c    latch.Commit
+		id   driver.Hash
+		c    driver.Commit
 	}{
-		{"never stored", newHash(t), latch.Commit{Meta: liveMeta(user, 0), Set: map[string]any{"a": 2}}},
-		{"deleted", deleted, latch.Commit{Meta: liveMeta(user, 0), Set: map[string]any{"a": 2}}},
-		{"clear", newHash(t), latch.Commit{Meta: liveMeta(user, 0), Clear: true}},
-		{"anonymous", newHash(t), latch.Commit{Meta: liveMeta("", 0)}},
-		{"with limit", newHash(t), latch.Commit{Meta: liveMeta(user, 0), MaxPerUser: 3, EvictOldest: true}},
+		{"never stored", newHash(t), driver.Commit{Meta: liveMeta(user, 0), Set: map[string]any{"a": 2}}},
+		{"deleted", deleted, driver.Commit{Meta: liveMeta(user, 0), Set: map[string]any{"a": 2}}},
+		{"clear", newHash(t), driver.Commit{Meta: liveMeta(user, 0), Clear: true}},
+		{"anonymous", newHash(t), driver.Commit{Meta: liveMeta("", 0)}},
+		{"with limit", newHash(t), driver.Commit{Meta: liveMeta(user, 0), MaxPerUser: 3, EvictOldest: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.c
 			c.ID = tc.id
-			commitErr(t, s, &c, latch.ErrNotFound)
+			commitErr(t, s, &c, driver.ErrNotFound)
 			loadMissing(t, s, tc.id, "after a failed Commit")
 			checkList(t, s, user)
 		})
 	}
 }
 
-func testExpiredOnCommit(t *testing.T, s latch.Store) {
+func testExpiredOnCommit(t *testing.T, s driver.Store) {
 	tests := []struct {
 		name string
 		// run writes the records; it returns the hashes that must be gone.
-		run func(t *testing.T, user string) []latch.Hash
+		run func(t *testing.T, user string) []driver.Hash
 	}{
-		{"create", func(t *testing.T, user string) []latch.Hash {
+		{"create", func(t *testing.T, user string) []driver.Hash {
 			id := newHash(t)
 			create(t, s, id, expiredMeta(user), map[string]any{"a": 1})
-			return []latch.Hash{id}
+			return []driver.Hash{id}
 		}},
-		{"absolute deadline", func(t *testing.T, user string) []latch.Hash {
+		{"absolute deadline", func(t *testing.T, user string) []driver.Hash {
 			id := newHash(t)
 			m := liveMeta(user, 13*time.Hour)
 			m.AuthTime = time.Time{} // absolute deadline counts from Created
 			create(t, s, id, m, nil)
-			return []latch.Hash{id}
+			return []driver.Hash{id}
 		}},
-		{"commit to a live record", func(t *testing.T, user string) []latch.Hash {
+		{"commit to a live record", func(t *testing.T, user string) []driver.Hash {
 			id := newHash(t)
 			create(t, s, id, liveMeta(user, time.Hour), map[string]any{"a": 1})
-			commit(t, s, &latch.Commit{ID: id, Meta: expiredMeta(user), Set: map[string]any{"b": 2}})
-			return []latch.Hash{id}
+			commit(t, s, &driver.Commit{ID: id, Meta: expiredMeta(user), Set: map[string]any{"b": 2}})
+			return []driver.Hash{id}
 		}},
-		{"grace passed", func(t *testing.T, user string) []latch.Hash {
+		{"grace passed", func(t *testing.T, user string) []driver.Hash {
 			id := newHash(t)
 			m := expiredMeta(user) // deadline an hour ago
 			m.Grace = 30 * time.Minute
 			create(t, s, id, m, nil)
-			return []latch.Hash{id}
+			return []driver.Hash{id}
 		}},
-		{"renewal", func(t *testing.T, user string) []latch.Hash {
+		{"renewal", func(t *testing.T, user string) []driver.Hash {
 			from, id := newHash(t), newHash(t)
 			create(t, s, from, liveMeta(user, time.Hour), map[string]any{"a": 1})
-			commit(t, s, &latch.Commit{ID: id, From: from, Create: true, Meta: expiredMeta(user)})
-			return []latch.Hash{from, id}
+			commit(t, s, &driver.Commit{ID: id, From: from, Create: true, Meta: expiredMeta(user)})
+			return []driver.Hash{from, id}
 		}},
 	}
 	for _, tc := range tests {
@@ -182,18 +182,18 @@ func testExpiredOnCommit(t *testing.T, s latch.Store) {
 	}
 }
 
-func testGrace(t *testing.T, s latch.Store) {
+func testGrace(t *testing.T, s driver.Store) {
 	id := newHash(t)
 	m := expiredMeta("") // deadline an hour ago
 	m.Grace = 2 * time.Hour
 	create(t, s, id, m, map[string]any{"a": 1})
 	checkRecord(t, "Load of a record past its deadline but within its grace", load(t, s, id), m, map[string]any{"a": 1})
 	m.LastSeen = m.LastSeen.Add(time.Second)
-	commit(t, s, &latch.Commit{ID: id, Meta: m, Set: map[string]any{"b": 2}})
+	commit(t, s, &driver.Commit{ID: id, Meta: m, Set: map[string]any{"b": 2}})
 	checkRecord(t, "Load after a Commit within the grace", load(t, s, id), m, map[string]any{"a": 1, "b": 2})
 }
 
-func testExpiry(t *testing.T, s latch.Store) {
+func testExpiry(t *testing.T, s driver.Store) {
 	const life = time.Second
 	user := newUser(t)
 	longID := newHash(t)
@@ -201,8 +201,8 @@ func testExpiry(t *testing.T, s latch.Store) {
 
 	// Sessions that expire in about a second: one to watch, one to commit to
 	// after expiry, one to renew from, one whose hash Create reuses.
-	var ids [4]latch.Hash
-	metas := make([]latch.Meta, len(ids))
+	var ids [4]driver.Hash
+	metas := make([]driver.Meta, len(ids))
 	for i := range ids {
 		ids[i] = newHash(t)
 		metas[i] = shortMeta(user, life)
@@ -230,7 +230,7 @@ func testExpiry(t *testing.T, s latch.Store) {
 		for {
 			at := time.Now()
 			_, err := s.Load(bg, id)
-			if errors.Is(err, latch.ErrNotFound) {
+			if errors.Is(err, driver.ErrNotFound) {
 				break
 			}
 			if err != nil {
@@ -259,13 +259,13 @@ func testExpiry(t *testing.T, s latch.Store) {
 		checkList(t, s, user, longID)
 	})
 	t.Run("Commit", func(t *testing.T) {
-		commitErr(t, s, &latch.Commit{ID: plain, Meta: liveMeta(user, 0), Set: map[string]any{"new": true}}, latch.ErrNotFound)
+		commitErr(t, s, &driver.Commit{ID: plain, Meta: liveMeta(user, 0), Set: map[string]any{"new": true}}, driver.ErrNotFound)
 		loadMissing(t, s, plain, "after a Commit to an expired record")
 		checkList(t, s, user, longID)
 	})
 	t.Run("Renew", func(t *testing.T) {
 		to := newHash(t)
-		commitErr(t, s, &latch.Commit{ID: to, From: renewFrom, Create: true, Meta: liveMeta(user, 0)}, latch.ErrNotFound)
+		commitErr(t, s, &driver.Commit{ID: to, From: renewFrom, Create: true, Meta: liveMeta(user, 0)}, driver.ErrNotFound)
 		loadMissing(t, s, to, "after a renewal from an expired record")
 		loadMissing(t, s, renewFrom, "after a renewal from it")
 		checkList(t, s, user, longID)
@@ -277,7 +277,7 @@ func testExpiry(t *testing.T, s latch.Store) {
 		checkList(t, s, user, reuse, longID)
 	})
 	t.Run("DeleteUser", func(t *testing.T) {
-		n, err := s.DeleteUser(bg, user, latch.Hash{})
+		n, err := s.DeleteUser(bg, user, driver.Hash{})
 		if err != nil {
 			t.Fatalf("DeleteUser: %v", err)
 		}
@@ -287,13 +287,13 @@ func testExpiry(t *testing.T, s latch.Store) {
 	})
 }
 
-func testRenew(t *testing.T, s latch.Store) {
+func testRenew(t *testing.T, s driver.Store) {
 	tests := []struct {
 		name       string
 		fromUser   string // "" for anonymous
 		toUser     string
 		create     bool
-		patch      latch.Commit
+		patch      driver.Commit
 		wantValues map[string]any
 	}{
 		{name: "same user", fromUser: "u1", toUser: "u1", create: true,
@@ -301,13 +301,13 @@ func testRenew(t *testing.T, s latch.Store) {
 		{name: "without Create", fromUser: "u1", toUser: "u1",
 			wantValues: map[string]any{"a": 1, "b": "two"}},
 		{name: "login", fromUser: "", toUser: "u1", create: true,
-			patch:      latch.Commit{Set: map[string]any{"c": 3}},
+			patch:      driver.Commit{Set: map[string]any{"c": 3}},
 			wantValues: map[string]any{"a": 1, "b": "two", "c": 3}},
 		{name: "logout", fromUser: "u1", toUser: "", create: true,
-			patch:      latch.Commit{Clear: true},
+			patch:      driver.Commit{Clear: true},
 			wantValues: nil},
 		{name: "other user", fromUser: "u1", toUser: "u2", create: true,
-			patch:      latch.Commit{Delete: []string{"a"}, Set: map[string]any{"b": "new"}},
+			patch:      driver.Commit{Delete: []string{"a"}, Set: map[string]any{"b": "new"}},
 			wantValues: map[string]any{"b": "new"}},
 	}
 	for _, tc := range tests {
@@ -327,7 +327,7 @@ func testRenew(t *testing.T, s latch.Store) {
 			loadMissing(t, s, from, "after renewal from it")
 			checkRecord(t, "Load of the renewed record", load(t, s, to), c.Meta, tc.wantValues)
 			for _, u := range []string{users["u1"], users["u2"]} {
-				want := []latch.Hash{}
+				want := []driver.Hash{}
 				if u == users["u1"] {
 					want = append(want, bystander)
 				}
@@ -346,10 +346,10 @@ func testRenew(t *testing.T, s latch.Store) {
 		if err := s.Delete(bg, deleted); err != nil {
 			t.Fatalf("Delete: %v", err)
 		}
-		for _, from := range []latch.Hash{newHash(t), deleted} {
+		for _, from := range []driver.Hash{newHash(t), deleted} {
 			for _, create := range []bool{true, false} {
 				to := newHash(t)
-				commitErr(t, s, &latch.Commit{ID: to, From: from, Create: create, Meta: liveMeta(user, 0), Set: map[string]any{"b": 2}}, latch.ErrNotFound)
+				commitErr(t, s, &driver.Commit{ID: to, From: from, Create: create, Meta: liveMeta(user, 0), Set: map[string]any{"b": 2}}, driver.ErrNotFound)
 				loadMissing(t, s, to, "after a renewal from a missing record")
 				loadMissing(t, s, from, "after a renewal from it failed")
 				checkList(t, s, user)
@@ -364,7 +364,7 @@ func testRenew(t *testing.T, s latch.Store) {
 		for i := 1; i <= 5; i++ {
 			next := newHash(t)
 			m = liveMeta(user, time.Hour)
-			commit(t, s, &latch.Commit{ID: next, From: id, Create: true, Meta: m, Set: map[string]any{"n": i}})
+			commit(t, s, &driver.Commit{ID: next, From: id, Create: true, Meta: m, Set: map[string]any{"n": i}})
 			loadMissing(t, s, id, "after renewal from it")
 			id = next
 		}
@@ -373,31 +373,31 @@ func testRenew(t *testing.T, s latch.Store) {
 	})
 }
 
-func testPatch(t *testing.T, s latch.Store) {
+func testPatch(t *testing.T, s driver.Store) {
 	base := map[string]any{"a": 1, "b": "bee", "c": true}
 	tests := []struct {
 		name string
-		c    latch.Commit
+		c    driver.Commit
 		want map[string]any
 	}{
-		{"empty commit keeps values", latch.Commit{}, base},
-		{"set adds", latch.Commit{Set: map[string]any{"d": 4}},
+		{"empty commit keeps values", driver.Commit{}, base},
+		{"set adds", driver.Commit{Set: map[string]any{"d": 4}},
 			map[string]any{"a": 1, "b": "bee", "c": true, "d": 4}},
-		{"set replaces", latch.Commit{Set: map[string]any{"a": "one"}},
+		{"set replaces", driver.Commit{Set: map[string]any{"a": "one"}},
 			map[string]any{"a": "one", "b": "bee", "c": true}},
-		{"delete removes", latch.Commit{Delete: []string{"b", "c"}},
+		{"delete removes", driver.Commit{Delete: []string{"b", "c"}},
 			map[string]any{"a": 1}},
-		{"delete of a missing key", latch.Commit{Delete: []string{"zzz"}}, base},
-		{"delete and set", latch.Commit{Delete: []string{"a"}, Set: map[string]any{"e": 5}},
+		{"delete of a missing key", driver.Commit{Delete: []string{"zzz"}}, base},
+		{"delete and set", driver.Commit{Delete: []string{"a"}, Set: map[string]any{"e": 5}},
 			map[string]any{"b": "bee", "c": true, "e": 5}},
-		{"set wins over delete", latch.Commit{Delete: []string{"a"}, Set: map[string]any{"a": 2}},
+		{"set wins over delete", driver.Commit{Delete: []string{"a"}, Set: map[string]any{"a": 2}},
 			map[string]any{"a": 2, "b": "bee", "c": true}},
-		{"clear", latch.Commit{Clear: true}, nil},
-		{"clear then set", latch.Commit{Clear: true, Set: map[string]any{"z": "zed"}},
+		{"clear", driver.Commit{Clear: true}, nil},
+		{"clear then set", driver.Commit{Clear: true, Set: map[string]any{"z": "zed"}},
 			map[string]any{"z": "zed"}},
-		{"clear, delete and set", latch.Commit{Clear: true, Delete: []string{"a"}, Set: map[string]any{"a": 9}},
+		{"clear, delete and set", driver.Commit{Clear: true, Delete: []string{"a"}, Set: map[string]any{"a": 9}},
 			map[string]any{"a": 9}},
-		{"set nil value", latch.Commit{Set: map[string]any{"b": nil}},
+		{"set nil value", driver.Commit{Set: map[string]any{"b": nil}},
 			map[string]any{"a": 1, "b": nil, "c": true}},
 	}
 	for _, tc := range tests {
@@ -416,14 +416,14 @@ func testPatch(t *testing.T, s latch.Store) {
 	t.Run("create applies the patch to empty values", func(t *testing.T) {
 		id := newHash(t)
 		m := liveMeta("", 0)
-		commit(t, s, &latch.Commit{ID: id, Create: true, Meta: m, Clear: true, Delete: []string{"x"}, Set: map[string]any{"y": 1}})
+		commit(t, s, &driver.Commit{ID: id, Create: true, Meta: m, Clear: true, Delete: []string{"x"}, Set: map[string]any{"y": 1}})
 		checkRecord(t, "Load after Create", load(t, s, id), m, map[string]any{"y": 1})
 	})
 	t.Run("renewal applies the patch to From's values", func(t *testing.T) {
 		from, to := newHash(t), newHash(t)
 		m := liveMeta("", 0)
 		create(t, s, from, m, base)
-		commit(t, s, &latch.Commit{ID: to, From: from, Create: true, Meta: m, Delete: []string{"a"}, Set: map[string]any{"b": "new"}})
+		commit(t, s, &driver.Commit{ID: to, From: from, Create: true, Meta: m, Delete: []string{"a"}, Set: map[string]any{"b": "new"}})
 		checkRecord(t, "Load after renewal", load(t, s, to), m, map[string]any{"b": "new", "c": true})
 	})
 }
@@ -473,7 +473,7 @@ func valueCases() []valueCase {
 	}
 }
 
-func testValues(t *testing.T, s latch.Store) {
+func testValues(t *testing.T, s driver.Store) {
 	// Odd keys as well as odd values.
 	keys := []string{"plain", "a.b", "x:y", "$where", "ключ", "with space", "{tag}", "*"}
 	all := map[string]any{}
@@ -496,9 +496,9 @@ func testValues(t *testing.T, s latch.Store) {
 			t.Errorf("value round trip: %s", diff)
 		}
 		// Values survive a commit that does not name them, and a renewal.
-		commit(t, s, &latch.Commit{ID: id, Meta: liveMeta("", 0), Set: map[string]any{"extra": 1}})
+		commit(t, s, &driver.Commit{ID: id, Meta: liveMeta("", 0), Set: map[string]any{"extra": 1}})
 		to := newHash(t)
-		commit(t, s, &latch.Commit{ID: to, From: id, Create: true, Meta: liveMeta("", 0)})
+		commit(t, s, &driver.Commit{ID: to, From: id, Create: true, Meta: liveMeta("", 0)})
 		want := map[string]any{"extra": 1}
 		for k, v := range all {
 			want[k] = v
@@ -520,7 +520,7 @@ func testValues(t *testing.T, s latch.Store) {
 	})
 }
 
-func testSnapshots(t *testing.T, s latch.Store) {
+func testSnapshots(t *testing.T, s driver.Store) {
 	t.Run("commit maps not retained", func(t *testing.T) {
 		id, m := newHash(t), liveMeta("", 0)
 		set := map[string]any{"a": "one"}
@@ -529,7 +529,7 @@ func testSnapshots(t *testing.T, s latch.Store) {
 		set["b"] = "added"
 		checkRecord(t, "Load after the caller changed its Set map", load(t, s, id), m, map[string]any{"a": "one"})
 		del := []string{"a"}
-		commit(t, s, &latch.Commit{ID: id, Meta: m, Delete: del})
+		commit(t, s, &driver.Commit{ID: id, Meta: m, Delete: del})
 		del[0] = "zzz"
 		checkRecord(t, "Load after the caller changed its Delete slice", load(t, s, id), m, nil)
 	})
@@ -540,10 +540,10 @@ func testSnapshots(t *testing.T, s latch.Store) {
 		before := load(t, s, id)
 		m2 := m
 		m2.LastSeen = m.LastSeen.Add(time.Minute)
-		commit(t, s, &latch.Commit{ID: id, Meta: m2, Delete: []string{"a"}, Set: map[string]any{"b": 3, "c": 4}})
+		commit(t, s, &driver.Commit{ID: id, Meta: m2, Delete: []string{"a"}, Set: map[string]any{"b": 3, "c": 4}})
 		checkRecord(t, "record loaded before a Commit", before, m, map[string]any{"a": 1, "b": 2})
 		to := newHash(t)
-		commit(t, s, &latch.Commit{ID: to, From: id, Create: true, Meta: m2, Clear: true})
+		commit(t, s, &driver.Commit{ID: to, From: id, Create: true, Meta: m2, Clear: true})
 		checkRecord(t, "record loaded before a renewal", before, m, map[string]any{"a": 1, "b": 2})
 		if err := s.Delete(bg, to); err != nil {
 			t.Fatalf("Delete: %v", err)

@@ -1,11 +1,11 @@
-// Package storetest checks that a latch.Store implements the contract written
-// in the documentation of latch.Store and latch.Commit.
+// Package storetest checks that a driver.Store implements the contract written
+// in the documentation of driver.Store and driver.Commit.
 //
 // A store package calls Run from one of its tests, in the manner of
 // testing/fstest.TestFS:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) latch.Store {
+//		storetest.Run(t, func(t *testing.T) driver.Store {
 //			return newEmptyStore(t) // closed with t.Cleanup
 //		})
 //	}
@@ -19,16 +19,16 @@
 //
 //   - LoadCommitDelete: a created record reads back with its metadata and
 //     values; Load of a missing hash and of a deleted record gives
-//     latch.ErrNotFound; deleting a missing record is not an error.
-//   - MetaRoundTrip: every field of latch.Meta, each set by reflection to a
+//     driver.ErrNotFound; deleting a missing record is not an error.
+//   - MetaRoundTrip: every field of driver.Meta, each set by reflection to a
 //     value of its own, reads back equal after a creation, an update and a
 //     renewal, and from ListUser; a field added to Meta is covered the day
 //     it is added.
-//   - CreateExisting: Commit with Create on a live hash gives latch.ErrExists
+//   - CreateExisting: Commit with Create on a live hash gives driver.ErrExists
 //     and changes neither the record nor any user's index, also for a
 //     renewal into a live hash.
 //   - CommitMissing: Commit without Create or From on a missing or deleted
-//     hash gives latch.ErrNotFound and writes nothing.
+//     hash gives driver.ErrNotFound and writes nothing.
 //   - ExpiredOnCommit: a commit whose Meta.ExpiresAt() is already past
 //     succeeds but its result is never returned by Load or ListUser, and a
 //     renewal into such a result still deletes From.
@@ -41,22 +41,22 @@
 //     starting from empty values.
 //   - Renew: the record under From becomes the base, From no longer holds
 //     a record and ID is present after one Commit; renewal from a missing
-//     From gives latch.ErrNotFound and writes nothing; the user index
+//     From gives driver.ErrNotFound and writes nothing; the user index
 //     follows the session to its new hash and, on login, to its new user.
 //   - Patch: Clear, then Delete, then Set apply to the base values; values
 //     the commit does not name are kept; Meta replaces the metadata.
 //   - ConcurrentPatches: 1,000 trials of two concurrent commits that set
 //     different keys of one session; no change may be lost.
 //   - RenewRacesCommit: a commit racing a renewal of its session either lands
-//     in the renewed record or gets a *latch.RenewedError naming the new
-//     hash (never a plain latch.ErrNotFound); it never brings the old hash
+//     in the renewed record or gets a *driver.RenewedError naming the new
+//     hash (never a plain driver.ErrNotFound); it never brings the old hash
 //     back.
 //   - ConcurrentCreate: of several concurrent creations of one hash exactly
-//     one succeeds and the others get latch.ErrExists.
+//     one succeeds and the others get driver.ErrExists.
 //   - Values: strings, numbers, bools, nil, nested maps, slices and structs
 //     read back with the same meaning (a store may return json.Number for a
 //     number, []any for a slice and map[string]any for a map or struct, as
-//     latch.DecodeValue does; big integers must keep their precision).
+//     driver.DecodeValue does; big integers must keep their precision).
 //   - Snapshots: the store keeps no reference to the caller's Commit, and a
 //     record returned by Load does not change when the session is committed
 //     to afterwards.
@@ -69,7 +69,7 @@
 //   - UserChange: a commit that changes Meta.UserID moves the index entry.
 //   - MaxPerUser: at the limit, EvictOldest deletes the oldest sessions by
 //     Created until one place is free; without it the commit gets
-//     latch.ErrSessionLimit and writes nothing; expired sessions do not
+//     driver.ErrSessionLimit and writes nothing; expired sessions do not
 //     count; a renewal of one of the user's own sessions does not count it
 //     twice; a commit that adds no session to the user is not limited.
 //   - ConcurrentLimit: concurrent creations for one user never leave more
@@ -83,9 +83,9 @@
 //     renewing, listing and deleting many sessions at once end in exactly
 //     the state expected (run with -race to check for data races).
 //   - Forward: a renewal leaves a forward under From: Load, an update and a
-//     renewal from it give a *latch.RenewedError naming the next hash
-//     (matching latch.ErrRenewed and latch.ErrNotFound) and write nothing,
-//     Create on it gives latch.ErrExists; it is no session (ListUser,
+//     renewal from it give a *driver.RenewedError naming the next hash
+//     (matching driver.ErrRenewed and driver.ErrNotFound) and write nothing,
+//     Create on it gives driver.ErrExists; it is no session (ListUser,
 //     DeleteUser and MaxPerUser do not count it); it answers until the
 //     replaced record's ExpiresAt(), never later than ExpiryTolerance
 //     after, and its hash is then free and no longer leads anywhere.
@@ -99,7 +99,7 @@
 //
 //   - LogoutRacesRenewal: Delete(A) racing renewals A -> B -> C returns
 //     nil, and afterwards none of A, B and C can be loaded or committed
-//     to; a renewal either ran first or failed with latch.ErrNotFound.
+//     to; a renewal either ran first or failed with driver.ErrNotFound.
 //   - RevokeUserRacesRenewal: DeleteUser racing renewals of one of the
 //     user's two sessions removes both, under whatever hash, and counts 2.
 //   - RevokeOthersKeepsRenewed: DeleteUser(user, keep) follows keep
@@ -110,7 +110,7 @@
 //     under whatever hash; the user is left with exactly the limit.
 //   - UpdateRacesRenewal: updates racing renewals A -> B -> C, each
 //     following the forwards it is told of (the next hash, never a plain
-//     latch.ErrNotFound), all land in C; A and B keep forwarding.
+//     driver.ErrNotFound), all land in C; A and B keep forwarding.
 //
 // The Session cases drive a latch.Manager over the store with concurrent
 // requests on one session, as a browser with several tabs sends them (see
@@ -147,7 +147,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // ExpiryTolerance is how long after Meta.ExpiresAt() the suite still accepts
@@ -159,14 +159,14 @@ const ExpiryTolerance = 500 * time.Millisecond
 // Run runs the conformance suite against the stores that newStore returns.
 // newStore is called once per subtest and must return an empty store, or
 // fail the test it is given; it should release the store with t.Cleanup.
-func Run(t *testing.T, newStore func(t *testing.T) latch.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) driver.Store) {
 	t.Helper()
 	if newStore == nil {
 		t.Fatal("storetest: newStore is nil")
 	}
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s latch.Store)
+		fn   func(t *testing.T, s driver.Store)
 	}{
 		{"LoadCommitDelete", testLoadCommitDelete},
 		{"MetaRoundTrip", testMetaRoundTrip},
@@ -215,9 +215,9 @@ func Run(t *testing.T, newStore func(t *testing.T) latch.Store) {
 // Fixtures
 
 // newHash returns a random, non-zero hash.
-func newHash(t testing.TB) latch.Hash {
+func newHash(t testing.TB) driver.Hash {
 	t.Helper()
-	var h latch.Hash
+	var h driver.Hash
 	for h.IsZero() {
 		if _, err := rand.Read(h[:]); err != nil {
 			t.Fatalf("storetest: random hash: %v", err)
@@ -241,9 +241,9 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
 // liveMeta returns metadata of a session that lives for 30 minutes, created
 // age ago (age also orders sessions in ListUser).
-func liveMeta(user string, age time.Duration) latch.Meta {
+func liveMeta(user string, age time.Duration) driver.Meta {
 	n := now()
-	m := latch.Meta{
+	m := driver.Meta{
 		UserID:          user,
 		Created:         n.Add(-age),
 		LastSeen:        n,
@@ -259,14 +259,14 @@ func liveMeta(user string, age time.Duration) latch.Meta {
 }
 
 // expiredMeta returns metadata whose idle deadline passed an hour ago.
-func expiredMeta(user string) latch.Meta {
+func expiredMeta(user string) driver.Meta {
 	m := liveMeta(user, 3*time.Hour)
 	m.LastSeen = m.LastSeen.Add(-90 * time.Minute)
 	return m
 }
 
 // shortMeta returns metadata that expires d from now.
-func shortMeta(user string, d time.Duration) latch.Meta {
+func shortMeta(user string, d time.Duration) driver.Meta {
 	m := liveMeta(user, time.Minute)
 	m.IdleTimeout = d
 	return m
@@ -277,21 +277,21 @@ var bg = context.Background()
 // ---------------------------------------------------------------------------
 // Store calls that fail the test on an unexpected error
 
-func create(t testing.TB, s latch.Store, id latch.Hash, m latch.Meta, set map[string]any) {
+func create(t testing.TB, s driver.Store, id driver.Hash, m driver.Meta, set map[string]any) {
 	t.Helper()
-	if err := s.Commit(bg, &latch.Commit{ID: id, Create: true, Meta: m, Set: set}); err != nil {
+	if err := s.Commit(bg, &driver.Commit{ID: id, Create: true, Meta: m, Set: set}); err != nil {
 		t.Fatalf("Commit(create %s): got error %v, want nil", id.Handle(), err)
 	}
 }
 
-func commit(t testing.TB, s latch.Store, c *latch.Commit) {
+func commit(t testing.TB, s driver.Store, c *driver.Commit) {
 	t.Helper()
 	if err := s.Commit(bg, c); err != nil {
 		t.Fatalf("Commit(%s): got error %v, want nil", describe(c), err)
 	}
 }
 
-func commitErr(t testing.TB, s latch.Store, c *latch.Commit, want error) {
+func commitErr(t testing.TB, s driver.Store, c *driver.Commit, want error) {
 	t.Helper()
 	err := s.Commit(bg, c)
 	if !errors.Is(err, want) {
@@ -299,7 +299,7 @@ func commitErr(t testing.TB, s latch.Store, c *latch.Commit, want error) {
 	}
 }
 
-func describe(c *latch.Commit) string {
+func describe(c *driver.Commit) string {
 	s := "ID " + c.ID.Handle()
 	if !c.From.IsZero() {
 		s += " From " + c.From.Handle()
@@ -313,7 +313,7 @@ func describe(c *latch.Commit) string {
 	return s
 }
 
-func load(t testing.TB, s latch.Store, id latch.Hash) *latch.Record {
+func load(t testing.TB, s driver.Store, id driver.Hash) *driver.Record {
 	t.Helper()
 	r, err := s.Load(bg, id)
 	if err != nil {
@@ -325,11 +325,11 @@ func load(t testing.TB, s latch.Store, id latch.Hash) *latch.Record {
 	return r
 }
 
-func loadMissing(t testing.TB, s latch.Store, id latch.Hash, why string) {
+func loadMissing(t testing.TB, s driver.Store, id driver.Hash, why string) {
 	t.Helper()
 	r, err := s.Load(bg, id)
 	switch {
-	case errors.Is(err, latch.ErrNotFound):
+	case errors.Is(err, driver.ErrNotFound):
 	case err == nil && r != nil:
 		t.Fatalf("Load(%s) %s: got a record (user %q, values %s), want ErrNotFound", id.Handle(), why, r.UserID, show(r.Values))
 	default:
@@ -337,7 +337,7 @@ func loadMissing(t testing.TB, s latch.Store, id latch.Hash, why string) {
 	}
 }
 
-func list(t testing.TB, s latch.Store, user string) []latch.Info {
+func list(t testing.TB, s driver.Store, user string) []driver.Info {
 	t.Helper()
 	infos, err := s.ListUser(bg, user)
 	if err != nil {
@@ -347,7 +347,7 @@ func list(t testing.TB, s latch.Store, user string) []latch.Info {
 }
 
 // checkList checks that ListUser(user) returns exactly want, in order.
-func checkList(t testing.TB, s latch.Store, user string, want ...latch.Hash) {
+func checkList(t testing.TB, s driver.Store, user string, want ...driver.Hash) {
 	t.Helper()
 	got := list(t, s, user)
 	if !sameIDs(got, want) {
@@ -355,7 +355,7 @@ func checkList(t testing.TB, s latch.Store, user string, want ...latch.Hash) {
 	}
 }
 
-func sameIDs(got []latch.Info, want []latch.Hash) bool {
+func sameIDs(got []driver.Info, want []driver.Hash) bool {
 	if len(got) != len(want) {
 		return false
 	}
@@ -367,7 +367,7 @@ func sameIDs(got []latch.Info, want []latch.Hash) bool {
 	return true
 }
 
-func handles(hs []latch.Hash) string {
+func handles(hs []driver.Hash) string {
 	out := "["
 	for i, h := range hs {
 		if i > 0 {
@@ -378,8 +378,8 @@ func handles(hs []latch.Hash) string {
 	return out + "]"
 }
 
-func infoHandles(infos []latch.Info) string {
-	hs := make([]latch.Hash, len(infos))
+func infoHandles(infos []driver.Info) string {
+	hs := make([]driver.Hash, len(infos))
 	for i, in := range infos {
 		hs[i] = in.ID
 	}
@@ -387,7 +387,7 @@ func infoHandles(infos []latch.Info) string {
 }
 
 // checkRecord checks a record's metadata and values.
-func checkRecord(t testing.TB, what string, got *latch.Record, wantMeta latch.Meta, wantValues map[string]any) {
+func checkRecord(t testing.TB, what string, got *driver.Record, wantMeta driver.Meta, wantValues map[string]any) {
 	t.Helper()
 	if diff := metaDiff(got.Meta, wantMeta); diff != "" {
 		t.Errorf("%s: metadata differs: %s", what, diff)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 	"github.com/latchsec/latch/storetest"
 )
@@ -37,24 +37,24 @@ type mutant struct {
 // two, as a store that talks to a server would.
 const roundTrip = 50 * time.Microsecond
 
-func (m *mutant) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+func (m *mutant) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	if m.kind == "ignores-context" {
 		ctx = context.Background()
 	}
 	r, err := m.Store.Load(ctx, id)
 	switch {
-	case m.kind == "forward-not-found" && errors.Is(err, latch.ErrRenewed):
-		return nil, latch.ErrNotFound
-	case m.kind == "forward-forever" && errors.Is(err, latch.ErrNotFound) && !errors.Is(err, latch.ErrRenewed):
+	case m.kind == "forward-not-found" && errors.Is(err, driver.ErrRenewed):
+		return nil, driver.ErrNotFound
+	case m.kind == "forward-forever" && errors.Is(err, driver.ErrNotFound) && !errors.Is(err, driver.ErrRenewed):
 		if to, ok := m.fwds.Load(id); ok {
-			return nil, &latch.RenewedError{To: to.(latch.Hash)}
+			return nil, &driver.RenewedError{To: to.(driver.Hash)}
 		}
 	}
 	if err != nil || m.kind != "float-numbers" {
 		return r, err
 	}
 	// Decode values without UseNumber, as a careless store would.
-	out := &latch.Record{Meta: r.Meta, Values: map[string]any{}}
+	out := &driver.Record{Meta: r.Meta, Values: map[string]any{}}
 	for k, v := range r.Values {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -69,7 +69,7 @@ func (m *mutant) Load(ctx context.Context, id latch.Hash) (*latch.Record, error)
 	return out, nil
 }
 
-func (m *mutant) Commit(ctx context.Context, c *latch.Commit) error {
+func (m *mutant) Commit(ctx context.Context, c *driver.Commit) error {
 	cc := *c
 	switch m.kind {
 	case "ignores-context":
@@ -105,7 +105,7 @@ func (m *mutant) Commit(ctx context.Context, c *latch.Commit) error {
 	case "create-race":
 		if cc.Create && cc.From.IsZero() {
 			if _, err := m.Store.Load(ctx, cc.ID); err == nil {
-				return latch.ErrExists
+				return driver.ErrExists
 			}
 			runtime.Gosched()
 			if err := m.Store.Delete(ctx, cc.ID); err != nil {
@@ -123,20 +123,20 @@ func (m *mutant) Commit(ctx context.Context, c *latch.Commit) error {
 	}
 	err := m.Store.Commit(ctx, &cc)
 	switch {
-	case m.kind == "forward-not-found" && errors.Is(err, latch.ErrRenewed):
-		return latch.ErrNotFound
+	case m.kind == "forward-not-found" && errors.Is(err, driver.ErrRenewed):
+		return driver.ErrNotFound
 	case m.kind == "forward-forever" && err == nil && !cc.From.IsZero():
 		m.fwds.Store(cc.From, cc.ID)
-	case m.kind == "create-overwrites" && errors.Is(err, latch.ErrExists):
+	case m.kind == "create-overwrites" && errors.Is(err, driver.ErrExists):
 		if err := m.Store.Delete(ctx, cc.ID); err != nil {
 			return err
 		}
 		return m.Store.Commit(ctx, &cc)
-	case m.kind == "commit-creates" && errors.Is(err, latch.ErrNotFound) && cc.From.IsZero():
+	case m.kind == "commit-creates" && errors.Is(err, driver.ErrNotFound) && cc.From.IsZero():
 		cc.Create = true
 		return m.Store.Commit(ctx, &cc)
-	case m.kind == "renew-resurrects" && errors.Is(err, latch.ErrNotFound) && !cc.From.IsZero():
-		cc.From, cc.Create = latch.Hash{}, true
+	case m.kind == "renew-resurrects" && errors.Is(err, driver.ErrNotFound) && !cc.From.IsZero():
+		cc.From, cc.Create = driver.Hash{}, true
 		return m.Store.Commit(ctx, &cc)
 	}
 	return err
@@ -145,7 +145,7 @@ func (m *mutant) Commit(ctx context.Context, c *latch.Commit) error {
 // copyRenew renews as a store without forwards: it copies From's record
 // under ID, then deletes From (renew-no-forward) or leaves it
 // (renew-keeps-from).
-func (m *mutant) copyRenew(ctx context.Context, c *latch.Commit) error {
+func (m *mutant) copyRenew(ctx context.Context, c *driver.Commit) error {
 	r, err := m.Store.Load(ctx, c.From)
 	if err != nil {
 		return err
@@ -158,7 +158,7 @@ func (m *mutant) copyRenew(ctx context.Context, c *latch.Commit) error {
 		delete(vals, k)
 	}
 	maps.Copy(vals, c.Set)
-	cc := latch.Commit{ID: c.ID, Create: true, Meta: c.Meta, Set: vals, MaxPerUser: c.MaxPerUser, EvictOldest: c.EvictOldest}
+	cc := driver.Commit{ID: c.ID, Create: true, Meta: c.Meta, Set: vals, MaxPerUser: c.MaxPerUser, EvictOldest: c.EvictOldest}
 	if err := m.Store.Commit(ctx, &cc); err != nil || m.kind == "renew-keeps-from" {
 		return err
 	}
@@ -168,7 +168,7 @@ func (m *mutant) copyRenew(ctx context.Context, c *latch.Commit) error {
 // evictByList evicts as a store that lists the user's sessions, then
 // deletes the oldest by the hashes it listed, without following a forward
 // a renewal left in between; the commit itself then goes unlimited.
-func (m *mutant) evictByList(ctx context.Context, c *latch.Commit) error {
+func (m *mutant) evictByList(ctx context.Context, c *driver.Commit) error {
 	if c.MaxPerUser == 0 || !c.EvictOldest || c.Meta.UserID == "" || (!c.Create && c.From.IsZero()) {
 		return nil
 	}
@@ -176,7 +176,7 @@ func (m *mutant) evictByList(ctx context.Context, c *latch.Commit) error {
 	if err != nil {
 		return err
 	}
-	infos = slices.DeleteFunc(infos, func(in latch.Info) bool { return in.ID == c.ID || in.ID == c.From })
+	infos = slices.DeleteFunc(infos, func(in driver.Info) bool { return in.ID == c.ID || in.ID == c.From })
 	time.Sleep(roundTrip)
 	for i := 0; i < len(infos)+1-c.MaxPerUser; i++ {
 		if err := m.deleteListed(ctx, infos[i].ID); err != nil {
@@ -190,26 +190,26 @@ func (m *mutant) evictByList(ctx context.Context, c *latch.Commit) error {
 // deleteListed deletes the session listed under id, unless it has moved
 // away since: then it misses it, as a store whose deletion does not follow
 // forwards would.
-func (m *mutant) deleteListed(ctx context.Context, id latch.Hash) error {
-	if _, err := m.Store.Load(ctx, id); errors.Is(err, latch.ErrRenewed) {
+func (m *mutant) deleteListed(ctx context.Context, id driver.Hash) error {
+	if _, err := m.Store.Load(ctx, id); errors.Is(err, driver.ErrRenewed) {
 		return nil
 	}
 	return m.Store.Delete(ctx, id)
 }
 
-func (m *mutant) Delete(ctx context.Context, id latch.Hash) error {
+func (m *mutant) Delete(ctx context.Context, id driver.Hash) error {
 	switch m.kind {
 	case "ignores-context":
 		ctx = context.Background()
 	case "delete-no-follow":
-		if _, err := m.Store.Load(ctx, id); errors.Is(err, latch.ErrRenewed) {
+		if _, err := m.Store.Load(ctx, id); errors.Is(err, driver.ErrRenewed) {
 			return nil // deletes the hash it is given only, which holds no record
 		}
 	}
 	return m.Store.Delete(ctx, id)
 }
 
-func (m *mutant) ListUser(ctx context.Context, user string) ([]latch.Info, error) {
+func (m *mutant) ListUser(ctx context.Context, user string) ([]driver.Info, error) {
 	if m.kind == "ignores-context" {
 		ctx = context.Background()
 	}
@@ -220,15 +220,15 @@ func (m *mutant) ListUser(ctx context.Context, user string) ([]latch.Info, error
 	return infos, err
 }
 
-func (m *mutant) DeleteUser(ctx context.Context, user string, keep latch.Hash) (int, error) {
+func (m *mutant) DeleteUser(ctx context.Context, user string, keep driver.Hash) (int, error) {
 	switch m.kind {
 	case "ignores-context":
 		ctx = context.Background()
 	case "deleteuser-ignores-keep":
-		keep = latch.Hash{}
+		keep = driver.Hash{}
 	case "keep-not-followed":
-		if _, err := m.Store.Load(ctx, keep); errors.Is(err, latch.ErrRenewed) {
-			keep = latch.Hash{} // keeps the hash it is given only, which holds no session
+		if _, err := m.Store.Load(ctx, keep); errors.Is(err, driver.ErrRenewed) {
+			keep = driver.Hash{} // keeps the hash it is given only, which holds no session
 		}
 	case "deleteuser-by-list":
 		infos, err := m.Store.ListUser(ctx, user)
@@ -258,7 +258,7 @@ func TestMutantHelper(t *testing.T) {
 	if kind == "" {
 		t.Skip("run by TestSuiteCatchesBrokenStores")
 	}
-	storetest.Run(t, func(t *testing.T) latch.Store {
+	storetest.Run(t, func(t *testing.T) driver.Store {
 		s, err := memstore.New(memstore.Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cmd/latch/internal/storeurl"
+	"github.com/latchsec/latch/driver"
 )
 
 func init() {
@@ -36,7 +37,7 @@ func runSessions(ctx context.Context, env *Env) int {
 	verb, user := pos[0], pos[1]
 	switch {
 	case verb == "list" && len(pos) == 2:
-		list, err := latch.ListSessions(ctx, st, user, latch.Hash{}, time.Now())
+		list, err := latch.ListSessions(ctx, st, user, driver.Hash{}, time.Now())
 		if err != nil {
 			return fail(env, "sessions", 1, err)
 		}
@@ -52,7 +53,7 @@ func runSessions(ctx context.Context, env *Env) int {
 		fmt.Fprintf(env.Stdout, "revoked session %s of %q\n", pos[2], user)
 		return 0
 	case verb == "revoke-all" && len(pos) == 2:
-		n, err := st.DeleteUser(ctx, user, latch.Hash{})
+		n, err := st.DeleteUser(ctx, user, driver.Hash{})
 		if err != nil {
 			return fail(env, "sessions", 1, err)
 		}

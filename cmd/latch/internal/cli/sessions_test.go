@@ -12,13 +12,14 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/boltstore"
+	"github.com/latchsec/latch/driver"
 )
 
 // sessionsFixture stores, in a new bolt file, two live sessions of alice,
 // one of hers past its idle deadline but still in the store's grace, and
 // one of bob; it returns the --store URL and the hashes by name. The
 // command reads the real clock, so the deadlines sit minutes from now.
-func sessionsFixture(t *testing.T) (string, map[string]latch.Hash) {
+func sessionsFixture(t *testing.T) (string, map[string]driver.Hash) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	st, err := boltstore.Open(path, &boltstore.Options{SweepInterval: -1})
@@ -26,11 +27,11 @@ func sessionsFixture(t *testing.T) (string, map[string]latch.Hash) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	ids := map[string]latch.Hash{}
+	ids := map[string]driver.Hash{}
 	add := func(name, user string, lastSeen time.Duration, ua string) {
 		id := sha256.Sum256([]byte(name))
 		ids[name] = id
-		c := &latch.Commit{ID: id, Create: true, Meta: latch.Meta{
+		c := &driver.Commit{ID: id, Create: true, Meta: driver.Meta{
 			UserID: user, Created: now.Add(-time.Hour), LastSeen: now.Add(lastSeen), AuthTime: now.Add(-time.Hour),
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Grace: 10 * time.Minute,
 			UserAgent: ua, IP: "192.0.2.7",
@@ -134,7 +135,7 @@ func TestSessionsRevoke(t *testing.T) {
 	tests := []struct {
 		name   string
 		user   string
-		handle func(ids map[string]latch.Hash) string
+		handle func(ids map[string]driver.Hash) string
 		code   int
 		stdout string
 		stderr string
@@ -143,14 +144,14 @@ func TestSessionsRevoke(t *testing.T) {
 		{
 			name:   "own session revoked",
 			user:   "alice",
-			handle: func(ids map[string]latch.Hash) string { return ids["alice-firefox"].Handle() },
+			handle: func(ids map[string]driver.Hash) string { return ids["alice-firefox"].Handle() },
 			stdout: `revoked session %s of "alice"`,
 			left:   []string{"Chrome/142.0"},
 		},
 		{
 			name:   "handle not found",
 			user:   "alice",
-			handle: func(map[string]latch.Hash) string { return "0123456789abcdef" },
+			handle: func(map[string]driver.Hash) string { return "0123456789abcdef" },
 			code:   1,
 			stderr: `latch sessions: user "alice" has no session 0123456789abcdef`,
 			left:   []string{"Chrome/142.0", "Firefox/145.0"},
@@ -158,7 +159,7 @@ func TestSessionsRevoke(t *testing.T) {
 		{
 			name:   "handle of another user refused",
 			user:   "bob",
-			handle: func(ids map[string]latch.Hash) string { return ids["alice-firefox"].Handle() },
+			handle: func(ids map[string]driver.Hash) string { return ids["alice-firefox"].Handle() },
 			code:   1,
 			stderr: `latch sessions: user "bob" has no session %s`,
 			left:   []string{"Chrome/142.0", "Firefox/145.0"},
@@ -166,7 +167,7 @@ func TestSessionsRevoke(t *testing.T) {
 		{
 			name:   "short handle refused",
 			user:   "alice",
-			handle: func(ids map[string]latch.Hash) string { return ids["alice-firefox"].Handle()[:6] },
+			handle: func(ids map[string]driver.Hash) string { return ids["alice-firefox"].Handle()[:6] },
 			code:   1,
 			stderr: `latch sessions: user "alice" has no session %s`,
 			left:   []string{"Chrome/142.0", "Firefox/145.0"},
@@ -174,7 +175,7 @@ func TestSessionsRevoke(t *testing.T) {
 		{
 			name:   "whole hash refused",
 			user:   "alice",
-			handle: func(ids map[string]latch.Hash) string { return ids["alice-firefox"].String() },
+			handle: func(ids map[string]driver.Hash) string { return ids["alice-firefox"].String() },
 			code:   1,
 			stderr: `latch sessions: user "alice" has no session %s`,
 			left:   []string{"Chrome/142.0", "Firefox/145.0"},

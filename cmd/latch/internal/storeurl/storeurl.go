@@ -9,8 +9,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/boltstore"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 	"github.com/latchsec/latch/pgstore"
 	"github.com/latchsec/latch/redisstore"
@@ -21,7 +21,7 @@ const Forms = "bolt:PATH, memory, redis://HOST:PORT/DB, rediss://..., redis+sent
 
 // Store is an open store and how to close it.
 type Store struct {
-	latch.Store
+	driver.Store
 	io.Closer
 	// Kind is "bolt", "memory", "redis" or "postgres".
 	Kind string
