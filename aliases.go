@@ -18,10 +18,7 @@ type (
 const HashSize = driver.HashSize
 
 var (
-	ErrNotFound       = driver.ErrNotFound
 	ErrExists         = driver.ErrExists
-	ErrSessionLimit   = driver.ErrSessionLimit
-	ErrNotSupported   = driver.ErrNotSupported
 	ErrRenewed        = driver.ErrRenewed
 	ParseHash         = driver.ParseHash
 	EncodeValue       = driver.EncodeValue

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 )
 
@@ -161,7 +162,7 @@ func TestASVSStoreHoldsOnlyHashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ms.Close() })
-	store := &hashLog{Store: ms, committed: map[latch.Hash]bool{}}
+	store := &hashLog{Store: ms, committed: map[driver.Hash]bool{}}
 	m, err := latch.New(latch.Config{Store: store, Keys: testKeys(t, "k1"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -178,8 +179,8 @@ func TestASVSStoreHoldsOnlyHashes(t *testing.T) {
 		}
 		id := raw[:latch.IDSize]
 		store.mu.Lock()
-		hashed := store.committed[latch.Hash(sha256.Sum256(id))]
-		plain := store.committed[latch.Hash(id)]
+		hashed := store.committed[driver.Hash(sha256.Sum256(id))]
+		plain := store.committed[driver.Hash(id)]
 		store.mu.Unlock()
 		if !hashed || plain {
 			t.Fatalf("store saw the hash: %t, the raw ID: %t; want only the hash", hashed, plain)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
+
+	"github.com/latchsec/latch/driver"
 )
 
 // backend is where a Manager keeps its sessions. New chooses it once:
@@ -14,25 +16,25 @@ import (
 // in the package asks which one it has.
 type backend interface {
 	// open returns the session that a cookie value names, or why none.
-	open(ctx context.Context, tok string, now time.Time) (Opened, error)
+	open(ctx context.Context, tok string, now time.Time) (driver.Opened, error)
 	// reissue returns tok issued again under the primary key, or "" when
 	// the session must be written again to get a new cookie.
 	reissue(tok string) string
 	// save writes w and reports where the session now lives.
 	save(ctx context.Context, w *write) (saved, error)
 	// expired forgets a session found past its deadline.
-	expired(ctx context.Context, id Hash) error
+	expired(ctx context.Context, id driver.Hash) error
 	// end ends one session, named by a hash that may since have been
 	// renewed (a store follows the forward). until is when it would end
 	// anyway (zero when not known): a cookie backend refuses its cookies
 	// until then.
-	end(ctx context.Context, id Hash, until time.Time) error
+	end(ctx context.Context, id driver.Hash, until time.Time) error
 	// endUser ends every session of user but keep. n is how many, or -1
 	// when that cannot be known; reseal says that keep ended too and must
 	// be written again to survive.
-	endUser(ctx context.Context, user string, keep Hash) (n int, reseal bool, err error)
+	endUser(ctx context.Context, user string, keep driver.Hash) (n int, reseal bool, err error)
 	// list returns the user's sessions, as Store.ListUser.
-	list(ctx context.Context, user string) ([]Info, error)
+	list(ctx context.Context, user string) ([]driver.Info, error)
 	// limits reports whether the backend can count a user's sessions
 	// (Config.MaxSessionsPerUser).
 	limits() bool
@@ -40,19 +42,19 @@ type backend interface {
 
 // write is one commit of a session, as the Session prepares it.
 type write struct {
-	c     Commit         // c.ID is fresh for a creation or renewal
+	c     driver.Commit  // c.ID is fresh for a creation or renewal
 	id    [IDSize]byte   // the session ID behind c.ID when it is fresh
 	vals  map[string]any // the values after c, as this request sees them
-	prev  Meta           // the metadata this request loaded (zero for a new session)
+	prev  driver.Meta    // the metadata this request loaded (zero for a new session)
 	renew bool           // c.ID is fresh
 	now   time.Time
 }
 
 // saved is where a write left the session.
 type saved struct {
-	id    Hash           // the hash the session now lives under
+	id    driver.Hash    // the hash the session now lives under
 	token string         // the new cookie value, "" to leave the cookie alone
-	meta  Meta           // the metadata as stored
+	meta  driver.Meta    // the metadata as stored
 	vals  map[string]any // the values as stored
 }
 
@@ -64,25 +66,25 @@ const maxForwardHops = 8
 // Server mode
 
 type serverBackend struct {
-	store  Store
+	store  driver.Store
 	tokens *tokens
 }
 
-func (b *serverBackend) open(ctx context.Context, tok string, now time.Time) (Opened, error) {
+func (b *serverBackend) open(ctx context.Context, tok string, now time.Time) (driver.Opened, error) {
 	h, fallback, reason := b.tokens.verify(tok, now)
 	if reason != "" {
-		return Opened{Refused: reason}, nil
+		return driver.Opened{Refused: reason}, nil
 	}
 	rec, err := b.store.Load(ctx, h)
 	switch {
-	case errors.Is(err, ErrRenewed):
-		return Opened{ID: h, Refused: ReasonRenewed}, nil
+	case errors.Is(err, driver.ErrRenewed):
+		return driver.Opened{ID: h, Refused: ReasonRenewed}, nil
 	case errors.Is(err, ErrNotFound):
-		return Opened{ID: h, Refused: ReasonNotFound}, nil
+		return driver.Opened{ID: h, Refused: ReasonNotFound}, nil
 	case err != nil:
-		return Opened{}, err
+		return driver.Opened{}, err
 	}
-	return Opened{Record: rec, ID: h, Fallback: fallback}, nil
+	return driver.Opened{Record: rec, ID: h, Fallback: fallback}, nil
 }
 
 func (b *serverBackend) reissue(tok string) string { return b.tokens.reissue(tok) }
@@ -96,7 +98,7 @@ func (b *serverBackend) save(ctx context.Context, w *write) (saved, error) {
 		}
 		return out, nil
 	}
-	var moved *RenewedError
+	var moved *driver.RenewedError
 	if errors.As(err, &moved) {
 		return b.follow(ctx, w, moved.To)
 	}
@@ -111,10 +113,10 @@ func (b *serverBackend) save(ctx context.Context, w *write) (saved, error) {
 // authentication times changes; a session that a login gave to another
 // user (or to a user, from an anonymous one) is not this request's to
 // write, and follow returns *RenewedError for it.
-func (b *serverBackend) follow(ctx context.Context, w *write, to Hash) (saved, error) {
+func (b *serverBackend) follow(ctx context.Context, w *write, to driver.Hash) (saved, error) {
 	for range maxForwardHops {
 		rec, err := b.store.Load(ctx, to)
-		var moved *RenewedError
+		var moved *driver.RenewedError
 		if errors.As(err, &moved) {
 			to = moved.To
 			continue
@@ -123,9 +125,9 @@ func (b *serverBackend) follow(ctx context.Context, w *write, to Hash) (saved, e
 			return saved{}, err
 		}
 		if rec.UserID != w.prev.UserID || rec.UserID != w.c.Meta.UserID {
-			return saved{}, &RenewedError{To: to}
+			return saved{}, &driver.RenewedError{To: to}
 		}
-		c := Commit{ID: to, Meta: rec.Meta, Clear: w.c.Clear, Delete: w.c.Delete, Set: w.c.Set}
+		c := driver.Commit{ID: to, Meta: rec.Meta, Clear: w.c.Clear, Delete: w.c.Delete, Set: w.c.Set}
 		c.Meta.LastSeen = later(rec.LastSeen, w.c.Meta.LastSeen)
 		c.Meta.AuthTime = later(rec.AuthTime, w.c.Meta.AuthTime)
 		err = b.store.Commit(ctx, &c)
@@ -145,18 +147,20 @@ func (b *serverBackend) follow(ctx context.Context, w *write, to Hash) (saved, e
 // store whose forwards loop, or a session renewed in a tight loop.
 var errTooManyHops = fmt.Errorf("latch: the session was renewed more than %d times during one request", maxForwardHops)
 
-func (b *serverBackend) expired(ctx context.Context, id Hash) error { return b.store.Delete(ctx, id) }
-
-func (b *serverBackend) end(ctx context.Context, id Hash, _ time.Time) error {
+func (b *serverBackend) expired(ctx context.Context, id driver.Hash) error {
 	return b.store.Delete(ctx, id)
 }
 
-func (b *serverBackend) endUser(ctx context.Context, user string, keep Hash) (int, bool, error) {
+func (b *serverBackend) end(ctx context.Context, id driver.Hash, _ time.Time) error {
+	return b.store.Delete(ctx, id)
+}
+
+func (b *serverBackend) endUser(ctx context.Context, user string, keep driver.Hash) (int, bool, error) {
 	n, err := b.store.DeleteUser(ctx, user, keep)
 	return n, false, err
 }
 
-func (b *serverBackend) list(ctx context.Context, user string) ([]Info, error) {
+func (b *serverBackend) list(ctx context.Context, user string) ([]driver.Info, error) {
 	return b.store.ListUser(ctx, user)
 }
 
@@ -172,7 +176,7 @@ func later(a, b time.Time) time.Time {
 
 // applyCommit returns base's values with c's changes applied, as a store
 // applies them.
-func applyCommit(base map[string]any, c *Commit) map[string]any {
+func applyCommit(base map[string]any, c *driver.Commit) map[string]any {
 	out := make(map[string]any, len(base)+len(c.Set))
 	if !c.Clear {
 		maps.Copy(out, base)
@@ -188,11 +192,11 @@ func applyCommit(base map[string]any, c *Commit) map[string]any {
 // Cookie mode
 
 type cookieBackend struct {
-	st   Stateless
+	st   driver.Stateless
 	name string
 }
 
-func (b *cookieBackend) open(ctx context.Context, tok string, now time.Time) (Opened, error) {
+func (b *cookieBackend) open(ctx context.Context, tok string, now time.Time) (driver.Opened, error) {
 	return b.st.Open(ctx, b.name, tok, now)
 }
 
@@ -204,7 +208,7 @@ func (b *cookieBackend) reissue(string) string { return "" }
 // cookie it replaces, so that a copy taken before a demotion, or before a
 // value was popped, is refused from now on.
 func (b *cookieBackend) save(ctx context.Context, w *write) (saved, error) {
-	tok, err := b.st.Seal(ctx, b.name, w.c.ID, &Record{Meta: w.c.Meta, Values: w.vals}, w.now)
+	tok, err := b.st.Seal(ctx, b.name, w.c.ID, &driver.Record{Meta: w.c.Meta, Values: w.vals}, w.now)
 	if err != nil {
 		return saved{}, fmt.Errorf("latch: seal session cookie: %w", err)
 	}
@@ -227,7 +231,7 @@ func (b *cookieBackend) save(ctx context.Context, w *write) (saved, error) {
 // at now, can still be opened: a copy that another request sealed meanwhile
 // may carry a later last-seen time than m, but none passes the absolute
 // deadline or now plus the idle timeout.
-func cookiesEnd(m *Meta, now time.Time) time.Time {
+func cookiesEnd(m *driver.Meta, now time.Time) time.Time {
 	end := now.Add(m.IdleTimeout)
 	if abs := m.AbsoluteDeadline(); abs.Before(end) {
 		end = abs
@@ -235,12 +239,12 @@ func cookiesEnd(m *Meta, now time.Time) time.Time {
 	return end.Add(m.Grace)
 }
 
-func (b *cookieBackend) expired(context.Context, Hash) error { return nil }
+func (b *cookieBackend) expired(context.Context, driver.Hash) error { return nil }
 
 // end refuses the session's cookies until they would expire anyway.
 // Without revocations a Stateless cannot, and a copy of the cookie stays
 // valid until its timeouts (see package cookiestore).
-func (b *cookieBackend) end(ctx context.Context, id Hash, until time.Time) error {
+func (b *cookieBackend) end(ctx context.Context, id driver.Hash, until time.Time) error {
 	err := b.st.Revoke(ctx, id, until)
 	if errors.Is(err, ErrNotSupported) {
 		return nil
@@ -248,14 +252,14 @@ func (b *cookieBackend) end(ctx context.Context, id Hash, until time.Time) error
 	return err
 }
 
-func (b *cookieBackend) endUser(ctx context.Context, user string, keep Hash) (int, bool, error) {
+func (b *cookieBackend) endUser(ctx context.Context, user string, keep driver.Hash) (int, bool, error) {
 	if err := b.st.RevokeUser(ctx, user); err != nil {
 		return 0, false, err
 	}
 	return -1, !keep.IsZero(), nil
 }
 
-func (b *cookieBackend) list(context.Context, string) ([]Info, error) {
+func (b *cookieBackend) list(context.Context, string) ([]driver.Info, error) {
 	return nil, fmt.Errorf("latch: list sessions: a cookie store keeps no list of them: %w", ErrNotSupported)
 }
 

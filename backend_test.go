@@ -6,33 +6,35 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	"github.com/latchsec/latch/driver"
 )
 
 // forwardStore is a minimal Store for the follow logic: records and
 // forwards in maps, no expiry, no index.
 type forwardStore struct {
-	recs    map[Hash]*Record
-	fwd     map[Hash]Hash
-	commits []Commit
+	recs    map[driver.Hash]*driver.Record
+	fwd     map[driver.Hash]driver.Hash
+	commits []driver.Commit
 }
 
-func (f *forwardStore) Load(_ context.Context, id Hash) (*Record, error) {
+func (f *forwardStore) Load(_ context.Context, id driver.Hash) (*driver.Record, error) {
 	if to, ok := f.fwd[id]; ok {
-		return nil, &RenewedError{To: to}
+		return nil, &driver.RenewedError{To: to}
 	}
 	if r, ok := f.recs[id]; ok {
-		return &Record{Meta: r.Meta, Values: maps.Clone(r.Values)}, nil
+		return &driver.Record{Meta: r.Meta, Values: maps.Clone(r.Values)}, nil
 	}
 	return nil, ErrNotFound
 }
 
-func (f *forwardStore) Commit(_ context.Context, c *Commit) error {
+func (f *forwardStore) Commit(_ context.Context, c *driver.Commit) error {
 	base := c.ID
 	if !c.From.IsZero() {
 		base = c.From
 	}
 	if to, ok := f.fwd[base]; ok && !(c.Create && c.From.IsZero()) {
-		return &RenewedError{To: to}
+		return &driver.RenewedError{To: to}
 	}
 	r, ok := f.recs[base]
 	if !ok && !(c.Create && c.From.IsZero()) {
@@ -43,7 +45,7 @@ func (f *forwardStore) Commit(_ context.Context, c *Commit) error {
 		vals = r.Values
 	}
 	f.commits = append(f.commits, *c)
-	f.recs[c.ID] = &Record{Meta: c.Meta, Values: applyCommit(vals, c)}
+	f.recs[c.ID] = &driver.Record{Meta: c.Meta, Values: applyCommit(vals, c)}
 	if !c.From.IsZero() {
 		delete(f.recs, c.From)
 		f.fwd[c.From] = c.ID
@@ -51,54 +53,54 @@ func (f *forwardStore) Commit(_ context.Context, c *Commit) error {
 	return nil
 }
 
-func (f *forwardStore) Delete(context.Context, Hash) error { return ErrNotSupported }
-func (f *forwardStore) ListUser(context.Context, string) ([]Info, error) {
+func (f *forwardStore) Delete(context.Context, driver.Hash) error { return ErrNotSupported }
+func (f *forwardStore) ListUser(context.Context, string) ([]driver.Info, error) {
 	return nil, ErrNotSupported
 }
-func (f *forwardStore) DeleteUser(context.Context, string, Hash) (int, error) {
+func (f *forwardStore) DeleteUser(context.Context, string, driver.Hash) (int, error) {
 	return 0, ErrNotSupported
 }
 
 func TestFollow(t *testing.T) {
 	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-	h := func(b byte) Hash { return Hash{b} }
-	stale := Meta{UserID: "alice", Created: t0, LastSeen: t0, AuthTime: t0, IdleTimeout: time.Hour, AbsoluteTimeout: 2 * time.Hour}
+	h := func(b byte) driver.Hash { return driver.Hash{b} }
+	stale := driver.Meta{UserID: "alice", Created: t0, LastSeen: t0, AuthTime: t0, IdleTimeout: time.Hour, AbsoluteTimeout: 2 * time.Hour}
 	renewed := stale
 	renewed.AuthTime, renewed.LastSeen = t0.Add(time.Minute), t0.Add(time.Minute)
 	renewed.Remember, renewed.IdleTimeout = true, 3*time.Hour
 
 	tests := []struct {
 		name     string
-		prevUser string        // the user the request loaded; default alice
-		user     string        // the user of the session at the end of the chain
-		fwd      map[Hash]Hash // forwards, starting at hash 1
-		end      Hash          // where the chain ends: the record, if any
-		renew    bool          // the write is a renewal from hash 1
-		wantID   Hash
+		prevUser string                      // the user the request loaded; default alice
+		user     string                      // the user of the session at the end of the chain
+		fwd      map[driver.Hash]driver.Hash // forwards, starting at hash 1
+		end      driver.Hash                 // where the chain ends: the record, if any
+		renew    bool                        // the write is a renewal from hash 1
+		wantID   driver.Hash
 		wantErr  error
 	}{
-		{name: "update lands on the renewed session", user: "alice", fwd: map[Hash]Hash{h(1): h(2)}, end: h(2), wantID: h(2)},
-		{name: "renewal lands on the renewed session as an update", user: "alice", fwd: map[Hash]Hash{h(1): h(2)}, end: h(2), renew: true, wantID: h(2)},
-		{name: "a chain is followed to its end", user: "alice", fwd: map[Hash]Hash{h(1): h(2), h(2): h(3), h(3): h(4)}, end: h(4), wantID: h(4)},
-		{name: "another user's session is not written", user: "bob", fwd: map[Hash]Hash{h(1): h(2)}, end: h(2), wantErr: ErrRenewed},
-		{name: "an anonymous session's write does not land after a login", prevUser: "-", user: "alice", fwd: map[Hash]Hash{h(1): h(2)}, end: h(2), wantErr: ErrRenewed},
-		{name: "a session that ended after its renewal is ended", fwd: map[Hash]Hash{h(1): h(2)}, wantErr: ErrNotFound},
-		{name: "a cycle of forwards is a store error", fwd: map[Hash]Hash{h(1): h(2), h(2): h(3), h(3): h(2)}, wantErr: errTooManyHops},
+		{name: "update lands on the renewed session", user: "alice", fwd: map[driver.Hash]driver.Hash{h(1): h(2)}, end: h(2), wantID: h(2)},
+		{name: "renewal lands on the renewed session as an update", user: "alice", fwd: map[driver.Hash]driver.Hash{h(1): h(2)}, end: h(2), renew: true, wantID: h(2)},
+		{name: "a chain is followed to its end", user: "alice", fwd: map[driver.Hash]driver.Hash{h(1): h(2), h(2): h(3), h(3): h(4)}, end: h(4), wantID: h(4)},
+		{name: "another user's session is not written", user: "bob", fwd: map[driver.Hash]driver.Hash{h(1): h(2)}, end: h(2), wantErr: driver.ErrRenewed},
+		{name: "an anonymous session's write does not land after a login", prevUser: "-", user: "alice", fwd: map[driver.Hash]driver.Hash{h(1): h(2)}, end: h(2), wantErr: driver.ErrRenewed},
+		{name: "a session that ended after its renewal is ended", fwd: map[driver.Hash]driver.Hash{h(1): h(2)}, wantErr: ErrNotFound},
+		{name: "a cycle of forwards is a store error", fwd: map[driver.Hash]driver.Hash{h(1): h(2), h(2): h(3), h(3): h(2)}, wantErr: errTooManyHops},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := &forwardStore{recs: map[Hash]*Record{}, fwd: maps.Clone(tt.fwd)}
+			st := &forwardStore{recs: map[driver.Hash]*driver.Record{}, fwd: maps.Clone(tt.fwd)}
 			if !tt.end.IsZero() {
 				m := renewed
 				m.UserID = tt.user
-				st.recs[tt.end] = &Record{Meta: m, Values: map[string]any{"kept": "yes", "gone": "x"}}
+				st.recs[tt.end] = &driver.Record{Meta: m, Values: map[string]any{"kept": "yes", "gone": "x"}}
 			}
 			prev := stale
 			if tt.prevUser == "-" {
 				prev.UserID = ""
 			}
 			w := &write{prev: prev, renew: tt.renew, now: t0.Add(2 * time.Minute)}
-			w.c = Commit{ID: h(1), Meta: prev, Delete: []string{"gone"}, Set: map[string]any{"new": "v"}}
+			w.c = driver.Commit{ID: h(1), Meta: prev, Delete: []string{"gone"}, Set: map[string]any{"new": "v"}}
 			w.c.Meta.LastSeen = w.now
 			if tt.renew {
 				w.c.ID, w.c.From, w.c.Create = h(7), h(1), true

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/latchsec/latch/driver"
 )
 
 // dirty reports whether values or metadata changed.
@@ -102,7 +104,7 @@ func (s *Session) prepare(now time.Time, renew bool) *write {
 // adopt makes the saved session the request's view of it.
 func (s *Session) adopt(w *write, out *saved) {
 	wasStored, old := s.stored, s.hash
-	s.base = &Record{Meta: out.meta, Values: out.vals}
+	s.base = &driver.Record{Meta: out.meta, Values: out.vals}
 	s.meta = out.meta
 	s.changes, s.cleared, s.metaSet = nil, false, false
 	s.stored = true
@@ -165,7 +167,7 @@ func (s *Session) commitHeader(h http.Header) error {
 // one's is left alone, since the browser most likely holds the new one.
 func (s *Session) lost(err error) {
 	reason := "ended during the request; its changes were not saved"
-	renewed := errors.Is(err, ErrRenewed)
+	renewed := errors.Is(err, driver.ErrRenewed)
 	if renewed {
 		reason = "renewed into another user's session during the request; its changes were not saved"
 	}

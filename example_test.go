@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 )
 
@@ -145,7 +146,7 @@ func ExampleListSessions() {
 
 	// The admin tool: list alice's sessions, then end the Firefox one.
 	ctx := context.Background()
-	list, err := latch.ListSessions(ctx, store, "alice", latch.Hash{}, time.Now())
+	list, err := latch.ListSessions(ctx, store, "alice", driver.Hash{}, time.Now())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func ExampleListSessions() {
 	}
 	fmt.Println("bob revokes it:", latch.RevokeSession(ctx, store, "bob", firefox))
 	fmt.Println("alice revokes it:", latch.RevokeSession(ctx, store, "alice", firefox))
-	list, _ = latch.ListSessions(ctx, store, "alice", latch.Hash{}, time.Now())
+	list, _ = latch.ListSessions(ctx, store, "alice", driver.Hash{}, time.Now())
 	fmt.Println(len(list), "session left:", list[0].UserAgent)
 	// Unordered output:
 	// Firefox/145.0 ends in 30m0s

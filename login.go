@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+
+	"github.com/latchsec/latch/driver"
 )
 
 // LoginOption changes how Login records a session.
@@ -178,18 +180,18 @@ func (s *Session) snapshot() (undo func()) {
 
 // reset makes s a fresh anonymous session.
 func (s *Session) reset() {
-	s.stored, s.hash, s.token, s.base = false, Hash{}, "", nil
-	s.meta = Meta{}
+	s.stored, s.hash, s.token, s.base = false, driver.Hash{}, "", nil
+	s.meta = driver.Meta{}
 	s.changes, s.cleared, s.metaSet = nil, false, false
 	s.sendCookie = false
-	s.renewed = Hash{}
+	s.renewed = driver.Hash{}
 }
 
 // rebase turns s into a not-yet-stored session that carries its current
 // view of the values and metadata.
 func (s *Session) rebase() {
 	vals := s.values()
-	s.stored, s.hash, s.token, s.base = false, Hash{}, "", nil
+	s.stored, s.hash, s.token, s.base = false, driver.Hash{}, "", nil
 	s.cleared = true
 	s.changes = make(map[string]pending, len(vals))
 	for k, v := range vals {

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/latchsec/latch/driver"
 )
 
 // Defaults for the Config fields. They follow OWASP's session management
@@ -44,10 +46,10 @@ type Config struct {
 	// Store keeps the sessions on the server: memstore for one process,
 	// boltstore for one machine, redisstore or pgstore for several. Set
 	// exactly one of Store and Stateless.
-	Store Store
+	Store driver.Store
 	// Stateless keeps each session in its cookie instead (package
 	// cookiestore): nothing on the server but, optionally, revocations.
-	Stateless Stateless
+	Stateless driver.Stateless
 
 	// Keys signs session tokens. Default: LoadKeys(), from the LATCH_KEYS
 	// or LATCH_KEYS_FILE environment variable; New fails without keys.
@@ -289,7 +291,7 @@ func (m *Manager) Config() Config { return m.cfg }
 // the Manager's store and clock, and reports a store failure as an
 // EventStoreError.
 func (m *Manager) Sessions(ctx context.Context, userID string, current *Session) ([]SessionInfo, error) {
-	var cur Hash
+	var cur driver.Hash
 	if current != nil {
 		cur = current.hashNow()
 	}
@@ -319,7 +321,7 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 // RevokeUser ends every session of a user, for example when the account is
 // disabled or deleted (ASVS 7.4.2), and returns how many it ended.
 func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
-	n, _, err := m.backend.endUser(ctx, userID, Hash{})
+	n, _, err := m.backend.endUser(ctx, userID, driver.Hash{})
 	if err != nil {
 		return n, m.storeError(ctx, fmt.Errorf("latch: revoke user: %w", err))
 	}

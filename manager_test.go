@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/internal/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
@@ -27,14 +28,14 @@ func newClock() *clock { return latchtest.NewClock(time.Date(2026, 11, 29, 9, 0,
 // countingStore wraps a real store, counts the calls that reach it, and can
 // be made to fail.
 type countingStore struct {
-	latch.Store
+	driver.Store
 	loads, commits atomic.Int64
 	fail           atomic.Bool
 }
 
 var errDown = errors.New("store is down")
 
-func (s *countingStore) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+func (s *countingStore) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	s.loads.Add(1)
 	if s.fail.Load() {
 		return nil, errDown
@@ -42,7 +43,7 @@ func (s *countingStore) Load(ctx context.Context, id latch.Hash) (*latch.Record,
 	return s.Store.Load(ctx, id)
 }
 
-func (s *countingStore) Commit(ctx context.Context, c *latch.Commit) error {
+func (s *countingStore) Commit(ctx context.Context, c *driver.Commit) error {
 	s.commits.Add(1)
 	if s.fail.Load() {
 		return errDown

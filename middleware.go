@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchsec/latch/driver"
 )
 
 // errCommitFailed is returned by Write after the session could not be
@@ -103,7 +105,7 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 }
 
 // endReason says which timeout has ended rec at now, or "".
-func endReason(rec *Record, now time.Time) Reason {
+func endReason(rec *driver.Record, now time.Time) Reason {
 	switch {
 	case !now.Before(rec.AbsoluteDeadline()):
 		return ReasonAbsolute
@@ -158,7 +160,7 @@ func findCookie(h http.Header, name string) (value string, n int) {
 
 // cookie returns a Set-Cookie header value. meta is nil for a cookie that
 // tells the browser to drop the session.
-func (m *Manager) cookie(value string, meta *Meta) string {
+func (m *Manager) cookie(value string, meta *driver.Meta) string {
 	var b strings.Builder
 	b.Grow(len(m.cfg.CookieName) + len(value) + 80)
 	b.WriteString(m.cfg.CookieName)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
 )
 
@@ -19,13 +20,13 @@ import (
 // looked up, so a fuzz target can tell whether a lookup was for a session
 // latch itself issued.
 type hashLog struct {
-	latch.Store
+	driver.Store
 	mu        sync.Mutex
-	committed map[latch.Hash]bool
-	foreign   []latch.Hash // loads of hashes never committed
+	committed map[driver.Hash]bool
+	foreign   []driver.Hash // loads of hashes never committed
 }
 
-func (s *hashLog) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+func (s *hashLog) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	s.mu.Lock()
 	if !s.committed[id] {
 		s.foreign = append(s.foreign, id)
@@ -34,7 +35,7 @@ func (s *hashLog) Load(ctx context.Context, id latch.Hash) (*latch.Record, error
 	return s.Store.Load(ctx, id)
 }
 
-func (s *hashLog) Commit(ctx context.Context, c *latch.Commit) error {
+func (s *hashLog) Commit(ctx context.Context, c *driver.Commit) error {
 	s.mu.Lock()
 	s.committed[c.ID] = true
 	s.mu.Unlock()
@@ -56,7 +57,7 @@ func FuzzCookieHeader(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { ms.Close() })
-	store := &hashLog{Store: ms, committed: map[latch.Hash]bool{}}
+	store := &hashLog{Store: ms, committed: map[driver.Hash]bool{}}
 	m, err := latch.New(latch.Config{
 		Store:      store,
 		Keys:       testKeys(f, "k1"),

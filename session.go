@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/latchsec/latch/driver"
 )
 
 // Errors of the Session API.
@@ -22,6 +24,18 @@ var (
 	ErrHeadersSent = errors.New("latch: the response has already begun, so the session cookie cannot change: call Login, Renew and Reauthenticate before writing the response")
 	// ErrNotAuthenticated means an operation needs a logged-in session.
 	ErrNotAuthenticated = errors.New("latch: the session is not authenticated")
+
+	// ErrNotFound means there is no such thing: no value under the key
+	// (Session.GetJSON), no session with the handle (Manager.Revoke). It
+	// is driver.ErrNotFound, which stores return.
+	ErrNotFound = driver.ErrNotFound
+	// ErrSessionLimit means the user already has Config.MaxSessionsPerUser
+	// sessions and Config.RefuseOverLimit is set (Login).
+	ErrSessionLimit = driver.ErrSessionLimit
+	// ErrNotSupported means the sessions' backend cannot do the operation:
+	// listing or revoking one session of cookie sessions, or revoking any
+	// without revocations configured (see package cookiestore).
+	ErrNotSupported = driver.ErrNotSupported
 )
 
 type ctxKey struct{}
@@ -70,11 +84,11 @@ type Session struct {
 	client string         // set lazily by clientAddr
 
 	mu      sync.Mutex
-	stored  bool    // a record exists in the store under hash
-	hash    Hash    // the store key of the session, zero when not stored
-	token   string  // the cookie value for hash
-	base    *Record // the stored record, read-only; nil when not stored
-	meta    Meta    // working metadata
+	stored  bool           // a record exists in the store under hash
+	hash    driver.Hash    // the store key of the session, zero when not stored
+	token   string         // the cookie value for hash
+	base    *driver.Record // the stored record, read-only; nil when not stored
+	meta    driver.Meta    // working metadata
 	changes map[string]pending
 	cleared bool
 	metaSet bool // meta changed beyond a touch
@@ -84,7 +98,7 @@ type Session struct {
 	headerDone   bool // the response has begun
 	noTouch      bool // this request must not extend the session
 	ended        Reason
-	renewed      Hash // the session the cookie named, when another request renewed it
+	renewed      driver.Hash // the session the cookie named, when another request renewed it
 }
 
 // Lookup returns the value stored under key and whether there is one.
@@ -265,7 +279,7 @@ func (s *Session) Handle() string {
 	return h.Handle()
 }
 
-func (s *Session) hashNow() Hash {
+func (s *Session) hashNow() driver.Hash {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hash

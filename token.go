@@ -134,7 +134,7 @@ func (t *tokens) sign(id *[IDSize]byte) string {
 // verify checks a token: shape and length first, then the key, then the
 // MAC in constant time. It returns the session ID's hash and whether the
 // token was signed by a fallback key. No store is consulted.
-func (t *tokens) verify(tok string, now time.Time) (h Hash, fallback bool, reason Reason) {
+func (t *tokens) verify(tok string, now time.Time) (h driver.Hash, fallback bool, reason Reason) {
 	if len(tok) > MaxTokenLen || len(tok) < 2+tokenB64Len {
 		return h, false, ReasonMalformed
 	}

@@ -3,6 +3,8 @@ package latch
 import (
 	"context"
 	"time"
+
+	"github.com/latchsec/latch/driver"
 )
 
 // SessionInfo describes one of a user's sessions for a "your sessions"
@@ -39,11 +41,11 @@ func (si SessionInfo) Deadline() time.Time {
 // request learns which timeout ended it; ListSessions leaves such sessions
 // out, as latch would refuse them. A store error is returned as the store
 // reported it.
-func ListSessions(ctx context.Context, st Store, userID string, current Hash, now time.Time) ([]SessionInfo, error) {
+func ListSessions(ctx context.Context, st driver.Store, userID string, current driver.Hash, now time.Time) ([]SessionInfo, error) {
 	return listSessions(ctx, st.ListUser, userID, current, now)
 }
 
-func listSessions(ctx context.Context, list func(context.Context, string) ([]Info, error), userID string, current Hash, now time.Time) ([]SessionInfo, error) {
+func listSessions(ctx context.Context, list func(context.Context, string) ([]driver.Info, error), userID string, current driver.Hash, now time.Time) ([]SessionInfo, error) {
 	infos, err := list(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -80,11 +82,11 @@ func listSessions(ctx context.Context, list func(context.Context, string) ([]Inf
 // returns ErrNotFound then, and a store error as the store reported it. A
 // session that another request renews between the listing and the
 // deletion is still ended: Store.Delete follows the renewal.
-func RevokeSession(ctx context.Context, st Store, userID, handle string) error {
-	return revokeSession(ctx, st.ListUser, func(ctx context.Context, id Hash, _ time.Time) error { return st.Delete(ctx, id) }, userID, handle)
+func RevokeSession(ctx context.Context, st driver.Store, userID, handle string) error {
+	return revokeSession(ctx, st.ListUser, func(ctx context.Context, id driver.Hash, _ time.Time) error { return st.Delete(ctx, id) }, userID, handle)
 }
 
-func revokeSession(ctx context.Context, list func(context.Context, string) ([]Info, error), end func(context.Context, Hash, time.Time) error, userID, handle string) error {
+func revokeSession(ctx context.Context, list func(context.Context, string) ([]driver.Info, error), end func(context.Context, driver.Hash, time.Time) error, userID, handle string) error {
 	infos, err := list(ctx, userID)
 	if err != nil {
 		return err

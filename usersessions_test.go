@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // listStore is a Store that serves fixed per-user lists, records the hashes
@@ -21,19 +22,19 @@ import (
 // given, as a store does within a record's grace: filtering by deadline is
 // the caller's job.
 type listStore struct {
-	users   map[string][]latch.Info
+	users   map[string][]driver.Info
 	listErr error
 	delErr  error
-	deleted []latch.Hash
+	deleted []driver.Hash
 }
 
-func (s *listStore) Load(context.Context, latch.Hash) (*latch.Record, error) {
+func (s *listStore) Load(context.Context, driver.Hash) (*driver.Record, error) {
 	return nil, latch.ErrNotFound
 }
 
-func (s *listStore) Commit(context.Context, *latch.Commit) error { return latch.ErrNotSupported }
+func (s *listStore) Commit(context.Context, *driver.Commit) error { return latch.ErrNotSupported }
 
-func (s *listStore) Delete(ctx context.Context, id latch.Hash) error {
+func (s *listStore) Delete(ctx context.Context, id driver.Hash) error {
 	if s.delErr != nil {
 		return s.delErr
 	}
@@ -41,20 +42,20 @@ func (s *listStore) Delete(ctx context.Context, id latch.Hash) error {
 	return nil
 }
 
-func (s *listStore) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
+func (s *listStore) ListUser(ctx context.Context, userID string) ([]driver.Info, error) {
 	if s.listErr != nil {
 		return nil, s.listErr
 	}
 	return slices.Clone(s.users[userID]), nil
 }
 
-func (s *listStore) DeleteUser(context.Context, string, latch.Hash) (int, error) {
+func (s *listStore) DeleteUser(context.Context, string, driver.Hash) (int, error) {
 	return 0, latch.ErrNotSupported
 }
 
 var errList = errors.New("teststore: list failed")
 
-func hashOf(s string) latch.Hash { return sha256.Sum256([]byte(s)) }
+func hashOf(s string) driver.Hash { return sha256.Sum256([]byte(s)) }
 
 // listFixture is alice's and bob's sessions at t0: alice has a live
 // anonymous-then-logged-in session, a live remember-me session, one past
@@ -62,9 +63,9 @@ func hashOf(s string) latch.Hash { return sha256.Sum256([]byte(s)) }
 // the stores' grace); bob has one live session.
 var t0 = time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
 
-func listFixture() map[string][]latch.Info {
-	meta := func(user string, created, lastSeen, auth time.Duration, idle, abs time.Duration) latch.Meta {
-		return latch.Meta{
+func listFixture() map[string][]driver.Info {
+	meta := func(user string, created, lastSeen, auth time.Duration, idle, abs time.Duration) driver.Meta {
+		return driver.Meta{
 			UserID: user, Created: t0.Add(created), LastSeen: t0.Add(lastSeen), AuthTime: t0.Add(auth),
 			IdleTimeout: idle, AbsoluteTimeout: abs, Grace: 5 * time.Minute,
 			UserAgent: "Firefox/" + user, IP: "192.0.2.1",
@@ -72,7 +73,7 @@ func listFixture() map[string][]latch.Info {
 	}
 	rem := meta("alice", -48*time.Hour, -time.Hour, -48*time.Hour, 7*24*time.Hour, 30*24*time.Hour)
 	rem.Remember = true
-	return map[string][]latch.Info{
+	return map[string][]driver.Info{
 		"alice": {
 			{ID: hashOf("a-old-absolute"), Meta: meta("alice", -13*time.Hour, -time.Minute, -12*time.Hour-time.Second, 30*time.Minute, 12*time.Hour)},
 			{ID: hashOf("a-remember"), Meta: rem},
@@ -97,7 +98,7 @@ func TestListSessions(t *testing.T) {
 	tests := []struct {
 		name        string
 		user        string
-		current     latch.Hash
+		current     driver.Hash
 		now         time.Time
 		listErr     error
 		wantHandles []string
@@ -192,7 +193,7 @@ func TestListSessions(t *testing.T) {
 
 func TestListSessionsFields(t *testing.T) {
 	st := &listStore{users: listFixture()}
-	list, err := latch.ListSessions(t.Context(), st, "alice", latch.Hash{}, t0)
+	list, err := latch.ListSessions(t.Context(), st, "alice", driver.Hash{}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestListSessionsFields(t *testing.T) {
 }
 
 func TestListSessionsEmptyIsJSONList(t *testing.T) {
-	list, err := latch.ListSessions(t.Context(), &listStore{}, "carol", latch.Hash{}, t0)
+	list, err := latch.ListSessions(t.Context(), &listStore{}, "carol", driver.Hash{}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,14 +272,14 @@ func TestRevokeSession(t *testing.T) {
 		listErr     error
 		delErr      error
 		wantErr     error
-		wantDeleted []latch.Hash
+		wantDeleted []driver.Hash
 	}{
-		{name: "own session deleted", user: "alice", handle: live.Handle(), wantDeleted: []latch.Hash{live}},
+		{name: "own session deleted", user: "alice", handle: live.Handle(), wantDeleted: []driver.Hash{live}},
 		{
 			// Revoking is no check of liveness: an expired record still in
 			// its grace may be deleted early.
 			name: "expired session in grace deleted", user: "alice", handle: hashOf("a-idle").Handle(),
-			wantDeleted: []latch.Hash{hashOf("a-idle")},
+			wantDeleted: []driver.Hash{hashOf("a-idle")},
 		},
 		{name: "handle not found", user: "alice", handle: hashOf("nobody").Handle(), wantErr: latch.ErrNotFound},
 		{name: "handle of another user refused", user: "bob", handle: live.Handle(), wantErr: latch.ErrNotFound},
@@ -307,7 +308,7 @@ func TestRevokeSession(t *testing.T) {
 // TestManagerSessionsAndRevoke checks what the Manager adds to ListSessions
 // and RevokeSession: its clock, error prefixes and events.
 func TestManagerSessionsAndRevoke(t *testing.T) {
-	newManager := func(t *testing.T, st latch.Store) (*latch.Manager, *events) {
+	newManager := func(t *testing.T, st driver.Store) (*latch.Manager, *events) {
 		ev := &events{}
 		m, err := latch.New(latch.Config{
 			Store: st, Keys: testKeys(t, "k1"), OnEvent: ev.Add, Now: func() time.Time { return t0 },
