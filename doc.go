@@ -52,8 +52,9 @@
 // before expiry.
 //
 // Regeneration: Session.Login, Session.Reauthenticate and Session.Renew
-// give the session a new ID and delete the old record in the same store
-// operation. Session.Logout deletes the record on the server. Users list
+// give the session a new ID; in the same store operation the old record
+// becomes a forward that no request can load, so the old token never works
+// again. Session.Logout deletes the record on the server. Users list
 // and end their sessions with Manager.Sessions, Manager.Revoke and
 // Session.RevokeOthers; administrators with Manager.RevokeUser.
 // RequireRecentAuth guards sensitive actions.
@@ -75,6 +76,22 @@
 // Set-Cookie unless the token changed. A request that changes values
 // commits only the keys it changed, applied atomically by the store, so
 // concurrent requests on one session never undo each other.
+//
+// A browser sends requests in parallel, so one request may renew the
+// session while another writes to it, logs out, or is revoked. Every store
+// orders the two: a request that loaded the session before another renewed
+// it lands its changes on the renewed session (for the same user) and
+// sends no cookie that could replace the new one; a logout or revocation
+// that returns success has ended the session under every ID a concurrent
+// renewal gave it. Session.Ended reports ReasonRenewed for a request that
+// came with a cookie replaced meanwhile, and its cookie is left alone.
+//
+// # Stores
+//
+// A store keeps sessions for the Manager: memstore (one process), boltstore
+// (one machine), redisstore and pgstore (several), or cookiestore (in the
+// cookie, Config.Stateless). Writing a store of your own means implementing
+// the contract in package driver, and running package storetest against it.
 //
 // # Events
 //
