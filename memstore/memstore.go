@@ -118,7 +118,7 @@ import (
 	"github.com/latchsec/latch/driver"
 )
 
-// Defaults of Options.
+// Defaults for the zero fields of Options.
 const (
 	DefaultSweepInterval = time.Minute
 	DefaultSweepBatch    = 1024
@@ -128,19 +128,22 @@ const (
 // must be a power of two no larger than 64 (locks are chosen by bit mask).
 const shardCount = 64
 
-// Options configure a Store. The zero value is valid.
+// Options configure a Store. The zero value is ready to use; each field
+// documents its default.
 type Options struct {
 	// Now returns the current time, against which expiry is decided.
 	// Default: time.Now. Tests inject a fake clock here.
 	Now func() time.Time
-	// SweepInterval is how often the background sweeper removes expired
-	// sessions from memory. Default: DefaultSweepInterval (one minute).
-	// Must not be negative.
+	// SweepInterval is the pause between two sweeps of the background
+	// goroutine that removes expired sessions from memory. Zero means
+	// DefaultSweepInterval (one minute); a negative value starts no
+	// background sweeper (call Store.Sweep yourself). Expired sessions are
+	// never returned, swept or not.
 	SweepInterval time.Duration
-	// SweepBatch is the largest number of expired sessions the sweeper
-	// removes while it holds one shard's lock (a batch also ends after
-	// about 200 microseconds). Default: DefaultSweepBatch. Must not be
-	// negative.
+	// SweepBatch is the largest number of expired sessions a sweep removes
+	// while it holds one shard's lock (a batch also ends after about 200
+	// microseconds). Zero means DefaultSweepBatch (1024); New refuses a
+	// negative value.
 	SweepBatch int
 }
 
@@ -221,11 +224,9 @@ type userShard struct {
 	_  [64]byte
 }
 
-// New returns a Store and starts its sweeper.
+// New returns a Store and, unless Options.SweepInterval is negative,
+// starts its sweeper; Close stops it.
 func New(opts Options) (*Store, error) {
-	if opts.SweepInterval < 0 {
-		return nil, fmt.Errorf("memstore: negative SweepInterval %v", opts.SweepInterval)
-	}
 	if opts.SweepBatch < 0 {
 		return nil, fmt.Errorf("memstore: negative SweepBatch %d", opts.SweepBatch)
 	}
@@ -251,13 +252,18 @@ func New(opts Options) (*Store, error) {
 		s.shards[i].overflow = make(map[driver.Hash]*entry)
 		s.users[i].m = make(map[uint64]*entry)
 	}
-	go s.sweeper(interval)
+	if interval > 0 {
+		go s.sweeper(interval)
+	} else {
+		close(s.done)
+	}
 	return s, nil
 }
 
-// Close stops the sweeper and waits for it to return. The store still
-// answers afterwards, and still never returns an expired session, but
-// expired sessions are no longer removed from memory. Close always returns
+// Close stops the background sweeper, if New started one, and waits for it
+// to return. The store still answers afterwards, and still never returns an
+// expired session, but expired sessions are removed from memory only by
+// calls of Sweep. Close always returns
 // nil; calling it again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {

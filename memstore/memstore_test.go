@@ -70,7 +70,7 @@ func TestNewOptions(t *testing.T) {
 	}{
 		{"zero", Options{}, ""},
 		{"all set", Options{Now: time.Now, SweepInterval: time.Second, SweepBatch: 10}, ""},
-		{"negative interval", Options{SweepInterval: -time.Second}, "negative SweepInterval"},
+		{"negative interval: no sweeper", Options{SweepInterval: -time.Second}, ""},
 		{"negative batch", Options{SweepBatch: -1}, "negative SweepBatch"},
 	}
 	for _, tc := range tests {
@@ -263,6 +263,35 @@ func TestSweeperRunsAndStops(t *testing.T) {
 	// The store still answers after Close.
 	if _, err := s.Load(bg, hashOf(1)); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Load after Close: got %v, want ErrNotFound", err)
+	}
+}
+
+// TestNegativeSweepIntervalStartsNoSweeper checks that a negative
+// Options.SweepInterval means what it means in every store: no background
+// goroutine, and Sweep called by hand still removes expired sessions.
+func TestNegativeSweepIntervalStartsNoSweeper(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Options{Now: clk.Now, SweepInterval: -1})
+	select {
+	case <-s.done:
+	default:
+		t.Fatal("New started a sweeper with a negative SweepInterval")
+	}
+	if err := s.Commit(bg, &driver.Commit{ID: hashOf(1), Create: true, Meta: meta("", clk.Now(), time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	if _, err := s.Load(bg, hashOf(1)); !errors.Is(err, driver.ErrNotFound) {
+		t.Errorf("Load of an expired, unswept session: got %v, want ErrNotFound", err)
+	}
+	if s.Len() != 1 {
+		t.Errorf("Len before Sweep: got %d, want 1 (nothing swept in the background)", s.Len())
+	}
+	if n := s.Sweep(); n != 1 {
+		t.Errorf("Sweep: removed %d, want 1", n)
+	}
+	if s.Len() != 0 {
+		t.Errorf("Len after Sweep: got %d, want 0", s.Len())
 	}
 }
 

@@ -134,7 +134,8 @@ func (s *Store) sweeper(interval time.Duration) {
 // of the record it replaced, from memory now, shard by shard in batches of
 // at most Options.SweepBatch, and returns how many it removed.
 // The background sweeper calls it every Options.SweepInterval; an
-// application need not. Expired sessions are never returned, swept or not.
+// application need not, unless SweepInterval is negative. Expired sessions
+// are never returned, swept or not.
 func (s *Store) Sweep() int { return s.sweep(nil) }
 
 // sweep is Sweep that gives up early once stop is closed.
