@@ -13,7 +13,7 @@ import (
 // benchStore returns a store holding n sessions of 10 users, with real time.
 func benchStore(b *testing.B, n int) *Store {
 	b.Helper()
-	s := openTest(b, nil, nil)
+	s := openTest(b, nil, Options{})
 	now := time.Now()
 	// One transaction for the whole fixture: n fsyncs would dominate.
 	err := s.update(func(bk buckets) error {

@@ -3,7 +3,7 @@
 //
 // Open the file once at start and close it at shutdown:
 //
-//	store, err := boltstore.Open("/var/lib/myapp/sessions.db", nil)
+//	store, err := boltstore.Open("/var/lib/myapp/sessions.db", boltstore.Options{})
 //	if err != nil {
 //		log.Fatal(err) // e.g. the file is in use by another process
 //	}

@@ -22,7 +22,7 @@ func Example() {
 	}
 	defer os.RemoveAll(dir)
 
-	store, err := boltstore.Open(filepath.Join(dir, "sessions.db"), nil)
+	store, err := boltstore.Open(filepath.Join(dir, "sessions.db"), boltstore.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func Example() {
 	fmt.Println("alice has", len(sessions), "session(s)")
 
 	// A second process gets a clear error instead of hanging.
-	if _, err := boltstore.Open(filepath.Join(dir, "sessions.db"), &boltstore.Options{OpenTimeout: 100 * time.Millisecond}); err != nil {
+	if _, err := boltstore.Open(filepath.Join(dir, "sessions.db"), boltstore.Options{OpenTimeout: 100 * time.Millisecond}); err != nil {
 		fmt.Println("second open refused")
 	}
 	// Output:

@@ -180,7 +180,7 @@ func TestForward(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			tc.run(t, openTest(t, clk, nil), clk)
+			tc.run(t, openTest(t, clk, Options{}), clk)
 		})
 	}
 }
@@ -257,7 +257,7 @@ func TestDeleteFollowsForwards(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			tc.run(t, openTest(t, clk, nil), clk)
+			tc.run(t, openTest(t, clk, Options{}), clk)
 		})
 	}
 }
@@ -292,7 +292,7 @@ func TestDeleteUserFollowsKeep(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			s := openTest(t, clk, nil)
+			s := openTest(t, clk, Options{})
 			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 			mustCommit(t, s, &driver.Commit{ID: x, Create: true, Meta: meta("alice", clk.Now())})
 			keep := tc.run(t, s, clk)
@@ -312,7 +312,7 @@ func TestForwardSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.db")
 	clk := newClock()
-	s, err := Open(path, &Options{Now: clk.Now, SweepInterval: -1})
+	s, err := Open(path, Options{Now: clk.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestForwardSurvivesReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(path, &Options{Now: clk.Now, SweepInterval: -1})
+	s, err = Open(path, Options{Now: clk.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestForwardSurvivesReopen(t *testing.T) {
 func TestSweepForwards(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	s := openTest(t, clk, nil)
+	s := openTest(t, clk, Options{})
 	a, b, c := hashOf("a"), hashOf("b"), hashOf("c")
 	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 	clk.Advance(10 * time.Minute)
@@ -369,7 +369,7 @@ func TestSweepForwards(t *testing.T) {
 // TestBackgroundSweeperRemovesForwards runs the sweeper goroutine.
 func TestBackgroundSweeperRemovesForwards(t *testing.T) {
 	clk := newClock()
-	s := openTest(t, clk, &Options{SweepInterval: time.Millisecond})
+	s := openTest(t, clk, Options{SweepInterval: time.Millisecond})
 	a, b := hashOf("a"), hashOf("b")
 	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("", clk.Now())})
 	clk.Advance(10 * time.Minute)
@@ -391,7 +391,7 @@ func TestBackgroundSweeperRemovesForwards(t *testing.T) {
 func TestOpenUpgradesFormat(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
 	clk := newClock()
-	s, err := Open(path, &Options{Now: clk.Now, SweepInterval: -1})
+	s, err := Open(path, Options{Now: clk.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestOpenUpgradesFormat(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(path, &Options{Now: clk.Now, SweepInterval: -1})
+	s, err = Open(path, Options{Now: clk.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestOpenUpgradesFormat(t *testing.T) {
 func TestConcurrentRenewalsKeepIndexes(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	s := openTest(t, clk, nil)
+	s := openTest(t, clk, Options{})
 	const workers, rounds = 8, 40
 	users := []string{"alice", "bob", "carol"}
 	var wg sync.WaitGroup

@@ -23,19 +23,15 @@ func hashOf(name string) driver.Hash { return sha256.Sum256([]byte(name)) }
 
 // openTest opens a store in a fresh temp dir, closed at the end of the test.
 // The sweeper is off unless opts says otherwise.
-func openTest(t testing.TB, clk *fakeClock, opts *Options) *Store {
+func openTest(t testing.TB, clk *fakeClock, o Options) *Store {
 	t.Helper()
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
 	if o.Now == nil && clk != nil {
 		o.Now = clk.Now
 	}
 	if o.SweepInterval == 0 {
 		o.SweepInterval = -1
 	}
-	s, err := Open(filepath.Join(t.TempDir(), "sessions.db"), &o)
+	s, err := Open(filepath.Join(t.TempDir(), "sessions.db"), o)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

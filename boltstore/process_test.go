@@ -38,7 +38,7 @@ func child(t *testing.T, test string, env ...string) *exec.Cmd {
 func TestOpenInUseOtherProcess(t *testing.T) {
 	if path := os.Getenv(envLockChild); path != "" {
 		start := time.Now()
-		s, err := Open(path, nil) // default OpenTimeout
+		s, err := Open(path, Options{}) // default OpenTimeout
 		if err == nil {
 			s.Close()
 			fmt.Println("RESULT opened")
@@ -49,7 +49,7 @@ func TestOpenInUseOtherProcess(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(path, nil)
+	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestCrashDurability(t *testing.T) {
 		t.Fatalf("child exited before the kill after %d commits: %v", len(acked), err)
 	}
 
-	s, err := Open(path, &Options{OpenTimeout: 5 * time.Second, SweepInterval: -1})
+	s, err := Open(path, Options{OpenTimeout: 5 * time.Second, SweepInterval: -1})
 	if err != nil {
 		t.Fatalf("reopen after kill -9: %v", err)
 	}
@@ -176,7 +176,7 @@ func TestCrashDurability(t *testing.T) {
 // commit is exercised, until it is killed. Each goroutine prints the hash
 // and sequence number of a session after its Commit returns.
 func crashChild(path string) {
-	s, err := Open(path, &Options{SweepInterval: -1})
+	s, err := Open(path, Options{SweepInterval: -1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

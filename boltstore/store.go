@@ -54,17 +54,18 @@ type Options struct {
 	OpenTimeout time.Duration
 	// Now is the clock that decides expiry. Default time.Now.
 	Now func() time.Time
-	// SweepInterval is how often a background goroutine deletes expired
-	// sessions. Default one minute (DefaultSweepInterval); a negative value
-	// disables the sweeper (call Sweep yourself). Expired sessions are
+	// SweepInterval is the pause between two sweeps of the background
+	// goroutine that deletes expired sessions. Zero means
+	// DefaultSweepInterval (one minute); a negative value starts no
+	// background sweeper (call Store.Sweep yourself). Expired sessions are
 	// never returned, swept or not.
 	SweepInterval time.Duration
 	// SweepBatch is the most expired sessions deleted in one transaction, so
-	// that a sweep never holds the write lock for long. Default 1000
-	// (DefaultSweepBatch).
+	// that a sweep never holds the write lock for long. Zero means
+	// DefaultSweepBatch (1000); Open refuses a negative value.
 	SweepBatch int
 	// OnError receives the errors of the background sweeper. They hold no
-	// secret. Default: printed with the standard log package.
+	// secret. Default (nil): printed with the standard log package.
 	OnError func(error)
 }
 
@@ -100,58 +101,55 @@ func (e *inUseError) Is(target error) bool { return target == ErrInUse }
 func (e *inUseError) Unwrap() error        { return berrors.ErrTimeout }
 
 // Open opens the database file at path, creating it (but not its directory)
-// if needed, and starts the background sweeper. opts may be nil for the
-// defaults. Close the Store when done.
+// if needed, and, unless Options.SweepInterval is negative, starts the
+// background sweeper. The zero Options gives the documented defaults.
+// Close the Store when done.
 //
 // A file that another process holds gives an error matching ErrInUse after
 // Options.OpenTimeout. A file that is not a boltstore database is refused.
-func Open(path string, opts *Options) (*Store, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
+func Open(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("boltstore: empty database path")
 	}
-	if o.FileMode == 0 {
-		o.FileMode = DefaultFileMode
+	if opts.FileMode == 0 {
+		opts.FileMode = DefaultFileMode
 	}
-	if o.FileMode&^os.ModePerm != 0 {
-		return nil, fmt.Errorf("boltstore: file mode %v has bits other than permissions", o.FileMode)
+	if opts.FileMode&^os.ModePerm != 0 {
+		return nil, fmt.Errorf("boltstore: file mode %v has bits other than permissions", opts.FileMode)
 	}
-	if o.OpenTimeout < 0 {
-		return nil, fmt.Errorf("boltstore: negative open timeout %v", o.OpenTimeout)
+	if opts.OpenTimeout < 0 {
+		return nil, fmt.Errorf("boltstore: negative open timeout %v", opts.OpenTimeout)
 	}
-	if o.OpenTimeout == 0 {
-		o.OpenTimeout = DefaultOpenTimeout
+	if opts.OpenTimeout == 0 {
+		opts.OpenTimeout = DefaultOpenTimeout
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	if o.SweepInterval == 0 {
-		o.SweepInterval = DefaultSweepInterval
+	if opts.SweepInterval == 0 {
+		opts.SweepInterval = DefaultSweepInterval
 	}
-	if o.SweepBatch < 0 {
-		return nil, fmt.Errorf("boltstore: negative sweep batch %d", o.SweepBatch)
+	if opts.SweepBatch < 0 {
+		return nil, fmt.Errorf("boltstore: negative sweep batch %d", opts.SweepBatch)
 	}
-	if o.SweepBatch == 0 {
-		o.SweepBatch = DefaultSweepBatch
+	if opts.SweepBatch == 0 {
+		opts.SweepBatch = DefaultSweepBatch
 	}
-	if o.OnError == nil {
-		o.OnError = func(err error) { log.Print(err) }
+	if opts.OnError == nil {
+		opts.OnError = func(err error) { log.Print(err) }
 	}
 
 	// Session values may hold secrets (CSRF tokens, OAuth state): refuse a
 	// file that grants more than the mode it would have been created with.
 	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
-		if extra := fi.Mode().Perm() &^ o.FileMode; extra != 0 {
+		if extra := fi.Mode().Perm() &^ opts.FileMode; extra != 0 {
 			return nil, fmt.Errorf("boltstore: %s has permissions %#o, more open than %#o: chmod it, or set Options.FileMode",
-				path, uint32(fi.Mode().Perm()), uint32(o.FileMode))
+				path, uint32(fi.Mode().Perm()), uint32(opts.FileMode))
 		}
 	}
 
-	db, err := bolt.Open(path, o.FileMode, &bolt.Options{
-		Timeout:      o.OpenTimeout,
+	db, err := bolt.Open(path, opts.FileMode, &bolt.Options{
+		Timeout:      opts.OpenTimeout,
 		FreelistType: bolt.FreelistMapType,
 		// NoSync stays false: every acknowledged Commit is on disk.
 	})
@@ -169,9 +167,9 @@ func Open(path string, opts *Options) (*Store, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		db:      db,
-		now:     o.Now,
-		batch:   o.SweepBatch,
-		onError: o.OnError,
+		now:     opts.Now,
+		batch:   opts.SweepBatch,
+		onError: opts.OnError,
 		cancel:  cancel,
 		done:    make(chan struct{}),
 
@@ -180,8 +178,8 @@ func Open(path string, opts *Options) (*Store, error) {
 		writerDone: make(chan struct{}),
 	}
 	go s.writer()
-	if o.SweepInterval > 0 {
-		go s.sweeper(ctx, o.SweepInterval)
+	if opts.SweepInterval > 0 {
+		go s.sweeper(ctx, opts.SweepInterval)
 	} else {
 		close(s.done)
 	}

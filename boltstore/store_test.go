@@ -55,7 +55,7 @@ func TestOpenOptions(t *testing.T) {
 
 	loose := filepath.Join(dir, "loose.db")
 	{
-		s, err := Open(loose, nil)
+		s, err := Open(loose, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,18 +68,19 @@ func TestOpenOptions(t *testing.T) {
 	tests := []struct {
 		name    string
 		path    string
-		opts    *Options
+		opts    Options
 		wantErr string // substring; "" means Open succeeds
 	}{
 		{name: "world-readable file", path: loose, wantErr: "boltstore: " + loose + " has permissions 0644, more open than 0600"},
-		{name: "world-readable file allowed by FileMode", path: loose, opts: &Options{FileMode: 0o644}},
+		{name: "world-readable file allowed by FileMode", path: loose, opts: Options{FileMode: 0o644}},
 		{name: "defaults", path: filepath.Join(dir, "a.db")},
-		{name: "nil options reopen", path: filepath.Join(dir, "a.db")},
-		{name: "explicit options", path: filepath.Join(dir, "b.db"), opts: &Options{FileMode: 0o640, OpenTimeout: time.Second, SweepBatch: 5, SweepInterval: time.Hour}},
+		{name: "zero options reopen", path: filepath.Join(dir, "a.db")},
+		{name: "explicit options", path: filepath.Join(dir, "b.db"), opts: Options{FileMode: 0o640, OpenTimeout: time.Second, SweepBatch: 5, SweepInterval: time.Hour}},
 		{name: "empty path", path: "", wantErr: "boltstore: empty database path"},
-		{name: "file mode with type bits", path: filepath.Join(dir, "c.db"), opts: &Options{FileMode: os.ModeDir | 0o600}, wantErr: "boltstore: file mode"},
-		{name: "negative open timeout", path: filepath.Join(dir, "d.db"), opts: &Options{OpenTimeout: -time.Second}, wantErr: "boltstore: negative open timeout"},
-		{name: "negative sweep batch", path: filepath.Join(dir, "e.db"), opts: &Options{SweepBatch: -1}, wantErr: "boltstore: negative sweep batch"},
+		{name: "file mode with type bits", path: filepath.Join(dir, "c.db"), opts: Options{FileMode: os.ModeDir | 0o600}, wantErr: "boltstore: file mode"},
+		{name: "negative open timeout", path: filepath.Join(dir, "d.db"), opts: Options{OpenTimeout: -time.Second}, wantErr: "boltstore: negative open timeout"},
+		{name: "negative sweep interval: no sweeper", path: filepath.Join(dir, "f.db"), opts: Options{SweepInterval: -1}},
+		{name: "negative sweep batch", path: filepath.Join(dir, "e.db"), opts: Options{SweepBatch: -1}, wantErr: "boltstore: negative sweep batch"},
 		{name: "directory", path: dir, wantErr: "boltstore: open " + dir},
 		{name: "missing directory", path: filepath.Join(dir, "nope", "x.db"), wantErr: "boltstore: open "},
 		{name: "not a bolt file", path: garbage, wantErr: "boltstore: open " + garbage},
@@ -121,7 +122,7 @@ func TestOpenFileMode(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "s.db")
-			s, err := Open(path, &Options{FileMode: tc.mode})
+			s, err := Open(path, Options{FileMode: tc.mode})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,13 +143,13 @@ func TestOpenFileMode(t *testing.T) {
 
 func TestOpenInUseSameProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(path, nil)
+	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	start := time.Now()
-	s2, err := Open(path, &Options{OpenTimeout: 200 * time.Millisecond})
+	s2, err := Open(path, Options{OpenTimeout: 200 * time.Millisecond})
 	if err == nil {
 		s2.Close()
 		t.Fatal("second Open succeeded")
@@ -364,14 +365,14 @@ func TestCommitAndLoad(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			tc.run(t, openTest(t, clk, nil), clk)
+			tc.run(t, openTest(t, clk, Options{}), clk)
 		})
 	}
 }
 
 func TestCommitInvalid(t *testing.T) {
 	clk := newClock()
-	s := openTest(t, clk, nil)
+	s := openTest(t, clk, Options{})
 	tests := []struct {
 		name    string
 		c       *driver.Commit
@@ -457,7 +458,7 @@ func TestMaxPerUser(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			s := openTest(t, clk, nil)
+			s := openTest(t, clk, Options{})
 			names := map[driver.Hash]string{hashOf("new"): "new", hashOf("anon"): "anon"}
 			for i := range tc.existing {
 				name := fmt.Sprintf("s%d", i)
@@ -488,7 +489,7 @@ func TestMaxPerUser(t *testing.T) {
 func TestListAndDeleteUser(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	s := openTest(t, clk, nil)
+	s := openTest(t, clk, Options{})
 	// Created out of order to check the sort.
 	for i, name := range []string{"s2", "s0", "s1"} {
 		created := t0.Add(time.Duration(name[1]-'0') * time.Minute)
@@ -548,7 +549,7 @@ func TestListAndDeleteUser(t *testing.T) {
 func TestDelete(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	s := openTest(t, clk, nil)
+	s := openTest(t, clk, Options{})
 	a := hashOf("a")
 	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 	for _, name := range []string{"present", "already gone"} {
@@ -570,7 +571,7 @@ func TestDelete(t *testing.T) {
 }
 
 func TestContextCancelled(t *testing.T) {
-	s := openTest(t, newClock(), nil)
+	s := openTest(t, newClock(), Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	a := hashOf("a")
@@ -617,7 +618,7 @@ func TestCorruptRecords(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			s := openTest(t, clk, nil)
+			s := openTest(t, clk, Options{})
 			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now()), Set: map[string]any{"k": "v"}})
 			mustCommit(t, s, &driver.Commit{ID: keep, Create: true, Meta: meta("alice", clk.Now())})
 			if err := s.db.Update(func(tx *bolt.Tx) error {
@@ -655,7 +656,7 @@ func TestCorruptRecords(t *testing.T) {
 func TestCorruptRecordDelete(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	s := openTest(t, clk, nil)
+	s := openTest(t, clk, Options{})
 	a := hashOf("a")
 	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta("alice", clk.Now())})
 	if err := s.db.Update(func(tx *bolt.Tx) error {
@@ -680,7 +681,7 @@ func TestReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.db")
 	clk := newClock()
-	s, err := Open(path, &Options{Now: clk.Now})
+	s, err := Open(path, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -695,7 +696,7 @@ func TestReopen(t *testing.T) {
 	if _, err := s.Load(ctx, a); err == nil || !strings.HasPrefix(err.Error(), "boltstore: ") {
 		t.Fatalf("Load after Close: %v; want a boltstore error", err)
 	}
-	s, err = Open(path, &Options{Now: clk.Now})
+	s, err = Open(path, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) driver.Store {
-		s, err := Open(filepath.Join(t.TempDir(), "sessions.db"), &Options{SweepInterval: -1})
+		s, err := Open(filepath.Join(t.TempDir(), "sessions.db"), Options{SweepInterval: -1})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

@@ -37,7 +37,7 @@ func (s *Store) sweeper(ctx context.Context, interval time.Duration) {
 // the error (which matches ErrCorrupt) after the sweep completes.
 //
 // The background sweeper calls Sweep every Options.SweepInterval; calling it
-// directly is only needed when the sweeper is disabled.
+// directly is only needed when SweepInterval is negative.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	total := 0
 	var corrupt []error

@@ -33,7 +33,7 @@ func TestSweep(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			s := openTest(t, clk, &Options{SweepBatch: tc.batch})
+			s := openTest(t, clk, Options{SweepBatch: tc.batch})
 			for i := range tc.sessions {
 				user := ""
 				if i%2 == 0 {
@@ -79,7 +79,7 @@ func TestSweep(t *testing.T) {
 func TestSweepStaleAndCorrupt(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	s := openTest(t, clk, &Options{SweepBatch: 2})
+	s := openTest(t, clk, Options{SweepBatch: 2})
 	live, gone, bad := hashOf("live"), hashOf("gone"), hashOf("bad")
 	mustCommit(t, s, &driver.Commit{ID: live, Create: true, Meta: meta("alice", clk.Now())})
 	mustCommit(t, s, &driver.Commit{ID: bad, Create: true, Meta: meta("alice", clk.Now())})
@@ -140,7 +140,7 @@ func TestBackgroundSweeper(t *testing.T) {
 	clk := newClock()
 	var mu sync.Mutex
 	var bgErrs []error
-	s := openTest(t, clk, &Options{
+	s := openTest(t, clk, Options{
 		SweepInterval: 5 * time.Millisecond,
 		OnError: func(err error) {
 			mu.Lock()
@@ -182,7 +182,7 @@ func TestBackgroundSweeper(t *testing.T) {
 func TestBackgroundSweeperReportsErrors(t *testing.T) {
 	clk := newClock()
 	errs := make(chan error, 100)
-	s := openTest(t, clk, &Options{
+	s := openTest(t, clk, Options{
 		SweepInterval: 5 * time.Millisecond,
 		OnError: func(err error) {
 			select {

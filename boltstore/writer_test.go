@@ -116,7 +116,7 @@ func TestRunBatch(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := openTest(t, newClock(), nil)
+			s := openTest(t, newClock(), Options{})
 			batch := make([]*request, len(tc.fns))
 			for i, fn := range tc.fns {
 				batch[i] = &request{fn: fn, done: make(chan error, 1)}
@@ -145,7 +145,7 @@ func TestRunBatch(t *testing.T) {
 func TestCloseDuringCommits(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	clk := newClock()
-	s, err := Open(path, &Options{Now: clk.Now, SweepInterval: -1})
+	s, err := Open(path, Options{Now: clk.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestCloseDuringCommits(t *testing.T) {
 		t.Errorf("Commit after Close: %v; want %v", err, errClosed)
 	}
 
-	s, err = Open(path, &Options{Now: clk.Now, SweepInterval: -1})
+	s, err = Open(path, Options{Now: clk.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestCloseDuringCommits(t *testing.T) {
 func TestCloseStopsGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for range 3 {
-		s, err := Open(filepath.Join(t.TempDir(), "s.db"), &Options{SweepInterval: time.Millisecond})
+		s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{SweepInterval: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
