@@ -313,7 +313,7 @@ func (l *Lib) latch(ctx context.Context, opts Options) error {
 		if opts.Dir == "" {
 			return errors.New("bench: latch-bolt needs Options.Dir")
 		}
-		bs, err := boltstore.Open(filepath.Join(opts.Dir, "latch-bench.db"), &boltstore.Options{Now: now})
+		bs, err := boltstore.Open(filepath.Join(opts.Dir, "latch-bench.db"), boltstore.Options{Now: now})
 		if err != nil {
 			return fmt.Errorf("bench: boltstore: %w", err)
 		}

@@ -13,7 +13,7 @@
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	revs, err := boltstore.Open("revocations.db", nil) // durable: see Revocation
+//	revs, err := boltstore.Open("revocations.db", boltstore.Options{}) // durable: see Revocation
 //	if err != nil {
 //		log.Fatal(err)
 //	}

@@ -65,7 +65,7 @@ func TestLoad(t *testing.T) {
 			return s
 		}},
 		{"boltstore", func(t *testing.T) driver.Store {
-			s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), nil)
+			s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), boltstore.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,7 +22,7 @@ import (
 func sessionsFixture(t *testing.T) (string, map[string]driver.Hash) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sessions.db")
-	st, err := boltstore.Open(path, &boltstore.Options{SweepInterval: -1})
+	st, err := boltstore.Open(path, boltstore.Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func Open(ctx context.Context, u string) (*Store, error) {
 		if path == "" {
 			return nil, errors.New("store: bolt:PATH needs a file path")
 		}
-		s, err := boltstore.Open(path, nil)
+		s, err := boltstore.Open(path, boltstore.Options{})
 		if err != nil {
 			return nil, err
 		}
