@@ -24,7 +24,7 @@ func benchSession(b *testing.B, s *Store, user string) driver.Hash {
 
 func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
-	s := newTestStore(b, nil)
+	s := newTestStore(b, Options{})
 	id := benchSession(b, s, "alice")
 	for b.Loop() {
 		if _, err := s.Load(ctx, id); err != nil {
@@ -36,7 +36,7 @@ func BenchmarkLoad(b *testing.B) {
 // BenchmarkUpdate is the plain commit of a request that changed a value.
 func BenchmarkUpdate(b *testing.B) {
 	ctx := context.Background()
-	s := newTestStore(b, nil)
+	s := newTestStore(b, Options{})
 	id := benchSession(b, s, "alice")
 	m := liveMeta("alice")
 	c := &driver.Commit{ID: id, Meta: m, Set: map[string]any{"n": 1}}
@@ -61,7 +61,7 @@ func BenchmarkRenew(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()
-			s := newTestStore(b, nil)
+			s := newTestStore(b, Options{})
 			id := benchSession(b, s, bc.user)
 			m := liveMeta(bc.user)
 			ids := make([]driver.Hash, 0, 1024)
@@ -89,7 +89,7 @@ func BenchmarkRenew(b *testing.B) {
 // without a previous session).
 func BenchmarkCreate(b *testing.B) {
 	ctx := context.Background()
-	s := newTestStore(b, nil)
+	s := newTestStore(b, Options{})
 	m := liveMeta("alice")
 	ids := make([]driver.Hash, 0, 1024)
 	for b.Loop() {
@@ -111,7 +111,7 @@ func BenchmarkCreate(b *testing.B) {
 // BenchmarkDelete is a logout.
 func BenchmarkDelete(b *testing.B) {
 	ctx := context.Background()
-	s := newTestStore(b, nil)
+	s := newTestStore(b, Options{})
 	for b.Loop() {
 		b.StopTimer()
 		id := benchSession(b, s, "alice")

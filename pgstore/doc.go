@@ -5,7 +5,7 @@
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	...
-//	store, err := pgstore.New(pool, nil) // or pgstore.Open(ctx, url, nil)
+//	store, err := pgstore.New(pool, pgstore.Options{}) // or pgstore.Open(ctx, url, pgstore.Options{})
 //	...
 //	defer store.Close()
 //	if err := store.Migrate(ctx); err != nil { ... } // or apply the SQL below
@@ -41,8 +41,8 @@
 // row returns driver.ErrNotFound and writes nothing; a forward is followed
 // only while its expires_at has not passed. So application servers with
 // skewed clocks agree on what is live. Expired rows of both tables are
-// deleted in batches (Options.BatchSize per statement) by a background
-// goroutine every Options.CleanupInterval; its errors go to
+// deleted in batches (Options.SweepBatch per statement) by a background
+// goroutine every Options.SweepInterval; its errors go to
 // Options.OnError. Close stops it.
 //
 // # Concurrency
@@ -144,7 +144,7 @@
 //	COMMIT;
 //
 // To delete expired rows from a scheduler instead of the goroutine (set
-// Options.CleanupInterval negative), repeat each until it deletes nothing:
+// Options.SweepInterval negative), repeat each until it deletes nothing:
 //
 //	DELETE FROM "latch_sessions" WHERE id IN (
 //	    SELECT id FROM "latch_sessions" WHERE expires_at <= statement_timestamp()

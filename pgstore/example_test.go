@@ -22,10 +22,10 @@ func ExampleNew() {
 	}
 	defer pool.Close()
 
-	store, err := pgstore.New(pool, &pgstore.Options{
-		Table:           "auth.sessions",
-		CleanupInterval: 10 * time.Minute,
-		OnError:         func(err error) { log.Printf("session sweep: %v", err) },
+	store, err := pgstore.New(pool, pgstore.Options{
+		Table:         "auth.sessions",
+		SweepInterval: 10 * time.Minute,
+		OnError:       func(err error) { log.Printf("session sweep: %v", err) },
 	})
 	if err != nil {
 		log.Fatal(err)

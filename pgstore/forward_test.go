@@ -15,7 +15,7 @@ import (
 // expires_at and nothing else of the session.
 func TestForwardStoredForm(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	from := sessionOf(t, s, "alice", 0)
 	var oldExpiry time.Time
 	if err := s.pool.QueryRow(ctx, "SELECT expires_at FROM "+s.table.ident("")+" WHERE id = $1", from[:]).Scan(&oldExpiry); err != nil {
@@ -49,7 +49,7 @@ func TestForwardStoredForm(t *testing.T) {
 // only those, in batches.
 func TestSweepForwards(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, &Options{BatchSize: 2})
+	s := newTestStore(t, Options{SweepBatch: 2})
 	var dead, live []driver.Hash
 	for i := range 5 {
 		c := renewal(t, s, sessionOf(t, s, "u", 0), "u")
@@ -107,7 +107,7 @@ func forwardRows(t *testing.T, s *Store, pairs ...driver.Hash) {
 func TestDeleteChainBound(t *testing.T) {
 	ctx := context.Background()
 	t.Run("cycle", func(t *testing.T) {
-		s := newTestStore(t, nil)
+		s := newTestStore(t, Options{})
 		a, b := randomHash(t), randomHash(t)
 		forwardRows(t, s, a, b, b, a)
 		if err := s.Delete(ctx, a); err != nil {
@@ -120,7 +120,7 @@ func TestDeleteChainBound(t *testing.T) {
 		}
 	})
 	t.Run("too long", func(t *testing.T) {
-		s := newTestStore(t, nil)
+		s := newTestStore(t, Options{})
 		chain := []driver.Hash{randomHash(t)}
 		for range maxHops + 1 {
 			next := randomHash(t)
@@ -147,7 +147,7 @@ func TestDeleteChainBound(t *testing.T) {
 		}
 	})
 	t.Run("dead forward not followed", func(t *testing.T) {
-		s := newTestStore(t, nil)
+		s := newTestStore(t, Options{})
 		a, b := randomHash(t), sessionOf(t, s, "u", 0)
 		forwardRows(t, s, a, b)
 		if _, err := s.pool.Exec(ctx, "UPDATE "+s.table.ident("_forwards")+" SET expires_at = now() - interval '1 second'"); err != nil {
@@ -188,7 +188,7 @@ func TestUserChangeBehindDeleteUser(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestStore(t, nil)
+			s := newTestStore(t, Options{})
 			a := sessionOf(t, s, "u", 0)
 			c := tc.c(a)
 			var n int
@@ -208,7 +208,7 @@ func TestUserChangeBehindDeleteUser(t *testing.T) {
 	// Without a race, the same commits succeed.
 	for _, tc := range tests {
 		t.Run(tc.name+" alone", func(t *testing.T) {
-			s := newTestStore(t, nil)
+			s := newTestStore(t, Options{})
 			a := sessionOf(t, s, "u", 0)
 			c := tc.c(a)
 			if err := s.Commit(ctx, c); err != nil {
@@ -227,7 +227,7 @@ func TestUserChangeBehindDeleteUser(t *testing.T) {
 // exist.
 func TestAnonymousUser(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	a := sessionOf(t, s, "", 0)
 	if list, err := s.ListUser(ctx, ""); err != nil || len(list) != 0 {
 		t.Errorf("ListUser(\"\"): got %d, %v; want none", len(list), err)
@@ -248,7 +248,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	pool := testPool(t)
 	table := uniqueTable(t)
 	dropTables(t, pool, table)
-	s, err := New(pool, &Options{Table: table, CleanupInterval: -1})
+	s, err := New(pool, Options{Table: table, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func FuzzRoundTrip(f *testing.F) {
 		f.Add(s.key, s.value, s.ua)
 	}
 	// One table for every input: a table each would make fuzzing crawl.
-	s := newTestStore(f, nil)
+	s := newTestStore(f, Options{})
 	f.Fuzz(func(t *testing.T, key, value, ua string) {
 		ctx := context.Background()
 		id := randomHash(t)

@@ -39,7 +39,7 @@ type holder struct {
 func heldStore(t *testing.T, s *Store) (*Store, *holder) {
 	t.Helper()
 	ctx := context.Background()
-	held, err := New(s.pool, &Options{Table: s.Table(), CleanupInterval: -1})
+	held, err := New(s.pool, Options{Table: s.Table(), SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestHeldRenewalThenDeleteUser(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			s := newTestStore(t, nil)
+			s := newTestStore(t, Options{})
 			a, x := sessionOf(t, s, tc.fromUser, time.Minute), sessionOf(t, s, "u", 0)
 			c := renewal(t, s, a, "u")
 			var n int
@@ -253,7 +253,7 @@ func TestHeldRenewalThenDeleteUser(t *testing.T) {
 // before its commit; it must fail with ErrNotFound and leave nothing.
 func TestHeldDeleteUserThenRenewal(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	a, x := sessionOf(t, s, "u", time.Minute), sessionOf(t, s, "u", 0)
 	c := renewal(t, s, a, "u")
 	var n int
@@ -277,7 +277,7 @@ func TestHeldDeleteUserThenRenewal(t *testing.T) {
 // the others go.
 func TestHeldRenewalThenDeleteUserKeep(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	a, x := sessionOf(t, s, "u", time.Minute), sessionOf(t, s, "u", 0)
 	c := renewal(t, s, a, "u")
 	var n int
@@ -300,7 +300,7 @@ func TestHeldRenewalThenDelete(t *testing.T) {
 	for _, user := range []string{"u", ""} {
 		t.Run(fmt.Sprintf("user %q", user), func(t *testing.T) {
 			ctx := context.Background()
-			s := newTestStore(t, nil)
+			s := newTestStore(t, Options{})
 			a := sessionOf(t, s, user, 0)
 			c := renewal(t, s, a, user)
 			renewErr, delErr := race(t, s,
@@ -321,7 +321,7 @@ func TestHeldRenewalThenDelete(t *testing.T) {
 // its commit; it must fail with ErrNotFound and leave nothing.
 func TestHeldDeleteThenRenewal(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	a := sessionOf(t, s, "u", 0)
 	c := renewal(t, s, a, "u")
 	delErr, renewErr := race(t, s,
@@ -343,7 +343,7 @@ func TestHeldDeleteThenRenewal(t *testing.T) {
 // fail.
 func TestHeldDeleteChainThenRenewal(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	a := sessionOf(t, s, "u", 0)
 	first := renewal(t, s, a, "u")
 	if err := s.Commit(ctx, first); err != nil {
@@ -369,7 +369,7 @@ func TestHeldDeleteChainThenRenewal(t *testing.T) {
 // hash, and writes nothing to either.
 func TestHeldRenewalThenUpdate(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	a := sessionOf(t, s, "u", 0)
 	c := renewal(t, s, a, "u")
 	renewErr, updErr := race(t, s,
@@ -397,7 +397,7 @@ func TestHeldRenewalThenUpdate(t *testing.T) {
 // transaction) is held: the renewal carries the commit's change.
 func TestHeldUpdateThenRenewal(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	a := sessionOf(t, s, "", 0)
 	c := renewal(t, s, a, "u")
 	renewErr, updErr := race(t, s,
@@ -423,7 +423,7 @@ func TestHeldUpdateThenRenewal(t *testing.T) {
 // find it at its new hash, so the user never has more than the limit.
 func TestHeldRenewalThenEviction(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	oldest, other := sessionOf(t, s, "u", 2*time.Minute), sessionOf(t, s, "u", time.Minute)
 	c := renewal(t, s, oldest, "u")
 	login := &driver.Commit{ID: randomHash(t), Create: true, Meta: liveMeta("u"), MaxPerUser: 2, EvictOldest: true}
@@ -441,7 +441,7 @@ func TestHeldRenewalThenEviction(t *testing.T) {
 // while the eviction of it is held: it fails with ErrNotFound.
 func TestHeldEvictionThenRenewal(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	oldest, other := sessionOf(t, s, "u", 2*time.Minute), sessionOf(t, s, "u", time.Minute)
 	c := renewal(t, s, oldest, "u")
 	login := &driver.Commit{ID: randomHash(t), Create: true, Meta: liveMeta("u"), MaxPerUser: 2, EvictOldest: true}
@@ -464,7 +464,7 @@ func TestHeldEvictionThenRenewal(t *testing.T) {
 // transaction.
 func TestSimpleProtocol(t *testing.T) {
 	ctx := context.Background()
-	base := newTestStore(t, nil)
+	base := newTestStore(t, Options{})
 	cfg, err := pgxpool.ParseConfig(os.Getenv(envURL))
 	if err != nil {
 		t.Fatal(err)
@@ -478,7 +478,7 @@ func TestSimpleProtocol(t *testing.T) {
 	// Cleanups, not defers: the holder releases its connection in one,
 	// which must run before the pool closes.
 	t.Cleanup(pool.Close)
-	s, err := New(pool, &Options{Table: base.Table(), CleanupInterval: -1})
+	s, err := New(pool, Options{Table: base.Table(), SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

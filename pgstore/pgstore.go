@@ -21,14 +21,14 @@ import (
 const (
 	// DefaultTable is the table that holds the sessions.
 	DefaultTable = "latch_sessions"
-	// DefaultCleanupInterval is the pause between two sweeps of expired
+	// DefaultSweepInterval is the pause between two sweeps of expired
 	// rows.
-	DefaultCleanupInterval = 5 * time.Minute
-	// DefaultBatchSize is the number of expired rows one DELETE removes.
-	DefaultBatchSize = 1000
-	// MaxBatchSize bounds Options.BatchSize so that one sweep statement
+	DefaultSweepInterval = 5 * time.Minute
+	// DefaultSweepBatch is the number of expired rows one DELETE removes.
+	DefaultSweepBatch = 1000
+	// MaxSweepBatch bounds Options.SweepBatch so that one sweep statement
 	// never holds many row locks at once.
-	MaxBatchSize = 100000
+	MaxSweepBatch = 100000
 	// maxTableLen leaves room for the suffixes of the derived index,
 	// forwards-table and version-table names (the longest is
 	// "_forwards_exp_idx") within PostgreSQL's 63-byte identifier limit.
@@ -40,21 +40,9 @@ const (
 // SQL in the package documentation.
 var ErrNoTable = errors.New("pgstore: sessions or forwards table does not exist (run Migrate or apply the schema in the package doc)")
 
-// Clock schedules the background sweeper. It is used for nothing else:
-// every expiry decision is taken by the database's clock. Tests
-// inject a fake to run sweeps on demand.
-type Clock interface {
-	// After returns a channel that receives the time once d has elapsed,
-	// like time.After.
-	After(d time.Duration) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
-// Options configures a Store. The zero value gives the documented defaults,
-// and so does a nil *Options.
+// Options configure a Store. The zero value is ready to use; each field
+// documents its default. There is no clock to set: every expiry decision
+// is taken by the database's clock (see the package doc).
 type Options struct {
 	// Table is the sessions table, optionally schema-qualified
 	// ("auth.sessions"). Each part must be a plain SQL identifier: a letter
@@ -63,19 +51,19 @@ type Options struct {
 	// table, its indexes and the version table "<Table>_version" beside
 	// it. Default: "latch_sessions".
 	Table string
-	// CleanupInterval is the pause between two sweeps of expired rows by
-	// the background goroutine. A negative value disables the goroutine
-	// (call Store.Sweep yourself, or schedule the DELETE from the package
-	// doc). Default: 5 minutes.
-	CleanupInterval time.Duration
-	// BatchSize is the number of expired rows one DELETE statement of a
-	// sweep removes; a sweep repeats it until fewer rows are left. At most
-	// MaxBatchSize. Default: 1000.
-	BatchSize int
-	// Clock schedules the sweeper. Default: the system clock.
-	Clock Clock
+	// SweepInterval is the pause between two sweeps of the background
+	// goroutine that deletes expired rows. Zero means DefaultSweepInterval
+	// (5 minutes); a negative value starts no background sweeper (call
+	// Store.Sweep yourself, or schedule the DELETE from the package doc).
+	// Expired rows are never returned, swept or not.
+	SweepInterval time.Duration
+	// SweepBatch is the number of expired rows one DELETE statement of a
+	// sweep removes; a sweep repeats it until fewer rows are left. Zero
+	// means DefaultSweepBatch (1000); New refuses a negative value or one
+	// above MaxSweepBatch.
+	SweepBatch int
 	// OnError receives every error of the background sweeper (they never
-	// contain a session ID or a value). Default: logged with slog at
+	// contain a session ID or a value). Default (nil): logged with slog at
 	// level Error.
 	OnError func(error)
 }
@@ -139,8 +127,10 @@ type Store struct {
 
 	interval  time.Duration
 	batchSize int
-	clock     Clock
 	onError   func(error)
+	// after schedules the sweeper: time.After, or a fake in the tests.
+	// Nothing else in the store reads a local clock.
+	after func(time.Duration) <-chan time.Time
 
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -157,16 +147,18 @@ var _ driver.Store = (*Store)(nil)
 
 // New returns a Store that keeps sessions in pool's database. It does not
 // touch the database: call Migrate once (or apply the SQL from the package
-// doc) before the first request. Unless Options.CleanupInterval is negative,
+// doc) before the first request. Unless Options.SweepInterval is negative,
 // New starts a goroutine that deletes expired rows; Close stops it. The
 // caller keeps ownership of pool and closes it after Close.
-func New(pool *pgxpool.Pool, opts *Options) (*Store, error) {
+func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
+	return newStore(pool, opts, time.After)
+}
+
+// newStore is New with the sweeper scheduled by after, which tests replace
+// to run sweeps on demand.
+func newStore(pool *pgxpool.Pool, o Options, after func(time.Duration) <-chan time.Time) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("pgstore: nil pool")
-	}
-	var o Options
-	if opts != nil {
-		o = *opts
 	}
 	if o.Table == "" {
 		o.Table = DefaultTable
@@ -176,16 +168,13 @@ func New(pool *pgxpool.Pool, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	switch {
-	case o.BatchSize == 0:
-		o.BatchSize = DefaultBatchSize
-	case o.BatchSize < 0 || o.BatchSize > MaxBatchSize:
-		return nil, fmt.Errorf("pgstore: Options.BatchSize %d out of range 1..%d", o.BatchSize, MaxBatchSize)
+	case o.SweepBatch == 0:
+		o.SweepBatch = DefaultSweepBatch
+	case o.SweepBatch < 0 || o.SweepBatch > MaxSweepBatch:
+		return nil, fmt.Errorf("pgstore: Options.SweepBatch %d out of range 1..%d", o.SweepBatch, MaxSweepBatch)
 	}
-	if o.CleanupInterval == 0 {
-		o.CleanupInterval = DefaultCleanupInterval
-	}
-	if o.Clock == nil {
-		o.Clock = systemClock{}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = DefaultSweepInterval
 	}
 	if o.OnError == nil {
 		o.OnError = func(err error) { slog.Error("pgstore: background sweep failed", "err", err) }
@@ -197,10 +186,10 @@ func New(pool *pgxpool.Pool, opts *Options) (*Store, error) {
 		table:     table,
 		q:         buildQueries(table),
 		lockClass: int32(h.Sum32()),
-		interval:  o.CleanupInterval,
-		batchSize: o.BatchSize,
-		clock:     o.Clock,
+		interval:  o.SweepInterval,
+		batchSize: o.SweepBatch,
 		onError:   o.OnError,
+		after:     after,
 		done:      make(chan struct{}),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -217,7 +206,7 @@ func New(pool *pgxpool.Pool, opts *Options) (*Store, error) {
 // connection string, as pgxpool.ParseConfig accepts), checks that it
 // answers, and returns a Store over a pool it owns: Close closes the pool
 // too. Like New, it does not create the schema.
-func Open(ctx context.Context, url string, opts *Options) (*Store, error) {
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The parse error may quote the URL, password included: report

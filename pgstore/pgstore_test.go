@@ -92,24 +92,26 @@ func dropTables(t testing.TB, pool *pgxpool.Pool, table string) {
 
 // newTestStore returns a migrated Store on a fresh table, closed and
 // dropped when the test ends.
-func newTestStore(t testing.TB, opts *Options) *Store {
+func newTestStore(t testing.TB, o Options) *Store {
+	t.Helper()
+	return newTestStoreAfter(t, o, time.After)
+}
+
+// newTestStoreAfter is newTestStore with the sweeper scheduled by after.
+func newTestStoreAfter(t testing.TB, o Options, after func(time.Duration) <-chan time.Time) *Store {
 	t.Helper()
 	pool := testPool(t)
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
 	if o.Table == "" {
 		o.Table = uniqueTable(t)
 	}
-	if o.CleanupInterval == 0 {
-		o.CleanupInterval = -1 // tests sweep explicitly
+	if o.SweepInterval == 0 {
+		o.SweepInterval = -1 // tests sweep explicitly
 	}
 	if o.OnError == nil {
 		o.OnError = func(err error) { t.Errorf("sweeper: %v", err) }
 	}
 	dropTables(t, pool, o.Table)
-	s, err := New(pool, &o)
+	s, err := newStore(pool, o, after)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -128,7 +130,7 @@ func TestConformance(t *testing.T) {
 	}
 	t.Logf("PostgreSQL server version %s", version)
 	storetest.Run(t, func(t *testing.T) driver.Store {
-		return newTestStore(t, nil)
+		return newTestStore(t, Options{})
 	})
 }
 
@@ -199,7 +201,7 @@ func TestSweepBatches(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestStore(t, &Options{BatchSize: tc.batch})
+			s := newTestStore(t, Options{SweepBatch: tc.batch})
 			insertRows(t, s, tc.expired, -time.Minute)
 			insertRows(t, s, tc.live, time.Hour)
 			n, err := s.Sweep(context.Background())
@@ -216,8 +218,9 @@ func TestSweepBatches(t *testing.T) {
 	}
 }
 
-// fakeClock fires the sweeper on demand. Every call of After is announced
-// on waits, so a test knows when the sweeper is idle again.
+// fakeClock fires the sweeper on demand: its After stands in for
+// time.After (see newStore). Every call of After is announced on waits, so
+// a test knows when the sweeper is idle again.
 type fakeClock struct {
 	waits chan time.Duration
 	fire  chan time.Time
@@ -262,18 +265,17 @@ func (c *fakeClock) idle(t *testing.T) time.Duration {
 func TestSweeper(t *testing.T) {
 	clock := newFakeClock()
 	errs := make(chan error, 4)
-	s := newTestStore(t, &Options{
-		CleanupInterval: 7 * time.Minute,
-		BatchSize:       2,
-		Clock:           clock,
-		OnError:         func(err error) { errs <- err },
-	})
+	s := newTestStoreAfter(t, Options{
+		SweepInterval: 7 * time.Minute,
+		SweepBatch:    2,
+		OnError:       func(err error) { errs <- err },
+	}, clock.After)
 	insertRows(t, s, 5, -time.Minute)
 	insertRows(t, s, 1, time.Hour)
 
 	clock.tick(t)
 	if d := clock.idle(t); d != 7*time.Minute {
-		t.Errorf("sweeper waited %v, want Options.CleanupInterval 7m", d)
+		t.Errorf("sweeper waited %v, want Options.SweepInterval 7m", d)
 	}
 	if got := countRows(t, s); got != 1 {
 		t.Errorf("%d rows after a sweep, want 1 live row", got)
@@ -305,7 +307,7 @@ func TestSweeper(t *testing.T) {
 }
 
 func TestCloseInterruptsSweepWait(t *testing.T) {
-	s := newTestStore(t, &Options{CleanupInterval: time.Hour})
+	s := newTestStore(t, Options{SweepInterval: time.Hour})
 	finished := make(chan struct{})
 	go func() {
 		s.Close()
@@ -320,7 +322,7 @@ func TestCloseInterruptsSweepWait(t *testing.T) {
 
 func TestMigrate(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil) // migrated once
+	s := newTestStore(t, Options{}) // migrated once
 
 	// Twice is harmless and keeps the data.
 	id := randomHash(t)
@@ -348,7 +350,7 @@ func TestMigrate(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			st, err := New(s.pool, &Options{Table: fresh, CleanupInterval: -1})
+			st, err := New(s.pool, Options{Table: fresh, SweepInterval: -1})
 			if err != nil {
 				errs[i] = err
 				return
@@ -380,7 +382,7 @@ func TestMigrateForeignTable(t *testing.T) {
 	if _, err := pool.Exec(context.Background(), "CREATE TABLE "+table+" (id bytea PRIMARY KEY, payload text)"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(pool, &Options{Table: table, CleanupInterval: -1})
+	s, err := New(pool, Options{Table: table, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +408,7 @@ func TestSchemaSQL(t *testing.T) {
 			t.Fatalf("apply SchemaSQL (%d): %v", i+1, err)
 		}
 	}
-	s, err := New(pool, &Options{Table: table, CleanupInterval: -1})
+	s, err := New(pool, Options{Table: table, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +445,7 @@ func TestDocSchema(t *testing.T) {
 
 func TestNoTable(t *testing.T) {
 	pool := testPool(t)
-	s, err := New(pool, &Options{Table: uniqueTable(t), CleanupInterval: -1})
+	s, err := New(pool, Options{Table: uniqueTable(t), SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +463,7 @@ func TestNoTable(t *testing.T) {
 // hints that PostgreSQL text and jsonb cannot hold as they are.
 func TestExactValues(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	tests := []struct {
 		name string
 		ua   string
@@ -510,7 +512,7 @@ func TestExactValues(t *testing.T) {
 // TestStoredForm checks what an operator sees in the table.
 func TestStoredForm(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	id := randomHash(t)
 	m := liveMeta("alice")
 	m.Created = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
@@ -542,7 +544,7 @@ func TestStoredForm(t *testing.T) {
 // database, whatever the application's clock says.
 func TestLoadUsesDatabaseClock(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	id := randomHash(t)
 	// By the application's clock this session lives for 30 minutes.
 	if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: liveMeta("u")}); err != nil {
@@ -566,7 +568,7 @@ func TestLoadUsesDatabaseClock(t *testing.T) {
 // ID is taken: both records stay as they were.
 func TestRenewIntoLiveRowKeepsOld(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	from, taken := randomHash(t), randomHash(t)
 	for _, id := range []driver.Hash{from, taken} {
 		if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: liveMeta("u"), Set: map[string]any{"who": id.Handle()}}); err != nil {
@@ -606,33 +608,28 @@ func TestNewOptions(t *testing.T) {
 	pool := offlinePool(t)
 	tests := []struct {
 		name      string
-		opts      *Options
+		opts      Options
 		wantErr   string
 		wantTable string
 	}{
-		{"nil options", nil, "", "latch_sessions"},
-		{"zero options", &Options{}, "", "latch_sessions"},
-		{"custom table", &Options{Table: "my_sessions"}, "", "my_sessions"},
-		{"schema-qualified", &Options{Table: "auth.sessions"}, "", "auth.sessions"},
-		{"quote in name", &Options{Table: `x"; DROP TABLE users; --`}, "invalid table name", ""},
-		{"space in name", &Options{Table: "my sessions"}, "invalid table name", ""},
-		{"leading digit", &Options{Table: "1sessions"}, "invalid table name", ""},
-		{"too long", &Options{Table: strings.Repeat("a", 41)}, "at most 40", ""},
-		{"three parts", &Options{Table: "a.b.c"}, "want \"table\"", ""},
-		{"empty schema", &Options{Table: ".sessions"}, "invalid schema", ""},
-		{"bad schema", &Options{Table: "a-b.sessions"}, "invalid schema", ""},
-		{"negative batch", &Options{BatchSize: -1}, "BatchSize", ""},
-		{"huge batch", &Options{BatchSize: MaxBatchSize + 1}, "BatchSize", ""},
-		{"max batch", &Options{BatchSize: MaxBatchSize}, "", "latch_sessions"},
+		{"zero options", Options{}, "", "latch_sessions"},
+		{"custom table", Options{Table: "my_sessions"}, "", "my_sessions"},
+		{"schema-qualified", Options{Table: "auth.sessions"}, "", "auth.sessions"},
+		{"quote in name", Options{Table: `x"; DROP TABLE users; --`}, "invalid table name", ""},
+		{"space in name", Options{Table: "my sessions"}, "invalid table name", ""},
+		{"leading digit", Options{Table: "1sessions"}, "invalid table name", ""},
+		{"too long", Options{Table: strings.Repeat("a", 41)}, "at most 40", ""},
+		{"three parts", Options{Table: "a.b.c"}, "want \"table\"", ""},
+		{"empty schema", Options{Table: ".sessions"}, "invalid schema", ""},
+		{"bad schema", Options{Table: "a-b.sessions"}, "invalid schema", ""},
+		{"negative batch", Options{SweepBatch: -1}, "SweepBatch", ""},
+		{"huge batch", Options{SweepBatch: MaxSweepBatch + 1}, "SweepBatch", ""},
+		{"max batch", Options{SweepBatch: MaxSweepBatch}, "", "latch_sessions"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var o *Options
-			if tc.opts != nil {
-				c := *tc.opts
-				c.CleanupInterval = -1
-				o = &c
-			}
+			o := tc.opts
+			o.SweepInterval = -1
 			s, err := New(pool, o)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -652,33 +649,38 @@ func TestNewOptions(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(nil, nil); err == nil {
+	if _, err := New(nil, Options{}); err == nil {
 		t.Error("New(nil pool): got nil error")
 	}
 }
 
 func TestNewDefaults(t *testing.T) {
-	s, err := New(offlinePool(t), &Options{CleanupInterval: -1})
+	s, err := New(offlinePool(t), Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.batchSize != DefaultBatchSize {
-		t.Errorf("batch size %d, want %d", s.batchSize, DefaultBatchSize)
+	select {
+	case <-s.done:
+	default:
+		t.Error("New started a sweeper with a negative SweepInterval")
 	}
-	s2, err := New(offlinePool(t), &Options{Clock: newFakeClock()})
+	if s.batchSize != DefaultSweepBatch {
+		t.Errorf("batch size %d, want %d", s.batchSize, DefaultSweepBatch)
+	}
+	clock := newFakeClock()
+	s2, err := newStore(offlinePool(t), Options{}, clock.After)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := s2.clock.(*fakeClock)
-	if d := clock.idle(t); d != DefaultCleanupInterval {
-		t.Errorf("sweeper interval %v, want %v", d, DefaultCleanupInterval)
+	if d := clock.idle(t); d != DefaultSweepInterval {
+		t.Errorf("sweeper interval %v, want %v", d, DefaultSweepInterval)
 	}
 	s2.Close()
 }
 
 func TestCommitRefusesBadInput(t *testing.T) {
-	s, err := New(offlinePool(t), &Options{CleanupInterval: -1})
+	s, err := New(offlinePool(t), Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -741,7 +743,7 @@ func TestOpenHidesPassword(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			s, err := Open(ctx, tc.url, nil)
+			s, err := Open(ctx, tc.url, Options{})
 			if err == nil {
 				s.Close()
 				t.Fatal("Open: got nil error")
@@ -761,7 +763,7 @@ func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	table := uniqueTable(t)
 	dropTables(t, testPool(t), table)
-	s, err := Open(ctx, os.Getenv(envURL), &Options{Table: table, CleanupInterval: -1})
+	s, err := Open(ctx, os.Getenv(envURL), Options{Table: table, SweepInterval: -1})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -808,7 +810,7 @@ func TestSchemaQualifiedTable(t *testing.T) {
 			t.Errorf("drop schema: %v", err)
 		}
 	})
-	s := newTestStore(t, &Options{Table: schema + ".sessions"})
+	s := newTestStore(t, Options{Table: schema + ".sessions"})
 	id := randomHash(t)
 	if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: liveMeta("u"), MaxPerUser: 2}); err != nil {
 		t.Fatalf("Commit: %v", err)
@@ -830,7 +832,7 @@ func TestSchemaQualifiedTable(t *testing.T) {
 // expired adds no session, so it neither evicts nor is refused.
 func TestLimitIgnoresDeadResult(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t, nil)
+	s := newTestStore(t, Options{})
 	old := randomHash(t)
 	if err := s.Commit(ctx, &driver.Commit{ID: old, Create: true, Meta: liveMeta("u")}); err != nil {
 		t.Fatal(err)

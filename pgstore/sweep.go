@@ -8,12 +8,12 @@ import (
 )
 
 // Sweep deletes expired rows (by the database's clock), sessions and the
-// forwards renewals left, in batches of Options.BatchSize until a batch
+// forwards renewals left, in batches of Options.SweepBatch until a batch
 // finds fewer, and returns how many it deleted. Each batch is its own
 // statement, so a sweep never holds many locks, and rows that a commit is
 // holding are skipped until the next sweep. The background goroutine
-// calls Sweep every Options.CleanupInterval; call it yourself when that
-// is disabled.
+// calls Sweep every Options.SweepInterval; call it yourself when that is
+// negative.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	total := 0
 	for _, sql := range []string{s.q.sweep, s.q.sweepForwards} {
@@ -40,7 +40,7 @@ func (s *Store) sweeper(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.clock.After(s.interval):
+		case <-s.after(s.interval):
 		}
 		if _, err := s.Sweep(ctx); err != nil {
 			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
