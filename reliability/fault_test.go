@@ -34,7 +34,7 @@ func TestFaultRedis(t *testing.T) {
 func TestFaultPostgres(t *testing.T) {
 	srv := startPostgres(t)
 	ctx := context.Background()
-	store, err := pgstore.Open(ctx, srv.URL(), nil)
+	store, err := pgstore.Open(ctx, srv.URL(), pgstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

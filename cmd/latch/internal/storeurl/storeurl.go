@@ -56,7 +56,7 @@ func Open(ctx context.Context, u string) (*Store, error) {
 		}
 		return &Store{Store: s, Closer: s, Kind: "redis"}, nil
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		s, err := pgstore.Open(ctx, u, nil)
+		s, err := pgstore.Open(ctx, u, pgstore.Options{})
 		if err != nil {
 			return nil, err
 		}
