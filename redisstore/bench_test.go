@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -35,17 +36,20 @@ func benchEnv(b *testing.B, name string) string {
 
 func benchStore(b *testing.B, client redis.UniversalClient) {
 	ctx := context.Background()
-	s, err := New(client, WithPrefix("latchbench:"))
+	// A fresh prefix per run: renewals leave forwards that outlive the
+	// run's DeleteUser, and every key under it is removed at the end.
+	prefix := "latchbench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	s, err := New(client, WithPrefix(prefix))
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { removeKeys(b, client, prefix) })
 	var id latch.Hash
 	id[0] = 1
 	m := meta("bench-user", time.Now())
 	if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: m}); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _, _ = s.DeleteUser(ctx, "bench-user", latch.Hash{}) })
 	b.Run("Load", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := s.Load(ctx, id); err != nil {
@@ -59,6 +63,27 @@ func benchStore(b *testing.B, client redis.UniversalClient) {
 			if err := s.Commit(ctx, c); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	// Renew moves the session of a signed-in user to a new hash on every
+	// iteration, as Renew, Reauthenticate or a login does.
+	// It runs last: it moves the session away from id. The testing
+	// package calls it more than once, so its state lives outside.
+	from, n := id, uint64(0)
+	b.Run("Renew", func(b *testing.B) {
+		var to latch.Hash
+		to[0] = 2
+		c := &latch.Commit{Create: true, Meta: m, Set: map[string]any{"n": 2}}
+		for b.Loop() {
+			n++
+			for i := range 8 {
+				to[24+i] = byte(n >> (8 * i))
+			}
+			c.ID, c.From = to, from
+			if err := s.Commit(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+			from = to
 		}
 	})
 }

@@ -71,6 +71,9 @@ func (s *Store) reserve(ctx context.Context, c *latch.Commit, a *commitArgs, lim
 	if len(reply) == 1 && reply[0] == "LIMIT" {
 		return nil, latch.ErrSessionLimit
 	}
+	if len(reply) == 1 && reply[0] == "NOTFOUND" {
+		return nil, latch.ErrNotFound
+	}
 	if len(reply) < 3 || reply[0] != "OK" {
 		return nil, errors.New("redisstore: commit: unexpected reply from reserve script")
 	}
@@ -104,7 +107,7 @@ func (s *Store) finish(ctx context.Context, c *latch.Commit, a *commitArgs, r *r
 	var remove, other []string
 	remove = append(remove, extra...)
 	if len(r.evicted) > 0 {
-		_, rm, ot, err := s.deleteIfUser(ctx, a.user, r.evicted)
+		_, rm, ot, err := s.endSessions(ctx, a.user, r.evicted, nil)
 		if err != nil {
 			return fmt.Errorf("redisstore: commit: evict: %w", err)
 		}
@@ -118,7 +121,7 @@ func (s *Store) finish(ctx context.Context, c *latch.Commit, a *commitArgs, r *r
 	if evicted {
 		// Another commit reserved its place after ours and chose this
 		// session to evict: it is deleted as if the commit had landed first.
-		_, rm, _, err := s.deleteIfUser(ctx, a.user, []string{c.ID.String()})
+		_, rm, _, err := s.endSessions(ctx, a.user, []string{c.ID.String()}, nil)
 		if err != nil {
 			return fmt.Errorf("redisstore: commit: evicted while in flight: %w", err)
 		}
@@ -141,7 +144,7 @@ func (s *Store) clusterCommit(ctx context.Context, c *latch.Commit, a *commitArg
 			if err != nil {
 				return err
 			}
-			return statusErr(reply[0])
+			return statusErr(reply)
 		}
 		return s.reservedWrite(ctx, c, a, "create", true)
 	}
@@ -154,7 +157,7 @@ func (s *Store) clusterCommit(ctx context.Context, c *latch.Commit, a *commitArg
 		return err
 	}
 	if reply[0] != "NEEDINDEX" {
-		return statusErr(reply[0])
+		return statusErr(reply)
 	}
 	// The commit changes the user, or extends the absolute deadline that
 	// bounds the index's life: reserve, then write.
@@ -187,7 +190,7 @@ func (s *Store) reservedWrite(ctx context.Context, c *latch.Commit, a *commitArg
 		// that was written is still indexed.
 		return err
 	}
-	if err := statusErr(reply[0]); err != nil {
+	if err := statusErr(reply); err != nil {
 		if reply[0] != "STALE" {
 			if aerr := s.abandon(ctx, c, a, r); aerr != nil {
 				return errors.Join(err, aerr)
@@ -198,9 +201,12 @@ func (s *Store) reservedWrite(ctx context.Context, c *latch.Commit, a *commitArg
 	return s.finish(ctx, c, a, r, nil)
 }
 
-// clusterRenew is a renewal on Cluster: reserve the new entry, take the old
-// record, create the new one from it, finish. If the new record cannot be
-// created the old one is put back.
+// clusterRenew is a renewal on Cluster: reserve the new entry (user's
+// slot), take the old record leaving a forward in its place (From's slot),
+// create the new record from it (ID's slot), finish. If the new record
+// cannot be created, the old one is put back, unless a Delete or
+// DeleteUser removed the forward meanwhile. See ordering.go for why this
+// order keeps Delete and DeleteUser ordered against the renewal.
 func (s *Store) clusterRenew(ctx context.Context, c *latch.Commit, a *commitArgs, expired bool) error {
 	var r *reservation
 	if a.user != "" && !expired {
@@ -209,21 +215,17 @@ func (s *Store) clusterRenew(ctx context.Context, c *latch.Commit, a *commitArgs
 			return err
 		}
 	}
-	srcKey := s.sessionKey(c.From)
-	taken, err := takeScript.Run(ctx, s.client, []string{srcKey}, a.now).StringSlice()
+	s.step(stepRenewReserved)
+	base, deadline, err := s.take(ctx, c, expired)
 	if err != nil {
-		return fmt.Errorf("redisstore: commit: take renewed session: %w", err)
-	}
-	if len(taken) == 0 || taken[0] != "OK" {
-		if aerr := s.abandon(ctx, c, a, r); aerr != nil {
-			return errors.Join(latch.ErrNotFound, aerr)
+		if base == nil && deadline == 0 { // the take wrote nothing
+			if aerr := s.abandon(ctx, c, a, r); aerr != nil {
+				return errors.Join(err, aerr)
+			}
 		}
-		return latch.ErrNotFound
+		return err
 	}
-	base := make(map[string]string, (len(taken)-1)/2)
-	for i := 1; i+1 < len(taken); i += 2 {
-		base[taken[i]] = taken[i+1]
-	}
+	s.step(stepRenewTaken)
 
 	// Apply Clear, Delete and Set to the taken values here; the script then
 	// creates the record from the result.
@@ -242,21 +244,21 @@ func (s *Store) clusterRenew(ctx context.Context, c *latch.Commit, a *commitArgs
 		}
 	}
 	merged.sets = append(merged.sets, a.sets...)
+	merged.sets = append(merged.sets, fieldPrev, c.From.String())
 	mc := *c
 	mc.Clear = false
 	mc.From = latch.Hash{}
-	var resv int64
-	if r != nil {
-		resv = r.deadline
+	if r != nil && r.deadline < deadline {
+		deadline = r.deadline
 	}
-	reply, err := s.runCommit(ctx, &mc, &merged, "create", "none", resv)
+	reply, err := s.runCommit(ctx, &mc, &merged, "create", "none", deadline)
 	if err != nil {
-		// Unknown outcome: the old session is gone, the new one may or may
-		// not exist. Failing closed, the caller must log in again.
+		// Unknown outcome: the old hash holds a forward, the new record may
+		// or may not exist. Failing closed, the caller must log in again.
 		return err
 	}
-	if err := statusErr(reply[0]); err != nil {
-		if rerr := s.restore(ctx, srcKey, base, a.now); rerr != nil {
+	if err := statusErr(reply); err != nil {
+		if rerr := s.restore(ctx, c, base, a.now); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		if reply[0] != "STALE" {
@@ -266,8 +268,14 @@ func (s *Store) clusterRenew(ctx context.Context, c *latch.Commit, a *commitArgs
 		}
 		return err
 	}
+	if !expired {
+		// The record is written: the forward need not make anyone wait.
+		if err := finalizeScript.Run(ctx, s.client, []string{s.sessionKey(c.From)}, c.ID.String()).Err(); err != nil {
+			return fmt.Errorf("redisstore: commit: finalize forward: %w", err)
+		}
+	}
 
-	// The old record is gone: drop its index entry.
+	// The old record is a forward now: drop its index entry.
 	oldIdx := base[fieldIndex]
 	if r != nil {
 		var extra []string
@@ -286,18 +294,47 @@ func (s *Store) clusterRenew(ctx context.Context, c *latch.Commit, a *commitArgs
 	return nil
 }
 
-// restore puts back a record that a failed renewal took.
-func (s *Store) restore(ctx context.Context, key string, fields map[string]string, now int64) error {
+// take runs takeScript on c.From: it returns the fields of the record it
+// replaced by a pending forward to c.ID (or deleted, when the result is
+// expired), and the server time by which the new record must be created.
+// On latch.ErrNotFound or a forward's error it wrote nothing; on another
+// error base is nil and deadline is -1 (the outcome is unknown).
+func (s *Store) take(ctx context.Context, c *latch.Commit, expired bool) (base map[string]string, deadline int64, err error) {
+	taken, err := takeScript.Run(ctx, s.client, []string{s.sessionKey(c.From)},
+		ms(s.now()), c.ID.String(), reservationGrace.Milliseconds(), boolArg(expired)).StringSlice()
+	if err != nil {
+		return nil, -1, fmt.Errorf("redisstore: commit: take renewed session: %w", err)
+	}
+	switch {
+	case len(taken) == 3 && taken[0] == "RENEWED":
+		return nil, 0, forwardReplyErr(taken[1], taken[2])
+	case len(taken) < 2 || taken[0] != "OK":
+		return nil, 0, latch.ErrNotFound
+	}
+	deadline, err = strconv.ParseInt(taken[1], 10, 64)
+	if err != nil {
+		return nil, -1, errors.New("redisstore: commit: unexpected deadline from take script")
+	}
+	base = make(map[string]string, (len(taken)-2)/2)
+	for i := 2; i+1 < len(taken); i += 2 {
+		base[taken[i]] = taken[i+1]
+	}
+	return base, deadline, nil
+}
+
+// restore puts back the record that a failed renewal took, if From still
+// holds the forward the take left.
+func (s *Store) restore(ctx context.Context, c *latch.Commit, fields map[string]string, now int64) error {
 	exp, err := strconv.ParseInt(fields[fieldExpiry], 10, 64)
 	if err != nil {
 		return errors.New("redisstore: commit: restore: corrupt record")
 	}
-	args := make([]any, 0, 1+2*len(fields))
-	args = append(args, exp-now)
+	args := make([]any, 0, 2+2*len(fields))
+	args = append(args, exp-now, c.ID.String())
 	for f, v := range fields {
 		args = append(args, f, v)
 	}
-	if err := restoreScript.Run(ctx, s.client, []string{key}, args...).Err(); err != nil {
+	if err := restoreScript.Run(ctx, s.client, []string{s.sessionKey(c.From)}, args...).Err(); err != nil {
 		return fmt.Errorf("redisstore: commit: restore renewed session: %w", err)
 	}
 	return nil

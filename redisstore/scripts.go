@@ -1,6 +1,10 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The Lua scripts below are the only writers of latch keys. Each runs
 // atomically on the node that holds its first key. Times are Unix
@@ -17,11 +21,27 @@ import "github.com/redis/go-redis/v9"
 //	abs    Meta.AbsoluteDeadline() in milliseconds: bounds exp until the next
 //	       authentication, and so the life of the user's index
 //	v:KEY  one field per session value, latch.EncodeValue(value)
+//	prev   on Cluster, the hash a renewal created the record from
+//
+// A renewal replaces the record under the old hash by a forward, a hash with
+// only the fields
+//
+//	fwd    the new hash (hex)
+//	exp    the replaced record's exp: the forward is live while exp > now,
+//	       and Redis forgets it then (PEXPIRE)
+//	pend   on Cluster, "1" from the take of a renewal until its record is
+//	       written (finalizeScript): the new hash may not exist yet
+//
+// and, on Cluster only, Delete and DeleteUser may leave a tombstone, a hash
+// with the one field "tomb", on the hash a forward names when no record is
+// there yet: the renewal that left the forward is half done, and its last
+// step (a create) refuses the tombstone. A tombstone lives tombstoneTTL.
 //
 // A user index is a sorted set of session hashes (hex) scored by
 // Meta.Created in microseconds, with a companion hash (the index key plus
 // ":pending") that maps a hash to the server time at which a Cluster commit
-// reserved its place. Both share the user's hash tag.
+// reserved its place, followed by "/" and the hash it renews from ("" when
+// it renews none). Both share the user's hash tag.
 
 // luaCommon is prepended to every script that needs its helpers.
 const luaCommon = `
@@ -51,13 +71,11 @@ end
 
 local function reserved(pend, m)
   -- The server time at which m's place was reserved, or nil. A pending
-  -- entry is "TIME"; once another commit evicts an entry it becomes
-  -- "x:TIME" (it was pending) or "x:nTIME" (it was not).
+  -- entry is "TIME/FROM"; once another commit evicts an entry it becomes
+  -- "x:TIME/FROM" (it was pending) or "x:nTIME" (it was not).
   local p = redis.call('HGET', pend, m)
   if not p then return nil end
-  if string.sub(p, 1, 2) == 'x:' then p = string.sub(p, 3) end
-  if string.sub(p, 1, 1) == 'n' then p = string.sub(p, 2) end
-  return tonumber(p)
+  return tonumber(string.match(p, '%d+'))
 end
 
 local function prune(idx, pend, mode, user, prefix, now, grace, dead)
@@ -96,8 +114,15 @@ end
 // of fields to set.
 //
 // Replies {status, ...}: OK, NOTFOUND, EXISTS, LIMIT, STALE (the Cluster
-// reservation is too old), or NEEDINDEX with "1" when the commit changes the
-// user and the old index key.
+// reservation is too old), RENEWED with the hash the base's forward names
+// and "1" if the forward is pending, or NEEDINDEX with "1" when the commit changes the user and the old index
+// key.
+//
+// A renewal ("renew", one node only) renames the source to the destination
+// and leaves a forward under the source, in this one script. A create
+// refuses a live record or forward with EXISTS and a tombstone with
+// NOTFOUND (the create is the last step of a Cluster renewal that a Delete
+// has overtaken).
 var commitScript = redis.NewScript(luaCommon + `
 local dst, src = KEYS[1], KEYS[2]
 local op, imode = ARGV[1], ARGV[2]
@@ -117,24 +142,36 @@ if resv > 0 and servertime() > resv then
   return {'STALE'}
 end
 
-local function alive(key)
-  local e = redis.call('HGET', key, 'exp')
-  if not e then return false end
-  if tonumber(e) > now then return true end
-  redis.call('DEL', key) -- expired by the store's clock: forget it now
-  return false
+local function state(f, key)
+  -- What key holds, from f = HMGET key exp fwd tomb ...: "live" (a
+  -- record), "fwd" (a forward), "tomb", or nil. An expired record or
+  -- forward (by the store's clock) is forgotten now.
+  if f[3] then return 'tomb' end
+  if not f[1] then return nil end
+  if tonumber(f[1]) <= now then
+    redis.call('DEL', key)
+    return nil
+  end
+  if f[2] then return 'fwd' end
+  return 'live'
 end
 
 -- The base record, and every check, before any write.
-local olduser, oldidx, oldabs = '', '', 0
+local olduser, oldidx, oldabs, oldexp = '', '', 0, 0
 if op == 'update' or op == 'renew' then
   local base = dst
   if op == 'renew' then base = src end
-  if not alive(base) then return {'NOTFOUND'} end
-  local f = redis.call('HMGET', base, 'user', 'uidx', 'abs')
-  olduser, oldidx, oldabs = f[1] or '', f[2] or '', tonumber(f[3] or '0')
+  local f = redis.call('HMGET', base, 'exp', 'fwd', 'tomb', 'user', 'uidx', 'abs', 'pend')
+  local st = state(f, base)
+  if st == 'fwd' then return {'RENEWED', f[2], f[7] or ''} end
+  if st ~= 'live' then return {'NOTFOUND'} end
+  olduser, oldidx, oldabs, oldexp = f[4] or '', f[5] or '', tonumber(f[6] or '0'), tonumber(f[1])
 end
-if op ~= 'update' and alive(dst) then return {'EXISTS'} end
+if op ~= 'update' then
+  local st = state(redis.call('HMGET', dst, 'exp', 'fwd', 'tomb'), dst)
+  if st == 'tomb' then return {'NOTFOUND'} end
+  if st then return {'EXISTS'} end
+end
 
 if imode == 'guard' and user ~= '' and (user ~= olduser or abs > oldabs) then
   local changed = '0'
@@ -149,11 +186,19 @@ local function unindex()
   end
 end
 
+local function forward()
+  -- Replace the source, now moved or deleted, by a forward that lives as
+  -- long as the record it replaces.
+  redis.call('DEL', src)
+  redis.call('HSET', src, 'fwd', dsth, 'exp', oldexp)
+  redis.call('PEXPIRE', src, oldexp - now)
+end
+
 if exp <= now then
   -- The result is already expired: delete, never write a record without
   -- a deadline.
   redis.call('DEL', dst)
-  if op == 'renew' then redis.call('DEL', src) end
+  if op == 'renew' then forward() end
   unindex()
   return {'OK'}
 end
@@ -185,6 +230,7 @@ for _, m in ipairs(evicted) do
 end
 if op == 'renew' then
   redis.call('RENAME', src, dst)
+  forward()
 end
 if clear then
   redis.call('DEL', dst)
@@ -215,27 +261,102 @@ end
 return {'OK'}
 `)
 
-// deleteScript deletes the record under KEYS[1]. ARGV: index mode
-// ("single" removes the index entry here), the record's hash. Replies with
-// the record's index key, or "".
+// maxHops bounds how many keys Delete and DeleteUser visit from one hash
+// (the hash and the forwards after it), so that a corrupt cycle of
+// forwards cannot hold them.
+const maxHops = 16
+
+var maxHopsLua = strconv.Itoa(maxHops)
+
+// deleteScript ends the session under KEYS[1] on one node: it deletes what
+// the key holds, and while that is a forward, goes on at the forward's
+// target (at most maxHops keys), deleting the record at the end of the
+// chain and its index entry. ARGV: prefix, the hash of KEYS[1]. Replies
+// the number of keys it deleted.
 var deleteScript = redis.NewScript(`
-local idx = redis.call('HGET', KEYS[1], 'uidx')
-redis.call('DEL', KEYS[1])
-if not idx then return '' end
-if ARGV[1] == 'single' then redis.call('ZREM', idx, ARGV[2]) end
-return idx
+local prefix, h, key = ARGV[1], ARGV[2], KEYS[1]
+for hop = 1, ` + maxHopsLua + ` do
+  local f = redis.call('HMGET', key, 'fwd', 'uidx')
+  redis.call('DEL', key)
+  if not f[1] then
+    if f[2] then redis.call('ZREM', f[2], h) end
+    return hop
+  end
+  h = f[1]
+  key = prefix .. 's:{' .. h .. '}'
+end
+return ` + maxHopsLua + `
 `)
 
-// deleteIfUserScript deletes the record under KEYS[1] if it belongs to the
-// user ARGV[1]. Replies 1 when it deleted a live record (ARGV[2] is now), 0
-// when it deleted an expired one, -1 when it left the key alone.
-const deleteIfUserScript = `
-local f = redis.call('HMGET', KEYS[1], 'user', 'exp')
-if f[1] ~= ARGV[1] then return -1 end
+// deleteUserScript ends every session of a user on one node, atomically:
+// it reads the index KEYS[1] and deletes every record of the user it
+// lists, except keep and the sessions keep was renewed into (its forwards,
+// followed here). A renewal is one script too, so it runs wholly before
+// (its result is listed) or after (its source is gone: NOTFOUND). ARGV:
+// user, prefix, now, keep hash ("" for none). Replies how many live records
+// it deleted.
+var deleteUserScript = redis.NewScript(`
+local idx, user, prefix, now = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+local keep, k = {}, ARGV[4]
+for hop = 1, ` + maxHopsLua + ` do
+  if k == '' or keep[k] then break end
+  keep[k] = true
+  k = redis.call('HGET', prefix .. 's:{' .. k .. '}', 'fwd') or ''
+end
+local n = 0
+for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+  if not keep[m] then
+    local key = prefix .. 's:{' .. m .. '}'
+    local f = redis.call('HMGET', key, 'user', 'exp')
+    if f[1] == user then
+      redis.call('DEL', key)
+      if f[2] and tonumber(f[2]) > now then n = n + 1 end
+    end
+    -- Deleted, gone or now another user's: the entry goes.
+    redis.call('ZREM', idx, m)
+  end
+end
+return n
+`)
+
+// endScript is one step of Delete, DeleteUser or an eviction on Cluster,
+// where the keys of a chain of forwards live on different slots: it ends
+// what KEYS[1] holds. ARGV: user ("" for any), now, tombstone TTL in ms
+// ("0": none), and the hash of the forward that led here ("" for none): a
+// record that a Cluster renewal created names its source in the field
+// "prev", and a record that does not name this forward's hash is another
+// session (a renewal into a hash already taken, which fails) and is left
+// alone. Replies
+//
+//	{"FWD", target, live} KEYS[1] held a forward, now deleted: go on at
+//	                      target; live is "1" if it had not expired
+//	{"DEL", live, uidx}   a record of the user (or any record, for user
+//	                      ""), now deleted
+//	{"OTHER"}             another user's or another session's record, left
+//	                      alone
+//	{"TOMB"}              nothing there, and now a tombstone (TTL > 0), so
+//	                      that a renewal half done cannot create the record
+//	{"NONE"}              nothing there and TTL 0, or a tombstone already
+var endScript = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'fwd', 'user', 'exp', 'uidx', 'tomb', 'prev')
+local live = '0'
+if f[3] and tonumber(f[3]) > tonumber(ARGV[2]) then live = '1' end
+if f[1] then
+  redis.call('DEL', KEYS[1])
+  return {'FWD', f[1], live}
+end
+if f[5] then return {'NONE'} end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[3] == '0' then return {'NONE'} end
+  redis.call('HSET', KEYS[1], 'tomb', '1')
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'TOMB'}
+end
+if ARGV[1] ~= '' and f[2] ~= ARGV[1] then return {'OTHER'} end
+if ARGV[4] ~= '' and f[6] ~= ARGV[4] then return {'OTHER'} end
 redis.call('DEL', KEYS[1])
-if f[2] and tonumber(f[2]) > tonumber(ARGV[2]) then return 1 end
-return 0
-`
+return {'DEL', live, f[4] or ''}
+`)
 
 // cleanScript tidies a user index. KEYS[1] index, KEYS[2] its pending hash.
 // ARGV: mode ("single" or "cluster"), user, prefix, now, grace, the hash of
@@ -287,7 +408,8 @@ return 'OK'
 // now, dst hash, src hash ("" unless a renewal), score, max, evict, grace,
 // ttl, then the count and hashes of entries the caller found dead.
 //
-// Replies {"LIMIT"}, or {"OK", deadline, added, evicted...}: the server
+// Replies {"LIMIT"}, {"NOTFOUND"} (the session a renewal moves was chosen
+// for eviction), or {"OK", deadline, added, evicted...}: the server
 // time by which the record must be written, "1" if the entry is new, and the
 // oldest sessions the caller must delete once it is. Evicted entries are
 // marked "x:TIME" in the pending hash so that no later reservation counts
@@ -311,14 +433,28 @@ for j = 1, #all, 2 do
   local p = reserved(pend, all[j])
   if not p or p + grace < t then redis.call('HDEL', pend, all[j]) end
 end
+if srch ~= '' then
+  -- Another commit chose the session being renewed for eviction: it is
+  -- ended, and so is this renewal.
+  local p = redis.call('HGET', pend, srch)
+  if p and string.sub(p, 1, 2) == 'x:' then return {'NOTFOUND'} end
+end
 local evicted = {}
 if max > 0 then
-  -- Entries already evicted by another commit ("x:" marks) do not count.
+  -- Entries already evicted by another commit ("x:" marks) do not count,
+  -- nor the new hash of a renewal in flight whose source is still listed
+  -- (one session, counted once; evicting the source ends the renewal).
+  local members = redis.call('ZRANGE', idx, 0, -1)
+  local listed = {}
+  for _, m in ipairs(members) do listed[m] = true end
   local others = {}
-  for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+  for _, m in ipairs(members) do
     if m ~= dsth and m ~= srch then
-      local p = redis.call('HGET', pend, m)
-      if not p or string.sub(p, 1, 2) ~= 'x:' then others[#others + 1] = m end
+      local p = redis.call('HGET', pend, m) or ''
+      local from = string.match(p, '/(%x+)$')
+      if string.sub(p, 1, 2) ~= 'x:' and not (from and listed[from]) then
+        others[#others + 1] = m
+      end
     end
   end
   if #others >= max then
@@ -332,7 +468,7 @@ if max > 0 then
   end
 end
 local added = redis.call('ZADD', idx, score, dsth)
-redis.call('HSET', pend, dsth, t)
+redis.call('HSET', pend, dsth, t .. '/' .. srch)
 extend(idx, ttl + grace)
 extend(pend, ttl + grace)
 local reply = {'OK', tostring(t + math.floor(grace / 2)), tostring(added)}
@@ -340,31 +476,58 @@ for _, m in ipairs(evicted) do reply[#reply + 1] = m end
 return reply
 `)
 
-// takeScript reads and deletes the record under KEYS[1] (ARGV[1] is now),
-// the first half of a renewal on Cluster. Replies {"NOTFOUND"} or {"OK",
-// field, value, ...}.
-var takeScript = redis.NewScript(`
-local e = redis.call('HGET', KEYS[1], 'exp')
-if not e then return {'NOTFOUND'} end
-if tonumber(e) <= tonumber(ARGV[1]) then
+// takeScript is the first step of a renewal on Cluster: it reads the
+// record under KEYS[1] and replaces it, atomically, by a pending forward
+// to the new hash (or deletes it, when the renewal's result is already
+// expired and no record will be written). ARGV: now, the new hash, the
+// grace in ms, "1" if the result is expired. Replies {"NOTFOUND"},
+// {"RENEWED", target, pend} when KEYS[1] holds a forward already, or
+// {"OK", deadline, field, value, ...}: the server time by which the new
+// record must be created (half the grace from now; a Delete that overtakes
+// the renewal leaves a tombstone for the whole grace, so it outlives the
+// deadline) and the fields of the record taken.
+var takeScript = redis.NewScript(luaCommon + `
+local now = tonumber(ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'exp', 'fwd', 'pend')
+if not f[1] then return {'NOTFOUND'} end
+local exp = tonumber(f[1])
+if exp <= now then
   redis.call('DEL', KEYS[1])
   return {'NOTFOUND'}
 end
+if f[2] then return {'RENEWED', f[2], f[3] or ''} end
 local all = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
+if ARGV[4] ~= '1' then
+  redis.call('HSET', KEYS[1], 'fwd', ARGV[2], 'exp', f[1], 'pend', '1')
+  redis.call('PEXPIRE', KEYS[1], exp - now)
+end
+table.insert(all, 1, tostring(servertime() + math.floor(tonumber(ARGV[3]) / 2)))
 table.insert(all, 1, 'OK')
 return all
 `)
 
+// finalizeScript ends the pending state of the forward under KEYS[1] once
+// the record it names, ARGV[1], is written.
+var finalizeScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'fwd') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'pend')
+end
+return 1
+`)
+
 // restoreScript puts back a record that takeScript took when the renewal
-// could not complete. KEYS[1] record; ARGV: ttl, then field/value pairs.
-// It never overwrites a record.
+// could not complete, if KEYS[1] still holds the forward the take left
+// (to ARGV[2]): a Delete or DeleteUser that removed the forward meanwhile
+// ended the session, and it stays ended. ARGV: ttl, the new hash, then
+// field/value pairs. Replies 1 if it restored the record.
 var restoreScript = redis.NewScript(luaCommon + `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('HGET', KEYS[1], 'fwd') ~= ARGV[2] then return 0 end
 local ttl = tonumber(ARGV[1])
 if ttl <= 0 then return 0 end
 local f = {}
-for j = 2, #ARGV do f[#f + 1] = ARGV[j] end
+for j = 3, #ARGV do f[#f + 1] = ARGV[j] end
+redis.call('DEL', KEYS[1])
 hcall('HSET', KEYS[1], f)
 redis.call('PEXPIRE', KEYS[1], ttl)
 return 1

@@ -27,13 +27,24 @@ const DefaultPrefix = "latch:"
 // server), so a reservation is never pruned under a commit that succeeds.
 const reservationGrace = 60 * time.Second
 
-// Field names of a session record; see scripts.go.
+// tombstoneTTL is how long a tombstone that Delete or DeleteUser leaves on
+// Cluster lives. It outlives, by half of it, the deadline by which the
+// renewal it stops must create its record (see takeScript), which covers
+// the skew between the clocks of two Redis nodes.
+const tombstoneTTL = reservationGrace
+
+// Field names of a session record, a forward and a tombstone; see
+// scripts.go.
 const (
-	fieldMeta   = "meta"
-	fieldUser   = "user"
-	fieldIndex  = "uidx"
-	fieldExpiry = "exp"
-	valuePrefix = "v:"
+	fieldMeta    = "meta"
+	fieldUser    = "user"
+	fieldIndex   = "uidx"
+	fieldExpiry  = "exp"
+	fieldForward = "fwd"
+	fieldTomb    = "tomb"
+	fieldPrev    = "prev"
+	fieldPending = "pend"
+	valuePrefix  = "v:"
 )
 
 // Store is a latch.Store on Redis. It is safe for concurrent use.
@@ -50,6 +61,25 @@ type Store struct {
 	// acks and ackTimeout: see WithReplicaAcks.
 	acks       int
 	ackTimeout time.Duration
+
+	// pause, set by tests only, is called between the steps of the
+	// operations that take more than one round trip (see cluster.go), so
+	// that a test can run another operation in the gap.
+	pause func(step string)
+}
+
+// Steps at which Store.pause is called.
+const (
+	stepRenewReserved  = "renew: reserved"  // Cluster renewal, before the take
+	stepRenewTaken     = "renew: taken"     // Cluster renewal, between take and create
+	stepDeleteHop      = "delete: hop"      // Cluster Delete, after a forward is removed
+	stepDeleteUserRead = "deleteuser: read" // Cluster DeleteUser, after reading the index
+)
+
+func (s *Store) step(name string) {
+	if s.pause != nil {
+		s.pause(name)
+	}
 }
 
 // Option configures a Store.
@@ -224,12 +254,25 @@ func checkCtx(ctx context.Context, op string) error {
 	return nil
 }
 
-// Load returns the live record stored under id, or latch.ErrNotFound. It is
-// one HGETALL.
+// Load returns the live record stored under id, latch.ErrNotFound, or a
+// *latch.RenewedError when id holds a forward. It is one HGETALL (on
+// Cluster, a forward whose renewal is half done costs more; see settle).
 func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
 	if err := checkCtx(ctx, "load"); err != nil {
 		return nil, err
 	}
+	rec, err := s.load(ctx, id)
+	if _, ok := err.(*pendingError); ok {
+		err = s.settle(ctx, id, func() error {
+			rec, err = s.load(ctx, id)
+			return err
+		})
+	}
+	return rec, err
+}
+
+// load is Load without the wait for a pending forward.
+func (s *Store) load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
 	fields, err := s.client.HGetAll(ctx, s.sessionKey(id)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, latch.ErrNotFound
@@ -240,14 +283,47 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 	if len(fields) == 0 {
 		return nil, latch.ErrNotFound
 	}
+	if to, ok := fields[fieldForward]; ok {
+		return nil, s.forwardErr(id, to, fields[fieldExpiry], fields[fieldPending])
+	}
 	rec, exp, err := decodeRecord(fields)
 	if err != nil {
+		if _, ok := fields[fieldTomb]; ok {
+			return nil, latch.ErrNotFound
+		}
 		return nil, fmt.Errorf("redisstore: load session %s: %w", id.Handle(), err)
 	}
 	if exp <= ms(s.now()) {
 		return nil, latch.ErrNotFound
 	}
 	return rec, nil
+}
+
+// forwardErr is what load returns for the forward under id: the error of
+// forwardReplyErr, or latch.ErrNotFound once the forward's expiry exp has
+// passed.
+func (s *Store) forwardErr(id latch.Hash, to, exp, pend string) error {
+	e, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("redisstore: load session %s: corrupt forward: bad expiry field", id.Handle())
+	}
+	if e <= ms(s.now()) {
+		return latch.ErrNotFound
+	}
+	return forwardReplyErr(to, pend)
+}
+
+// forwardReplyErr returns the error for a forward to the hash to (hex): a
+// *latch.RenewedError, or a *pendingError if pend is "1" (see settle).
+func forwardReplyErr(to, pend string) error {
+	h, err := latch.ParseHash(to)
+	if err != nil {
+		return errors.New("redisstore: corrupt forward: bad target")
+	}
+	if pend == "1" {
+		return &pendingError{to: h}
+	}
+	return &latch.RenewedError{To: h}
 }
 
 // decodeRecord turns the fields of a record into a latch.Record and its
@@ -393,13 +469,20 @@ func (s *Store) runCommit(ctx context.Context, c *latch.Commit, a *commitArgs, o
 	return reply, nil
 }
 
-// statusErr maps a script status to the error Commit returns.
-func statusErr(status any) error {
-	switch status {
+// statusErr maps the reply of commitScript to the error Commit returns.
+func statusErr(reply []any) error {
+	switch status := reply[0]; status {
 	case "OK":
 		return nil
 	case "NOTFOUND":
 		return latch.ErrNotFound
+	case "RENEWED":
+		if len(reply) < 3 {
+			break
+		}
+		to, _ := reply[1].(string)
+		pend, _ := reply[2].(string)
+		return forwardReplyErr(to, pend)
 	case "EXISTS":
 		return latch.ErrExists
 	case "LIMIT":
@@ -407,7 +490,7 @@ func statusErr(status any) error {
 	case "STALE":
 		return errors.New("redisstore: commit: took longer than the reservation allows; nothing was written")
 	}
-	return fmt.Errorf("redisstore: commit: unexpected reply %v from script", status)
+	return fmt.Errorf("redisstore: commit: unexpected reply %v from script", reply[0])
 }
 
 // Commit applies c atomically. On a standalone or Sentinel deployment it is
@@ -430,7 +513,11 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 		return err
 	}
 	if s.cluster {
-		return s.clusterCommit(ctx, c, a)
+		at := c.ID // where a forward may be met
+		if !c.From.IsZero() {
+			at = c.From
+		}
+		return s.settle(ctx, at, func() error { return s.clusterCommit(ctx, c, a) })
 	}
 	op := "update"
 	switch {
@@ -443,24 +530,23 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 	if err != nil {
 		return err
 	}
-	return statusErr(reply[0])
+	return statusErr(reply)
 }
 
-// Delete removes the record under id and its index entry.
+// Delete removes the record under id and its index entry; when id holds a
+// forward, it removes the forward and goes on at its target. On a
+// standalone server or behind Sentinel it is one script; on Cluster see
+// clusterDelete.
 func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 	if err := checkCtx(ctx, "delete"); err != nil {
 		return err
 	}
-	key := s.sessionKey(id)
-	idx, err := s.run(ctx, deleteScript, true, []string{key}, s.mode(), s.keyHash(key)).Text()
-	if err != nil {
-		return fmt.Errorf("redisstore: delete: %w", err)
+	if s.cluster {
+		return s.clusterDelete(ctx, id)
 	}
-	if s.cluster && idx != "" {
-		// The record is gone; now its entry, on the user's slot.
-		if err := s.client.ZRem(ctx, idx, s.keyHash(key)).Err(); err != nil {
-			return fmt.Errorf("redisstore: delete: index entry: %w", err)
-		}
+	key := s.sessionKey(id)
+	if err := s.run(ctx, deleteScript, true, []string{key}, s.prefixArg, s.keyHash(key)).Err(); err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	return nil
 }
@@ -585,8 +671,10 @@ func sortInfos(infos []latch.Info) {
 	})
 }
 
-// DeleteUser removes every session of the user except keep and returns how
-// many live sessions it removed.
+// DeleteUser removes every session of the user except keep (followed
+// through forwards) and returns how many live sessions it removed. On a
+// standalone server or behind Sentinel it is one script, atomic against
+// every renewal; on Cluster see clusterDeleteUser.
 func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
 	if err := checkCtx(ctx, "delete user"); err != nil {
 		return 0, err
@@ -594,74 +682,19 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) 
 	if userID == "" {
 		return 0, nil
 	}
-	members, err := s.client.ZRange(ctx, s.userKey(userID), 0, -1).Result()
-	if err != nil {
-		return 0, fmt.Errorf("redisstore: delete user: read index: %w", err)
-	}
 	keepHex := ""
 	if !keep.IsZero() {
 		keepHex = keep.String()
 	}
-	var targets []string
-	for _, m := range members {
-		if m != keepHex {
-			targets = append(targets, m)
-		}
+	if s.cluster {
+		return s.clusterDeleteUser(ctx, userID, keepHex)
 	}
-	n, removed, dead, err := s.deleteIfUser(ctx, userID, targets)
-	if err != nil && removed == nil && dead == nil {
-		return 0, fmt.Errorf("redisstore: delete user: %w", err)
+	cmd := s.run(ctx, deleteUserScript, true, []string{s.userKey(userID)}, userID, s.prefixArg, ms(s.now()), keepHex)
+	// With WithReplicaAcks, an error may come after the deletions: they
+	// happened, and are counted.
+	n, _ := cmd.Val().(int64)
+	if err := cmd.Err(); err != nil {
+		return int(n), fmt.Errorf("redisstore: delete user: %w", err)
 	}
-	// The deletions happened (err, if any, is about replicas): tidy the
-	// index and report them.
-	_, cerr := s.clean(ctx, userID, "", removed, dead, nil)
-	if err != nil {
-		return n, fmt.Errorf("redisstore: delete user: %w", err)
-	}
-	return n, cerr
-}
-
-// deleteIfUser deletes, in one pipeline, the records of hashes that belong
-// to user. It returns how many live records it deleted, the hashes whose
-// records it deleted, and the hashes it left alone (missing or another
-// user's).
-func (s *Store) deleteIfUser(ctx context.Context, user string, hashes []string) (n int, removed, other []string, err error) {
-	if len(hashes) == 0 {
-		return 0, nil, nil, nil
-	}
-	now := ms(s.now())
-	cmds := make([]*redis.Cmd, len(hashes))
-	var acked *redis.Cmd
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, h := range hashes {
-			cmds[i] = p.Eval(ctx, deleteIfUserScript, []string{s.prefix + "s:{" + h + "}"}, user, now)
-		}
-		if s.acks > 0 {
-			acked = p.Do(ctx, "WAIT", s.acks, s.ackTimeout.Milliseconds())
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	if acked != nil {
-		// Checked after the deletions are counted: they happened.
-		defer func() {
-			if n, aerr := acked.Int64(); aerr != nil || n < int64(s.acks) {
-				err = fmt.Errorf("write reached %d of %d replicas within %v", n, s.acks, s.ackTimeout)
-			}
-		}()
-	}
-	for i, h := range hashes {
-		switch cmds[i].Val() {
-		case int64(1):
-			n++
-			removed = append(removed, h)
-		case int64(0):
-			removed = append(removed, h)
-		default:
-			other = append(other, h)
-		}
-	}
-	return n, removed, other, nil
+	return int(n), nil
 }

@@ -118,7 +118,7 @@ func newTestStore(t *testing.T, client redis.UniversalClient, opts ...Option) *S
 }
 
 // removeKeys deletes every key under prefix (SCAN is fine in a test).
-func removeKeys(t *testing.T, client redis.UniversalClient, prefix string) {
+func removeKeys(t testing.TB, client redis.UniversalClient, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	scan := func(ctx context.Context, c *redis.Client) error {
@@ -207,8 +207,11 @@ func TestRoundTrips(t *testing.T) {
 			now := time.Now()
 			user := "rt-" + randomPrefix(t)
 			a, b := hash(t), hash(t)
-			// Warm up: load the script into the server's cache.
+			// Warm up: load the scripts into the server's cache.
 			if err := s.Commit(ctx, &latch.Commit{ID: a, Create: true, Meta: meta("", now)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(ctx, hash(t)); err != nil {
 				t.Fatal(err)
 			}
 			tests := []struct {
