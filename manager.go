@@ -147,7 +147,7 @@ type Manager struct {
 func New(cfg Config) (*Manager, error) {
 	switch {
 	case cfg.Store == nil && cfg.Stateless == nil:
-		return nil, errors.New("latch: Config.Store is required (memstore.New() for one process, boltstore for one machine, redisstore or pgstore for several; or Config.Stateless for cookie sessions)")
+		return nil, errors.New("latch: Config.Store is required (memstore.New(memstore.Options{}) for one process, boltstore for one machine, redisstore or pgstore for several; or Config.Stateless for cookie sessions)")
 	case cfg.Store != nil && cfg.Stateless != nil:
 		return nil, errors.New("latch: set Config.Store or Config.Stateless, not both")
 	}
