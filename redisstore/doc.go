@@ -23,15 +23,22 @@
 // path-escaped so that no ID can end or split the hash tag. The store keeps
 // only hashes of IDs, never an ID.
 //
+// A renewal (a commit with From) leaves, under the old hash, a forward: a
+// small hash naming the new one, which Redis expires when the replaced
+// record would have expired. Load and Commit answer a *latch.RenewedError
+// for it, and Delete and DeleteUser follow it. A forward is in no user's
+// index. On Cluster, Delete and DeleteUser may also leave a tombstone, for
+// one minute, on the hash a forward names (see below).
+//
 // Every write sets the key's time to live from Meta.ExpiresAt(): the store
 // computes the time remaining on its own clock (WithClock) and gives it to
 // Redis (PEXPIRE), so an application and servers whose clocks disagree
 // still expire a session on time by the application's clock, and Load checks
-// the deadline again before returning a record. A commit whose deadline has
-// already passed deletes the record rather than write one without a time
-// to live. User indexes live as long as the absolute deadline of their
-// longest session. Nothing needs a sweeper, and no request runs KEYS or
-// SCAN.
+// the deadline again before returning a record (or a forward). A commit
+// whose deadline has already passed deletes the record rather than write
+// one without a time to live. User indexes live as long as the absolute
+// deadline of their longest session. Nothing needs a sweeper, and no request
+// runs KEYS or SCAN.
 //
 // # Round trips
 //
@@ -40,14 +47,27 @@
 // such as a record written by hand, goes to encoding/json and reads the
 // same), so a read-only request costs the round trip and little more.
 //
-// On a standalone server or behind Sentinel, each Commit and each Delete is
-// one script call (EVALSHA, falling back to EVAL when the server's script
-// cache lacks it): the base record is read, the checks for
-// latch.ErrNotFound, latch.ErrExists and latch.ErrSessionLimit made, the
-// oldest sessions evicted, the record written or renamed (a renewal moves
-// the record and deletes the old key in the same script) and the user index
-// updated, all atomically. ListUser and DeleteUser read the index, then the
-// records in one pipeline, then prune dead entries.
+// On a standalone server or behind Sentinel, each Commit, Delete and
+// DeleteUser is one script call (EVALSHA, falling back to EVAL when the
+// server's script cache lacks it), and Redis runs one script at a time:
+//
+//   - Commit reads the base record, makes the checks for latch.ErrNotFound,
+//     latch.ErrExists, latch.ErrSessionLimit and a forward's
+//     latch.RenewedError, evicts the oldest sessions, writes the record,
+//     and for a renewal renames the old record and leaves the forward, and
+//     updates the user index, all atomically.
+//   - Delete deletes what the key holds and, while that is a forward, goes
+//     on at its target (16 keys at most), deleting the record at the end of
+//     the chain and its index entry.
+//   - DeleteUser reads the user index and deletes every listed record of
+//     the user but keep and the sessions keep was renewed into, in the same
+//     script.
+//
+// So a renewal runs wholly before a Delete or DeleteUser of its session
+// (which then follows its forward, or finds the new hash in the index) or
+// wholly after it (and finds its old record gone: latch.ErrNotFound). The
+// same holds for an eviction by a commit with MaxPerUser. ListUser reads
+// the index, then the records in one pipeline, then prunes dead entries.
 //
 // # Cluster
 //
@@ -62,20 +82,42 @@
 //
 // So on Cluster a commit that adds a session to a user's index, or extends
 // how long that index must live, is a sequence of scripts, each atomic on
-// its own slot, in an order that keeps one invariant: every live session of
-// a user is in the user's index (so DeleteUser, "sign out everywhere", can
-// never miss one).
+// its own slot, in an order that keeps every live session of a user in the
+// user's index:
 //
 //  1. reserve (user's slot): the entry is added first, with a reservation
-//     mark; the MaxPerUser limit is decided here, atomically against the
-//     other reservations, and the sessions to evict are chosen and marked.
-//  2. write (session's slot): the record is written, unless the reservation
-//     is older than half its grace (checked against the server's clock). A
-//     renewal first takes the old record (reads and deletes it in one
-//     script), then creates the new one from it; if that fails, the old
-//     record is put back.
-//  3. finish: the evicted sessions are deleted, then their entries and the
-//     old hash's entry are removed from the index.
+//     mark that names the hash a renewal moves from; the MaxPerUser limit
+//     is decided here, atomically against the other reservations, and the
+//     sessions to evict are chosen and marked. A renewal of a session that
+//     another commit has already chosen to evict fails here.
+//  2. write (session's slots): the record is written, unless the
+//     reservation is older than half its grace (checked against the
+//     server's clock). A renewal first takes the old record: it reads it
+//     and replaces it by a pending forward in one script; then it creates
+//     the new record from it, a create that refuses a tombstone; then it
+//     marks the forward final. If the create fails for another reason, the
+//     old record is put back, unless a Delete has removed the forward.
+//  3. finish: the evicted sessions are ended as DeleteUser ends them
+//     (below), then their entries and the old hash's entry are removed
+//     from the index.
+//
+// Delete visits the chain of forwards one script per key: it deletes each
+// forward, and at a forward's target that holds no record yet (a renewal
+// between its take and its create) it leaves a tombstone, which makes that
+// create fail, and the renewal with it (latch.ErrNotFound). DeleteUser
+// reads the index and its reservation marks in one script, follows keep's
+// forwards and keeps the targets of renewals of keep in flight, then ends
+// every other listed session as Delete does (one pipeline per hop), but
+// only records of the user. A renewal of one of the user's sessions is
+// listed by its old hash whatever step it is at, so it either completed
+// before DeleteUser reached it (its new record is deleted through the
+// forward) or fails after. The file ordering.go lists every interleaving
+// and why it ends the session; ordering_test.go forces each of them.
+//
+// Load and Commit that meet a pending forward wait, polling, until the new
+// record is written (at most two seconds, then they answer the
+// latch.RenewedError anyway), so that a request told the session moved
+// finds it at its new hash.
 //
 // Entries are removed only after their records are gone, and an entry whose
 // record is missing is pruned only once its reservation mark is older than
@@ -87,10 +129,31 @@
 //
 // Commits that change neither the user nor the absolute deadline (the
 // common case: touching LastSeen, setting values, anonymous sessions) are
-// still one script call on Cluster; a login is about six round trips, and a
-// Delete two. Renewals on Cluster are not atomic across the two slots: a
-// concurrent request on the old ID either lands before the take or gets
-// latch.ErrNotFound, never a resurrected old ID.
+// still one script call on Cluster, and so is a Load, of a forward too. A
+// login is five round trips (seven with a session limit), a Delete two and
+// one more for each forward it follows, a DeleteUser three and one more
+// for each hop of forwards (TestClusterRoundTrips counts them).
+//
+// # What the tests show
+//
+// On every deployment the storetest conformance suite checks forwards
+// (Forward, DeleteFollowsForward) and runs 200 rounds of each race
+// (LogoutRacesRenewal, RevokeUserRacesRenewal, RevokeOthersKeepsRenewed,
+// EvictionRacesRenewal, UpdateRacesRenewal, RenewRacesCommit): after Delete
+// or DeleteUser returns, no session it ended can be loaded or committed to
+// under any hash, a renewal racing it succeeds (and its result is gone) or
+// fails with latch.ErrNotFound, a kept session's renewal survives, and an
+// update racing a renewal lands in the renewed record or is told where the
+// session moved. On Cluster, TestClusterPausedRenewal, TestClusterPausedUpdate,
+// TestClusterPausedDelete, TestClusterPausedDeleteUser and
+// TestClusterRestoreAfterDelete stop a renewal, a Delete or a DeleteUser
+// between its steps and run the other in the gap; on a standalone server
+// and behind Sentinel, TestPausedScripts holds one operation's script back
+// in the client while the other runs. What they do not cover: a client
+// that stalls longer than the reservation's grace between two steps of a
+// Cluster renewal (its create is refused as stale, which assumes the
+// Redis nodes' clocks agree within half a minute), and a failover that
+// loses acknowledged writes (below).
 //
 // # Replication and failover
 //

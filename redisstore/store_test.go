@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -244,28 +245,62 @@ func TestRoundTrips(t *testing.T) {
 }
 
 // TestClusterRoundTrips checks the Cluster costs the package doc states:
-// Load and a commit that changes no user are one round trip each.
+// Load and a commit that changes no user are one round trip each; a login
+// (a renewal into a user) five, seven with a session limit; a Delete two,
+// and one more for each forward it follows; a DeleteUser three, and one
+// more for each hop of forwards.
 func TestClusterRoundTrips(t *testing.T) {
 	client := connect(t, deployments[1])
-	hook := &counter{}
-	client.AddHook(hook)
 	s := newTestStore(t, client)
 	ctx := context.Background()
 	now := time.Now()
 	user := "crt-" + randomPrefix(t)
-	a := hash(t)
-	if err := s.Commit(ctx, &latch.Commit{ID: a, Create: true, Meta: meta(user, now)}); err != nil {
+	a, anon, b, anon2, c, e := hash(t), hash(t), hash(t), hash(t), hash(t), hash(t)
+	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta(user, now)})
+	mustCommit(t, s, &latch.Commit{ID: anon, Create: true, Meta: meta("", now)})
+	mustCommit(t, s, &latch.Commit{ID: anon2, Create: true, Meta: meta("", now)})
+	mustCommit(t, s, &latch.Commit{ID: e, Create: true, Meta: meta("", now)})
+	mustCommit(t, s, &latch.Commit{ID: hash(t), From: e, Create: true, Meta: meta("", now)})
+	// Warm up: load every script into the servers' caches.
+	warm := hash(t)
+	mustCommit(t, s, &latch.Commit{ID: warm, Create: true, Meta: meta(user, now)})
+	mustCommit(t, s, &latch.Commit{ID: hash(t), From: warm, Create: true, Meta: meta(user, now), MaxPerUser: 9})
+	if err := s.Delete(ctx, warm); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.DeleteUser(ctx, "nobody-"+user, latch.Hash{}); err != nil {
+		t.Fatal(err)
+	}
+	hook := &counter{}
+	client.AddHook(hook)
 	tests := []struct {
 		name string
+		want int64
 		op   func() error
 	}{
-		{"Load", func() error { _, err := s.Load(ctx, a); return err }},
-		{"CommitSameUser", func() error {
+		{"Load", 1, func() error { _, err := s.Load(ctx, a); return err }},
+		{"CommitSameUser", 1, func() error {
 			m := meta(user, now)
 			m.LastSeen = now.Add(time.Minute)
 			return s.Commit(ctx, &latch.Commit{ID: a, Meta: m, Set: map[string]any{"k": 1}})
+		}},
+		{"Login", 5, func() error {
+			return s.Commit(ctx, &latch.Commit{ID: b, From: anon, Create: true, Meta: meta(user, now)})
+		}},
+		{"LoginWithLimit", 7, func() error {
+			return s.Commit(ctx, &latch.Commit{ID: c, From: anon2, Create: true, Meta: meta(user, now), MaxPerUser: 9})
+		}},
+		{"DeleteRecord", 2, func() error { return s.Delete(ctx, b) }},
+		{"DeleteThroughForward", 3, func() error { return s.Delete(ctx, anon2) }},
+		{"DeleteUser", 3, func() error {
+			_, err := s.DeleteUser(ctx, user, latch.Hash{})
+			return err
+		}},
+		{"LoadForward", 1, func() error {
+			if _, err := s.Load(ctx, e); !errors.Is(err, latch.ErrRenewed) {
+				return fmt.Errorf("Load of a forward: %v", err)
+			}
+			return nil
 		}},
 	}
 	for _, tc := range tests {
@@ -274,8 +309,8 @@ func TestClusterRoundTrips(t *testing.T) {
 			if err := tc.op(); err != nil {
 				t.Fatal(err)
 			}
-			if got := hook.n.Load() - before; got != 1 {
-				t.Errorf("%s took %d round trips, want 1", tc.name, got)
+			if got := hook.n.Load() - before; got != tc.want {
+				t.Errorf("%s took %d round trips, want %d", tc.name, got, tc.want)
 			}
 		})
 	}
