@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -44,10 +44,10 @@ func benchStore(b *testing.B, client redis.UniversalClient) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { removeKeys(b, client, prefix) })
-	var id latch.Hash
+	var id driver.Hash
 	id[0] = 1
 	m := meta("bench-user", time.Now())
-	if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: m}); err != nil {
+	if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: m}); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("Load", func(b *testing.B) {
@@ -58,7 +58,7 @@ func benchStore(b *testing.B, client redis.UniversalClient) {
 		}
 	})
 	b.Run("Commit", func(b *testing.B) {
-		c := &latch.Commit{ID: id, Meta: m, Set: map[string]any{"n": 1}}
+		c := &driver.Commit{ID: id, Meta: m, Set: map[string]any{"n": 1}}
 		for b.Loop() {
 			if err := s.Commit(ctx, c); err != nil {
 				b.Fatal(err)
@@ -71,9 +71,9 @@ func benchStore(b *testing.B, client redis.UniversalClient) {
 	// package calls it more than once, so its state lives outside.
 	from, n := id, uint64(0)
 	b.Run("Renew", func(b *testing.B) {
-		var to latch.Hash
+		var to driver.Hash
 		to[0] = 2
-		c := &latch.Commit{Create: true, Meta: m, Set: map[string]any{"n": 2}}
+		c := &driver.Commit{Create: true, Meta: m, Set: map[string]any{"n": 2}}
 		for b.Loop() {
 			n++
 			for i := range 8 {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // This file holds the Cluster side of Commit. A session record and a user
@@ -36,7 +36,7 @@ type reservation struct {
 
 // reserve runs reserveScript for c. limited says whether the commit adds a
 // session to the user, so that MaxPerUser applies.
-func (s *Store) reserve(ctx context.Context, c *latch.Commit, a *commitArgs, limited bool) (*reservation, error) {
+func (s *Store) reserve(ctx context.Context, c *driver.Commit, a *commitArgs, limited bool) (*reservation, error) {
 	maxPer := 0
 	if limited && c.MaxPerUser > 0 {
 		maxPer = c.MaxPerUser
@@ -69,10 +69,10 @@ func (s *Store) reserve(ctx context.Context, c *latch.Commit, a *commitArgs, lim
 		return nil, fmt.Errorf("redisstore: commit: reserve index entry: %w", err)
 	}
 	if len(reply) == 1 && reply[0] == "LIMIT" {
-		return nil, latch.ErrSessionLimit
+		return nil, driver.ErrSessionLimit
 	}
 	if len(reply) == 1 && reply[0] == "NOTFOUND" {
-		return nil, latch.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	if len(reply) < 3 || reply[0] != "OK" {
 		return nil, errors.New("redisstore: commit: unexpected reply from reserve script")
@@ -87,7 +87,7 @@ func (s *Store) reserve(ctx context.Context, c *latch.Commit, a *commitArgs, lim
 // abandon undoes what a reservation did when the commit failed for a reason
 // that leaves the record unwritten: it removes the new entry and undoes the
 // eviction marks.
-func (s *Store) abandon(ctx context.Context, c *latch.Commit, a *commitArgs, r *reservation) error {
+func (s *Store) abandon(ctx context.Context, c *driver.Commit, a *commitArgs, r *reservation) error {
 	if r == nil {
 		return nil
 	}
@@ -103,7 +103,7 @@ func (s *Store) abandon(ctx context.Context, c *latch.Commit, a *commitArgs, r *
 // sessions, removes their entries (and extra, entries of records the commit
 // deleted). If another commit evicted this one
 // while it was in flight, the new record is deleted too.
-func (s *Store) finish(ctx context.Context, c *latch.Commit, a *commitArgs, r *reservation, extra []string) error {
+func (s *Store) finish(ctx context.Context, c *driver.Commit, a *commitArgs, r *reservation, extra []string) error {
 	var remove, other []string
 	remove = append(remove, extra...)
 	if len(r.evicted) > 0 {
@@ -133,7 +133,7 @@ func (s *Store) finish(ctx context.Context, c *latch.Commit, a *commitArgs, r *r
 }
 
 // clusterCommit is Commit on Cluster.
-func (s *Store) clusterCommit(ctx context.Context, c *latch.Commit, a *commitArgs) error {
+func (s *Store) clusterCommit(ctx context.Context, c *driver.Commit, a *commitArgs) error {
 	expired := a.exp <= a.now
 	if !c.From.IsZero() {
 		return s.clusterRenew(ctx, c, a, expired)
@@ -179,7 +179,7 @@ func (s *Store) clusterCommit(ctx context.Context, c *latch.Commit, a *commitArg
 
 // reservedWrite reserves the session's index entry, writes the record with
 // op and finishes.
-func (s *Store) reservedWrite(ctx context.Context, c *latch.Commit, a *commitArgs, op string, limited bool) error {
+func (s *Store) reservedWrite(ctx context.Context, c *driver.Commit, a *commitArgs, op string, limited bool) error {
 	r, err := s.reserve(ctx, c, a, limited)
 	if err != nil {
 		return err
@@ -207,7 +207,7 @@ func (s *Store) reservedWrite(ctx context.Context, c *latch.Commit, a *commitArg
 // cannot be created, the old one is put back, unless a Delete or
 // DeleteUser removed the forward meanwhile. See ordering.go for why this
 // order keeps Delete and DeleteUser ordered against the renewal.
-func (s *Store) clusterRenew(ctx context.Context, c *latch.Commit, a *commitArgs, expired bool) error {
+func (s *Store) clusterRenew(ctx context.Context, c *driver.Commit, a *commitArgs, expired bool) error {
 	var r *reservation
 	if a.user != "" && !expired {
 		var err error
@@ -247,7 +247,7 @@ func (s *Store) clusterRenew(ctx context.Context, c *latch.Commit, a *commitArgs
 	merged.sets = append(merged.sets, fieldPrev, c.From.String())
 	mc := *c
 	mc.Clear = false
-	mc.From = latch.Hash{}
+	mc.From = driver.Hash{}
 	if r != nil && r.deadline < deadline {
 		deadline = r.deadline
 	}
@@ -297,9 +297,9 @@ func (s *Store) clusterRenew(ctx context.Context, c *latch.Commit, a *commitArgs
 // take runs takeScript on c.From: it returns the fields of the record it
 // replaced by a pending forward to c.ID (or deleted, when the result is
 // expired), and the server time by which the new record must be created.
-// On latch.ErrNotFound or a forward's error it wrote nothing; on another
+// On driver.ErrNotFound or a forward's error it wrote nothing; on another
 // error base is nil and deadline is -1 (the outcome is unknown).
-func (s *Store) take(ctx context.Context, c *latch.Commit, expired bool) (base map[string]string, deadline int64, err error) {
+func (s *Store) take(ctx context.Context, c *driver.Commit, expired bool) (base map[string]string, deadline int64, err error) {
 	taken, err := takeScript.Run(ctx, s.client, []string{s.sessionKey(c.From)},
 		ms(s.now()), c.ID.String(), reservationGrace.Milliseconds(), boolArg(expired)).StringSlice()
 	if err != nil {
@@ -309,7 +309,7 @@ func (s *Store) take(ctx context.Context, c *latch.Commit, expired bool) (base m
 	case len(taken) == 3 && taken[0] == "RENEWED":
 		return nil, 0, forwardReplyErr(taken[1], taken[2])
 	case len(taken) < 2 || taken[0] != "OK":
-		return nil, 0, latch.ErrNotFound
+		return nil, 0, driver.ErrNotFound
 	}
 	deadline, err = strconv.ParseInt(taken[1], 10, 64)
 	if err != nil {
@@ -324,7 +324,7 @@ func (s *Store) take(ctx context.Context, c *latch.Commit, expired bool) (base m
 
 // restore puts back the record that a failed renewal took, if From still
 // holds the forward the take left.
-func (s *Store) restore(ctx context.Context, c *latch.Commit, fields map[string]string, now int64) error {
+func (s *Store) restore(ctx context.Context, c *driver.Commit, fields map[string]string, now int64) error {
 	exp, err := strconv.ParseInt(fields[fieldExpiry], 10, 64)
 	if err != nil {
 		return errors.New("redisstore: commit: restore: corrupt record")

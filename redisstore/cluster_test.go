@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -32,7 +32,7 @@ func keySlot(t *testing.T, c *redis.ClusterClient, key string) int64 {
 }
 
 // slotsApart returns two hashes whose records live on different slots.
-func slotsApart(t *testing.T, s *Store, c *redis.ClusterClient) (latch.Hash, latch.Hash) {
+func slotsApart(t *testing.T, s *Store, c *redis.ClusterClient) (driver.Hash, driver.Hash) {
 	t.Helper()
 	a := hash(t)
 	for range 100 {
@@ -59,14 +59,14 @@ func TestClusterKeys(t *testing.T) {
 	}
 	from, to := slotsApart(t, s, c)
 	now := time.Now()
-	if err := s.Commit(ctx, &latch.Commit{ID: from, Create: true, Meta: meta("", now), Set: map[string]any{"cart": 3}}); err != nil {
+	if err := s.Commit(ctx, &driver.Commit{ID: from, Create: true, Meta: meta("", now), Set: map[string]any{"cart": 3}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(ctx, &latch.Commit{ID: to, From: from, Create: true, Meta: meta("carol", now),
+	if err := s.Commit(ctx, &driver.Commit{ID: to, From: from, Create: true, Meta: meta("carol", now),
 		Set: map[string]any{"step": "login"}}); err != nil {
 		t.Fatalf("renewal across slots: %v", err)
 	}
-	if _, err := s.Load(ctx, from); !errors.Is(err, latch.ErrNotFound) {
+	if _, err := s.Load(ctx, from); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("Load(From) after renewal: got %v, want ErrNotFound", err)
 	}
 	rec, err := s.Load(ctx, to)
@@ -90,23 +90,23 @@ func TestClusterRenewFailures(t *testing.T) {
 	tests := []struct {
 		name string
 		// setup stores what the test needs and returns the commit to try.
-		setup    func(t *testing.T, s *Store, from, to latch.Hash, user string) *latch.Commit
+		setup    func(t *testing.T, s *Store, from, to driver.Hash, user string) *driver.Commit
 		want     error
 		fromKept bool
 	}{
-		{"IntoLiveHash", func(t *testing.T, s *Store, from, to latch.Hash, user string) *latch.Commit {
-			mustCommit(t, s, &latch.Commit{ID: from, Create: true, Meta: meta(user, time.Now()), Set: map[string]any{"a": 1}})
-			mustCommit(t, s, &latch.Commit{ID: to, Create: true, Meta: meta("someone-else", time.Now())})
-			return &latch.Commit{ID: to, From: from, Create: true, Meta: meta(user, time.Now()), MaxPerUser: 1}
-		}, latch.ErrExists, true},
-		{"FromMissing", func(t *testing.T, s *Store, from, to latch.Hash, user string) *latch.Commit {
-			return &latch.Commit{ID: to, From: from, Create: true, Meta: meta(user, time.Now()), MaxPerUser: 1}
-		}, latch.ErrNotFound, false},
-		{"AtLimit", func(t *testing.T, s *Store, from, to latch.Hash, user string) *latch.Commit {
-			mustCommit(t, s, &latch.Commit{ID: hash(t), Create: true, Meta: meta(user, time.Now())})
-			mustCommit(t, s, &latch.Commit{ID: from, Create: true, Meta: meta("", time.Now()), Set: map[string]any{"a": 1}})
-			return &latch.Commit{ID: to, From: from, Create: true, Meta: meta(user, time.Now()), MaxPerUser: 1}
-		}, latch.ErrSessionLimit, true},
+		{"IntoLiveHash", func(t *testing.T, s *Store, from, to driver.Hash, user string) *driver.Commit {
+			mustCommit(t, s, &driver.Commit{ID: from, Create: true, Meta: meta(user, time.Now()), Set: map[string]any{"a": 1}})
+			mustCommit(t, s, &driver.Commit{ID: to, Create: true, Meta: meta("someone-else", time.Now())})
+			return &driver.Commit{ID: to, From: from, Create: true, Meta: meta(user, time.Now()), MaxPerUser: 1}
+		}, driver.ErrExists, true},
+		{"FromMissing", func(t *testing.T, s *Store, from, to driver.Hash, user string) *driver.Commit {
+			return &driver.Commit{ID: to, From: from, Create: true, Meta: meta(user, time.Now()), MaxPerUser: 1}
+		}, driver.ErrNotFound, false},
+		{"AtLimit", func(t *testing.T, s *Store, from, to driver.Hash, user string) *driver.Commit {
+			mustCommit(t, s, &driver.Commit{ID: hash(t), Create: true, Meta: meta(user, time.Now())})
+			mustCommit(t, s, &driver.Commit{ID: from, Create: true, Meta: meta("", time.Now()), Set: map[string]any{"a": 1}})
+			return &driver.Commit{ID: to, From: from, Create: true, Meta: meta(user, time.Now()), MaxPerUser: 1}
+		}, driver.ErrSessionLimit, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestClusterRenewFailures(t *testing.T) {
 	}
 }
 
-func mustCommit(t *testing.T, s *Store, c *latch.Commit) {
+func mustCommit(t *testing.T, s *Store, c *driver.Commit) {
 	t.Helper()
 	if err := s.Commit(context.Background(), c); err != nil {
 		t.Fatalf("Commit: %v", err)
@@ -167,7 +167,7 @@ func TestClusterEvictedInFlight(t *testing.T) {
 	user := "inflight-" + randomPrefix(t)
 	now := time.Now()
 	b, c := hash(t), hash(t)
-	cb := &latch.Commit{ID: b, Create: true, Meta: meta(user, now), MaxPerUser: 1, EvictOldest: true}
+	cb := &driver.Commit{ID: b, Create: true, Meta: meta(user, now), MaxPerUser: 1, EvictOldest: true}
 	ab, err := s.prepare(cb)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestClusterEvictedInFlight(t *testing.T) {
 		t.Fatalf("reserve b: %v", err)
 	}
 	// c logs in while b is between reserve and write; it evicts b.
-	mustCommit(t, s, &latch.Commit{ID: c, Create: true, Meta: meta(user, now.Add(time.Millisecond)), MaxPerUser: 1, EvictOldest: true})
+	mustCommit(t, s, &driver.Commit{ID: c, Create: true, Meta: meta(user, now.Add(time.Millisecond)), MaxPerUser: 1, EvictOldest: true})
 	// b's write lands, then b finishes and finds itself evicted.
 	reply, err := s.runCommit(ctx, cb, ab, "create", "none", rb.deadline)
 	if err != nil || reply[0] != "OK" {
@@ -186,7 +186,7 @@ func TestClusterEvictedInFlight(t *testing.T) {
 	if err := s.finish(ctx, cb, ab, rb, nil); err != nil {
 		t.Fatalf("finish b: %v", err)
 	}
-	if _, err := s.Load(ctx, b); !errors.Is(err, latch.ErrNotFound) {
+	if _, err := s.Load(ctx, b); !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("Load(b): got %v, want ErrNotFound (evicted while in flight)", err)
 	}
 	infos, err := s.ListUser(ctx, user)
@@ -203,7 +203,7 @@ func TestClusterReservation(t *testing.T) {
 	ctx := context.Background()
 	user := "resv-" + randomPrefix(t)
 	id := hash(t)
-	cm := &latch.Commit{ID: id, Create: true, Meta: meta(user, time.Now())}
+	cm := &driver.Commit{ID: id, Create: true, Meta: meta(user, time.Now())}
 	a, err := s.prepare(cm)
 	if err != nil {
 		t.Fatal(err)
@@ -238,18 +238,18 @@ func TestConcurrentLogins(t *testing.T) {
 				s := newTestStore(t, client)
 				ctx := context.Background()
 				user := "logins-" + randomPrefix(t)
-				anon := make([]latch.Hash, logins)
-				ids := make([]latch.Hash, logins)
+				anon := make([]driver.Hash, logins)
+				ids := make([]driver.Hash, logins)
 				for i := range anon {
 					anon[i], ids[i] = hash(t), hash(t)
-					mustCommit(t, s, &latch.Commit{ID: anon[i], Create: true, Meta: meta("", time.Now())})
+					mustCommit(t, s, &driver.Commit{ID: anon[i], Create: true, Meta: meta("", time.Now())})
 				}
 				var wg sync.WaitGroup
 				errs := make([]error, logins)
 				for i := range logins {
 					wg.Go(func() {
 						m := meta(user, time.Now().Add(time.Duration(i)*time.Millisecond))
-						errs[i] = s.Commit(ctx, &latch.Commit{ID: ids[i], From: anon[i], Create: true, Meta: m,
+						errs[i] = s.Commit(ctx, &driver.Commit{ID: ids[i], From: anon[i], Create: true, Meta: m,
 							MaxPerUser: limit, EvictOldest: evict})
 					})
 					if i%4 == 0 {
@@ -262,16 +262,16 @@ func TestConcurrentLogins(t *testing.T) {
 					switch {
 					case err == nil:
 						ok++
-					case !evict && errors.Is(err, latch.ErrSessionLimit):
+					case !evict && errors.Is(err, driver.ErrSessionLimit):
 					default:
 						t.Errorf("login %d: %v", i, err)
 					}
 				}
-				live := map[latch.Hash]bool{}
+				live := map[driver.Hash]bool{}
 				for _, id := range ids {
 					if _, err := s.Load(ctx, id); err == nil {
 						live[id] = true
-					} else if !errors.Is(err, latch.ErrNotFound) {
+					} else if !errors.Is(err, driver.ErrNotFound) {
 						t.Fatal(err)
 					}
 				}
@@ -285,7 +285,7 @@ func TestConcurrentLogins(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				listed := map[latch.Hash]bool{}
+				listed := map[driver.Hash]bool{}
 				for _, in := range infos {
 					listed[in.ID] = true
 				}

@@ -8,12 +8,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // This file holds the hot-path encoding of what the store keeps: the key of
 // a session record, its metadata and its values. The format on the wire is
-// exactly that of encoding/json (latch.Meta's JSON tags, latch.EncodeValue);
+// exactly that of encoding/json (driver.Meta's JSON tags, driver.EncodeValue);
 // the code below only avoids the reflection and the allocations of
 // encoding/json for the forms that latch itself writes. Anything else, such
 // as a string with an escape, a field written by another version, a JSON
@@ -23,8 +23,8 @@ import (
 
 // sessionKey returns the key of the record of h: prefix "s:{" hex "}", built
 // in one allocation.
-func (s *Store) sessionKey(h latch.Hash) string {
-	var hx [2 * latch.HashSize]byte
+func (s *Store) sessionKey(h driver.Hash) string {
+	var hx [2 * driver.HashSize]byte
 	hex.Encode(hx[:], h[:])
 	var b strings.Builder
 	b.Grow(len(s.prefix) + len("s:{") + len(hx) + len("}"))
@@ -43,21 +43,21 @@ func (s *Store) keyHash(key string) string {
 
 // ---- metadata: decoding ----
 
-// decodeMeta decodes raw, the JSON of a latch.Meta, into m, which must be
+// decodeMeta decodes raw, the JSON of a driver.Meta, into m, which must be
 // zero. It gives the result json.Unmarshal would give.
-func decodeMeta(raw string, m *latch.Meta) error {
+func decodeMeta(raw string, m *driver.Meta) error {
 	if decodeMetaFast(raw, m) {
 		return nil
 	}
-	*m = latch.Meta{}
+	*m = driver.Meta{}
 	return json.Unmarshal([]byte(raw), m)
 }
 
 // decodeMetaFast decodes raw into m if raw is in the form encoding/json
-// writes for a latch.Meta: no white space, fields under their exact names,
+// writes for a driver.Meta: no white space, fields under their exact names,
 // strings without escapes, canonical numbers and RFC 3339 times. It
 // reports false, leaving m in any state, for anything else.
-func decodeMetaFast(raw string, m *latch.Meta) bool {
+func decodeMetaFast(raw string, m *driver.Meta) bool {
 	p := scanner{s: raw}
 	if !p.consume('{') {
 		return false
@@ -107,7 +107,7 @@ func decodeMetaFast(raw string, m *latch.Meta) bool {
 }
 
 // scanner reads the strict subset of JSON that decodeMetaFast accepts
-// (values go to latch.DecodeValueString, which has its own fast paths).
+// (values go to driver.DecodeValueString, which has its own fast paths).
 // Every method reports false on input outside it, and none reads past the
 // end of s.
 type scanner struct {
@@ -266,7 +266,7 @@ func isRFC3339(v string) bool {
 
 // appendMeta appends the JSON of m to b: the bytes json.Marshal(m) gives,
 // and the same error when it fails.
-func appendMeta(b []byte, m *latch.Meta) ([]byte, error) {
+func appendMeta(b []byte, m *driver.Meta) ([]byte, error) {
 	start := len(b)
 	ok := true
 	b = append(b, '{')
@@ -349,9 +349,9 @@ func appendString(b []byte, s string) []byte {
 
 // ---- values ----
 
-// appendValue appends latch.EncodeValue(v) to b. Strings, booleans and
+// appendValue appends driver.EncodeValue(v) to b. Strings, booleans and
 // integers are written here, to the same bytes; anything else goes to
-// latch.EncodeValue.
+// driver.EncodeValue.
 func appendValue(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case string:
@@ -365,7 +365,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	}
-	out, err := latch.EncodeValue(v)
+	out, err := driver.EncodeValue(v)
 	if err != nil {
 		return b, err
 	}

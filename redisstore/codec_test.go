@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 )
 
 // fullMeta is a Meta with every field set, in the form latch writes.
-func fullMeta() latch.Meta {
+func fullMeta() driver.Meta {
 	t0 := time.Date(2026, 11, 29, 23, 5, 13, 123456789, time.UTC)
-	return latch.Meta{
+	return driver.Meta{
 		UserID:          "alice@example.com",
 		Created:         t0,
 		LastSeen:        t0.Add(90 * time.Second),
@@ -30,7 +30,7 @@ func fullMeta() latch.Meta {
 }
 
 // sameMeta reports whether a and b are the same Meta, time zones included.
-func sameMeta(a, b latch.Meta) bool {
+func sameMeta(a, b driver.Meta) bool {
 	ta := []time.Time{a.Created, a.LastSeen, a.AuthTime}
 	tb := []time.Time{b.Created, b.LastSeen, b.AuthTime}
 	for i := range ta {
@@ -47,9 +47,9 @@ func sameMeta(a, b latch.Meta) bool {
 
 // checkDecodeMeta decodes raw with decodeMeta and with json.Unmarshal and
 // fails unless both give the same Meta or both fail.
-func checkDecodeMeta(t *testing.T, raw string) (latch.Meta, error) {
+func checkDecodeMeta(t *testing.T, raw string) (driver.Meta, error) {
 	t.Helper()
-	var got, want latch.Meta
+	var got, want driver.Meta
 	err := decodeMeta(raw, &got)
 	werr := json.Unmarshal([]byte(raw), &want)
 	if (err == nil) != (werr == nil) {
@@ -122,7 +122,7 @@ func TestDecodeMeta(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var m latch.Meta
+			var m driver.Meta
 			if fast := decodeMetaFast(tc.raw, &m); fast != tc.fast {
 				t.Errorf("decodeMetaFast(%q) = %v, want %v", tc.raw, fast, tc.fast)
 			}
@@ -142,25 +142,25 @@ func TestAppendMeta(t *testing.T) {
 	base := fullMeta()
 	tests := []struct {
 		name   string
-		edit   func(m *latch.Meta)
+		edit   func(m *driver.Meta)
 		wantOK bool
 	}{
-		{"every field", func(m *latch.Meta) {}, true},
-		{"zero", func(m *latch.Meta) { *m = latch.Meta{} }, true},
-		{"anonymous", func(m *latch.Meta) { m.UserID, m.AuthTime, m.Remember, m.Grace = "", time.Time{}, false, 0 }, true},
-		{"monotonic clock reading", func(m *latch.Meta) { m.Created = time.Now() }, true},
-		{"local zone", func(m *latch.Meta) { m.Created = m.Created.In(paris) }, true},
-		{"fixed offset", func(m *latch.Meta) { m.LastSeen = m.LastSeen.In(time.FixedZone("", -(7*3600 + 30*60))) }, true},
-		{"whole seconds", func(m *latch.Meta) { m.Created = m.Created.Truncate(time.Second) }, true},
-		{"HTML in the user agent", func(m *latch.Meta) { m.UserAgent = `<script>&"x"\` }, true},
-		{"control characters", func(m *latch.Meta) { m.UserID = "a\nb\tc\x00\x7f" }, true},
-		{"line separator", func(m *latch.Meta) { m.IP = "a\u2028b" }, true},
-		{"invalid UTF-8", func(m *latch.Meta) { m.UserAgent = "a\xffb" }, true},
-		{"negative durations", func(m *latch.Meta) { m.IdleTimeout, m.Grace = -1, math.MinInt64 }, true},
-		{"year 10000", func(m *latch.Meta) { m.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
-		{"year -1", func(m *latch.Meta) { m.AuthTime = time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
-		{"offset of 24 hours", func(m *latch.Meta) { m.LastSeen = m.LastSeen.In(time.FixedZone("", 24*3600)) }, false},
-		{"offset with seconds", func(m *latch.Meta) { m.LastSeen = m.LastSeen.In(time.FixedZone("", 3600+30)) }, true},
+		{"every field", func(m *driver.Meta) {}, true},
+		{"zero", func(m *driver.Meta) { *m = driver.Meta{} }, true},
+		{"anonymous", func(m *driver.Meta) { m.UserID, m.AuthTime, m.Remember, m.Grace = "", time.Time{}, false, 0 }, true},
+		{"monotonic clock reading", func(m *driver.Meta) { m.Created = time.Now() }, true},
+		{"local zone", func(m *driver.Meta) { m.Created = m.Created.In(paris) }, true},
+		{"fixed offset", func(m *driver.Meta) { m.LastSeen = m.LastSeen.In(time.FixedZone("", -(7*3600 + 30*60))) }, true},
+		{"whole seconds", func(m *driver.Meta) { m.Created = m.Created.Truncate(time.Second) }, true},
+		{"HTML in the user agent", func(m *driver.Meta) { m.UserAgent = `<script>&"x"\` }, true},
+		{"control characters", func(m *driver.Meta) { m.UserID = "a\nb\tc\x00\x7f" }, true},
+		{"line separator", func(m *driver.Meta) { m.IP = "a\u2028b" }, true},
+		{"invalid UTF-8", func(m *driver.Meta) { m.UserAgent = "a\xffb" }, true},
+		{"negative durations", func(m *driver.Meta) { m.IdleTimeout, m.Grace = -1, math.MinInt64 }, true},
+		{"year 10000", func(m *driver.Meta) { m.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
+		{"year -1", func(m *driver.Meta) { m.AuthTime = time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
+		{"offset of 24 hours", func(m *driver.Meta) { m.LastSeen = m.LastSeen.In(time.FixedZone("", 24*3600)) }, false},
+		{"offset with seconds", func(m *driver.Meta) { m.LastSeen = m.LastSeen.In(time.FixedZone("", 3600+30)) }, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,7 +173,7 @@ func TestAppendMeta(t *testing.T) {
 
 // checkAppendMeta fails unless appendMeta writes what json.Marshal writes,
 // after a prefix that it must leave alone, and that the result reads back.
-func checkAppendMeta(t *testing.T, m *latch.Meta, wantOK bool) {
+func checkAppendMeta(t *testing.T, m *driver.Meta, wantOK bool) {
 	t.Helper()
 	want, werr := json.Marshal(m)
 	got, err := appendMeta([]byte("prefix"), m)
@@ -214,7 +214,7 @@ func TestAppendValue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			want, err := latch.EncodeValue(tc.v)
+			want, err := driver.EncodeValue(tc.v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +237,7 @@ func TestAppendValue(t *testing.T) {
 }
 
 func TestSessionKey(t *testing.T) {
-	var h latch.Hash
+	var h driver.Hash
 	for i := range h {
 		h[i] = byte(i * 7)
 	}
@@ -304,7 +304,7 @@ func FuzzAppendMeta(f *testing.F) {
 		if offset != 0 {
 			zone = time.FixedZone("", offset%(48*3600))
 		}
-		m := latch.Meta{
+		m := driver.Meta{
 			UserID:          user,
 			Created:         time.Unix(0, t1).In(zone),
 			LastSeen:        time.Unix(t2, 0).In(zone),
@@ -323,7 +323,7 @@ func FuzzAppendMeta(f *testing.F) {
 
 func TestSessionKeyAllocs(t *testing.T) {
 	s := &Store{prefix: DefaultPrefix}
-	var h latch.Hash
+	var h driver.Hash
 	if n := testing.AllocsPerRun(100, func() { _ = s.sessionKey(h) }); n != 1 {
 		t.Errorf("sessionKey: %v allocations, want 1", n)
 	}

@@ -1,4 +1,4 @@
-// Package redisstore is a latch.Store on Redis: standalone, Sentinel or
+// Package redisstore is a driver.Store on Redis: standalone, Sentinel or
 // Cluster, through a redis.UniversalClient of github.com/redis/go-redis/v9.
 //
 //	store, err := redisstore.Open(ctx, "redis://127.0.0.1:6379/0")
@@ -14,8 +14,8 @@
 // # Keys and records
 //
 // A session is a Redis hash under PREFIX + "s:{" + hex(SHA-256 of the ID) +
-// "}": the metadata as fields (user, expiry, the JSON of latch.Meta) and one
-// field per value, "v:" + key, encoded with latch.EncodeValue. A commit
+// "}": the metadata as fields (user, expiry, the JSON of driver.Meta) and one
+// field per value, "v:" + key, encoded with driver.EncodeValue. A commit
 // therefore touches only the values it names, inside a Lua script, so two
 // requests that change different keys of one session both keep their
 // change. A user's index is a sorted set under PREFIX + "u:{" + escaped user
@@ -25,7 +25,7 @@
 //
 // A renewal (a commit with From) leaves, under the old hash, a forward: a
 // small hash naming the new one, which Redis expires when the replaced
-// record would have expired. Load and Commit answer a *latch.RenewedError
+// record would have expired. Load and Commit answer a *driver.RenewedError
 // for it, and Delete and DeleteUser follow it. A forward is in no user's
 // index. On Cluster, Delete and DeleteUser may also leave a tombstone, for
 // one minute, on the hash a forward names (see below).
@@ -43,7 +43,7 @@
 // # Round trips
 //
 // Load is one HGETALL. The metadata that latch wrote is decoded without
-// reflection, and the values by latch.DecodeValueString (anything else,
+// reflection, and the values by driver.DecodeValueString (anything else,
 // such as a record written by hand, goes to encoding/json and reads the
 // same), so a read-only request costs the round trip and little more.
 //
@@ -51,9 +51,9 @@
 // DeleteUser is one script call (EVALSHA, falling back to EVAL when the
 // server's script cache lacks it), and Redis runs one script at a time:
 //
-//   - Commit reads the base record, makes the checks for latch.ErrNotFound,
-//     latch.ErrExists, latch.ErrSessionLimit and a forward's
-//     latch.RenewedError, evicts the oldest sessions, writes the record,
+//   - Commit reads the base record, makes the checks for driver.ErrNotFound,
+//     driver.ErrExists, driver.ErrSessionLimit and a forward's
+//     driver.RenewedError, evicts the oldest sessions, writes the record,
 //     and for a renewal renames the old record and leaves the forward, and
 //     updates the user index, all atomically.
 //   - Delete deletes what the key holds and, while that is a forward, goes
@@ -65,7 +65,7 @@
 //
 // So a renewal runs wholly before a Delete or DeleteUser of its session
 // (which then follows its forward, or finds the new hash in the index) or
-// wholly after it (and finds its old record gone: latch.ErrNotFound). The
+// wholly after it (and finds its old record gone: driver.ErrNotFound). The
 // same holds for an eviction by a commit with MaxPerUser. ListUser reads
 // the index, then the records in one pipeline, then prunes dead entries.
 //
@@ -104,7 +104,7 @@
 // Delete visits the chain of forwards one script per key: it deletes each
 // forward, and at a forward's target that holds no record yet (a renewal
 // between its take and its create) it leaves a tombstone, which makes that
-// create fail, and the renewal with it (latch.ErrNotFound). DeleteUser
+// create fail, and the renewal with it (driver.ErrNotFound). DeleteUser
 // reads the index and its reservation marks in one script, follows keep's
 // forwards and keeps the targets of renewals of keep in flight, then ends
 // every other listed session as Delete does (one pipeline per hop), but
@@ -116,7 +116,7 @@
 //
 // Load and Commit that meet a pending forward wait, polling, until the new
 // record is written (at most two seconds, then they answer the
-// latch.RenewedError anyway), so that a request told the session moved
+// driver.RenewedError anyway), so that a request told the session moved
 // finds it at its new hash.
 //
 // Entries are removed only after their records are gone, and an entry whose
@@ -142,7 +142,7 @@
 // EvictionRacesRenewal, UpdateRacesRenewal, RenewRacesCommit): after Delete
 // or DeleteUser returns, no session it ended can be loaded or committed to
 // under any hash, a renewal racing it succeeds (and its result is gone) or
-// fails with latch.ErrNotFound, a kept session's renewal survives, and an
+// fails with driver.ErrNotFound, a kept session's renewal survives, and an
 // update racing a renewal lands in the renewed record or is told where the
 // session moved. On Cluster, TestClusterPausedRenewal, TestClusterPausedUpdate,
 // TestClusterPausedDelete, TestClusterPausedDeleteUser and
@@ -166,9 +166,9 @@
 // # Errors
 //
 // Redis errors are returned wrapped ("redisstore: ...: %w"); a missing or
-// expired record is latch.ErrNotFound. A cancelled context is checked
+// expired record is driver.ErrNotFound. A cancelled context is checked
 // before any command and honoured by go-redis during one. Errors name a
-// session by latch.Hash.Handle only and never repeat a URL, which may hold a
+// session by driver.Hash.Handle only and never repeat a URL, which may hold a
 // password.
 //
 // # Tests

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -172,7 +172,7 @@ func TestOpen(t *testing.T) {
 				t.Errorf("Open gave a %T", client)
 			}
 			id := hash(t)
-			if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: meta("open-user", time.Now())}); err != nil {
+			if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: meta("open-user", time.Now())}); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
 			if _, err := s.Load(ctx, id); err != nil {
@@ -181,7 +181,7 @@ func TestOpen(t *testing.T) {
 			if err := s.Delete(ctx, id); err != nil {
 				t.Fatalf("Delete: %v", err)
 			}
-			if _, err := s.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) {
+			if _, err := s.Load(ctx, id); !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("Load after Delete: got %v, want ErrNotFound", err)
 			}
 			if err := s.Close(); err != nil {

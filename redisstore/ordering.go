@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -117,13 +117,13 @@ import (
 // forwardWait bounds how long Load and Commit wait on Cluster for a
 // renewal that has left a pending forward (R2) to write its record (R3).
 // A renewal that takes longer than this (a client stalled between two
-// round trips) makes them return the latch.RenewedError anyway.
+// round trips) makes them return the driver.RenewedError anyway.
 const forwardWait = 2 * time.Second
 
 // pendingError is a forward that a Cluster renewal left and has not yet
 // finalized: the record it names may not exist yet. It never leaves the
-// package: settle turns it into a *latch.RenewedError.
-type pendingError struct{ to latch.Hash }
+// package: settle turns it into a *driver.RenewedError.
+type pendingError struct{ to driver.Hash }
 
 func (e *pendingError) Error() string {
 	return "redisstore: renewal to " + e.to.Handle() + " in flight"
@@ -132,11 +132,11 @@ func (e *pendingError) Error() string {
 // settle runs op, a Load or Commit on Cluster that may meet a pending
 // forward under from, and while it does, checks whether the renewal's
 // record has been written: if so (or after forwardWait), op's answer is
-// the latch.RenewedError; if not, op runs again after a short wait. So a
+// the driver.RenewedError; if not, op runs again after a short wait. So a
 // caller told that a session moved to a new hash finds it there, and a
 // renewal that fails meanwhile (its record put back, or deleted by a
 // Delete that overtook it) gives the answer for that.
-func (s *Store) settle(ctx context.Context, from latch.Hash, op func() error) error {
+func (s *Store) settle(ctx context.Context, from driver.Hash, op func() error) error {
 	start := time.Now()
 	pause := 500 * time.Microsecond
 	for {
@@ -150,7 +150,7 @@ func (s *Store) settle(ctx context.Context, from latch.Hash, op func() error) er
 			return lerr
 		}
 		if landed || time.Since(start) >= forwardWait {
-			return &latch.RenewedError{To: p.to}
+			return &driver.RenewedError{To: p.to}
 		}
 		t := time.NewTimer(pause)
 		select {
@@ -166,7 +166,7 @@ func (s *Store) settle(ctx context.Context, from latch.Hash, op func() error) er
 // landed reports whether the renewal from -> to has written its record:
 // to holds a record created from from, or a forward (it was renewed again
 // since).
-func (s *Store) landed(ctx context.Context, from, to latch.Hash) (bool, error) {
+func (s *Store) landed(ctx context.Context, from, to driver.Hash) (bool, error) {
 	f, err := s.client.HMGet(ctx, s.sessionKey(to), fieldPrev, fieldForward).Result()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: follow forward: %w", err)
@@ -178,7 +178,7 @@ func (s *Store) landed(ctx context.Context, from, to latch.Hash) (bool, error) {
 
 // clusterDelete is Delete on Cluster: one endScript per key of the chain
 // from id, then the removal of the deleted record's index entry.
-func (s *Store) clusterDelete(ctx context.Context, id latch.Hash) error {
+func (s *Store) clusterDelete(ctx context.Context, id driver.Hash) error {
 	h, ttl, prev := id.String(), int64(0), ""
 	now := ms(s.now())
 	for range maxHops {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -78,31 +78,31 @@ func inGap(t *testing.T, g *gate, first func() error, gap func()) error {
 // ended checks that no hash in ids names a live session: Load gives
 // ErrNotFound (or a RenewedError, which matches it and names a hash that
 // is checked too), and no Commit lands there.
-func ended(t *testing.T, s *Store, why string, ids ...latch.Hash) {
+func ended(t *testing.T, s *Store, why string, ids ...driver.Hash) {
 	t.Helper()
 	ctx := context.Background()
 	for _, id := range ids {
 		for hop := 0; hop < maxHops; hop++ {
 			_, err := s.Load(ctx, id)
-			if !errors.Is(err, latch.ErrNotFound) {
+			if !errors.Is(err, driver.ErrNotFound) {
 				t.Errorf("%s: Load(%s): got %v, want ErrNotFound", why, id.Handle(), err)
 				break
 			}
-			var re *latch.RenewedError
+			var re *driver.RenewedError
 			if !errors.As(err, &re) {
 				break
 			}
 			id = re.To
 		}
-		err := s.Commit(ctx, &latch.Commit{ID: id, Meta: meta("", time.Now()), Set: map[string]any{"x": 1}})
-		if !errors.Is(err, latch.ErrNotFound) {
+		err := s.Commit(ctx, &driver.Commit{ID: id, Meta: meta("", time.Now()), Set: map[string]any{"x": 1}})
+		if !errors.Is(err, driver.ErrNotFound) {
 			t.Errorf("%s: Commit(%s): got %v, want ErrNotFound", why, id.Handle(), err)
 		}
 	}
 }
 
 // live checks that id names a live session.
-func live(t *testing.T, s *Store, why string, id latch.Hash) {
+func live(t *testing.T, s *Store, why string, id driver.Hash) {
 	t.Helper()
 	if _, err := s.Load(context.Background(), id); err != nil {
 		t.Errorf("%s: Load(%s): %v, want the live session", why, id.Handle(), err)
@@ -110,17 +110,17 @@ func live(t *testing.T, s *Store, why string, id latch.Hash) {
 }
 
 // listed checks that ListUser names exactly ids.
-func listed(t *testing.T, s *Store, user, why string, ids ...latch.Hash) {
+func listed(t *testing.T, s *Store, user, why string, ids ...driver.Hash) {
 	t.Helper()
 	infos, err := s.ListUser(context.Background(), user)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[latch.Hash]bool{}
+	got := map[driver.Hash]bool{}
 	for _, in := range infos {
 		got[in.ID] = true
 	}
-	want := map[latch.Hash]bool{}
+	want := map[driver.Hash]bool{}
 	for _, id := range ids {
 		want[id] = true
 	}
@@ -134,21 +134,21 @@ func listed(t *testing.T, s *Store, user, why string, ids ...latch.Hash) {
 type renewal struct {
 	s               *Store
 	user            string
-	from, to, other latch.Hash
+	from, to, other driver.Hash
 }
 
 func newRenewal(t *testing.T, s *Store) *renewal {
 	t.Helper()
 	r := &renewal{s: s, user: "order-" + randomPrefix(t), from: hash(t), to: hash(t), other: hash(t)}
 	now := time.Now()
-	mustCommit(t, s, &latch.Commit{ID: r.other, Create: true, Meta: meta(r.user, now.Add(-time.Second))})
-	mustCommit(t, s, &latch.Commit{ID: r.from, Create: true, Meta: meta(r.user, now), Set: map[string]any{"base": 1}})
+	mustCommit(t, s, &driver.Commit{ID: r.other, Create: true, Meta: meta(r.user, now.Add(-time.Second))})
+	mustCommit(t, s, &driver.Commit{ID: r.from, Create: true, Meta: meta(r.user, now), Set: map[string]any{"base": 1}})
 	return r
 }
 
 // renew renews from into to, as a Renew of the signed-in user does.
 func (r *renewal) renew() error {
-	return r.s.Commit(context.Background(), &latch.Commit{ID: r.to, From: r.from, Create: true,
+	return r.s.Commit(context.Background(), &driver.Commit{ID: r.to, From: r.from, Create: true,
 		Meta: meta(r.user, time.Now()), Set: map[string]any{"renewed": true}})
 }
 
@@ -169,18 +169,18 @@ func TestClusterPausedRenewal(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, func(t *testing.T, r *renewal, renewErr error) {
-			if !errors.Is(renewErr, latch.ErrNotFound) {
+			if !errors.Is(renewErr, driver.ErrNotFound) {
 				t.Errorf("renewal after Delete: got %v, want ErrNotFound", renewErr)
 			}
 			ended(t, r.s, "after Delete", r.from, r.to)
 			listed(t, r.s, r.user, "after Delete", r.other)
 		}},
 		{"DeleteUser", func(t *testing.T, r *renewal) {
-			if n, err := r.s.DeleteUser(ctx, r.user, latch.Hash{}); err != nil || n != 2 {
+			if n, err := r.s.DeleteUser(ctx, r.user, driver.Hash{}); err != nil || n != 2 {
 				t.Errorf("DeleteUser: %d, %v; want 2", n, err)
 			}
 		}, func(t *testing.T, r *renewal, renewErr error) {
-			if !errors.Is(renewErr, latch.ErrNotFound) {
+			if !errors.Is(renewErr, driver.ErrNotFound) {
 				t.Errorf("renewal after DeleteUser: got %v, want ErrNotFound", renewErr)
 			}
 			ended(t, r.s, "after DeleteUser", r.from, r.to, r.other)
@@ -201,11 +201,11 @@ func TestClusterPausedRenewal(t *testing.T) {
 		{"Eviction", func(t *testing.T, r *renewal) {
 			// A new login with a limit of one evicts every older session.
 			login := hash(t)
-			mustCommit(t, r.s, &latch.Commit{ID: login, Create: true, Meta: meta(r.user, time.Now().Add(time.Hour)),
+			mustCommit(t, r.s, &driver.Commit{ID: login, Create: true, Meta: meta(r.user, time.Now().Add(time.Hour)),
 				MaxPerUser: 1, EvictOldest: true})
 			r.other = login // the survivor, checked below
 		}, func(t *testing.T, r *renewal, renewErr error) {
-			if !errors.Is(renewErr, latch.ErrNotFound) {
+			if !errors.Is(renewErr, driver.ErrNotFound) {
 				t.Errorf("renewal of an evicted session: got %v, want ErrNotFound", renewErr)
 			}
 			ended(t, r.s, "evicted", r.from, r.to)
@@ -239,7 +239,7 @@ func TestClusterPausedUpdate(t *testing.T) {
 			g := pauseAt(s, step)
 			var updErr error
 			err := inGap(t, g, r.renew, func() {
-				updErr = s.Commit(ctx, &latch.Commit{ID: r.from, Meta: meta(r.user, time.Now()), Set: map[string]any{"late": 1}})
+				updErr = s.Commit(ctx, &driver.Commit{ID: r.from, Meta: meta(r.user, time.Now()), Set: map[string]any{"late": 1}})
 			})
 			s.pause = nil
 			if err != nil {
@@ -249,7 +249,7 @@ func TestClusterPausedUpdate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var re *latch.RenewedError
+			var re *driver.RenewedError
 			switch {
 			case step == stepRenewReserved && updErr == nil:
 				if fmt.Sprint(rec.Values["late"]) != "1" {
@@ -279,7 +279,7 @@ func TestClusterPausedDeleteUser(t *testing.T) {
 		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
 			s, _ := clusterStore(t)
 			r := newRenewal(t, s)
-			var k latch.Hash
+			var k driver.Hash
 			want := 2
 			if keep {
 				k, want = r.from, 1
@@ -319,11 +319,11 @@ func TestClusterPausedDelete(t *testing.T) {
 	s, _ := clusterStore(t)
 	user := "chain-" + randomPrefix(t)
 	a, b, c := hash(t), hash(t), hash(t)
-	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta(user, time.Now())})
-	mustCommit(t, s, &latch.Commit{ID: b, From: a, Create: true, Meta: meta(user, time.Now())})
+	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta(user, time.Now())})
+	mustCommit(t, s, &driver.Commit{ID: b, From: a, Create: true, Meta: meta(user, time.Now())})
 	g := pauseAt(s, stepDeleteHop)
 	err := inGap(t, g, func() error { return s.Delete(ctx, a) }, func() {
-		if err := s.Commit(ctx, &latch.Commit{ID: c, From: b, Create: true, Meta: meta(user, time.Now())}); err != nil {
+		if err := s.Commit(ctx, &driver.Commit{ID: c, From: b, Create: true, Meta: meta(user, time.Now())}); err != nil {
 			t.Errorf("renewal in the gap: %v", err)
 		}
 	})
@@ -343,7 +343,7 @@ func TestClusterRestoreAfterDelete(t *testing.T) {
 	ctx := context.Background()
 	s, _ := clusterStore(t)
 	r := newRenewal(t, s)
-	mustCommit(t, s, &latch.Commit{ID: r.to, Create: true, Meta: meta("someone-else", time.Now())})
+	mustCommit(t, s, &driver.Commit{ID: r.to, Create: true, Meta: meta("someone-else", time.Now())})
 	g := pauseAt(s, stepRenewTaken)
 	err := inGap(t, g, r.renew, func() {
 		if err := s.Delete(ctx, r.from); err != nil {
@@ -351,7 +351,7 @@ func TestClusterRestoreAfterDelete(t *testing.T) {
 		}
 	})
 	s.pause = nil
-	if !errors.Is(err, latch.ErrExists) {
+	if !errors.Is(err, driver.ErrExists) {
 		t.Errorf("renewal into a taken hash: got %v, want ErrExists", err)
 	}
 	ended(t, s, "deleted while its renewal failed", r.from)
@@ -414,19 +414,19 @@ func TestPausedScripts(t *testing.T) {
 	}{
 		{"RenewalHeld/DeleteUser", (*renewal).renew,
 			func(t *testing.T, r *renewal) {
-				if n, err := r.s.DeleteUser(ctx, r.user, latch.Hash{}); err != nil || n != 2 {
+				if n, err := r.s.DeleteUser(ctx, r.user, driver.Hash{}); err != nil || n != 2 {
 					t.Errorf("DeleteUser: %d, %v; want 2", n, err)
 				}
 			},
 			func(t *testing.T, r *renewal, err error) {
-				if !errors.Is(err, latch.ErrNotFound) {
+				if !errors.Is(err, driver.ErrNotFound) {
 					t.Errorf("renewal after DeleteUser: got %v, want ErrNotFound", err)
 				}
 				ended(t, r.s, "after DeleteUser", r.from, r.to, r.other)
 			}},
 		{"DeleteUserHeld/Renewal",
 			func(r *renewal) error {
-				n, err := r.s.DeleteUser(ctx, r.user, latch.Hash{})
+				n, err := r.s.DeleteUser(ctx, r.user, driver.Hash{})
 				if err == nil && n != 2 {
 					err = fmt.Errorf("DeleteUser removed %d sessions, want 2", n)
 				}
@@ -470,7 +470,7 @@ func TestPausedScripts(t *testing.T) {
 				}
 			},
 			func(t *testing.T, r *renewal, err error) {
-				if !errors.Is(err, latch.ErrNotFound) {
+				if !errors.Is(err, driver.ErrNotFound) {
 					t.Errorf("renewal after Delete: got %v, want ErrNotFound", err)
 				}
 				ended(t, r.s, "after Delete", r.from, r.to)

@@ -14,13 +14,13 @@ import (
 //
 // A session record is a hash with the fields
 //
-//	meta   latch.Meta as JSON
+//	meta   driver.Meta as JSON
 //	user   Meta.UserID
 //	uidx   the key of the user's index ("" or absent for an anonymous session)
 //	exp    Meta.ExpiresAt() in milliseconds: the record is live while exp > now
 //	abs    Meta.AbsoluteDeadline() in milliseconds: bounds exp until the next
 //	       authentication, and so the life of the user's index
-//	v:KEY  one field per session value, latch.EncodeValue(value)
+//	v:KEY  one field per session value, driver.EncodeValue(value)
 //	prev   on Cluster, the hash a renewal created the record from
 //
 // A renewal replaces the record under the old hash by a forward, a hash with
@@ -102,7 +102,7 @@ local function prune(idx, pend, mode, user, prefix, now, grace, dead)
 end
 `
 
-// commitScript applies one latch.Commit to the record under KEYS[1].
+// commitScript applies one driver.Commit to the record under KEYS[1].
 //
 // KEYS[1] destination record; KEYS[2] source record (op "renew" only).
 // ARGV: op ("update", "create" or "renew"), index mode ("single": maintain

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -39,7 +39,7 @@ func TestSentinelFailover(t *testing.T) {
 
 	id := hash(t)
 	user := "failover-" + randomPrefix(t)
-	mustCommit(t, s, &latch.Commit{ID: id, Create: true, Meta: meta(user, time.Now()), Set: map[string]any{"a": 1}})
+	mustCommit(t, s, &driver.Commit{ID: id, Create: true, Meta: meta(user, time.Now()), Set: map[string]any{"a": 1}})
 	// Wait until the replica has the write, as a failover of a live
 	// deployment would lose the last unreplicated writes.
 	eventually(t, ctx, "the replica to acknowledge the write", func() error {
@@ -66,7 +66,7 @@ func TestSentinelFailover(t *testing.T) {
 		return nil
 	})
 	eventually(t, ctx, "a commit on the new master", func() error {
-		c := &latch.Commit{ID: id, Meta: meta(user, time.Now()), Set: map[string]any{"b": 2}}
+		c := &driver.Commit{ID: id, Meta: meta(user, time.Now()), Set: map[string]any{"b": 2}}
 		return s.Commit(ctx, c)
 	})
 	rec, err := s.Load(ctx, id)
@@ -96,7 +96,7 @@ func eventually(t *testing.T, ctx context.Context, what string, fn func() error)
 			t.Fatalf("waiting for %s: %v (last error: %v)", what, ctx.Err(), err)
 		case <-time.After(100 * time.Millisecond):
 		}
-		if errors.Is(err, latch.ErrNotFound) {
+		if errors.Is(err, driver.ErrNotFound) {
 			t.Fatalf("waiting for %s: the session is gone: %v", what, err)
 		}
 	}

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/redis/go-redis/v9"
 )
 
-var _ latch.Store = (*Store)(nil)
+var _ driver.Store = (*Store)(nil)
 
 // DefaultPrefix is the prefix of every key the store writes unless
 // WithPrefix sets another.
@@ -47,7 +47,7 @@ const (
 	valuePrefix  = "v:"
 )
 
-// Store is a latch.Store on Redis. It is safe for concurrent use.
+// Store is a driver.Store on Redis. It is safe for concurrent use.
 type Store struct {
 	client  redis.UniversalClient
 	owned   bool
@@ -254,10 +254,10 @@ func checkCtx(ctx context.Context, op string) error {
 	return nil
 }
 
-// Load returns the live record stored under id, latch.ErrNotFound, or a
-// *latch.RenewedError when id holds a forward. It is one HGETALL (on
+// Load returns the live record stored under id, driver.ErrNotFound, or a
+// *driver.RenewedError when id holds a forward. It is one HGETALL (on
 // Cluster, a forward whose renewal is half done costs more; see settle).
-func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+func (s *Store) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	if err := checkCtx(ctx, "load"); err != nil {
 		return nil, err
 	}
@@ -272,16 +272,16 @@ func (s *Store) Load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 }
 
 // load is Load without the wait for a pending forward.
-func (s *Store) load(ctx context.Context, id latch.Hash) (*latch.Record, error) {
+func (s *Store) load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	fields, err := s.client.HGetAll(ctx, s.sessionKey(id)).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil, latch.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: load: %w", err)
 	}
 	if len(fields) == 0 {
-		return nil, latch.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	if to, ok := fields[fieldForward]; ok {
 		return nil, s.forwardErr(id, to, fields[fieldExpiry], fields[fieldPending])
@@ -289,46 +289,46 @@ func (s *Store) load(ctx context.Context, id latch.Hash) (*latch.Record, error) 
 	rec, exp, err := decodeRecord(fields)
 	if err != nil {
 		if _, ok := fields[fieldTomb]; ok {
-			return nil, latch.ErrNotFound
+			return nil, driver.ErrNotFound
 		}
 		return nil, fmt.Errorf("redisstore: load session %s: %w", id.Handle(), err)
 	}
 	if exp <= ms(s.now()) {
-		return nil, latch.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	return rec, nil
 }
 
 // forwardErr is what load returns for the forward under id: the error of
-// forwardReplyErr, or latch.ErrNotFound once the forward's expiry exp has
+// forwardReplyErr, or driver.ErrNotFound once the forward's expiry exp has
 // passed.
-func (s *Store) forwardErr(id latch.Hash, to, exp, pend string) error {
+func (s *Store) forwardErr(id driver.Hash, to, exp, pend string) error {
 	e, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil {
 		return fmt.Errorf("redisstore: load session %s: corrupt forward: bad expiry field", id.Handle())
 	}
 	if e <= ms(s.now()) {
-		return latch.ErrNotFound
+		return driver.ErrNotFound
 	}
 	return forwardReplyErr(to, pend)
 }
 
 // forwardReplyErr returns the error for a forward to the hash to (hex): a
-// *latch.RenewedError, or a *pendingError if pend is "1" (see settle).
+// *driver.RenewedError, or a *pendingError if pend is "1" (see settle).
 func forwardReplyErr(to, pend string) error {
-	h, err := latch.ParseHash(to)
+	h, err := driver.ParseHash(to)
 	if err != nil {
 		return errors.New("redisstore: corrupt forward: bad target")
 	}
 	if pend == "1" {
 		return &pendingError{to: h}
 	}
-	return &latch.RenewedError{To: h}
+	return &driver.RenewedError{To: h}
 }
 
-// decodeRecord turns the fields of a record into a latch.Record and its
+// decodeRecord turns the fields of a record into a driver.Record and its
 // expiry in milliseconds.
-func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
+func decodeRecord(fields map[string]string) (*driver.Record, int64, error) {
 	exp, err := strconv.ParseInt(fields[fieldExpiry], 10, 64)
 	if err != nil {
 		return nil, 0, errors.New("corrupt record: bad expiry field")
@@ -339,7 +339,7 @@ func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
 			n++
 		}
 	}
-	rec := new(latch.Record)
+	rec := new(driver.Record)
 	if n > 0 {
 		// A record without values keeps a nil map, as memstore's do.
 		rec.Values = make(map[string]any, n)
@@ -352,7 +352,7 @@ func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
 		if !ok {
 			continue
 		}
-		v, err := latch.DecodeValueString(raw)
+		v, err := driver.DecodeValueString(raw)
 		if err != nil {
 			return nil, 0, fmt.Errorf("corrupt record: value %q: %w", k, err)
 		}
@@ -364,14 +364,14 @@ func decodeRecord(fields map[string]string) (*latch.Record, int64, error) {
 // commitArgs are the script arguments that describe a commit.
 type commitArgs struct {
 	now, exp, abs int64
-	meta          []byte // latch.Meta as JSON
+	meta          []byte // driver.Meta as JSON
 	user, uidx    string
 	score         int64 // Meta.Created in microseconds
 	dels          []string
 	sets          []any // field, value, field, value...
 }
 
-func (s *Store) prepare(c *latch.Commit) (*commitArgs, error) {
+func (s *Store) prepare(c *driver.Commit) (*commitArgs, error) {
 	// One buffer holds the metadata and then every field and value to
 	// set; the arguments are slices of it, taken once it is complete.
 	buf, err := appendMeta(make([]byte, 0, 384), &c.Meta)
@@ -436,7 +436,7 @@ func boolArg(b bool) any {
 }
 
 // runCommit runs commitScript and returns its reply.
-func (s *Store) runCommit(ctx context.Context, c *latch.Commit, a *commitArgs, op, imode string, resv int64) ([]any, error) {
+func (s *Store) runCommit(ctx context.Context, c *driver.Commit, a *commitArgs, op, imode string, resv int64) ([]any, error) {
 	dst := s.sessionKey(c.ID)
 	keys := make([]string, 1, 2)
 	keys[0] = dst
@@ -475,7 +475,7 @@ func statusErr(reply []any) error {
 	case "OK":
 		return nil
 	case "NOTFOUND":
-		return latch.ErrNotFound
+		return driver.ErrNotFound
 	case "RENEWED":
 		if len(reply) < 3 {
 			break
@@ -484,9 +484,9 @@ func statusErr(reply []any) error {
 		pend, _ := reply[2].(string)
 		return forwardReplyErr(to, pend)
 	case "EXISTS":
-		return latch.ErrExists
+		return driver.ErrExists
 	case "LIMIT":
-		return latch.ErrSessionLimit
+		return driver.ErrSessionLimit
 	case "STALE":
 		return errors.New("redisstore: commit: took longer than the reservation allows; nothing was written")
 	}
@@ -495,7 +495,7 @@ func statusErr(reply []any) error {
 
 // Commit applies c atomically. On a standalone or Sentinel deployment it is
 // one script call; on Cluster see the package documentation.
-func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
+func (s *Store) Commit(ctx context.Context, c *driver.Commit) error {
 	if err := checkCtx(ctx, "commit"); err != nil {
 		return err
 	}
@@ -537,7 +537,7 @@ func (s *Store) Commit(ctx context.Context, c *latch.Commit) error {
 // forward, it removes the forward and goes on at its target. On a
 // standalone server or behind Sentinel it is one script; on Cluster see
 // clusterDelete.
-func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
+func (s *Store) Delete(ctx context.Context, id driver.Hash) error {
 	if err := checkCtx(ctx, "delete"); err != nil {
 		return err
 	}
@@ -555,7 +555,7 @@ func (s *Store) Delete(ctx context.Context, id latch.Hash) error {
 type entry struct {
 	hash string
 	live bool
-	info latch.Info
+	info driver.Info
 }
 
 // inspect reads the index of user and the record behind every entry (one
@@ -593,7 +593,7 @@ func (s *Store) inspect(ctx context.Context, user string) ([]entry, error) {
 		if err != nil || exp <= now {
 			continue
 		}
-		h, err := latch.ParseHash(m)
+		h, err := driver.ParseHash(m)
 		if err != nil {
 			continue
 		}
@@ -634,7 +634,7 @@ func (s *Store) clean(ctx context.Context, user, done string, remove, dead, unev
 
 // ListUser returns the user's live sessions, oldest first by Created, and
 // drops index entries whose session is gone.
-func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, error) {
+func (s *Store) ListUser(ctx context.Context, userID string) ([]driver.Info, error) {
 	if err := checkCtx(ctx, "list user"); err != nil {
 		return nil, err
 	}
@@ -645,7 +645,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 	if err != nil {
 		return nil, err
 	}
-	var infos []latch.Info
+	var infos []driver.Info
 	var dead []string
 	for _, e := range entries {
 		if e.live {
@@ -661,7 +661,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]latch.Info, erro
 	return infos, nil
 }
 
-func sortInfos(infos []latch.Info) {
+func sortInfos(infos []driver.Info) {
 	sort.SliceStable(infos, func(i, j int) bool {
 		a, b := infos[i], infos[j]
 		if !a.Created.Equal(b.Created) {
@@ -675,7 +675,7 @@ func sortInfos(infos []latch.Info) {
 // through forwards) and returns how many live sessions it removed. On a
 // standalone server or behind Sentinel it is one script, atomic against
 // every renewal; on Cluster see clusterDeleteUser.
-func (s *Store) DeleteUser(ctx context.Context, userID string, keep latch.Hash) (int, error) {
+func (s *Store) DeleteUser(ctx context.Context, userID string, keep driver.Hash) (int, error) {
 	if err := checkCtx(ctx, "delete user"); err != nil {
 		return 0, err
 	}

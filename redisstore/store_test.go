@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/storetest"
 	"github.com/redis/go-redis/v9"
 )
@@ -152,7 +152,7 @@ func forEachDeployment(t *testing.T, fn func(t *testing.T, client redis.Universa
 
 func TestConformance(t *testing.T) {
 	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
-		storetest.Run(t, func(t *testing.T) latch.Store { return newTestStore(t, client) })
+		storetest.Run(t, func(t *testing.T) driver.Store { return newTestStore(t, client) })
 	})
 }
 
@@ -176,17 +176,17 @@ func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 	}
 }
 
-func hash(t *testing.T) latch.Hash {
+func hash(t *testing.T) driver.Hash {
 	t.Helper()
-	var h latch.Hash
+	var h driver.Hash
 	if _, err := rand.Read(h[:]); err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
 
-func meta(user string, now time.Time) latch.Meta {
-	return latch.Meta{
+func meta(user string, now time.Time) driver.Meta {
+	return driver.Meta{
 		UserID: user, Created: now, LastSeen: now, AuthTime: now,
 		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 	}
@@ -209,7 +209,7 @@ func TestRoundTrips(t *testing.T) {
 			user := "rt-" + randomPrefix(t)
 			a, b := hash(t), hash(t)
 			// Warm up: load the scripts into the server's cache.
-			if err := s.Commit(ctx, &latch.Commit{ID: a, Create: true, Meta: meta("", now)}); err != nil {
+			if err := s.Commit(ctx, &driver.Commit{ID: a, Create: true, Meta: meta("", now)}); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Delete(ctx, hash(t)); err != nil {
@@ -221,10 +221,10 @@ func TestRoundTrips(t *testing.T) {
 			}{
 				{"Load", func() error { _, err := s.Load(ctx, a); return err }},
 				{"Commit", func() error {
-					return s.Commit(ctx, &latch.Commit{ID: a, Meta: meta("", now), Set: map[string]any{"k": 1}})
+					return s.Commit(ctx, &driver.Commit{ID: a, Meta: meta("", now), Set: map[string]any{"k": 1}})
 				}},
 				{"CommitLoginRenewWithLimit", func() error {
-					return s.Commit(ctx, &latch.Commit{ID: b, From: a, Create: true, Meta: meta(user, now),
+					return s.Commit(ctx, &driver.Commit{ID: b, From: a, Create: true, Meta: meta(user, now),
 						MaxPerUser: 2, EvictOldest: true, Set: map[string]any{"k": 2}})
 				}},
 				{"Delete", func() error { return s.Delete(ctx, b) }},
@@ -256,19 +256,19 @@ func TestClusterRoundTrips(t *testing.T) {
 	now := time.Now()
 	user := "crt-" + randomPrefix(t)
 	a, anon, b, anon2, c, e := hash(t), hash(t), hash(t), hash(t), hash(t), hash(t)
-	mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta(user, now)})
-	mustCommit(t, s, &latch.Commit{ID: anon, Create: true, Meta: meta("", now)})
-	mustCommit(t, s, &latch.Commit{ID: anon2, Create: true, Meta: meta("", now)})
-	mustCommit(t, s, &latch.Commit{ID: e, Create: true, Meta: meta("", now)})
-	mustCommit(t, s, &latch.Commit{ID: hash(t), From: e, Create: true, Meta: meta("", now)})
+	mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta(user, now)})
+	mustCommit(t, s, &driver.Commit{ID: anon, Create: true, Meta: meta("", now)})
+	mustCommit(t, s, &driver.Commit{ID: anon2, Create: true, Meta: meta("", now)})
+	mustCommit(t, s, &driver.Commit{ID: e, Create: true, Meta: meta("", now)})
+	mustCommit(t, s, &driver.Commit{ID: hash(t), From: e, Create: true, Meta: meta("", now)})
 	// Warm up: load every script into the servers' caches.
 	warm := hash(t)
-	mustCommit(t, s, &latch.Commit{ID: warm, Create: true, Meta: meta(user, now)})
-	mustCommit(t, s, &latch.Commit{ID: hash(t), From: warm, Create: true, Meta: meta(user, now), MaxPerUser: 9})
+	mustCommit(t, s, &driver.Commit{ID: warm, Create: true, Meta: meta(user, now)})
+	mustCommit(t, s, &driver.Commit{ID: hash(t), From: warm, Create: true, Meta: meta(user, now), MaxPerUser: 9})
 	if err := s.Delete(ctx, warm); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteUser(ctx, "nobody-"+user, latch.Hash{}); err != nil {
+	if _, err := s.DeleteUser(ctx, "nobody-"+user, driver.Hash{}); err != nil {
 		t.Fatal(err)
 	}
 	hook := &counter{}
@@ -282,22 +282,22 @@ func TestClusterRoundTrips(t *testing.T) {
 		{"CommitSameUser", 1, func() error {
 			m := meta(user, now)
 			m.LastSeen = now.Add(time.Minute)
-			return s.Commit(ctx, &latch.Commit{ID: a, Meta: m, Set: map[string]any{"k": 1}})
+			return s.Commit(ctx, &driver.Commit{ID: a, Meta: m, Set: map[string]any{"k": 1}})
 		}},
 		{"Login", 5, func() error {
-			return s.Commit(ctx, &latch.Commit{ID: b, From: anon, Create: true, Meta: meta(user, now)})
+			return s.Commit(ctx, &driver.Commit{ID: b, From: anon, Create: true, Meta: meta(user, now)})
 		}},
 		{"LoginWithLimit", 7, func() error {
-			return s.Commit(ctx, &latch.Commit{ID: c, From: anon2, Create: true, Meta: meta(user, now), MaxPerUser: 9})
+			return s.Commit(ctx, &driver.Commit{ID: c, From: anon2, Create: true, Meta: meta(user, now), MaxPerUser: 9})
 		}},
 		{"DeleteRecord", 2, func() error { return s.Delete(ctx, b) }},
 		{"DeleteThroughForward", 3, func() error { return s.Delete(ctx, anon2) }},
 		{"DeleteUser", 3, func() error {
-			_, err := s.DeleteUser(ctx, user, latch.Hash{})
+			_, err := s.DeleteUser(ctx, user, driver.Hash{})
 			return err
 		}},
 		{"LoadForward", 1, func() error {
-			if _, err := s.Load(ctx, e); !errors.Is(err, latch.ErrRenewed) {
+			if _, err := s.Load(ctx, e); !errors.Is(err, driver.ErrRenewed) {
 				return fmt.Errorf("Load of a forward: %v", err)
 			}
 			return nil
@@ -326,16 +326,16 @@ func TestRecordTTL(t *testing.T) {
 		user := "ttl-" + randomPrefix(t)
 		tests := []struct {
 			name    string
-			meta    latch.Meta
+			meta    driver.Meta
 			wantTTL time.Duration // 0: no key
 		}{
 			{"Idle", meta(user, now), 30 * time.Minute},
-			{"Absolute", func() latch.Meta {
+			{"Absolute", func() driver.Meta {
 				m := meta(user, now)
 				m.AuthTime = now.Add(-12*time.Hour + 10*time.Minute)
 				return m
 			}(), 10 * time.Minute},
-			{"Expired", func() latch.Meta {
+			{"Expired", func() driver.Meta {
 				m := meta(user, now.Add(-time.Hour))
 				return m
 			}(), 0},
@@ -344,7 +344,7 @@ func TestRecordTTL(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				s := newTestStore(t, client)
 				id := hash(t)
-				if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: tc.meta}); err != nil {
+				if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: tc.meta}); err != nil {
 					t.Fatal(err)
 				}
 				ttl, err := client.PTTL(ctx, s.sessionKey(id)).Result()
@@ -384,21 +384,21 @@ func TestClock(t *testing.T) {
 		s := newTestStore(t, client, WithClock(clock))
 		user := "clock-" + randomPrefix(t)
 		id := hash(t)
-		if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: meta(user, clock())}); err != nil {
+		if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: meta(user, clock())}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Load(ctx, id); err != nil {
 			t.Fatalf("Load before the deadline: %v", err)
 		}
 		advance(31 * time.Minute)
-		if _, err := s.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) {
+		if _, err := s.Load(ctx, id); !errors.Is(err, driver.ErrNotFound) {
 			t.Fatalf("Load after the idle deadline: got %v, want ErrNotFound", err)
 		}
 		if infos, err := s.ListUser(ctx, user); err != nil || len(infos) != 0 {
 			t.Fatalf("ListUser after the deadline: got %d sessions, %v; want none", len(infos), err)
 		}
-		err := s.Commit(ctx, &latch.Commit{ID: id, Meta: meta(user, clock())})
-		if !errors.Is(err, latch.ErrNotFound) {
+		err := s.Commit(ctx, &driver.Commit{ID: id, Meta: meta(user, clock())})
+		if !errors.Is(err, driver.ErrNotFound) {
 			t.Fatalf("Commit after the deadline: got %v, want ErrNotFound", err)
 		}
 	})
@@ -424,8 +424,8 @@ func TestHostileNames(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				a, b := hash(t), hash(t)
 				now := time.Now()
-				for _, id := range []latch.Hash{a, b} {
-					err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: meta(tc.user, now), MaxPerUser: 5})
+				for _, id := range []driver.Hash{a, b} {
+					err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: meta(tc.user, now), MaxPerUser: 5})
 					if err != nil {
 						t.Fatalf("Commit: %v", err)
 					}
@@ -476,7 +476,7 @@ func TestCorruptRecord(t *testing.T) {
 					t.Fatal(err)
 				}
 				_, err = s.Load(ctx, id)
-				if err == nil || errors.Is(err, latch.ErrNotFound) {
+				if err == nil || errors.Is(err, driver.ErrNotFound) {
 					t.Fatalf("Load: got %v, want a corruption error", err)
 				}
 				if !strings.HasPrefix(err.Error(), "redisstore: ") || strings.Contains(err.Error(), id.String()) {
@@ -535,16 +535,16 @@ func TestCommitInvalid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := latch.Hash{1}
+	h := driver.Hash{1}
 	tests := []struct {
 		name string
-		c    *latch.Commit
+		c    *driver.Commit
 		want string
 	}{
 		{"Nil", nil, "nil Commit"},
-		{"ZeroID", &latch.Commit{Create: true}, "zero ID"},
-		{"FromIsID", &latch.Commit{ID: h, From: h}, "From equals ID"},
-		{"BadValue", &latch.Commit{ID: h, Create: true, Set: map[string]any{"f": func() {}}}, "value \"f\""},
+		{"ZeroID", &driver.Commit{Create: true}, "zero ID"},
+		{"FromIsID", &driver.Commit{ID: h, From: h}, "From equals ID"},
+		{"BadValue", &driver.Commit{ID: h, Create: true, Set: map[string]any{"f": func() {}}}, "value \"f\""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -565,8 +565,8 @@ func TestListUserPrunes(t *testing.T) {
 		s := newTestStore(t, client)
 		user := "prune-" + randomPrefix(t)
 		gone, kept := hash(t), hash(t)
-		for _, id := range []latch.Hash{gone, kept} {
-			mustCommit(t, s, &latch.Commit{ID: id, Create: true, Meta: meta(user, time.Now())})
+		for _, id := range []driver.Hash{gone, kept} {
+			mustCommit(t, s, &driver.Commit{ID: id, Create: true, Meta: meta(user, time.Now())})
 		}
 		if err := client.Del(ctx, s.sessionKey(gone)).Err(); err != nil {
 			t.Fatal(err)
@@ -642,9 +642,9 @@ func TestReplicaAcks(t *testing.T) {
 			s := newTestStore(t, client, WithReplicaAcks(1, wait))
 			user := "acks-" + randomPrefix(t)
 			a, b, c := hash(t), hash(t), hash(t)
-			mustCommit(t, s, &latch.Commit{ID: a, Create: true, Meta: meta(user, time.Now())})
-			mustCommit(t, s, &latch.Commit{ID: c, Create: true, Meta: meta(user, time.Now())})
-			renew := s.Commit(ctx, &latch.Commit{ID: b, From: a, Create: true, Meta: meta(user, time.Now())})
+			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta(user, time.Now())})
+			mustCommit(t, s, &driver.Commit{ID: c, Create: true, Meta: meta(user, time.Now())})
+			renew := s.Commit(ctx, &driver.Commit{ID: b, From: a, Create: true, Meta: meta(user, time.Now())})
 			_ = s.Delete(ctx, hash(t)) // warm the script cache
 			hook := &counter{}
 			client.AddHook(hook)
@@ -652,7 +652,7 @@ func TestReplicaAcks(t *testing.T) {
 			if got := hook.n.Load(); got != 1 {
 				t.Errorf("Delete with WAIT took %d round trips, want 1", got)
 			}
-			n, delUser := s.DeleteUser(ctx, user, latch.Hash{})
+			n, delUser := s.DeleteUser(ctx, user, driver.Hash{})
 			replicated := d.name == "Sentinel"
 			for name, err := range map[string]error{"renewal": renew, "Delete": del, "DeleteUser": delUser} {
 				if replicated && err != nil {
@@ -666,8 +666,8 @@ func TestReplicaAcks(t *testing.T) {
 			if n != 1 {
 				t.Errorf("DeleteUser removed %d sessions, want 1", n)
 			}
-			for _, id := range []latch.Hash{a, b, c} {
-				if _, err := s.Load(ctx, id); !errors.Is(err, latch.ErrNotFound) {
+			for _, id := range []driver.Hash{a, b, c} {
+				if _, err := s.Load(ctx, id); !errors.Is(err, driver.ErrNotFound) {
 					t.Errorf("Load(%s): got %v, want ErrNotFound", id.Handle(), err)
 				}
 			}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -49,11 +49,11 @@ func TestWireFormat(t *testing.T) {
 			}
 			for i, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
-					var want latch.Meta
+					var want driver.Meta
 					if err := json.Unmarshal([]byte(tc.meta), &want); err != nil {
 						t.Fatal(err)
 					}
-					id := latch.Hash{0xee, byte(i)}
+					id := driver.Hash{0xee, byte(i)}
 					key := s.sessionKey(id)
 					exp := strconv.FormatInt(ms(now.Add(time.Hour)), 10)
 					fields := []any{fieldMeta, tc.meta, fieldUser, want.UserID, fieldExpiry, exp, "abs", exp}
@@ -71,7 +71,7 @@ func TestWireFormat(t *testing.T) {
 						t.Errorf("Load: meta %+v, want %+v", rec.Meta, want)
 					}
 					for f, raw := range values {
-						want, err := latch.DecodeValue([]byte(raw))
+						want, err := driver.DecodeValue([]byte(raw))
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -87,14 +87,14 @@ func TestWireFormat(t *testing.T) {
 		})
 
 		t.Run("commits write what encoding/json writes", func(t *testing.T) {
-			id := latch.Hash{0xef}
+			id := driver.Hash{0xef}
 			m := fullMeta()
 			m.LastSeen, m.UserAgent, m.IP = now, `<script>&"\`, "zoë\u2028"
 			set := map[string]any{
 				"s": "a & <b>", "s2": "zoë\u2028", "i": 42, "i64": int64(-7), "b": false, "nil": nil,
 				"f": 0.25, "list": []string{"a"}, "obj": map[string]any{"k": 1},
 			}
-			if err := s.Commit(ctx, &latch.Commit{ID: id, Create: true, Meta: m, Set: set}); err != nil {
+			if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: m, Set: set}); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
 			stored, err := client.HGetAll(ctx, s.sessionKey(id)).Result()
@@ -109,7 +109,7 @@ func TestWireFormat(t *testing.T) {
 				t.Errorf("stored meta %s, want %s", stored[fieldMeta], want)
 			}
 			for k, v := range set {
-				want, err := latch.EncodeValue(v)
+				want, err := driver.EncodeValue(v)
 				if err != nil {
 					t.Fatal(err)
 				}
