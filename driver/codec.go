@@ -152,9 +152,15 @@ func AppendRecord(dst []byte, rec *Record) ([]byte, error) {
 	return dst, nil
 }
 
+// metaLen is room enough for the metadata less its strings in the usual
+// case: version and flags, times in nanoseconds (the first one 9 bytes),
+// timeouts in whole seconds, short string lengths.
+const metaLen = 48
+
 // AppendMeta appends the head of a record to dst: the version byte and m.
-// AppendValues appends the rest.
+// AppendValues appends the rest. It grows dst once, in the usual case.
 func AppendMeta(dst []byte, m *Meta) []byte {
+	dst = slices.Grow(dst, metaLen+len(m.UserID)+len(m.UserAgent)+len(m.IP))
 	dst = append(dst, RecordVersion)
 	var flags byte
 	if m.Remember {
