@@ -7,9 +7,10 @@
 //
 // # Design
 //
-// Each session is kept packed in one immutable string (see record.go): its
-// metadata in a compact binary form, then its values, each encoded as JSON
-// by driver.EncodeValue. Values therefore read back as the serialising
+// Each session is kept packed in one immutable string, in driver's record
+// encoding (driver.AppendRecord; see record.go): its metadata in a compact
+// binary form, then its values, each encoded as JSON by
+// driver.EncodeValue. Values therefore read back as the serialising
 // stores (boltstore, redisstore, pgstore) give them back: a number is a
 // json.Number, a struct a map[string]any. An application tested on
 // memstore behaves the same on the others, a value that cannot be encoded
@@ -29,8 +30,8 @@
 // lookup under a read lock, an expiry check and, after a change, the
 // decoding. A commit
 // encodes its values before it takes any lock; under the lock it only
-// splices the stored values with the changed ones, byte strings without
-// decoding a single value.
+// splices the stored values with the changed ones (driver.PatchRecord),
+// byte strings without decoding a single value.
 //
 // Each shard keeps its sessions in a min-heap ordered by expiry. A background
 // goroutine (see Options.SweepInterval) walks the shards one by one and
@@ -607,11 +608,11 @@ func (s *Store) Commit(ctx context.Context, c *driver.Commit) error {
 	}
 	// Encode all that does not depend on the stored record before taking
 	// any lock.
-	set, err := encodeSet(c.Set)
+	set, err := driver.EncodeValues(c.Set)
 	if err != nil {
 		return fmt.Errorf("memstore: commit: %w", err)
 	}
-	w := write{c: c, exp: unixNano(c.Meta.ExpiresAt()), meta: encodeMeta(&c.Meta), set: set}
+	w := write{c: c, exp: unixNano(c.Meta.ExpiresAt()), meta: driver.AppendMeta(nil, &c.Meta), set: set}
 	for {
 		if done, err := s.tryCommit(&w); done {
 			return err
@@ -623,8 +624,8 @@ func (s *Store) Commit(ctx context.Context, c *driver.Commit) error {
 type write struct {
 	c    *driver.Commit
 	exp  int64
-	meta []byte
-	set  []rawValue
+	meta []byte            // the record's head: driver.AppendMeta
+	set  []driver.RawValue // c.Set encoded: driver.EncodeValues
 }
 
 // peek reads, under the read lock, the entry stored under h and its user.
@@ -743,7 +744,7 @@ func (s *Store) tryCommit(w *write) (done bool, err error) {
 	case !c.Create:
 		base = valuesOf(idE.data)
 	}
-	data, err := pack(w.meta, base, c, w.set)
+	data, err := driver.PatchRecord(w.meta, base, c, w.set)
 	if err != nil {
 		return true, fmt.Errorf("memstore: commit: %w", err)
 	}

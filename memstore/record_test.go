@@ -12,16 +12,16 @@ import (
 )
 
 // packOf packs a record with meta m and values set, as a creating commit
-// would.
+// does.
 func packOf(t testing.TB, m driver.Meta, set map[string]any) string {
 	t.Helper()
-	enc, err := encodeSet(set)
+	enc, err := driver.EncodeValues(set)
 	if err != nil {
-		t.Fatalf("encodeSet: %v", err)
+		t.Fatalf("EncodeValues: %v", err)
 	}
-	data, err := pack(encodeMeta(&m), "", &driver.Commit{}, enc)
+	data, err := driver.PatchRecord(driver.AppendMeta(nil, &m), "", &driver.Commit{}, enc)
 	if err != nil {
-		t.Fatalf("pack: %v", err)
+		t.Fatalf("PatchRecord: %v", err)
 	}
 	return data
 }
@@ -100,49 +100,32 @@ func TestRecordSize(t *testing.T) {
 	m := driver.Meta{UserID: "user-0000001", Created: now, LastSeen: now, AuthTime: now,
 		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Grace: time.Hour}
 	data := packOf(t, m, map[string]any{"theme": "dark"})
-	// 1 length + 1 flags + 9 created + 1 + 1 + 2 + 3 + 3 durations +
+	// 1 version + 1 flags + 9 created + 1 + 1 + 2 + 3 + 3 durations +
 	// 13 user + 1 + 1, then 1 count + 6 key + 7 value.
 	if len(data) > 50 {
 		t.Errorf("a logged-in session with one value packs into %d bytes, want at most 50", len(data))
 	}
 }
 
-func TestPatch(t *testing.T) {
-	m := driver.Meta{UserID: "u", Created: time.Now(), LastSeen: time.Now()}
-	base := valuesOf(packOf(t, m, map[string]any{"a": 1, "b": "two", "c": 3}))
-	tests := []struct {
-		name string
-		c    driver.Commit
-		want map[string]any
-	}{
-		{"metadata only", driver.Commit{}, map[string]any{"a": json.Number("1"), "b": "two", "c": json.Number("3")}},
-		{"set one", driver.Commit{Set: map[string]any{"b": "new"}}, map[string]any{"a": json.Number("1"), "b": "new", "c": json.Number("3")}},
-		{"add one", driver.Commit{Set: map[string]any{"d": false}}, map[string]any{"a": json.Number("1"), "b": "two", "c": json.Number("3"), "d": false}},
-		{"delete", driver.Commit{Delete: []string{"a", "missing"}}, map[string]any{"b": "two", "c": json.Number("3")}},
-		{"delete then set the same key", driver.Commit{Delete: []string{"a"}, Set: map[string]any{"a": "back"}},
-			map[string]any{"a": "back", "b": "two", "c": json.Number("3")}},
-		{"clear", driver.Commit{Clear: true}, nil},
-		{"clear then set", driver.Commit{Clear: true, Set: map[string]any{"z": 1}}, map[string]any{"z": json.Number("1")}},
-		{"delete all", driver.Commit{Delete: []string{"a", "b", "c"}}, nil},
+// TestForward checks that a forward is never taken for a record.
+func TestForward(t *testing.T) {
+	to := hashOf(7)
+	data := packForward(to)
+	if !isForward(data) || forwardTo(data) != to {
+		t.Fatalf("packForward(%x): isForward %v, forwardTo %x", to[:4], isForward(data), forwardTo(data))
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			set, err := encodeSet(tc.c.Set)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := pack(encodeMeta(&m), base, &tc.c, set)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec, err := unpack(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(tc.want) == 0 && rec.Values != nil || len(tc.want) > 0 && !reflect.DeepEqual(rec.Values, tc.want) {
-				t.Errorf("got %v, want %v", rec.Values, tc.want)
-			}
-		})
+	if u := userOf(data); u != "" {
+		t.Errorf("userOf a forward: %q", u)
+	}
+	if rec, err := unpack(data); err == nil {
+		t.Errorf("unpack a forward: %+v", rec)
+	}
+	rec := packOf(t, driver.Meta{UserID: "u"}, nil)
+	if isForward(rec) || rec[0] != driver.RecordVersion {
+		t.Errorf("a record %x is taken for a forward", rec)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = userOf(data); _ = userOf(rec) }); n != 0 {
+		t.Errorf("userOf: %v allocations, want 0", n)
 	}
 }
 
@@ -192,7 +175,7 @@ func FuzzUnpack(f *testing.F) {
 		_ = userOf(data)
 		_ = valuesOf(data)
 		c := &driver.Commit{Delete: []string{"k"}, Set: map[string]any{"x": 1}}
-		set, _ := encodeSet(c.Set)
-		_, _ = pack(nil, valuesOf(data), c, set)
+		set, _ := driver.EncodeValues(c.Set)
+		_, _ = driver.PatchRecord(nil, valuesOf(data), c, set)
 	})
 }
