@@ -1,12 +1,10 @@
 package boltstore
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/latchsec/latch/driver"
@@ -31,39 +29,40 @@ var (
 	bucketMeta     = []byte("meta")
 
 	keyFormat = []byte("format")
-	// formatVersion names the layout of the whole file. boltstore/2 added
-	// forwards to the sessions bucket; a boltstore/1 file (records only) is
-	// a valid boltstore/2 file and is relabelled when opened, while a
-	// program that reads only boltstore/1 refuses a boltstore/2 file rather
-	// than take a forward for a corrupt record.
-	formatVersion = []byte("boltstore/2")
-	formatV1      = []byte("boltstore/1")
+	// formatVersion names the layout of the whole file. boltstore/3 keeps
+	// records in driver's record encoding; Open migrates a file of an
+	// earlier format (see legacy.go), and a program that reads only those
+	// refuses a boltstore/3 file rather than take its records for corrupt
+	// ones.
+	formatVersion = []byte("boltstore/3")
 )
 
 // The first byte of every value in the sessions bucket is its tag: the kind
 // of value and the layout of that kind. A new layout of a kind gets a new
 // tag, so that a value is always read with the layout it was written with.
+// Tag 1 was the record of boltstore/1 and /2 (see legacy.go).
 const (
-	tagRecord  = 1 // a session record, see encodeRecord
 	tagForward = 2 // a forward left by a renewal, see encodeForward
+	tagRecord  = 3 // a session record, see encodeRecord
 )
-
-// flagRemember is bit 0 of the flags field.
-const flagRemember = 1
 
 // MaxUserIDLen is the longest user ID, in bytes, that the store accepts. It
 // keeps index keys well below bbolt's key size limit.
 const MaxUserIDLen = 1024
 
 // corruptError is the error of every decoding failure. It matches
-// ErrCorrupt; its text leaves the package prefix to the error that wraps it.
+// ErrCorrupt, and driver.ErrCorruptRecord when driver's decoder found the
+// fault; its text leaves the package prefix to the error that wraps it.
 type corruptError struct {
-	detail string
-	err    error // optional cause
+	detail string // "" when err, driver's error, says it all
+	err    error  // optional cause
 }
 
 func (e *corruptError) Error() string {
-	if e.err != nil {
+	switch {
+	case e.detail == "":
+		return e.err.Error() // "corrupt record: ..."
+	case e.err != nil:
 		return "corrupt record: " + e.detail + ": " + e.err.Error()
 	}
 	return "corrupt record: " + e.detail
@@ -90,46 +89,21 @@ type record struct {
 
 // encodeRecord serialises r:
 //
-//	version byte
-//	uvarint flags
-//	created, last seen, auth time: varint unix seconds, uvarint nanoseconds
-//	varint idle timeout, absolute timeout, grace (nanoseconds)
-//	user ID, user agent, IP: uvarint length || bytes
-//	uvarint value count, then per value sorted by key:
-//	    uvarint key length || key || uvarint value length || value
+//	tag byte (tagRecord)
+//	the record in driver's record encoding (driver.AppendRecord): its
+//	version byte, the metadata, the values by key
 //	CRC-32C (Castagnoli) of everything above, big-endian
 func encodeRecord(r *record) []byte {
-	size := 1 + 3*binary.MaxVarintLen64 + 3*(binary.MaxVarintLen64+binary.MaxVarintLen32) +
-		6*binary.MaxVarintLen64 + len(r.meta.UserID) + len(r.meta.UserAgent) + len(r.meta.IP) + 4
-	keys := make([]string, 0, len(r.values))
+	size := 1 + 64 + len(r.meta.UserID) + len(r.meta.UserAgent) + len(r.meta.IP) + 4
+	vals := make([]driver.RawValue, 0, len(r.values))
 	for k, v := range r.values {
-		keys = append(keys, k)
-		size += 2*binary.MaxVarintLen64 + len(k) + len(v)
+		vals = append(vals, driver.RawValue{Key: k, JSON: string(v)})
+		size += 2*binary.MaxVarintLen32 + len(k) + len(v)
 	}
-	slices.Sort(keys)
-
 	b := make([]byte, 0, size)
 	b = append(b, tagRecord)
-	var flags uint64
-	if r.meta.Remember {
-		flags |= flagRemember
-	}
-	b = binary.AppendUvarint(b, flags)
-	b = appendTime(b, r.meta.Created)
-	b = appendTime(b, r.meta.LastSeen)
-	b = appendTime(b, r.meta.AuthTime)
-	b = binary.AppendVarint(b, int64(r.meta.IdleTimeout))
-	b = binary.AppendVarint(b, int64(r.meta.AbsoluteTimeout))
-	b = binary.AppendVarint(b, int64(r.meta.Grace))
-	b = appendString(b, r.meta.UserID)
-	b = appendString(b, r.meta.UserAgent)
-	b = appendString(b, r.meta.IP)
-	b = binary.AppendUvarint(b, uint64(len(keys)))
-	for _, k := range keys {
-		b = appendString(b, k)
-		b = binary.AppendUvarint(b, uint64(len(r.values[k])))
-		b = append(b, r.values[k]...)
-	}
+	b = driver.AppendMeta(b, &r.meta)
+	b = driver.AppendValues(b, vals)
 	return appendChecksum(b)
 }
 
@@ -138,90 +112,11 @@ func appendChecksum(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-func appendTime(b []byte, t time.Time) []byte {
-	b = binary.AppendVarint(b, t.Unix())
-	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// decoder reads the fields of an encoded record, remembering the first error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = corrupt("bad %s", what)
-	}
-}
-
-func (d *decoder) uvarint(what string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint(what string) int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes(what string) []byte {
-	n := d.uvarint(what)
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail(what)
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) time(what string) time.Time {
-	sec := d.varint(what)
-	nsec := d.uvarint(what)
-	if d.err != nil {
-		return time.Time{}
-	}
-	if nsec >= uint64(time.Second) {
-		d.fail(what)
-		return time.Time{}
-	}
-	t := time.Unix(sec, int64(nsec)).UTC()
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t
-}
-
 // decodeStored parses a value of the sessions bucket: it returns a record
 // (written by encodeRecord) or a forward (written by encodeForward), never
-// both. Value bytes of a record are copied when copyValues is set, so that
-// the record outlives the transaction that read it; otherwise they alias
-// data.
+// both. The strings of a record share one copy of data; its values are
+// copied too when copyValues is set, so that the record outlives the
+// transaction that read it, and otherwise alias data.
 func decodeStored(data []byte, copyValues bool) (*record, *forward, error) {
 	if len(data) < 1+4 {
 		return nil, nil, corrupt("truncated (%d bytes)", len(data))
@@ -238,55 +133,26 @@ func decodeStored(data []byte, copyValues bool) (*record, *forward, error) {
 		f, err := decodeForwardBody(body[1:])
 		return nil, f, err
 	}
-	return nil, nil, corrupt("unknown record version %d", body[0])
+	return nil, nil, corrupt("unknown tag %d", body[0])
 }
 
-// decodeRecordBody parses the body of a record, after its tag and without its
-// checksum.
+// decodeRecordBody parses the body of a record, after its tag and without
+// its checksum.
 func decodeRecordBody(body []byte, copyValues bool) (*record, error) {
-	d := &decoder{b: body}
-	r := &record{}
-	flags := d.uvarint("flags")
-	if flags&^flagRemember != 0 {
-		d.fail("flags")
-	}
-	r.meta.Remember = flags&flagRemember != 0
-	r.meta.Created = d.time("created time")
-	r.meta.LastSeen = d.time("last-seen time")
-	r.meta.AuthTime = d.time("authentication time")
-	r.meta.IdleTimeout = time.Duration(d.varint("idle timeout"))
-	r.meta.AbsoluteTimeout = time.Duration(d.varint("absolute timeout"))
-	r.meta.Grace = time.Duration(d.varint("grace"))
-	r.meta.UserID = string(d.bytes("user ID"))
-	r.meta.UserAgent = string(d.bytes("user agent"))
-	r.meta.IP = string(d.bytes("IP"))
-	n := d.uvarint("value count")
-	if d.err != nil {
-		return nil, d.err
-	}
-	// Each value takes at least two bytes, which bounds the allocation.
-	if n > uint64(len(d.b))/2 {
-		return nil, corrupt("bad value count")
-	}
-	r.values = make(map[string][]byte, n)
-	prev := ""
-	for i := uint64(0); i < n; i++ {
-		k := string(d.bytes("value key"))
-		v := d.bytes("value")
-		if d.err != nil {
-			return nil, d.err
-		}
-		if i > 0 && k <= prev {
-			return nil, corrupt("value keys out of order")
-		}
-		prev = k
+	s := string(body)
+	rd := driver.NewReader(s)
+	r := &record{values: map[string][]byte{}}
+	rd.Meta(&r.meta)
+	for k, v := range rd.Values() {
+		end := len(s) - rd.Len()
+		raw := body[end-len(v) : end] // v, in data
 		if copyValues {
-			v = bytes.Clone(v)
+			raw = []byte(v)
 		}
-		r.values[k] = v
+		r.values[k] = raw
 	}
-	if len(d.b) != 0 {
-		return nil, corrupt("%d trailing bytes", len(d.b))
+	if err := rd.End(); err != nil {
+		return nil, &corruptError{err: err}
 	}
 	return r, nil
 }
@@ -306,13 +172,13 @@ func (f *forward) live(now time.Time) bool { return now.Before(f.expires) }
 //
 //	tag byte (tagForward)
 //	the 32 bytes of the target hash
-//	expiry: varint unix seconds, uvarint nanoseconds
+//	expiry: varint Unix seconds, uvarint nanoseconds (driver.AppendTime)
 //	CRC-32C (Castagnoli) of everything above, big-endian
 func encodeForward(f *forward) []byte {
 	b := make([]byte, 0, 1+driver.HashSize+binary.MaxVarintLen64+binary.MaxVarintLen32+4)
 	b = append(b, tagForward)
 	b = append(b, f.to[:]...)
-	b = appendTime(b, f.expires)
+	b = driver.AppendTime(b, f.expires)
 	return appendChecksum(b)
 }
 
@@ -326,13 +192,12 @@ func decodeForwardBody(body []byte) (*forward, error) {
 	if f.to.IsZero() {
 		return nil, corrupt("forward to the zero hash")
 	}
-	d := &decoder{b: body[driver.HashSize:]}
-	f.expires = d.time("forward expiry")
-	if d.err != nil {
-		return nil, d.err
+	r := driver.NewReader(string(body[driver.HashSize:]))
+	if f.expires = r.Time(); r.Err() != nil {
+		return nil, corrupt("bad forward expiry")
 	}
-	if len(d.b) != 0 {
-		return nil, corrupt("%d trailing bytes", len(d.b))
+	if err := r.End(); err != nil {
+		return nil, &corruptError{err: err}
 	}
 	return f, nil
 }

@@ -43,12 +43,14 @@
 // # Layout
 //
 // Records are keyed by the raw SHA-256 hash of the session ID (the store
-// never sees the ID itself). A record holds the session metadata in a small
-// binary header and each value encoded on its own with driver.EncodeValue, so
-// that a Commit changes only the keys it names; a CRC-32C over the record
-// turns disk corruption into an error matching ErrCorrupt rather than wrong
-// data. Forwards sit under their hash in the same bucket, tagged apart from
-// records and checksummed the same way.
+// never sees the ID itself). A record is kept in driver's record encoding
+// (driver.AppendRecord), the one the other stores that keep bytes use: the
+// session metadata in a small binary header and each value encoded on its
+// own with driver.EncodeValue, so that a Commit changes only the keys it
+// names. A tag byte before it and a CRC-32C after it turn disk corruption
+// into an error matching ErrCorrupt rather than wrong data. Forwards sit
+// under their hash in the same bucket, tagged apart from records and
+// checksummed the same way.
 //
 // Two index buckets sit next to the records. The expiry index, keyed by
 // expiry time and hash, lets the background sweeper delete expired sessions
@@ -58,9 +60,12 @@
 // user ID and hash, serves ListUser, DeleteUser and the per-user session
 // limit without scanning the store.
 //
-// The file records its format. This version writes "boltstore/2" (which
-// added forwards) and opens a "boltstore/1" file by relabelling it; a
-// version that knows only "boltstore/1" refuses a "boltstore/2" file.
+// The file records its format. This version writes "boltstore/3" (records
+// in driver's record encoding). It opens a file of "boltstore/2" (which
+// added forwards) or "boltstore/1" by migrating it, in the transaction
+// that opens it: every record is rewritten in the new encoding and the
+// file is marked "boltstore/3". An earlier version refuses a
+// "boltstore/3" file rather than misread it, so a file cannot go back.
 //
 // # Locking
 //

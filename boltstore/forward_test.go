@@ -386,8 +386,10 @@ func TestBackgroundSweeperRemovesForwards(t *testing.T) {
 	mustLoad(t, s, b)
 }
 
-// TestOpenUpgradesFormat opens a file written by a version that knew no
-// forwards: it is relabelled, since its records read the same.
+// TestOpenUpgradesFormat opens a file marked boltstore/1 whose records are
+// already in the current encoding: the migration leaves them as they are
+// and relabels the file. TestOpenMigratesLegacyFile opens real files of
+// boltstore/1 and /2.
 func TestOpenUpgradesFormat(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
 	clk := newClock()

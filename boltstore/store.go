@@ -186,18 +186,18 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// initBuckets checks the format marker of an existing database, or creates
-// the buckets of a new one.
+// initBuckets checks the format marker of an existing database, migrating
+// a file of an earlier format (see legacy.go), or creates the buckets of a
+// new one.
 func initBuckets(tx *bolt.Tx) error {
 	if m := tx.Bucket(bucketMeta); m != nil {
 		switch v := m.Get(keyFormat); {
-		case bytes.Equal(v, formatV1):
-			// Records only: valid as it is in the new format.
-			if err := m.Put(keyFormat, formatVersion); err != nil {
-				return err
+		case isLegacyFormat(v):
+			if err := migrate(tx, m); err != nil {
+				return fmt.Errorf("migrate from %s: %w", v, err)
 			}
 		case !bytes.Equal(v, formatVersion):
-			return fmt.Errorf("unsupported format %q (this version reads %q and %q)", v, formatV1, formatVersion)
+			return fmt.Errorf("unsupported format %q (this version reads %q and migrates %q)", v, formatVersion, legacyFormats)
 		}
 	} else {
 		empty := true
