@@ -20,11 +20,14 @@ func BenchmarkSeal(b *testing.B) {
 			s := newStore(b, testKeys(b, "k1"), cookiestore.Options{Compress: compress})
 			rec, id, ctx := sampleRecord(), hashOf("x"), context.Background()
 			b.ReportAllocs()
+			var v string
 			for b.Loop() {
-				if _, err := s.Seal(ctx, cookieName, id, rec, t0); err != nil {
+				var err error
+				if v, err = s.Seal(ctx, cookieName, id, rec, t0); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(len(cookieName)+1+len(v)), "B/cookie")
 		})
 	}
 }

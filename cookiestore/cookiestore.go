@@ -36,8 +36,10 @@ const (
 	// aadPrefix starts the additional data, which also binds the cookie
 	// name and the key id.
 	aadPrefix = "latch/cookiestore/v1\x00"
-	// minPlaintext is the shortest envelope: header, id, seal time, flags,
-	// two times, three durations and three string lengths.
+	// minPlaintext is the shortest envelope, in either format: header, id,
+	// seal time, then a record's version, flags, three durations, three
+	// string lengths and value count (formatV1: flags, two times, three
+	// durations and three string lengths).
 	minPlaintext = 1 + 32 + 8 + 1 + 2 + 3 + 3
 	maxKeyID     = 32
 )
@@ -200,7 +202,7 @@ func (s *Store) Seal(ctx context.Context, name string, id driver.Hash, rec *driv
 	sealed = s.sealTime(sealed)
 
 	buf := make([]byte, NonceSize+1, 512)
-	buf[NonceSize] = formatV1
+	buf[NonceSize] = formatV2
 	buf, err = appendEnvelope(buf, id, sealed, rec)
 	if err != nil {
 		return "", err
@@ -212,7 +214,7 @@ func (s *Store) Seal(ctx context.Context, name string, id driver.Hash, rec *driv
 		}
 		if len(z) < len(buf) { // only when it helps
 			buf = z
-			buf[NonceSize] = formatV1 | flagDeflate
+			buf[NonceSize] = formatV2 | flagDeflate
 		}
 	}
 	// Check the size before encrypting: the sealed length is known.
@@ -274,7 +276,7 @@ func (s *Store) Open(ctx context.Context, name, value string, now time.Time) (dr
 	if err != nil {
 		return driver.Opened{Refused: driver.ReasonMalformed}, nil
 	}
-	rec := &driver.Record{Meta: e.meta, Values: e.values}
+	rec := e.rec
 	if !now.Before(rec.ExpiresAt()) {
 		return driver.Opened{ID: e.id, Refused: driver.ReasonNotFound}, nil
 	}

@@ -32,10 +32,14 @@
 // each keyring key with Keyring.DeriveKey(id, "cookie-aead", 32) (HKDF),
 // and the additional data binds the cookie name and the key id, so a value
 // is refused under another cookie name or another key id. The plaintext is
-// a compact binary envelope: the session hash, the time of sealing, the
-// driver.Meta, and the values as one JSON object. Values come back as
-// driver.DecodeValue gives them (numbers as json.Number), as from every
-// store that serialises; use the Session's typed getters.
+// a compact binary envelope: the session hash, the time of sealing, and
+// the record in driver's record encoding (driver.AppendRecord), the one
+// memstore and boltstore keep: the driver.Meta, then each value as JSON.
+// Values come back as driver.DecodeValue gives them (numbers as
+// json.Number), as from every store that serialises; use the Session's
+// typed getters. A cookie sealed in the envelope of earlier versions
+// (values as one JSON object) still opens until it expires, and is sealed
+// again in the current one on its next commit.
 //
 // The primary key seals; fallback keys open, and a value sealed under a
 // fallback key is sealed again under the primary on the same request. A

@@ -187,10 +187,10 @@ func (s *Store) refused(ctx context.Context, e *envelope) (driver.Reason, error)
 		return reason, nil
 	case reason != "":
 		return "", fmt.Errorf("Revocations.Revoked gave %q, not \"\", %q or %q", reason, driver.ReasonNotFound, driver.ReasonRenewed)
-	case e.meta.UserID == "":
+	case e.rec.UserID == "":
 		return "", nil
 	}
-	nb, err := s.revs.NotBefore(ctx, e.meta.UserID)
+	nb, err := s.revs.NotBefore(ctx, e.rec.UserID)
 	if err != nil {
 		return "", err
 	}
