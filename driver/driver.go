@@ -2,7 +2,9 @@
 // database/sql/driver is for database/sql: the Store contract (a record per
 // session under the SHA-256 of its ID, atomic commits, renewals that leave
 // forwards, a per-user index), the Stateless contract of cookie sessions,
-// and the value codec every store uses. Applications need none of it: they
+// the value codec every store uses, and the record codec (AppendRecord,
+// DecodeRecord, Reader) that the stores which keep a session as bytes
+// share. Applications need none of it: they
 // use package latch, and pick a store package (memstore, boltstore,
 // redisstore, pgstore, cookiestore) that implements it.
 //
