@@ -129,18 +129,24 @@ func (e *pendingError) Error() string {
 	return "redisstore: renewal to " + e.to.Handle() + " in flight"
 }
 
-// settle runs op, a Load or Commit on Cluster that may meet a pending
-// forward under from, and while it does, checks whether the renewal's
-// record has been written: if so (or after forwardWait), op's answer is
-// the driver.RenewedError; if not, op runs again after a short wait. So a
-// caller told that a session moved to a new hash finds it there, and a
-// renewal that fails meanwhile (its record put back, or deleted by a
-// Delete that overtook it) gives the answer for that.
-func (s *Store) settle(ctx context.Context, from driver.Hash, op func() error) error {
+// isPending reports whether err is or wraps a *pendingError.
+func isPending(err error) bool {
+	var p *pendingError
+	return errors.As(err, &p)
+}
+
+// settle is called with err, the error of op, a Load or Commit on Cluster
+// that met a pending forward under from (a *pendingError). While op meets
+// one, it checks whether the renewal's record has been written: if so (or
+// after forwardWait), the answer is the driver.RenewedError; if not, op
+// runs again after a short wait. So a caller told that a session moved to
+// a new hash finds it there, and a renewal that fails meanwhile (its
+// record put back, or deleted by a Delete that overtook it) gives the
+// answer for that.
+func (s *Store) settle(ctx context.Context, from driver.Hash, err error, op func() error) error {
 	start := time.Now()
 	pause := 500 * time.Microsecond
-	for {
-		err := op()
+	for ; ; err = op() {
 		var p *pendingError
 		if !errors.As(err, &p) {
 			return err

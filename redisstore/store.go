@@ -263,7 +263,8 @@ func (s *Store) Load(ctx context.Context, id driver.Hash) (*driver.Record, error
 	}
 	rec, err := s.load(ctx, id)
 	if _, ok := err.(*pendingError); ok {
-		err = s.settle(ctx, id, func() error {
+		err = s.settle(ctx, id, err, func() error {
+			var err error
 			rec, err = s.load(ctx, id)
 			return err
 		})
@@ -513,11 +514,15 @@ func (s *Store) Commit(ctx context.Context, c *driver.Commit) error {
 		return err
 	}
 	if s.cluster {
-		at := c.ID // where a forward may be met
-		if !c.From.IsZero() {
-			at = c.From
+		err := s.clusterCommit(ctx, c, a)
+		if err != nil && isPending(err) {
+			at := c.ID // where the forward was met
+			if !c.From.IsZero() {
+				at = c.From
+			}
+			err = s.settle(ctx, at, err, func() error { return s.clusterCommit(ctx, c, a) })
 		}
-		return s.settle(ctx, at, func() error { return s.clusterCommit(ctx, c, a) })
+		return err
 	}
 	op := "update"
 	switch {
