@@ -430,7 +430,7 @@ local t = servertime()
 -- Sweep reservations and marks whose grace has ended.
 local all = redis.call('HGETALL', pend)
 for j = 1, #all, 2 do
-  local p = reserved(pend, all[j])
+  local p = tonumber(string.match(all[j + 1], '%d+')) -- as reserved() reads it
   if not p or p + grace < t then redis.call('HDEL', pend, all[j]) end
 end
 if srch ~= '' then
