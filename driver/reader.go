@@ -86,6 +86,15 @@ func (r *Reader) Next(n int) string {
 // varint longer than it needs to be is an error, so that every number has
 // one encoding.
 func (r *Reader) Uvarint() uint64 {
+	if r.s != "" && r.s[0] < 0x80 { // one byte: most lengths and counts
+		b := r.s[0]
+		r.s = r.s[1:]
+		return uint64(b)
+	}
+	return r.uvarint()
+}
+
+func (r *Reader) uvarint() uint64 {
 	var x uint64
 	var shift uint
 	for i := 0; i < binary.MaxVarintLen64; i++ {
