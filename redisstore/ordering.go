@@ -25,21 +25,43 @@ import (
 // # A renewal on Cluster
 //
 // The keys of From, of ID and of the user's index are in three slots, so a
-// renewal From -> ID is four steps, each one script, atomic on its slot:
+// renewal From -> ID is five steps, each one script, atomic on its slot:
 //
-//	R1 reserve  (user's slot) ID enters the index, marked pending "TIME/From"
-//	R2 take     (From's slot) From's record is read and replaced by the
-//	            forward From -> ID; the reply carries the server time by
-//	            which R3 must run (half of tombstoneTTL from now)
-//	R3 create   (ID's slot)   ID's record is written, unless ID holds a
-//	            tombstone (NOTFOUND), a record or forward (EXISTS), or the
-//	            deadline has passed (STALE); on failure From's record is put
-//	            back if From still holds this forward (restoreScript)
-//	R4 finish   (user's slot) From's entry leaves the index
+//	R1 reserve  (user's slot) ID enters the index, marked pending "TIME/From";
+//	            refused (NOTFOUND) if another commit chose From for eviction
+//	R2 take     (From's slot) From's record is read and replaced by a
+//	            pending forward From -> ID; the reply carries the server
+//	            time by which R3 must run (half of tombstoneTTL from now)
+//	R3 create   (ID's slot)   ID's record is written, naming From in "prev",
+//	            unless ID holds a tombstone (NOTFOUND), a record or forward
+//	            (EXISTS), or the deadline has passed (STALE); on failure
+//	            From's record is put back if From still holds this forward
+//	            (restoreScript)
+//	R3' final   (From's slot) the forward is no longer pending
+//	R4 finish   (user's slot) victims are ended (below), From's entry
+//	            leaves the index
 //
 // An anonymous renewal has no R1 and R4. Every live session of a user is
 // in the user's index at every moment: R1 adds ID before R3 creates it,
 // and R4 removes From only once it is a forward.
+//
+// # Load and updates on Cluster
+//
+// A Load of From, or an update of From (or a renewal from it), is one
+// script on From's slot:
+//
+//   - before R2 it reads, or lands in, the record, and R2 takes it along;
+//   - between R2 and R3' it meets the pending forward and waits (settle):
+//     once ID's record names From (R3 ran) it answers the RenewedError; if
+//     the renewal fails and puts From back, the retry lands in From; if a
+//     Delete overtook the renewal, the retry finds nothing (ErrNotFound:
+//     the session was ended). Only a renewal stalled for forwardWait
+//     between R2 and R3 makes it answer the RenewedError for an ID not
+//     yet written;
+//   - after R3' it answers the RenewedError at once.
+//
+// So a caller told that the session moved finds it at ID, which is what
+// lets latch land a late commit there.
 //
 // # Delete(h) on Cluster
 //
@@ -106,13 +128,17 @@ import (
 //
 // # Evictions on Cluster
 //
-// A commit with MaxPerUser and EvictOldest chooses its victims in R1 and
-// ends them after R3 with D3's step, so a victim being renewed is caught
-// the same way: its renewal fails, or its result is deleted.
+// A commit with MaxPerUser and EvictOldest chooses its victims in R1 (the
+// new hash of a renewal in flight whose source is still listed counts as
+// one session with it) and ends them in R4 with D3's step, so a victim
+// being renewed is caught the same way: a renewal that reserves after the
+// choice is refused in R1; one that reserved before fails at R2 or R3, or
+// its result is deleted through the forward.
 //
 // The tests that drive these interleavings are in ordering_test.go: they
 // pause a renewal between its steps (Store.pause) and run Delete,
-// DeleteUser or an eviction in the gap.
+// DeleteUser, an eviction or an update in the gap, and pause Delete and
+// DeleteUser between theirs and run a renewal.
 
 // forwardWait bounds how long Load and Commit wait on Cluster for a
 // renewal that has left a pending forward (R2) to write its record (R3).

@@ -227,46 +227,116 @@ func TestClusterPausedRenewal(t *testing.T) {
 	}
 }
 
-// TestClusterPausedUpdate runs a plain update on From in each gap of a
-// Cluster renewal: before the take it lands and the renewed record has it;
-// after the take it gets a RenewedError naming the new hash.
+// TestClusterPausedUpdate runs a plain update of From while a Cluster
+// renewal is stopped at each of its first two steps. Before the take it
+// lands, and the renewed record has it. After the take it waits for the
+// renewal: when the renewal completes, it gets a RenewedError naming the
+// new hash, which by then holds the session; when the renewal fails and
+// puts From back, it lands in From.
 func TestClusterPausedUpdate(t *testing.T) {
 	ctx := context.Background()
-	for _, step := range []string{stepRenewReserved, stepRenewTaken} {
-		t.Run(strings.ReplaceAll(step, " ", ""), func(t *testing.T) {
+	tests := []struct {
+		name, step string
+		fail       bool // the renewal's create fails: its new hash is taken
+	}{
+		{"BeforeTake", stepRenewReserved, false},
+		{"AfterTake", stepRenewTaken, false},
+		{"AfterTakeRenewalFails", stepRenewTaken, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			s, _ := clusterStore(t)
 			r := newRenewal(t, s)
-			g := pauseAt(s, step)
-			var updErr error
-			err := inGap(t, g, r.renew, func() {
-				updErr = s.Commit(ctx, &driver.Commit{ID: r.from, Meta: meta(r.user, time.Now()), Set: map[string]any{"late": 1}})
+			if tc.fail {
+				mustCommit(t, s, &driver.Commit{ID: r.to, Create: true, Meta: meta("someone-else", time.Now())})
+			}
+			g := pauseAt(s, tc.step)
+			type result struct {
+				err     error
+				loadErr error // Load of the named hash, right after
+				took    time.Duration
+			}
+			update := func() result {
+				start := time.Now()
+				err := s.Commit(ctx, &driver.Commit{ID: r.from, Meta: meta(r.user, time.Now()), Set: map[string]any{"late": 1}})
+				res := result{err: err, took: time.Since(start)}
+				var re *driver.RenewedError
+				if errors.As(err, &re) {
+					_, res.loadErr = s.Load(ctx, re.To)
+				}
+				return res
+			}
+			done := make(chan result, 1)
+			renewErr := inGap(t, g, r.renew, func() {
+				if tc.step == stepRenewReserved {
+					done <- update() // whole, before the take
+					return
+				}
+				go func() { done <- update() }()
+				time.Sleep(50 * time.Millisecond) // the update is waiting
 			})
+			res := <-done
 			s.pause = nil
-			if err != nil {
-				t.Fatalf("renewal: %v", err)
+			var re *driver.RenewedError
+			switch {
+			case tc.fail:
+				if !errors.Is(renewErr, driver.ErrExists) || res.err != nil {
+					t.Fatalf("renewal into a taken hash: %v; update meanwhile: %v; want ErrExists, nil", renewErr, res.err)
+				}
+				rec, err := s.Load(ctx, r.from)
+				if err != nil || fmt.Sprint(rec.Values["late"]) != "1" {
+					t.Fatalf("From after the failed renewal: %v, %v; want the update landed", err, rec)
+				}
+				return
+			case renewErr != nil:
+				t.Fatalf("renewal: %v", renewErr)
+			case tc.step == stepRenewReserved && res.err != nil:
+				t.Fatalf("update before the take: %v, want nil", res.err)
+			case tc.step == stepRenewTaken && !(errors.As(res.err, &re) && re.To == r.to):
+				t.Fatalf("update after the take: got %v, want a RenewedError naming the new hash", res.err)
+			case res.loadErr != nil:
+				t.Fatalf("Load of the hash the RenewedError named, right after: %v", res.loadErr)
+			case res.took >= forwardWait:
+				t.Fatalf("the update waited %v, as long as forwardWait: it did not see the renewal land", res.took)
 			}
 			rec, err := s.Load(ctx, r.to)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var re *driver.RenewedError
-			switch {
-			case step == stepRenewReserved && updErr == nil:
-				if fmt.Sprint(rec.Values["late"]) != "1" {
-					t.Errorf("the update landed before the take but the renewed record lacks it: %v", rec.Values)
-				}
-			case step == stepRenewTaken && errors.As(updErr, &re) && re.To == r.to:
-				if _, ok := rec.Values["late"]; ok {
-					t.Errorf("an update refused with RenewedError reached the renewed record: %v", rec.Values)
-				}
-			default:
-				t.Errorf("update at %q: got %v", step, updErr)
+			if _, landed := rec.Values["late"]; landed != (tc.step == stepRenewReserved) {
+				t.Errorf("renewed record %v: the update landed %v, want %v", rec.Values, landed, tc.step == stepRenewReserved)
 			}
 			if _, err := s.Load(ctx, r.from); !errors.As(err, &re) || re.To != r.to {
 				t.Errorf("Load(From) after the renewal: got %v, want RenewedError to the new hash", err)
 			}
 		})
 	}
+}
+
+// TestClusterStalledRenewal stops a Cluster renewal after its take for
+// longer than forwardWait: a Load of From waits that long, then answers
+// the RenewedError anyway.
+func TestClusterStalledRenewal(t *testing.T) {
+	ctx := context.Background()
+	s, _ := clusterStore(t)
+	r := newRenewal(t, s)
+	g := pauseAt(s, stepRenewTaken)
+	var loadErr error
+	var took time.Duration
+	err := inGap(t, g, r.renew, func() {
+		start := time.Now()
+		_, loadErr = s.Load(ctx, r.from)
+		took = time.Since(start)
+	})
+	s.pause = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+	var re *driver.RenewedError
+	if !errors.As(loadErr, &re) || re.To != r.to || took < forwardWait || took > forwardWait+time.Second {
+		t.Fatalf("Load(From) beside a stalled renewal: %v after %v; want a RenewedError after about %v", loadErr, took, forwardWait)
+	}
+	live(t, s, "the renewed session once the renewal went on", r.to)
 }
 
 // TestClusterPausedDeleteUser stops a Cluster DeleteUser after it read the
