@@ -147,13 +147,17 @@
 // session moved. On Cluster, TestClusterPausedRenewal, TestClusterPausedUpdate,
 // TestClusterPausedDelete, TestClusterPausedDeleteUser and
 // TestClusterRestoreAfterDelete stop a renewal, a Delete or a DeleteUser
-// between its steps and run the other in the gap; on a standalone server
-// and behind Sentinel, TestPausedScripts holds one operation's script back
-// in the client while the other runs. What they do not cover: a client
-// that stalls longer than the reservation's grace between two steps of a
-// Cluster renewal (its create is refused as stale, which assumes the
-// Redis nodes' clocks agree within half a minute), and a failover that
-// loses acknowledged writes (below).
+// between its steps and run the other in the gap, and
+// TestClusterStalledRenewal shows the bound on the wait for a pending
+// forward; on a standalone server and behind Sentinel, TestPausedScripts
+// holds one operation's script back in the client while the other runs.
+//
+// What they do not cover: a client that stalls between two steps of a
+// Cluster renewal for longer than forwardWait (a request told the session
+// moved may then not find it yet) or than the reservation's grace (its
+// create is refused as stale, which assumes that the Redis nodes' clocks
+// agree within half a minute); and a failover that loses acknowledged
+// writes (below).
 //
 // # Replication and failover
 //
