@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/latchsec/latch/driver"
 	bolt "go.etcd.io/bbolt"
@@ -19,9 +18,9 @@ import (
 
 // The files testdata/boltstore-1.db.gz and boltstore-2.db.gz were written
 // by the version before boltstore/3 (commit c873a63), on the fake clock of
-// these tests: alice (every field of Meta set, four values), an anonymous
-// session and one of bob. In the boltstore/2 file bob's session was then
-// renewed, which left a forward.
+// these tests: alice (fullMeta, four values), an anonymous session and one
+// of bob. In the boltstore/2 file bob's session was then renewed, which
+// left a forward.
 
 // openLegacy copies the gzipped file name of testdata to a temporary
 // directory, runs corrupt on it (when not nil) with bbolt, and opens it.
@@ -64,17 +63,6 @@ func openLegacy(t *testing.T, name string, corrupt func(*bolt.Tx) error) (*Store
 	return s, path
 }
 
-// aliceMeta is the metadata of alice's session in the legacy files.
-func aliceMeta() driver.Meta {
-	m := meta("alice", t0)
-	m.LastSeen = t0.Add(time.Minute + 123*time.Nanosecond)
-	m.Remember = true
-	m.Grace = 5 * time.Minute
-	m.UserAgent = "Mozilla/5.0 (X11; Linux x86_64) ünïcode"
-	m.IP = "2001:db8::1"
-	return m
-}
-
 // TestOpenMigratesLegacyFile opens files of boltstore/1 and /2: every
 // session, value and forward reads as it was written, the records are
 // rewritten in the current encoding with their index entries intact, the
@@ -91,8 +79,8 @@ func TestOpenMigratesLegacyFile(t *testing.T) {
 			check := func(t *testing.T, s *Store) {
 				t.Helper()
 				rec := mustLoad(t, s, alice)
-				if rec.Meta != aliceMeta() {
-					t.Errorf("alice: meta %+v; want %+v", rec.Meta, aliceMeta())
+				if rec.Meta != fullMeta() {
+					t.Errorf("alice: meta %+v; want %+v", rec.Meta, fullMeta())
 				}
 				wantValues(t, rec, map[string]string{"theme": `"dark"`, "n": "42", "cart": "[1,2,3]", "": "null"})
 				rec = mustLoad(t, s, anon)
@@ -125,7 +113,7 @@ func TestOpenMigratesLegacyFile(t *testing.T) {
 			defer s.Close()
 			t.Run("reopened", func(t *testing.T) { check(t, s) })
 			// The migrated file works as any other.
-			mustCommit(t, s, &driver.Commit{ID: alice, Meta: aliceMeta(), Delete: []string{"n"}, Set: map[string]any{"new": true}})
+			mustCommit(t, s, &driver.Commit{ID: alice, Meta: fullMeta(), Delete: []string{"n"}, Set: map[string]any{"new": true}})
 			wantValues(t, mustLoad(t, s, alice), map[string]string{"theme": `"dark"`, "cart": "[1,2,3]", "": "null", "new": "true"})
 			if _, err := s.DeleteUser(ctx, "alice", driver.Hash{}); err != nil {
 				t.Fatal(err)
