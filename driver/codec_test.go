@@ -366,46 +366,6 @@ func TestPatchRecord(t *testing.T) {
 	}
 }
 
-// FuzzRecord encodes fuzzed metadata and a value, as AppendRecord and as
-// a creating commit does, and checks that they read back. Its corpus holds
-// what memstore's codec, from which this one grew, once got wrong.
-func FuzzRecord(f *testing.F) {
-	f.Add("alice", int64(1_780_000_000_000_000_000), int64(60e9), int64(-5), int64(1800e9), "Mozilla", "key", "value", true)
-	f.Add("", int64(0), int64(0), int64(0), int64(0), "", "", "", false)
-	f.Add("\xff", int64(math.MinInt64), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MaxInt64), "\x00", "\"", "\\\n", true)
-	f.Fuzz(func(t *testing.T, user string, created, seen, auth, idle int64, ua, key, value string, remember bool) {
-		m := Meta{UserID: user, Created: time.Unix(0, created), LastSeen: time.Unix(created/1e9, seen),
-			AuthTime: time.Unix(auth, auth), IdleTimeout: time.Duration(idle), AbsoluteTimeout: time.Duration(seen),
-			Grace: time.Duration(auth), Remember: remember, UserAgent: ua, IP: key}
-		enc := mustAppendRecord(t, &Record{Meta: m, Values: map[string]any{key: value}})
-		// A commit that creates the record writes the same bytes.
-		set, err := EncodeValues(map[string]any{key: value})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if patched, err := PatchRecord(AppendMeta(nil, &m), "", &Commit{}, set); err != nil || patched != string(enc) {
-			t.Fatalf("PatchRecord: %v\n %x\nAppendRecord:\n %x", err, patched, enc)
-		}
-		rec, rest, err := DecodeRecord(string(enc))
-		if err != nil || rest != "" {
-			t.Fatalf("DecodeRecord: %v, rest %q", err, rest)
-		}
-		if !sameMeta(rec.Meta, m) {
-			t.Fatalf("meta: got %+v, want %+v", rec.Meta, m)
-		}
-		// Keys are kept as they are; values as a JSON round trip gives
-		// them (invalid UTF-8 becomes U+FFFD).
-		b, _ := json.Marshal(value)
-		var want any
-		if err := json.Unmarshal(b, &want); err != nil {
-			t.Fatal(err)
-		}
-		if got, ok := rec.Values[key]; len(rec.Values) != 1 || !ok || got != want {
-			t.Fatalf("values: got %q, want %q: %q", rec.Values, key, want)
-		}
-	})
-}
-
 // FuzzDecodeRecord feeds arbitrary bytes to the decoder. It must never
 // panic, every error must match ErrCorruptRecord, and what it accepts must
 // be canonical: the metadata and the raw values encode back to the very

@@ -1,6 +1,8 @@
 package memstore
 
 import (
+	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -92,6 +94,49 @@ func TestForward(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = userOf(data); _ = userOf(rec) }); n != 0 {
 		t.Errorf("userOf: %v allocations, want 0", n)
 	}
+}
+
+func sameMeta(a, b driver.Meta) bool {
+	return a.UserID == b.UserID && a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen) &&
+		a.AuthTime.Equal(b.AuthTime) && a.AuthTime.IsZero() == b.AuthTime.IsZero() &&
+		a.Created.IsZero() == b.Created.IsZero() && a.LastSeen.IsZero() == b.LastSeen.IsZero() &&
+		a.IdleTimeout == b.IdleTimeout && a.AbsoluteTimeout == b.AbsoluteTimeout &&
+		a.Remember == b.Remember && a.UserAgent == b.UserAgent && a.IP == b.IP && a.Grace == b.Grace
+}
+
+// FuzzRecord packs fuzzed metadata and values, as a creating commit does,
+// and checks that they read back, and that the packed form is the one
+// driver.AppendRecord writes.
+func FuzzRecord(f *testing.F) {
+	f.Add("alice", int64(1_780_000_000_000_000_000), int64(60e9), int64(-5), int64(1800e9), "Mozilla", "key", "value", true)
+	f.Add("", int64(0), int64(0), int64(0), int64(0), "", "", "", false)
+	f.Add("\xff", int64(math.MinInt64), int64(math.MaxInt64), int64(math.MinInt64), int64(math.MaxInt64), "\x00", "\"", "\\\n", true)
+	f.Fuzz(func(t *testing.T, user string, created, seen, auth, idle int64, ua, key, value string, remember bool) {
+		m := driver.Meta{UserID: user, Created: time.Unix(0, created), LastSeen: time.Unix(created/1e9, seen),
+			AuthTime: time.Unix(auth, auth), IdleTimeout: time.Duration(idle), AbsoluteTimeout: time.Duration(seen),
+			Grace: time.Duration(auth), Remember: remember, UserAgent: ua, IP: key}
+		data := packOf(t, m, map[string]any{key: value})
+		if enc, err := driver.AppendRecord(nil, &driver.Record{Meta: m, Values: map[string]any{key: value}}); err != nil || string(enc) != data {
+			t.Fatalf("AppendRecord: %v\n %x\npacked:\n %x", err, enc, data)
+		}
+		rec, err := unpack(data)
+		if err != nil {
+			t.Fatalf("unpack: %v", err)
+		}
+		if !sameMeta(rec.Meta, m) {
+			t.Fatalf("meta: got %+v, want %+v", rec.Meta, m)
+		}
+		// Keys are kept as they are; values as a JSON round trip gives
+		// them (invalid UTF-8 becomes U+FFFD).
+		enc, _ := json.Marshal(value)
+		var want any
+		if err := json.Unmarshal(enc, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := rec.Values[key]; len(rec.Values) != 1 || !ok || got != want {
+			t.Fatalf("values: got %q, want %q: %q", rec.Values, key, want)
+		}
+	})
 }
 
 // FuzzUnpack feeds arbitrary bytes to the decoder, which must never panic
