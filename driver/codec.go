@@ -20,7 +20,7 @@ import (
 //	record = version meta values
 //	version  1 byte: RecordVersion
 //	meta   = flags
-//	         created lastSeen authTime  (see times)
+//	         created lastSeen authTime  (see below)
 //	         dur idle, dur absolute, dur grace
 //	         str user, str userAgent, str ip
 //	values = uvarint count, then count × (str key, str JSON),
@@ -45,14 +45,16 @@ import (
 // copies them as they are, and PatchRecord applies a commit to them
 // without decoding a single value.
 //
-// Each encoding has exactly one form: DecodeRecord refuses anything that
+// Each record has exactly one encoding: the Reader refuses anything that
 // AppendRecord would not have written (an unknown flag, a varint longer
-// than it needs, keys out of order), so a record that decodes encodes
-// back to the same bytes.
+// than it needs, keys out of order), so the metadata and the raw values
+// of a record that decodes encode back to the same bytes. (The JSON of a
+// value is kept as EncodeValue wrote it, and checked only when decoded.)
 
 // RecordVersion is the first byte of every record this package writes. A
-// change of layout gets a new version, and the decoder refuses a version
-// it does not know rather than misread it.
+// change of layout gets a new version, which the Reader reads beside the
+// older ones that files and cookies still hold; it refuses a version it
+// does not know rather than misread it.
 const RecordVersion byte = 1
 
 // ErrCorruptRecord is matched (errors.Is) by every error of DecodeRecord
