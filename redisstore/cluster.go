@@ -101,9 +101,10 @@ func (s *Store) abandon(ctx context.Context, c *driver.Commit, a *commitArgs, r 
 
 // finish completes a commit whose record is written: it deletes the evicted
 // sessions, removes their entries (and extra, entries of records the commit
-// deleted). If another commit evicted this one
-// while it was in flight, the new record is deleted too.
-func (s *Store) finish(ctx context.Context, c *driver.Commit, a *commitArgs, r *reservation, extra []string) error {
+// deleted), and runs the calls in with in the same round trip as that. If
+// another commit evicted this one while it was in flight, the new record
+// is deleted too.
+func (s *Store) finish(ctx context.Context, c *driver.Commit, a *commitArgs, r *reservation, extra []string, with ...call) error {
 	var remove, other []string
 	remove = append(remove, extra...)
 	if len(r.evicted) > 0 {
@@ -114,7 +115,7 @@ func (s *Store) finish(ctx context.Context, c *driver.Commit, a *commitArgs, r *
 		remove = append(remove, rm...)
 		other = ot
 	}
-	evicted, err := s.clean(ctx, a.user, c.ID.String(), remove, other, nil)
+	evicted, err := s.clean(ctx, a.user, c.ID.String(), remove, other, nil, with...)
 	if err != nil {
 		return err
 	}
@@ -268,22 +269,24 @@ func (s *Store) clusterRenew(ctx context.Context, c *driver.Commit, a *commitArg
 		}
 		return err
 	}
+	// The record is written: the forward need not make anyone wait
+	// (finalize), and the old record's index entry goes.
+	var final []call
 	if !expired {
-		// The record is written: the forward need not make anyone wait.
-		if err := finalizeScript.Run(ctx, s.client, []string{s.sessionKey(c.From)}, c.ID.String()).Err(); err != nil {
-			return fmt.Errorf("redisstore: commit: finalize forward: %w", err)
-		}
+		final = []call{{finalizeScript, []string{s.sessionKey(c.From)}, []any{c.ID.String()}}}
 	}
-
-	// The old record is a forward now: drop its index entry.
 	oldIdx := base[fieldIndex]
 	if r != nil {
 		var extra []string
 		if oldIdx == a.uidx {
 			extra = []string{c.From.String()}
 		}
-		if err := s.finish(ctx, c, a, r, extra); err != nil {
+		if err := s.finish(ctx, c, a, r, extra, final...); err != nil {
 			return err
+		}
+	} else if len(final) > 0 {
+		if err := s.runAll(ctx, final...)[0].Err(); err != nil {
+			return fmt.Errorf("redisstore: commit: finalize forward: %w", err)
 		}
 	}
 	if oldIdx != "" && (r == nil || oldIdx != a.uidx) {

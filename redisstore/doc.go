@@ -130,7 +130,7 @@
 // Commits that change neither the user nor the absolute deadline (the
 // common case: touching LastSeen, setting values, anonymous sessions) are
 // still one script call on Cluster, and so is a Load, of a forward too. A
-// login is five round trips (seven with a session limit), a Delete two and
+// login is four round trips (six with a session limit), a Delete two and
 // one more for each forward it follows, a DeleteUser three and one more
 // for each hop of forwards (TestClusterRoundTrips counts them).
 //

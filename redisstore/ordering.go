@@ -39,7 +39,7 @@ import (
 //	            (restoreScript)
 //	R3' final   (From's slot) the forward is no longer pending
 //	R4 finish   (user's slot) victims are ended (below), From's entry
-//	            leaves the index
+//	            leaves the index (in the same round trip as R3')
 //
 // An anonymous renewal has no R1 and R4. Every live session of a user is
 // in the user's index at every moment: R1 adds ID before R3 creates it,

@@ -611,9 +611,10 @@ func (s *Store) inspect(ctx context.Context, user string) ([]entry, error) {
 	return out, nil
 }
 
-// clean runs cleanScript on the user's index.
-func (s *Store) clean(ctx context.Context, user, done string, remove, dead, unevict []string) (evicted bool, err error) {
-	if done == "" && len(remove) == 0 && len(dead) == 0 && len(unevict) == 0 {
+// clean runs cleanScript on the user's index, and the calls in with in the
+// same round trip (see runAll).
+func (s *Store) clean(ctx context.Context, user, done string, remove, dead, unevict []string, with ...call) (evicted bool, err error) {
+	if done == "" && len(remove) == 0 && len(dead) == 0 && len(unevict) == 0 && len(with) == 0 {
 		return false, nil
 	}
 	idx := s.userKey(user)
@@ -630,11 +631,52 @@ func (s *Store) clean(ctx context.Context, user, done string, remove, dead, unev
 	for _, u := range unevict {
 		args = append(args, u)
 	}
-	reply, err := cleanScript.Run(ctx, s.client, []string{idx, pendingKey(idx)}, args...).Text()
+	cmds := s.runAll(ctx, append([]call{{cleanScript, []string{idx, pendingKey(idx)}, args}}, with...)...)
+	for _, cmd := range cmds[1:] {
+		if err := cmd.Err(); err != nil {
+			return false, fmt.Errorf("redisstore: %w", err)
+		}
+	}
+	reply, err := cmds[0].Text()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: clean user index: %w", err)
 	}
 	return reply == "EVICTED", nil
+}
+
+// call is one script call, for runAll.
+type call struct {
+	script *redis.Script
+	keys   []string
+	args   []any
+}
+
+// runAll runs calls in one pipeline: one round trip, to each node at once
+// on Cluster. Calls that the server's script cache lacked (NOSCRIPT) are
+// sent again with their source.
+func (s *Store) runAll(ctx context.Context, calls ...call) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, len(calls))
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range calls {
+			cmds[i] = c.script.EvalSha(ctx, p, c.keys, c.args...)
+		}
+		return nil
+	})
+	var again []int
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range again {
+				cmds[i] = calls[i].script.Eval(ctx, p, calls[i].keys, calls[i].args...)
+			}
+			return nil
+		})
+	}
+	return cmds
 }
 
 // ListUser returns the user's live sessions, oldest first by Created, and
