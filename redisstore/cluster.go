@@ -270,10 +270,11 @@ func (s *Store) clusterRenew(ctx context.Context, c *driver.Commit, a *commitArg
 		return err
 	}
 	// The record is written: the forward need not make anyone wait
-	// (finalize), and the old record's index entry goes.
+	// (finalize: From's hash is dead, so what it holds, if anything, is
+	// this renewal's forward), and the old record's index entry goes.
 	var final []call
 	if !expired {
-		final = []call{{finalizeScript, []string{s.sessionKey(c.From)}, []any{c.ID.String()}}}
+		final = []call{{args: []any{"hdel", s.sessionKey(c.From), fieldPending}}}
 	}
 	oldIdx := base[fieldIndex]
 	if r != nil {

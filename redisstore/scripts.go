@@ -30,7 +30,7 @@ import (
 //	exp    the replaced record's exp: the forward is live while exp > now,
 //	       and Redis forgets it then (PEXPIRE)
 //	pend   on Cluster, "1" from the take of a renewal until its record is
-//	       written (finalizeScript): the new hash may not exist yet
+//	       written (then HDEL): the new hash may not exist yet
 //
 // and, on Cluster only, Delete and DeleteUser may leave a tombstone, a hash
 // with the one field "tomb", on the hash a forward names when no record is
@@ -505,15 +505,6 @@ end
 table.insert(all, 1, tostring(servertime() + math.floor(tonumber(ARGV[3]) / 2)))
 table.insert(all, 1, 'OK')
 return all
-`)
-
-// finalizeScript ends the pending state of the forward under KEYS[1] once
-// the record it names, ARGV[1], is written.
-var finalizeScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'fwd') == ARGV[1] then
-  redis.call('HDEL', KEYS[1], 'pend')
-end
-return 1
 `)
 
 // restoreScript puts back a record that takeScript took when the renewal

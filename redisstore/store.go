@@ -644,7 +644,8 @@ func (s *Store) clean(ctx context.Context, user, done string, remove, dead, unev
 	return reply == "EVICTED", nil
 }
 
-// call is one script call, for runAll.
+// call is one script call, or with script nil one command (args), for
+// runAll.
 type call struct {
 	script *redis.Script
 	keys   []string
@@ -658,6 +659,10 @@ func (s *Store) runAll(ctx context.Context, calls ...call) []*redis.Cmd {
 	cmds := make([]*redis.Cmd, len(calls))
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range calls {
+			if c.script == nil {
+				cmds[i] = p.Do(ctx, c.args...)
+				continue
+			}
 			cmds[i] = c.script.EvalSha(ctx, p, c.keys, c.args...)
 		}
 		return nil
