@@ -99,20 +99,25 @@ func (b *serverBackend) save(ctx context.Context, w *write) (saved, error) {
 		return out, nil
 	}
 	var moved *driver.RenewedError
-	if errors.As(err, &moved) {
+	if errors.As(err, &moved) && !w.renew {
 		return b.follow(ctx, w, moved.To)
 	}
 	return saved{}, err
 }
 
-// follow lands w on the session that its base was renewed into by another
-// request meanwhile: the renewal this request made or saw is done, so its
-// changes go to the renewed session as an update, and the cookie is left
-// to the request that renewed it. Only a session of the same user is
-// followed, and nothing in its metadata but the last-seen and
-// authentication times changes; a session that a login gave to another
-// user (or to a user, from an anonymous one) is not this request's to
-// write, and follow returns *RenewedError for it.
+// follow lands an update on the session that its base was renewed into by
+// another request meanwhile: its changes go to the renewed session, and the
+// cookie is left to the request that renewed it. Only a session of the same
+// user is followed, and nothing in its metadata but the last-seen time
+// changes; a session that a login gave to another user (or to a user, from
+// an anonymous one) is not this request's to write, and follow returns
+// *RenewedError for it.
+//
+// A renewal is never followed: landing it would credit what it stands for
+// (a fresh authentication, a change of privilege) to the session whose
+// cookie the other request holds, which may be a stolen copy's. save
+// returns its *RenewedError instead; Login then starts a fresh session, and
+// Renew and Reauthenticate fail as they do for an ended session.
 func (b *serverBackend) follow(ctx context.Context, w *write, to driver.Hash) (saved, error) {
 	for range maxForwardHops {
 		rec, err := b.store.Load(ctx, to)
@@ -129,7 +134,6 @@ func (b *serverBackend) follow(ctx context.Context, w *write, to driver.Hash) (s
 		}
 		c := driver.Commit{ID: to, Meta: rec.Meta, Clear: w.c.Clear, Delete: w.c.Delete, Set: w.c.Set}
 		c.Meta.LastSeen = later(rec.LastSeen, w.c.Meta.LastSeen)
-		c.Meta.AuthTime = later(rec.AuthTime, w.c.Meta.AuthTime)
 		err = b.store.Commit(ctx, &c)
 		if errors.As(err, &moved) {
 			to = moved.To

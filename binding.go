@@ -31,7 +31,7 @@ func (m *Manager) checkBinding(s *Session, r *http.Request) (int, error) {
 		defer s.mu.Unlock()
 		s.recordClient()
 		s.metaSet = true
-		if err := s.write(m.now(), true); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.renew(m.now(), s.snapshot()); err != nil && !errors.Is(err, ErrNotFound) {
 			return http.StatusServiceUnavailable, err
 		}
 	case BindingEnd:

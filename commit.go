@@ -161,15 +161,16 @@ func (s *Session) commitHeader(h http.Header) error {
 }
 
 // lost handles a commit that found its session gone: ended by another
-// request meanwhile (logged out, revoked or expired), or renewed by one
-// into a session this request may not write to (a login). The request's
+// request meanwhile (logged out, revoked or expired), or renewed by one,
+// when this request may not follow (a renewal of its own, or a login that
+// gave the session to another user). The request's
 // changes are not saved. An ended session's cookie is cleared; a renewed
 // one's is left alone, since the browser most likely holds the new one.
 func (s *Session) lost(err error) {
 	reason := "ended during the request; its changes were not saved"
 	renewed := errors.Is(err, driver.ErrRenewed)
 	if renewed {
-		reason = "renewed into another user's session during the request; its changes were not saved"
+		reason = "renewed by another request during this one; its changes were not saved"
 	}
 	s.m.emit(s.ctx, Event{Kind: EventRevoked, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: reason})
 	s.reset()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/latchsec/latch/driver"
 )
@@ -87,11 +88,7 @@ func (s *Session) Reauthenticate() error {
 	undo := s.snapshot()
 	s.meta.AuthTime = now
 	s.metaSet = true
-	if err := s.write(now, true); err != nil {
-		undo()
-		return err
-	}
-	return nil
+	return s.renew(now, undo)
 }
 
 // Renew gives the session a new ID, keeping its data; call it on any change
@@ -106,7 +103,26 @@ func (s *Session) Renew() error {
 	if !s.stored {
 		return nil
 	}
-	return s.write(s.m.now(), true)
+	return s.renew(s.m.now(), s.snapshot())
+}
+
+// renew writes the session under a new ID. When the session ended or was
+// renewed by another request meanwhile, nothing of this request is kept:
+// not the change of privilege or authentication the renewal stands for,
+// nor any value set with it, which would otherwise land on the session the
+// other request renewed (whose cookie may be a stolen copy's). The request
+// goes on with an empty anonymous session, and the error is returned.
+func (s *Session) renew(now time.Time, undo func()) error {
+	err := s.write(now, true)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		s.lost(err)
+	default:
+		undo()
+	}
+	return err
 }
 
 // Logout ends the session on the server and tells the browser to drop the

@@ -91,10 +91,14 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 	s.stored, s.hash, s.token, s.base, s.meta = true, h, tok, rec, rec.Meta
 	s.expireCookie = false
 	if o.Fallback {
+		// The session is written at commit (a touch), so that the cookie
+		// issued under the primary key goes out only while the session
+		// lives: a renewal by another request meanwhile would make it dead.
+		s.metaSet = true
 		if s.token = m.backend.reissue(tok); s.token != "" {
 			s.sendCookie = true
 		} else {
-			s.token, s.metaSet = tok, true // written again under the primary key at commit
+			s.token = tok // a sealed cookie gets its new seal at commit
 		}
 		m.emit(s.ctx, Event{Kind: EventFallbackKey, Handle: h.Handle(), UserID: rec.UserID})
 	}
