@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/memstore"
@@ -27,36 +26,16 @@ const attackMutantEnv = "STORETEST_ATTACK_MUTANT"
 // Load and commits then find nothing there, and Delete does nothing.
 type attackMutant struct {
 	*memstore.Store
-	kind string
-	mu   sync.Mutex
-	// renewals: for each From a renewal succeeded on, when it did and
-	// whether it changed the session's user.
-	renewals map[driver.Hash]renewal
-	hidden   map[driver.Hash]bool
+	kind   string
+	mu     sync.Mutex
+	hidden map[driver.Hash]bool
 }
 
-type renewal struct {
-	at        time.Time
-	crossUser bool
-}
-
-// shortForward is how long the forward-short mutant keeps a forward.
-const shortForward = 300 * time.Millisecond
-
-func (m *attackMutant) renewalOf(id driver.Hash) (renewal, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.renewals[id]
-	return r, ok
-}
-
-// gone reports whether the mutant has removed id, or (forward-short)
-// forgotten the forward under it.
+// gone reports whether the mutant has removed id.
 func (m *attackMutant) gone(id driver.Hash) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r, ok := m.renewals[id]
-	return m.hidden[id] || (m.kind == "forward-short" && ok && time.Since(r.at) > shortForward)
+	return m.hidden[id]
 }
 
 func (m *attackMutant) hide(ids ...driver.Hash) {
@@ -78,19 +57,7 @@ func (m *attackMutant) Commit(ctx context.Context, c *driver.Commit) error {
 	if (!c.From.IsZero() && m.gone(c.From)) || (c.From.IsZero() && !c.Create && m.gone(c.ID)) {
 		return driver.ErrNotFound
 	}
-	var fromUser string
-	if !c.From.IsZero() {
-		if r, err := m.Store.Load(ctx, c.From); err == nil {
-			fromUser = r.UserID
-		}
-	}
-	err := m.Store.Commit(ctx, c)
-	if err == nil && !c.From.IsZero() {
-		m.mu.Lock()
-		m.renewals[c.From] = renewal{at: time.Now(), crossUser: fromUser != c.Meta.UserID}
-		m.mu.Unlock()
-	}
-	return err
+	return m.Store.Commit(ctx, c)
 }
 
 func (m *attackMutant) Delete(ctx context.Context, id driver.Hash) error {
@@ -108,22 +75,6 @@ func (m *attackMutant) Delete(ctx context.Context, id driver.Hash) error {
 				m.hide(id, next)
 				return nil
 			}
-		}
-	case "delete-stops-at-login":
-		// Follows forwards, except one that a login (a change of user)
-		// left: "the session became another user's". It removes the
-		// forwards it passed.
-		var passed []driver.Hash
-		for cur := id; ; {
-			if _, err := m.Store.Load(ctx, cur); !errors.As(err, &moved) {
-				break
-			}
-			passed = append(passed, cur)
-			if r, _ := m.renewalOf(cur); r.crossUser {
-				m.hide(passed...)
-				return nil
-			}
-			cur = moved.To
 		}
 	}
 	return m.Store.Delete(ctx, id)
@@ -152,7 +103,7 @@ func TestAttackMutantHelper(t *testing.T) {
 		if kind == "none" {
 			return s
 		}
-		return &attackMutant{Store: s, kind: kind, renewals: map[driver.Hash]renewal{}, hidden: map[driver.Hash]bool{}}
+		return &attackMutant{Store: s, kind: kind, hidden: map[driver.Hash]bool{}}
 	})
 }
 

@@ -301,6 +301,23 @@ func testSessionLogoutRacesRenew(t *testing.T, st driver.Store) {
 	if a.authenticated(renewed.cookie) {
 		t.Fatal("a logout sent with the cookie from before a renewal left the renewed session logged in")
 	}
+	// A login renews an anonymous session into the user's: a logout sent
+	// with the anonymous cookie from before the login ends the logged-in
+	// session too.
+	anon := a.do("POST", "/set?k=cart&v=1", "")
+	if anon.code != http.StatusOK || anon.cookie == "" {
+		t.Fatalf("anonymous write: status %d, cookie %q, body %q", anon.code, anon.cookie, anon.body)
+	}
+	in := a.do("POST", "/login?user="+newUser(t), anon.cookie)
+	if in.code != http.StatusOK || in.cookie == "" {
+		t.Fatalf("login from an anonymous session: status %d, cookie %q, body %q", in.code, in.cookie, in.body)
+	}
+	if out := a.do("POST", "/logout", anon.cookie); out.code != http.StatusOK || !out.cleared {
+		t.Fatalf("logout with the anonymous cookie from before a login: status %d, cleared %v", out.code, out.cleared)
+	}
+	if a.authenticated(in.cookie) {
+		t.Fatal("a logout sent with the anonymous cookie from before a login left the logged-in session logged in")
+	}
 	for round := range managerRounds {
 		user := newUser(t)
 		c := a.login(t, user)

@@ -207,18 +207,42 @@ func testForward(t *testing.T, s driver.Store) {
 	})
 	t.Run("Expiry", func(t *testing.T) {
 		// The forward lives as long as the record it replaced: about a
-		// second here.
-		const life = time.Second
+		// second and a half here. Two sessions are renewed: the forward
+		// of the first is loaded, the second is logged out through its
+		// forward, late in the replaced records' life.
+		const life = 1500 * time.Millisecond
 		user := newUser(t)
 		from, to := newHash(t), newHash(t)
+		from2, to2 := newHash(t), newHash(t)
 		fm := shortMeta(user, life)
 		create(t, s, from, fm, vals)
+		create(t, s, from2, fm, vals)
 		tm := liveMeta(user, 0)
 		commit(t, s, &driver.Commit{ID: to, From: from, Create: true, Meta: tm})
+		commit(t, s, &driver.Commit{ID: to2, From: from2, Create: true, Meta: tm})
 		deadline := fm.ExpiresAt()
 		at := time.Now()
 		if _, err := s.Load(bg, from); at.Before(deadline.Add(-life / 4)) {
 			checkRenewed(t, fmt.Sprintf("Load(%s) %v before the replaced record's expiry", from.Handle(), deadline.Sub(at)), err, to)
+		}
+		// A store with its own clock may expire the forward up to
+		// ExpiryTolerance early by ours: check when more than that is left.
+		late := deadline.Add(-ExpiryTolerance - 50*time.Millisecond)
+		time.Sleep(time.Until(late))
+		if at := time.Now(); at.Before(deadline.Add(-ExpiryTolerance)) {
+			_, err := s.Load(bg, from)
+			checkRenewed(t, fmt.Sprintf("Load(%s) %v before the replaced record's expiry", from.Handle(), deadline.Sub(at)), err, to)
+			if err := s.Delete(bg, from2); err != nil {
+				t.Fatalf("Delete(%s) %v before the replaced record's expiry: %v", from2.Handle(), deadline.Sub(at), err)
+			}
+			for _, id := range []driver.Hash{from2, to2} {
+				if why := goneErr(s, id, tm); why != "" {
+					t.Fatalf("after Delete(%s) of a forward %v before the replaced record's expiry: %s", from2.Handle(), deadline.Sub(at), why)
+				}
+			}
+			checkList(t, s, user, to)
+		} else {
+			t.Logf("too late (%v before the replaced record's expiry) to check that the forward still answers", deadline.Sub(at))
 		}
 		for {
 			at := time.Now()
@@ -253,26 +277,48 @@ func testForward(t *testing.T, s driver.Store) {
 }
 
 func testDeleteFollowsForward(t *testing.T, s driver.Store) {
+	// owners gives the user of each record of the chain A -> B -> C:
+	// "u" the user, "o" another user, "" anonymous. A renewal that changes
+	// the user is a login; Delete follows its forward all the same.
 	tests := []struct {
-		name string
-		anon bool
-		del  int // index in the chain A -> B -> C of the hash deleted
+		name   string
+		owners [3]string
+		del    int // index in the chain A -> B -> C of the hash deleted
 	}{
-		{"from the first hash", false, 0},
-		{"from the first hash, anonymous", true, 0},
-		{"from the middle", false, 1},
-		{"the live hash", false, 2},
+		{"from the first hash", [3]string{"u", "u", "u"}, 0},
+		{"from the first hash, anonymous", [3]string{"", "", ""}, 0},
+		{"from the middle", [3]string{"u", "u", "u"}, 1},
+		{"the live hash", [3]string{"u", "u", "u"}, 2},
+		{"from the first hash, across a login", [3]string{"", "u", "u"}, 0},
+		{"from the first hash, across a later login", [3]string{"", "", "u"}, 0},
+		{"from the first hash, across a change of user", [3]string{"o", "u", "u"}, 0},
+		{"from the middle, across a change of user", [3]string{"u", "u", "o"}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			user := newUser(t)
+			user, other := newUser(t), newUser(t)
 			bystander := newHash(t)
 			create(t, s, bystander, liveMeta(user, 5*time.Hour), map[string]any{"other": true})
-			owner := user
-			if tc.anon {
-				owner = ""
+			var ids []driver.Hash
+			var m driver.Meta
+			for i, o := range tc.owners {
+				owner := map[string]string{"u": user, "o": other, "": ""}[o]
+				id := newHash(t)
+				if i == 0 {
+					m = liveMeta(owner, time.Hour)
+					create(t, s, id, m, map[string]any{"a": 1})
+				} else {
+					m = later(m, time.Second)
+					if m.UserID != owner {
+						m.UserID, m.AuthTime = owner, m.LastSeen
+						if owner == "" {
+							m.AuthTime = time.Time{}
+						}
+					}
+					commit(t, s, &driver.Commit{ID: id, From: ids[i-1], Create: true, Meta: m})
+				}
+				ids = append(ids, id)
 			}
-			ids, m := renewChain(t, s, owner, 2, map[string]any{"a": 1})
 			if err := s.Delete(bg, ids[tc.del]); err != nil {
 				t.Fatalf("Delete(%s): got error %v, want nil", ids[tc.del].Handle(), err)
 			}
@@ -289,6 +335,7 @@ func testDeleteFollowsForward(t *testing.T, s driver.Store) {
 			live := ids[len(ids)-1]
 			commitErr(t, s, &driver.Commit{ID: newHash(t), From: live, Create: true, Meta: m}, driver.ErrNotFound)
 			checkList(t, s, user, bystander)
+			checkList(t, s, other)
 			load(t, s, bystander)
 			if err := s.Delete(bg, ids[0]); err != nil {
 				t.Errorf("Delete(%s) again: got error %v, want nil", ids[0].Handle(), err)

@@ -87,11 +87,13 @@
 //     (matching driver.ErrRenewed and driver.ErrNotFound) and write nothing,
 //     Create on it gives driver.ErrExists; it is no session (ListUser,
 //     DeleteUser and MaxPerUser do not count it); it answers until the
-//     replaced record's ExpiresAt(), never later than ExpiryTolerance
-//     after, and its hash is then free and no longer leads anywhere.
-//   - DeleteFollowsForward: in a chain A -> B -> C of renewals, Delete of
-//     any of the hashes ends the session: from that hash on, no forward
-//     or record is left, and C can neither be committed to nor renewed.
+//     replaced record's ExpiresAt() (checked, Load and Delete through it,
+//     ExpiryTolerance before), never later than ExpiryTolerance after,
+//     and its hash is then free and no longer leads anywhere.
+//   - DeleteFollowsForward: in a chain A -> B -> C of renewals, some of
+//     them logins or changes of user, Delete of any of the hashes ends the
+//     session: from that hash on, no forward or record is left, and C can
+//     neither be committed to nor renewed.
 //
 // The cases below race a deletion or an update against renewals of the
 // same session, 200 rounds each with the goroutines released together,
@@ -120,7 +122,8 @@
 // renewal is done.
 //
 //   - SessionLogoutRacesRenew: once a logout racing a renewal (or sent with
-//     the cookie from before one) has succeeded, neither cookie is logged in.
+//     the cookie from before one, or the anonymous cookie from before a
+//     login) has succeeded, neither cookie is logged in.
 //   - SessionRevokeRacesRenew: once Manager.Revoke by handle has succeeded,
 //     neither cookie of the session is logged in.
 //   - SessionRevokeUserRacesRenew: once Manager.RevokeUser has succeeded, no

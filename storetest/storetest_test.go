@@ -31,6 +31,55 @@ type mutant struct {
 	*memstore.Store
 	kind string
 	fwds sync.Map // for forward-forever: the forwards ever left, From to ID
+
+	// For forward-short and delete-stops-at-login: for each From a renewal
+	// succeeded on, when it did and whether it changed the session's user;
+	// and the hashes the broken store would have removed without following
+	// them (Load and commits find nothing there, Delete does nothing).
+	mu       sync.Mutex
+	renewals map[driver.Hash]renewal
+	hidden   map[driver.Hash]bool
+}
+
+type renewal struct {
+	at        time.Time
+	crossUser bool
+}
+
+// shortForward is how long the forward-short mutant keeps a forward,
+// instead of until the replaced record's ExpiresAt().
+const shortForward = 300 * time.Millisecond
+
+func (m *mutant) renewalOf(id driver.Hash) (renewal, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.renewals[id]
+	return r, ok
+}
+
+// gone reports whether the mutant has removed id without following it, or
+// (forward-short) forgotten the forward under it.
+func (m *mutant) gone(id driver.Hash) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.renewals[id]
+	return m.hidden[id] || (m.kind == "forward-short" && ok && time.Since(r.at) > shortForward)
+}
+
+func (m *mutant) hide(ids ...driver.Hash) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hidden == nil {
+		m.hidden = map[driver.Hash]bool{}
+	}
+	for _, id := range ids {
+		m.hidden[id] = true
+	}
+}
+
+// tracksRenewals reports whether the mutant is one that hides hashes.
+func (m *mutant) tracksRenewals() bool {
+	return m.kind == "forward-short" || m.kind == "delete-stops-at-login"
 }
 
 // roundTrip is how long a mutant that reads, then writes waits between the
@@ -40,6 +89,9 @@ const roundTrip = 50 * time.Microsecond
 func (m *mutant) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
 	if m.kind == "ignores-context" {
 		ctx = context.Background()
+	}
+	if m.tracksRenewals() && m.gone(id) {
+		return nil, driver.ErrNotFound
 	}
 	r, err := m.Store.Load(ctx, id)
 	switch {
@@ -70,6 +122,9 @@ func (m *mutant) Load(ctx context.Context, id driver.Hash) (*driver.Record, erro
 }
 
 func (m *mutant) Commit(ctx context.Context, c *driver.Commit) error {
+	if m.tracksRenewals() {
+		return m.trackedCommit(ctx, c)
+	}
 	cc := *c
 	switch m.kind {
 	case "ignores-context":
@@ -142,6 +197,30 @@ func (m *mutant) Commit(ctx context.Context, c *driver.Commit) error {
 	return err
 }
 
+// trackedCommit commits as memstore does, except to a hash the mutant
+// hid, and notes the renewals.
+func (m *mutant) trackedCommit(ctx context.Context, c *driver.Commit) error {
+	if (!c.From.IsZero() && m.gone(c.From)) || (c.From.IsZero() && !c.Create && m.gone(c.ID)) {
+		return driver.ErrNotFound
+	}
+	var fromUser string
+	if !c.From.IsZero() {
+		if r, err := m.Store.Load(ctx, c.From); err == nil {
+			fromUser = r.UserID
+		}
+	}
+	err := m.Store.Commit(ctx, c)
+	if err == nil && !c.From.IsZero() {
+		m.mu.Lock()
+		if m.renewals == nil {
+			m.renewals = map[driver.Hash]renewal{}
+		}
+		m.renewals[c.From] = renewal{at: time.Now(), crossUser: fromUser != c.Meta.UserID}
+		m.mu.Unlock()
+	}
+	return err
+}
+
 // copyRenew renews as a store without forwards: it copies From's record
 // under ID, then deletes From (renew-no-forward) or leaves it
 // (renew-keeps-from).
@@ -205,6 +284,30 @@ func (m *mutant) Delete(ctx context.Context, id driver.Hash) error {
 		if _, err := m.Store.Load(ctx, id); errors.Is(err, driver.ErrRenewed) {
 			return nil // deletes the hash it is given only, which holds no record
 		}
+	case "forward-short":
+		if m.gone(id) {
+			return nil // nothing under id
+		}
+	case "delete-stops-at-login":
+		if m.gone(id) {
+			return nil
+		}
+		// Follows forwards, except one that a login (a change of user)
+		// left: "the session became another user's". It removes the
+		// forwards it passed.
+		var moved *driver.RenewedError
+		var passed []driver.Hash
+		for cur := id; ; {
+			if _, err := m.Store.Load(ctx, cur); !errors.As(err, &moved) {
+				break
+			}
+			passed = append(passed, cur)
+			if r, _ := m.renewalOf(cur); r.crossUser {
+				m.hide(passed...)
+				return nil
+			}
+			cur = moved.To
+		}
 	}
 	return m.Store.Delete(ctx, id)
 }
@@ -226,6 +329,10 @@ func (m *mutant) DeleteUser(ctx context.Context, user string, keep driver.Hash) 
 		ctx = context.Background()
 	case "deleteuser-ignores-keep":
 		keep = driver.Hash{}
+	case "forward-short", "delete-stops-at-login":
+		if !keep.IsZero() && m.gone(keep) {
+			keep = driver.Hash{0xff, 0xfe} // the forward is gone: keep names nothing
+		}
 	case "keep-not-followed":
 		if _, err := m.Store.Load(ctx, keep); errors.Is(err, driver.ErrRenewed) {
 			keep = driver.Hash{} // keeps the hash it is given only, which holds no session
@@ -301,6 +408,9 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"forward-forever", "Forward"},
 		{"delete-no-follow", "DeleteFollowsForward"},
 		{"delete-no-follow", "LogoutRacesRenewal"},
+		{"forward-short", "Forward"},
+		{"delete-stops-at-login", "DeleteFollowsForward"},
+		{"delete-stops-at-login", "SessionLogoutRacesRenew"},
 		{"keep-not-followed", "RevokeOthersKeepsRenewed"},
 		{"deleteuser-by-list", "RevokeUserRacesRenewal"},
 		{"evict-by-list", "EvictionRacesRenewal"},
