@@ -488,18 +488,22 @@ return reply
 // deadline) and the fields of the record taken.
 var takeScript = redis.NewScript(luaCommon + `
 local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'exp', 'fwd', 'pend')
-if not f[1] then return {'NOTFOUND'} end
-local exp = tonumber(f[1])
+local all = redis.call('HGETALL', KEYS[1])
+local f = {}
+for j = 1, #all, 2 do
+  local k = all[j]
+  if k == 'exp' or k == 'fwd' or k == 'pend' then f[k] = all[j + 1] end
+end
+if not f.exp then return {'NOTFOUND'} end
+local exp = tonumber(f.exp)
 if exp <= now then
   redis.call('DEL', KEYS[1])
   return {'NOTFOUND'}
 end
-if f[2] then return {'RENEWED', f[2], f[3] or ''} end
-local all = redis.call('HGETALL', KEYS[1])
+if f.fwd then return {'RENEWED', f.fwd, f.pend or ''} end
 redis.call('DEL', KEYS[1])
 if ARGV[4] ~= '1' then
-  redis.call('HSET', KEYS[1], 'fwd', ARGV[2], 'exp', f[1], 'pend', '1')
+  redis.call('HSET', KEYS[1], 'fwd', ARGV[2], 'exp', f.exp, 'pend', '1')
   redis.call('PEXPIRE', KEYS[1], exp - now)
 end
 table.insert(all, 1, tostring(servertime() + math.floor(tonumber(ARGV[3]) / 2)))
