@@ -324,7 +324,7 @@ func (l *Lib) latch(ctx context.Context, opts Options) error {
 			return errors.New("bench: latch-redis needs Options.RedisURL")
 		}
 		l.Prefix = randomPrefix(l.Name)
-		rs, err := redisstore.Open(ctx, opts.RedisURL, redisstore.WithPrefix(l.Prefix), redisstore.WithClock(now))
+		rs, err := redisstore.Open(ctx, opts.RedisURL, redisstore.Options{Prefix: l.Prefix, Now: now})
 		if err != nil {
 			return fmt.Errorf("bench: redisstore: %w", err)
 		}

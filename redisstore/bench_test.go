@@ -39,7 +39,7 @@ func benchStore(b *testing.B, client redis.UniversalClient) {
 	// A fresh prefix per run: renewals leave forwards that outlive the
 	// run's DeleteUser, and every key under it is removed at the end.
 	prefix := "latchbench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
-	s, err := New(client, WithPrefix(prefix))
+	s, err := New(client, Options{Prefix: prefix})
 	if err != nil {
 		b.Fatal(err)
 	}

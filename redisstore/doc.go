@@ -1,7 +1,7 @@
 // Package redisstore is a driver.Store on Redis: standalone, Sentinel or
 // Cluster, through a redis.UniversalClient of github.com/redis/go-redis/v9.
 //
-//	store, err := redisstore.Open(ctx, "redis://127.0.0.1:6379/0")
+//	store, err := redisstore.Open(ctx, "redis://127.0.0.1:6379/0", redisstore.Options{})
 //	// or redis+sentinel://h1:26379,h2:26379/mymaster
 //	// or redis+cluster://h1:7000,h2:7001
 //	if err != nil { ... }
@@ -9,7 +9,7 @@
 //
 // or, with a client configured by the application,
 //
-//	store, err := redisstore.New(client, redisstore.WithPrefix("myapp:"))
+//	store, err := redisstore.New(client, redisstore.Options{Prefix: "myapp:"})
 //
 // # Keys and records
 //
@@ -31,7 +31,7 @@
 // one minute, on the hash a forward names (see below).
 //
 // Every write sets the key's time to live from Meta.ExpiresAt(): the store
-// computes the time remaining on its own clock (WithClock) and gives it to
+// computes the time remaining on its own clock (Options.Now) and gives it to
 // Redis (PEXPIRE), so an application and servers whose clocks disagree
 // still expire a session on time by the application's clock, and Load checks
 // the deadline again before returning a record (or a forward). A commit
@@ -163,7 +163,7 @@
 //
 // Redis replicates asynchronously: a failover can lose the last writes a
 // master acknowledged. A lost session write costs a sign-in; a lost
-// revocation would bring a signed-out session back. WithReplicaAcks makes
+// revocation would bring a signed-out session back. Options.ReplicaAcks makes
 // Delete, DeleteUser and renewals wait (WAIT, in the same round trip) until
 // a number of replicas have the write, and report an error otherwise.
 //

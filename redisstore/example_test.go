@@ -13,7 +13,7 @@ import (
 func ExampleOpen() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	store, err := redisstore.Open(ctx, "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/sessions")
+	store, err := redisstore.Open(ctx, "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/sessions", redisstore.Options{})
 	if err != nil {
 		log.Fatal(err) // the error never contains the URL's password
 	}
@@ -27,7 +27,7 @@ func ExampleNew() {
 		Addrs: []string{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"},
 	})
 	defer client.Close()
-	store, err := redisstore.New(client, redisstore.WithPrefix("shop:"))
+	store, err := redisstore.New(client, redisstore.Options{Prefix: "shop:"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -31,12 +31,12 @@ import (
 // sentinel_password, if given, to the sentinels). For Cluster the hosts are
 // seeds; the client discovers the other nodes. Errors never repeat the URL,
 // which may hold a password.
-func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	client, err := newClient(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	s, err := New(client, opts...)
+	s, err := New(client, opts)
 	if err != nil {
 		_ = client.Close()
 		return nil, err

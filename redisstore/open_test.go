@@ -139,7 +139,7 @@ func TestNewClient(t *testing.T) {
 func TestOpenUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_, err := Open(ctx, "redis://:pw-secret@127.0.0.1:1/0")
+	_, err := Open(ctx, "redis://:pw-secret@127.0.0.1:1/0", Options{})
 	if err == nil || !strings.Contains(err.Error(), "redisstore: open: ping") || strings.Contains(err.Error(), "pw-secret") {
 		t.Fatalf("Open of a closed port: got %v, want a ping error without the password", err)
 	}
@@ -163,7 +163,7 @@ func TestOpen(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			prefix := randomPrefix(t)
-			s, err := Open(ctx, u, WithPrefix(prefix))
+			s, err := Open(ctx, u, Options{Prefix: prefix})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}

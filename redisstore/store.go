@@ -18,7 +18,7 @@ import (
 var _ driver.Store = (*Store)(nil)
 
 // DefaultPrefix is the prefix of every key the store writes unless
-// WithPrefix sets another.
+// Options.Prefix sets another.
 const DefaultPrefix = "latch:"
 
 // reservationGrace is how long a place that a Cluster commit reserved in a
@@ -58,7 +58,7 @@ type Store struct {
 	// prefixArg is prefix as a script argument, boxed once.
 	prefixArg any
 
-	// acks and ackTimeout: see WithReplicaAcks.
+	// acks and ackTimeout: see Options.ReplicaAcks.
 	acks       int
 	ackTimeout time.Duration
 
@@ -82,54 +82,33 @@ func (s *Store) step(name string) {
 	}
 }
 
-// Option configures a Store.
-type Option func(*Store) error
-
-// WithPrefix sets the prefix of every key the store writes (default
-// DefaultPrefix, "latch:"). Applications that share a Redis deployment use
-// distinct prefixes. A prefix may not contain '{' or '}', which Redis
-// Cluster reads as a hash tag.
-func WithPrefix(prefix string) Option {
-	return func(s *Store) error {
-		if strings.ContainsAny(prefix, "{}") {
-			return errors.New("redisstore: key prefix may not contain '{' or '}'")
-		}
-		s.prefix = prefix
-		return nil
-	}
-}
-
-// WithClock sets the clock that decides whether a record is live (default
-// time.Now). Expiry is computed from this clock, and Redis is given the
-// remaining time to live, so the application's clock and the servers'
-// clocks need not agree.
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) error {
-		if now == nil {
-			return errors.New("redisstore: nil clock")
-		}
-		s.now = now
-		return nil
-	}
-}
-
-// WithReplicaAcks makes every write that ends a session (Delete,
-// DeleteUser, and a renewal, which deletes the old ID) wait until n
-// replicas have it, up to timeout, in the same round trip (WAIT). Redis
-// replicates asynchronously, so without it a failover can lose a logout
-// that the master acknowledged and bring the session back; with it, such a
-// write that fewer than n replicas acknowledged returns an error, and the
-// caller knows the revocation may not be durable. Default: n = 0, no wait.
-// Only for a standalone server with replicas or Sentinel: New refuses it on
-// Cluster, where WAIT cannot follow a script to its node.
-func WithReplicaAcks(n int, timeout time.Duration) Option {
-	return func(s *Store) error {
-		if n < 0 || timeout < time.Millisecond {
-			return errors.New("redisstore: replica acks need n >= 0 and a timeout of at least 1ms")
-		}
-		s.acks, s.ackTimeout = n, timeout
-		return nil
-	}
+// Options configure a Store. The zero value is valid: the default prefix,
+// the system clock, no wait for replicas.
+type Options struct {
+	// Prefix starts every key the store writes. Default DefaultPrefix
+	// ("latch:"). Applications that share a Redis deployment use distinct
+	// prefixes. A prefix may not contain '{' or '}', which Redis Cluster
+	// reads as a hash tag.
+	Prefix string
+	// Now is the clock that decides whether a record is live. Default
+	// time.Now. Expiry is computed from this clock, and Redis is given the
+	// remaining time to live, so the application's clock and the servers'
+	// clocks need not agree.
+	Now func() time.Time
+	// ReplicaAcks makes every write that ends a session (Delete,
+	// DeleteUser, and a renewal, which replaces the old ID) wait until
+	// that many replicas have it, up to ReplicaAckTimeout, in the same
+	// round trip (WAIT). Redis replicates asynchronously, so without it a
+	// failover can lose a logout that the master acknowledged and bring
+	// the session back; with it, such a write that fewer replicas
+	// acknowledged returns an error, and the caller knows the revocation
+	// may not be durable. Default 0: no wait. Negative is an error. Only
+	// for a standalone server with replicas or Sentinel: New refuses it on
+	// Cluster, where WAIT cannot follow a script to its node.
+	ReplicaAcks int
+	// ReplicaAckTimeout bounds the wait of ReplicaAcks; at least a
+	// millisecond when ReplicaAcks is set.
+	ReplicaAckTimeout time.Duration
 }
 
 // New returns a store on client: a *redis.Client (standalone, or Sentinel
@@ -138,7 +117,7 @@ func WithReplicaAcks(n int, timeout time.Duration) Option {
 // client: Close does not close it. A *redis.Ring is refused, because it
 // cannot run a script across the keys of one session and one user. The
 // servers must run Redis 5 or later.
-func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
 	}
@@ -156,22 +135,29 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	case *redis.Ring:
 		return nil, errors.New("redisstore: redis.Ring is not supported; use a Cluster")
 	}
-	for _, opt := range opts {
-		if opt == nil {
-			continue
+	if opts.Prefix != "" {
+		if strings.ContainsAny(opts.Prefix, "{}") {
+			return nil, errors.New("redisstore: Options.Prefix may not contain '{' or '}'")
 		}
-		if err := opt(s); err != nil {
-			return nil, err
-		}
+		s.prefix = opts.Prefix
 	}
-	if s.cluster && s.acks > 0 {
-		return nil, errors.New("redisstore: WithReplicaAcks is not supported on Cluster")
+	if opts.Now != nil {
+		s.now = opts.Now
 	}
+	switch {
+	case opts.ReplicaAcks < 0:
+		return nil, errors.New("redisstore: negative Options.ReplicaAcks")
+	case opts.ReplicaAcks > 0 && opts.ReplicaAckTimeout < time.Millisecond:
+		return nil, errors.New("redisstore: Options.ReplicaAcks needs a ReplicaAckTimeout of at least 1ms")
+	case opts.ReplicaAcks > 0 && s.cluster:
+		return nil, errors.New("redisstore: Options.ReplicaAcks is not supported on Cluster")
+	}
+	s.acks, s.ackTimeout = opts.ReplicaAcks, opts.ReplicaAckTimeout
 	s.prefixArg = s.prefix
 	return s, nil
 }
 
-// run runs script. With wait set and WithReplicaAcks in force, it sends the
+// run runs script. With wait set and Options.ReplicaAcks in force, it sends the
 // script and a WAIT in one pipeline, on one connection (WAIT covers the
 // writes of its own connection), and fails if too few replicas acknowledge.
 func (s *Store) run(ctx context.Context, script *redis.Script, wait bool, keys []string, args ...any) *redis.Cmd {
@@ -742,7 +728,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string, keep driver.Hash)
 		return s.clusterDeleteUser(ctx, userID, keepHex)
 	}
 	cmd := s.run(ctx, deleteUserScript, true, []string{s.userKey(userID)}, userID, s.prefixArg, ms(s.now()), keepHex)
-	// With WithReplicaAcks, an error may come after the deletions: they
+	// With Options.ReplicaAcks, an error may come after the deletions: they
 	// happened, and are counted.
 	n, _ := cmd.Val().(int64)
 	if err := cmd.Err(); err != nil {

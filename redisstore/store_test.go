@@ -107,10 +107,15 @@ func randomPrefix(t *testing.T) string {
 
 // newTestStore returns a store on client with a fresh prefix, whose keys are
 // removed when the test ends.
-func newTestStore(t *testing.T, client redis.UniversalClient, opts ...Option) *Store {
+func newTestStore(t *testing.T, client redis.UniversalClient, opts ...Options) *Store {
 	t.Helper()
 	prefix := randomPrefix(t)
-	s, err := New(client, append([]Option{WithPrefix(prefix)}, opts...)...)
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Prefix = prefix
+	s, err := New(client, o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -382,7 +387,7 @@ func TestClock(t *testing.T) {
 		now := time.Now()
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-		s := newTestStore(t, client, WithClock(clock))
+		s := newTestStore(t, client, Options{Now: clock})
 		user := "clock-" + randomPrefix(t)
 		id := hash(t)
 		if err := s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: meta(user, clock())}); err != nil {
@@ -496,22 +501,22 @@ func TestNew(t *testing.T) {
 	tests := []struct {
 		name    string
 		client  redis.UniversalClient
-		opts    []Option
+		opts    Options
 		wantErr string
 	}{
-		{"Defaults", client, nil, ""},
-		{"Prefix", client, []Option{WithPrefix("app:")}, ""},
-		{"EmptyPrefix", client, []Option{WithPrefix("")}, ""},
-		{"BracePrefix", client, []Option{WithPrefix("a{b}:")}, "may not contain"},
-		{"NilClock", client, []Option{WithClock(nil)}, "nil clock"},
-		{"NilClient", nil, nil, "nil client"},
-		{"TypedNilClient", (*redis.Client)(nil), nil, "nil client"},
-		{"TypedNilCluster", (*redis.ClusterClient)(nil), nil, "nil client"},
-		{"Ring", ring, nil, "not supported"},
+		{"Defaults", client, Options{}, ""},
+		{"Prefix", client, Options{Prefix: "app:"}, ""},
+		{"BracePrefix", client, Options{Prefix: "a{b}:"}, "may not contain"},
+		{"NegativeReplicaAcks", client, Options{ReplicaAcks: -1}, "negative"},
+		{"ReplicaAcksWithoutTimeout", client, Options{ReplicaAcks: 1}, "ReplicaAckTimeout"},
+		{"NilClient", nil, Options{}, "nil client"},
+		{"TypedNilClient", (*redis.Client)(nil), Options{}, "nil client"},
+		{"TypedNilCluster", (*redis.ClusterClient)(nil), Options{}, "nil client"},
+		{"Ring", ring, Options{}, "not supported"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := New(tc.client, tc.opts...)
+			s, err := New(tc.client, tc.opts)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("New: %v", err)
@@ -532,7 +537,7 @@ func TestNew(t *testing.T) {
 func TestCommitInvalid(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer client.Close()
-	s, err := New(client)
+	s, err := New(client, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +632,7 @@ func TestReplicaAcks(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			client := connect(t, d)
 			if d.name == "Cluster" {
-				if _, err := New(client, WithReplicaAcks(1, time.Second)); err == nil {
+				if _, err := New(client, Options{ReplicaAcks: 1, ReplicaAckTimeout: time.Second}); err == nil {
 					t.Fatal("New accepted WithReplicaAcks on Cluster")
 				}
 				return
@@ -640,7 +645,7 @@ func TestReplicaAcks(t *testing.T) {
 				waitForOnlineReplica(t, client)
 				wait = 2 * time.Second
 			}
-			s := newTestStore(t, client, WithReplicaAcks(1, wait))
+			s := newTestStore(t, client, Options{ReplicaAcks: 1, ReplicaAckTimeout: wait})
 			user := "acks-" + randomPrefix(t)
 			a, b, c := hash(t), hash(t), hash(t)
 			mustCommit(t, s, &driver.Commit{ID: a, Create: true, Meta: meta(user, time.Now())})
@@ -674,7 +679,7 @@ func TestReplicaAcks(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(redis.NewClient(&redis.Options{}), WithReplicaAcks(-1, time.Second)); err == nil {
+	if _, err := New(redis.NewClient(&redis.Options{}), Options{ReplicaAcks: -1, ReplicaAckTimeout: time.Second}); err == nil {
 		t.Error("New accepted a negative replica count")
 	}
 }

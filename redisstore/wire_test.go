@@ -20,7 +20,7 @@ func TestWireFormat(t *testing.T) {
 	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 29, 23, 0, 0, 0, time.UTC)
-		s := newTestStore(t, client, WithClock(func() time.Time { return now }))
+		s := newTestStore(t, client, Options{Now: func() time.Time { return now }})
 
 		t.Run("records written by encoding/json load", func(t *testing.T) {
 			m := fullMeta()

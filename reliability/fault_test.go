@@ -21,7 +21,7 @@ import (
 // write) in the middle of a write load and starts it again.
 func TestFaultRedis(t *testing.T) {
 	srv := startRedis(t)
-	store, err := redisstore.Open(context.Background(), srv.URL())
+	store, err := redisstore.Open(context.Background(), srv.URL(), redisstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

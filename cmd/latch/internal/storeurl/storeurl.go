@@ -50,7 +50,7 @@ func Open(ctx context.Context, u string) (*Store, error) {
 		}
 		return &Store{Store: s, Closer: s, Kind: "bolt", Path: path}, nil
 	case strings.HasPrefix(u, "redis://"), strings.HasPrefix(u, "rediss://"), strings.HasPrefix(u, "redis+"):
-		s, err := redisstore.Open(ctx, u)
+		s, err := redisstore.Open(ctx, u, redisstore.Options{})
 		if err != nil {
 			return nil, err
 		}
