@@ -141,19 +141,19 @@ func (s *Store) clusterCommit(ctx context.Context, c *driver.Commit, a *commitAr
 	}
 	if c.Create {
 		if a.user == "" || expired {
-			reply, err := s.runCommit(ctx, c, a, "create", "none", 0)
+			reply, err := s.runCommit(ctx, c, a, opCreate, indexNone, 0)
 			if err != nil {
 				return err
 			}
 			return statusErr(reply)
 		}
-		return s.reservedWrite(ctx, c, a, "create", true)
+		return s.reservedWrite(ctx, c, a, opCreate, true)
 	}
-	imode := "guard"
+	imode := indexGuard
 	if expired {
-		imode = "none" // the script deletes; a stale index entry is pruned later
+		imode = indexNone // the script deletes; a stale index entry is pruned later
 	}
-	reply, err := s.runCommit(ctx, c, a, "update", imode, 0)
+	reply, err := s.runCommit(ctx, c, a, opUpdate, imode, 0)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (s *Store) clusterCommit(ctx context.Context, c *driver.Commit, a *commitAr
 	}
 	changed := reply[1] == "1"
 	oldIdx, _ := reply[2].(string)
-	if err := s.reservedWrite(ctx, c, a, "update", changed); err != nil {
+	if err := s.reservedWrite(ctx, c, a, opUpdate, changed); err != nil {
 		return err
 	}
 	if changed && oldIdx != "" && oldIdx != a.uidx {
@@ -180,12 +180,12 @@ func (s *Store) clusterCommit(ctx context.Context, c *driver.Commit, a *commitAr
 
 // reservedWrite reserves the session's index entry, writes the record with
 // op and finishes.
-func (s *Store) reservedWrite(ctx context.Context, c *driver.Commit, a *commitArgs, op string, limited bool) error {
+func (s *Store) reservedWrite(ctx context.Context, c *driver.Commit, a *commitArgs, op commitOp, limited bool) error {
 	r, err := s.reserve(ctx, c, a, limited)
 	if err != nil {
 		return err
 	}
-	reply, err := s.runCommit(ctx, c, a, op, "none", r.deadline)
+	reply, err := s.runCommit(ctx, c, a, op, indexNone, r.deadline)
 	if err != nil {
 		// The outcome is unknown: keep the reservation, so that a record
 		// that was written is still indexed.
@@ -252,7 +252,7 @@ func (s *Store) clusterRenew(ctx context.Context, c *driver.Commit, a *commitArg
 	if r != nil && r.deadline < deadline {
 		deadline = r.deadline
 	}
-	reply, err := s.runCommit(ctx, &mc, &merged, "create", "none", deadline)
+	reply, err := s.runCommit(ctx, &mc, &merged, opCreate, indexNone, deadline)
 	if err != nil {
 		// Unknown outcome: the old hash holds a forward, the new record may
 		// or may not exist. Failing closed, the caller must log in again.

@@ -179,7 +179,7 @@ func TestClusterEvictedInFlight(t *testing.T) {
 	// c logs in while b is between reserve and write; it evicts b.
 	mustCommit(t, s, &driver.Commit{ID: c, Create: true, Meta: meta(user, now.Add(time.Millisecond)), MaxPerUser: 1, EvictOldest: true})
 	// b's write lands, then b finishes and finds itself evicted.
-	reply, err := s.runCommit(ctx, cb, ab, "create", "none", rb.deadline)
+	reply, err := s.runCommit(ctx, cb, ab, opCreate, indexNone, rb.deadline)
 	if err != nil || reply[0] != "OK" {
 		t.Fatalf("write b: %v %v", reply, err)
 	}
@@ -218,7 +218,7 @@ func TestClusterReservation(t *testing.T) {
 	if _, err := c.ZScore(ctx, a.uidx, id.String()).Result(); err != nil {
 		t.Fatalf("the reserved entry was pruned: %v", err)
 	}
-	reply, err := s.runCommit(ctx, cm, a, "create", "none", r.deadline-reservationGrace.Milliseconds())
+	reply, err := s.runCommit(ctx, cm, a, opCreate, indexNone, r.deadline-reservationGrace.Milliseconds())
 	if err != nil || reply[0] != "STALE" {
 		t.Fatalf("write after the deadline: got %v, %v; want STALE", reply, err)
 	}

@@ -222,11 +222,33 @@ func (s *Store) userKey(user string) string {
 
 func pendingKey(userKey string) string { return userKey + ":pending" }
 
-func (s *Store) mode() string {
+// commitOp says what the commit script does: the ARGV it reads as op.
+type commitOp string
+
+const (
+	opUpdate commitOp = "update"
+	opCreate commitOp = "create"
+	opRenew  commitOp = "renew"
+)
+
+// indexMode says how a script keeps the user index (its ARGV mode): in the
+// same script (a single node), apart from it (Cluster, where the index
+// lives in another slot), only as a guard against a concurrent
+// revocation, or not at all.
+type indexMode string
+
+const (
+	indexSingle  indexMode = "single"
+	indexCluster indexMode = "cluster"
+	indexGuard   indexMode = "guard"
+	indexNone    indexMode = "none"
+)
+
+func (s *Store) mode() indexMode {
 	if s.cluster {
-		return "cluster"
+		return indexCluster
 	}
-	return "single"
+	return indexSingle
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -423,12 +445,12 @@ func boolArg(b bool) any {
 }
 
 // runCommit runs commitScript and returns its reply.
-func (s *Store) runCommit(ctx context.Context, c *driver.Commit, a *commitArgs, op, imode string, resv int64) ([]any, error) {
+func (s *Store) runCommit(ctx context.Context, c *driver.Commit, a *commitArgs, op commitOp, imode indexMode, resv int64) ([]any, error) {
 	dst := s.sessionKey(c.ID)
 	keys := make([]string, 1, 2)
 	keys[0] = dst
 	src := ""
-	if op == "renew" {
+	if op == opRenew {
 		k := s.sessionKey(c.From)
 		keys = append(keys, k)
 		src = s.keyHash(k)
@@ -438,7 +460,7 @@ func (s *Store) runCommit(ctx context.Context, c *driver.Commit, a *commitArgs, 
 		maxPer = 0
 	}
 	args := make([]any, 0, 18+len(a.dels)+len(a.sets))
-	args = append(args, op, imode, a.now, a.exp, a.abs, a.meta, a.user, a.uidx, a.score,
+	args = append(args, string(op), string(imode), a.now, a.exp, a.abs, a.meta, a.user, a.uidx, a.score,
 		boolArg(c.Clear), maxPer, boolArg(c.EvictOldest), s.prefixArg, s.keyHash(dst), src, resv,
 		len(a.dels))
 	for _, d := range a.dels {
@@ -446,7 +468,7 @@ func (s *Store) runCommit(ctx context.Context, c *driver.Commit, a *commitArgs, 
 	}
 	args = append(args, len(a.sets)/2)
 	args = append(args, a.sets...)
-	reply, err := s.run(ctx, commitScript, op == "renew", keys, args...).Slice()
+	reply, err := s.run(ctx, commitScript, op == opRenew, keys, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: commit: %w", err)
 	}
@@ -510,14 +532,14 @@ func (s *Store) Commit(ctx context.Context, c *driver.Commit) error {
 		}
 		return err
 	}
-	op := "update"
+	op := opUpdate
 	switch {
 	case !c.From.IsZero():
-		op = "renew"
+		op = opRenew
 	case c.Create:
-		op = "create"
+		op = opCreate
 	}
-	reply, err := s.runCommit(ctx, c, a, op, "single", 0)
+	reply, err := s.runCommit(ctx, c, a, op, indexSingle, 0)
 	if err != nil {
 		return err
 	}
@@ -605,7 +627,7 @@ func (s *Store) clean(ctx context.Context, user, done string, remove, dead, unev
 	}
 	idx := s.userKey(user)
 	args := make([]any, 0, 9+len(remove)+len(dead)+len(unevict))
-	args = append(args, s.mode(), user, s.prefix, ms(s.now()), reservationGrace.Milliseconds(), done, len(remove))
+	args = append(args, string(s.mode()), user, s.prefix, ms(s.now()), reservationGrace.Milliseconds(), done, len(remove))
 	for _, r := range remove {
 		args = append(args, r)
 	}
