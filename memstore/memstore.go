@@ -648,145 +648,261 @@ func (sh *shard) unchanged(h driver.Hash, e *entry, user string) bool {
 // tryCommit makes one attempt at a write. It reports done=false when
 // another goroutine changed one of the sessions between the unlocked look
 // and the locks, and the commit must start again.
+//
+// Its steps, in this order: look at ID and From unlocked (look); lock the
+// users whose index may change (userMask); check the per-user limit and
+// choose the evictions (planLimit); lock the shards concerned (shardMask);
+// check that ID and From still hold what look saw (unchanged) and that
+// they allow the write (checkBase); build the result (PatchRecord over
+// base); then evict, turn From into a forward, and write ID's entry and
+// move the index (update, or replace for a creation or a renewal).
 func (s *Store) tryCommit(w *write) (done bool, err error) {
-	c := w.c
-	renew := !c.From.IsZero()
-	newUser := c.Meta.UserID
-	idSh := s.shard(c.ID)
-	idE, idUser := idSh.peek(c.ID)
-	var fromSh *shard
-	var fromE *entry
-	var fromUser string
-	if renew {
-		fromSh = s.shard(c.From)
-		fromE, fromUser = fromSh.peek(c.From)
-	}
-
-	// The index changes only when the commit adds or replaces an entry or
-	// moves one to another user (and only then is the limit checked); then
-	// the users concerned are locked first.
-	adds := renew || c.Create || idUser != newUser
-	var userMask uint64
-	if adds {
-		for _, u := range [...]string{newUser, idUser, fromUser} {
-			if u != "" {
-				k, _ := s.userKey(u)
-				userMask |= 1 << (k & (shardCount - 1))
-			}
-		}
-	}
+	a := s.look(w)
+	userMask := s.userMask(&a)
 	lockUsers(s, userMask)
 	defer unlockUsers(s, userMask)
 	now := s.nowNano()
-	resultLive := w.exp > now
-
-	// Plan the per-user limit with the user's list locked.
-	var victims []*entry
-	limited := false
-	if c.MaxPerUser > 0 && newUser != "" && resultLive && adds {
-		list, err := s.userEntries(newUser, now)
-		if err != nil {
-			return true, err
-		}
-		others := slices.DeleteFunc(list, func(ue userEntry) bool {
-			return !ue.live || ue.e == idE || ue.e == fromE
-		})
-		if excess := len(others) + 1 - c.MaxPerUser; excess > 0 {
-			if c.EvictOldest {
-				slices.SortFunc(others, func(a, b userEntry) int {
-					if c := a.meta.Created.Compare(b.meta.Created); c != 0 {
-						return c
-					}
-					return compareHash(a.e.hash, b.e.hash)
-				})
-				for _, ue := range others[:excess] {
-					victims = append(victims, ue.e)
-				}
-			} else {
-				limited = true
-			}
-		}
+	victims, limited, err := s.planLimit(&a, w.c, now)
+	if err != nil {
+		return true, err
 	}
-
-	shardMask := uint64(1) << (c.ID[0] & (shardCount - 1))
-	if renew {
-		shardMask |= 1 << (c.From[0] & (shardCount - 1))
-	}
-	for _, v := range victims {
-		shardMask |= 1 << (v.hash[0] & (shardCount - 1))
-	}
+	shardMask := a.shardMask(victims)
 	lockShards(s, shardMask)
 	defer unlockShards(s, shardMask)
 
-	if !idSh.unchanged(c.ID, idE, idUser) || (renew && !fromSh.unchanged(c.From, fromE, fromUser)) {
+	if !a.unchanged() {
 		return false, nil
 	}
-	idLive := idE != nil && idE.exp > now // a record or a forward
-	switch {
-	case renew && (fromE == nil || fromE.exp <= now):
-		return true, driver.ErrNotFound
-	case renew && isForward(fromE.data):
-		return true, &driver.RenewedError{To: forwardTo(fromE.data)}
-	case c.Create && idLive:
-		return true, driver.ErrExists
-	case !renew && !c.Create && !idLive:
-		return true, driver.ErrNotFound
-	case !renew && !c.Create && isForward(idE.data):
-		return true, &driver.RenewedError{To: forwardTo(idE.data)}
-	case limited:
-		return true, driver.ErrSessionLimit
+	if err := a.checkBase(now, limited); err != nil {
+		return true, err
 	}
-
-	var base string
-	switch {
-	case renew:
-		base = valuesOf(fromE.data)
-	case !c.Create:
-		base = valuesOf(idE.data)
-	}
-	data, err := driver.PatchRecord(w.meta, base, c, w.set)
+	data, err := driver.PatchRecord(w.meta, a.base(), w.c, w.set)
 	if err != nil {
 		return true, fmt.Errorf("memstore: commit: %w", err)
 	}
 
-	newKey, newUsers := s.userKey(newUser)
-	for _, v := range victims {
-		// A victim may have been deleted since it was planned, never
-		// moved to another user: that takes the user lock held here.
-		if vsh := s.shard(v.hash); vsh.find(v.hash) == v {
-			vsh.remove(v)
-			newUsers.unlink(newKey, v)
-		}
+	a.newKey, a.newUsers = s.userKey(a.newUser)
+	s.evict(victims, a.newKey, a.newUsers)
+	if a.renew {
+		s.forward(&a)
 	}
-	if renew {
-		// From's entry becomes the forward in place: it keeps its expiry,
-		// the replaced record's, and its place in the heap.
-		s.unlinkFrom(fromUser, fromE)
-		fromE.data = packForward(c.ID)
-		fromSh.forget(fromE)
-	}
-	if !renew && !c.Create {
-		// An update keeps its entry, even when the result has already
-		// expired: the sweeper removes it, and Load never returns it.
-		idE.data, idE.exp = data, w.exp
-		idSh.fix(idE)
-		idSh.forget(idE)
-		if idUser != newUser {
-			s.unlinkFrom(idUser, idE)
-			newUsers.link(newUser, newKey, idE)
-		}
-		return true, nil
-	}
-	if idE != nil {
-		idSh.remove(idE)
-		s.unlinkFrom(idUser, idE)
-	}
-	if resultLive {
-		e := &entry{hash: c.ID, data: data, exp: w.exp}
-		idSh.insert(e)
-		newUsers.link(newUser, newKey, e)
+	if a.renew || a.create {
+		s.replace(&a, data, now)
+	} else {
+		s.update(&a, data)
 	}
 	return true, nil
+}
+
+// attempt is what one attempt at a write saw of the entries under ID and
+// From, before taking any lock, and what it decided from that. The steps
+// of tryCommit share it; it lives on tryCommit's stack.
+type attempt struct {
+	// id, from, create and exp are copied from the write: attempt holds
+	// no pointer to it or to its Commit, because the steps leak what
+	// attempt points to, and the caller's Commit would then escape to the
+	// heap.
+	id, from driver.Hash
+	create   bool
+	exp      int64
+	renew    bool // from is set
+	// adds reports whether the commit changes the user index: it adds or
+	// replaces an entry, or moves one to another user. Only then are the
+	// users locked and the limit checked.
+	adds bool
+
+	idSh, fromSh     *shard
+	idE, fromE       *entry // nil when nothing was stored
+	idUser, fromUser string // the users of idE and fromE
+	newUser          string // c.Meta.UserID
+
+	// newKey and newUsers place newUser in the index; set once the
+	// result is built.
+	newKey   uint64
+	newUsers *userShard
+}
+
+// look reads the entries under ID and, for a renewal, From, and their
+// users, each under its shard's read lock alone: what the attempt plans
+// its locks and the limit from. It decides whether the commit changes the
+// user index (adds).
+func (s *Store) look(w *write) attempt {
+	c := w.c
+	a := attempt{
+		id: c.ID, from: c.From, create: c.Create, exp: w.exp,
+		renew: !c.From.IsZero(), newUser: c.Meta.UserID, idSh: s.shard(c.ID),
+	}
+	a.idE, a.idUser = a.idSh.peek(c.ID)
+	if a.renew {
+		a.fromSh = s.shard(c.From)
+		a.fromE, a.fromUser = a.fromSh.peek(c.From)
+	}
+	a.adds = a.renew || c.Create || a.idUser != a.newUser
+	return a
+}
+
+// userMask decides which user index shards the attempt locks: when the
+// commit changes the index, those of the new user and of ID's and From's
+// users; otherwise none.
+func (s *Store) userMask(a *attempt) uint64 {
+	if !a.adds {
+		return 0
+	}
+	var mask uint64
+	for _, u := range [...]string{a.newUser, a.idUser, a.fromUser} {
+		if u != "" {
+			k, _ := s.userKey(u)
+			mask |= 1 << (k & (shardCount - 1))
+		}
+	}
+	return mask
+}
+
+// planLimit checks the per-user limit, with the new user's list locked.
+// It returns the sessions to evict to make room (EvictOldest: the oldest
+// by Created), or limited when the commit must fail with
+// driver.ErrSessionLimit instead. The limit binds only a commit that
+// changes the index (a.adds) of a named user with a result that has not
+// already expired; the entries under ID and From do not count against it,
+// as the result replaces them.
+func (s *Store) planLimit(a *attempt, c *driver.Commit, now int64) (victims []userEntry, limited bool, err error) {
+	if c.MaxPerUser <= 0 || a.newUser == "" || a.exp <= now || !a.adds {
+		return nil, false, nil
+	}
+	list, err := s.userEntries(a.newUser, now)
+	if err != nil {
+		return nil, false, err
+	}
+	idE, fromE := a.idE, a.fromE
+	others := slices.DeleteFunc(list, func(ue userEntry) bool {
+		return !ue.live || ue.e == idE || ue.e == fromE
+	})
+	excess := len(others) + 1 - c.MaxPerUser
+	if excess <= 0 {
+		return nil, false, nil
+	}
+	if !c.EvictOldest {
+		return nil, true, nil
+	}
+	slices.SortFunc(others, func(a, b userEntry) int {
+		if c := a.meta.Created.Compare(b.meta.Created); c != 0 {
+			return c
+		}
+		return compareHash(a.e.hash, b.e.hash)
+	})
+	return others[:excess], false, nil
+}
+
+// shardMask decides which session shards the attempt locks: ID's, From's
+// for a renewal, and the victims'.
+func (a *attempt) shardMask(victims []userEntry) uint64 {
+	mask := uint64(1) << (a.id[0] & (shardCount - 1))
+	if a.renew {
+		mask |= 1 << (a.from[0] & (shardCount - 1))
+	}
+	for _, v := range victims {
+		mask |= 1 << (v.e.hash[0] & (shardCount - 1))
+	}
+	return mask
+}
+
+// unchanged reports, under the shard locks, whether ID and From still
+// hold what look saw. If not, the attempt's locks and limit may be wrong,
+// and it starts again.
+func (a *attempt) unchanged() bool {
+	return a.idSh.unchanged(a.id, a.idE, a.idUser) &&
+		(!a.renew || a.fromSh.unchanged(a.from, a.fromE, a.fromUser))
+}
+
+// checkBase decides, under the locks, whether what ID and From hold at
+// now allows the write, and returns the error the commit fails with if
+// not: a renewal needs a live record under From, a creation nothing live
+// under ID, an update a live record under ID. A commit over the limit
+// (limited, from planLimit) fails only after these checks.
+func (a *attempt) checkBase(now int64, limited bool) error {
+	idLive := a.idE != nil && a.idE.exp > now // a record or a forward
+	switch {
+	case a.renew && (a.fromE == nil || a.fromE.exp <= now):
+		return driver.ErrNotFound
+	case a.renew && isForward(a.fromE.data):
+		return &driver.RenewedError{To: forwardTo(a.fromE.data)}
+	case a.create && idLive:
+		return driver.ErrExists
+	case !a.renew && !a.create && !idLive:
+		return driver.ErrNotFound
+	case !a.renew && !a.create && isForward(a.idE.data):
+		return &driver.RenewedError{To: forwardTo(a.idE.data)}
+	case limited:
+		return driver.ErrSessionLimit
+	}
+	return nil
+}
+
+// base returns the stored values the result is patched over: From's for
+// a renewal, ID's for an update, none for a creation. checkBase has
+// passed.
+func (a *attempt) base() string {
+	switch {
+	case a.renew:
+		return valuesOf(a.fromE.data)
+	case !a.create:
+		return valuesOf(a.idE.data)
+	}
+	return ""
+}
+
+// evict removes the victims planLimit chose from their shards and from
+// the list of their user (key k in us). A victim may have been deleted
+// since it was planned, never moved to another user: that takes the user
+// lock the caller holds. The caller holds the victims' shard locks.
+func (s *Store) evict(victims []userEntry, k uint64, us *userShard) {
+	for _, ue := range victims {
+		v := ue.e
+		if vsh := s.shard(v.hash); vsh.find(v.hash) == v {
+			vsh.remove(v)
+			us.unlink(k, v)
+		}
+	}
+}
+
+// forward turns From's entry into the forward to ID, in place: it keeps
+// its expiry, the replaced record's, and its place in the heap, and
+// leaves its user's list.
+func (s *Store) forward(a *attempt) {
+	s.unlinkFrom(a.fromUser, a.fromE)
+	a.fromE.data = packForward(a.id)
+	a.fromSh.forget(a.fromE)
+}
+
+// update writes the result of an update into ID's entry, in place, and
+// moves the entry to the new user's list if its user changed. It keeps
+// the entry even when the result has already expired: the sweeper
+// removes it, and Load never returns it.
+func (s *Store) update(a *attempt, data string) {
+	e := a.idE
+	e.data, e.exp = data, a.exp
+	a.idSh.fix(e)
+	a.idSh.forget(e)
+	if a.idUser != a.newUser {
+		s.unlinkFrom(a.idUser, e)
+		a.newUsers.link(a.newUser, a.newKey, e)
+	}
+}
+
+// replace writes the result of a creation or a renewal: it removes
+// whatever ID held from its shard and its user's list, and stores a new
+// entry in the new user's list, unless the result has already expired at
+// now.
+func (s *Store) replace(a *attempt, data string, now int64) {
+	if a.idE != nil {
+		a.idSh.remove(a.idE)
+		s.unlinkFrom(a.idUser, a.idE)
+	}
+	if a.exp > now {
+		e := &entry{hash: a.id, data: data, exp: a.exp}
+		a.idSh.insert(e)
+		a.newUsers.link(a.newUser, a.newKey, e)
+	}
 }
 
 // unlinkFrom takes e out of the list of user u. The caller holds u's
