@@ -94,6 +94,13 @@
 //     them logins or changes of user, Delete of any of the hashes ends the
 //     session: from that hash on, no forward or record is left, and C can
 //     neither be committed to nor renewed.
+//   - Model: 300 random operations from a fixed seed (creations, updates,
+//     renewals, deletions, DeleteUser with and without keep, Load and
+//     ListUser, over several users and hashes, with values that change and
+//     records already expired, within their grace or live for minutes)
+//     give the same answers as a plain model of the contract, compared
+//     after every operation (see RunModel). Time does not move during the
+//     run.
 //
 // The cases below race a deletion or an update against renewals of the
 // same session, 200 rounds each with the goroutines released together,
@@ -201,6 +208,7 @@ func Run(t *testing.T, newStore func(t *testing.T) driver.Store) {
 		{"RevokeOthersKeepsRenewed", testRevokeOthersKeepsRenewed},
 		{"EvictionRacesRenewal", testEvictionRacesRenewal},
 		{"UpdateRacesRenewal", testUpdateRacesRenewal},
+		{"Model", testModel},
 	}
 	tests = append(tests, sessionTests...)
 	for _, tc := range tests {
