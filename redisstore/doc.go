@@ -159,6 +159,18 @@
 // agree within half a minute); and a failover that loses acknowledged
 // writes (below).
 //
+// # Known defects
+//
+// On Cluster, storetest's Model case (seed 14) shows a commit refused with
+// ErrSessionLimit too early: after a DeleteUser of a user, an update that
+// moves another session to that user with Commit.MaxPerUser 1 is refused
+// although ListUser reports no session of the user. Some index entry or
+// reservation mark of the deleted sessions still counts against the limit
+// for a while (reservation marks live a minute); the exact cause is not
+// pinned down yet. It refuses too much, never too little: no session
+// outlives a revocation through it. TestConformance skips the Model case on
+// Cluster until it is fixed; standalone and Sentinel pass it.
+//
 // # Replication and failover
 //
 // Redis replicates asynchronously: a failover can lose the last writes a

@@ -154,6 +154,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -170,6 +171,14 @@ const ExpiryTolerance = 500 * time.Millisecond
 // newStore is called once per subtest and must return an empty store, or
 // fail the test it is given; it should release the store with t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) driver.Store) {
+	t.Helper()
+	RunExcept(t, newStore)
+}
+
+// RunExcept is Run without the named cases: for a store with a known
+// defect that a case shows, until it is fixed. The skipped cases are
+// reported as skipped, so the gap stays visible in every run.
+func RunExcept(t *testing.T, newStore func(t *testing.T) driver.Store, skip ...string) {
 	t.Helper()
 	if newStore == nil {
 		t.Fatal("storetest: newStore is nil")
@@ -212,6 +221,10 @@ func Run(t *testing.T, newStore func(t *testing.T) driver.Store) {
 	}
 	tests = append(tests, sessionTests...)
 	for _, tc := range tests {
+		if slices.Contains(skip, tc.name) {
+			t.Run(tc.name, func(t *testing.T) { t.Skip("storetest: the store declares it does not pass this case yet") })
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
 			if s == nil {
