@@ -31,18 +31,7 @@ type events = latchtest.Events
 
 // testKeys returns a keyring of fresh keys with the given ids, primary
 // first.
-func testKeys(t testing.TB, ids ...string) *latch.Keyring {
-	t.Helper()
-	keys := make([]latch.Key, len(ids))
-	for i, id := range ids {
-		keys[i] = latch.Key{ID: id, Secret: latch.GenerateKey()}
-	}
-	r, err := latch.NewKeyring(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
+func testKeys(t testing.TB, ids ...string) *latch.Keyring { return latchtest.Keys(t, ids...) }
 
 // harness is a Manager on a cookie store, with an application that
 // exposes the Session API over HTTP.
