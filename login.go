@@ -58,8 +58,9 @@ func (s *Session) Login(userID string, opts ...LoginOption) error {
 	s.metaSet = true
 	err := s.write(now, true)
 	if errors.Is(err, ErrNotFound) {
-		// The pre-login record vanished during the request (revoked or
-		// expired). The user has just proved who they are, so start a
+		// The pre-login record vanished during the request (revoked,
+		// expired, or renewed by another request, which a login never
+		// follows). The user has just proved who they are, so start a
 		// fresh session carrying this request's view of the values.
 		s.rebase()
 		err = s.write(now, true)
