@@ -32,7 +32,7 @@ type mutant struct {
 	kind string
 	fwds sync.Map // for forward-forever: the forwards ever left, From to ID
 
-	// For forward-short and delete-stops-at-login: for each From a renewal
+	// For forward-short, delete-stops-at-login and delete-one-hop: for each From a renewal
 	// succeeded on, when it did and whether it changed the session's user;
 	// and the hashes the broken store would have removed without following
 	// them (Load and commits find nothing there, Delete does nothing).
@@ -79,7 +79,7 @@ func (m *mutant) hide(ids ...driver.Hash) {
 
 // tracksRenewals reports whether the mutant is one that hides hashes.
 func (m *mutant) tracksRenewals() bool {
-	return m.kind == "forward-short" || m.kind == "delete-stops-at-login"
+	return m.kind == "forward-short" || m.kind == "delete-stops-at-login" || m.kind == "delete-one-hop"
 }
 
 // roundTrip is how long a mutant that reads, then writes waits between the
@@ -288,6 +288,20 @@ func (m *mutant) Delete(ctx context.Context, id driver.Hash) error {
 		if m.gone(id) {
 			return nil // nothing under id
 		}
+	case "delete-one-hop":
+		if m.gone(id) {
+			return nil
+		}
+		// Removes the forward under id and the hash it names, and stops
+		// there: a chain of two forwards keeps its live end.
+		var moved *driver.RenewedError
+		if _, err := m.Store.Load(ctx, id); errors.As(err, &moved) {
+			next := moved.To
+			if _, err := m.Store.Load(ctx, next); errors.As(err, &moved) {
+				m.hide(id, next)
+				return nil
+			}
+		}
 	case "delete-stops-at-login":
 		if m.gone(id) {
 			return nil
@@ -329,7 +343,7 @@ func (m *mutant) DeleteUser(ctx context.Context, user string, keep driver.Hash) 
 		ctx = context.Background()
 	case "deleteuser-ignores-keep":
 		keep = driver.Hash{}
-	case "forward-short", "delete-stops-at-login":
+	case "forward-short", "delete-stops-at-login", "delete-one-hop":
 		if !keep.IsZero() && m.gone(keep) {
 			keep = driver.Hash{0xff, 0xfe} // the forward is gone: keep names nothing
 		}
@@ -411,6 +425,8 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"forward-short", "Forward"},
 		{"delete-stops-at-login", "DeleteFollowsForward"},
 		{"delete-stops-at-login", "SessionLogoutRacesRenew"},
+		{"delete-one-hop", "DeleteFollowsForward"},
+		{"delete-one-hop", "LogoutRacesRenewal"},
 		{"keep-not-followed", "RevokeOthersKeepsRenewed"},
 		{"deleteuser-by-list", "RevokeUserRacesRenewal"},
 		{"evict-by-list", "EvictionRacesRenewal"},
