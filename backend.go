@@ -42,12 +42,11 @@ type backend interface {
 
 // write is one commit of a session, as the Session prepares it.
 type write struct {
-	c     driver.Commit  // c.ID is fresh for a creation or renewal
-	id    [IDSize]byte   // the session ID behind c.ID when it is fresh
-	vals  map[string]any // the values after c, as this request sees them
-	prev  driver.Meta    // the metadata this request loaded (zero for a new session)
-	renew bool           // c.ID is fresh
-	now   time.Time
+	c    driver.Commit  // c.Create is set, and c.ID fresh, for a creation or renewal
+	id   [IDSize]byte   // the session ID behind c.ID when it is fresh
+	vals map[string]any // the values after c, as this request sees them
+	prev driver.Meta    // the metadata this request loaded (zero for a new session)
+	now  time.Time
 }
 
 // saved is where a write left the session.
@@ -93,13 +92,13 @@ func (b *serverBackend) save(ctx context.Context, w *write) (saved, error) {
 	err := b.store.Commit(ctx, &w.c)
 	if err == nil {
 		out := saved{id: w.c.ID, meta: w.c.Meta, vals: w.vals}
-		if w.renew {
+		if w.c.Create {
 			out.token = b.tokens.sign(&w.id)
 		}
 		return out, nil
 	}
 	var moved *driver.RenewedError
-	if errors.As(err, &moved) && !w.renew {
+	if errors.As(err, &moved) && !w.c.Create {
 		return b.follow(ctx, w, moved.To)
 	}
 	return saved{}, err

@@ -99,7 +99,7 @@ func TestFollow(t *testing.T) {
 			if tt.prevUser == "-" {
 				prev.UserID = ""
 			}
-			w := &write{prev: prev, renew: tt.renew, now: t0.Add(2 * time.Minute)}
+			w := &write{prev: prev, now: t0.Add(2 * time.Minute)}
 			w.c = driver.Commit{ID: h(1), Meta: prev, Delete: []string{"gone"}, Set: map[string]any{"new": "v"}}
 			w.c.Meta.LastSeen = w.now
 			if tt.renew {

@@ -55,7 +55,7 @@ func (s *Session) write(now time.Time, renew bool) error {
 
 // prepare builds the write of the request's changes.
 func (s *Session) prepare(now time.Time, renew bool) *write {
-	w := &write{renew: renew, now: now}
+	w := &write{now: now}
 	if s.base != nil {
 		w.prev = s.base.Meta
 	}
@@ -118,7 +118,7 @@ func (s *Session) adopt(w *write, out *saved) {
 		s.token, s.sendCookie = "", false
 	}
 	switch {
-	case !w.renew || out.id != w.c.ID:
+	case !w.c.Create:
 	case wasStored:
 		s.m.emit(s.ctx, Event{Kind: EventRenewed, Handle: out.id.Handle(), UserID: out.meta.UserID, Reason: "was " + old.Handle()})
 	default:

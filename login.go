@@ -21,8 +21,9 @@ type loginOptions struct {
 func Remember(on bool) LoginOption { return func(o *loginOptions) { o.remember = on } }
 
 // Login records that userID has just authenticated on this session. It
-// gives the session a new ID (the old one is deleted in the same store
-// operation, so a planted or stolen pre-login ID is worthless), records
+// gives the session a new ID (in the same store operation the old one
+// becomes a forward that no request can load, so a planted or stolen
+// pre-login ID is worthless), records
 // the authentication time, and adds the session to the user's index. If
 // another user was logged in on the session, its values are dropped.
 //
@@ -93,7 +94,7 @@ func (s *Session) Reauthenticate() error {
 }
 
 // Renew gives the session a new ID, keeping its data; call it on any change
-// of privilege. The old ID is deleted in the same store operation. Renewing
+// of privilege. The old ID stops working in the same store operation. Renewing
 // a session that was never stored does nothing: it has no ID yet.
 func (s *Session) Renew() error {
 	s.mu.Lock()
