@@ -12,7 +12,7 @@ type EventKind uint8
 // The events latch reports. Each goes to Config.OnEvent and to
 // Config.Logger.
 const (
-	EventCreated         EventKind = iota + 1 // a new session was stored
+	EventCreated         EventKind = iota + 1 // a new session was stored (logged at Debug when it has no user)
 	EventRenewed                              // the session got a new ID (Renew, Login, Reauthenticate)
 	EventLogin                                // a user logged in
 	EventLogout                               // a user logged out; the record is deleted
@@ -60,12 +60,19 @@ type Event struct {
 	Err    error
 }
 
-func (k EventKind) level() slog.Level {
-	switch k {
+// level is the slog level an event is logged at. An anonymous session's
+// creation is routine (any visitor whose request stores a value makes
+// one), so it goes to Debug; a session created with a user is Info.
+func (e *Event) level() slog.Level {
+	switch e.Kind {
 	case EventInvalidToken, EventGuessing, EventBindingMismatch, EventFallbackKey:
 		return slog.LevelWarn
 	case EventStoreError, EventLateChange:
 		return slog.LevelError
+	case EventCreated:
+		if e.UserID == "" {
+			return slog.LevelDebug
+		}
 	}
 	return slog.LevelInfo
 }
@@ -77,7 +84,7 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 	if m.cfg.OnEvent != nil {
 		m.cfg.OnEvent(e)
 	}
-	lvl := e.Kind.level()
+	lvl := e.level()
 	if !m.log.Enabled(ctx, lvl) {
 		return
 	}
