@@ -21,6 +21,11 @@
 //	}
 //	user, _ := p.Data["user"].(string)
 //
+// Decode checks the cookie's age as itsdangerous does, in whole seconds, so
+// a timestamp centuries ahead is refused as Flask refuses it; set
+// Serializer.Skew negative to refuse, as Flask does, even a cookie one
+// second ahead of this clock.
+//
 // Encode produces exactly the bytes Flask would: the same JSON (sorted keys,
 // Python's number and string formatting), the same compression decision and
 // the same zlib stream, so a Go service can issue sessions a Flask

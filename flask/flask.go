@@ -237,6 +237,13 @@ func sign(key []byte, msg string) []byte {
 // it was signed (Flask uses PERMANENT_SESSION_LIFETIME, 31 days by default);
 // zero means no limit. Every signature failure is ErrBadSignature, whatever
 // the reason, and the payload is not parsed until the signature verifies.
+//
+// The age check is itsdangerous's, in whole seconds: a cookie older than
+// maxAge is ErrExpired, and one stamped ahead of the clock is ErrFuture
+// (Flask raises SignatureExpired for both). With a negative Skew, Decode
+// accepts exactly the cookies Flask accepts, for every timestamp (a test
+// asks real Flask); with the default it also accepts a cookie up to
+// DefaultSkew ahead, which Flask refuses.
 func (s *Serializer) Decode(cookie string, maxAge time.Duration) (*Payload, error) {
 	if s.err != nil {
 		return nil, s.err
@@ -258,21 +265,8 @@ func (s *Serializer) Decode(cookie string, maxAge time.Duration) (*Payload, erro
 	if index < 0 {
 		return nil, ErrBadSignature
 	}
-	// itsdangerous counts whole seconds: age = int(time.time()) - ts.
-	now := s.now().Unix()
-	age := time.Duration(now-p.timestamp) * time.Second
-	if maxAge > 0 && age > maxAge {
-		return nil, fmt.Errorf("%w: signed %v ago, limit %v", ErrExpired, age, maxAge)
-	}
-	skew := s.Skew
-	if skew == 0 {
-		skew = DefaultSkew
-	}
-	if skew < 0 {
-		skew = 0
-	}
-	if -age > skew {
-		return nil, fmt.Errorf("%w: signed %v ahead of this clock", ErrFuture, -age)
+	if err := s.checkAge(p.timestamp, maxAge); err != nil {
+		return nil, err
 	}
 	payload, err := decodePayload(p)
 	if err != nil {
@@ -280,6 +274,27 @@ func (s *Serializer) Decode(cookie string, maxAge time.Duration) (*Payload, erro
 	}
 	payload.KeyIndex = index
 	return payload, nil
+}
+
+// checkAge refuses a timestamp older than maxAge or further ahead than the
+// skew, as itsdangerous's TimestampSigner.unsign does: it counts whole
+// seconds (age = int(time.time()) - ts) and refuses age > max_age and
+// age < 0 with SignatureExpired. The arithmetic stays in seconds, so no
+// timestamp split accepts can overflow it (a time.Duration holds only
+// about 292 years).
+func (s *Serializer) checkAge(ts int64, maxAge time.Duration) error {
+	age := s.now().Unix() - ts
+	if maxAge > 0 && age > int64(maxAge/time.Second) {
+		return fmt.Errorf("%w: signed %ds ago, limit %v", ErrExpired, age, maxAge)
+	}
+	skew := s.Skew
+	if skew == 0 {
+		skew = DefaultSkew
+	}
+	if age < 0 && -age > int64(max(skew, 0)/time.Second) {
+		return fmt.Errorf("%w: signed %ds ahead of this clock", ErrFuture, -age)
+	}
+	return nil
 }
 
 // Encode returns the session cookie value Flask would set for data, signed

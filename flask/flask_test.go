@@ -224,6 +224,12 @@ func TestDecodeRejects(t *testing.T) {
 		{"future beyond skew", future, "dev", ts - 61, 0, 0, ErrFuture},
 		{"future within skew", future, "dev", ts - 60, 0, 0, nil},
 		{"future, no skew allowed", future, "dev", ts - 1, 0, -1, ErrFuture},
+		// time.Duration(age)*time.Second overflowed past about 292 years
+		// and let these through; Flask refuses them.
+		{"wrap seconds ahead, 31-day limit", signed("dev", b64(`{"user":"alice"}`), ts+wrap), "dev", ts, 31 * 24 * time.Hour, 0, ErrFuture},
+		{"wrap-1 seconds ahead, 31-day limit", signed("dev", b64(`{"user":"alice"}`), ts+wrap-1), "dev", ts, 31 * 24 * time.Hour, 0, ErrFuture},
+		{"wrap seconds ahead, no limit", signed("dev", b64(`{"user":"alice"}`), ts+wrap), "dev", ts, 0, 0, ErrFuture},
+		{"wrap seconds old, 31-day limit", signed("dev", b64(`{"user":"alice"}`), ts), "dev", ts + wrap, 31 * 24 * time.Hour, 0, ErrExpired},
 		{"empty", "", "dev", ts, 0, 0, ErrMalformed},
 		{"no dots", "abc", "dev", ts, 0, 0, ErrMalformed},
 		{"one dot", "abc.def", "dev", ts, 0, 0, ErrMalformed},
