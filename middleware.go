@@ -23,7 +23,11 @@ var errCommitFailed = errors.New("latch: session commit failed; an error respons
 // store lookup), enforces the timeouts, and commits changes when the
 // response begins, so cookie changes always go out with the headers.
 // Changes made after the response began are committed when the handler
-// returns. A store failure answers with Config.ErrorHandler (503 by
+// returns. A handler that returns without writing leaves the status to
+// whoever writes next: Handler commits the session and sets its headers
+// (Set-Cookie, Cache-Control) but writes no status, so an outer
+// middleware or framework that answers 403 or a redirect afterwards keeps
+// its status. A store failure answers with Config.ErrorHandler (503 by
 // default) and never with a fresh session.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -206,19 +210,28 @@ func (w *responseWriter) WriteHeader(code int) {
 	if w.failed {
 		return
 	}
+	if !w.wrote && code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code) // informational: headers not final
+		return
+	}
+	if w.commit() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// commit commits the session once, before the response's headers go out,
+// and adds its headers (Set-Cookie, Cache-Control) without writing a
+// status. When the commit fails, Config.ErrorHandler answers instead. It
+// reports whether the response may go on.
+func (w *responseWriter) commit() bool {
 	if !w.wrote {
-		if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-			w.ResponseWriter.WriteHeader(code) // informational: headers not final
-			return
-		}
 		w.wrote = true
 		if err := w.s.commitHeader(w.ResponseWriter.Header()); err != nil {
 			w.failed = true
 			w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.r, err)
-			return
 		}
 	}
-	w.ResponseWriter.WriteHeader(code)
+	return !w.failed
 }
 
 func (w *responseWriter) Write(b []byte) (int, error) {
@@ -268,15 +281,13 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap returns the wrapped ResponseWriter, for http.ResponseController.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// finish runs when the handler returns. A handler that wrote nothing gets
+// the session's headers but no status: whoever writes the response next
+// (an outer middleware writing 403 or a redirect, a framework's error
+// handler) chooses it, and if nobody does, net/http sends 200. Changes
+// made after the response began are committed here.
 func (w *responseWriter) finish() {
-	if w.failed {
-		return
+	if w.commit() {
+		w.s.commitLate()
 	}
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-		if w.failed {
-			return
-		}
-	}
-	w.s.commitLate()
 }

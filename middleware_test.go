@@ -1,0 +1,98 @@
+package latch_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/latchsec/latch"
+)
+
+// TestHandlerLeavesStatusToOuterLayer: a handler that returns without
+// writing gets the session's headers but no status, so an outer layer
+// that answers afterwards (a middleware writing 403, a framework's error
+// handler, a gin-style redirect) keeps its status. The "through the
+// handler's writer" cases are what echo.WrapMiddleware does: it hands the
+// writer latch gave the handler to echo's error handler, which writes
+// after latch's middleware has returned.
+func TestHandlerLeavesStatusToOuterLayer(t *testing.T) {
+	tests := []struct {
+		name     string
+		inner    string // the app's route the handler runs
+		code     int    // what the outer layer writes after the handler; 0: nothing
+		through  bool   // write through the writer the handler got
+		want     int
+		location string
+		cookie   bool // a session cookie goes out
+	}{
+		{"outer 403 after a Set", "/set?k=a&v=1", 403, false, 403, "", true},
+		{"outer 303 after a login", "/login?u=alice", 303, false, 303, "/home", true},
+		{"echo-style 403 through the handler's writer", "/set?k=a&v=1", 403, true, 403, "", true},
+		{"echo-style 303 through the handler's writer", "/login?u=alice", 303, true, 303, "/home", true},
+		{"outer 403, session untouched", "/quiet", 403, false, 403, "", false},
+		{"nobody writes: net/http's 200", "/set?k=a&v=1", 0, false, 200, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, latch.Config{})
+			app := testApp(hs.m)
+			var inner http.ResponseWriter
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				next := hs.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					inner = w
+					if r.URL.Path == "/quiet" {
+						return // no write, no session change
+					}
+					app.ServeHTTP(w, r)
+				}))
+				next.ServeHTTP(w, r)
+				out := w
+				if tt.through {
+					out = inner
+				}
+				switch tt.code {
+				case 0:
+				case http.StatusSeeOther:
+					http.Redirect(out, r, tt.location, tt.code)
+				default:
+					http.Error(out, "forbidden", tt.code)
+				}
+			})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("POST", tt.inner, nil))
+			res := rec.Result()
+			if res.StatusCode != tt.want || res.Header.Get("Location") != tt.location {
+				t.Fatalf("got %d Location %q; want %d %q", res.StatusCode, res.Header.Get("Location"), tt.want, tt.location)
+			}
+			sc := strings.Join(res.Header.Values("Set-Cookie"), "\n")
+			if got := strings.Contains(sc, hs.m.CookieName()+"="); got != tt.cookie {
+				t.Fatalf("Set-Cookie %q; session cookie sent = %v, want %v", sc, got, tt.cookie)
+			}
+			if tt.cookie && res.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control %q with a session cookie; want no-store", res.Header.Get("Cache-Control"))
+			}
+		})
+	}
+}
+
+// TestHandlerStatusWithSessionChanges: the session is committed when the
+// handler returns even if nobody writes, and a change made after the body
+// began is still saved then.
+func TestHandlerStatusWithSessionChanges(t *testing.T) {
+	hs := newHarness(t, latch.Config{})
+	r := hs.do("POST", "/set?k=a&v=1", "")
+	if r.code != 200 || r.token() == "" {
+		t.Fatalf("set with no write: %d cookies %q", r.code, r.cookies)
+	}
+	tok := r.token()
+	if got := hs.do("GET", "/get?k=a", tok).body; got != "1" {
+		t.Fatalf("value after a handler that wrote nothing: %q", got)
+	}
+	if r := hs.do("POST", "/late-set?k=late&v=kept", tok); r.code != 200 || len(r.cookies) != 0 {
+		t.Fatalf("late set: %d cookies %q", r.code, r.cookies)
+	}
+	if got := hs.do("GET", "/get?k=late", tok).body; got != "kept" {
+		t.Fatalf("late change: %q; want kept", got)
+	}
+}
