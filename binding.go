@@ -88,23 +88,28 @@ func sameNetwork(a, b string) bool {
 	if a == b {
 		return true
 	}
-	pa, oka := network(a)
-	pb, okb := network(b)
+	pa, oka := network(a, 24, 48)
+	pb, okb := network(b, 24, 48)
 	if !oka || !okb {
 		return a == b
 	}
 	return pa == pb
 }
 
-func network(addr string) (netip.Prefix, bool) {
+// network returns the network that addr belongs to: its first v4 bits
+// when it is an IPv4 address, including one written as IPv4-mapped IPv6
+// (::ffff:192.0.2.1), and its first v6 bits otherwise; any zone is
+// dropped. The binding check and the guessing counter (guard.go) both
+// group clients with it.
+func network(addr string, v4, v6 int) (netip.Prefix, bool) {
 	a, err := netip.ParseAddr(addr)
 	if err != nil {
 		return netip.Prefix{}, false
 	}
 	a = a.Unmap()
-	bits := 48
+	bits := v6
 	if a.Is4() {
-		bits = 24
+		bits = v4
 	}
 	p, err := a.Prefix(bits)
 	return p, err == nil

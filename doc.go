@@ -65,7 +65,8 @@
 // then looked up, by its SHA-256: stores never see an ID, so a leaked
 // store holds no usable token, and a forged token never reaches the store.
 // Every refused token emits EventInvalidToken; a client that sends too
-// many gets EventGuessing and 429 (Config.GuessLimit). Config.Binding
+// many gets EventGuessing and 429 (Config.GuessLimit), counting IPv6
+// clients by network (Config.GuessIPv6Prefix, /64). Config.Binding
 // reports (or acts on) a session that comes back from another browser
 // family or network.
 //

@@ -21,7 +21,7 @@ const (
 	EventInvalidToken                         // a token was refused; Reason says why (see the Reason constants)
 	EventFallbackKey                          // a token signed by a fallback key was accepted and re-issued
 	EventStoreError                           // the store failed; Err holds the error
-	EventGuessing                             // a client passed the limit of refused tokens in the window
+	EventGuessing                             // a client passed the limit of refused tokens in the window; Reason names the counted address or IPv6 network
 	EventBindingMismatch                      // a session came back with another client family or network
 	EventLateChange                           // a change that needed a cookie came after the response began
 )

@@ -24,6 +24,7 @@ const (
 	DefaultRememberAbsoluteTimeout = 30 * 24 * time.Hour
 	DefaultGuessLimit              = 20
 	DefaultGuessWindow             = time.Minute
+	DefaultGuessIPv6Prefix         = 64
 	// MaxRememberTimeout bounds remember-me limits: browsers cap cookie
 	// lifetimes at 400 days.
 	MaxRememberTimeout = 400 * 24 * time.Hour
@@ -101,6 +102,13 @@ type Config struct {
 	// token with 429. Default 20 per minute. Negative disables the check.
 	GuessLimit  int
 	GuessWindow time.Duration
+	// GuessIPv6Prefix is the length in bits of the IPv6 network that the
+	// guessing counter counts as one client, since a host that holds a
+	// /64 can send each request from another address of it. Default 64;
+	// 1 to 128 (128 counts every address apart). IPv4 clients are counted
+	// per address, and an IPv4-mapped IPv6 address (::ffff:192.0.2.1) as
+	// that IPv4 address.
+	GuessIPv6Prefix int
 	// GuessReportOnly emits EventGuessing without answering 429. Default
 	// false.
 	GuessReportOnly bool
@@ -226,6 +234,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.GuessLimit == 0 {
 		cfg.GuessLimit = DefaultGuessLimit
 	}
+	if cfg.GuessIPv6Prefix == 0 {
+		cfg.GuessIPv6Prefix = DefaultGuessIPv6Prefix
+	}
+	if cfg.GuessIPv6Prefix < 1 || cfg.GuessIPv6Prefix > 128 {
+		return nil, fmt.Errorf("latch: GuessIPv6Prefix %d is out of range (1 to 128 bits)", cfg.GuessIPv6Prefix)
+	}
 	if cfg.Binding > BindingEnd {
 		return nil, fmt.Errorf("latch: unknown binding policy %d", cfg.Binding)
 	}
@@ -249,7 +263,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, errors.New("latch: MaxSessionsPerUser needs a server-side store: a cookie store cannot count a user's sessions")
 	}
 	if cfg.GuessLimit > 0 {
-		m.guard = newGuard(cfg.GuessLimit, cfg.GuessWindow)
+		m.guard = newGuard(cfg.GuessLimit, cfg.GuessWindow, cfg.GuessIPv6Prefix)
 	}
 	return m, nil
 }

@@ -132,12 +132,12 @@ func (m *Manager) refuse(s *Session, now time.Time, reason Reason) (int, error) 
 	if m.guard == nil {
 		return 0, nil
 	}
-	n := m.guard.refuse(client, now)
+	n, group := m.guard.refuse(client, now)
 	if n <= m.cfg.GuessLimit {
 		return 0, nil
 	}
 	if n == m.cfg.GuessLimit+1 {
-		m.emit(s.ctx, Event{Kind: EventGuessing, Client: client, Reason: fmt.Sprintf("more than %d refused tokens within %v", m.cfg.GuessLimit, m.cfg.GuessWindow)})
+		m.emit(s.ctx, Event{Kind: EventGuessing, Client: client, Reason: fmt.Sprintf("more than %d refused tokens within %v from %s", m.cfg.GuessLimit, m.cfg.GuessWindow, group)})
 	}
 	if m.cfg.GuessReportOnly {
 		return 0, nil
