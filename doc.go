@@ -47,7 +47,10 @@
 // Timeouts: Config.IdleTimeout (30 minutes) and Config.AbsoluteTimeout (12
 // hours from the last authentication), enforced on the server from the
 // record's timestamps. Remember-me sessions (Login with Remember) have
-// their own finite limits. Session.Deadlines and Manager.StatusHandler
+// their own finite limits. A session keeps the limits of its login, and
+// the configuration can only shorten them: a restart with a shorter limit
+// applies to every session at once, a longer one only to new logins.
+// Session.Deadlines and Manager.StatusHandler
 // report the deadlines without extending the session, so a page can warn
 // before expiry.
 //

@@ -72,6 +72,12 @@ type Config struct {
 
 	// IdleTimeout ends a session after this long without activity. Default
 	// 30 minutes.
+	//
+	// A session keeps the limits in force when it began or last logged in,
+	// and every limit here can only shorten them: lowering one (with a
+	// restart) applies to every existing session at once, raising one only
+	// to sessions that log in after it. The same holds for the three
+	// timeouts below.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after the last
 	// authentication (or after creation, for an anonymous session),
@@ -309,7 +315,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string, current *Session)
 	if current != nil {
 		cur = current.hashNow()
 	}
-	list, err := listSessions(ctx, m.backend.list, userID, cur, m.now())
+	list, err := listSessions(ctx, m.listInForce, userID, cur, m.now())
 	if err != nil {
 		return nil, m.storeError(ctx, fmt.Errorf("latch: list sessions: %w", err))
 	}

@@ -84,7 +84,7 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 		return m.refuse(s, now, o.Refused)
 	}
 	rec, h := o.Record, o.ID
-	if ended := endReason(rec, now); ended != "" {
+	if ended := endReason(m.inForce(rec.Meta), now); ended != "" {
 		s.ended = ended
 		if err := m.backend.expired(s.ctx, h); err != nil {
 			m.storeError(s.ctx, fmt.Errorf("latch: delete expired session: %w", err))
@@ -112,12 +112,12 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 	return 0, nil
 }
 
-// endReason says which timeout has ended rec at now, or "".
-func endReason(rec *driver.Record, now time.Time) Reason {
+// endReason says which timeout has ended a session at now, or "".
+func endReason(meta driver.Meta, now time.Time) Reason {
 	switch {
-	case !now.Before(rec.AbsoluteDeadline()):
+	case !now.Before(meta.AbsoluteDeadline()):
 		return ReasonAbsolute
-	case !now.Before(rec.IdleDeadline()):
+	case !now.Before(meta.IdleDeadline()):
 		return ReasonIdle
 	}
 	return ""
@@ -179,7 +179,8 @@ func (m *Manager) cookie(value string, meta *driver.Meta) string {
 	case meta == nil:
 		b.WriteString("; Max-Age=0")
 	case meta.Remember:
-		secs := int(meta.Deadline().Sub(m.now()).Seconds())
+		lim := m.inForce(*meta)
+		secs := int(lim.Deadline().Sub(m.now()).Seconds())
 		b.WriteString("; Max-Age=")
 		b.WriteString(strconv.Itoa(max(secs, 1)))
 	}

@@ -286,7 +286,8 @@ func (s *Session) hashNow() driver.Hash {
 }
 
 // Deadlines returns when the session ends if idle from now on, and when it
-// ends whatever happens. Both are zero for a session not stored yet.
+// ends whatever happens, under the limits in force (the session's own or
+// the configuration's, whichever is shorter). Both are zero for a session not stored yet.
 // Because idle refreshes are throttled, idle is the deadline the server
 // enforces, which may be up to Config.TouchInterval earlier than the last
 // request plus the idle timeout.
@@ -296,7 +297,8 @@ func (s *Session) Deadlines() (idle, absolute time.Time) {
 	if !s.stored {
 		return time.Time{}, time.Time{}
 	}
-	return s.meta.IdleDeadline(), s.meta.AbsoluteDeadline()
+	lim := s.m.inForce(s.meta)
+	return lim.IdleDeadline(), lim.AbsoluteDeadline()
 }
 
 // Remember reports whether this is a remember-me session.

@@ -22,17 +22,19 @@ type Status struct {
 	Ended       Reason `json:"ended,omitempty"`
 }
 
-// Status reports the session's deadlines as of now.
+// Status reports the session's deadlines as of now, under the limits in
+// force (the session's own or the configuration's, whichever is shorter).
 func (s *Session) Status() Status {
 	now := s.m.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{Authenticated: s.meta.UserID != "", User: s.meta.UserID, Ended: s.ended}
 	if s.stored {
-		st.IdleExpiresAt, st.AbsoluteExpiresAt = s.meta.IdleDeadline(), s.meta.AbsoluteDeadline()
+		lim := s.m.inForce(s.meta)
+		st.IdleExpiresAt, st.AbsoluteExpiresAt = lim.IdleDeadline(), lim.AbsoluteDeadline()
 		st.IdleRemaining = int64(st.IdleExpiresAt.Sub(now) / time.Second)
 		st.AbsoluteRemaining = int64(st.AbsoluteExpiresAt.Sub(now) / time.Second)
-		st.IdleTimeout = int64(s.meta.IdleTimeout / time.Second)
+		st.IdleTimeout = int64(lim.IdleTimeout / time.Second)
 	}
 	return st
 }

@@ -109,8 +109,9 @@ type Meta struct {
 	// AuthTime is the last authentication (login or re-authentication),
 	// zero for an anonymous session.
 	AuthTime time.Time `json:"auth_time,omitempty"`
-	// IdleTimeout and AbsoluteTimeout are the limits in force for this
-	// session (remember-me sessions have their own).
+	// IdleTimeout and AbsoluteTimeout are the limits in force when the
+	// session began or last logged in (remember-me sessions have their
+	// own). latch enforces the shorter of these and its configuration's.
 	IdleTimeout     time.Duration `json:"idle_timeout"`
 	AbsoluteTimeout time.Duration `json:"absolute_timeout"`
 	// Remember is set for a remember-me session (persistent cookie).
