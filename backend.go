@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchsec/latch/driver"
@@ -38,6 +39,9 @@ type backend interface {
 	// limits reports whether the backend can count a user's sessions
 	// (Config.MaxSessionsPerUser).
 	limits() bool
+	// setKeys makes r the keyring that signs, seals and verifies from now
+	// on; on an error the keyring in use stays.
+	setKeys(r *Keyring) error
 }
 
 // write is one commit of a session, as the Session prepares it.
@@ -66,11 +70,21 @@ const maxForwardHops = 8
 
 type serverBackend struct {
 	store  driver.Store
-	tokens *tokens
+	name   string                 // the cookie name, bound into every token
+	tokens atomic.Pointer[tokens] // swapped whole when the keyring changes
+}
+
+func (b *serverBackend) setKeys(r *Keyring) error {
+	t, err := newTokens(r, b.name)
+	if err != nil {
+		return err
+	}
+	b.tokens.Store(t)
+	return nil
 }
 
 func (b *serverBackend) open(ctx context.Context, tok string, now time.Time) (driver.Opened, error) {
-	h, fallback, reason := b.tokens.verify(tok, now)
+	h, fallback, reason := b.tokens.Load().verify(tok, now)
 	if reason != "" {
 		return driver.Opened{Refused: reason}, nil
 	}
@@ -86,14 +100,14 @@ func (b *serverBackend) open(ctx context.Context, tok string, now time.Time) (dr
 	return driver.Opened{Record: rec, ID: h, Fallback: fallback}, nil
 }
 
-func (b *serverBackend) reissue(tok string) string { return b.tokens.reissue(tok) }
+func (b *serverBackend) reissue(tok string) string { return b.tokens.Load().reissue(tok) }
 
 func (b *serverBackend) save(ctx context.Context, w *write) (saved, error) {
 	err := b.store.Commit(ctx, &w.c)
 	if err == nil {
 		out := saved{id: w.c.ID, meta: w.c.Meta, vals: w.vals}
 		if w.c.Create {
-			out.token = b.tokens.sign(&w.id)
+			out.token = b.tokens.Load().sign(&w.id)
 		}
 		return out, nil
 	}
@@ -197,6 +211,18 @@ func applyCommit(base map[string]any, c *driver.Commit) map[string]any {
 type cookieBackend struct {
 	st   driver.Stateless
 	name string
+	push bool // give the Stateless every keyring (Config.KeySource)
+}
+
+// setKeys gives r to a Stateless that encrypts with the keyring, when the
+// keyring comes from a KeySource. Config.Keys alone leaves the Stateless
+// with the keyring it was built with.
+func (b *cookieBackend) setKeys(r *Keyring) error {
+	ks, ok := b.st.(KeySetter)
+	if !b.push || !ok {
+		return nil
+	}
+	return ks.SetKeys(r)
 }
 
 func (b *cookieBackend) open(ctx context.Context, tok string, now time.Time) (driver.Opened, error) {

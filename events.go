@@ -24,6 +24,8 @@ const (
 	EventGuessing                             // a client passed the limit of refused tokens in the window; Reason names the counted address or IPv6 network
 	EventBindingMismatch                      // a session came back with another client family or network
 	EventLateChange                           // a change that needed a cookie came after the response began
+	EventKeysReloaded                         // a changed keyring from Config.KeySource was taken; Reason names its key ids
+	EventKeysRefused                          // a keyring from Config.KeySource was refused and the one in use stays; Err says why
 )
 
 var eventNames = [...]string{
@@ -39,6 +41,8 @@ var eventNames = [...]string{
 	EventGuessing:        "guessing",
 	EventBindingMismatch: "binding-mismatch",
 	EventLateChange:      "late-change",
+	EventKeysReloaded:    "keys-reloaded",
+	EventKeysRefused:     "keys-refused",
 }
 
 func (k EventKind) String() string {
@@ -67,7 +71,7 @@ func (e *Event) level() slog.Level {
 	switch e.Kind {
 	case EventInvalidToken, EventGuessing, EventBindingMismatch, EventFallbackKey:
 		return slog.LevelWarn
-	case EventStoreError, EventLateChange:
+	case EventStoreError, EventLateChange, EventKeysRefused:
 		return slog.LevelError
 	case EventCreated:
 		if e.UserID == "" {

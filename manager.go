@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchsec/latch/driver"
@@ -52,9 +53,23 @@ type Config struct {
 	// cookiestore): nothing on the server but, optionally, revocations.
 	Stateless driver.Stateless
 
-	// Keys signs session tokens. Default: LoadKeys(), from the LATCH_KEYS
-	// or LATCH_KEYS_FILE environment variable; New fails without keys.
+	// Keys signs session tokens, and stays for the Manager's life. Set
+	// Keys or KeySource, not both. Default: KeySource KeysFromEnv(), from
+	// the LATCH_KEYS or LATCH_KEYS_FILE environment variable; New fails
+	// without keys.
 	Keys *Keyring
+	// KeySource supplies a keyring that may change while the Manager runs:
+	// FileKeys, KeysFromEnv, or a KeySourceFunc around a secrets manager's
+	// client. New reads it and fails if its keyring is bad; the Manager
+	// reads it again every KeyReloadInterval and takes a changed keyring
+	// that passes every check, else keeps the one in use (see ReloadKeys).
+	// A Stateless that is a KeySetter (cookiestore.Store) gets every
+	// keyring taken. Call Close to stop the reloads. Default none.
+	KeySource KeySource
+	// KeyReloadInterval is how often the Manager reads KeySource again.
+	// Default 1 second (DefaultKeyReloadInterval); negative: never, call
+	// ReloadKeys instead. A StaticKeys source is never read again.
+	KeyReloadInterval time.Duration
 
 	// CookieName is the session cookie's name. Default "__Host-session"
 	// ("session" with InsecureCookie). A name starting with "__Host-"
@@ -150,6 +165,8 @@ type Config struct {
 type Manager struct {
 	cfg     Config
 	backend backend // where sessions live: chosen once, in New
+	keyring atomic.Pointer[Keyring]
+	keys    *keyWatch // the KeySource, nil without one
 	guard   *guard
 	log     *slog.Logger
 	now     func() time.Time
@@ -165,18 +182,33 @@ func New(cfg Config) (*Manager, error) {
 	case cfg.Store != nil && cfg.Stateless != nil:
 		return nil, errors.New("latch: set Config.Store or Config.Stateless, not both")
 	}
-	if cfg.Keys == nil {
-		k, err := LoadKeys()
-		if err != nil {
-			return nil, err
-		}
-		cfg.Keys = k
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	var watch *keyWatch
+	switch {
+	case cfg.Keys != nil && cfg.KeySource != nil:
+		return nil, errors.New("latch: set Config.Keys or Config.KeySource, not both")
+	case cfg.Keys == nil:
+		if cfg.KeySource == nil {
+			src, err := KeysFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			cfg.KeySource = src
+		}
+		r, h, err := startKeys(context.Background(), cfg.KeySource, cfg.Now())
+		if err != nil {
+			return nil, err
+		}
+		cfg.Keys = r
+		watch = &keyWatch{src: cfg.KeySource, inUse: h}
+	}
+	if cfg.KeyReloadInterval == 0 {
+		cfg.KeyReloadInterval = DefaultKeyReloadInterval
 	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = DefaultCookieName
@@ -255,21 +287,25 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.ErrorHandler == nil {
 		cfg.ErrorHandler = defaultErrorHandler
 	}
-	t, err := newTokens(cfg.Keys, cfg.CookieName)
-	if err != nil {
+	m := &Manager{cfg: cfg, log: cfg.Logger, now: cfg.Now, keys: watch}
+	if cfg.Stateless != nil {
+		m.backend = &cookieBackend{st: cfg.Stateless, name: cfg.CookieName, push: watch != nil}
+	} else {
+		m.backend = &serverBackend{store: cfg.Store, name: cfg.CookieName}
+	}
+	if err := m.backend.setKeys(cfg.Keys); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, now: cfg.Now}
-	if cfg.Stateless != nil {
-		m.backend = &cookieBackend{st: cfg.Stateless, name: cfg.CookieName}
-	} else {
-		m.backend = &serverBackend{store: cfg.Store, tokens: t}
-	}
+	m.keyring.Store(cfg.Keys)
 	if cfg.MaxSessionsPerUser > 0 && !m.backend.limits() {
 		return nil, errors.New("latch: MaxSessionsPerUser needs a server-side store: a cookie store cannot count a user's sessions")
 	}
 	if cfg.GuessLimit > 0 {
 		m.guard = newGuard(cfg.GuessLimit, cfg.GuessWindow, cfg.GuessIPv6Prefix)
+	}
+	if watch != nil && !isStatic(cfg.KeySource) && cfg.KeyReloadInterval > 0 {
+		watch.stop, watch.done = make(chan struct{}), make(chan struct{})
+		go m.watch(cfg.KeyReloadInterval)
 	}
 	return m, nil
 }
@@ -303,8 +339,14 @@ func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 // CookieName returns the name of the session cookie.
 func (m *Manager) CookieName() string { return m.cfg.CookieName }
 
-// Config returns the configuration in force, with defaults filled in.
-func (m *Manager) Config() Config { return m.cfg }
+// Config returns the configuration in force, with defaults filled in and
+// Keys the keyring in use (with a KeySource too, the one last taken from
+// it).
+func (m *Manager) Config() Config {
+	c := m.cfg
+	c.Keys = m.Keyring()
+	return c
+}
 
 // Sessions lists the live sessions of a user, oldest first. current, when
 // not nil, marks the session of the request in hand. It is ListSessions on

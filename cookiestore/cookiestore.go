@@ -100,8 +100,7 @@ type Options struct {
 // with AES-256-GCM. It implements driver.Stateless; give it to latch.New as
 // Config.Stateless. It is safe for concurrent use.
 type Store struct {
-	primary *aeadKey
-	byID    map[string]*aeadKey
+	keys    atomic.Pointer[keySet] // swapped whole by SetKeys
 	revs    Revocations
 	deflate bool
 	now     func() time.Time
@@ -114,6 +113,12 @@ type Store struct {
 	floor    atomic.Int64
 }
 
+// keySet is a keyring prepared for cookie encryption.
+type keySet struct {
+	primary *aeadKey
+	byID    map[string]*aeadKey
+}
+
 // aeadKey is one keyring key prepared for cookie encryption.
 type aeadKey struct {
 	id      string
@@ -122,12 +127,16 @@ type aeadKey struct {
 	aead    cipher.AEAD
 }
 
-var _ driver.Stateless = (*Store)(nil)
+var (
+	_ driver.Stateless = (*Store)(nil)
+	_ latch.KeySetter  = (*Store)(nil)
+)
 
 // New returns a Store that seals under the primary key of keys and opens
 // values sealed under any of its keys. Each key's AES-256 key is derived
 // with keys.DeriveKey(id, "cookie-aead", 32), so the cookie key differs
-// from the key that signs server-side tokens.
+// from the key that signs server-side tokens. A Manager with a
+// Config.KeySource replaces the keyring on every reload (SetKeys).
 func New(keys *latch.Keyring, opts Options) (*Store, error) {
 	if keys == nil {
 		return nil, errors.New("cookiestore: New needs a keyring (latch.LoadKeys)")
@@ -136,7 +145,6 @@ func New(keys *latch.Keyring, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		byID:    make(map[string]*aeadKey),
 		revs:    opts.Revocations,
 		deflate: opts.Compress,
 		now:     opts.Now,
@@ -144,29 +152,46 @@ func New(keys *latch.Keyring, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if err := s.SetKeys(keys); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetKeys makes keys the keyring from now on: the Store seals under its
+// primary key and opens values sealed under any of its keys. A value
+// sealed under a key that keys lacks is refused from then on
+// (driver.ReasonUnknownKey). On an error the keyring in use stays. A
+// Manager with a Config.KeySource calls it on every reload.
+func (s *Store) SetKeys(keys *latch.Keyring) error {
+	if keys == nil {
+		return errors.New("cookiestore: SetKeys needs a keyring")
+	}
+	set := &keySet{byID: make(map[string]*aeadKey)}
 	for i, k := range keys.Keys() {
 		sub, err := keys.DeriveKey(k.ID, derivePurpose, KeySize)
 		if err != nil {
-			return nil, fmt.Errorf("cookiestore: derive key %q: %w", k.ID, err)
+			return fmt.Errorf("cookiestore: derive key %q: %w", k.ID, err)
 		}
 		block, err := aes.NewCipher(sub)
 		if err != nil {
-			return nil, fmt.Errorf("cookiestore: key %q: %w", k.ID, err)
+			return fmt.Errorf("cookiestore: key %q: %w", k.ID, err)
 		}
 		aead, err := cipher.NewGCM(block)
 		if err != nil {
-			return nil, fmt.Errorf("cookiestore: key %q: %w", k.ID, err)
+			return fmt.Errorf("cookiestore: key %q: %w", k.ID, err)
 		}
 		ak := &aeadKey{id: k.ID, retire: latch.Key{ID: k.ID, Retire: k.Retire}, primary: i == 0, aead: aead}
-		s.byID[k.ID] = ak
+		set.byID[k.ID] = ak
 		if i == 0 {
-			s.primary = ak
+			set.primary = ak
 		}
 	}
-	if s.primary == nil {
-		return nil, errors.New("cookiestore: keyring has no keys")
+	if set.primary == nil {
+		return errors.New("cookiestore: keyring has no keys")
 	}
-	return s, nil
+	s.keys.Store(set)
+	return nil
 }
 
 // appendAAD appends the additional data of a cookie: a format label, the
@@ -191,7 +216,7 @@ func (s *Store) Seal(ctx context.Context, name string, id driver.Hash, rec *driv
 	if rec == nil {
 		return "", errors.New("cookiestore: Seal needs a record")
 	}
-	k := s.primary
+	k := s.keys.Load().primary
 	if k.retire.Retired(now) {
 		return "", fmt.Errorf("cookiestore: primary key %q retired on %s: add a new primary key (latch rotate)", k.id, k.retire.Retire.Format(time.DateOnly))
 	}
@@ -324,7 +349,7 @@ func (s *Store) parse(value string, now time.Time) (*aeadKey, []byte, driver.Rea
 			return nil, nil, driver.ReasonMalformed
 		}
 	}
-	k := s.byID[kid]
+	k := s.keys.Load().byID[kid]
 	if k == nil {
 		return nil, nil, driver.ReasonUnknownKey
 	}

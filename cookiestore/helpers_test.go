@@ -51,7 +51,8 @@ type harnessOptions struct {
 	cfg      latch.Config
 	opts     cookiestore.Options
 	keys     *latch.Keyring
-	noRevoke bool // no Options.Revocations
+	noRevoke bool            // no Options.Revocations
+	src      latch.KeySource // the Manager's KeySource, reloaded by the test; keys is the store's first keyring
 }
 
 func newHarness(t *testing.T, ho harnessOptions) *harness {
@@ -78,7 +79,11 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	}
 	cfg := ho.cfg
 	cfg.Stateless = hs.store
-	cfg.Keys = hs.keys
+	if ho.src != nil {
+		cfg.KeySource, cfg.KeyReloadInterval = ho.src, -1
+	} else {
+		cfg.Keys = hs.keys
+	}
 	cfg.Now = hs.clock.Now
 	cfg.OnEvent = hs.events.Add
 	cfg.Logger = slog.New(slog.NewTextHandler(hs.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,0 +1,189 @@
+package latch
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+)
+
+// KeySource supplies a keyring's text, in the LATCH_KEYS format, as it is
+// now: a file (FileKeys), the environment (KeysFromEnv), or anything else,
+// such as a secrets manager's API (KeySourceFunc). Give it to a Manager as
+// Config.KeySource: New reads it once and fails if the keyring is bad, and
+// the Manager reads it again every Config.KeyReloadInterval and on
+// Manager.ReloadKeys. Every text a source gives is parsed and checked as
+// ParseKeys does (weak keys, malformed or duplicate entries, no key that
+// can sign); a bad one is refused and the keyring in use stays.
+//
+// ReadKeys may be called from several goroutines, though a Manager calls it
+// from one at a time. It returns an error when the keys cannot be read;
+// the error must not contain a key.
+type KeySource interface {
+	ReadKeys(ctx context.Context) ([]byte, error)
+}
+
+// KeySourceFunc adapts a function to a KeySource, for an application that
+// fetches its keyring from a secrets manager's API.
+type KeySourceFunc func(ctx context.Context) ([]byte, error)
+
+// ReadKeys calls f(ctx).
+func (f KeySourceFunc) ReadKeys(ctx context.Context) ([]byte, error) { return f(ctx) }
+
+// KeySetter is implemented by a Stateless that encrypts with the keyring
+// (cookiestore.Store). A Manager with a KeySource gives it the keyring New
+// reads and every keyring a reload takes, so that cookies are sealed and
+// opened under the same keys as the Manager's.
+type KeySetter interface {
+	SetKeys(*Keyring) error
+}
+
+// StaticKeys returns a KeySource that always gives text: a keyring that
+// never changes, such as the LATCH_KEYS variable. A Manager does not poll
+// it.
+func StaticKeys(text string) KeySource { return staticKeys(text) }
+
+type staticKeys string
+
+func (s staticKeys) ReadKeys(context.Context) ([]byte, error) { return []byte(s), nil }
+
+// KeysFromEnv returns the KeySource the environment names: LATCH_KEYS,
+// which is fixed for the life of the process, or else the file named by
+// LATCH_KEYS_FILE, read again on every reload (FileKeys). It returns
+// ErrNoKeys when neither is set. It is what a Manager uses when Config
+// sets neither Keys nor KeySource.
+func KeysFromEnv() (KeySource, error) { return KeysFromEnvFunc(os.Getenv) }
+
+// KeysFromEnvFunc is KeysFromEnv with the environment read through getenv.
+func KeysFromEnvFunc(getenv func(string) string) (KeySource, error) {
+	if v := getenv(EnvKeys); strings.TrimSpace(v) != "" {
+		return namedSource{StaticKeys(v), EnvKeys}, nil
+	}
+	if path := getenv(EnvKeysFile); path != "" {
+		return FileKeys(path), nil
+	}
+	return nil, ErrNoKeys
+}
+
+// isStatic reports whether src never changes, so that polling it is
+// pointless.
+func isStatic(src KeySource) bool {
+	if n, ok := src.(namedSource); ok {
+		src = n.KeySource
+	}
+	_, ok := src.(staticKeys)
+	return ok
+}
+
+// namedSource prefixes its source's errors with a name.
+type namedSource struct {
+	KeySource
+	name string
+}
+
+// LoadKeysFrom reads src once and parses what it gives, as a Manager
+// does: for the keyring a cookiestore.Store starts with, which the Manager
+// then keeps up to date.
+func LoadKeysFrom(ctx context.Context, src KeySource) (*Keyring, error) {
+	text, err := src.ReadKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := ParseKeys(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sourceName(src), err)
+	}
+	return r, nil
+}
+
+// sourceName names a source in errors and events.
+func sourceName(src KeySource) string {
+	switch s := src.(type) {
+	case namedSource:
+		return s.name
+	case *fileKeys:
+		return s.path
+	}
+	return "key source"
+}
+
+// FileKeys returns a KeySource that reads the keyring file at path, as
+// LoadKeysFile does: the file must not be readable or writable by group or
+// others. Each read opens path anew, so an in-place rewrite, an atomic
+// rename over path, and a swap of a symbolic link on the way to it (the
+// "..data" link of a Kubernetes Secret volume) are all seen.
+//
+// A changed file is taken once two reads in a row find the same text, so
+// that a reader never takes a file caught half-written by an editor or a
+// shell redirect (which could drop a key that cookies still use). Until
+// then it gives the text it gave last; the first read gives what it finds.
+// With a Manager polling every second, a change is taken within two
+// seconds.
+func FileKeys(path string) KeySource { return &fileKeys{path: path} }
+
+type fileKeys struct {
+	path string
+
+	mu      sync.Mutex
+	given   []byte            // the text given last
+	seen    bool              // whether given holds anything yet
+	pending [sha256.Size]byte // hash of a changed text seen once
+}
+
+// ReadKeys reads the file, checks its mode on the file it opened, and
+// gives its text once stable.
+func (f *fileKeys) ReadKeys(ctx context.Context) ([]byte, error) {
+	text, err := readKeyFile(f.path)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.seen || string(text) == string(f.given) {
+		f.given, f.seen = text, true
+		f.pending = [sha256.Size]byte{}
+		return text, nil
+	}
+	if h := sha256.Sum256(text); h != f.pending {
+		f.pending = h // changed: wait for a second read to agree
+		return f.given, nil
+	}
+	f.given = text
+	f.pending = [sha256.Size]byte{}
+	return text, nil
+}
+
+// readKeyFile opens path, follows links to a regular file, checks its mode
+// on the open file (so that the mode and the text are the same file's
+// even during a rename) and reads it.
+func readKeyFile(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("latch: key file: %w", err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("latch: key file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("latch: key file %s is not a regular file", path)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("latch: key file %s has mode %v: it must not be accessible to group or others (chmod 600)", path, fi.Mode().Perm())
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("latch: key file: %w", err)
+	}
+	if len(b) > maxKeyFile {
+		return nil, fmt.Errorf("latch: key file %s is larger than %d bytes", path, maxKeyFile)
+	}
+	return b, nil
+}
+
+// maxKeyFile bounds a keyring file: thousands of entries.
+const maxKeyFile = 1 << 20
