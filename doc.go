@@ -42,7 +42,9 @@
 // Cookies: Secure, HttpOnly (always), SameSite=Lax, Path=/, no Domain and
 // the __Host- prefix by default (Config.CookieName, Config.SameSite).
 // Dropping Secure needs Config.InsecureCookie, which logs a warning at
-// every start. HTTPS redirects plain HTTP and sets HSTS.
+// every start. HTTPS redirects plain HTTP (to HTTPSConfig.HTTPSPort) and
+// sets HSTS; behind a TLS-terminating proxy, HTTPSConfig.ProxyHeader names
+// the one header that proxy sets, and only the element it wrote counts.
 //
 // Timeouts: Config.IdleTimeout (30 minutes) and Config.AbsoluteTimeout (12
 // hours from the last authentication), enforced on the server from the

@@ -117,6 +117,27 @@ func ExampleHTTPS() {
 	// Output: 308 https://example.com/account
 }
 
+// Behind a TLS-terminating proxy, HTTPS trusts the one header the proxy
+// sets, and only the element the proxy wrote (the last): a client's own
+// "https" in front of it does not count.
+func ExampleHTTPS_behindProxy() {
+	h := latch.HTTPS(latch.HTTPSConfig{ProxyHeader: latch.XForwardedProto})(http.NotFoundHandler())
+	for _, proto := range []string{"https", "https, http"} {
+		req := httptest.NewRequest("GET", "http://example.com/account", nil)
+		req.Header.Set("X-Forwarded-Proto", proto) // the proxy appended its value
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if loc := rec.Header().Get("Location"); loc != "" {
+			fmt.Printf("%q: redirected to %s\n", proto, loc)
+		} else {
+			fmt.Printf("%q: served as HTTPS (%d)\n", proto, rec.Code)
+		}
+	}
+	// Output:
+	// "https": served as HTTPS (404)
+	// "https, http": redirected to https://example.com/account
+}
+
 // An admin tool (such as "latch sessions") holds the store but no keyring,
 // so it has no Manager: ListSessions and RevokeSession work on the store
 // alone, with the rules Manager.Sessions and Manager.Revoke apply.

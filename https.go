@@ -1,19 +1,51 @@
 package latch
 
 import (
-	"net"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // DefaultHSTSMaxAge is one year, the minimum ASVS 3.4.1 asks for.
 const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 
+// ProxyHeader names the header that a TLS-terminating proxy in front of
+// the server sets to tell it which scheme the client used.
+type ProxyHeader uint8
+
+const (
+	// NoProxyHeader trusts no header: only a TLS connection to this
+	// server is HTTPS. The default.
+	NoProxyHeader ProxyHeader = iota
+	// XForwardedProto trusts X-Forwarded-Proto, and only its last value:
+	// the one the proxy nearest the server wrote. A value the client sent
+	// comes before it, when the proxy appends instead of replacing.
+	XForwardedProto
+	// Forwarded trusts the proto parameter of the last element of the
+	// RFC 7239 Forwarded header, the element the nearest proxy wrote.
+	Forwarded
+)
+
+func (p ProxyHeader) String() string {
+	switch p {
+	case NoProxyHeader:
+		return "none"
+	case XForwardedProto:
+		return "X-Forwarded-Proto"
+	case Forwarded:
+		return "Forwarded"
+	}
+	return "ProxyHeader(" + strconv.Itoa(int(p)) + ")"
+}
+
 // HTTPSConfig configures the HTTPS middleware. Its zero value redirects
-// plain HTTP to HTTPS on the default port and sets HSTS for one year with
-// includeSubDomains.
+// plain HTTP to HTTPS on the default port (443), trusts no proxy header,
+// and sets HSTS for one year with includeSubDomains.
 type HTTPSConfig struct {
 	// HSTSMaxAge is the Strict-Transport-Security max-age. Default one
 	// year.
@@ -24,19 +56,42 @@ type HTTPSConfig struct {
 	// Preload adds the preload directive. Default false: only add it once
 	// the whole domain is ready for the browsers' preload lists.
 	Preload bool
-	// TrustForwardedProto takes X-Forwarded-Proto (and Forwarded's proto)
-	// as the scheme. Default false. Set it only when a proxy that
-	// overwrites these headers is the only way to reach the server.
-	TrustForwardedProto bool
-	// HTTPSPort is the port to redirect to. Default "" (the scheme's
-	// default port, 443).
+	// ProxyHeader is the header a TLS-terminating proxy in front of the
+	// server sets to give the client's scheme: XForwardedProto or
+	// Forwarded. Only that header is read, and only the element the proxy
+	// wrote (the last one), never an earlier one a client could have
+	// sent. Default NoProxyHeader: only a TLS connection counts as HTTPS.
+	// Set it only when that proxy is the only way to reach the server and
+	// it sets (or overwrites) the header on every request.
+	ProxyHeader ProxyHeader
+	// HTTPSPort is the port plain-HTTP requests are redirected to: "8443",
+	// or the address the HTTPS server listens on (":8443"), whose port is
+	// taken. Default "": the scheme's default port, 443. HTTPS panics when
+	// it is not a port number from 1 to 65535.
 	HTTPSPort string
+	// Logger receives the middleware's warnings, each logged once: a
+	// plain-HTTP request carrying a proxy header that claims HTTPS but is
+	// not trusted (behind a TLS-terminating proxy, that redirects
+	// forever), and a redirect that drops the request's non-default port
+	// because HTTPSPort is not set. Default slog.Default().
+	Logger *slog.Logger
 }
 
 // HTTPS returns middleware that redirects plain-HTTP requests to the same
 // host and path over HTTPS (308, so the method and body are kept) and adds
-// Strict-Transport-Security to every HTTPS response.
+// Strict-Transport-Security to every HTTPS response. It panics on an
+// invalid HTTPSPort or ProxyHeader, at construction, never per request.
 func HTTPS(cfg HTTPSConfig) func(http.Handler) http.Handler {
+	port, err := httpsPort(cfg.HTTPSPort)
+	if err != nil {
+		panic(err)
+	}
+	if cfg.ProxyHeader > Forwarded {
+		panic(fmt.Sprintf("latch: HTTPSConfig.ProxyHeader %d is unknown (use XForwardedProto or Forwarded)", cfg.ProxyHeader))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	if cfg.HSTSMaxAge <= 0 {
 		cfg.HSTSMaxAge = DefaultHSTSMaxAge
 	}
@@ -47,26 +102,25 @@ func HTTPS(cfg HTTPSConfig) func(http.Handler) http.Handler {
 	if cfg.Preload {
 		hsts += "; preload"
 	}
+	var warned httpsWarnings
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if isHTTPS(r, cfg.TrustForwardedProto) {
+			if r.TLS != nil || proxySaysHTTPS(r.Header, cfg.ProxyHeader) {
 				w.Header().Set("Strict-Transport-Security", hsts)
 				next.ServeHTTP(w, r)
 				return
 			}
-			host := r.Host
-			if h, _, err := net.SplitHostPort(host); err == nil {
-				host = h
-			}
-			if host == "" {
+			host, reqPort, ok := splitHost(r.Host)
+			if !ok {
 				http.Error(w, "HTTPS required", http.StatusBadRequest)
 				return
 			}
+			warned.check(r, cfg, reqPort)
 			if strings.Contains(host, ":") {
 				host = "[" + host + "]" // IPv6 literal
 			}
-			if cfg.HTTPSPort != "" && cfg.HTTPSPort != "443" {
-				host += ":" + cfg.HTTPSPort
+			if port != "" {
+				host += ":" + port
 			}
 			w.Header().Set("Connection", "close")
 			http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
@@ -74,25 +128,145 @@ func HTTPS(cfg HTTPSConfig) func(http.Handler) http.Handler {
 	}
 }
 
-func isHTTPS(r *http.Request, trustProxy bool) bool {
-	if r.TLS != nil {
-		return true
+// httpsPort checks HTTPSConfig.HTTPSPort and returns the port to put in
+// redirects: "" for 443.
+func httpsPort(s string) (string, error) {
+	if s == "" {
+		return "", nil
 	}
-	if !trustProxy {
-		return false
+	p := s
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		p = s[i+1:]
 	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
-		p, _, _ = strings.Cut(p, ",")
-		return strings.EqualFold(strings.TrimSpace(p), "https")
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 || p[0] == '+' || p[0] == '0' {
+		return "", fmt.Errorf("latch: HTTPSConfig.HTTPSPort %q is not a port from 1 to 65535 or an address such as \":8443\"", s)
 	}
-	for _, f := range r.Header.Values("Forwarded") {
-		first, _, _ := strings.Cut(f, ",")
-		for part := range strings.SplitSeq(first, ";") {
-			k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if strings.EqualFold(k, "proto") {
-				return strings.EqualFold(strings.Trim(v, `"`), "https")
+	if n == 443 {
+		return "", nil
+	}
+	return p, nil
+}
+
+// splitHost splits a request's Host into the host, without brackets for
+// an IPv6 literal, and the port ("" when there is none). ok is false for
+// an empty or malformed host.
+func splitHost(hostport string) (host, port string, ok bool) {
+	if rest, found := strings.CutPrefix(hostport, "["); found {
+		host, port, found = strings.Cut(rest, "]")
+		if !found || (port != "" && port[0] != ':') {
+			return "", "", false
+		}
+		port = strings.TrimPrefix(port, ":")
+		a, err := netip.ParseAddr(host)
+		return host, port, err == nil && a.Is6() && digits(port)
+	}
+	if strings.Count(hostport, ":") > 1 { // an IPv6 literal without brackets
+		a, err := netip.ParseAddr(hostport)
+		return hostport, "", err == nil && a.Is6()
+	}
+	host, port, _ = strings.Cut(hostport, ":")
+	return host, port, host != "" && digits(port)
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// proxySaysHTTPS reports whether the trusted proxy header's last element
+// says https.
+func proxySaysHTTPS(h http.Header, which ProxyHeader) bool {
+	switch which {
+	case XForwardedProto:
+		return strings.EqualFold(lastElement(h["X-Forwarded-Proto"]), "https")
+	case Forwarded:
+		return strings.EqualFold(forwardedProto(lastElement(h["Forwarded"])), "https")
+	}
+	return false
+}
+
+// lastElement returns the last comma-separated element of a header's
+// lines, trimmed: the one the proxy nearest the server wrote, whether it
+// appended a line or a value.
+func lastElement(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	last := lines[len(lines)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.TrimSpace(last)
+}
+
+// forwardedProto returns the proto parameter of one Forwarded element.
+func forwardedProto(elem string) string {
+	for part := range strings.SplitSeq(elem, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if strings.EqualFold(k, "proto") {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+// claimsHTTPS reports whether any element of a proxy header says https.
+func claimsHTTPS(h http.Header, which ProxyHeader) bool {
+	for _, line := range h[which.String()] {
+		for elem := range strings.SplitSeq(line, ",") {
+			v := strings.TrimSpace(elem)
+			if which == Forwarded {
+				v = forwardedProto(v)
+			}
+			if strings.EqualFold(v, "https") {
+				return true
 			}
 		}
 	}
 	return false
+}
+
+// httpsWarnings logs each misconfiguration the redirect can reveal once.
+type httpsWarnings struct {
+	loop, port atomic.Bool
+}
+
+// check runs before a redirect of r, which arrived over plain HTTP on
+// reqPort.
+func (w *httpsWarnings) check(r *http.Request, cfg HTTPSConfig, reqPort string) {
+	if cause := loopCause(r.Header, cfg.ProxyHeader); cause != "" && w.loop.CompareAndSwap(false, true) {
+		cfg.Logger.Warn("latch: HTTPS: " + cause)
+	}
+	if cfg.HTTPSPort == "" && reqPort != "" && reqPort != "80" && w.port.CompareAndSwap(false, true) {
+		cfg.Logger.Warn("latch: HTTPS: a plain-HTTP request on port " + reqPort + " is redirected to HTTPS on port 443: set HTTPSConfig.HTTPSPort to the port your HTTPS server listens on")
+	}
+}
+
+// loopCause explains, with the fix, why a plain-HTTP request that carries
+// a proxy header claiming HTTPS is still redirected: behind a
+// TLS-terminating proxy, that redirect comes back forever. It returns ""
+// when no proxy header claims HTTPS.
+func loopCause(h http.Header, trusted ProxyHeader) string {
+	for _, p := range [...]ProxyHeader{XForwardedProto, Forwarded} {
+		switch {
+		case !claimsHTTPS(h, p):
+		case p != trusted:
+			return fmt.Sprintf("a plain-HTTP request carries %s saying https, which is not trusted (HTTPSConfig.ProxyHeader is %v), so it is redirected to HTTPS; behind a TLS-terminating proxy that sets %s, every request is redirected forever: set HTTPSConfig.ProxyHeader to latch.%s if that proxy is the only way to reach the server", p, trusted, p, proxyConst(p))
+		default:
+			return fmt.Sprintf("a plain-HTTP request carries %s with https in an element before the last one, which is all latch trusts (the element the nearest proxy wrote), so it is redirected to HTTPS; if proxies are chained, the one nearest the server must write the scheme the client used", p)
+		}
+	}
+	return ""
+}
+
+func proxyConst(p ProxyHeader) string {
+	if p == Forwarded {
+		return "Forwarded"
+	}
+	return "XForwardedProto"
 }

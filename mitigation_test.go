@@ -123,9 +123,9 @@ func TestHTTPS(t *testing.T) {
 		{"https gets HSTS", latch.HTTPSConfig{}, "https://example.com/", true, nil, 200, "", "max-age=31536000; includeSubDomains"},
 		{"preload opt-in", latch.HTTPSConfig{Preload: true}, "https://example.com/", true, nil, 200, "", "max-age=31536000; includeSubDomains; preload"},
 		{"forwarded proto ignored by default", latch.HTTPSConfig{}, "http://example.com/", false, map[string]string{"X-Forwarded-Proto": "https"}, 308, "https://example.com/", ""},
-		{"forwarded proto trusted", latch.HTTPSConfig{TrustForwardedProto: true}, "http://example.com/", false, map[string]string{"X-Forwarded-Proto": "https"}, 200, "", "max-age=31536000; includeSubDomains"},
-		{"Forwarded header trusted", latch.HTTPSConfig{TrustForwardedProto: true}, "http://example.com/", false, map[string]string{"Forwarded": `for=1.2.3.4;proto=https`}, 200, "", "max-age=31536000; includeSubDomains"},
-		{"forwarded http", latch.HTTPSConfig{TrustForwardedProto: true}, "http://example.com/", false, map[string]string{"X-Forwarded-Proto": "http"}, 308, "https://example.com/", ""},
+		{"forwarded proto trusted", latch.HTTPSConfig{ProxyHeader: latch.XForwardedProto}, "http://example.com/", false, map[string]string{"X-Forwarded-Proto": "https"}, 200, "", "max-age=31536000; includeSubDomains"},
+		{"Forwarded header trusted", latch.HTTPSConfig{ProxyHeader: latch.Forwarded}, "http://example.com/", false, map[string]string{"Forwarded": `for=1.2.3.4;proto=https`}, 200, "", "max-age=31536000; includeSubDomains"},
+		{"forwarded http", latch.HTTPSConfig{ProxyHeader: latch.XForwardedProto}, "http://example.com/", false, map[string]string{"X-Forwarded-Proto": "http"}, 308, "https://example.com/", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
