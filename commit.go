@@ -148,6 +148,7 @@ func (s *Session) commitHeader(h http.Header) error {
 	switch {
 	case s.sendCookie && s.stored && s.token != "":
 		h.Add("Set-Cookie", s.m.cookie(s.token, &s.meta))
+		s.m.warnPlainHTTP(s)
 	case s.expireCookie:
 		h.Add("Set-Cookie", s.m.cookie("", nil))
 	default:

@@ -26,6 +26,7 @@ const (
 	EventLateChange                           // a change that needed a cookie came after the response began
 	EventKeysReloaded                         // a changed keyring from Config.KeySource was taken; Reason names its key ids
 	EventKeysRefused                          // a keyring from Config.KeySource was refused and the one in use stays; Err says why
+	EventPlainHTTP                            // a Secure session cookie was set on a plain-HTTP request to a host other than loopback, which browsers drop; Reason names cause and fix (emitted once per Manager)
 )
 
 var eventNames = [...]string{
@@ -43,6 +44,7 @@ var eventNames = [...]string{
 	EventLateChange:      "late-change",
 	EventKeysReloaded:    "keys-reloaded",
 	EventKeysRefused:     "keys-refused",
+	EventPlainHTTP:       "plain-http",
 }
 
 func (k EventKind) String() string {
@@ -69,7 +71,7 @@ type Event struct {
 // one), so it goes to Debug; a session created with a user is Info.
 func (e *Event) level() slog.Level {
 	switch e.Kind {
-	case EventInvalidToken, EventGuessing, EventBindingMismatch, EventFallbackKey:
+	case EventInvalidToken, EventGuessing, EventBindingMismatch, EventFallbackKey, EventPlainHTTP:
 		return slog.LevelWarn
 	case EventStoreError, EventLateChange, EventKeysRefused:
 		return slog.LevelError

@@ -270,3 +270,44 @@ func proxyConst(p ProxyHeader) string {
 	}
 	return "XForwardedProto"
 }
+
+// warnPlainHTTP emits EventPlainHTTP, once per Manager, when s's request
+// sets a Secure session cookie but came over plain HTTP to a host other
+// than loopback: browsers keep Secure cookies only from HTTPS and from
+// loopback, so this cookie is dropped, every request starts a new session,
+// and signing in seems not to work. A request that a proxy marks as HTTPS
+// (X-Forwarded-Proto or Forwarded saying https) is taken at its word here:
+// this is only a warning.
+func (m *Manager) warnPlainHTTP(s *Session) {
+	r := s.rw.r
+	if m.cfg.InsecureCookie || r == nil || r.TLS != nil || m.plainHTTP.Load() {
+		return
+	}
+	host, _, _ := splitHost(r.Host)
+	if isLoopback(host) || claimsHTTPS(r.Header, XForwardedProto) || claimsHTTPS(r.Header, Forwarded) {
+		return
+	}
+	if !m.plainHTTP.CompareAndSwap(false, true) {
+		return
+	}
+	if len(host) > 64 {
+		host = host[:64] + "..."
+	}
+	m.emit(s.ctx, Event{Kind: EventPlainHTTP, Client: s.clientAddr(), Reason: fmt.Sprintf(
+		"the session cookie is Secure, but this request came over plain HTTP to %q, which is not loopback: "+
+			"browsers drop the cookie, so every request starts a new session and signing in does not stick. "+
+			"Serve HTTPS (latch.HTTPS redirects plain HTTP); behind a TLS-terminating proxy, have it send "+
+			"X-Forwarded-Proto or Forwarded; for development use localhost, or Config.InsecureCookie", host)})
+}
+
+// isLoopback reports whether browsers treat host as loopback, where they
+// keep Secure cookies over plain HTTP: localhost, its subdomains, and
+// loopback addresses.
+func isLoopback(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}

@@ -170,6 +170,8 @@ type Manager struct {
 	guard   *guard
 	log     *slog.Logger
 	now     func() time.Time
+
+	plainHTTP atomic.Bool // EventPlainHTTP was emitted
 }
 
 // New validates cfg, fills in the defaults and returns a Manager. It

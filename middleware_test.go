@@ -96,3 +96,67 @@ func TestHandlerStatusWithSessionChanges(t *testing.T) {
 		t.Fatalf("late change: %q; want kept", got)
 	}
 }
+
+// TestPlainHTTPWarning: a Secure session cookie set on a plain-HTTP
+// request to a host other than loopback is dropped by the browser, so
+// every request starts a new session and signing in does not stick. latch
+// says so once, as an event and a warning that name cause and fix.
+func TestPlainHTTPWarning(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    latch.Config
+		url    string
+		tls    bool
+		header map[string]string
+		path   string
+		want   int
+	}{
+		{"plain HTTP to a public name", latch.Config{}, "http://app.example.com/", false, nil, "/set?k=a&v=1", 1},
+		{"plain HTTP to a public address", latch.Config{}, "http://192.0.2.1:8080/", false, nil, "/login?u=alice", 1},
+		{"plain HTTP to a public IPv6 address", latch.Config{}, "http://[2001:db8::1]/", false, nil, "/set?k=a&v=1", 1},
+		{"HTTPS", latch.Config{}, "https://app.example.com/", true, nil, "/set?k=a&v=1", 0},
+		{"localhost", latch.Config{}, "http://localhost:8080/", false, nil, "/set?k=a&v=1", 0},
+		{"a subdomain of localhost", latch.Config{}, "http://app.localhost:8080/", false, nil, "/set?k=a&v=1", 0},
+		{"127.0.0.1", latch.Config{}, "http://127.0.0.1:8080/", false, nil, "/set?k=a&v=1", 0},
+		{"another loopback address", latch.Config{}, "http://127.1.2.3/", false, nil, "/set?k=a&v=1", 0},
+		{"[::1]", latch.Config{}, "http://[::1]:8080/", false, nil, "/set?k=a&v=1", 0},
+		{"behind a TLS proxy", latch.Config{}, "http://app.example.com/", false, map[string]string{"X-Forwarded-Proto": "https"}, "/set?k=a&v=1", 0},
+		{"behind a Forwarded TLS proxy", latch.Config{}, "http://app.example.com/", false, map[string]string{"Forwarded": "for=192.0.2.9;proto=https"}, "/set?k=a&v=1", 0},
+		{"InsecureCookie", latch.Config{InsecureCookie: true}, "http://app.example.com/", false, nil, "/set?k=a&v=1", 0},
+		{"no cookie set", latch.Config{}, "http://app.example.com/", false, nil, "/get?k=a", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, tt.cfg)
+			for range 3 {
+				req := httptest.NewRequest("POST", strings.TrimSuffix(tt.url, "/")+tt.path, nil)
+				if !tt.tls {
+					req.TLS = nil
+				}
+				for k, v := range tt.header {
+					req.Header.Set(k, v)
+				}
+				hs.doReq(req, "")
+			}
+			if got := hs.events.Count(latch.EventPlainHTTP, ""); got != tt.want {
+				t.Fatalf("%d plain-http events; want %d", got, tt.want)
+			}
+			logged := strings.Count(hs.logs.String(), "event=plain-http")
+			if logged != tt.want {
+				t.Fatalf("logged %d times; want %d", logged, tt.want)
+			}
+			if tt.want == 0 {
+				return
+			}
+			ev, _ := hs.events.Find(latch.EventPlainHTTP)
+			for _, w := range []string{"Secure", "plain HTTP", "not loopback", "browsers drop", "latch.HTTPS", "X-Forwarded-Proto", "InsecureCookie"} {
+				if !strings.Contains(ev.Reason, w) {
+					t.Errorf("reason %q does not say %q", ev.Reason, w)
+				}
+			}
+			if !strings.Contains(hs.logs.String(), "level=WARN msg=\"latch session\" event=plain-http") {
+				t.Errorf("not logged as a warning:\n%s", hs.logs.String())
+			}
+		})
+	}
+}
