@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -75,6 +76,9 @@ type Config struct {
 	// Now and Sleep are the clock; tests replace them.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+	// dial, when set, replaces the dialer: tests serve a host name from
+	// loopback with it.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Progress receives updates on long phases: task names a phase, done and
@@ -201,7 +205,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	a := &auditor{cfg: cfg, target: u, results: map[string]Result{}}
-	a.hc = newHTTPClient(cfg.TLS, cfg.Timeout)
+	a.hc = newHTTPClient(cfg.TLS, cfg.Timeout, cfg.dial)
 	rep := &Report{Target: cfg.Target, Started: cfg.Now()}
 	if err := a.run(ctx); err != nil {
 		return nil, err
@@ -265,7 +269,7 @@ func (a *auditor) skipNeedsLogin() {
 func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
 	// Checks that ran anyway keep their result: add keeps the first.
 	defer a.skipNeedsLogin()
-	name := guessSessionCookie(probe.names)
+	name := guessSessionCookie(probe.seenNames())
 	if name == "" {
 		why := "the target set no cookie on " + redactURL(a.target) + " and no login was configured"
 		for _, id := range []string{CheckCookieSecure, CheckCookieHTTPOnly, CheckCookieSameSite, CheckCookieHostPrefix,
@@ -289,7 +293,8 @@ func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
 		if _, err := c.do(ctx, "GET", a.target.String(), nil); err != nil {
 			return "", err
 		}
-		return sessionIDOf(sc, c.jar[name]), nil
+		v, _ := c.value(name)
+		return sessionIDOf(sc, v), nil
 	})
 }
 
@@ -400,9 +405,7 @@ func (a *auditor) loginOnce(ctx context.Context, c *client) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range c.names {
-		s.pre[n] = c.jar[n]
-	}
+	s.pre = c.cookieValues()
 	var post *exchange
 	if a.cfg.LoginJSON {
 		body, _ := json.Marshal(map[string]string{a.cfg.UserField: a.cfg.Username, a.cfg.PassField: a.cfg.Password})
@@ -430,8 +433,8 @@ func (a *auditor) loginOnce(ctx context.Context, c *client) (*session, error) {
 		return nil, err
 	}
 	if me.Status != 200 {
-		return nil, fmt.Errorf("%w: POST %s answered %d, then GET %s answered %d; check --username, --password-env, --user-field, --pass-field, --login-json and --me-path",
-			ErrLogin, a.cfg.LoginPath, post.Status, a.cfg.MePath, me.Status)
+		return nil, fmt.Errorf("%w: POST %s answered %d, then GET %s answered %d%s; check --username, --password-env, --user-field, --pass-field, --login-json and --me-path",
+			ErrLogin, a.cfg.LoginPath, post.Status, a.cfg.MePath, me.Status, c.refusedNote())
 	}
 	s.me = me
 	return s, nil
@@ -454,13 +457,13 @@ func (a *auditor) authenticated(ctx context.Context, cookies map[string]string) 
 // identify finds the session cookie by behaviour: the cookie whose absence
 // turns MePath from 200 into something else.
 func (a *auditor) identify(ctx context.Context, s *session) (name, how string, err error) {
-	names := append([]string(nil), s.c.names...)
+	names := s.c.cookieNames()
 	if len(names) == 0 {
 		hint := ""
 		if a.target.Scheme == "http" {
 			hint = " (an application whose session cookie is Secure may refuse to set it over plain HTTP, as express-session with cookie.secure does: audit its https:// URL)"
 		}
-		return "", "", fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit%s", ErrLogin, hint)
+		return "", "", fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit%s%s", ErrLogin, hint, s.c.refusedNote())
 	}
 	if len(names) > 32 {
 		names = names[:32]
@@ -468,9 +471,9 @@ func (a *auditor) identify(ctx context.Context, s *session) (name, how string, e
 	var needed []string
 	for _, n := range names {
 		rest := map[string]string{}
-		for _, m := range s.c.names {
+		for m, v := range s.c.cookieValues() {
 			if m != n {
-				rest[m] = s.c.jar[m]
+				rest[m] = v
 			}
 		}
 		ok, _, err := a.authenticated(ctx, rest)
@@ -506,7 +509,7 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	token := main.jar[name]
+	token, _ := main.value(name)
 	ck := main.lastSetCookie(name)
 	if ck == nil {
 		return fmt.Errorf("%w: no Set-Cookie header for %q was seen", ErrLogin, name)
@@ -537,7 +540,8 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 			if err != nil {
 				return "", err
 			}
-			return sessionIDOf(signed, s.c.jar[name]), nil
+			v, _ := s.c.value(name)
+			return sessionIDOf(signed, v), nil
 		})
 	}
 	// Both timeout sessions log in before either wait starts, then wait

@@ -359,7 +359,7 @@ func (a *auditor) madeUpToken(tok string) (fake, note string) {
 // session.use_strict_mode=0, for one, adopts any well-formed ID).
 func (a *auditor) checkFixation(ctx context.Context, s *session, name string) {
 	rec := "Issue a new session ID at login (and on any privilege change), delete the old one on the server, and never adopt an ID the server did not issue."
-	post := s.c.jar[name]
+	post, _ := s.c.value(name)
 	var fails, notes []string
 	unsure := false
 	if pre, ok := s.pre[name]; ok && pre != "" {
@@ -408,7 +408,7 @@ func (a *auditor) checkFixation(ctx context.Context, s *session, name string) {
 
 func (a *auditor) checkLogout(ctx context.Context, s *session, name string) {
 	rec := "On logout, delete the session on the server (not only the cookie), so a copied token stops working."
-	old := s.c.jar[name]
+	old, _ := s.c.value(name)
 	form := url.Values{}
 	if home, err := s.c.do(ctx, "GET", a.target.String(), nil); err == nil && home.Status == 200 {
 		form = hiddenInputs(home.Body)
@@ -430,9 +430,9 @@ func (a *auditor) checkLogout(ctx context.Context, s *session, name string) {
 		return
 	}
 	cleared := "left the cookie in place"
-	if _, still := s.c.jar[name]; !still {
+	if now, still := s.c.value(name); !still {
 		cleared = "deleted the cookie in the browser"
-	} else if s.c.jar[name] != old {
+	} else if now != old {
 		cleared = "replaced the cookie"
 	}
 	auth, st, err := a.authenticated(ctx, map[string]string{name: old})

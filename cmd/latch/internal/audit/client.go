@@ -29,38 +29,45 @@ type exchange struct {
 	Status   int
 	Header   http.Header
 	Location string
-	// SetCookies are the parsed Set-Cookie headers; BadCookies the ones
-	// that could not be parsed, with the reason.
+	// SetCookies are the parsed Set-Cookie headers, whether the jar kept
+	// them or not; BadCookies the ones that could not be parsed, with the
+	// reason; Refused the ones a browser would refuse (see jar), with the
+	// reason.
 	SetCookies []*Cookie
 	BadCookies []string
+	Refused    []string
 	Body       []byte
 	TLS        bool
 	// At is when the response arrived, by the auditor's clock.
 	At time.Time
 }
 
-// client is one browser: its own cookie jar, which the auditor controls.
-// The jar sends every cookie it holds to the target (the audit talks to
-// one application) and records the attributes of every Set-Cookie header,
-// which net/http's jar would hide.
+// client is one browser: its own cookie jar, which follows the browser's
+// cookie rules (see jar) and keeps the attributes of every Set-Cookie
+// header, which net/http's jar would hide.
 type client struct {
-	hc    *http.Client
-	names []string
-	jar   map[string]string
+	hc      *http.Client
+	cookies *jar
 	// History is every exchange in order.
 	History []*exchange
 	count   *atomic.Int64
 	origin  *url.URL
 	now     func() time.Time
+	// downgrade is told about an HTTPS response that redirects to plain
+	// HTTP on the target's host.
+	downgrade func(from *exchange, to *url.URL)
 }
 
 // newHTTPClient returns the transport every client shares: timeouts on
 // every phase, no automatic redirects, no proxy from the environment (an
-// audit goes where it is told).
-func newHTTPClient(tlsConfig *tls.Config, timeout time.Duration) *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+// audit goes where it is told). dial, when not nil, replaces the dialer
+// (tests use it to give loopback servers a host name).
+func newHTTPClient(tlsConfig *tls.Config, timeout time.Duration, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
 	tr := &http.Transport{
-		DialContext:           dialer.DialContext,
+		DialContext:           dial,
 		TLSClientConfig:       tlsConfig,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: timeout,
@@ -79,38 +86,100 @@ func newHTTPClient(tlsConfig *tls.Config, timeout time.Duration) *http.Client {
 }
 
 func (a *auditor) newClient() *client {
-	return &client{hc: a.hc, jar: map[string]string{}, count: &a.requests, origin: a.target, now: a.cfg.Now}
+	return &client{hc: a.hc, cookies: newJar(a.cfg.Now), count: &a.requests, origin: a.target, now: a.cfg.Now,
+		downgrade: a.noteDowngrade}
 }
 
-// set puts a cookie in the jar.
-func (c *client) set(name, value string) {
-	if _, ok := c.jar[name]; !ok {
-		c.names = append(c.names, name)
+// set plants a cookie in the jar, as the target would have set it (see
+// jar.plant).
+func (c *client) set(name, value string) { c.cookies.plant(c.origin, name, value) }
+
+// del removes every cookie called name from the jar.
+func (c *client) del(name string) { c.cookies.remove(name) }
+
+// value returns the value of the cookie called name that the client holds
+// for the target's host (the one stored last, when several paths or
+// domains hold one of that name).
+func (c *client) value(name string) (string, bool) {
+	if e := c.latest(name); e != nil {
+		return e.value, true
 	}
-	c.jar[name] = value
+	return "", false
 }
 
-// del removes a cookie from the jar.
-func (c *client) del(name string) {
-	if _, ok := c.jar[name]; !ok {
-		return
-	}
-	delete(c.jar, name)
-	for i, n := range c.names {
-		if n == name {
-			c.names = append(c.names[:i:i], c.names[i+1:]...)
-			break
+func (c *client) latest(name string) *jarCookie {
+	var best *jarCookie
+	for _, e := range c.cookies.held(canonicalHost(c.origin)) {
+		if e.name == name && (best == nil || e.stored > best.stored) {
+			best = e
 		}
 	}
+	return best
 }
 
-// cookieHeader renders the jar as a Cookie header.
-func (c *client) cookieHeader() string {
-	parts := make([]string, 0, len(c.names))
-	for _, n := range c.names {
-		parts = append(parts, n+"="+c.jar[n])
+// cookieNames returns the names of the cookies the client holds for the
+// target's host, each once, oldest first.
+func (c *client) cookieNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, e := range c.cookies.held(canonicalHost(c.origin)) {
+		if !seen[e.name] {
+			seen[e.name] = true
+			names = append(names, e.name)
+		}
 	}
-	return strings.Join(parts, "; ")
+	return names
+}
+
+// seenNames returns the names of the cookies the client holds for the
+// target's host, then those of cookies the target set that a browser
+// refused (so the checks can still judge their Set-Cookie headers), each
+// once.
+func (c *client) seenNames() []string {
+	names := c.cookieNames()
+	seen := map[string]bool{}
+	for _, n := range names {
+		seen[n] = true
+	}
+	for _, ex := range c.History {
+		for _, ck := range ex.SetCookies {
+			if !seen[ck.Name] {
+				seen[ck.Name] = true
+				names = append(names, ck.Name)
+			}
+		}
+	}
+	return names
+}
+
+// refusedNote names the cookies a browser refused in the client's
+// history, for an error that would otherwise not say why a login left no
+// session: "" when there were none.
+func (c *client) refusedNote() string {
+	var why []string
+	for _, ex := range c.History {
+		why = append(why, ex.Refused...)
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	const show = 4
+	more := ""
+	if len(why) > show {
+		more = fmt.Sprintf(" and %d more", len(why)-show)
+		why = why[:show]
+	}
+	return "; browsers refuse cookies the target set: " + strings.Join(why, ", ") + more
+}
+
+// cookieValues returns name -> value for the cookies the client holds
+// for the target's host (see value).
+func (c *client) cookieValues() map[string]string {
+	m := map[string]string{}
+	for _, n := range c.cookieNames() {
+		m[n], _ = c.value(n)
+	}
+	return m
 }
 
 // do sends one request to ref (resolved against the target), with form as
@@ -143,7 +212,7 @@ func (c *client) send(ctx context.Context, method, ref, contentType string, body
 		req.Header.Set("Origin", u.Scheme+"://"+u.Host)
 		req.Header.Set("Referer", u.String())
 	}
-	if h := c.cookieHeader(); h != "" {
+	if h := c.cookies.header(u); h != "" {
 		req.Header.Set("Cookie", h)
 	}
 	c.count.Add(1)
@@ -164,8 +233,7 @@ func (c *client) send(ctx context.Context, method, ref, contentType string, body
 	}
 	ex := &exchange{Method: method, URL: u, Status: resp.StatusCode, Header: resp.Header, Body: b,
 		Location: resp.Header.Get("Location"), TLS: resp.TLS != nil}
-	now := c.now()
-	ex.At = now
+	ex.At = c.now()
 	for _, h := range resp.Header.Values("Set-Cookie") {
 		ck, err := ParseSetCookie(h)
 		if err != nil {
@@ -173,10 +241,13 @@ func (c *client) send(ctx context.Context, method, ref, contentType string, body
 			continue
 		}
 		ex.SetCookies = append(ex.SetCookies, ck)
-		if ck.Deletes(now) {
-			c.del(ck.Name)
-		} else {
-			c.set(ck.Name, ck.Value)
+		if why := c.cookies.store(u, ck); why != "" {
+			ex.Refused = append(ex.Refused, fmt.Sprintf("cookie %q: %s", ck.Name, why))
+		}
+	}
+	if ex.TLS && isRedirect(ex.Status) && c.downgrade != nil {
+		if next, err := u.Parse(ex.Location); err == nil && next.Scheme == "http" && canonicalHost(next) == canonicalHost(c.origin) {
+			c.downgrade(ex, next)
 		}
 	}
 	c.History = append(c.History, ex)
@@ -192,7 +263,7 @@ func (c *client) follow(ctx context.Context, ex *exchange) (*exchange, error) {
 			return ex, nil
 		}
 		next, err := ex.URL.Parse(ex.Location)
-		if err != nil || next.Hostname() != c.origin.Hostname() {
+		if err != nil || canonicalHost(next) != canonicalHost(c.origin) {
 			return ex, nil
 		}
 		method := http.MethodGet
@@ -209,6 +280,33 @@ func (c *client) follow(ctx context.Context, ex *exchange) (*exchange, error) {
 	return ex, nil
 }
 
+// noteDowngrade records an HTTPS response that redirects to plain HTTP on
+// the target's host as a failure of https-redirect, whatever the
+// plain-HTTP entry point does: a browser following it sends the page's
+// request, and every cookie without Secure, in clear text, and a network
+// attacker can keep the user on HTTP from there (SSL stripping).
+func (a *auditor) noteDowngrade(from *exchange, to *url.URL) {
+	a.worsen(result(CheckHTTPSRedirect, Fail,
+		fmt.Sprintf("%s %s over HTTPS answered %d to %s, which is plain HTTP: a browser following it sends the request, and every cookie without Secure, in clear text, and an attacker on the network can keep the user on HTTP from there",
+			from.Method, redactURL(from.URL), from.Status, redactURL(to)),
+		"Keep every redirect on HTTPS: build redirect URLs with the https scheme (behind a proxy, trust its X-Forwarded-Proto), and set HSTS."))
+}
+
+// severity orders statuses for worsen: a failure outweighs a warning,
+// which outweighs a pass or a skip.
+var severity = map[Status]int{Skip: 0, Pass: 1, Warn: 2, Fail: 3}
+
+// worsen records r, replacing an earlier result for the same check unless
+// that one is at least as bad: for findings seen in passing, which must
+// not be lost because the check's own test passed first.
+func (a *auditor) worsen(r Result) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if old, ok := a.results[r.ID]; !ok || severity[r.Status] > severity[old.Status] {
+		a.results[r.ID] = r
+	}
+}
+
 func isRedirect(code int) bool {
 	switch code {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
@@ -218,9 +316,13 @@ func isRedirect(code int) bool {
 	return false
 }
 
-// lastSetCookie returns the last Set-Cookie for name in the client's
-// history, or nil.
+// lastSetCookie returns the Set-Cookie header that stored the cookie
+// value(name) returns, or else the last Set-Cookie for name in the
+// client's history, or nil.
 func (c *client) lastSetCookie(name string) *Cookie {
+	if e := c.latest(name); e != nil && e.set != nil {
+		return e.set
+	}
 	for i := len(c.History) - 1; i >= 0; i-- {
 		sc := c.History[i].SetCookies
 		for j := len(sc) - 1; j >= 0; j-- {

@@ -55,7 +55,7 @@ type CheckInfo struct {
 
 // Checks lists every check in report order.
 var Checks = []CheckInfo{
-	{CheckHTTPSRedirect, "Plain HTTP redirects to HTTPS", Medium, "A request over plain HTTP is redirected to HTTPS on the same host before any session cookie is sent."},
+	{CheckHTTPSRedirect, "Plain HTTP redirects to HTTPS", Medium, "A request over plain HTTP is redirected to HTTPS on the same host before any session cookie is sent, and no HTTPS response the audit sees (the login's redirects included) sends the browser back to plain HTTP."},
 	{CheckHSTS, "Strict-Transport-Security", Medium, "HTTPS responses carry HSTS with max-age of at least one year and includeSubDomains."},
 	{CheckCookieSecure, "Session cookie is Secure", High, "The session cookie has the Secure attribute, so it never travels over plain HTTP."},
 	{CheckCookieHTTPOnly, "Session cookie is HttpOnly", Medium, "The session cookie has the HttpOnly attribute, so page scripts (and XSS) cannot read it."},
