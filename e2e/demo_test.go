@@ -131,6 +131,8 @@ type demoOptions struct {
 	Args []string
 	// Keys is LATCH_KEYS; empty lets the demo make its own keyring file.
 	Keys string
+	// KeysFile, when not empty, is LATCH_KEYS_FILE.
+	KeysFile string
 	// TLS adds --tls, and the client trusts the demo's certificate.
 	TLS bool
 	// HTTPAddr, with TLS, adds --http-addr on a fresh port.
@@ -247,6 +249,9 @@ func tryStartDemo(t *testing.T, bin string, o demoOptions) (*demoProc, error) {
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Dir = d.Dir
 	d.cmd.Env = demoEnv(o.Keys)
+	if o.KeysFile != "" {
+		d.cmd.Env = append(d.cmd.Env, latch.EnvKeysFile+"="+o.KeysFile)
+	}
 	d.cmd.Stdout = d.out
 	d.cmd.Stderr = d.out
 	if err := d.cmd.Start(); err != nil {

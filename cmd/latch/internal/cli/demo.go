@@ -61,7 +61,7 @@ func runDemo(ctx context.Context, env *Env) int {
 	}
 	cookieCfg := latch.Config{
 		Store:              st,
-		Keys:               keys,
+		KeySource:          keys,
 		IdleTimeout:        *idle,
 		AbsoluteTimeout:    max(*absolute, *idle),
 		MaxSessionsPerUser: *maxSessions,
@@ -76,6 +76,7 @@ func runDemo(ctx context.Context, env *Env) int {
 	if err != nil {
 		return fail(env, "demo", 1, err)
 	}
+	defer m.Close()
 	app := demo.New(demo.Options{Manager: m, ReauthWindow: *reauth, Logger: log})
 	handler := app.Handler()
 
@@ -129,13 +130,19 @@ func runDemo(ctx context.Context, env *Env) int {
 	return 0
 }
 
-// demoKeys returns the keyring: from LATCH_KEYS or LATCH_KEYS_FILE when
-// set (a weak key is an error), otherwise from the demo's keyring file in
-// dir, made with a new random key on first start.
-func demoKeys(env *Env, dir string) (*latch.Keyring, string, error) {
-	if env.Getenv(latch.EnvKeys) != "" || env.Getenv(latch.EnvKeysFile) != "" {
-		k, err := latch.LoadKeysEnv(env.Getenv)
-		return k, "the environment", err
+// demoKeys returns where the keyring comes from: LATCH_KEYS or
+// LATCH_KEYS_FILE when set, otherwise the demo's keyring file in dir, made
+// with a new random key on first start. A file is read again every second,
+// as any application's would be (latch.FileKeys); a weak key makes latch.New
+// fail, and a bad change is refused while the demo runs on.
+func demoKeys(env *Env, dir string) (latch.KeySource, string, error) {
+	if path := env.Getenv(latch.EnvKeysFile); env.Getenv(latch.EnvKeys) == "" && path != "" {
+		src, err := latch.KeysFromEnvFunc(env.Getenv)
+		return src, path + " (" + latch.EnvKeysFile + ", reloaded when it changes)", err
+	}
+	if env.Getenv(latch.EnvKeys) != "" {
+		src, err := latch.KeysFromEnvFunc(env.Getenv)
+		return src, latch.EnvKeys, err
 	}
 	path := filepath.Join(dir, demoKeysFile)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -150,8 +157,7 @@ func demoKeys(env *Env, dir string) (*latch.Keyring, string, error) {
 		}
 		fmt.Fprintf(env.Stdout, "generated a new secret key into %s (mode 0600)\n", path)
 	}
-	k, err := latch.LoadKeysFile(path)
-	return k, path, err
+	return latch.FileKeys(path), path + " (reloaded when it changes)", nil
 }
 
 func keyIDForToday() string { return time.Now().UTC().Format("20060102") }

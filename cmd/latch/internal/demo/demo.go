@@ -145,6 +145,11 @@ type view struct {
 	Next     string
 	Now      time.Time
 	Window   time.Duration
+	// CookieKey is the id of the key that signed the cookie this request
+	// carried, and SigningKey the id of the key that signs cookies now:
+	// they differ while a rotation re-issues the cookie.
+	CookieKey  string
+	SigningKey string
 }
 
 func (a *App) render(w http.ResponseWriter, r *http.Request, code int, name string, v view) {
@@ -155,6 +160,8 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, code int, name stri
 	v.AuthTime = s.AuthTime()
 	v.Now = time.Now()
 	v.Window = a.window
+	v.CookieKey = a.cookieKey(r)
+	v.SigningKey = a.signingKey()
 	if v.Flash == "" {
 		if f, ok := s.Pop("flash").(string); ok {
 			v.Flash = f
@@ -259,8 +266,24 @@ func (a *App) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	idle, abs := s.Deadlines()
-	writeJSON(w, http.StatusOK, map[string]any{"user": s.UserID(), "idle_expires_at": idle, "absolute_expires_at": abs})
+	writeJSON(w, http.StatusOK, map[string]any{"user": s.UserID(), "idle_expires_at": idle, "absolute_expires_at": abs, "cookie_key": a.cookieKey(r)})
 }
+
+// cookieKey returns the id of the key that signed the request's session
+// cookie: the text before the first dot, in a signed token and a sealed
+// cookie alike. The key itself is never shown.
+func (a *App) cookieKey(r *http.Request) string {
+	c, err := r.Cookie(a.m.CookieName())
+	if err != nil {
+		return ""
+	}
+	id, _, _ := strings.Cut(c.Value, ".")
+	return id
+}
+
+// signingKey returns the id of the key that signs new cookies now, from
+// the keyring the Manager has in use (it follows every reload).
+func (a *App) signingKey() string { return a.m.Keyring().Primary().ID }
 
 func (a *App) touch(w http.ResponseWriter, r *http.Request) {
 	s := session(r)

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+)
+
+// TestRotationTwoDemos is issue 15's rotation across a fleet, with real
+// processes: two demo instances on one Redis, each reading its own copy of
+// the keyring file (LATCH_KEYS_FILE), as two machines with their own
+// mounted secret do, and clients whose requests alternate between them. A
+// new key is staged, then made the signing key, then the old key is
+// revoked, and each file changes at its own moment: no request is answered
+// as signed out and no token is refused until the revocation; every
+// session ends up re-issued under the new key; after the revocation a
+// cookie still signed with the old key is refused by each instance within
+// a few seconds of its file changing.
+func TestRotationTwoDemos(t *testing.T) {
+	t.Parallel()
+	store := requireEnv(t, "LATCH_TEST_REDIS_URL")
+	old := latch.Key{ID: "old", Secret: latch.GenerateKey()}.String()
+	next := latch.Key{ID: "new", Secret: latch.GenerateKey()}.String()
+	fileA := writeKeyring(t, t.TempDir(), old)
+	fileB := writeKeyring(t, t.TempDir(), old)
+	a := startDemo(t, demoOptions{KeysFile: fileA, Args: []string{"--store", store}})
+	b := startDemo(t, demoOptions{KeysFile: fileB, Args: []string{"--store", store}})
+	for _, d := range []*demoProc{a, b} {
+		for _, k := range keySecrets(old + "\n" + next) {
+			d.remember(k)
+		}
+	}
+	f := &demoFleet{t: t, demos: []*demoProc{a, b}}
+	for range 3 {
+		f.login("alice", "wonderland")
+		f.login("bob", "builder")
+	}
+	stale := f.cookies[0]
+
+	for _, phase := range []struct{ name, text string }{
+		{"stage", old + "\n" + next},    // new verifies, old signs
+		{"activate", next + "\n" + old}, // new signs, old verifies
+	} {
+		for i, file := range []string{fileA, fileB} {
+			writeKeyring(t, filepath.Dir(file), phase.text)
+			f.roundsUntil(phase.name+": reload", func() bool {
+				return f.reloads(f.demos[i]) == f.phaseCount(phase.name)
+			})
+			f.round()
+		}
+	}
+	f.roundsUntil("every session re-issued under the new key", func() bool {
+		for _, c := range f.cookies {
+			if !strings.HasPrefix(c, "new.") {
+				return false
+			}
+		}
+		return true
+	})
+	for i, d := range f.demos {
+		if n := strings.Count(d.Output(), "event=invalid-token"); n != 0 {
+			t.Errorf("instance %d refused %d tokens during the rotation, want 0", i, n)
+		}
+	}
+
+	// Revoke old: the stale cookie is refused by each instance once its
+	// file has changed.
+	for i, file := range []string{fileA, fileB} {
+		writeKeyring(t, filepath.Dir(file), next)
+		d := f.demos[i]
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if code, _ := d.me(t, stale); code == http.StatusUnauthorized {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d still accepts the revoked key's cookie 10 s after its file changed", i)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		f.round() // the current cookies live on
+	}
+}
+
+// writeKeyring writes text to dir/latch.keys as latch rotate does: a
+// temporary file with mode 0600, renamed over the old one.
+func writeKeyring(t *testing.T, dir, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, "latch.keys")
+	tmp := filepath.Join(dir, ".latch.keys.tmp")
+	if err := os.WriteFile(tmp, []byte(text+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// demoFleet is clients spreading their requests over demo instances.
+type demoFleet struct {
+	t       *testing.T
+	demos   []*demoProc
+	users   []string
+	cookies []string
+	turn    int
+}
+
+func (f *demoFleet) login(user, password string) {
+	d := f.demos[len(f.users)%len(f.demos)]
+	c, _ := d.login(f.t, user, password, "")
+	f.users = append(f.users, user)
+	f.cookies = append(f.cookies, c)
+}
+
+// round sends GET /me for every client, each to the instance after the
+// one it used last, and fails the test on any answer but the signed-in
+// user.
+func (f *demoFleet) round() {
+	f.t.Helper()
+	f.turn++
+	for i, c := range f.cookies {
+		d := f.demos[(i+f.turn)%len(f.demos)]
+		res := d.do(f.t, "GET", "/me", c, nil, "Accept", "application/json")
+		want := f.users[i]
+		if res.Status != http.StatusOK || jsonField(f.t, res.Body, "user") != want {
+			f.t.Fatalf("client %d on instance %d: GET /me = %d %.200s, want 200 as %s", i, (i+f.turn)%len(f.demos), res.Status, res.Body, want)
+		}
+		if nc := res.sessionCookie(); nc != nil && nc.Value != "" {
+			f.cookies[i] = nc.Value
+		}
+	}
+}
+
+// roundsUntil sends rounds until done holds, for at most 15 seconds.
+func (f *demoFleet) roundsUntil(what string, done func() bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%s: not within 15 s", what)
+		}
+		f.round()
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// reloads counts the keyrings an instance took while running.
+func (f *demoFleet) reloads(d *demoProc) int {
+	return strings.Count(d.Output(), "event=keys-reloaded")
+}
+
+// phaseCount is how many reloads an instance has taken by the end of the
+// named phase.
+func (f *demoFleet) phaseCount(phase string) int {
+	return map[string]int{"stage": 1, "activate": 2}[phase]
+}
