@@ -18,9 +18,9 @@ import (
 type backend interface {
 	// open returns the session that a cookie value names, or why none.
 	open(ctx context.Context, tok string, now time.Time) (driver.Opened, error)
-	// reissue returns tok issued again under the primary key, or "" when
-	// the session must be written again to get a new cookie.
-	reissue(tok string) string
+	// reissue returns tok issued again under the key that signs at now,
+	// or "" when the session must be written again to get a new cookie.
+	reissue(tok string, now time.Time) string
 	// save writes w and reports where the session now lives.
 	save(ctx context.Context, w *write) (saved, error)
 	// expired forgets a session found past its deadline.
@@ -100,14 +100,26 @@ func (b *serverBackend) open(ctx context.Context, tok string, now time.Time) (dr
 	return driver.Opened{Record: rec, ID: h, Fallback: fallback}, nil
 }
 
-func (b *serverBackend) reissue(tok string) string { return b.tokens.Load().reissue(tok) }
+func (b *serverBackend) reissue(tok string, now time.Time) string {
+	return b.tokens.Load().reissue(tok, now)
+}
 
 func (b *serverBackend) save(ctx context.Context, w *write) (saved, error) {
+	var signer *tokenKey
+	if w.c.Create {
+		// Before the store is written, so that a keyring with no key to
+		// sign with leaves no record behind that no cookie names.
+		k, err := b.tokens.Load().signer(w.now)
+		if err != nil {
+			return saved{}, err
+		}
+		signer = k
+	}
 	err := b.store.Commit(ctx, &w.c)
 	if err == nil {
 		out := saved{id: w.c.ID, meta: w.c.Meta, vals: w.vals}
 		if w.c.Create {
-			out.token = b.tokens.Load().sign(&w.id)
+			out.token = signer.sign(&w.id)
 		}
 		return out, nil
 	}
@@ -231,7 +243,7 @@ func (b *cookieBackend) open(ctx context.Context, tok string, now time.Time) (dr
 
 // reissue returns "": a sealed session gets its new cookie by being
 // sealed again.
-func (b *cookieBackend) reissue(string) string { return "" }
+func (b *cookieBackend) reissue(string, time.Time) string { return "" }
 
 // save seals the session into a new cookie. A renewal then revokes the
 // cookie it replaces, so that a copy taken before a demotion, or before a

@@ -106,7 +106,8 @@ func TestFollow(t *testing.T) {
 				w.c.ID, w.c.From, w.c.Create = h(7), h(1), true
 				w.c.Meta.AuthTime = w.now
 			}
-			b := &serverBackend{store: st}
+			b := &serverBackend{store: st, name: "c"}
+			b.setKeys(testKeyring(t, "k")) // a renewal signs before it commits
 			out, err := b.save(context.Background(), w)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {

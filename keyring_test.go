@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,34 +81,82 @@ func TestCheckKeyAcceptsStrongKeys(t *testing.T) {
 	}
 }
 
+// at is a fixed "now" for keyring tests, so that dates in them never age.
+var at = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+
 func TestParseKeys(t *testing.T) {
 	k1, k2 := GenerateKey(), GenerateKey()
-	future := time.Now().AddDate(1, 0, 0).Format(time.DateOnly)
-	past := time.Now().AddDate(0, 0, -2).Format(time.DateOnly)
+	e1, e2 := "k1:"+b64(k1), "k2:"+b64(k2)
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+	type want struct {
+		id               string
+		activate, retire time.Time
+	}
 	tests := []struct {
 		name    string
 		in      string
-		ids     []string
+		keys    []want // in the order given
+		signer  string // the signing key at "at"
 		wantErr string
 	}{
-		{"one key", "k1:" + b64(k1), []string{"k1"}, ""},
-		{"comma separated with retirement", "k2:" + b64(k2) + ", k1:" + b64(k1) + ":" + future, []string{"k2", "k1"}, ""},
-		{"lines and comments", "# keys\nk2:" + b64(k2) + "\n\nk1:" + b64(k1) + ":" + past + "\n", []string{"k2", "k1"}, ""},
-		{"empty", "", nil, "no keys"},
-		{"no id", b64(k1), nil, "want ID:KEY"},
-		{"bad id", "k 1:" + b64(k1), nil, "key id"},
-		{"padded base64", "k1:" + base64.URLEncoding.EncodeToString(k1), nil, "base64url"},
-		{"std alphabet", "k1:" + strings.NewReplacer("-", "+", "_", "/").Replace(b64(k1)) + "+/", nil, "base64url"},
-		{"duplicate id", "k1:" + b64(k1) + ",k1:" + b64(k2), nil, "twice"},
-		{"bad date", "k1:" + b64(k1) + ":2026-13-40", nil, "YYYY-MM-DD"},
-		{"retired primary", "k1:" + b64(k1) + ":" + past, nil, "retired"},
-		{"weak key", "k1:" + b64([]byte("changeme")), nil, "known-key"},
-		{"known key text", "k1:changeme", nil, "known-key"},
-		{"short key", "k1:" + b64(k1[:16]), nil, "too-short"},
+		// Entries of every earlier version keep their meaning.
+		{name: "one key", in: e1, keys: []want{{id: "k1"}}, signer: "k1"},
+		{name: "legacy: comma separated, first signs", in: e2 + ", " + e1 + ":2027-01-31",
+			keys: []want{{id: "k2"}, {id: "k1", retire: day(2027, 2, 1)}}, signer: "k2"},
+		{name: "legacy: lines and comments", in: "# keys\n" + e2 + "\n\n" + e1 + ":2026-12-01\n",
+			keys: []want{{id: "k2"}, {id: "k1", retire: day(2026, 12, 2)}}, signer: "k2"},
+		{name: "legacy: retirement date is the last day accepted", in: e1 + ":2026-12-04",
+			keys: []want{{id: "k1", retire: day(2026, 12, 5)}}, signer: "k1"},
+
+		// Attributes.
+		{name: "retire as a date, same as the legacy field", in: e1 + " retire=2026-12-04",
+			keys: []want{{id: "k1", retire: day(2026, 12, 5)}}, signer: "k1"},
+		{name: "retire to the second", in: e1 + " retire=2026-12-04T12:00:01Z",
+			keys: []want{{id: "k1", retire: at.Add(time.Second)}}, signer: "k1"},
+		{name: "offset is kept as the instant, in UTC", in: e1 + " retire=2026-12-04T14:00:01+02:00",
+			keys: []want{{id: "k1", retire: at.Add(time.Second)}}, signer: "k1"},
+		{name: "staged key verifies but does not sign yet", in: e2 + " activate=2026-12-04T13:00:00Z\n" + e1,
+			keys: []want{{id: "k2", activate: at.Add(time.Hour)}, {id: "k1"}}, signer: "k1"},
+		{name: "activated key signs wherever it is listed", in: e1 + "\n" + e2 + " activate=2026-12-04T11:00:00Z",
+			keys: []want{{id: "k1"}, {id: "k2", activate: at.Add(-time.Hour)}}, signer: "k2"},
+		{name: "activate as a date is the start of that day", in: e1 + "," + e2 + " activate=2026-12-04",
+			keys: []want{{id: "k1"}, {id: "k2", activate: day(2026, 12, 4)}}, signer: "k2"},
+		{name: "activation at this very second", in: e1 + "," + e2 + " activate=2026-12-04T12:00:00Z",
+			keys: []want{{id: "k1"}, {id: "k2", activate: at}}, signer: "k2"},
+		{name: "both attributes, any order, tabs", in: e1 + "\tretire=2027-01-01T00:00:00Z \t activate=2026-12-01T00:00:00Z",
+			keys: []want{{id: "k1", activate: day(2026, 12, 1), retire: day(2027, 1, 1)}}, signer: "k1"},
+		{name: "legacy date with activate", in: e1 + ":2026-12-31 activate=2026-12-01",
+			keys: []want{{id: "k1", activate: day(2026, 12, 1), retire: day(2027, 1, 1)}}, signer: "k1"},
+		{name: "retired key is skipped for signing", in: e1 + " retire=2026-12-04T12:00:00Z," + e2,
+			keys: []want{{id: "k1", retire: at}, {id: "k2"}}, signer: "k2"},
+
+		// Refusals.
+		{name: "empty", in: "", wantErr: "no keys"},
+		{name: "no id", in: b64(k1), wantErr: "want ID:KEY"},
+		{name: "space in the id", in: "k 1:" + b64(k1), wantErr: "want ID:KEY"},
+		{name: "bad id", in: "k!1:" + b64(k1), wantErr: "key id"},
+		{name: "padded base64", in: "k1:" + base64.URLEncoding.EncodeToString(k1), wantErr: "base64url"},
+		{name: "std alphabet", in: "k1:" + strings.NewReplacer("-", "+", "_", "/").Replace(b64(k1)) + "+/", wantErr: "base64url"},
+		{name: "duplicate id", in: e1 + ",k1:" + b64(k2), wantErr: "twice"},
+		{name: "bad date", in: e1 + ":2026-13-40", wantErr: "YYYY-MM-DD"},
+		{name: "RFC 3339 in the legacy field", in: e1 + ":2026-12-31T00:00:00Z", wantErr: "want ID:KEY"},
+		{name: "unknown attribute", in: e1 + " expire=2027-01-01", wantErr: "attribute 1: want activate=TIME or retire=TIME"},
+		{name: "secret pasted as an attribute", in: e1 + " " + b64(k2), wantErr: "attribute 1"},
+		{name: "attribute twice", in: e1 + " retire=2027-01-01 retire=2027-02-01", wantErr: "retire given twice"},
+		{name: "legacy date and retire=", in: e1 + ":2027-01-01 retire=2027-02-01", wantErr: "retire given twice"},
+		{name: "empty value", in: e1 + " retire=", wantErr: "retire: want YYYY-MM-DD or an RFC 3339 time"},
+		{name: "fraction of a second", in: e1 + " retire=2027-01-01T00:00:00.5Z", wantErr: "to the second"},
+		{name: "no zone", in: e1 + " retire=2027-01-01T00:00:00", wantErr: "RFC 3339"},
+		{name: "activation after retirement", in: e1 + " activate=2027-02-01 retire=2027-01-01", wantErr: "is not before retirement"},
+		{name: "retired single key", in: e1 + ":2026-12-03", wantErr: "every key is retired"},
+		{name: "only a staged key", in: e1 + " activate=2026-12-05T00:00:00Z", wantErr: `key "k1" activates only at 2026-12-05T00:00:00Z`},
+		{name: "weak key", in: "k1:" + b64([]byte("changeme")), wantErr: "known-key"},
+		{name: "known key text", in: "k1:changeme", wantErr: "known-key"},
+		{name: "short key", in: "k1:" + b64(k1[:16]), wantErr: "too-short"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := ParseKeys(tt.in)
+			r, err := ParseKeysAt(at, tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ParseKeys error = %v; want one containing %q", err, tt.wantErr)
@@ -118,43 +171,171 @@ func TestParseKeys(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseKeys: %v", err)
 			}
-			var ids []string
+			var got []want
 			for _, k := range r.Keys() {
-				ids = append(ids, k.ID)
+				got = append(got, want{k.ID, k.Activate, k.Retire})
 			}
-			if strings.Join(ids, ",") != strings.Join(tt.ids, ",") {
-				t.Errorf("ids = %v; want %v", ids, tt.ids)
+			if len(got) != len(tt.keys) {
+				t.Fatalf("keys = %v; want %v", got, tt.keys)
 			}
-			if strings.Contains(r.String(), b64(k1)) {
+			for i := range got {
+				if got[i].id != tt.keys[i].id || !got[i].activate.Equal(tt.keys[i].activate) || !got[i].retire.Equal(tt.keys[i].retire) {
+					t.Errorf("key %d = %+v; want %+v", i, got[i], tt.keys[i])
+				}
+			}
+			if s, err := r.SigningKey(at); err != nil || s.ID != tt.signer {
+				t.Errorf("SigningKey = %q, %v; want %q", s.ID, err, tt.signer)
+			}
+			if strings.Contains(r.String(), b64(k1)) || strings.Contains(r.String(), b64(k2)) {
 				t.Errorf("Keyring.String leaks a key: %s", r)
 			}
 		})
 	}
 }
 
-func TestKeyStringRoundTrip(t *testing.T) {
-	k := Key{ID: "2026-11", Secret: GenerateKey(), Retire: time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)}
-	r, err := ParseKeys("new:" + b64(GenerateKey()) + "," + k.String())
-	if err != nil {
-		t.Fatal(err)
+// The signing key is the newest valid key: latest activation, ties to the
+// key listed first; never a retired key, never one not yet activated.
+func TestSigningKey(t *testing.T) {
+	h := time.Hour
+	key := func(id string, activate, retire time.Duration) Key {
+		k := Key{ID: id, Secret: GenerateKey()}
+		if activate != 0 {
+			k.Activate = at.Add(activate)
+		}
+		if retire != 0 {
+			k.Retire = at.Add(retire)
+		}
+		return k
 	}
-	got, ok := r.Lookup("2026-11")
-	if !ok || !bytes.Equal(got.Secret, k.Secret) || !got.Retire.Equal(k.Retire) {
-		t.Fatalf("round trip lost the key: %v %v", ok, got.Retire)
+	tests := []struct {
+		name string
+		keys []Key
+		when time.Duration // after at
+		want string        // "" for ErrNoSigningKey
+	}{
+		{"first of plain keys", []Key{key("a", 0, 0), key("b", 0, 0)}, 0, "a"},
+		{"staged key waits", []Key{key("a", 0, 0), key("b", h, 0)}, 0, "a"},
+		{"staged key signs from its activation", []Key{key("a", 0, 0), key("b", h, 0)}, h, "b"},
+		{"newest activation wins over position", []Key{key("a", -2*h, 0), key("b", -h, 0)}, 0, "b"},
+		{"tie goes to the first listed", []Key{key("a", -h, 0), key("b", -h, 0)}, 0, "a"},
+		{"a retired newest key hands back", []Key{key("a", 0, 0), key("b", -h, h)}, h, "a"},
+		{"retired at its retirement instant", []Key{key("a", 0, h), key("b", 0, 0)}, h, "b"},
+		{"still signs a second before", []Key{key("a", 0, h), key("b", 0, 0)}, h - time.Second, "a"},
+		{"every key retired", []Key{key("a", 0, h)}, 2 * h, ""},
+		{"gap before the next activation", []Key{key("a", 0, h), key("b", 3*h, 0)}, 2 * h, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := NewKeyringAt(at, tt.keys...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := r.SigningKey(at.Add(tt.when))
+			if tt.want == "" {
+				if !errors.Is(err, ErrNoSigningKey) {
+					t.Fatalf("SigningKey = %q, %v; want ErrNoSigningKey", k.ID, err)
+				}
+				return
+			}
+			if err != nil || k.ID != tt.want {
+				t.Fatalf("SigningKey = %q, %v; want %q", k.ID, err, tt.want)
+			}
+		})
 	}
 }
 
-func TestKeyRetired(t *testing.T) {
-	k := Key{Retire: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
-	for _, tt := range []struct {
-		at   time.Time
-		want bool
+// CheckSigning refuses a keyring whose signing key retires before a session
+// it signs could end.
+func TestCheckSigning(t *testing.T) {
+	d := 24 * time.Hour
+	longest := 30 * d
+	key := func(id string, activate, retire time.Duration) Key {
+		k := Key{ID: id, Secret: GenerateKey()}
+		if activate != 0 {
+			k.Activate = at.Add(activate)
+		}
+		if retire != 0 {
+			k.Retire = at.Add(retire)
+		}
+		return k
+	}
+	tests := []struct {
+		name    string
+		keys    []Key
+		wantErr string
 	}{
-		{time.Date(2026, 3, 1, 23, 59, 0, 0, time.UTC), false},
-		{time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), true},
+		{"no retirement", []Key{key("a", 0, 0)}, ""},
+		{"retires after the longest session", []Key{key("a", 0, 30*d)}, ""},
+		{"retires a second too soon", []Key{key("a", 0, 30*d-time.Second)}, `signing key "a" retires at 2027-01-03T11:59:59Z, before a session signed now could end`},
+		{"successor staged, old key outlives its last session", []Key{key("a", 0, 31*d), key("b", d, 0)}, ""},
+		{"successor staged, old key retires too soon after handover", []Key{key("a", 0, 30*d), key("b", d, 0)}, `it signs until 2026-12-05T12:00:00Z`},
+		{"the next signer is a plain fallback once a retires", []Key{key("a", 0, 10*d), key("b", 0, 0)}, "before a session signed now could end"},
+		{"successor activates only after the old key retires", []Key{key("a", 0, d), key("b", 2*d, 0)}, "before a session signed now could end"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := NewKeyringAt(at, tt.keys...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.CheckSigning(at, longest)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckSigning: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("CheckSigning = %v; want %q", err, tt.wantErr)
+			}
+		})
+	}
+	t.Run("no signing key now", func(t *testing.T) {
+		r, _ := NewKeyringAt(at, key("a", 0, d))
+		if err := r.CheckSigning(at.Add(2*d), longest); !errors.Is(err, ErrNoSigningKey) {
+			t.Fatalf("CheckSigning = %v; want ErrNoSigningKey", err)
+		}
+	})
+}
+
+func TestSecretEntryRoundTrip(t *testing.T) {
+	keys := []Key{
+		{ID: "plain", Secret: GenerateKey()},
+		{ID: "2026-11", Secret: GenerateKey(), Retire: time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)},
+		{ID: "staged", Secret: GenerateKey(), Activate: at.Add(time.Hour), Retire: time.Date(2030, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))},
+	}
+	var lines []string
+	for _, k := range keys {
+		lines = append(lines, k.SecretEntry())
+	}
+	r, err := ParseKeysAt(at, strings.Join(lines, "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		got, ok := r.Lookup(k.ID)
+		if !ok || !bytes.Equal(got.Secret, k.Secret) || !got.Retire.Equal(k.Retire) || !got.Activate.Equal(k.Activate) {
+			t.Fatalf("round trip of %v lost something: %v", k, got)
+		}
+	}
+}
+
+func TestKeyTimes(t *testing.T) {
+	k := Key{Activate: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Retire: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}
+	for _, tt := range []struct {
+		at                 time.Time
+		activated, retired bool
+	}{
+		{time.Date(2026, 2, 28, 23, 59, 59, 0, time.UTC), false, false},
+		{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), true, false},
+		{time.Date(2026, 3, 1, 23, 59, 59, 0, time.UTC), true, false},
+		{time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), true, true},
 	} {
-		if got := k.Retired(tt.at); got != tt.want {
-			t.Errorf("Retired(%v) = %v; want %v", tt.at, got, tt.want)
+		if got := k.Activated(tt.at); got != tt.activated {
+			t.Errorf("Activated(%v) = %v; want %v", tt.at, got, tt.activated)
+		}
+		if got := k.Retired(tt.at); got != tt.retired {
+			t.Errorf("Retired(%v) = %v; want %v", tt.at, got, tt.retired)
 		}
 	}
 }
@@ -189,4 +370,96 @@ func TestLoadKeysEnv(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Printing a Key or Keyring, by any route, shows ids and times and never a
+// secret.
+func TestKeyPrintingShowsNoSecret(t *testing.T) {
+	k := Key{ID: "k-print", Secret: GenerateKey(), Activate: at, Retire: at.AddDate(1, 0, 0)}
+	r, err := NewKeyringAt(at, k, Key{ID: "k-other", Secret: GenerateKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every way the secret's bytes could show.
+	var renderings []string
+	for _, sk := range r.Keys() {
+		s := sk.Secret
+		dec := fmt.Sprint(s[:6]) // "[12 34 ...": the start of %v/%d of the bytes
+		renderings = append(renderings, string(s), b64(s), base64.StdEncoding.EncodeToString(s)[:20],
+			hex.EncodeToString(s)[:20], strings.ToUpper(hex.EncodeToString(s)[:20]),
+			dec[1:len(dec)-1], fmt.Sprintf("%o", s[:6])[1:12], fmt.Sprintf("%b", s[:3])[1:20])
+	}
+	values := map[string]any{
+		"Key":                        k,
+		"*Key":                       &k,
+		"Keyring":                    *r,
+		"*Keyring":                   r,
+		"struct with a Key field":    struct{ Signing Key }{k},
+		"struct with a *Keyring":     struct{ Keys *Keyring }{r},
+		"struct with a Keyring":      struct{ Keys Keyring }{*r},
+		"slice of keys":              r.Keys(),
+		"map of keys":                map[string]Key{"k": k},
+		"struct with unexported ptr": struct{ keys *Keyring }{r},
+	}
+	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%o", "%b", "%20v", "%-8s", "%.3s"}
+	check := func(t *testing.T, what, out string) {
+		t.Helper()
+		for _, s := range renderings {
+			if strings.Contains(out, s) {
+				t.Fatalf("%s shows a secret: %q", what, out)
+			}
+		}
+	}
+	for name, v := range values {
+		t.Run(name, func(t *testing.T) {
+			for _, verb := range verbs {
+				out := fmt.Sprintf(verb, v)
+				check(t, verb, out)
+				if verb == "%v" && name != "struct with unexported ptr" && !strings.Contains(out, "k-") {
+					t.Errorf("%s shows no key id: %q", verb, out)
+				}
+			}
+			check(t, "Sprint", fmt.Sprint(v))
+			check(t, "Sprintln", fmt.Sprintln(v))
+			b, err := json.Marshal(v)
+			if err != nil && name != "struct with unexported ptr" {
+				t.Fatalf("json.Marshal: %v", err)
+			}
+			check(t, "json.Marshal", string(b))
+			for _, h := range []func(io.Writer) slog.Handler{
+				func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+				func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
+			} {
+				var buf bytes.Buffer
+				slog.New(h(&buf)).Info("keys", "v", v)
+				check(t, "slog", buf.String())
+			}
+		})
+	}
+	t.Run("methods", func(t *testing.T) {
+		for what, out := range map[string]string{
+			"Key.String": k.String(), "Key.GoString": k.GoString(),
+			"Keyring.String": r.String(), "Keyring.GoString": r.GoString(),
+		} {
+			check(t, what, out)
+		}
+		if got, want := k.String(), "latch.Key[k-print activate=2026-12-04T12:00:00Z retire=2027-12-04T12:00:00Z]"; got != want {
+			t.Errorf("Key.String = %q; want %q", got, want)
+		}
+		if got, want := r.String(), "latch.Keyring[k-print activate=2026-12-04T12:00:00Z retire=2027-12-04T12:00:00Z, k-other]"; got != want {
+			t.Errorf("Keyring.String = %q; want %q", got, want)
+		}
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "key", k)
+		if !strings.Contains(buf.String(), `"key":{"id":"k-print","activate":"2026-12-04T12:00:00Z","retire":"2027-12-04T12:00:00Z"}`) {
+			t.Errorf("slog JSON: %s", buf.String())
+		}
+		b, _ := json.Marshal(r)
+		if string(b) != `[{"id":"k-print","activate":"2026-12-04T12:00:00Z","retire":"2027-12-04T12:00:00Z"},{"id":"k-other"}]` {
+			t.Errorf("json.Marshal(keyring) = %s", b)
+		}
+		if !strings.HasPrefix(k.SecretEntry(), "k-print:"+b64(k.Secret)+" ") {
+			t.Errorf("SecretEntry does not start with ID:KEY")
+		}
+	})
 }

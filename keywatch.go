@@ -90,7 +90,7 @@ func (m *Manager) ReloadKeys(ctx context.Context) error {
 	}
 	m.keyring.Store(r)
 	w.inUse, w.refused = h, ""
-	m.emit(ctx, Event{Kind: EventKeysReloaded, Reason: describeKeys(r)})
+	m.emit(ctx, Event{Kind: EventKeysReloaded, Reason: describeKeys(r, m.now())})
 	return nil
 }
 
@@ -104,13 +104,15 @@ func (m *Manager) refuseKeys(ctx context.Context, err error) error {
 	return err
 }
 
-// describeKeys names a keyring's keys for an event: ids only.
-func describeKeys(r *Keyring) string {
+// describeKeys names a keyring's keys for an event: ids only, and the one
+// that signs at now.
+func describeKeys(r *Keyring, now time.Time) string {
 	ids := make([]string, len(r.keys))
 	for i, k := range r.keys {
 		ids[i] = k.ID
 	}
-	return "keys " + strings.Join(ids, ", ") + "; signing with " + r.Primary().ID
+	s, _ := r.SigningKey(now)
+	return "keys " + strings.Join(ids, ", ") + "; signing with " + s.ID
 }
 
 // Keyring returns the keyring in use: Config.Keys, or the last keyring

@@ -22,7 +22,7 @@ import (
 
 // keyEntry returns a keyring entry for a fresh key with the given id.
 func keyEntry(id string) string {
-	return latch.Key{ID: id, Secret: latch.GenerateKey()}.String()
+	return latch.Key{ID: id, Secret: latch.GenerateKey()}.SecretEntry()
 }
 
 // keyFiles are the ways a keyring file changes under a running program.
@@ -266,9 +266,9 @@ func TestReloadFileMechanics(t *testing.T) {
 // position or key id and never by the key, and a fixed file is then taken.
 func TestReloadRefused(t *testing.T) {
 	good := keyEntry("k1")
-	weak := latch.Key{ID: "k2", Secret: bytes.Repeat([]byte("ab"), 16)}.String()
+	weak := latch.Key{ID: "k2", Secret: bytes.Repeat([]byte("ab"), 16)}.SecretEntry()
 	short := "k2:" + strings.Repeat("A", 22)
-	retired := latch.Key{ID: "k2", Secret: latch.GenerateKey(), Retire: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}.String()
+	retired := latch.Key{ID: "k2", Secret: latch.GenerateKey(), Retire: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}.SecretEntry()
 	tests := []struct {
 		name   string
 		text   string
@@ -281,7 +281,7 @@ func TestReloadRefused(t *testing.T) {
 		{"weak key", good + "\n" + weak + "\n", 0o600, "few-distinct-bytes", weak[3:]},
 		{"short key", good + "\n" + short + "\n", 0o600, "too-short", short[3:]},
 		{"loose mode", good + "\n" + keyEntry("k2") + "\n", 0o644, "mode -rw-r--r--", ""},
-		{"no key that can sign", retired + "\n" + good + "\n", 0o600, "retired", retired[3:40]},
+		{"no key that can sign", retired + "\n", 0o600, "every key is retired", retired[3:40]},
 		{"no keys at all", "# emptied\n", 0o600, "no keys", ""},
 		{"duplicate id", good + "\n" + good + "\n", 0o600, "twice", good[3:]},
 	}

@@ -289,6 +289,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.ErrorHandler == nil {
 		cfg.ErrorHandler = defaultErrorHandler
 	}
+	if err := cfg.Keys.CheckSigning(cfg.Now(), max(cfg.AbsoluteTimeout, cfg.RememberAbsoluteTimeout)); err != nil {
+		return nil, err
+	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, now: cfg.Now, keys: watch}
 	if cfg.Stateless != nil {
 		m.backend = &cookieBackend{st: cfg.Stateless, name: cfg.CookieName, push: watch != nil}

@@ -99,7 +99,7 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 		// issued under the primary key goes out only while the session
 		// lives: a renewal by another request meanwhile would make it dead.
 		s.metaSet = true
-		if s.token = m.backend.reissue(tok); s.token != "" {
+		if s.token = m.backend.reissue(tok, now); s.token != "" {
 			s.sendCookie = true
 		} else {
 			s.token = tok // a sealed cookie gets its new seal at commit

@@ -30,7 +30,7 @@ func TestWeakKeyStopsManager(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(latch.EnvKeys, latch.Key{ID: "k", Secret: []byte(tt.secret)}.String())
+			t.Setenv(latch.EnvKeys, latch.Key{ID: "k", Secret: []byte(tt.secret)}.SecretEntry())
 			_, err := latch.New(latch.Config{Store: store})
 			if !errors.Is(err, latch.ErrWeakKey) {
 				t.Fatalf("New with %s: %v; want ErrWeakKey", tt.name, err)

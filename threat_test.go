@@ -376,7 +376,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if strings.Contains(hs.logs.String(), id[:20]) {
 		t.Fatal("a token appears in the logs")
 	}
-	key := hs.keys.Primary().String()
+	key := hs.keys.Primary().SecretEntry()
 	if strings.Contains(hs.logs.String(), key[3:20]) {
 		t.Fatal("the key appears in the logs")
 	}

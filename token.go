@@ -55,11 +55,10 @@ const (
 
 // tokenKey is one keyring key prepared for token MACs.
 type tokenKey struct {
-	id      string
-	key     Key // for its retirement date; Secret is not kept here
-	primary bool
-	prefix  []byte    // cookie name, 0, key id, 0: bound into every MAC
-	pool    sync.Pool // of *macState
+	id     string
+	key    Key       // for its times; Secret is not kept here
+	prefix []byte    // cookie name, 0, key id, 0: bound into every MAC
+	pool   sync.Pool // of *macState
 }
 
 // macState is a keyed HMAC with scratch space, pooled so that computing a
@@ -85,32 +84,40 @@ func (k *tokenKey) mac(dst []byte, id *[IDSize]byte) []byte {
 	return dst
 }
 
-// tokens signs and verifies session tokens under a keyring.
+// tokens signs and verifies session tokens under a keyring. Which key
+// signs depends on the time (Keyring.SigningKey), so every call takes now.
 type tokens struct {
-	primary *tokenKey
-	byID    map[string]*tokenKey
+	ring *Keyring
+	keys []*tokenKey // in the keyring's order
+	byID map[string]*tokenKey
 }
 
 func newTokens(r *Keyring, cookieName string) (*tokens, error) {
-	t := &tokens{byID: make(map[string]*tokenKey)}
-	for i, k := range r.keys {
+	t := &tokens{ring: r, byID: make(map[string]*tokenKey)}
+	for _, k := range r.keys {
 		sub, err := r.DeriveKey(k.ID, "session-token-mac", sha256.Size)
 		if err != nil {
 			return nil, err
 		}
 		tk := &tokenKey{
-			id:      k.ID,
-			key:     Key{ID: k.ID, Retire: k.Retire},
-			primary: i == 0,
-			prefix:  []byte(cookieName + "\x00" + k.ID + "\x00"),
+			id:     k.ID,
+			key:    Key{ID: k.ID, Activate: k.Activate, Retire: k.Retire},
+			prefix: []byte(cookieName + "\x00" + k.ID + "\x00"),
 		}
 		tk.pool.New = func() any { return &macState{h: hmac.New(sha256.New, sub)} }
 		t.byID[k.ID] = tk
-		if i == 0 {
-			t.primary = tk
-		}
+		t.keys = append(t.keys, tk)
 	}
 	return t, nil
+}
+
+// signer returns the key that signs at now, or an error matching
+// ErrNoSigningKey: never a retired key.
+func (t *tokens) signer(now time.Time) (*tokenKey, error) {
+	if i := signer(t.ring.keys, now); i >= 0 {
+		return t.keys[i], nil
+	}
+	return nil, t.ring.noSigner(now)
 }
 
 // newID returns a fresh random session ID.
@@ -119,13 +126,13 @@ func newID() (id [IDSize]byte) {
 	return id
 }
 
-// sign returns the token for id under the primary key.
-func (t *tokens) sign(id *[IDSize]byte) string {
+// sign returns the token for id under k.
+func (k *tokenKey) sign(id *[IDSize]byte) string {
 	var raw [IDSize + MACSize]byte
 	copy(raw[:], id[:])
-	t.primary.mac(raw[:IDSize], id)
-	buf := make([]byte, 0, len(t.primary.id)+1+tokenB64Len)
-	buf = append(buf, t.primary.id...)
+	k.mac(raw[:IDSize], id)
+	buf := make([]byte, 0, len(k.id)+1+tokenB64Len)
+	buf = append(buf, k.id...)
 	buf = append(buf, '.')
 	buf = base64.RawURLEncoding.AppendEncode(buf, raw[:])
 	return string(buf)
@@ -133,7 +140,8 @@ func (t *tokens) sign(id *[IDSize]byte) string {
 
 // verify checks a token: shape and length first, then the key, then the
 // MAC in constant time. It returns the session ID's hash and whether the
-// token was signed by a fallback key. No store is consulted.
+// token was signed by a fallback key: any key but the one that signs at
+// now. No store is consulted.
 func (t *tokens) verify(tok string, now time.Time) (h driver.Hash, fallback bool, reason Reason) {
 	if len(tok) > MaxTokenLen || len(tok) < 2+tokenB64Len {
 		return h, false, ReasonMalformed
@@ -166,14 +174,19 @@ func (t *tokens) verify(tok string, now time.Time) (h driver.Hash, fallback bool
 	if !hmac.Equal(want[:], raw[IDSize:]) {
 		return h, false, ReasonBadMAC
 	}
-	return sha256.Sum256(raw[:IDSize]), !k.primary, ""
+	s, _ := t.signer(now)
+	return sha256.Sum256(raw[:IDSize]), k != s, ""
 }
 
-// reissue returns tok's ID signed under the primary key. tok must have
-// passed verify.
-func (t *tokens) reissue(tok string) string {
+// reissue returns tok's ID signed under the key that signs at now, or ""
+// when no key does. tok must have passed verify.
+func (t *tokens) reissue(tok string, now time.Time) string {
+	s, err := t.signer(now)
+	if err != nil {
+		return ""
+	}
 	var raw [IDSize + MACSize]byte
 	base64.RawURLEncoding.Decode(raw[:], []byte(tok[len(tok)-tokenB64Len:]))
 	id := [IDSize]byte(raw[:IDSize])
-	return t.sign(&id)
+	return s.sign(&id)
 }

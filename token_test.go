@@ -25,7 +25,7 @@ func TestTokenVerify(t *testing.T) {
 	tk, _ := newTokens(r, "__Host-session")
 	now := time.Now()
 	id := newID()
-	tok := tk.sign(&id)
+	tok := signNow(t, tk, &id)
 	if !strings.HasPrefix(tok, "a.") || len(tok) != 2+tokenB64Len {
 		t.Fatalf("token %q has the wrong shape", tok)
 	}
@@ -35,7 +35,7 @@ func TestTokenVerify(t *testing.T) {
 	}
 
 	other, _ := newTokens(r, "other")
-	fromFallback, _ := newTokens(mustKeyring(t, r.keys[1], r.keys[0]), "__Host-session")
+	fromFallback, _ := newTokens(mustKeyring(t, *r.keys[1], *r.keys[0]), "__Host-session")
 	flip := func(i int) string { // another base64url character at i
 		b := []byte(tok)
 		if b[i] == 'A' {
@@ -62,7 +62,7 @@ func TestTokenVerify(t *testing.T) {
 		{"unknown key", "zz" + tok[1:], ReasonUnknownKey},
 		{"flipped ID bit", flip(5), ReasonBadMAC},
 		{"flipped MAC bit", flip(len(tok) - 3), ReasonBadMAC},
-		{"token of another cookie name", other.sign(&id), ReasonBadMAC},
+		{"token of another cookie name", signNow(t, other, &id), ReasonBadMAC},
 		{"key id swapped", "b" + tok[1:], ReasonBadMAC},
 	}
 	for _, tt := range tests {
@@ -73,12 +73,12 @@ func TestTokenVerify(t *testing.T) {
 		})
 	}
 	t.Run("fallback key", func(t *testing.T) {
-		old := fromFallback.sign(&id) // signed by "b", a fallback of tk
+		old := signNow(t, fromFallback, &id) // signed by "b", a fallback of tk
 		h, fallback, reason := tk.verify(old, now)
 		if reason != "" || !fallback || h != sha256.Sum256(id[:]) {
 			t.Fatalf("verify(fallback) = %v, %q", fallback, reason)
 		}
-		re := tk.reissue(old)
+		re := tk.reissue(old, now)
 		if !strings.HasPrefix(re, "a.") {
 			t.Fatalf("reissued token not under the primary: %q", re[:2])
 		}
@@ -94,13 +94,23 @@ func TestTokenRetiredKey(t *testing.T) {
 	signer, _ := newTokens(mustKeyring(t, old), "c")
 	tk, _ := newTokens(r, "c")
 	id := newID()
-	tok := signer.sign(&id)
+	tok := signNow(t, signer, &id)
 	if _, _, reason := tk.verify(tok, time.Now()); reason != "" {
 		t.Fatalf("before retirement: %q", reason)
 	}
 	if _, _, reason := tk.verify(tok, time.Now().AddDate(0, 0, 7)); reason != ReasonRetiredKey {
 		t.Fatalf("after retirement: reason %q; want %q", reason, ReasonRetiredKey)
 	}
+}
+
+// signNow signs id under the key that signs now.
+func signNow(t testing.TB, tk *tokens, id *[IDSize]byte) string {
+	t.Helper()
+	k, err := tk.signer(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.sign(id)
 }
 
 func mustKeyring(t testing.TB, keys ...Key) *Keyring {
@@ -116,7 +126,7 @@ func FuzzTokenVerify(f *testing.F) {
 	r := testKeyring(f, "a", "b")
 	tk, _ := newTokens(r, "__Host-session")
 	id := newID()
-	f.Add(tk.sign(&id))
+	f.Add(signNow(f, tk, &id))
 	f.Add("")
 	f.Add("a.")
 	f.Add("a." + strings.Repeat("A", tokenB64Len))
@@ -126,7 +136,7 @@ func FuzzTokenVerify(f *testing.F) {
 		h, _, reason := tk.verify(tok, now)
 		if reason == "" {
 			// Only tokens we signed can pass: re-signing must give the input.
-			if tok != tk.reissue(tok) {
+			if tok != tk.reissue(tok, now) {
 				t.Fatalf("accepted a token we did not sign: %q", tok)
 			}
 			if h.IsZero() {

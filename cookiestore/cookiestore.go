@@ -115,16 +115,15 @@ type Store struct {
 
 // keySet is a keyring prepared for cookie encryption.
 type keySet struct {
-	primary *aeadKey
-	byID    map[string]*aeadKey
+	ring *latch.Keyring // chooses the key that seals at a given time
+	byID map[string]*aeadKey
 }
 
 // aeadKey is one keyring key prepared for cookie encryption.
 type aeadKey struct {
-	id      string
-	retire  latch.Key // ID and Retire only; the secret is not kept here
-	primary bool
-	aead    cipher.AEAD
+	id     string
+	retire latch.Key // ID and times only; the secret is not kept here
+	aead   cipher.AEAD
 }
 
 var (
@@ -132,8 +131,9 @@ var (
 	_ latch.KeySetter  = (*Store)(nil)
 )
 
-// New returns a Store that seals under the primary key of keys and opens
-// values sealed under any of its keys. Each key's AES-256 key is derived
+// New returns a Store that seals under the key of keys that signs at the
+// time of sealing (keys.SigningKey) and opens values sealed under any of
+// its keys that is not retired. Each key's AES-256 key is derived
 // with keys.DeriveKey(id, "cookie-aead", 32), so the cookie key differs
 // from the key that signs server-side tokens. A Manager with a
 // Config.KeySource replaces the keyring on every reload (SetKeys).
@@ -159,7 +159,8 @@ func New(keys *latch.Keyring, opts Options) (*Store, error) {
 }
 
 // SetKeys makes keys the keyring from now on: the Store seals under its
-// primary key and opens values sealed under any of its keys. A value
+// signing key at the time and opens values sealed under any of its keys
+// that is not retired. A value
 // sealed under a key that keys lacks is refused from then on
 // (driver.ReasonUnknownKey). On an error the keyring in use stays. A
 // Manager with a Config.KeySource calls it on every reload.
@@ -167,8 +168,8 @@ func (s *Store) SetKeys(keys *latch.Keyring) error {
 	if keys == nil {
 		return errors.New("cookiestore: SetKeys needs a keyring")
 	}
-	set := &keySet{byID: make(map[string]*aeadKey)}
-	for i, k := range keys.Keys() {
+	set := &keySet{ring: keys, byID: make(map[string]*aeadKey)}
+	for _, k := range keys.Keys() {
 		sub, err := keys.DeriveKey(k.ID, derivePurpose, KeySize)
 		if err != nil {
 			return fmt.Errorf("cookiestore: derive key %q: %w", k.ID, err)
@@ -181,13 +182,9 @@ func (s *Store) SetKeys(keys *latch.Keyring) error {
 		if err != nil {
 			return fmt.Errorf("cookiestore: key %q: %w", k.ID, err)
 		}
-		ak := &aeadKey{id: k.ID, retire: latch.Key{ID: k.ID, Retire: k.Retire}, primary: i == 0, aead: aead}
-		set.byID[k.ID] = ak
-		if i == 0 {
-			set.primary = ak
-		}
+		set.byID[k.ID] = &aeadKey{id: k.ID, retire: latch.Key{ID: k.ID, Activate: k.Activate, Retire: k.Retire}, aead: aead}
 	}
-	if set.primary == nil {
+	if len(set.byID) == 0 {
 		return errors.New("cookiestore: keyring has no keys")
 	}
 	s.keys.Store(set)
@@ -205,21 +202,23 @@ func appendAAD(dst []byte, name, keyID string) []byte {
 }
 
 // Seal encrypts rec, the session named id, into the value of the cookie
-// called name, under the primary key and a fresh random nonce. It returns
-// a *TooLargeError (matching ErrTooLarge) when name=value would pass
-// MaxCookieSize, and an error when the primary key is retired at now or
-// the record cannot be encoded.
+// called name, under the key that signs at now (never a retired one) and a
+// fresh random nonce. It returns a *TooLargeError (matching ErrTooLarge)
+// when name=value would pass MaxCookieSize, and an error when no key signs
+// at now (matching latch.ErrNoSigningKey) or the record cannot be encoded.
 //
 // A random 96-bit nonce stays safe for about four billion seals under one
-// key; rotate the primary key (latch rotate) long before that.
+// key; rotate keys (latch rotate) long before that.
 func (s *Store) Seal(ctx context.Context, name string, id driver.Hash, rec *driver.Record, now time.Time) (string, error) {
 	if rec == nil {
 		return "", errors.New("cookiestore: Seal needs a record")
 	}
-	k := s.keys.Load().primary
-	if k.retire.Retired(now) {
-		return "", fmt.Errorf("cookiestore: primary key %q retired on %s: add a new primary key (latch rotate)", k.id, k.retire.Retire.Format(time.DateOnly))
+	set := s.keys.Load()
+	signing, err := set.ring.SigningKey(now)
+	if err != nil {
+		return "", fmt.Errorf("cookiestore: seal: %w", err)
 	}
+	k := set.byID[signing.ID]
 	sealed, err := unixNano(now)
 	if err != nil {
 		return "", fmt.Errorf("cookiestore: seal: %w", err)
@@ -314,7 +313,13 @@ func (s *Store) Open(ctx context.Context, name, value string, now time.Time) (dr
 			return driver.Opened{ID: e.id, Refused: reason}, nil
 		}
 	}
-	return driver.Opened{Record: rec, ID: e.id, Fallback: !k.primary}, nil
+	return driver.Opened{Record: rec, ID: e.id, Fallback: !s.signs(k, now)}, nil
+}
+
+// signs reports whether k is the key that seals at now.
+func (s *Store) signs(k *aeadKey, now time.Time) bool {
+	signing, err := s.keys.Load().ring.SigningKey(now)
+	return err == nil && signing.ID == k.id
 }
 
 // parse checks the shape of a value and decodes it, before any

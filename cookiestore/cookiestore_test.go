@@ -279,9 +279,9 @@ func TestKeyRotation(t *testing.T) {
 		return r
 	}
 	retired := oldKey
-	retired.Retire = t0.AddDate(0, 0, -1) // last valid day: yesterday
-	lastDay := oldKey
-	lastDay.Retire = t0 // last valid day: today
+	retired.Retire = t0 // refused from this instant on
+	lastSecond := oldKey
+	lastSecond.Retire = t0.Add(time.Second) // still accepted at t0
 
 	sealed := mustSeal(t, newStore(t, ring(oldKey), cookiestore.Options{}), hashOf("x"), sampleRecord(), t0)
 	tests := []struct {
@@ -292,7 +292,7 @@ func TestKeyRotation(t *testing.T) {
 	}{
 		{"primary", ring(oldKey), "", false},
 		{"fallback", ring(newKey, oldKey), "", true},
-		{"fallback on its last day", ring(newKey, lastDay), "", true},
+		{"fallback in its last second", ring(newKey, lastSecond), "", true},
 		{"retired fallback", ring(newKey, retired), driver.ReasonRetiredKey, false},
 		{"key removed", ring(newKey), driver.ReasonUnknownKey, false},
 	}
@@ -313,6 +313,47 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
+// The key that seals is the keyring's signing key at the time of sealing:
+// a staged key from its activation, the next valid key once the signing key
+// retires. A value sealed under the key it replaces opens as a fallback.
+func TestSealUsesSigningKeyAtNow(t *testing.T) {
+	h := 10 * time.Minute // within the sample record's idle timeout
+	ring := func(keys ...latch.Key) *latch.Keyring {
+		for i := range keys {
+			keys[i].Secret = latch.GenerateKey()
+		}
+		r, err := latch.NewKeyringAt(t0, keys...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	tests := []struct {
+		name       string
+		keys       *latch.Keyring
+		before, at string // the key that seals at t0 and at t0+h
+	}{
+		{"staged key", ring(latch.Key{ID: "old"}, latch.Key{ID: "new", Activate: t0.Add(h)}), "old", "new"},
+		{"signing key retires", ring(latch.Key{ID: "old", Retire: t0.Add(h)}, latch.Key{ID: "new"}), "old", "new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, tt.keys, cookiestore.Options{})
+			first := mustSeal(t, s, hashOf("x"), sampleRecord(), t0)
+			if !strings.HasPrefix(first, tt.before+".") {
+				t.Fatalf("sealed at t0 under %q; want %q", first[:4], tt.before)
+			}
+			if v := mustSeal(t, s, hashOf("x"), sampleRecord(), t0.Add(h)); !strings.HasPrefix(v, tt.at+".") {
+				t.Fatalf("sealed at t0+h under %q; want %q", v[:4], tt.at)
+			}
+			o, err := s.Open(context.Background(), cookieName, first, t0.Add(h-time.Second))
+			if err != nil || o.Refused != "" || o.Fallback {
+				t.Fatalf("Open before the change = %+v, %v; want it open and not a fallback", o, err)
+			}
+		})
+	}
+}
+
 func TestSealRefusesRetiredPrimary(t *testing.T) {
 	keys, err := latch.NewKeyring(latch.Key{ID: "k1", Secret: latch.GenerateKey(), Retire: time.Now().AddDate(0, 0, 3)})
 	if err != nil {
@@ -320,7 +361,7 @@ func TestSealRefusesRetiredPrimary(t *testing.T) {
 	}
 	s := newStore(t, keys, cookiestore.Options{})
 	_, err = s.Seal(context.Background(), cookieName, hashOf("x"), sampleRecord(), time.Now().AddDate(0, 0, 5))
-	if err == nil || !strings.Contains(err.Error(), `primary key "k1" retired`) {
+	if !errors.Is(err, latch.ErrNoSigningKey) {
 		t.Errorf("Seal after the primary retired: %v", err)
 	}
 }

@@ -41,8 +41,10 @@
 // (values as one JSON object) still opens until it expires, and is sealed
 // again in the current one on its next commit.
 //
-// The primary key seals; fallback keys open, and a value sealed under a
-// fallback key is sealed again under the primary on the same request. A
+// The keyring's signing key at the time (latch.Keyring.SigningKey: the
+// newest key that is activated and not retired) seals; every other key that
+// is not retired opens, and a value sealed under one of them is sealed again
+// under the signing key on the same request. A
 // value under a retired key is refused (driver.ReasonRetiredKey), under an
 // unknown key id too (ReasonUnknownKey); one that does not authenticate
 // gives ReasonBadMAC and one of the wrong shape ReasonMalformed. Shape and

@@ -31,7 +31,7 @@ func (k *keyText) source() latch.KeySource {
 	})
 }
 
-func entry(id string) string { return latch.Key{ID: id, Secret: latch.GenerateKey()}.String() }
+func entry(id string) string { return latch.Key{ID: id, Secret: latch.GenerateKey()}.SecretEntry() }
 
 // TestReloadReachesCookies: a Manager with a KeySource gives every
 // keyring it takes to its cookie store. After a reload that adds a

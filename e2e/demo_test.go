@@ -91,7 +91,7 @@ func newKeys(t *testing.T) string {
 	if _, err := latch.NewKeyring(k); err != nil {
 		t.Fatalf("a generated key was refused: %v", err)
 	}
-	return k.String()
+	return k.SecretEntry()
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.

@@ -146,7 +146,7 @@ func demoKeys(env *Env, dir string) (latch.KeySource, string, error) {
 	}
 	path := filepath.Join(dir, demoKeysFile)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		entry := latch.Key{ID: keyIDForToday(), Secret: latch.GenerateKey()}.String()
+		entry := latch.Key{ID: keyIDForToday(), Secret: latch.GenerateKey()}.SecretEntry()
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return nil, "", fmt.Errorf("create keyring: %w", err)

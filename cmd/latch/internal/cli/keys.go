@@ -33,13 +33,13 @@ func runKeygen(ctx context.Context, env *Env) int {
 		if err != nil {
 			return fail(env, "keygen", 2, errors.New("--retire must be YYYY-MM-DD"))
 		}
-		k.Retire = t
+		k.Retire = t.AddDate(0, 0, 1) // the day named is the last one accepted
 	}
 	if _, err := latch.NewKeyring(k); err != nil {
 		return fail(env, "keygen", 2, err)
 	}
 	// Printing the key is this command's job: it goes to stdout only.
-	fmt.Fprintln(env.Stdout, k.String())
+	fmt.Fprintln(env.Stdout, k.SecretEntry())
 	fmt.Fprintf(env.Stderr, "# set it as %s=<that line> or put it in a file (chmod 600) named by %s\n", latch.EnvKeys, latch.EnvKeysFile)
 	return 0
 }
@@ -165,7 +165,7 @@ func runRotate(ctx context.Context, env *Env) int {
 	var b strings.Builder
 	b.WriteString("# latch keyring: first entry signs, the others verify. Keep this file secret.\n")
 	for _, k := range keys {
-		b.WriteString(k.String() + "\n")
+		b.WriteString(k.SecretEntry() + "\n")
 	}
 	if err := writeSecretFile(*file, []byte(b.String())); err != nil {
 		return fail(env, "rotate", 1, err)

@@ -36,7 +36,7 @@ func TestKeygen(t *testing.T) {
 }
 
 func TestCheckkey(t *testing.T) {
-	good := latch.Key{ID: "k", Secret: latch.GenerateKey()}.String()
+	good := latch.Key{ID: "k", Secret: latch.GenerateKey()}.SecretEntry()
 	tests := []struct {
 		name   string
 		stdin  string
@@ -76,7 +76,7 @@ func TestRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, out, _ := run(t, "", nil, "rotate", "--file", file, "--id", "two"); code != 0 || strings.Contains(out, first.Primary().String()) {
+	if code, out, _ := run(t, "", nil, "rotate", "--file", file, "--id", "two"); code != 0 || strings.Contains(out, first.Primary().SecretEntry()) {
 		t.Fatalf("second rotate: %d %q", code, out)
 	}
 	r, err := latch.LoadKeysFile(file)
