@@ -326,11 +326,9 @@ func (r *Keyring) handover(s *Key, now time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Primary returns the key that signs now (SigningKey at time.Now()), or
-// the zero Key if none does.
-//
-// Deprecated: the signing key changes with time when keys are staged; use
-// SigningKey with the Manager's clock.
+// Primary returns the key that signs now, SigningKey at time.Now(), or
+// the zero Key if none does. With staged keys the answer changes with
+// time: code with its own clock (Config.Now) calls SigningKey.
 func (r *Keyring) Primary() Key {
 	k, _ := r.SigningKey(time.Now())
 	return k
