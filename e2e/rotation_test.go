@@ -24,8 +24,8 @@ import (
 func TestRotationTwoDemos(t *testing.T) {
 	t.Parallel()
 	store := requireEnv(t, "LATCH_TEST_REDIS_URL")
-	old := latch.Key{ID: "old", Secret: latch.GenerateKey()}.String()
-	next := latch.Key{ID: "new", Secret: latch.GenerateKey()}.String()
+	old := latch.Key{ID: "old", Secret: latch.GenerateKey()}.SecretEntry()
+	next := latch.Key{ID: "new", Secret: latch.GenerateKey()}.SecretEntry()
 	fileA := writeKeyring(t, t.TempDir(), old)
 	fileB := writeKeyring(t, t.TempDir(), old)
 	a := startDemo(t, demoOptions{KeysFile: fileA, Args: []string{"--store", store}})

@@ -27,7 +27,7 @@ func TestDemoShowsSigningKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	old := latch.Key{ID: "old", Secret: latch.GenerateKey()}.String()
+	old := latch.Key{ID: "old", Secret: latch.GenerateKey()}.SecretEntry()
 	var mu sync.Mutex
 	text := old
 	src := latch.KeySourceFunc(func(context.Context) ([]byte, error) {
@@ -54,7 +54,7 @@ func TestDemoShowsSigningKey(t *testing.T) {
 	}
 
 	mu.Lock()
-	text = latch.Key{ID: "new", Secret: latch.GenerateKey()}.String() + "\n" + old
+	text = latch.Key{ID: "new", Secret: latch.GenerateKey()}.SecretEntry() + "\n" + old
 	mu.Unlock()
 	if err := m.ReloadKeys(context.Background()); err != nil {
 		t.Fatal(err)
