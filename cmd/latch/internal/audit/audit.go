@@ -94,12 +94,12 @@ const MaxSamples = 20000
 func (c *Config) validate() (*url.URL, error) {
 	u, err := url.Parse(c.Target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("audit: target %q is not an http or https URL", c.Target)
+		return nil, fmt.Errorf("audit: target %q is not an http or https URL", redactRaw(c.Target))
 	}
 	if c.HTTPURL != "" {
 		h, err := url.Parse(c.HTTPURL)
 		if err != nil || h.Scheme != "http" || h.Host == "" {
-			return nil, fmt.Errorf("audit: --http-url %q is not an http URL", c.HTTPURL)
+			return nil, fmt.Errorf("audit: --http-url %q is not an http URL", redactRaw(c.HTTPURL))
 		}
 	}
 	if c.LoginPath != "" {
@@ -161,6 +161,9 @@ type auditor struct {
 	// expressKey is the weak secret found for an Express signed session
 	// ID, which the fixation check signs its made-up ID with.
 	expressKey string
+	// creds are the credentials given in the target URL and the
+	// plain-HTTP URL, by origin; target has none.
+	creds map[string]*url.Userinfo
 }
 
 // RateLimitError reports that the target refused a login for now (429 or
@@ -204,11 +207,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &auditor{cfg: cfg, target: u, results: map[string]Result{}}
+	var httpURL *url.URL
+	if cfg.HTTPURL != "" {
+		httpURL, _ = url.Parse(cfg.HTTPURL)
+	}
+	a := &auditor{cfg: cfg, target: u, results: map[string]Result{}, creds: credentials(u, httpURL)}
+	a.target.User = nil
 	a.hc = newHTTPClient(cfg.TLS, cfg.Timeout, cfg.dial)
-	rep := &Report{Target: cfg.Target, Started: cfg.Now()}
+	rep := &Report{Target: redactURL(a.target), Started: cfg.Now()}
 	if err := a.run(ctx); err != nil {
-		return nil, err
+		return nil, a.scrubErr(err)
 	}
 	if err := ctx.Err(); err != nil {
 		// Interrupted: checks may have stopped half way, so no report.
@@ -219,6 +227,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if !ok {
 			r = result(ci.ID, Skip, "not run", "")
 		}
+		r.Evidence, r.Recommendation = a.scrub(r.Evidence), a.scrub(r.Recommendation)
 		rep.Checks = append(rep.Checks, r)
 	}
 	rep.Entropy = a.entropy

@@ -37,7 +37,7 @@ func (a *auditor) checkTransport(ctx context.Context, first *exchange) {
 		switch {
 		case err != nil:
 			a.add(result(CheckHTTPSRedirect, Warn,
-				fmt.Sprintf("could not reach the plain-HTTP entry point %s (%v), so the redirect could not be verified", httpURL, trimErr(err)),
+				fmt.Sprintf("could not reach the plain-HTTP entry point %s (%v), so the redirect could not be verified", redactRaw(httpURL), trimErr(err)),
 				"Serve plain HTTP only to redirect to HTTPS (301 or 308 to the same host), or pass --http-url to the plain-HTTP entry point."))
 		default:
 			a.judgeRedirect(ex)

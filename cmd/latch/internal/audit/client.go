@@ -56,6 +56,8 @@ type client struct {
 	// downgrade is told about an HTTPS response that redirects to plain
 	// HTTP on the target's host.
 	downgrade func(from *exchange, to *url.URL)
+	// creds are the Basic credentials given in URLs, by origin.
+	creds map[string]*url.Userinfo
 }
 
 // newHTTPClient returns the transport every client shares: timeouts on
@@ -87,7 +89,7 @@ func newHTTPClient(tlsConfig *tls.Config, timeout time.Duration, dial func(ctx c
 
 func (a *auditor) newClient() *client {
 	return &client{hc: a.hc, cookies: newJar(a.cfg.Now), count: &a.requests, origin: a.target, now: a.cfg.Now,
-		downgrade: a.noteDowngrade}
+		downgrade: a.noteDowngrade, creds: a.creds}
 }
 
 // set plants a cookie in the jar, as the target would have set it (see
@@ -195,8 +197,12 @@ func (c *client) do(ctx context.Context, method, ref string, form url.Values) (*
 func (c *client) send(ctx context.Context, method, ref, contentType string, body []byte) (*exchange, error) {
 	u, err := c.origin.Parse(ref)
 	if err != nil {
-		return nil, fmt.Errorf("audit: bad path %q: %w", ref, err)
+		return nil, fmt.Errorf("audit: bad path %q: %w", redactRaw(ref), err)
 	}
+	// Credentials in a URL go only where they were given (see
+	// credentials): net/http would send a URL's user info to any URL,
+	// a redirect's Location included.
+	u.User = nil
 	var rd io.Reader
 	if contentType != "" {
 		rd = bytes.NewReader(body)
@@ -211,6 +217,10 @@ func (c *client) send(ctx context.Context, method, ref, contentType string, body
 		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Origin", u.Scheme+"://"+u.Host)
 		req.Header.Set("Referer", u.String())
+	}
+	if ui := c.creds[originOf(u)]; ui != nil {
+		pass, _ := ui.Password()
+		req.SetBasicAuth(ui.Username(), pass)
 	}
 	if h := c.cookies.header(u); h != "" {
 		req.Header.Set("Cookie", h)
@@ -332,6 +342,84 @@ func (c *client) lastSetCookie(name string) *Cookie {
 		}
 	}
 	return nil
+}
+
+// credentials returns the user info of each URL by its origin, for
+// Basic authentication to that origin and no other: not to the other
+// scheme or port of the same host, nor to a redirect's target.
+func credentials(us ...*url.URL) map[string]*url.Userinfo {
+	m := map[string]*url.Userinfo{}
+	for _, u := range us {
+		if u != nil && u.User != nil {
+			m[originOf(u)] = u.User
+		}
+	}
+	return m
+}
+
+// originOf renders u's origin, scheme://host:port with the default port
+// written out, so that https://h and https://h:443 compare equal.
+func originOf(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(canonicalHost(u), port)
+}
+
+// scrub removes the credentials given in URLs from s, text that may
+// echo what the target saw: the user info as written in the URL, and the
+// password alone when it has at least 4 characters (a shorter one would
+// blank out ordinary words; it still never reaches a report from the
+// auditor's own text, which never prints it).
+func (a *auditor) scrub(s string) string {
+	for _, ui := range a.creds {
+		if raw := ui.String(); raw != "" {
+			s = strings.ReplaceAll(s, raw, "…")
+		}
+		if pass, ok := ui.Password(); ok && len(pass) >= 4 {
+			s = strings.ReplaceAll(s, pass, "…")
+			s = strings.ReplaceAll(s, url.QueryEscape(pass), "…")
+		}
+	}
+	return s
+}
+
+// scrubbedError is an error whose text went through scrub; errors.Is and
+// errors.As still see the original.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+func (a *auditor) scrubErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if msg := a.scrub(err.Error()); msg != err.Error() {
+		return &scrubbedError{msg: msg, err: err}
+	}
+	return err
+}
+
+// redactRaw removes user info ("user:pass@") from a URL that may not
+// parse, for error messages.
+func redactRaw(s string) string {
+	rest, scheme := s, ""
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		return scheme + "…@" + rest[at+1:]
+	}
+	return s
 }
 
 // redactURL renders u without its query string, which may hold a token.

@@ -201,3 +201,113 @@ func TestLoginWithRefusedCookieSaysWhy(t *testing.T) {
 		t.Errorf("error %v; want ErrLogin naming the refused cookie", err)
 	}
 }
+
+// dialMapping sends connections for port 80 to port80 and every other
+// connection to the port asked for, all on 127.0.0.1: the target's
+// default plain-HTTP entry point becomes a listener of the test's.
+func dialMapping(port80 int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if port == "80" {
+			port = fmt.Sprint(port80)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+	}
+}
+
+// TestURLCredentialsStayWithTheirOrigin is the hostile target of issue 19
+// item 6: the target URL carries Basic credentials. They must reach the
+// target on every request, and nothing else: not the plain-HTTP probe of
+// port 80, not the login's redirect to another port. The target echoes the
+// password in a header the report quotes; no format of the report, and no
+// error, may show it.
+func TestURLCredentialsStayWithTheirOrigin(t *testing.T) {
+	const user, pass = "alice", "s3cret-pw"
+	var mu sync.Mutex
+	var leaked, missing []string
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := r.Header.Get("Authorization"); h != "" {
+			mu.Lock()
+			leaked = append(leaked, r.URL.Path)
+			mu.Unlock()
+		}
+		fmt.Fprint(w, "plain")
+	}))
+	t.Cleanup(plain.Close)
+	plainPort := plain.Listener.Addr().(*net.TCPAddr).Port
+	var sessions sync.Map
+	app := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != user || p != pass {
+			mu.Lock()
+			missing = append(missing, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+			w.Header().Set("WWW-Authenticate", `Basic realm="x"`)
+			http.Error(w, "who", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Strict-Transport-Security", "max-age=600; x="+p)
+		switch r.URL.Path {
+		case "/login":
+			if r.Method != http.MethodPost {
+				fmt.Fprint(w, `<form method="post"></form>`)
+				return
+			}
+			id := rand.Text()
+			sessions.Store(id, true)
+			w.Header().Add("Set-Cookie", "__Host-sid="+id+"; Path=/; Secure; HttpOnly; SameSite=Lax")
+			http.Redirect(w, r, fmt.Sprintf("http://example.com:%d/welcome", plainPort), http.StatusSeeOther)
+		case "/me":
+			if c, err := r.Cookie("__Host-sid"); err == nil {
+				if _, ok := sessions.Load(c.Value); ok {
+					fmt.Fprint(w, "alice")
+					return
+				}
+			}
+			http.Error(w, "no", http.StatusUnauthorized)
+		default:
+			fmt.Fprint(w, "home")
+		}
+	}))
+	t.Cleanup(app.Close)
+	clock := newFakeClock()
+	target := fmt.Sprintf("https://%s:%s@example.com:%d/", user, pass, app.Listener.Addr().(*net.TCPAddr).Port)
+	cfg := loginConfig(target, "", app.Client().Transport.(*http.Transport).TLSClientConfig, clock)
+	cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 3
+	cfg.dial = dialMapping(plainPort)
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leaked) > 0 {
+		t.Errorf("credentials sent over plain HTTP to %v", leaked)
+	}
+	if len(missing) > 0 {
+		t.Errorf("credentials missing on requests to the target: %v", missing)
+	}
+	if r := resultOf(rep, CheckHSTS); !strings.Contains(r.Evidence, "max-age=600") {
+		t.Errorf("hsts evidence %q does not quote the header; the test shows nothing", r.Evidence)
+	}
+	for _, f := range Formats {
+		var b strings.Builder
+		if err := Write(&b, rep, f, false); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(b.String(), pass) || strings.Contains(b.String(), user+":") {
+			t.Errorf("the %s report shows the credentials", f)
+		}
+	}
+	for _, raw := range []string{
+		fmt.Sprintf("ftp://%s:%s@example.com/", user, pass),
+		fmt.Sprintf("http://%s:%s@127.0.0.1:1/", user, pass),
+	} {
+		_, err := Run(context.Background(), Config{Target: raw, Now: clock.Now, Sleep: clock.Sleep})
+		if err == nil || strings.Contains(err.Error(), pass) {
+			t.Errorf("Run with credentials in the URL: error %v shows the password", err)
+		}
+	}
+}
