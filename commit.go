@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/latchsec/latch/driver"
@@ -43,10 +45,13 @@ const expiryGrace = 5 * time.Minute
 func (s *Session) write(now time.Time, renew bool) error {
 	w := s.prepare(now, renew)
 	out, err := s.m.backend.save(s.ctx, w)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrSessionLimit) {
-			return err
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrSessionLimit):
+		return err
+	case errors.Is(err, ErrBadValue):
+		return s.badValue(err) // the application's error, not the store's
+	default:
 		return s.m.storeError(s.ctx, fmt.Errorf("latch: commit session: %w", err))
 	}
 	s.adopt(w, &out)
@@ -139,11 +144,8 @@ func (s *Session) commitHeader(h http.Header) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.headerDone = true
-	if err := s.save(s.m.now()); err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		s.lost(err)
+	if err := s.save(s.m.now()); err != nil && !s.settle(err) {
+		return err
 	}
 	switch {
 	case s.sendCookie && s.stored && s.token != "":
@@ -159,6 +161,21 @@ func (s *Session) commitHeader(h http.Header) error {
 	}
 	s.sendCookie, s.expireCookie = false, false
 	return nil
+}
+
+// settle handles the commit errors that do not fail the request: the
+// session ended or renewed meanwhile (lost), and a value that cannot be
+// encoded (unsaved). It reports whether err was one of them.
+func (s *Session) settle(err error) bool {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.lost(err)
+	case errors.Is(err, ErrBadValue):
+		s.unsaved(err)
+	default:
+		return false
+	}
+	return true
 }
 
 // lost handles a commit that found its session gone: ended by another
@@ -189,11 +206,40 @@ func (s *Session) commitLate() {
 		s.m.emit(s.ctx, Event{Kind: EventLateChange, Reason: "values set on a new session after the response began: the session could not be created because its cookie could not be sent"})
 		return
 	}
-	if err := s.write(s.m.now(), false); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			s.lost(err)
-		} else {
-			s.m.emit(s.ctx, Event{Kind: EventLateChange, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: "changes made after the response began could not be saved", Err: err})
+	if err := s.write(s.m.now(), false); err != nil && !s.settle(err) {
+		s.m.emit(s.ctx, Event{Kind: EventLateChange, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: "changes made after the response began could not be saved", Err: err})
+	}
+}
+
+// badValue names the key in a commit's *ValueError. A store that encodes
+// values one by one may not say which failed: then the first of the
+// request's values that fails again is named. (Set checks each value, so
+// only a value changed after Set gets here.)
+func (s *Session) badValue(err error) error {
+	var ve *ValueError
+	if errors.As(err, &ve) && ve.Key != "" {
+		return ve
+	}
+	vals := s.values()
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		if _, err := driver.EncodeValue(vals[k]); err != nil {
+			return withKey(k, err)
 		}
 	}
+	return err
+}
+
+// unsaved handles a commit that failed on a value the application changed
+// after Set so that JSON cannot encode it: an EventBadValue names the key,
+// and the request's changes are dropped, as one commit keeps all of them
+// or none. It is not a store failure, and the response goes on as the
+// handler chose it.
+func (s *Session) unsaved(err error) {
+	reason := "a session value cannot be encoded; the request's changes were not saved"
+	var ve *ValueError
+	if errors.As(err, &ve) && ve.Key != "" {
+		reason = fmt.Sprintf("session value %q cannot be encoded; the request's changes were not saved", ve.Key)
+	}
+	s.m.emit(s.ctx, Event{Kind: EventBadValue, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: reason, Err: err})
+	s.changes, s.cleared, s.metaSet = nil, false, false
 }

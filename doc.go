@@ -92,6 +92,16 @@
 // renewal gave it. Session.Ended reports ReasonRenewed for a request that
 // came with a cookie replaced meanwhile, and its cookie is left alone.
 //
+// # Values
+//
+// Session.Set keeps any value JSON can encode, and returns a *ValueError
+// for one it cannot (or one it would store as {}, a struct whose fields it
+// cannot see). Every store keeps values as JSON, so a value set in one
+// request comes back in the next as JSON types; the getters (GetString,
+// GetInt, GetFloat, GetBool, GetBytes, GetTime) and the generic Get accept
+// both forms, so a []byte reads back as the []byte that was set. Get and
+// GetJSON return ErrNoValue for a missing key.
+//
 // # Stores
 //
 // A store keeps sessions for the Manager: memstore (one process), boltstore
@@ -103,6 +113,6 @@
 //
 // Every lifecycle step (created, renewed, login, logout, expired, revoked,
 // invalid token, fallback key, store error, guessing, binding mismatch,
-// late change) goes to Config.OnEvent and Config.Logger, with the
+// late change, bad value) goes to Config.OnEvent and Config.Logger, with the
 // session's Handle, never its token.
 package latch

@@ -27,6 +27,7 @@ const (
 	EventKeysReloaded                         // a changed keyring from Config.KeySource was taken; Reason names its key ids
 	EventKeysRefused                          // a keyring from Config.KeySource was refused and the one in use stays; Err says why
 	EventPlainHTTP                            // a Secure session cookie was set on a plain-HTTP request to a host other than loopback, which browsers drop; Reason names cause and fix (emitted once per Manager)
+	EventBadValue                             // a value changed after Set could not be encoded; Reason names the key, the request's changes were not saved
 )
 
 var eventNames = [...]string{
@@ -45,6 +46,7 @@ var eventNames = [...]string{
 	EventKeysReloaded:    "keys-reloaded",
 	EventKeysRefused:     "keys-refused",
 	EventPlainHTTP:       "plain-http",
+	EventBadValue:        "bad-value",
 }
 
 func (k EventKind) String() string {
@@ -73,7 +75,7 @@ func (e *Event) level() slog.Level {
 	switch e.Kind {
 	case EventInvalidToken, EventGuessing, EventBindingMismatch, EventFallbackKey, EventPlainHTTP:
 		return slog.LevelWarn
-	case EventStoreError, EventLateChange, EventKeysRefused:
+	case EventStoreError, EventLateChange, EventKeysRefused, EventBadValue:
 		return slog.LevelError
 	case EventCreated:
 		if e.UserID == "" {

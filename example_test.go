@@ -189,3 +189,44 @@ func ExampleListSessions() {
 	// alice revokes it: <nil>
 	// 1 session left: Chrome/142.0
 }
+
+// Set says at once when a value cannot be kept: every store keeps values
+// as JSON, and JSON cannot encode a channel, nor see a struct's unexported
+// fields. The typed getters and Get read back what was set, in the same
+// request and in later ones, whatever the store did to it.
+func ExampleSession_Set() {
+	store, _ := memstore.New(memstore.Options{})
+	defer store.Close()
+	m, _ := latch.New(latch.Config{Store: store, Keys: exampleKeys(), Logger: slog.New(slog.DiscardHandler)})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		if err := s.Set("nonce", []byte{0x00, 0xfe, 0xff}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		err := s.Set("updates", make(chan int))
+		fmt.Println(errors.Is(err, latch.ErrBadValue), err)
+		type point struct{ x, y int }
+		fmt.Println(s.Set("where", point{1, 2}))
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/", nil))
+
+	// The next request: the bytes went to the store as base64 text.
+	next := httptest.NewRequest("GET", "/", nil)
+	next.Header.Set("Cookie", strings.Split(rec.Header().Get("Set-Cookie"), ";")[0])
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		fmt.Printf("%q %q\n", s.Get("nonce"), s.GetBytes("nonce"))
+		nonce, err := latch.Get[[]byte](s, "nonce")
+		fmt.Printf("%q %v\n", nonce, err)
+		_, err = latch.Get[string](s, "updates")
+		fmt.Println(err)
+	})).ServeHTTP(httptest.NewRecorder(), next)
+	// Output:
+	// true latch: cannot encode session value "updates": json: unsupported type: chan int
+	// latch: cannot encode session value "where": latch_test.point has no field that JSON encodes and no MarshalJSON or MarshalText method, so it would be stored as {}
+	// "AP7/" "\x00\xfe\xff"
+	// "\x00\xfe\xff" <nil>
+	// latch: no session value under this key
+}

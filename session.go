@@ -2,12 +2,7 @@ package latch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"maps"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -25,9 +20,9 @@ var (
 	// ErrNotAuthenticated means an operation needs a logged-in session.
 	ErrNotAuthenticated = errors.New("latch: the session is not authenticated")
 
-	// ErrNotFound means there is no such thing: no value under the key
-	// (Session.GetJSON), no session with the handle (Manager.Revoke). It
-	// is driver.ErrNotFound, which stores return.
+	// ErrNotFound means there is no session with the handle
+	// (Manager.Revoke, RevokeSession). It is driver.ErrNotFound, which
+	// stores return. A missing value is ErrNoValue.
 	ErrNotFound = driver.ErrNotFound
 	// ErrSessionLimit means the user already has Config.MaxSessionsPerUser
 	// sessions and Config.RefuseOverLimit is set (Login).
@@ -99,150 +94,6 @@ type Session struct {
 	noTouch      bool // this request must not extend the session
 	ended        Reason
 	renewed      driver.Hash // the session the cookie named, when another request renewed it
-}
-
-// Lookup returns the value stored under key and whether there is one.
-func (s *Session) Lookup(key string) (any, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lookup(key)
-}
-
-func (s *Session) lookup(key string) (any, bool) {
-	if p, ok := s.changes[key]; ok {
-		return p.v, !p.del
-	}
-	if s.cleared || s.base == nil {
-		return nil, false
-	}
-	v, ok := s.base.Values[key]
-	return v, ok
-}
-
-// Get returns the value stored under key, or nil. A value set during this
-// request is returned as it was set; one read from the store comes back as
-// JSON types (every store serialises values): prefer the typed getters,
-// which accept both.
-func (s *Session) Get(key string) any {
-	v, _ := s.Lookup(key)
-	return v
-}
-
-// GetString returns the string stored under key, or "".
-func (s *Session) GetString(key string) string {
-	v, _ := s.Get(key).(string)
-	return v
-}
-
-// GetInt returns the integer stored under key, or 0. It accepts any Go
-// integer type, and json.Number or float64 holding an integer.
-func (s *Session) GetInt(key string) int64 {
-	switch v := s.Get(key).(type) {
-	case int:
-		return int64(v)
-	case int64:
-		return v
-	case int32:
-		return int64(v)
-	case uint:
-		return int64(v)
-	case uint64:
-		return int64(v)
-	case uint32:
-		return int64(v)
-	case json.Number:
-		n, _ := strconv.ParseInt(string(v), 10, 64)
-		return n
-	case float64:
-		return int64(v)
-	}
-	return 0
-}
-
-// GetBool returns the bool stored under key, or false.
-func (s *Session) GetBool(key string) bool {
-	v, _ := s.Get(key).(bool)
-	return v
-}
-
-// GetTime returns the time stored under key, or the zero time. It accepts
-// a time.Time or its RFC 3339 text (what JSON stores give back).
-func (s *Session) GetTime(key string) time.Time {
-	switch v := s.Get(key).(type) {
-	case time.Time:
-		return v
-	case string:
-		t, _ := time.Parse(time.RFC3339Nano, v)
-		return t
-	}
-	return time.Time{}
-}
-
-// GetJSON decodes the value stored under key into dst (a pointer), by way
-// of JSON, whatever store kept it. It returns ErrNotFound when there is no
-// value.
-func (s *Session) GetJSON(key string, dst any) error {
-	v, ok := s.Lookup(key)
-	if !ok {
-		return ErrNotFound
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("latch: value %q: %w", key, err)
-	}
-	if err := json.Unmarshal(b, dst); err != nil {
-		return fmt.Errorf("latch: value %q: %w", key, err)
-	}
-	return nil
-}
-
-// Set stores value under key. Values must survive encoding/json: every
-// store keeps them serialised, and a value that cannot be encoded fails the
-// commit.
-func (s *Session) Set(key string, value any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.change(key, pending{v: value})
-}
-
-// Delete removes key.
-func (s *Session) Delete(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.change(key, pending{del: true})
-}
-
-// Pop returns the value under key and removes it: for one-time messages.
-func (s *Session) Pop(key string) any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.lookup(key)
-	if ok {
-		s.change(key, pending{del: true})
-	}
-	return v
-}
-
-// Clear removes every value, keeping the session and its user.
-func (s *Session) Clear() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cleared = true
-	clear(s.changes)
-}
-
-func (s *Session) change(key string, p pending) {
-	if s.changes == nil {
-		s.changes = make(map[string]pending, 4)
-	}
-	s.changes[key] = p
-}
-
-// Keys returns the keys that hold values, sorted.
-func (s *Session) Keys() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.values()))
 }
 
 // UserID returns the authenticated user, or "".
@@ -338,22 +189,6 @@ func (s *Session) NoTouch() {
 	s.mu.Lock()
 	s.noTouch = true
 	s.mu.Unlock()
-}
-
-// values returns the merged view of the values.
-func (s *Session) values() map[string]any {
-	out := make(map[string]any)
-	if !s.cleared && s.base != nil {
-		maps.Copy(out, s.base.Values)
-	}
-	for k, p := range s.changes {
-		if p.del {
-			delete(out, k)
-		} else {
-			out[k] = p.v
-		}
-	}
-	return out
 }
 
 func (s *Session) clientAddr() string {

@@ -3,7 +3,6 @@ package driver
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -122,7 +121,7 @@ func EncodeValues(values map[string]any) ([]RawValue, error) {
 	for k, v := range values {
 		b, err := EncodeValue(v)
 		if err != nil {
-			return nil, fmt.Errorf("value %q: %w", k, err)
+			return nil, withKey(k, err)
 		}
 		out = append(out, RawValue{k, string(b)})
 	}
@@ -145,7 +144,7 @@ func AppendRecord(dst []byte, rec *Record) ([]byte, error) {
 	for _, k := range keys {
 		b, err := EncodeValue(rec.Values[k])
 		if err != nil {
-			return nil, fmt.Errorf("value %q: %w", k, err)
+			return nil, withKey(k, err)
 		}
 		dst = AppendString(dst, k)
 		dst = binary.AppendUvarint(dst, uint64(len(b)))

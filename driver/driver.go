@@ -206,7 +206,10 @@ type Commit struct {
 	Meta Meta
 	// Clear drops every value of the base before Delete and Set apply.
 	Clear bool
-	// Delete lists keys to remove; Set maps keys to new values.
+	// Delete lists keys to remove; Set maps keys to new values. A value
+	// that EncodeValue refuses fails the commit, with nothing written and
+	// EncodeValue's *ValueError in the error (wrapped with %w), which the
+	// Manager reports as the application's error, not the store's.
 	Delete []string
 	Set    map[string]any
 	// MaxPerUser, when positive, limits the live sessions of Meta.UserID

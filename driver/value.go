@@ -2,20 +2,204 @@ package driver
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"unicode/utf8"
 )
+
+// ErrBadValue is matched (with errors.Is) by every *ValueError.
+var ErrBadValue = errors.New("latch: cannot encode session value")
+
+// ValueError reports a session value that cannot be stored: encoding/json
+// refuses it (a channel, a function, a complex number, a NaN or infinite
+// float, a cycle, a failing MarshalJSON), or it holds a struct that JSON
+// would keep as {} (see EncodeValue). It is the caller's error, never the
+// store's.
+type ValueError struct {
+	Key string // the value's key, "" when the encoder was not told it
+	Err error  // why: encoding/json's error, or the struct that would be lost
+}
+
+func (e *ValueError) Error() string {
+	if e.Key == "" {
+		return ErrBadValue.Error() + ": " + e.Err.Error()
+	}
+	return fmt.Sprintf("%s %q: %v", ErrBadValue, e.Key, e.Err)
+}
+
+// Unwrap returns the cause, such as a *json.UnsupportedTypeError.
+func (e *ValueError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrBadValue) true.
+func (e *ValueError) Is(target error) bool { return target == ErrBadValue }
 
 // EncodeValue serialises one session value for a store that keeps bytes.
 // Values are encoded as JSON, each on its own, so that a store can apply a
 // Commit key by key.
+//
+// It returns a *ValueError for a value encoding/json refuses, and for one
+// that holds a struct with fields of which JSON keeps none (all unexported
+// or tagged "-") and no MarshalJSON or MarshalText method: JSON would
+// store it as {}, and its data would be lost without a word. A struct with
+// no fields at all, and an empty map, are kept as {}.
 func EncodeValue(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("latch: encode session value: %w", err)
+		return nil, &ValueError{Err: err}
+	}
+	// A struct JSON keeps as {} shows as {} in the encoding: the search
+	// of the value runs only then.
+	if bytes.Contains(b, emptyObject) {
+		if t := lostStruct(reflect.ValueOf(v), 0); t != nil {
+			return nil, &ValueError{Err: fmt.Errorf("%s has no field that JSON encodes and no MarshalJSON or MarshalText method, so it would be stored as {}", t)}
+		}
 	}
 	return b, nil
+}
+
+// withKey names key in EncodeValue's error.
+func withKey(key string, err error) error {
+	if ve, ok := err.(*ValueError); ok {
+		ve.Key = key
+	}
+	return err
+}
+
+var emptyObject = []byte("{}")
+
+// maxDepth bounds the search of lostStruct. encoding/json has already
+// refused cycles; the bound keeps a pathological nesting from costing more
+// than the encoding did.
+const maxDepth = 1000
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// marshals reports whether values of t encode themselves.
+func marshals(t reflect.Type) bool {
+	if t.Implements(jsonMarshaler) || t.Implements(textMarshaler) {
+		return true
+	}
+	p := reflect.PointerTo(t)
+	return p.Implements(jsonMarshaler) || p.Implements(textMarshaler)
+}
+
+// lostStruct returns the type of a struct inside v that has fields but
+// that JSON encodes as {}, or nil. It visits what encoding/json encodes.
+func lostStruct(v reflect.Value, depth int) reflect.Type {
+	if !v.IsValid() || depth > maxDepth {
+		return nil
+	}
+	t := v.Type()
+	if marshals(t) {
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return lostStruct(v.Elem(), depth+1)
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return nil // base64 text, or an array of numbers
+		}
+		for i := range v.Len() {
+			if lt := lostStruct(v.Index(i), depth+1); lt != nil {
+				return lt
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if lt := lostStruct(it.Value(), depth+1); lt != nil {
+				return lt
+			}
+		}
+	case reflect.Struct:
+		if t.NumField() > 0 && !hasJSONField(t, 0) {
+			return t
+		}
+		return lostField(v, depth)
+	}
+	return nil
+}
+
+// lostField is lostStruct for the fields of the struct v.
+func lostField(v reflect.Value, depth int) reflect.Type {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		ft, encoded, promoted := jsonField(sf)
+		if !encoded {
+			continue
+		}
+		fv := v.Field(i)
+		if promoted {
+			if fv.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			if !marshals(ft) {
+				if lt := lostField(fv, depth+1); lt != nil {
+					return lt
+				}
+				continue
+			}
+		}
+		if lt := lostStruct(fv, depth+1); lt != nil {
+			return lt
+		}
+	}
+	return nil
+}
+
+// hasJSONField reports whether encoding/json encodes a field of the struct
+// type t, counting the fields promoted from embedded structs.
+func hasJSONField(t reflect.Type, depth int) bool {
+	if depth > maxDepth {
+		return true // assume so: never refuse on a guess
+	}
+	for i := range t.NumField() {
+		ft, encoded, promoted := jsonField(t.Field(i))
+		switch {
+		case !encoded:
+		case !promoted, marshals(ft), hasJSONField(ft, depth+1):
+			return true
+		}
+	}
+	return false
+}
+
+// jsonField applies encoding/json's rules to a struct field: whether it is
+// encoded, and whether it is an embedded struct whose fields are promoted
+// (ft is then the struct type, not the pointer).
+func jsonField(sf reflect.StructField) (ft reflect.Type, encoded, promoted bool) {
+	ft = sf.Type
+	tag := sf.Tag.Get("json")
+	if tag == "-" {
+		return ft, false, false
+	}
+	if !sf.Anonymous {
+		return ft, sf.IsExported(), false
+	}
+	if ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
+	if ft.Kind() != reflect.Struct {
+		return sf.Type, sf.IsExported(), false
+	}
+	if name, _, _ := strings.Cut(tag, ","); name != "" {
+		return sf.Type, true, false // an embedded struct with a name is a field
+	}
+	return ft, true, true
 }
 
 // DecodeValue is the inverse of EncodeValue. Numbers decode as json.Number so

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -86,4 +87,48 @@ func FuzzDecodeValueString(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		checkDecodeValueString(t, raw)
 	})
+}
+
+type unexportedOnly struct{ n int }
+
+// EncodeValue refuses, with a *ValueError, what JSON refuses and a struct
+// JSON would keep as {}; EncodeValues and AppendRecord name the key.
+func TestEncodeValueRefuses(t *testing.T) {
+	tests := []struct {
+		name  string
+		value any
+		ok    bool
+	}{
+		{"string", "x", true},
+		{"empty struct", struct{}{}, true},
+		{"empty map", map[string]any{}, true},
+		{"struct with an exported field", struct{ N int }{1}, true},
+		{"channel", make(chan int), false},
+		{"unexported fields only", unexportedOnly{1}, false},
+		{"inside an interface slice", []any{"a", unexportedOnly{}}, false},
+		{"nil pointer to it", (*unexportedOnly)(nil), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := EncodeValue(tc.value)
+			if (err == nil) != tc.ok {
+				t.Fatalf("EncodeValue(%#v): error %v, want ok = %v", tc.value, err, tc.ok)
+			}
+			if err == nil {
+				return
+			}
+			var ve *ValueError
+			if !errors.As(err, &ve) || !errors.Is(err, ErrBadValue) || ve.Key != "" {
+				t.Errorf("EncodeValue: %#v; want a *ValueError without a key, matching ErrBadValue", err)
+			}
+			_, err = EncodeValues(map[string]any{"ok": 1, "bad": tc.value})
+			if !errors.As(err, &ve) || ve.Key != "bad" {
+				t.Errorf("EncodeValues: %v; want a *ValueError for %q", err, "bad")
+			}
+			_, err = AppendRecord(nil, &Record{Values: map[string]any{"bad": tc.value}})
+			if !errors.As(err, &ve) || ve.Key != "bad" {
+				t.Errorf("AppendRecord: %v; want a *ValueError for %q", err, "bad")
+			}
+		})
+	}
 }
