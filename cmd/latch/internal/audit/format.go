@@ -30,10 +30,12 @@ func Write(w io.Writer, r *Report, format string, color bool) error {
 // WriteJSON writes the report in the contract's JSON shape:
 // {"target": URL, "checks": [{"id", "status", "severity", "title",
 // "evidence", "recommendation"}]}.
+// Every string is Plain: JSON would carry control characters safely, but
+// whoever prints a value would not.
 func WriteJSON(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
+	if err := enc.Encode(r.escaped(Plain)); err != nil {
 		return fmt.Errorf("audit: write json: %w", err)
 	}
 	return nil
@@ -47,8 +49,12 @@ const (
 
 var statusColor = map[Status]string{Pass: "\x1b[32m", Fail: "\x1b[31m", Warn: "\x1b[33m", Skip: "\x1b[90m"}
 
-// WriteText writes a report for a terminal or a log.
+// WriteText writes a report for a terminal or a log, one line per field,
+// with the report's text through Plain: whatever the target sent, it
+// cannot colour, move, erase or add a line, or reorder one.
 func WriteText(w io.Writer, r *Report, color bool) error {
+	grade, counts := r.Grade(), [4]int{r.Count(Fail), r.Count(Warn), r.Count(Pass), r.Count(Skip)}
+	r = r.escaped(Plain)
 	paint := func(code, s string) string {
 		if !color {
 			return s
@@ -57,8 +63,7 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", paint(ansiBold, "latch audit"), r.Target)
-	fmt.Fprintf(&b, "grade %s: %d fail, %d warn, %d pass, %d skip", paint(ansiBold, r.Grade()),
-		r.Count(Fail), r.Count(Warn), r.Count(Pass), r.Count(Skip))
+	fmt.Fprintf(&b, "grade %s: %d fail, %d warn, %d pass, %d skip", paint(ansiBold, grade), counts[0], counts[1], counts[2], counts[3])
 	if r.Requests > 0 {
 		fmt.Fprintf(&b, " (%d requests)", r.Requests)
 	}
@@ -84,23 +89,23 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 	return nil
 }
 
-// mdEscape makes s safe inside a Markdown table cell.
-func mdEscape(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;", "`", "'")
-	return r.Replace(s)
-}
-
 // WriteMarkdown writes the report as a Markdown document with one table
-// row per check.
+// row per check. Every text of the report is a code span (mdCode), so a
+// code host shows it literally: no link, image, autolink, HTML or
+// formatting from the target.
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# latch audit: %s\n\n", mdEscape(r.Target))
+	v := r.escaped(mdCode)
+	fmt.Fprintf(&b, "# latch audit: %s\n\n", v.Target)
 	fmt.Fprintf(&b, "**Grade %s**: %d fail, %d warn, %d pass, %d skip.\n\n", r.Grade(), r.Count(Fail), r.Count(Warn), r.Count(Pass), r.Count(Skip))
 	b.WriteString("| Status | Check | Severity | Evidence | Recommendation |\n|---|---|---|---|---|\n")
 	icon := map[Status]string{Pass: "✅ pass", Fail: "❌ fail", Warn: "⚠️ warn", Skip: "⏭ skip"}
-	for _, c := range r.Checks {
-		fmt.Fprintf(&b, "| %s | `%s` %s | %s | %s | %s |\n", icon[c.Status], c.ID, mdEscape(c.Title), c.Severity,
-			mdEscape(c.Evidence), mdEscape(c.Recommendation))
+	for i, c := range v.Checks {
+		st, ok := icon[r.Checks[i].Status]
+		if !ok {
+			st = string(c.Status)
+		}
+		fmt.Fprintf(&b, "| %s | %s %s | %s | %s | %s |\n", st, c.ID, c.Title, c.Severity, c.Evidence, c.Recommendation)
 	}
 	if e := r.Entropy; e != nil {
 		fmt.Fprintf(&b, "\n## Token randomness\n\n%d samples, %s alphabet, length %d-%d: estimated %.1f bits (capacity %.1f bits, a uniform source would show %.1f).\n",
@@ -184,12 +189,15 @@ func sarifLevel(s Severity) string {
 // WriteSARIF writes the report as SARIF 2.1.0: every check is a rule, and
 // every check run is a result (kind "fail" with a level for failures and
 // warnings, "pass" or "notApplicable" with level "none" otherwise), located
-// at the target URL.
+// at the target URL. Every string is Plain, and every message is written
+// by sarifText, so no text from the target is an embedded link or a
+// placeholder.
 func WriteSARIF(w io.Writer, r *Report) error {
+	r = r.escaped(Plain)
 	drv := sarifDriver{Name: "latch audit", InformationURI: "https://github.com/latchsec/latch", Version: "1"}
 	index := map[string]int{}
 	for i, ci := range Checks {
-		rule := sarifRule{ID: ci.ID, Name: ruleName(ci.ID), ShortDescription: sarifMessage{ci.Title}, FullDescription: sarifMessage{ci.Description},
+		rule := sarifRule{ID: ci.ID, Name: ruleName(ci.ID), ShortDescription: sarifText(ci.Title), FullDescription: sarifText(ci.Description),
 			Properties: map[string]any{"security-severity": securitySeverity(ci.Severity), "tags": []string{"security", "session-management"}}}
 		rule.DefaultConfiguration.Level = sarifLevel(ci.Severity)
 		drv.Rules = append(drv.Rules, rule)
@@ -197,11 +205,12 @@ func WriteSARIF(w io.Writer, r *Report) error {
 	}
 	run := sarifRun{Tool: sarifTool{Driver: drv}, Results: []sarifResult{}}
 	for _, c := range r.Checks {
-		res := sarifResult{RuleID: c.ID, RuleIndex: index[c.ID], Message: sarifMessage{c.Title + ": " + c.Evidence},
-			Properties: map[string]any{"status": c.Status, "severity": c.Severity}}
+		msg := c.Title + ": " + c.Evidence
 		if c.Recommendation != "" {
-			res.Message.Text += " Recommendation: " + c.Recommendation
+			msg += " Recommendation: " + c.Recommendation
 		}
+		res := sarifResult{RuleID: c.ID, RuleIndex: index[c.ID], Message: sarifText(msg),
+			Properties: map[string]any{"status": c.Status, "severity": c.Severity}}
 		switch c.Status {
 		case Fail:
 			res.Kind, res.Level = "fail", sarifLevel(c.Severity)

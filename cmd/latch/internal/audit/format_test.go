@@ -244,7 +244,7 @@ func TestWriteTextAndMarkdown(t *testing.T) {
 	}{
 		{"text plain", "text", false, []string{"latch audit https://app.example/", "FAIL", "-> do better"}, []string{"\x1b["}},
 		{"text colour", "text", true, []string{"\x1b[31mFAIL", "\x1b[32mPASS"}, nil},
-		{"markdown", "markdown", false, []string{"| Status | Check |", `\| pipe`, "&lt;script&gt;", "## Token randomness"}, []string{"<script>"}},
+		{"markdown", "markdown", false, []string{"| Status | Check |", "| ` evidence 0 with <script>alert(1)</script> \\x7c pipe ` |", "## Token randomness"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -108,13 +108,15 @@ svg text{font:10px system-ui,sans-serif;fill:#5a6275}
 
 // WriteHTML writes a self-contained HTML report: a summary grade, one row
 // per check coloured by status, and the entropy figures as an inline SVG.
+// The report's text goes through Plain, then html/template escapes it for
+// where it stands, so the target adds no markup and reorders no text.
 func WriteHTML(w io.Writer, r *Report) error {
 	data := struct {
 		R                      *Report
 		Grade                  string
 		Fail, Warn, Pass, Skip int
 		Chart                  *chart
-	}{r, r.Grade(), r.Count(Fail), r.Count(Warn), r.Count(Pass), r.Count(Skip), entropyChart(r.Entropy)}
+	}{r.escaped(Plain), r.Grade(), r.Count(Fail), r.Count(Warn), r.Count(Pass), r.Count(Skip), entropyChart(r.Entropy)}
 	if err := htmlTmpl.Execute(w, data); err != nil {
 		return fmt.Errorf("audit: write html: %w", err)
 	}

@@ -63,31 +63,31 @@ func runAudit(ctx context.Context, env *Env) int {
 	}
 	cfg.Target = pos[0]
 	if !validFormat(format) {
-		return fail(env, "audit", 2, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(audit.Formats, ", ")))
+		return auditFail(env, 2, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(audit.Formats, ", ")))
 	}
 	if samples < 1 || samples > audit.MaxSamples {
-		return fail(env, "audit", 2, fmt.Errorf("--samples must be between 1 and %d", audit.MaxSamples))
+		return auditFail(env, 2, fmt.Errorf("--samples must be between 1 and %d", audit.MaxSamples))
 	}
 	cfg.Samples = samples
 	if cfg.LoginPath != "" {
 		if passEnv == "" {
-			return fail(env, "audit", 2, errors.New("--login-path needs --password-env VAR (the password is never taken on the command line)"))
+			return auditFail(env, 2, errors.New("--login-path needs --password-env VAR (the password is never taken on the command line)"))
 		}
 		cfg.Password = env.Getenv(passEnv)
 		if cfg.Password == "" {
-			return fail(env, "audit", 2, fmt.Errorf("environment variable %s is empty or unset", passEnv))
+			return auditFail(env, 2, fmt.Errorf("environment variable %s is empty or unset", passEnv))
 		}
 	}
 	tc, err := auditTLS(cacert, insecure)
 	if err != nil {
-		return fail(env, "audit", 2, err)
+		return auditFail(env, 2, err)
 	}
 	cfg.TLS = tc
 	cfg.WeakKeys = weakkeys.List()
 	if wlFile != "" {
 		wl, err := readWordlist(wlFile)
 		if err != nil {
-			return fail(env, "audit", 2, err)
+			return auditFail(env, 2, err)
 		}
 		cfg.Wordlist = wl
 	}
@@ -96,14 +96,14 @@ func runAudit(ctx context.Context, env *Env) int {
 	rep, err := audit.Run(ctx, cfg)
 	pr.done()
 	if err != nil {
-		return fail(env, "audit", 2, err)
+		return auditFail(env, 2, err)
 	}
 	w, color := env.Stdout, isTerminal(env.Stdout) && env.Getenv("NO_COLOR") == ""
 	var f *os.File
 	if out != "" {
 		f, err = os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
-			return fail(env, "audit", 2, fmt.Errorf("--out: %w", err))
+			return auditFail(env, 2, fmt.Errorf("--out: %w", err))
 		}
 		w, color = f, false
 	}
@@ -114,7 +114,7 @@ func runAudit(ctx context.Context, env *Env) int {
 		}
 	}
 	if err != nil {
-		return fail(env, "audit", 2, err)
+		return auditFail(env, 2, err)
 	}
 	if out != "" {
 		fmt.Fprintf(env.Stderr, "latch audit: grade %s, %d fail, %d warn; report written to %s\n", rep.Grade(), rep.Count(audit.Fail), rep.Count(audit.Warn), out)
@@ -123,6 +123,13 @@ func runAudit(ctx context.Context, env *Env) int {
 		return 1
 	}
 	return 0
+}
+
+// auditFail prints err as fail does, through audit.Plain: an audit's
+// errors quote what the target sent (the names in its certificate, for
+// one), which must not reach a terminal or a log as control characters.
+func auditFail(env *Env, code int, err error) int {
+	return fail(env, "audit", code, errors.New(audit.Plain(err.Error())))
 }
 
 func validFormat(f string) bool {
