@@ -7,6 +7,7 @@ require (
 	github.com/latchsec/latch/boltstore v0.0.0
 	github.com/latchsec/latch/pgstore v0.0.0
 	github.com/latchsec/latch/redisstore v0.0.0
+	github.com/yuin/goldmark v1.8.7
 )
 
 require (
@@ -16,7 +17,6 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
-	github.com/yuin/goldmark v1.8.7 // indirect
 	go.etcd.io/bbolt v1.4.3 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
