@@ -172,8 +172,8 @@ func readKeyFile(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("latch: key file %s is not a regular file", path)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("latch: key file %s has mode %v: it must not be accessible to group or others (chmod 600)", path, fi.Mode().Perm())
+	if err := checkKeyFileMode(path, fi); err != nil {
+		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(fh, maxKeyFile+1))
 	if err != nil {
@@ -183,6 +183,19 @@ func readKeyFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("latch: key file %s is larger than %d bytes", path, maxKeyFile)
 	}
 	return b, nil
+}
+
+// checkKeyFileMode refuses a keyring file that others may read or that
+// group may write. Group may read it only when root owns it, as
+// PostgreSQL allows for its key files: that is how a Kubernetes Secret
+// volume with an fsGroup (root:fsGroup, 0440) or a file that root keeps
+// for a service's group gives the key to a program that is not root.
+func checkKeyFileMode(path string, fi os.FileInfo) error {
+	perm := fi.Mode().Perm()
+	if perm&0o077 == 0 || perm&0o037 == 0 && ownedByRoot(fi) {
+		return nil
+	}
+	return fmt.Errorf("latch: key file %s has mode %v: it must not be accessible to group or others (chmod 600; group may read a file that root owns, mode 0640)", path, perm)
 }
 
 // maxKeyFile bounds a keyring file: thousands of entries.

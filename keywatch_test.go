@@ -30,34 +30,58 @@ func keyEntry(id string) string {
 // and a function that replaces the file's text.
 var keyFiles = []struct {
 	name   string
-	layout func(t *testing.T, dir, text string) (path string, update func(text string))
+	layout layout
 }{
 	{"in-place rewrite (Vault Agent, an editor, a shell redirect)", inPlaceFile},
 	{"atomic rename (latch rotate, consul-template)", renamedFile},
 	{"symlink swap of a ..data directory (Kubernetes Secret volume, Secrets Store CSI driver)", kubernetesVolume},
 }
 
+// layout lays out a keyring file in dir with text and mode, and returns
+// the path a program reads and a function that replaces the text.
+type layout func(t *testing.T, dir, text string, mode ...os.FileMode) (path string, update func(text string))
+
+// fileMode is the mode given, else def.
+func fileMode(mode []os.FileMode, def os.FileMode) os.FileMode {
+	if len(mode) > 0 {
+		return mode[0]
+	}
+	return def
+}
+
 // inPlaceFile rewrites the file's contents, keeping its inode and mode.
-func inPlaceFile(t *testing.T, dir, text string) (string, func(string)) {
+func inPlaceFile(t *testing.T, dir, text string, mode ...os.FileMode) (string, func(string)) {
 	path := filepath.Join(dir, "latch.keys")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(text), fileMode(mode, 0o600)); err != nil {
 		t.Fatal(err)
 	}
 	return path, func(text string) {
 		t.Helper()
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteString(text)
+		if err := errors.Join(err, f.Close()); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-// renamedFile writes a new file beside the old one and renames it over.
-func renamedFile(t *testing.T, dir, text string) (string, func(string)) {
+// renamedFile writes a new file beside the old one, sets its mode and
+// renames it over the old one, as consul-template (Vault Agent's
+// templates) and latch rotate do.
+func renamedFile(t *testing.T, dir, text string, mode ...os.FileMode) (string, func(string)) {
 	path := filepath.Join(dir, "latch.keys")
 	write := func(text string) {
 		t.Helper()
-		tmp := filepath.Join(dir, ".latch.keys.tmp")
-		if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
+		f, err := os.CreateTemp(dir, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := f.Name()
+		_, err = f.WriteString(text)
+		if err := errors.Join(err, f.Sync(), f.Close(), os.Chmod(tmp, fileMode(mode, 0o600))); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Rename(tmp, path); err != nil {
@@ -72,7 +96,7 @@ func renamedFile(t *testing.T, dir, text string) (string, func(string)) {
 // the file is a link through "..data", a link to a directory named by
 // time, and an update makes a new directory and renames a new "..data"
 // link over the old one.
-func kubernetesVolume(t *testing.T, dir, text string) (string, func(string)) {
+func kubernetesVolume(t *testing.T, dir, text string, mode ...os.FileMode) (string, func(string)) {
 	n := 0
 	write := func(text string) {
 		t.Helper()
@@ -81,7 +105,11 @@ func kubernetesVolume(t *testing.T, dir, text string) (string, func(string)) {
 		if err := os.Mkdir(filepath.Join(dir, ts), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, ts, "latch-keys"), []byte(text), 0o400); err != nil {
+		file := filepath.Join(dir, ts, "latch-keys")
+		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(file, fileMode(mode, 0o400)); err != nil {
 			t.Fatal(err)
 		}
 		tmp := filepath.Join(dir, "..data_tmp")
