@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 )
 
 // Env is what a subcommand gets: its arguments (without the subcommand's
@@ -20,6 +21,8 @@ type Env struct {
 	Stderr io.Writer
 	// Getenv reads the environment; tests replace it.
 	Getenv func(string) string
+	// Now is the clock; default time.Now. Tests replace it.
+	Now func() time.Time
 }
 
 // command is one subcommand. run returns the process exit code.
@@ -49,6 +52,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func RunEnv(ctx context.Context, env *Env) int {
 	if env.Getenv == nil {
 		env.Getenv = osGetenv
+	}
+	if env.Now == nil {
+		env.Now = time.Now
 	}
 	if len(env.Args) == 0 || env.Args[0] == "help" || env.Args[0] == "-h" || env.Args[0] == "--help" {
 		usage(env.Stdout)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,13 +16,12 @@ import (
 func init() {
 	register(command{name: "keygen", summary: "print a new secret key in the keyring format", run: runKeygen})
 	register(command{name: "checkkey", summary: "check a key against latch's strength rules (never echoes it)", run: runCheckkey})
-	register(command{name: "rotate", summary: "add a new primary key to a keyring file; retire the old one", run: runRotate})
 }
 
 func runKeygen(ctx context.Context, env *Env) int {
 	fs := newFlags(env, "keygen", "[--id ID] [--retire YYYY-MM-DD]")
 	id := fs.String("id", keyIDForToday(), "key id (A-Z a-z 0-9 - _)")
-	retire := fs.String("retire", "", "last day the key is accepted (YYYY-MM-DD)")
+	retire := fs.String("retire", "", "last day the key is accepted (YYYY-MM-DD, UTC)")
 	if _, code, ok := parseFlags(fs, env.Args); !ok {
 		return code
 	}
@@ -80,17 +78,15 @@ func runCheckkey(ctx context.Context, env *Env) int {
 func checkKeyInput(env *Env, input []byte) int {
 	text := string(input)
 	if looksLikeKeyring(text) {
-		r, err := latch.ParseKeys(text)
+		now := env.Now()
+		r, err := latch.ParseKeysAt(now, text)
 		if err != nil {
 			fmt.Fprintf(env.Stdout, "refused: %v\n", err)
 			return 1
 		}
+		signing, _ := r.SigningKey(now) // ParseKeysAt checked there is one
 		for _, k := range r.Keys() {
-			state := "ok"
-			if !k.Retire.IsZero() {
-				state += ", retires after " + k.Retire.Format(time.DateOnly)
-			}
-			fmt.Fprintf(env.Stdout, "key %q: %s (%d bytes)\n", k.ID, state, len(k.Secret))
+			fmt.Fprintf(env.Stdout, "key %q: ok (%d bytes), %s\n", k.ID, len(k.Secret), keyState(k, signing.ID, now))
 		}
 		return 0
 	}
@@ -101,6 +97,29 @@ func checkKeyInput(env *Env, input []byte) int {
 	fmt.Fprintf(env.Stdout, "ok: %d bytes pass latch's strength rules\n", len(input))
 	return 0
 }
+
+// keyState says what k does at now: signs, verifies, or neither, and when
+// that changes.
+func keyState(k latch.Key, signing string, now time.Time) string {
+	var s string
+	switch {
+	case k.Retired(now):
+		return "retired at " + stamp(k.Retire) + ": verifies nothing"
+	case k.ID == signing:
+		s = "signs now"
+	case !k.Activated(now):
+		s = "verifies; staged to sign from " + stamp(k.Activate)
+	default:
+		s = "verifies"
+	}
+	if !k.Retire.IsZero() {
+		s += "; retires at " + stamp(k.Retire)
+	}
+	return s
+}
+
+// stamp formats t as the keyring format writes it: RFC 3339 in UTC.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // looksLikeKeyring reports whether every entry has the ID:KEY shape.
 func looksLikeKeyring(s string) bool {
@@ -119,84 +138,4 @@ func looksLikeKeyring(s string) bool {
 		}
 	}
 	return n > 0
-}
-
-func runRotate(ctx context.Context, env *Env) int {
-	fs := newFlags(env, "rotate", "--file KEYRING [--id ID] [--retire-after DURATION]")
-	file := fs.String("file", env.Getenv(latch.EnvKeysFile), "keyring file (default $"+latch.EnvKeysFile+")")
-	id := fs.String("id", keyIDForToday(), "id of the new primary key")
-	after := fs.Duration("retire-after", 31*24*time.Hour, "how long the old primary key keeps verifying; longer than your longest session (remember-me: 30 days)")
-	if _, code, ok := parseFlags(fs, env.Args); !ok {
-		return code
-	}
-	if *file == "" {
-		return fail(env, "rotate", 2, errors.New("--file is required"))
-	}
-	now := time.Now().UTC()
-	var old []latch.Key
-	if _, err := os.Stat(*file); err == nil {
-		r, err := latch.LoadKeysFile(*file)
-		if err != nil {
-			return fail(env, "rotate", 1, err)
-		}
-		old = r.Keys()
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fail(env, "rotate", 1, err)
-	}
-	keys := []latch.Key{{ID: *id, Secret: latch.GenerateKey()}}
-	retireOn := now.Add(*after).Truncate(24 * time.Hour)
-	var dropped []string
-	for i, k := range old {
-		if k.ID == *id {
-			return fail(env, "rotate", 2, fmt.Errorf("key id %q is already in the keyring; choose another --id", *id))
-		}
-		if k.Retired(now) {
-			dropped = append(dropped, k.ID)
-			continue
-		}
-		if i == 0 && (k.Retire.IsZero() || k.Retire.After(retireOn)) {
-			k.Retire = retireOn
-		}
-		keys = append(keys, k)
-	}
-	if _, err := latch.NewKeyring(keys...); err != nil {
-		return fail(env, "rotate", 1, err)
-	}
-	var b strings.Builder
-	b.WriteString("# latch keyring: first entry signs, the others verify. Keep this file secret.\n")
-	for _, k := range keys {
-		b.WriteString(k.SecretEntry() + "\n")
-	}
-	if err := writeSecretFile(*file, []byte(b.String())); err != nil {
-		return fail(env, "rotate", 1, err)
-	}
-	fmt.Fprintf(env.Stdout, "new primary key %q\n", *id)
-	for _, k := range keys[1:] {
-		fmt.Fprintf(env.Stdout, "fallback key %q, verifies through %s\n", k.ID, k.Retire.Format(time.DateOnly))
-	}
-	for _, d := range dropped {
-		fmt.Fprintf(env.Stdout, "dropped retired key %q\n", d)
-	}
-	return 0
-}
-
-// writeSecretFile replaces path atomically with a file of mode 0600.
-func writeSecretFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".latch-keys-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

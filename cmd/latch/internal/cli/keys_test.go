@@ -3,10 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchsec/latch"
 )
@@ -37,6 +36,7 @@ func TestKeygen(t *testing.T) {
 
 func TestCheckkey(t *testing.T) {
 	good := latch.Key{ID: "k", Secret: latch.GenerateKey()}.SecretEntry()
+	staged := latch.Key{ID: "s", Secret: latch.GenerateKey(), Activate: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)}.SecretEntry()
 	tests := []struct {
 		name   string
 		stdin  string
@@ -52,6 +52,8 @@ func TestCheckkey(t *testing.T) {
 		{"from env", "", map[string]string{"SECRET": "secret"}, []string{"--env", "SECRET"}, 1, "refused"},
 		{"empty env", "", nil, []string{"--env", "NOPE"}, 2, ""},
 		{"weak keyring entry", "k:" + strings.Repeat("A", 43), nil, nil, 1, "few-distinct-bytes"},
+		{"staged key", good + "\n" + staged + "\n", nil, nil, 0, `key "s": ok (32 bytes), verifies; staged to sign from 2099-01-01T00:00:00Z`},
+		{"signing key", good + "\n" + staged + "\n", nil, nil, 0, `key "k": ok (32 bytes), signs now`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,34 +66,5 @@ func TestCheckkey(t *testing.T) {
 				t.Fatalf("checkkey echoed the key")
 			}
 		})
-	}
-}
-
-func TestRotate(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "keys")
-	if code, _, errOut := run(t, "", nil, "rotate", "--file", file, "--id", "one"); code != 0 {
-		t.Fatalf("first rotate: %d %s", code, errOut)
-	}
-	first, err := latch.LoadKeysFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code, out, _ := run(t, "", nil, "rotate", "--file", file, "--id", "two"); code != 0 || strings.Contains(out, first.Primary().SecretEntry()) {
-		t.Fatalf("second rotate: %d %q", code, out)
-	}
-	r, err := latch.LoadKeysFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := r.Keys()
-	if len(keys) != 2 || keys[0].ID != "two" || keys[1].ID != "one" || keys[1].Retire.IsZero() || !bytes.Equal(keys[1].Secret, first.Primary().Secret) {
-		t.Fatalf("keyring after rotation: %v", r)
-	}
-	fi, _ := os.Stat(file)
-	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("keyring mode %v; want 0600", fi.Mode().Perm())
-	}
-	if code, _, _ := run(t, "", nil, "rotate", "--file", file, "--id", "two"); code != 2 {
-		t.Fatalf("reused id: exit %d; want 2", code)
 	}
 }
