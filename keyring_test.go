@@ -384,10 +384,11 @@ func TestKeyPrintingShowsNoSecret(t *testing.T) {
 	var renderings []string
 	for _, sk := range r.Keys() {
 		s := sk.Secret
-		dec := fmt.Sprint(s[:6]) // "[12 34 ...": the start of %v/%d of the bytes
+		// The start of %v, %d, %o and %b of the bytes: "[12 34 ...".
+		inner := func(verb string) string { return strings.Trim(fmt.Sprintf(verb, s[:6]), "[]") }
 		renderings = append(renderings, string(s), b64(s), base64.StdEncoding.EncodeToString(s)[:20],
 			hex.EncodeToString(s)[:20], strings.ToUpper(hex.EncodeToString(s)[:20]),
-			dec[1:len(dec)-1], fmt.Sprintf("%o", s[:6])[1:12], fmt.Sprintf("%b", s[:3])[1:20])
+			inner("%d"), inner("%o"), inner("%b"))
 	}
 	values := map[string]any{
 		"Key":                        k,
