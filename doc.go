@@ -35,9 +35,9 @@
 // file with mode 0600. New refuses keys that are short, published (a list
 // of several hundred known default and example keys ships with latch),
 // made of few distinct bytes, repeating, counting, or text with low
-// estimated entropy; the error names the rule and never the key. The first
-// key signs, the others verify, each may have a retirement date, and a
-// token signed by a fallback key is re-issued under the primary.
+// estimated entropy; the error names the rule and never the key. Printing
+// a Key or Keyring shows ids and times only; Key.SecretEntry is the one
+// method that writes a secret. See "Keys and their lifecycle" below.
 //
 // Cookies: Secure, HttpOnly (always), SameSite=Lax, Path=/, no Domain and
 // the __Host- prefix by default (Config.CookieName, Config.SameSite).
@@ -74,6 +74,33 @@
 // clients by network (Config.GuessIPv6Prefix, /64). Config.Binding
 // reports (or acts on) a session that comes back from another browser
 // family or network.
+//
+// # Keys and their lifecycle
+//
+// A keyring entry is
+//
+//	ID:KEY[:YYYY-MM-DD] [activate=TIME] [retire=TIME]
+//
+// with TIME in RFC 3339 to the second or a date (a whole UTC day, included
+// in the key's life); see ParseKeys for why the attributes follow a space.
+// Every key that is not retired verifies. The key that signs is the newest
+// valid one (Keyring.SigningKey): of the keys activated and not retired at
+// the moment, the latest activation, ties to the first listed, so a keyring
+// of plain entries signs with its first. It is chosen at every request: a
+// staged key starts signing at its activation, a retiring signing key hands
+// over to the next valid key, and with none left logins fail with
+// ErrNoSigningKey rather than sign with a retired key. A token under
+// another valid key is re-issued under the signing key (EventFallbackKey).
+// New refuses a keyring whose signing key retires before a session it signs
+// could end (Keyring.CheckSigning with the longer of AbsoluteTimeout and
+// RememberAbsoluteTimeout).
+//
+// The lifecycle, with the latch command: generate and stage ("latch rotate
+// --file KEYRING" adds a key that signs an hour later, once every instance
+// has read it), activate (at that time, without a restart), retire (the
+// replaced key verifies for --retire-after more, 31 days by default, then is
+// refused), revoke ("latch rotate --file KEYRING --revoke ID" removes a
+// leaked key at once).
 //
 // # Concurrency and writes
 //

@@ -464,3 +464,39 @@ func TestKeyPrintingShowsNoSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestREADMEKeyringExample parses the README's keyring example, with real
+// keys for its placeholders, and checks what the README says of it.
+func TestREADMEKeyringExample(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "```\n# ID:KEY[:YYYY-MM-DD]")
+	_, block, _ = strings.Cut(block, "\n") // the rest of the comment line
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || block == "" {
+		t.Fatal("README has no keyring example")
+	}
+	block = strings.NewReplacer("KEY1", b64(GenerateKey()), "KEY2", b64(GenerateKey()), "KEY3", b64(GenerateKey())).Replace(block)
+	when := time.Date(2026, 12, 4, 21, 0, 0, 0, time.UTC)
+	r, err := ParseKeysAt(when, block)
+	if err != nil {
+		t.Fatalf("the README's example does not parse: %v", err)
+	}
+	activate := time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{{activate.Add(-time.Second), "20261101"}, {activate, "20261204"}} {
+		if k, _ := r.SigningKey(c.at); k.ID != c.want {
+			t.Errorf("at %v %q signs; the README says %q", c.at, k.ID, c.want)
+		}
+	}
+	if k, _ := r.Lookup("20261101"); !k.Retire.Equal(time.Date(2027, 1, 4, 22, 0, 0, 0, time.UTC)) {
+		t.Errorf("20261101 retires at %v", k.Retire)
+	}
+	if k, _ := r.Lookup("20250101"); !k.Retire.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("20250101 retires at %v; the README says it verifies through 31 December 2026", k.Retire)
+	}
+}
