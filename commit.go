@@ -147,13 +147,14 @@ func (s *Session) commitHeader(h http.Header) error {
 	if err := s.save(s.m.now()); err != nil && !s.settle(err) {
 		return err
 	}
+	ended := s.endedHeader(h)
 	switch {
 	case s.sendCookie && s.stored && s.token != "":
 		h.Add("Set-Cookie", s.m.cookie(s.token, &s.meta))
 		s.m.warnPlainHTTP(s)
 	case s.expireCookie:
 		h.Add("Set-Cookie", s.m.cookie("", nil))
-	default:
+	case !ended:
 		return nil
 	}
 	if h.Get("Cache-Control") == "" {

@@ -54,7 +54,9 @@
 // applies to every session at once, a longer one only to new logins.
 // Session.Deadlines and Manager.StatusHandler
 // report the deadlines without extending the session, so a page can warn
-// before expiry.
+// before expiry. Session.Ended says why a session ended, on the request
+// that found it ended and, carried in a short-lived cookie that holds only
+// the reason, on the next ones: the sign-in page a redirect leads to.
 //
 // Regeneration: Session.Login, Session.Reauthenticate and Session.Renew
 // give the session a new ID; in the same store operation the old record

@@ -168,18 +168,45 @@ type resp struct {
 	header  http.Header
 }
 
+// setCookie returns the one Set-Cookie of the session cookie, leaving out
+// the cookie that carries why a session ended (ended.go).
 func (r resp) setCookie(t *testing.T) string {
 	t.Helper()
-	if len(r.cookies) != 1 {
-		t.Fatalf("got %d Set-Cookie headers %q; want 1", len(r.cookies), r.cookies)
+	session := r.sessionCookies()
+	if len(session) != 1 {
+		t.Fatalf("got %d Set-Cookie headers of the session %q; want 1", len(session), r.cookies)
 	}
-	return r.cookies[0]
+	return session[0]
+}
+
+func (r resp) sessionCookies() []string {
+	var out []string
+	for _, c := range r.cookies {
+		name, _, _ := strings.Cut(c, "=")
+		if !strings.HasSuffix(name, "-ended") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ended returns the value of the cookie that carries why a session
+// ended, "" when the response set none, and whether it expires it.
+func (r resp) ended() (reason string, expires bool) {
+	for _, c := range r.cookies {
+		v, _, _ := strings.Cut(c, ";")
+		name, v, _ := strings.Cut(v, "=")
+		if strings.HasSuffix(name, "-ended") {
+			return v, strings.Contains(c, "Max-Age=0")
+		}
+	}
+	return "", false
 }
 
 // token returns the token a response set, or "" when it set none or
 // expired the cookie.
 func (r resp) token() string {
-	for _, c := range r.cookies {
+	for _, c := range r.sessionCookies() {
 		v, _, _ := strings.Cut(c, ";")
 		_, v, _ = strings.Cut(v, "=")
 		if !strings.Contains(c, "Max-Age=0") {

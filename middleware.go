@@ -42,6 +42,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			m.cfg.ErrorHandler(w, r, err)
 			return
 		}
+		m.readEnded(s, r)
 		s.cx = sessionCtx{Context: r.Context(), s: s}
 		r = r.WithContext(&s.cx)
 		s.rw.r = r
@@ -184,6 +185,13 @@ func (m *Manager) cookie(value string, meta *driver.Meta) string {
 		b.WriteString("; Max-Age=")
 		b.WriteString(strconv.Itoa(max(secs, 1)))
 	}
+	m.cookieAttrs(&b)
+	return b.String()
+}
+
+// cookieAttrs writes the attributes every latch cookie has: Secure (unless
+// InsecureCookie), HttpOnly and SameSite.
+func (m *Manager) cookieAttrs(b *strings.Builder) {
 	if !m.cfg.InsecureCookie {
 		b.WriteString("; Secure")
 	}
@@ -193,7 +201,6 @@ func (m *Manager) cookie(value string, meta *driver.Meta) string {
 	} else {
 		b.WriteString("; SameSite=Lax")
 	}
-	return b.String()
 }
 
 // responseWriter commits the session before the first byte of the

@@ -6,7 +6,10 @@ import (
 )
 
 // RequireLogin returns middleware that lets only authenticated sessions
-// through; others get denied (by default 401 Unauthorized).
+// through; others get denied (by default 401 Unauthorized). When denied
+// redirects to a sign-in page, that page still learns from Session.Ended
+// why the session ended (a timeout, a revocation, the binding policy):
+// latch carries the reason to the next request.
 func (m *Manager) RequireLogin(denied http.Handler) func(http.Handler) http.Handler {
 	if denied == nil {
 		denied = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

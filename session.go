@@ -93,6 +93,7 @@ type Session struct {
 	headerDone   bool // the response has begun
 	noTouch      bool // this request must not extend the session
 	ended        Reason
+	endedIn      endedIn     // what the request's ended cookie gave (ended.go)
 	renewed      driver.Hash // the session the cookie named, when another request renewed it
 }
 
@@ -167,6 +168,16 @@ func (s *Session) Remember() bool {
 // refusal reason. It is "" when the request brought no cookie or a live
 // session. A login page can use it to tell the user why they must sign in
 // again.
+//
+// The reason outlives the request that found the session ended: that
+// request drops the session cookie and usually redirects to the sign-in
+// page (RequireLogin's denied handler), so latch carries ReasonIdle,
+// ReasonAbsolute, ReasonNotFound and ReasonBinding to the next requests in
+// a cookie of its own, CookieName+"-ended" (the reason only, with the
+// session cookie's attributes, for 60 seconds), and Ended reports it there
+// as well. A value in that cookie that is not one of these reasons is
+// ignored. The first response that carries a live session (a login)
+// clears it.
 func (s *Session) Ended() Reason {
 	s.mu.Lock()
 	defer s.mu.Unlock()

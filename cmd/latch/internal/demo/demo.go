@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -206,23 +205,23 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "home.html", view{Title: "Home"})
 }
 
+// toLogin sends a signed-out request to the sign-in page. Why the session
+// ended needs no query parameter: latch carries it to the next request,
+// where Session.Ended reports it.
 func (a *App) toLogin(w http.ResponseWriter, r *http.Request) {
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not authenticated"})
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not authenticated", "ended": string(session(r).Ended())})
 		return
 	}
-	q := url.Values{}
-	if reason := session(r).Ended(); reason != "" {
-		q.Set("reason", string(reason))
-	}
-	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
-	session(r).NoTouch() // showing the sign-in page is not activity
-	reason := latch.Reason(r.URL.Query().Get("reason"))
-	if reason == "" {
-		reason = session(r).Ended()
+	s := session(r)
+	s.NoTouch() // showing the sign-in page is not activity
+	reason := s.Ended()
+	if reason == "" && r.URL.Query().Get("reason") == string(reasonLogout) {
+		reason = reasonLogout
 	}
 	a.render(w, r, http.StatusOK, "login.html", view{Title: "Sign in", Reason: endedMessage(reason)})
 }

@@ -17,13 +17,20 @@ import (
 )
 
 type client struct {
-	t     *testing.T
-	h     http.Handler
-	token string
-	ua    string
+	t      *testing.T
+	h      http.Handler
+	token  string            // the session cookie
+	others map[string]string // every other cookie the app set, as a browser keeps them
+	ua     string
 }
 
 func newApp(t *testing.T, idle time.Duration) (http.Handler, *latchtest.Clock) {
+	t.Helper()
+	return newAppWith(t, latch.Config{IdleTimeout: idle})
+}
+
+// newAppWith runs the demo on a Manager with cfg's timeouts.
+func newAppWith(t *testing.T, cfg latch.Config) (http.Handler, *latchtest.Clock) {
 	t.Helper()
 	clk := latchtest.NewClock(time.Now())
 	st, err := memstore.New(memstore.Options{Now: clk.Now})
@@ -36,7 +43,7 @@ func newApp(t *testing.T, idle time.Duration) (http.Handler, *latchtest.Clock) {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
-	m, err := latch.New(latch.Config{Store: st, Keys: keys, IdleTimeout: idle, Now: clk.Now, Logger: logger})
+	m, err := latch.New(latch.Config{Store: st, Keys: keys, IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout, Now: clk.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,21 +68,48 @@ func (c *client) do(method, path string, form url.Values, header ...string) *htt
 		req.Header.Set("User-Agent", c.ua)
 	}
 	if c.token != "" {
-		req.Header.Set("Cookie", "__Host-session="+c.token)
+		req.AddCookie(&http.Cookie{Name: "__Host-session", Value: c.token})
+	}
+	for name, v := range c.others {
+		req.AddCookie(&http.Cookie{Name: name, Value: v})
 	}
 	rec := httptest.NewRecorder()
 	c.h.ServeHTTP(rec, req)
 	res := rec.Result()
 	for _, sc := range res.Cookies() {
-		if sc.Name == "__Host-session" {
-			if sc.MaxAge < 0 {
-				c.token = ""
-			} else {
-				c.token = sc.Value
+		v := sc.Value
+		if sc.MaxAge < 0 {
+			v = ""
+		}
+		switch {
+		case sc.Name == "__Host-session":
+			c.token = v
+		case v == "":
+			delete(c.others, sc.Name)
+		default:
+			if c.others == nil {
+				c.others = map[string]string{}
 			}
+			c.others[sc.Name] = v
 		}
 	}
 	return res
+}
+
+// follow sends a GET, and follows redirects as a browser does. It
+// returns the path it ended at and that page's body.
+func (c *client) follow(path string, header ...string) (string, string) {
+	c.t.Helper()
+	for range 5 {
+		res := c.do("GET", path, nil, header...)
+		if res.StatusCode != http.StatusSeeOther && res.StatusCode != http.StatusFound {
+			b, _ := io.ReadAll(res.Body)
+			return path, string(b)
+		}
+		path = res.Header.Get("Location")
+	}
+	c.t.Fatalf("too many redirects from %s", path)
+	return "", ""
 }
 
 func (c *client) login(user, pw string) *http.Response {
@@ -234,5 +268,59 @@ func TestDemoSensitiveAndCrossOrigin(t *testing.T) {
 	}
 	if res := c.do("POST", "/logout", url.Values{}, "Sec-Fetch-Site", "cross-site"); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site POST: %d; want 403", res.StatusCode)
+	}
+}
+
+// TestDemoSignInPageSaysWhy: after each kind of ending, a page behind
+// RequireLogin sends the browser to the sign-in page, which says why the
+// session ended. The reason comes from latch (Session.Ended on that next
+// request), not from the URL, which anyone can write.
+func TestDemoSignInPageSaysWhy(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(c, other *client, clk *latchtest.Clock)
+		want string
+	}{
+		{"idle timeout", func(c, _ *client, clk *latchtest.Clock) { clk.Advance(31 * time.Minute) }, "after a period of inactivity"},
+		{"absolute timeout", func(c, _ *client, clk *latchtest.Clock) {
+			for range 2 {
+				clk.Advance(20 * time.Minute)
+				c.do("GET", "/sessions", nil) // activity: the idle deadline moves
+			}
+			clk.Advance(21 * time.Minute) // 61 minutes since sign-in, 21 idle
+		}, "reached its maximum lifetime"},
+		{"revoked from another device", func(c, other *client, _ *latchtest.Clock) {
+			other.login("alice", "wonderland")
+			if res := other.do("POST", "/sessions/revoke", url.Values{"all": {"others"}}); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("revoke others: %d", res.StatusCode)
+			}
+		}, "revoked from another device"},
+		{"signed out", func(c, _ *client, _ *latchtest.Clock) { c.do("POST", "/logout", url.Values{}) }, "You have signed out."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, clk := newAppWith(t, latch.Config{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: time.Hour})
+			c := &client{t: t, h: h}
+			other := &client{t: t, h: h, ua: "Mozilla/5.0 (iPhone) Safari/604.1"}
+			if res := c.login("alice", "wonderland"); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("login: %d", res.StatusCode)
+			}
+			tt.end(c, other, clk)
+			path := "/sessions"
+			if tt.name == "signed out" {
+				path = "/login?reason=logout" // where the sign-out button leads
+			}
+			at, body := c.follow(path)
+			if p, _, _ := strings.Cut(at, "?"); p != "/login" || !strings.Contains(body, `id="reason"`) || !strings.Contains(body, tt.want) {
+				t.Fatalf("sign-in page %s does not say %q:\n%s", at, tt.want, body)
+			}
+			if _, body := c.follow("/login?reason=idle"); tt.name == "signed out" && strings.Contains(body, `id="reason"`) {
+				t.Fatalf("the sign-in page takes an ending from its URL (cookies %v):\n%s", c.others, body)
+			}
+			c.login("alice", "wonderland")
+			if _, body := c.follow("/login"); strings.Contains(body, `id="reason"`) {
+				t.Fatalf("after signing in again the sign-in page still gives a reason:\n%s", body)
+			}
+		})
 	}
 }
