@@ -164,6 +164,12 @@ type auditor struct {
 	// creds are the credentials given in the target URL and the
 	// plain-HTTP URL, by origin; target has none.
 	creds map[string]*url.Userinfo
+	// base tells authenticated answers of MePath from unauthenticated
+	// ones; set after the first login, before any check uses it.
+	base *baseline
+	// sink, when set, collects results instead of recording them (see
+	// collect).
+	sink *[]Result
 }
 
 // RateLimitError reports that the target refused a login for now (429 or
@@ -240,6 +246,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 func (a *auditor) add(r Result) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.sink != nil {
+		*a.sink = append(*a.sink, r)
+		return
+	}
 	if _, ok := a.results[r.ID]; !ok {
 		a.results[r.ID] = r
 	}
@@ -289,8 +299,18 @@ func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
 	}
 	ck := probe.lastSetCookie(name)
 	how := fmt.Sprintf("cookie %q (chosen by name; no login configured to confirm it by behaviour), as set before login", name)
-	a.checkAttributes(ck, how, nil)
-	a.checkSessionInURL(ck.Value, probe.History)
+	// Chosen by name among several cookies, it may be a decoy: its
+	// checks can warn or fail, never pass.
+	id := &identity{creds: [][]string{{name}}, members: []string{name}}
+	if n := len(probe.seenNames()); n > 1 {
+		id.ambiguous = fmt.Sprintf("the target set %d cookies and, without a login, which one carries the session cannot be told", n)
+	}
+	for _, r := range a.collect(func() {
+		a.checkAttributes(ck, how, nil)
+		a.checkSessionInURL(ck.Value, probe.History)
+	}) {
+		a.add(capAmbiguous(r, id))
+	}
 	sc := a.checkSignedCookie(ctx, ck.Value, nil)
 	if sc != nil && sc.clientSide() {
 		a.skipClientSideEntropy(sc)
@@ -380,8 +400,8 @@ func guessSessionCookie(names []string) string {
 // session is an authenticated client and what its login showed.
 type session struct {
 	c *client
-	// pre is the jar before login.
-	pre map[string]string
+	// pre is the cookies the client held before login.
+	pre cookieState
 	// me is the authenticated page's response.
 	me *exchange
 }
@@ -389,16 +409,23 @@ type session struct {
 // maxRateLimitWaits bounds how often one login waits out a rate limit.
 const maxRateLimitWaits = 3
 
-// login runs the configured login on c and checks that MePath answers 200
-// afterwards. When the target rate-limits the login and says for how long
-// (at most a minute), login waits that long and tries again, rather than
-// hammer it.
+// login runs the configured login on c and checks that MePath answers as
+// authenticated afterwards: 200 for the first login, the baseline's
+// authenticated answer for every later one. When the target rate-limits
+// the login and says for how long (at most a minute), login waits that
+// long and tries again, rather than hammer it.
 func (a *auditor) login(ctx context.Context, c *client) (*session, error) {
 	for attempt := 0; ; attempt++ {
-		s, err := a.loginOnce(ctx, c)
+		s, post, err := a.loginOnce(ctx, c, a.cfg.Password)
+		if err == nil {
+			err = a.checkLoggedIn(ctx, s, post)
+		}
 		var rl *RateLimitError
 		if !errors.As(err, &rl) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Minute || attempt >= maxRateLimitWaits {
-			return s, err
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
 		}
 		if err := a.wait(ctx, "rate-limited, waiting", rl.RetryAfter); err != nil {
 			return nil, err
@@ -406,18 +433,19 @@ func (a *auditor) login(ctx context.Context, c *client) (*session, error) {
 	}
 }
 
-func (a *auditor) loginOnce(ctx context.Context, c *client) (*session, error) {
-	s := &session{c: c, pre: map[string]string{}}
+// loginOnce posts the login with password on c, follows its redirects
+// and requests MePath; it does not judge the answer.
+func (a *auditor) loginOnce(ctx context.Context, c *client, password string) (*session, *exchange, error) {
 	// The login page first, for the cookies a visitor has before login
 	// (and a form's hidden inputs).
 	page, err := c.do(ctx, "GET", a.cfg.LoginPath, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s.pre = c.cookieValues()
+	s := &session{c: c, pre: stateOf(c)}
 	var post *exchange
 	if a.cfg.LoginJSON {
-		body, _ := json.Marshal(map[string]string{a.cfg.UserField: a.cfg.Username, a.cfg.PassField: a.cfg.Password})
+		body, _ := json.Marshal(map[string]string{a.cfg.UserField: a.cfg.Username, a.cfg.PassField: password})
 		post, err = c.send(ctx, "POST", a.cfg.LoginPath, "application/json", body)
 	} else {
 		form := url.Values{}
@@ -425,84 +453,96 @@ func (a *auditor) loginOnce(ctx context.Context, c *client) (*session, error) {
 			form = hiddenInputs(page.Body)
 		}
 		form.Set(a.cfg.UserField, a.cfg.Username)
-		form.Set(a.cfg.PassField, a.cfg.Password)
+		form.Set(a.cfg.PassField, password)
 		post, err = c.do(ctx, "POST", a.cfg.LoginPath, form)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if post.Status == http.StatusTooManyRequests || post.Status == http.StatusServiceUnavailable {
-		return nil, &RateLimitError{Status: post.Status, RetryAfter: retryAfter(post.Header.Get("Retry-After"), a.cfg.Now())}
+		return nil, nil, &RateLimitError{Status: post.Status, RetryAfter: retryAfter(post.Header.Get("Retry-After"), a.cfg.Now())}
 	}
 	if _, err := c.follow(ctx, post); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	me, err := c.do(ctx, "GET", a.cfg.MePath, nil)
+	v, err := a.plainAsk(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v.ex == nil || inconclusiveStatus(v.ex.Status) {
+		return nil, nil, fmt.Errorf("%w: after POST %s, %s", ErrLogin, a.cfg.LoginPath, v.why)
+	}
+	s.me = v.ex
+	return s, post, nil
+}
+
+// checkLoggedIn judges the answer of MePath after a login.
+func (a *auditor) checkLoggedIn(ctx context.Context, s *session, post *exchange) error {
+	hint := "check --username, --password-env, --user-field, --pass-field, --login-json and --me-path"
+	if a.base == nil {
+		if s.me.Status != 200 {
+			return fmt.Errorf("%w: POST %s answered %d, then GET %s answered %d%s; %s",
+				ErrLogin, a.cfg.LoginPath, post.Status, a.cfg.MePath, s.me.Status, s.c.refusedNote(), hint)
+		}
+		return nil
+	}
+	switch a.base.classify(s.me) {
+	case authYes:
+		return nil
+	case authNo:
+		return fmt.Errorf("%w: POST %s answered %d, then GET %s answered as without a valid session (%s)",
+			ErrLogin, a.cfg.LoginPath, post.Status, a.cfg.MePath, a.base.describe(a.cfg.MePath))
+	}
+	v, err := a.ask(ctx, s.c)
+	if err != nil {
+		return err
+	}
+	if v.state != authYes {
+		return fmt.Errorf("%w: POST %s answered %d, then it could not be told whether the login worked: %s", ErrLogin, a.cfg.LoginPath, post.Status, v.why)
+	}
+	s.me = v.ex
+	return nil
+}
+
+// firstLogin logs in on c and takes the baseline: what MePath answers
+// with the login's session, without a cookie and after a wrong password.
+// An application whose MePath answers the same either way (a single-page
+// application that answers 200 with the same page to everyone) cannot be
+// audited: no answer would show whether a session is authenticated.
+func (a *auditor) firstLogin(ctx context.Context, c *client) (*session, error) {
+	s, err := a.login(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	if me.Status != 200 {
-		return nil, fmt.Errorf("%w: POST %s answered %d, then GET %s answered %d%s; check --username, --password-env, --user-field, --pass-field, --login-json and --me-path",
-			ErrLogin, a.cfg.LoginPath, post.Status, a.cfg.MePath, me.Status, c.refusedNote())
+	if err := a.needCookies(c); err != nil {
+		return nil, err
 	}
-	s.me = me
+	no, err := a.unauthenticatedAnswers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBaseline(answerOf(s.me), no)
+	if err != nil {
+		return nil, fmt.Errorf("%w: GET %s %v: there is no telling whether the configured login, or any session, is authenticated (a page every visitor gets, or a login that accepts any password); pass a --me-path that answers differently when logged in",
+			ErrLogin, a.cfg.MePath, err)
+	}
+	a.base = b
 	return s, nil
 }
 
-// authenticated reports whether a client holding only the given cookies is
-// logged in.
-func (a *auditor) authenticated(ctx context.Context, cookies map[string]string) (bool, int, error) {
-	c := a.newClient()
-	for n, v := range cookies {
-		c.set(n, v)
-	}
-	ex, err := c.do(ctx, "GET", a.cfg.MePath, nil)
-	if err != nil {
-		return false, 0, err
-	}
-	return ex.Status == 200, ex.Status, nil
-}
-
-// identify finds the session cookie by behaviour: the cookie whose absence
-// turns MePath from 200 into something else.
-func (a *auditor) identify(ctx context.Context, s *session) (name, how string, err error) {
-	names := s.c.cookieNames()
-	if len(names) == 0 {
-		hint := ""
-		if a.target.Scheme == "http" {
-			hint = " (an application whose session cookie is Secure may refuse to set it over plain HTTP, as express-session with cookie.secure does: audit its https:// URL)"
-		}
-		return "", "", fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit%s%s", ErrLogin, hint, s.c.refusedNote())
-	}
-	if len(names) > 32 {
-		names = names[:32]
-	}
-	var needed []string
-	for _, n := range names {
-		rest := map[string]string{}
-		for m, v := range s.c.cookieValues() {
-			if m != n {
-				rest[m] = v
-			}
-		}
-		ok, _, err := a.authenticated(ctx, rest)
-		if err != nil {
-			return "", "", err
-		}
-		if !ok {
-			needed = append(needed, n)
-		}
-	}
-	switch len(needed) {
-	case 1:
-		return needed[0], fmt.Sprintf("cookie %q, identified by behaviour: without it %s is no longer authenticated", needed[0], a.cfg.MePath), nil
-	case 0:
-		n := guessSessionCookie(names)
-		return n, fmt.Sprintf("cookie %q, chosen by name: no single cookie's absence logged the client out", n), nil
-	default:
-		n := guessSessionCookie(needed)
-		return n, fmt.Sprintf("cookie %q, chosen by name among %d cookies that are each required to stay authenticated", n, len(needed)), nil
-	}
+// collect runs fn and returns the results it adds instead of recording
+// them. Only for the sequential part of the run: no other goroutine may
+// add results meanwhile.
+func (a *auditor) collect(fn func()) []Result {
+	var got []Result
+	a.mu.Lock()
+	a.sink = &got
+	a.mu.Unlock()
+	fn()
+	a.mu.Lock()
+	a.sink = nil
+	a.mu.Unlock()
+	return got
 }
 
 func (a *auditor) runAuthenticated(ctx context.Context) error {
@@ -510,49 +550,27 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	if _, err := main.do(ctx, "GET", a.target.String(), nil); err != nil {
 		return fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
-	s, err := a.login(ctx, main)
+	s, err := a.firstLogin(ctx, main)
 	if err != nil {
 		return err
 	}
-	name, how, err := a.identify(ctx, s)
+	id, err := a.identify(ctx, s)
 	if err != nil {
 		return err
 	}
-	token, _ := main.value(name)
-	ck := main.lastSetCookie(name)
-	if ck == nil {
-		return fmt.Errorf("%w: no Set-Cookie header for %q was seen", ErrLogin, name)
-	}
-	var preCk *Cookie
-	if _, ok := s.pre[name]; ok {
-		for _, ex := range main.History {
-			for _, sc := range ex.SetCookies {
-				if sc.Name == name && preCk == nil {
-					preCk = sc
-				}
-			}
+	jar := stateOf(main)
+	var cks []*Cookie
+	for _, n := range id.members {
+		if ck := main.lastSetCookie(n); ck != nil {
+			cks = append(cks, ck)
 		}
 	}
-	a.checkAttributes(ck, how+", as set at login", preCk)
-	signed := a.checkSignedCookie(ctx, token, func(forged string) (bool, int, error) {
-		return a.authenticated(ctx, map[string]string{name: forged})
-	})
-	a.checkFixation(ctx, s, name)
-	a.checkSessionInURL(token, main.History)
-	a.checkLogout(ctx, s, name)
+	ck := longestLived(cks, a.cfg.Now())
+	signed := a.checkSessionCookies(ctx, s, id)
+	a.checkFixation(ctx, s, jar, id)
+	a.checkLogout(ctx, s, id)
+	a.sampleSessionTokens(ctx, id, signed)
 
-	if signed != nil && signed.clientSide() {
-		a.skipClientSideEntropy(signed)
-	} else {
-		a.sampleTokens(ctx, name, sampledWhat(signed, name), func(ctx context.Context) (string, error) {
-			s, err := a.login(ctx, a.newClient())
-			if err != nil {
-				return "", err
-			}
-			v, _ := s.c.value(name)
-			return sessionIDOf(signed, v), nil
-		})
-	}
 	// Both timeout sessions log in before either wait starts, then wait
 	// side by side, so the run takes the longer wait, not the sum.
 	var idleS, absS *session
@@ -573,4 +591,20 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	go func() { defer wg.Done(); absErr = a.checkAbsolute(ctx, absS, ck, s.me) }()
 	wg.Wait()
 	return errors.Join(idleErr, absErr)
+}
+
+// longestLived returns the cookie the browser keeps longest (a
+// persistent one over a browser-session one), which decides what the
+// session's cookies declare about its lifetime.
+func longestLived(cks []*Cookie, now time.Time) *Cookie {
+	var best *Cookie
+	var bestLife time.Duration
+	bestPersistent := false
+	for _, ck := range cks {
+		life, persistent := ck.Lifetime(now)
+		if best == nil || persistent && (!bestPersistent || life > bestLife) {
+			best, bestLife, bestPersistent = ck, life, persistent
+		}
+	}
+	return best
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -351,64 +352,125 @@ func (a *auditor) madeUpToken(tok string) (fake, note string) {
 	return fabricate(tok), ""
 }
 
-// checkFixation runs session-fixation: it replays the token issued before
-// login, and logs in on a fresh client presenting a token the server never
-// issued. Both are always tried, so a report names every way an attacker
-// can fix a victim's session: planting a token the server issued to the
-// attacker, or planting one the attacker made up (PHP's
-// session.use_strict_mode=0, for one, adopts any well-formed ID).
-func (a *auditor) checkFixation(ctx context.Context, s *session, name string) {
+// checkFixation runs session-fixation. It plays the attack: the cookies a
+// browser held before login (which an attacker can plant), and on a
+// second client made-up values for every session cookie, are each kept
+// through a login; then the cookies the attacker knows are replayed: the
+// planted ones, plus any the login set to the same value on both logins
+// (a "uid=alice" anyone can write). Both ways are always tried, so a
+// report names every way an attacker can fix a victim's session (PHP's
+// session.use_strict_mode=0, for one, adopts any well-formed ID). A
+// session cookie that kept its planted value while the replay was not
+// authenticated (the rest of the session was renewed) is a warning: the
+// values are compared, never assumed renewed.
+func (a *auditor) checkFixation(ctx context.Context, s *session, jar cookieState, id *identity) {
 	rec := "Issue a new session ID at login (and on any privilege change), delete the old one on the server, and never adopt an ID the server did not issue."
-	post, _ := s.c.value(name)
-	var fails, notes []string
+	var fails, warns, notes []string
 	unsure := false
-	if pre, ok := s.pre[name]; ok && pre != "" {
-		auth, st, err := a.authenticated(ctx, map[string]string{name: pre})
-		switch {
-		case err != nil:
-			unsure = true
-			notes = append(notes, "could not replay the pre-login token: "+trimErr(err))
-		case auth:
-			same := ""
-			if pre == post {
-				same = " (the server kept the same value at login)"
-			}
-			fails = append(fails, fmt.Sprintf("the %q token issued before login is authenticated after login%s: an attacker who plants a token in a victim's browser is logged in as the victim once the victim logs in", name, same))
-		default:
-			notes = append(notes, fmt.Sprintf("the token issued before login answered %d on %s after login (a new token was issued)", st, a.cfg.MePath))
-		}
+	// The second login, presenting made-up values for every session cookie.
+	var fakes cookieState
+	how := ""
+	for _, n := range id.members {
+		v, _ := jar.value(n)
+		fake, note := a.madeUpToken(v)
+		fakes = append(fakes, cookiePair{n, fake})
+		how = note
+	}
+	g := a.clientWith(fakes)
+	var other cookieState
+	if _, err := a.login(ctx, g); err != nil {
+		notes = append(notes, "logging in while presenting a made-up token failed ("+trimErr(err)+")")
+	} else {
+		other = stateOf(g)
+	}
+	if len(s.pre) > 0 {
+		f, w, n, u := a.fixedBy(ctx, s.pre, jar, other, id, false, "")
+		fails, warns, notes, unsure = append(fails, f...), append(warns, w...), append(notes, n...), unsure || u
 	} else {
 		notes = append(notes, "no session cookie was issued before login")
 	}
-	fake, how := a.madeUpToken(post)
-	g := a.newClient()
-	g.set(name, fake)
-	if _, err := a.login(ctx, g); err != nil {
-		notes = append(notes, "logging in while presenting a made-up token failed ("+trimErr(err)+")")
-	}
-	auth, st, err := a.authenticated(ctx, map[string]string{name: fake})
-	switch {
-	case err != nil:
-		unsure = true
-		notes = append(notes, "could not test a made-up token: "+trimErr(err))
-	case auth:
-		fails = append(fails, fmt.Sprintf("a %q token made up by the client (never issued by the server)%s became authenticated when a login was made with it: the server adopts client-chosen session IDs, so an attacker need not even visit the site first", name, how))
-	default:
-		notes = append(notes, fmt.Sprintf("a made-up token presented at login%s was not adopted (it answered %d afterwards)", how, st))
-	}
+	// When the login refused the made-up tokens (other is nil), whether
+	// they alone are authenticated is still worth asking.
+	f, w, n, u := a.fixedBy(ctx, fakes, other, jar, id, true, how)
+	fails, warns, notes, unsure = append(fails, f...), append(warns, w...), append(notes, n...), unsure || u
 	switch {
 	case len(fails) > 0:
-		a.add(result(CheckSessionFixation, Fail, strings.Join(append(fails, notes...), "; "), rec))
-	case unsure:
-		a.add(result(CheckSessionFixation, Warn, strings.Join(notes, "; "), rec))
+		a.add(result(CheckSessionFixation, Fail, strings.Join(append(append(fails, warns...), notes...), "; "), rec))
+	case len(warns) > 0 || unsure:
+		a.add(result(CheckSessionFixation, Warn, strings.Join(append(warns, notes...), "; "), rec))
+	case id.ambiguous != "":
+		a.add(result(CheckSessionFixation, Warn, strings.Join(notes, "; ")+"; but the session's cookies could not be identified for certain ("+id.ambiguous+"), so a cookie the login kept may have been missed", rec))
 	default:
 		a.add(result(CheckSessionFixation, Pass, strings.Join(notes, "; "), ""))
 	}
 }
 
-func (a *auditor) checkLogout(ctx context.Context, s *session, name string) {
+// fixedBy judges one fixation attempt: planted is what the attacker put
+// in the victim's browser (made up by the client when madeUp, with how
+// saying how), victim what the victim's browser held after logging in
+// (nil when that login failed), other another login's cookies. It
+// returns evidence of failures, warnings and passes, and whether an
+// answer was inconclusive.
+func (a *auditor) fixedBy(ctx context.Context, planted, victim, other cookieState, id *identity, madeUp bool, how string) (fails, warns, notes []string, unsure bool) {
+	what, kind := "the token issued before login", "pre-login"
+	if madeUp {
+		what, kind = fmt.Sprintf("a %s token made up by the client (never issued by the server)%s", quoteNames(planted.names()), how), "made-up"
+	}
+	known := slices.Clone(planted)
+	var predictable []string
+	for _, p := range victim {
+		if _, ok := planted.value(p.Name); ok {
+			continue
+		}
+		if v, ok := other.value(p.Name); ok && v == p.Value {
+			known = append(known, p)
+			predictable = append(predictable, p.Name)
+		}
+	}
+	var kept []string
+	for _, n := range id.members {
+		pv, ok1 := planted.value(n)
+		vv, ok2 := victim.value(n)
+		if ok1 && ok2 && pv == vv {
+			kept = append(kept, n)
+		}
+	}
+	plus := ""
+	if len(predictable) > 0 {
+		plus = fmt.Sprintf(" (with %s, which the login set to the same value on two logins)", quoteNames(predictable))
+	}
+	v, err := a.askWith(ctx, known)
+	if err != nil {
+		return nil, nil, []string{"could not replay the " + kind + " token: " + trimErr(err)}, true
+	}
+	switch v.state {
+	case authYes:
+		same := ""
+		if len(kept) > 0 {
+			same = fmt.Sprintf(" (the server kept the same value of %s at login)", listNames(kept))
+		}
+		if madeUp {
+			return []string{fmt.Sprintf("%s%s became authenticated when a login was made with it%s: the server adopts client-chosen session IDs, so an attacker need not even visit the site first", what, plus, same)}, nil, nil, false
+		}
+		return []string{fmt.Sprintf("%s%s is authenticated after login%s: an attacker who plants a token in a victim's browser is logged in as the victim once the victim logs in", what, plus, same)}, nil, nil, false
+	case authUnknown:
+		return nil, nil, []string{fmt.Sprintf("could not tell whether %s is authenticated after login: %s", what, v.why)}, true
+	}
+	if len(kept) > 0 {
+		return nil, []string{fmt.Sprintf("%s kept %s value at login; replayed with the cookies the attacker knows%s it was not authenticated (%s answered %s), as other session cookies were set anew, but the session ID was not renewed",
+			cookiesPhrase(kept), possessive(kept)+" "+kind, plus, a.cfg.MePath, a.answered(v))}, nil, false
+	}
+	if madeUp {
+		return nil, nil, []string{fmt.Sprintf("a made-up token presented at login%s was not adopted (it answered %s afterwards)", how, a.answered(v))}, false
+	}
+	return nil, nil, []string{fmt.Sprintf("the token issued before login answered %s on %s after login (a new token was issued)", a.answered(v), a.cfg.MePath)}, false
+}
+
+// checkLogout logs out and replays every cookie the browser held before
+// logout: any credential among them that still works fails the check.
+func (a *auditor) checkLogout(ctx context.Context, s *session, id *identity) {
 	rec := "On logout, delete the session on the server (not only the cookie), so a copied token stops working."
-	old, _ := s.c.value(name)
+	before := stateOf(s.c)
 	form := url.Values{}
 	if home, err := s.c.do(ctx, "GET", a.target.String(), nil); err == nil && home.Status == 200 {
 		form = hiddenInputs(home.Body)
@@ -429,22 +491,61 @@ func (a *auditor) checkLogout(ctx context.Context, s *session, name string) {
 			"Pass --logout-path to the application's logout endpoint."))
 		return
 	}
-	cleared := "left the cookie in place"
-	if now, still := s.c.value(name); !still {
-		cleared = "deleted the cookie in the browser"
-	} else if now != old {
-		cleared = "replaced the cookie"
-	}
-	auth, st, err := a.authenticated(ctx, map[string]string{name: old})
+	cleared := a.clearedNote(s.c, before, id)
+	v, err := a.askWith(ctx, before)
 	if err != nil {
 		a.add(result(CheckLogout, Warn, "could not replay the old token: "+trimErr(err), rec))
 		return
 	}
-	if auth {
-		a.add(result(CheckLogout, Fail, fmt.Sprintf("logout (%s) %s, but the old %q token replayed afterwards is still authenticated on %s: anyone holding a copy keeps the session", a.cfg.LogoutPath, cleared, name, a.cfg.MePath), rec))
-		return
+	switch v.state {
+	case authUnknown:
+		a.add(result(CheckLogout, Warn, fmt.Sprintf("logout (%s) %s, but whether the cookies held before it are still authenticated could not be told: %s", a.cfg.LogoutPath, cleared, v.why), rec))
+	case authYes:
+		var still []string
+		for _, c := range id.creds {
+			if w, err := a.askWith(ctx, before.only(c)); err == nil && w.state == authYes {
+				still = append(still, strings.Join(strings.Split(quoteNames(c), ", "), " with "))
+			}
+		}
+		which := ""
+		if len(still) > 0 {
+			which = " (still authenticated on their own: " + strings.Join(still, "; ") + ")"
+		}
+		a.add(result(CheckLogout, Fail, fmt.Sprintf("logout (%s) %s, but the old tokens replayed afterwards (every cookie the browser held before logout) are still authenticated on %s%s: anyone holding a copy keeps the session",
+			a.cfg.LogoutPath, cleared, a.cfg.MePath, which), rec))
+	default:
+		a.add(result(CheckLogout, Pass, fmt.Sprintf("logout (%s) %s; the old tokens replayed afterwards (every cookie the browser held before logout) answered %s", a.cfg.LogoutPath, cleared, a.answered(v)), ""))
 	}
-	a.add(result(CheckLogout, Pass, fmt.Sprintf("logout (%s) %s; the old token replayed afterwards answered %d", a.cfg.LogoutPath, cleared, st), ""))
+}
+
+// clearedNote says what logout did to the session's cookies in the
+// browser.
+func (a *auditor) clearedNote(c *client, before cookieState, id *identity) string {
+	var order []string
+	did := map[string][]string{}
+	for _, n := range id.members {
+		old, _ := before.value(n)
+		now, still := c.value(n)
+		what := "left the cookie in place"
+		switch {
+		case !still:
+			what = "deleted the cookie in the browser"
+		case now != old:
+			what = "replaced the cookie"
+		}
+		if did[what] == nil {
+			order = append(order, what)
+		}
+		did[what] = append(did[what], n)
+	}
+	if len(id.members) == 1 {
+		return order[0]
+	}
+	parts := make([]string, len(order))
+	for i, what := range order {
+		parts[i] = fmt.Sprintf("%s (%s)", what, listNames(did[what]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // declared describes what the cookie and the authenticated page say about
@@ -507,15 +608,18 @@ func (a *auditor) checkIdle(ctx context.Context, s *session, ck *Cookie, me *exc
 	if err := a.wait(ctx, "idle wait", a.cfg.IdleWait); err != nil {
 		return err
 	}
-	ex, err := s.c.do(ctx, "GET", a.cfg.MePath, nil)
+	v, err := a.ask(ctx, s.c)
 	if err != nil {
 		return err
 	}
-	if ex.Status == 200 {
-		a.add(result(CheckIdleTimeout, Fail, fmt.Sprintf("after %s without a request the session is still authenticated (%s answered 200); %s", fmtDuration(a.cfg.IdleWait), a.cfg.MePath, ev), rec))
-		return nil
+	switch v.state {
+	case authYes:
+		a.add(result(CheckIdleTimeout, Fail, fmt.Sprintf("after %s without a request the session is still authenticated (%s answered %s); %s", fmtDuration(a.cfg.IdleWait), a.cfg.MePath, a.answered(v), ev), rec))
+	case authNo:
+		a.add(result(CheckIdleTimeout, Pass, fmt.Sprintf("after %s without a request %s answered %s: the session had ended; %s", fmtDuration(a.cfg.IdleWait), a.cfg.MePath, a.answered(v), ev), ""))
+	default:
+		a.add(result(CheckIdleTimeout, Warn, fmt.Sprintf("after %s without a request, whether the session had ended could not be told: %s; %s", fmtDuration(a.cfg.IdleWait), v.why, ev), rec))
 	}
-	a.add(result(CheckIdleTimeout, Pass, fmt.Sprintf("after %s without a request %s answered %d: the session had ended; %s", fmtDuration(a.cfg.IdleWait), a.cfg.MePath, ex.Status, ev), ""))
 	return nil
 }
 
@@ -542,15 +646,21 @@ func (a *auditor) checkAbsolute(ctx context.Context, s *session, ck *Cookie, me 
 	for {
 		elapsed := a.cfg.Now().Sub(start)
 		a.progress("absolute wait", int(elapsed/time.Second), total)
-		ex, err := s.c.do(ctx, "GET", a.cfg.MePath, nil)
+		v, err := a.ask(ctx, s.c)
 		if err != nil {
 			return err
 		}
 		requests++
-		if ex.Status != 200 {
+		switch v.state {
+		case authNo:
 			a.progress("absolute wait", total, total)
-			a.add(result(CheckAbsoluteTimeout, Pass, fmt.Sprintf("kept busy with a request every %s, the session ended after %s (%s answered %d on request %d); %s",
-				fmtDuration(interval), fmtDuration(elapsed), a.cfg.MePath, ex.Status, requests, ev), ""))
+			a.add(result(CheckAbsoluteTimeout, Pass, fmt.Sprintf("kept busy with a request every %s, the session ended after %s (%s answered %s on request %d); %s",
+				fmtDuration(interval), fmtDuration(elapsed), a.cfg.MePath, a.answered(v), requests, ev), ""))
+			return nil
+		case authUnknown:
+			a.progress("absolute wait", total, total)
+			a.add(result(CheckAbsoluteTimeout, Warn, fmt.Sprintf("kept busy with a request every %s, after %s (request %d) whether the session had ended could not be told: %s; %s",
+				fmtDuration(interval), fmtDuration(elapsed), requests, v.why, ev), rec))
 			return nil
 		}
 		if elapsed >= a.cfg.AbsoluteWait {
@@ -568,35 +678,69 @@ func (a *auditor) checkAbsolute(ctx context.Context, s *session, ck *Cookie, me 
 // sampleTokens collects cfg.Samples tokens of cookie name with get and
 // judges them; what names them in the evidence.
 func (a *auditor) sampleTokens(ctx context.Context, name, what string, get func(context.Context) (string, error)) {
-	n := a.cfg.Samples
-	if n == 0 {
-		n = 200
-	}
-	var tokens []string
-	failures := 0
-	var lastErr error
-	for i := range n {
-		a.progress("sampling tokens", i, n)
+	sm := a.collectSamples(ctx, func(ctx context.Context) (cookieState, error) {
 		v, err := get(ctx)
+		if err != nil || v == "" {
+			return nil, err
+		}
+		return cookieState{{name, v}}, nil
+	})
+	st := a.judgeTokens(name, what, sm, func(v string) string { return v })
+	a.mu.Lock()
+	a.entropy = st
+	a.mu.Unlock()
+}
+
+// samples is what collectSamples gathered: the cookies of each attempt
+// that succeeded, and the attempts that failed.
+type samples struct {
+	states   []cookieState
+	n        int
+	failures int
+	lastErr  error
+}
+
+// collectSamples calls get cfg.Samples times (default 200), stopping early
+// when more than a tenth fail.
+func (a *auditor) collectSamples(ctx context.Context, get func(context.Context) (cookieState, error)) *samples {
+	sm := &samples{n: a.cfg.Samples}
+	if sm.n == 0 {
+		sm.n = 200
+	}
+	for i := range sm.n {
+		a.progress("sampling tokens", i, sm.n)
+		st, err := get(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			failures++
-			lastErr = err
-			if failures > n/10+1 {
+			sm.failures++
+			sm.lastErr = err
+			if sm.failures > sm.n/10+1 {
 				break
 			}
 			continue
 		}
-		if v == "" {
+		sm.states = append(sm.states, st)
+	}
+	a.progress("sampling tokens", sm.n, sm.n)
+	return sm
+}
+
+// judgeTokens runs token-entropy on the values of cookie name in sm (each
+// reduced by id to its random part), adds the result and returns the
+// statistics, nil when too few tokens were collected.
+func (a *auditor) judgeTokens(name, what string, sm *samples, id func(string) string) *TokenStats {
+	var tokens []string
+	failures, lastErr, n := sm.failures, sm.lastErr, sm.n
+	for _, st := range sm.states {
+		if v, ok := st.value(name); ok && v != "" {
+			tokens = append(tokens, id(v))
+		} else {
 			failures++
 			lastErr = fmt.Errorf("no %q cookie was set", name)
-			continue
 		}
-		tokens = append(tokens, v)
 	}
-	a.progress("sampling tokens", n, n)
 	rec := "Generate session IDs from a CSPRNG with at least 128 bits (latch uses 256), encoded without structure."
 	if len(tokens) < 2 {
 		why := fmt.Sprintf("collected %d tokens for cookie %q", len(tokens), name)
@@ -604,12 +748,9 @@ func (a *auditor) sampleTokens(ctx context.Context, name, what string, get func(
 			why += " (last error: " + trimErr(lastErr) + ")"
 		}
 		a.add(result(CheckTokenEntropy, Skip, why, ""))
-		return
+		return nil
 	}
 	st := AnalyzeTokens(tokens)
-	a.mu.Lock()
-	a.entropy = st
-	a.mu.Unlock()
 	ev := fmt.Sprintf("%d tokens: %s (%d distinct, length %d-%d, %s alphabet): estimated min-entropy %.1f bits (sum of per-position most-common-value estimates), capacity %.1f bits; ",
 		st.Samples, what, st.Distinct, st.MinLen, st.MaxLen, st.Alphabet, st.Estimate, st.Capacity)
 	if failures > 0 {
@@ -638,6 +779,7 @@ func (a *auditor) sampleTokens(ctx context.Context, name, what string, get func(
 	default:
 		a.add(result(CheckTokenEntropy, Fail, fmt.Sprintf("estimated %.1f bits, below %d, and below the %.1f bits a uniform source would show at this sample size; ", st.Estimate, MinEntropyBits, st.UniformEstimate)+ev, rec))
 	}
+	return st
 }
 
 func detail(f *FIPSResult) string {

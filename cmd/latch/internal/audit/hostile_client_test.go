@@ -257,6 +257,10 @@ func TestURLCredentialsStayWithTheirOrigin(t *testing.T) {
 				fmt.Fprint(w, `<form method="post"></form>`)
 				return
 			}
+			if r.PostFormValue("password") != "pw" {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
 			id := rand.Text()
 			sessions.Store(id, true)
 			w.Header().Add("Set-Cookie", "__Host-sid="+id+"; Path=/; Secure; HttpOnly; SameSite=Lax")

@@ -1,0 +1,399 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Finding the session's cookies by behaviour. A credential is a set of
+// cookies that keeps the client authenticated on its own and is minimal:
+// without any one of its cookies it no longer does. An application may
+// have several (a session cookie and a remember-me cookie), and one may
+// take several cookies (a session ID and a user cookie). Every cookie of
+// every credential is a session cookie: each gets the cookie checks, and
+// the weakest decides.
+//
+// The search asks MePath with subsets of the cookies the browser holds.
+// One credential among n cookies is found by bisection (Junker's
+// QuickXplain): about 2·k·log2(n/k) questions for k cookies in it, not n.
+// The next is searched among the cookies that avoid one cookie of each
+// credential found, until none is left, within a budget of questions. The
+// search assumes that more cookies never log a client out; a target that
+// breaks that, answers inconclusively, or needs more questions than the
+// budget leaves the identification ambiguous, which no check may turn
+// into a pass.
+
+// cookiePair is one cookie a browser holds.
+type cookiePair struct{ Name, Value string }
+
+// cookieState is the cookies a browser holds, in the order it got them.
+type cookieState []cookiePair
+
+// stateOf returns the cookies c holds.
+func stateOf(c *client) cookieState {
+	names := c.cookieNames()
+	st := make(cookieState, 0, len(names))
+	for _, n := range names {
+		v, _ := c.value(n)
+		st = append(st, cookiePair{n, v})
+	}
+	return st
+}
+
+// clientWith returns a fresh client holding exactly the cookies of st.
+func (a *auditor) clientWith(st cookieState) *client {
+	c := a.newClient()
+	for _, p := range st {
+		c.set(p.Name, p.Value)
+	}
+	return c
+}
+
+// value returns the value of cookie name in st.
+func (st cookieState) value(name string) (string, bool) {
+	for _, p := range st {
+		if p.Name == name {
+			return p.Value, true
+		}
+	}
+	return "", false
+}
+
+// only returns the cookies of st named in names.
+func (st cookieState) only(names []string) cookieState {
+	var out cookieState
+	for _, p := range st {
+		if slices.Contains(names, p.Name) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// names returns the names of the cookies of st.
+func (st cookieState) names() []string {
+	out := make([]string, len(st))
+	for i, p := range st {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// identity is what the search found.
+type identity struct {
+	// creds are the credentials found, each in jar order.
+	creds [][]string
+	// members is every cookie of a credential, in jar order; when the
+	// search found none (ambiguous), every cookie the browser holds.
+	members []string
+	// ambiguous says why the evidence is ambiguous; "" when it is not.
+	ambiguous string
+}
+
+// verified reports whether at least one credential was found and checked.
+func (id *identity) verified() bool { return len(id.creds) > 0 }
+
+// Budgets of the search.
+const (
+	maxIdentifyQuestions = 160
+	maxCredentials       = 8
+	maxSearchNodes       = 32
+)
+
+type cookieSearch struct {
+	a         *auditor
+	ctx       context.Context
+	jar       cookieState
+	asked     map[string]bool
+	questions int
+	nodes     int
+	seen      map[string]bool // blocked sets explored
+	id        identity
+	err       error // the context's
+}
+
+// identify finds the credentials among the cookies s holds after login.
+// It returns an error when the login set no cookie or when replaying
+// every cookie on a fresh client is not authenticated, as then no cookie
+// check can be made.
+func (a *auditor) identify(ctx context.Context, s *session) (*identity, error) {
+	jar := stateOf(s.c)
+	if err := a.needCookies(s.c); err != nil {
+		return nil, err
+	}
+	v, err := a.askWith(ctx, jar)
+	if err != nil {
+		return nil, err
+	}
+	switch v.state {
+	case authNo:
+		return nil, fmt.Errorf("%w: replaying every cookie the browser holds (%d) on a fresh client is not authenticated on %s: the session is not carried by cookies alone, so its cookies cannot be examined",
+			ErrLogin, len(jar), a.cfg.MePath)
+	case authUnknown:
+		return &identity{members: jar.names(), ambiguous: "replaying every cookie the browser holds was inconclusive: " + v.why}, nil
+	}
+	sr := &cookieSearch{a: a, ctx: ctx, jar: jar, asked: map[string]bool{}, seen: map[string]bool{}}
+	sr.explore(nil)
+	if sr.err != nil {
+		return nil, sr.err
+	}
+	id := sr.id
+	for _, p := range jar {
+		for _, c := range id.creds {
+			if slices.Contains(c, p.Name) {
+				id.members = append(id.members, p.Name)
+				break
+			}
+		}
+	}
+	if len(id.members) == 0 {
+		id.members = jar.names()
+		if id.ambiguous == "" {
+			id.ambiguous = "no set of cookies could be confirmed to keep the client authenticated"
+		}
+	}
+	return &id, nil
+}
+
+// needCookies returns an error when the browser holds no cookie after the
+// login: there is no cookie session to audit.
+func (a *auditor) needCookies(c *client) error {
+	if len(c.cookieNames()) > 0 {
+		return nil
+	}
+	hint := ""
+	if a.target.Scheme == "http" {
+		hint = " (an application whose session cookie is Secure may refuse to set it over plain HTTP, as express-session with cookie.secure does: audit its https:// URL)"
+	}
+	return fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit%s%s", ErrLogin, hint, c.refusedNote())
+}
+
+// ambiguity records the first reason the evidence is ambiguous.
+func (sr *cookieSearch) ambiguity(why string) {
+	if sr.id.ambiguous == "" {
+		sr.id.ambiguous = why
+	}
+}
+
+// auth asks whether the cookies named (with the jar's values) keep a
+// client authenticated; sure is false when the answer was inconclusive
+// or the budget is spent.
+func (sr *cookieSearch) auth(names []string) (ok, sure bool) {
+	if sr.err != nil || sr.id.ambiguous != "" {
+		return false, false
+	}
+	if len(names) == 0 {
+		return false, true // the baseline: no cookie, no session
+	}
+	key := strings.Join(sortedCopy(names), "\x00")
+	if ok, done := sr.asked[key]; done {
+		return ok, true
+	}
+	if sr.questions >= maxIdentifyQuestions {
+		sr.ambiguity(fmt.Sprintf("the search for the session's cookies among %d needed more than %d requests", len(sr.jar), maxIdentifyQuestions))
+		return false, false
+	}
+	sr.questions++
+	v, err := sr.a.askWith(sr.ctx, sr.jar.only(names))
+	if err != nil {
+		sr.err = err
+		return false, false
+	}
+	if v.state == authUnknown {
+		sr.ambiguity(fmt.Sprintf("while finding the session's cookies, %s with %d of the %d cookies was inconclusive: %s", sr.a.cfg.MePath, len(names), len(sr.jar), v.why))
+		return false, false
+	}
+	sr.asked[key] = v.state == authYes
+	return v.state == authYes, true
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
+
+// explore finds the credentials that avoid every cookie in blocked.
+func (sr *cookieSearch) explore(blocked []string) {
+	key := strings.Join(sortedCopy(blocked), "\x00")
+	if sr.seen[key] || sr.err != nil || sr.id.ambiguous != "" {
+		return
+	}
+	sr.seen[key] = true
+	if sr.nodes >= maxSearchNodes || len(sr.id.creds) > maxCredentials {
+		sr.ambiguity(fmt.Sprintf("the cookies allow more ways to stay authenticated than the %d the search examines", maxCredentials))
+		return
+	}
+	sr.nodes++
+	var avail []string
+	for _, p := range sr.jar {
+		if !slices.Contains(blocked, p.Name) {
+			avail = append(avail, p.Name)
+		}
+	}
+	cred := sr.known(blocked)
+	if cred == nil {
+		if len(blocked) > 0 {
+			if ok, sure := sr.auth(avail); !sure || !ok {
+				return
+			}
+		}
+		m, sure := sr.minimal(nil, avail, false)
+		if !sure || !sr.confirm(m) {
+			return
+		}
+		cred = m
+		sr.id.creds = append(sr.id.creds, m)
+	}
+	for _, c := range cred {
+		sr.explore(append(slices.Clone(blocked), c))
+	}
+}
+
+// known returns a credential already found that avoids blocked.
+func (sr *cookieSearch) known(blocked []string) []string {
+	for _, c := range sr.id.creds {
+		if !slices.ContainsFunc(c, func(n string) bool { return slices.Contains(blocked, n) }) {
+			return c
+		}
+	}
+	return nil
+}
+
+// minimal returns a minimal subset x of cand such that base and x
+// together keep a client authenticated, given that base and cand do
+// (QuickXplain). askBase says whether base alone must be asked first.
+func (sr *cookieSearch) minimal(base, cand []string, askBase bool) ([]string, bool) {
+	if askBase {
+		ok, sure := sr.auth(base)
+		if !sure {
+			return nil, false
+		}
+		if ok {
+			return nil, true
+		}
+	}
+	if len(cand) == 1 {
+		return cand, true
+	}
+	c1, c2 := cand[:len(cand)/2], cand[len(cand)/2:]
+	x2, sure := sr.minimal(concat(base, c1), c2, true)
+	if !sure {
+		return nil, false
+	}
+	x1, sure := sr.minimal(concat(base, x2), c1, len(x2) > 0)
+	if !sure {
+		return nil, false
+	}
+	return concat(x1, x2), true
+}
+
+func concat(a, b []string) []string { return append(slices.Clone(a), b...) }
+
+// confirm checks what the bisection concluded: m keeps a client
+// authenticated and none of its cookies can be dropped. A target whose
+// answers contradict that makes the identification ambiguous.
+func (sr *cookieSearch) confirm(m []string) bool {
+	if len(m) == 0 {
+		sr.ambiguity("the answers contradict each other: the cookies keep the client authenticated, yet no subset does")
+		return false
+	}
+	ok, sure := sr.auth(m)
+	if !sure {
+		return false
+	}
+	if !ok {
+		sr.ambiguity(fmt.Sprintf("the answers contradict each other: cookies %s were found to keep the client authenticated, but alone they do not (more cookies log the client out?)", quoteNames(m)))
+		return false
+	}
+	if len(m) == 1 {
+		return true
+	}
+	for _, c := range m {
+		rest := slices.DeleteFunc(slices.Clone(m), func(n string) bool { return n == c })
+		ok, sure := sr.auth(rest)
+		if !sure {
+			return false
+		}
+		if ok {
+			sr.ambiguity(fmt.Sprintf("the answers contradict each other: cookies %s stay authenticated without %q", quoteNames(rest), c))
+			return false
+		}
+	}
+	return true
+}
+
+// quoteNames renders cookie names as "a", "b".
+func quoteNames(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// maxListed bounds how many cookie names evidence lists.
+const maxListed = 8
+
+// listNames renders at most maxListed cookie names, quoted, and how many
+// more there are.
+func listNames(names []string) string {
+	if len(names) <= maxListed {
+		return quoteNames(names)
+	}
+	return fmt.Sprintf("%s and %d more", quoteNames(names[:maxListed]), len(names)-maxListed)
+}
+
+// cookiesPhrase renders names as the subject of a sentence: `cookie "a"`
+// or `cookies "a", "b"`.
+func cookiesPhrase(names []string) string {
+	if len(names) == 1 {
+		return "cookie " + quoteNames(names)
+	}
+	return "cookies " + listNames(names)
+}
+
+// possessive is "its" for one cookie, "their" for several.
+func possessive(names []string) string {
+	if len(names) == 1 {
+		return "its"
+	}
+	return "their"
+}
+
+// credentialsOf returns the credentials cookie name belongs to.
+func (id *identity) credentialsOf(name string) [][]string {
+	var out [][]string
+	for _, c := range id.creds {
+		if slices.Contains(c, name) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// how says how cookie name was identified, for evidence.
+func (id *identity) how(name, me string) string {
+	if !id.verified() {
+		return fmt.Sprintf("cookie %q, one of %d cookies the browser holds, none confirmed by behaviour (%s)", name, len(id.members), id.ambiguous)
+	}
+	var ways []string
+	for _, c := range id.credentialsOf(name) {
+		if len(c) == 1 {
+			ways = append(ways, "on its own it keeps "+me+" authenticated")
+		} else {
+			others := slices.DeleteFunc(slices.Clone(c), func(n string) bool { return n == name })
+			ways = append(ways, fmt.Sprintf("with %s it keeps %s authenticated, and without it they do not", quoteNames(others), me))
+		}
+	}
+	s := fmt.Sprintf("cookie %q, identified by behaviour: %s", name, strings.Join(ways, "; "))
+	if len(id.creds) > 1 {
+		s += fmt.Sprintf(" (one of %d sets of cookies that each keep the client authenticated)", len(id.creds))
+	}
+	if id.ambiguous != "" {
+		s += " (the search was incomplete: " + id.ambiguous + ")"
+	}
+	return s
+}
