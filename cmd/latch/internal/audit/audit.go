@@ -49,8 +49,10 @@ type Config struct {
 	// single-page application's login API takes them:
 	// {"<UserField>": Username, "<PassField>": Password}.
 	LoginJSON bool
-	// MePath answers 200 when authenticated and anything else when not.
-	// Required with LoginPath.
+	// MePath answers 200 when authenticated, and another status (or, for
+	// a single-page application, another page) when not: the run asks it
+	// without a cookie and after a wrong password first, and judges every
+	// later answer against those (see oracle.go). Required with LoginPath.
 	MePath string
 	// LogoutPath is posted to log out (a GET is tried when POST is
 	// refused with 404 or 405). Default "/logout".

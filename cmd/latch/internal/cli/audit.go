@@ -42,7 +42,7 @@ func runAudit(ctx context.Context, env *Env) int {
 	fs.StringVar(&cfg.UserField, "user-field", "username", "form field for the username")
 	fs.StringVar(&cfg.PassField, "pass-field", "password", "form field for the password")
 	fs.BoolVar(&cfg.LoginJSON, "login-json", false, "post the credentials as a JSON object ({user-field: username, pass-field: password}), as a single-page application's login API takes them")
-	fs.StringVar(&cfg.MePath, "me-path", "", "page that answers 200 only when logged in")
+	fs.StringVar(&cfg.MePath, "me-path", "", "page that answers 200 when logged in, and another status or page when not")
 	fs.StringVar(&cfg.LogoutPath, "logout-path", "/logout", "logout endpoint (POST, or GET when POST is refused)")
 	fs.StringVar(&cacert, "cacert", "", "PEM file of CA certificates to trust for HTTPS")
 	fs.BoolVar(&insecure, "insecure", false, "do not verify the target's TLS certificate (self-signed test servers)")
