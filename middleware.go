@@ -97,7 +97,7 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 	s.expireCookie = false
 	if o.Fallback {
 		// The session is written at commit (a touch), so that the cookie
-		// issued under the primary key goes out only while the session
+		// issued under the signing key goes out only while the session
 		// lives: a renewal by another request meanwhile would make it dead.
 		s.metaSet = true
 		if s.token = m.backend.reissue(tok, now); s.token != "" {

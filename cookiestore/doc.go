@@ -50,7 +50,7 @@
 // gives ReasonBadMAC and one of the wrong shape ReasonMalformed. Shape and
 // length are checked before any cryptography, and a value longer than
 // MaxCookieSize is refused at once. A random nonce is safe for about four
-// billion seals under one key: rotate the primary key long before.
+// billion seals under one key: rotate keys long before.
 //
 // Nothing in the cookie is readable without the key: neither the values,
 // nor the user id, nor the client hints. Only its length shows (see

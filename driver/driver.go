@@ -348,7 +348,8 @@ type Opened struct {
 	// for a refused session whose name is known (ReasonNotFound).
 	ID Hash
 	// Fallback is set when the cookie was signed or sealed under a
-	// fallback key: the Manager issues it again under the primary key.
+	// key other than the one that signs at the time (latch.Keyring.SigningKey):
+	// the Manager issues it again under the signing key.
 	Fallback bool
 	// Refused says why the cookie names no live session, "" when it does.
 	Refused Reason

@@ -74,7 +74,7 @@ func (e *Events) Find(kind latch.EventKind) (latch.Event, bool) {
 }
 
 // Keys returns a keyring of fresh random keys with the given ids, the first
-// the primary ("k1" when none is given).
+// the one that signs ("k1" when none is given).
 func Keys(t testing.TB, ids ...string) *latch.Keyring {
 	t.Helper()
 	if len(ids) == 0 {
