@@ -53,7 +53,7 @@ func TestNewRefusesKeyRetiringBeforeLongestSession(t *testing.T) {
 		{"staged successor, old key outlives its last session", latch.Config{},
 			[]latch.Key{{ID: "a", Retire: t0.Add(time.Hour + 30*day)}, {ID: "b", Activate: t0.Add(time.Hour)}}, ""},
 		{"staged successor, old key retires too soon after handing over", latch.Config{},
-			[]latch.Key{{ID: "a", Retire: t0.Add(30 * day)}, {ID: "b", Activate: t0.Add(time.Hour)}}, "retire it later"},
+			[]latch.Key{{ID: "a", Retire: t0.Add(30 * day)}, {ID: "b", Activate: t0.Add(time.Hour)}}, "give it a later retire= time"},
 		{"no key signs now", latch.Config{},
 			[]latch.Key{{ID: "a", Retire: t0.Add(-time.Second)}, {ID: "b", Activate: t0.Add(time.Hour)}}, "no signing key"},
 	}

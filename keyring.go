@@ -301,9 +301,9 @@ func (r *Keyring) CheckSigning(now time.Time, longest time.Duration) error {
 	}
 	if need := until.Add(longest); s.Retire.Before(need) {
 		if handover {
-			return fmt.Errorf("latch: signing key %q retires at %s, but it signs until %s and a session it signs may last %v, to %s: retire it later (latch rotate --retire-after)", s.ID, stamp(s.Retire), stamp(until), longest, stamp(need))
+			return fmt.Errorf("latch: signing key %q retires at %s, but it signs until %s, and a session it signs then may last %v more, to %s: give it a later retire= time", s.ID, stamp(s.Retire), stamp(until), longest, stamp(need))
 		}
-		return fmt.Errorf("latch: signing key %q retires at %s, before a session signed now could end (sessions may last %v, to %s): stage a new key (latch rotate)", s.ID, stamp(s.Retire), longest, stamp(need))
+		return fmt.Errorf("latch: signing key %q retires at %s, before a session signed now could end (sessions may last %v, to %s): give it a later retire= time, or put a key that signs at once in its place (latch rotate --now)", s.ID, stamp(s.Retire), longest, stamp(need))
 	}
 	return nil
 }
