@@ -229,6 +229,19 @@ func loginConfig(target, httpURL string, tc *tls.Config, clock *fakeClock) Confi
 	}
 }
 
+// wantStatuses reports every check of rep whose status is not the one
+// want gives it, with its evidence.
+func wantStatuses(t *testing.T, rep *Report, want map[string]Status) {
+	t.Helper()
+	got := statuses(rep)
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s = %s; want %s", id, got[id], w)
+			t.Logf("evidence: %s", resultOf(rep, id).Evidence)
+		}
+	}
+}
+
 func statuses(r *Report) map[string]Status {
 	m := map[string]Status{}
 	for _, c := range r.Checks {
@@ -326,17 +339,7 @@ func TestRunAgainstFakeApps(t *testing.T) {
 			if len(rep.Checks) != len(Checks) {
 				t.Fatalf("%d checks; want %d", len(rep.Checks), len(Checks))
 			}
-			got := statuses(rep)
-			for id, want := range tt.want {
-				if got[id] != want {
-					t.Errorf("%s = %s; want %s", id, got[id], want)
-					for _, c := range rep.Checks {
-						if c.ID == id {
-							t.Logf("evidence: %s", c.Evidence)
-						}
-					}
-				}
-			}
+			wantStatuses(t, rep, tt.want)
 			for _, c := range rep.Checks {
 				if c.Status == Fail && c.Recommendation == "" {
 					t.Errorf("%s fails without a recommendation", c.ID)

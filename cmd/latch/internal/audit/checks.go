@@ -429,6 +429,9 @@ func (a *auditor) fixedBy(ctx context.Context, planted, victim, other cookieStat
 	}
 	var kept []string
 	for _, n := range id.members {
+		if id.presenceOnly[n] {
+			continue // any value will do: keeping it fixes nothing
+		}
 		pv, ok1 := planted.value(n)
 		vv, ok2 := victim.value(n)
 		if ok1 && ok2 && pv == vv {

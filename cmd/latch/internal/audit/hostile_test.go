@@ -203,6 +203,45 @@ func decoyApp(h *hostileApp, n int, strict bool) http.Handler {
 	})
 }
 
+// presenceApp needs two cookies: a random, flawless __Host-sess whose
+// value it never checks (any value will do), and "id", a counter, set at
+// login.
+func presenceApp(h *hostileApp) http.Handler {
+	n := 5000
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if _, err := r.Cookie("__Host-sess"); err != nil && r.URL.Path != "/me" {
+			w.Header().Add("Set-Cookie", "__Host-sess="+randomValue()+"; Path=/; Secure; HttpOnly; SameSite=Strict")
+		}
+		switch r.URL.Path {
+		case "/login":
+			if r.Method != http.MethodPost {
+				fmt.Fprint(w, "form")
+				return
+			}
+			if !goodPassword(r) {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			n++
+			id := fmt.Sprint(n)
+			h.users[id] = "alice"
+			w.Header().Add("Set-Cookie", "id="+id+"; Path=/; Secure; HttpOnly; SameSite=Lax")
+			http.Redirect(w, r, "/me", http.StatusSeeOther)
+		case "/me":
+			h.mes.Add(1)
+			if _, err := r.Cookie("__Host-sess"); err != nil || h.user(r, "id") == "" {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprint(w, `{"user":"alice"}`)
+		default:
+			fmt.Fprint(w, "home")
+		}
+	})
+}
+
 // spaApp is a single-page application: every path answers 200. /me
 // answers {"user":null} without a session; the login of any password
 // starts a session, alice's when the password is right and a guest's
@@ -289,6 +328,8 @@ func TestHostileTargets(t *testing.T) {
 				CheckSessionFixation: Fail, CheckLogout: Fail}, nil, ""},
 		{"decoys whose absence makes /me busy: ambiguous, never pass (item 3)", func(h *hostileApp, _ *fakeClock) http.Handler { return decoyApp(h, 8, true) }, true, nil,
 			map[string]Status{CheckCookieSecure: Warn, CheckCookieHTTPOnly: Warn, CheckCookieSameSite: Warn, CheckCookieHostPrefix: Warn, CheckCookieSize: Warn}, nil, ""},
+		{"a random cookie whose value is never checked vouches for nothing (item 3)", func(h *hostileApp, _ *fakeClock) http.Handler { return presenceApp(h) }, true,
+			func(c *Config) { c.Samples = 30 }, map[string]Status{CheckTokenEntropy: Fail}, nil, ""},
 		{"/me rate-limited during the idle wait (item 4)", func(_ *hostileApp, c *fakeClock) http.Handler {
 			return busyMe(&fakeApp{opt: neverExpires, clock: c, s: map[string]*fakeSession{}}, c, 5*time.Minute, http.StatusTooManyRequests, 1, "2")
 		}, true, func(c *Config) { c.IdleWait = 11 * time.Minute },
@@ -339,17 +380,7 @@ func TestHostileTargets(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			got := statuses(rep)
-			for id, want := range tt.want {
-				if got[id] != want {
-					t.Errorf("%s = %s; want %s", id, got[id], want)
-					for _, c := range rep.Checks {
-						if c.ID == id {
-							t.Logf("evidence: %s", c.Evidence)
-						}
-					}
-				}
-			}
+			wantStatuses(t, rep, tt.want)
 		})
 	}
 }

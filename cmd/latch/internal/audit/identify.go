@@ -90,6 +90,10 @@ type identity struct {
 	members []string
 	// ambiguous says why the evidence is ambiguous; "" when it is not.
 	ambiguous string
+	// presenceOnly are the cookies of a credential of several whose value
+	// the target does not check: a made-up value does as well. Such a
+	// cookie vouches for nothing (see addEntropy and fixedBy).
+	presenceOnly map[string]bool
 }
 
 // verified reports whether at least one credential was found and checked.
@@ -139,6 +143,10 @@ func (a *auditor) identify(ctx context.Context, s *session) (*identity, error) {
 	if sr.err != nil {
 		return nil, sr.err
 	}
+	sr.checkValues()
+	if sr.err != nil {
+		return nil, sr.err
+	}
 	id := sr.id
 	for _, p := range jar {
 		for _, c := range id.creds {
@@ -168,6 +176,32 @@ func (a *auditor) needCookies(c *client) error {
 		hint = " (an application whose session cookie is Secure may refuse to set it over plain HTTP, as express-session with cookie.secure does: audit its https:// URL)"
 	}
 	return fmt.Errorf("%w: the login set no cookie, so there is no cookie session to audit%s%s", ErrLogin, hint, c.refusedNote())
+}
+
+// checkValues asks, for each cookie of a credential of several, whether
+// the credential still works with a made-up value in that cookie. One
+// whose value is not checked (any value will do) is presence-only; an
+// inconclusive answer counts as presence-only too, so that it never
+// vouches for the credential.
+func (sr *cookieSearch) checkValues() {
+	sr.id.presenceOnly = map[string]bool{}
+	for _, c := range sr.id.creds {
+		if len(c) < 2 {
+			continue
+		}
+		st := sr.jar.only(c)
+		for _, n := range c {
+			v, _ := st.value(n)
+			w, err := sr.a.askWith(sr.ctx, st.with(n, fabricate(v)))
+			if err != nil {
+				sr.err = err
+				return
+			}
+			if w.state != authNo {
+				sr.id.presenceOnly[n] = true
+			}
+		}
+	}
 }
 
 // ambiguity records the first reason the evidence is ambiguous.

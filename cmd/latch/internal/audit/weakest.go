@@ -214,6 +214,10 @@ func (a *auditor) addEntropy(per map[string]Result, id *identity) string {
 	var decider memberResult
 	var all []memberResult
 	for i, c := range creds {
+		// A cookie whose value the target does not check vouches for
+		// nothing, however random it looks; when every cookie of the
+		// credential is such, the weakest stands for it.
+		vouch := slices.DeleteFunc(slices.Clone(c), func(n string) bool { return id.presenceOnly[n] })
 		var best memberResult
 		for _, n := range c {
 			r, ok := per[n]
@@ -221,7 +225,11 @@ func (a *auditor) addEntropy(per map[string]Result, id *identity) string {
 				continue
 			}
 			all = append(all, memberResult{n, r})
-			if best.name == "" || strongerEntropy(r.Status, best.r.Status) {
+			switch {
+			case len(vouch) > 0 && !slices.Contains(vouch, n):
+			case best.name == "",
+				len(vouch) > 0 && strongerEntropy(r.Status, best.r.Status),
+				len(vouch) == 0 && statusRank[r.Status] > statusRank[best.r.Status]:
 				best = memberResult{n, r}
 			}
 		}
