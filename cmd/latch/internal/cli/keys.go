@@ -21,7 +21,7 @@ func init() {
 func runKeygen(ctx context.Context, env *Env) int {
 	fs := newFlags(env, "keygen", "[--id ID] [--retire YYYY-MM-DD]")
 	id := fs.String("id", keyIDForToday(), "key id (A-Z a-z 0-9 - _)")
-	retire := fs.String("retire", "", "last day the key is accepted (YYYY-MM-DD, UTC)")
+	retire := fs.String("retire", "", "last day the key is accepted (YYYY-MM-DD, UTC); printed as retire= the next midnight UTC, when it is first refused")
 	if _, code, ok := parseFlags(fs, env.Args); !ok {
 		return code
 	}

@@ -29,6 +29,14 @@ func TestKeygen(t *testing.T) {
 	if err != nil || r.Primary().ID != "main" || len(r.Primary().Secret) != latch.KeySize {
 		t.Fatalf("keygen printed an unusable key: %v", err)
 	}
+	code, out, _ = run(t, "", nil, "keygen", "--id", "k", "--retire", "2099-12-31")
+	r, err = latch.ParseKeys(strings.TrimSpace(out))
+	if code != 0 || err != nil {
+		t.Fatalf("keygen --retire: exit %d, %v", code, err)
+	}
+	if k, _ := r.Lookup("k"); !k.Retire.Equal(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("keygen --retire 2099-12-31: retires at %v; want the key accepted through that day", k.Retire)
+	}
 	if code, _, _ := run(t, "", nil, "keygen", "--id", "bad id"); code != 2 {
 		t.Fatalf("bad id: exit %d; want 2", code)
 	}
