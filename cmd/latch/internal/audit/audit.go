@@ -172,6 +172,9 @@ type auditor struct {
 	// sink, when set, collects results instead of recording them (see
 	// collect).
 	sink *[]Result
+	// retryWaited is the time spent waiting to ask MePath again, in
+	// nanoseconds (see spendRetryWait).
+	retryWaited atomic.Int64
 }
 
 // RateLimitError reports that the target refused a login for now (429 or

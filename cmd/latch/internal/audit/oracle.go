@@ -149,6 +149,11 @@ const maxAskTries = 3
 // maxRetryWait is the longest Retry-After the auditor honours.
 const maxRetryWait = time.Minute
 
+// maxRetryWaits bounds the time one run spends waiting before asking
+// again, so a target that keeps answering 429 cannot stretch the run by
+// minutes on every question.
+const maxRetryWaits = 3 * time.Minute
+
 // verdict is the outcome of asking MePath: the state and, when it is
 // inconclusive, why.
 type verdict struct {
@@ -190,7 +195,7 @@ func (a *auditor) askBy(ctx context.Context, c *client, judge func(*exchange) au
 				wait = d
 			}
 		}
-		if try >= maxAskTries || wait > maxRetryWait || !fitsDeadline(ctx, wait) {
+		if try >= maxAskTries || wait > maxRetryWait || !fitsDeadline(ctx, wait) || !a.spendRetryWait(wait) {
 			v.why += fmt.Sprintf(" (asked %d times)", try)
 			return v, nil
 		}
@@ -216,6 +221,20 @@ func (a *auditor) answered(v verdict) string {
 		}
 	}
 	return s
+}
+
+// spendRetryWait takes d from the run's budget of waits before asking
+// again, and reports whether it was there to take.
+func (a *auditor) spendRetryWait(d time.Duration) bool {
+	for {
+		spent := a.retryWaited.Load()
+		if time.Duration(spent)+d > maxRetryWaits {
+			return false
+		}
+		if a.retryWaited.CompareAndSwap(spent, spent+int64(d)) {
+			return true
+		}
+	}
 }
 
 // fitsDeadline reports whether waiting d leaves the run inside its

@@ -78,16 +78,18 @@ func TestAskRetries(t *testing.T) {
 		answers  []int // status per request; the last repeats
 		retry    string
 		deadline time.Duration // 0: none
+		spent    time.Duration // already waited in the run
 		want     authState
 		asked    int
 		waited   time.Duration
 	}{
-		{"429 then the session", []int{429, 200}, "2", 0, authYes, 2, 2 * time.Second},
-		{"500 then no session", []int{500, 401}, "", 0, authNo, 2, time.Second},
-		{"always 429", []int{429}, "2", 0, authUnknown, maxAskTries, 2 * (2 * time.Second)},
-		{"Retry-After longer than a minute", []int{503}, "120", 0, authUnknown, 1, 0},
-		{"Retry-After past the deadline", []int{429}, "30", 5 * time.Second, authUnknown, 1, 0},
-		{"an answer matching neither baseline is not retried", []int{403}, "", 0, authUnknown, 1, 0},
+		{"429 then the session", []int{429, 200}, "2", 0, 0, authYes, 2, 2 * time.Second},
+		{"500 then no session", []int{500, 401}, "", 0, 0, authNo, 2, time.Second},
+		{"always 429", []int{429}, "2", 0, 0, authUnknown, maxAskTries, 2 * (2 * time.Second)},
+		{"Retry-After longer than a minute", []int{503}, "120", 0, 0, authUnknown, 1, 0},
+		{"Retry-After past the deadline", []int{429}, "30", 5 * time.Second, 0, authUnknown, 1, 0},
+		{"the run's budget of waits spent", []int{429}, "30", 0, maxRetryWaits - 10*time.Second, authUnknown, 1, 0},
+		{"an answer matching neither baseline is not retried", []int{403}, "", 0, 0, authUnknown, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +107,7 @@ func TestAskRetries(t *testing.T) {
 			u, _ := url.Parse(srv.URL + "/")
 			a := &auditor{cfg: Config{MePath: "/me", Now: clock.Now, Sleep: clock.Sleep}, target: u, hc: newHTTPClient(nil, 5*time.Second, nil)}
 			me, _ := url.Parse(srv.URL + "/me")
+			a.retryWaited.Store(int64(tt.spent))
 			a.base, _ = newBaseline(answerOf(&exchange{URL: me, Status: 200}), []unauthenticated{{answerOf(&exchange{URL: me, Status: 401}), "without a cookie"}})
 			ctx := context.Background()
 			if tt.deadline > 0 {
