@@ -201,22 +201,22 @@ func newKeyring(now time.Time, keys []Key) (*Keyring, error) {
 		return nil, errors.New("latch: keyring has no keys")
 	}
 	r := &Keyring{byID: make(map[string]*Key, len(keys))}
-	for _, k := range keys {
+	for i, k := range keys {
 		if err := checkKeyID(k.ID); err != nil {
-			return nil, err
+			return nil, atEntry(i+1, err)
 		}
 		if _, dup := r.byID[k.ID]; dup {
-			return nil, fmt.Errorf("latch: key id %q appears twice", k.ID)
+			return nil, atEntry(i+1, fmt.Errorf("latch: key id %q appears twice", k.ID))
 		}
 		if err := CheckKey(k.Secret); err != nil {
 			var we *WeakKeyError
 			if errors.As(err, &we) {
 				we.KeyID = k.ID
 			}
-			return nil, err
+			return nil, atEntry(i+1, err)
 		}
 		if !k.Activate.IsZero() && !k.Retire.IsZero() && !k.Activate.Before(k.Retire) {
-			return nil, fmt.Errorf("latch: key %q: activation %s is not before retirement %s", k.ID, stamp(k.Activate), stamp(k.Retire))
+			return nil, atEntry(i+1, fmt.Errorf("latch: key %q: activation %s is not before retirement %s", k.ID, stamp(k.Activate), stamp(k.Retire)))
 		}
 		k.Secret = append([]byte(nil), k.Secret...)
 		r.byID[k.ID] = &k
@@ -463,7 +463,7 @@ func parseEntries(s string) ([]Key, error) {
 			n++
 			k, err := parseKeyEntry(n, entry)
 			if err != nil {
-				return nil, err
+				return nil, atEntry(n, err)
 			}
 			keys = append(keys, k)
 		}
@@ -472,6 +472,27 @@ func parseEntries(s string) ([]Key, error) {
 		return nil, fmt.Errorf("latch: reading keys: %w", err)
 	}
 	return keys, nil
+}
+
+// entryError names the entry, by its number counted from 1, that an
+// error is about: a reader finds it without the error showing its text.
+type entryError struct {
+	n   int
+	err error
+}
+
+func (e *entryError) Error() string {
+	return fmt.Sprintf("latch: key entry %d: %s", e.n, strings.TrimPrefix(e.err.Error(), "latch: "))
+}
+
+func (e *entryError) Unwrap() error { return e.err }
+
+// atEntry returns err naming entry n, unless it does already.
+func atEntry(n int, err error) error {
+	if strings.HasPrefix(err.Error(), fmt.Sprintf("latch: key entry %d:", n)) {
+		return err
+	}
+	return &entryError{n: n, err: err}
 }
 
 // parseKeyEntry parses entry number n. Errors name the entry by number and

@@ -59,8 +59,10 @@ func (m *Manager) watch(interval time.Duration) {
 // ReloadKeys reads the Manager's KeySource now, as the background reload
 // does every Config.KeyReloadInterval, and takes the keyring it gives if
 // that differs from the one in use and passes every check. A keyring that
-// fails (a source that cannot be read, a file with a loose mode, an entry
-// that does not parse, a weak key, no key that can sign) is refused: the
+// fails a check (a source that cannot be read, a file with a loose mode,
+// an entry that does not parse, a weak key, no key that can sign, a
+// signing key that retires before a session it signs could end: what New
+// refuses) is refused: the
 // keyring in use stays, ReloadKeys returns why, and EventKeysRefused
 // reports it once for each new reason. A keyring taken is reported by
 // EventKeysReloaded. Call it from a SIGHUP handler to reload at once.
@@ -81,7 +83,11 @@ func (m *Manager) ReloadKeys(ctx context.Context) error {
 		w.refused = ""
 		return nil
 	}
-	r, err := parseKeys(m.now(), string(text))
+	now := m.now()
+	r, err := parseKeys(now, string(text))
+	if err == nil {
+		err = r.CheckSigning(now, m.longestSession())
+	}
 	if err == nil {
 		err = m.backend.setKeys(r)
 	}
@@ -90,7 +96,7 @@ func (m *Manager) ReloadKeys(ctx context.Context) error {
 	}
 	m.keyring.Store(r)
 	w.inUse, w.refused = h, ""
-	m.emit(ctx, Event{Kind: EventKeysReloaded, Reason: describeKeys(r, m.now())})
+	m.emit(ctx, Event{Kind: EventKeysReloaded, Reason: describeKeys(r, now)})
 	return nil
 }
 
@@ -102,6 +108,12 @@ func (m *Manager) refuseKeys(ctx context.Context, err error) error {
 		m.emit(ctx, Event{Kind: EventKeysRefused, Reason: "the keyring in use stays", Err: err})
 	}
 	return err
+}
+
+// longestSession is the longest a session can last: a signing key must
+// not retire before a session it signs could end (Keyring.CheckSigning).
+func (m *Manager) longestSession() time.Duration {
+	return max(m.cfg.AbsoluteTimeout, m.cfg.RememberAbsoluteTimeout)
 }
 
 // describeKeys names a keyring's keys for an event: ids only, and the one

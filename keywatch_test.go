@@ -297,6 +297,9 @@ func TestReloadRefused(t *testing.T) {
 	weak := latch.Key{ID: "k2", Secret: bytes.Repeat([]byte("ab"), 16)}.SecretEntry()
 	short := "k2:" + strings.Repeat("A", 22)
 	retired := latch.Key{ID: "k2", Secret: latch.GenerateKey(), Retire: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}.SecretEntry()
+	day := newClock().Now().Add(24 * time.Hour) // the test clock's start, plus a day
+	staged := latch.Key{ID: "k2", Secret: latch.GenerateKey(), Activate: day}.SecretEntry()
+	retiresSoon := latch.Key{ID: "k2", Secret: latch.GenerateKey(), Retire: day}.SecretEntry()
 	tests := []struct {
 		name   string
 		text   string
@@ -304,14 +307,16 @@ func TestReloadRefused(t *testing.T) {
 		want   string // in the error
 		secret string // must not be in the error or the log
 	}{
-		{"does not parse", good + "\nk2:not base64!\n", 0o600, `"k2"`, "not base64!"},
-		{"entry without a key", good + "\njust-an-id\n", 0o600, "entry 2", "just-an-id"},
-		{"weak key", good + "\n" + weak + "\n", 0o600, "few-distinct-bytes", weak[3:]},
-		{"short key", good + "\n" + short + "\n", 0o600, "too-short", short[3:]},
+		{"does not parse", good + "\nk2:not base64!\n", 0o600, `key entry 2: key "k2": KEY must be base64url`, "not base64!"},
+		{"entry without a key", good + "\njust-an-id\n", 0o600, "key entry 2: want ID:KEY", "just-an-id"},
+		{"weak key", good + "\n" + weak + "\n", 0o600, `key entry 2: secret key "k2" refused (few-distinct-bytes)`, weak[3:]},
+		{"short key", good + "\n" + short + "\n", 0o600, `key entry 2: secret key "k2" refused (too-short)`, short[3:]},
 		{"loose mode", good + "\n" + keyEntry("k2") + "\n", 0o644, "mode -rw-r--r--", ""},
 		{"no key that can sign", retired + "\n", 0o600, "every key is retired", retired[3:40]},
+		{"only a staged key", staged + "\n", 0o600, `key "k2" activates only at 2026-11-30T09:00:00Z`, staged[3:40]},
+		{"signing key retires before a session could end", retiresSoon + "\n", 0o600, `signing key "k2" retires at 2026-11-30T09:00:00Z, before a session signed now could end`, retiresSoon[3:40]},
 		{"no keys at all", "# emptied\n", 0o600, "no keys", ""},
-		{"duplicate id", good + "\n" + good + "\n", 0o600, "twice", good[3:]},
+		{"duplicate id", good + "\n" + good + "\n", 0o600, `key entry 2: key id "k1" appears twice`, good[3:]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
