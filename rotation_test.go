@@ -5,63 +5,73 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchsec/latch"
 )
 
 // TestRotationAcrossFleet is issue 15's end-to-end case: two instances on
 // one store, each with its own copy of the keyring file and its own
-// watcher, and clients whose requests alternate between them. A new key is
-// staged, activated and the old one revoked, and each instance reloads at
-// its own moment. Through staging and activation no request is answered
-// as signed out and no token is refused; once the new key signs, every
-// session is re-issued under it (a cookie under a key that is no longer
-// the signing key is re-issued on its next request); after the old key is
-// revoked, a cookie still signed with it is refused on each instance by
-// its next two reads of the file.
+// watcher, and clients whose requests alternate between them. A new key
+// is staged as latch rotate stages it (activation ahead, the old
+// key retiring after the longest session could end), each instance reads
+// the file at its own moment, and B's clock runs 20 seconds ahead of A's,
+// so that B starts signing with the new key before A does. Through
+// staging and activation no request is answered as signed out and no
+// token is refused; once the new key signs on both, every session is
+// re-issued under it on its next request (a cookie signed by a key that is
+// no longer the signing key is accepted and re-issued: fallback-key);
+// after the old key is revoked (removed from the file), a cookie still
+// signed with it is refused on each instance once that instance has read
+// the file, and accepted until then.
 func TestRotationAcrossFleet(t *testing.T) {
 	for _, kf := range keyFiles {
 		t.Run(kf.name, func(t *testing.T) {
 			clock := newClock()
+			const skew = 20 * time.Second
+			nowB := func() time.Time { return clock.Now().Add(skew) }
 			st := newMemstore(t, clock.Now)
-			old, next := keyEntry("old"), keyEntry("new")
+			oldKey := latch.Key{ID: "old", Secret: latch.GenerateKey()}
+			old := oldKey.SecretEntry()
 			pathA, updateA := kf.layout(t, t.TempDir(), old+"\n")
 			pathB, updateB := kf.layout(t, t.TempDir(), old+"\n")
 			a := newReloader(t, st, latch.FileKeys(pathA), clock.Now)
-			b := newReloader(t, st, latch.FileKeys(pathB), clock.Now)
+			b := newReloader(t, st, latch.FileKeys(pathB), nowB)
 			fleet := &fleet{t: t, instances: []*reloader{a, b}}
 			for i := range 20 {
 				fleet.login(fmt.Sprintf("user%02d", i))
 			}
 			fleet.round()
 
-			phases := []struct {
-				name string
-				text string
-			}{
-				{"stage", old + "\n" + next + "\n"},    // new verifies, old signs
-				{"activate", next + "\n" + old + "\n"}, // new signs, old verifies
-			}
-			for _, p := range phases {
-				// A reloads first while traffic runs, then B: for a while
-				// the two disagree.
-				updateA(p.text)
-				fleet.roundWhile(func() { a.reloadTwice(t) })
-				fleet.round()
-				updateB(p.text)
-				fleet.roundWhile(func() { b.reloadTwice(t) })
-				fleet.round()
-				fleet.noInvalidTokens(p.name)
-			}
+			// Stage: new verifies from now on and signs in ten minutes
+			// (within the idle timeout, so that the sessions live); old
+			// retires once every session it signs until then has ended.
+			activate := clock.Now().Add(10 * time.Minute)
+			newKey := latch.Key{ID: "new", Secret: latch.GenerateKey(), Activate: activate}
+			oldKey.Retire = activate.Add(latch.DefaultRememberAbsoluteTimeout + 24*time.Hour)
+			staged := newKey.SecretEntry() + "\n" + oldKey.SecretEntry() + "\n"
+			updateA(staged)
+			fleet.roundWhile(func() { a.reloadTwice(t) }) // A knows new, B does not
 			fleet.round()
-			for _, c := range fleet.clients {
-				if got := keyID(c.cookie); got != "new" {
-					t.Errorf("%s's cookie is signed by %q after the new key activated, want new", c.user, got)
-				}
+			updateB(staged)
+			fleet.roundWhile(func() { b.reloadTwice(t) })
+			fleet.round()
+			fleet.signedBy("old", "staged, before the activation")
+
+			// Activation: B's clock passes it first.
+			clock.Advance(10*time.Minute - skew/2)
+			fleet.round() // B signs with new, A with old: each accepts the other's
+			fleet.round()
+			if n := fleet.count("new"); n == 0 || n == len(fleet.clients) {
+				t.Errorf("%d of %d cookies signed by new while only B's clock has passed the activation; want some, not all", n, len(fleet.clients))
 			}
+			clock.Advance(skew)
+			fleet.round() // both sign with new
+			fleet.noInvalidTokens("staging and activation")
+			fleet.signedBy("new", "after the activation on both instances")
 			reissued := a.events.Count(latch.EventFallbackKey, "") + b.events.Count(latch.EventFallbackKey, "")
 			if reissued < len(fleet.clients) {
-				t.Errorf("%d re-issues under the new key for %d sessions", reissued, len(fleet.clients))
+				t.Errorf("%d re-issues for %d sessions", reissued, len(fleet.clients))
 			}
 
 			// Revoke old: a copy of a cookie from before the activation
@@ -70,15 +80,39 @@ func TestRotationAcrossFleet(t *testing.T) {
 			if keyID(stale) != "old" {
 				t.Fatalf("first cookie signed by %q, want old", keyID(stale))
 			}
-			revoked := next + "\n"
+			revoked := newKey.SecretEntry() + "\n"
 			updateA(revoked)
 			a.reloadTwice(t)
 			fleet.expectRefused(a, stale)
+			if w := b.do("GET", "/me", stale); w.Code != http.StatusOK {
+				t.Errorf("B, before reading the revocation: old cookie = %d, want 200", w.Code)
+			}
 			updateB(revoked)
 			b.reloadTwice(t)
 			fleet.expectRefused(b, stale)
 			fleet.round() // the current cookies live on
 		})
+	}
+}
+
+// count returns how many clients' cookies the key id signed.
+func (f *fleet) count(id string) int {
+	n := 0
+	for _, c := range f.clients {
+		if keyID(c.cookie) == id {
+			n++
+		}
+	}
+	return n
+}
+
+// signedBy checks that every client's cookie is signed by the key id.
+func (f *fleet) signedBy(id, when string) {
+	f.t.Helper()
+	for _, c := range f.clients {
+		if got := keyID(c.cookie); got != id {
+			f.t.Errorf("%s: %s's cookie is signed by %q, want %q", when, c.user, got, id)
+		}
 	}
 }
 

@@ -15,26 +15,22 @@ import (
 // processes: two demo instances on one Redis, each reading its own copy of
 // the keyring file (LATCH_KEYS_FILE), as two machines with their own
 // mounted secret do, and clients whose requests alternate between them. A
-// new key is staged, then made the signing key, then the old key is
-// revoked, and each file changes at its own moment: no request is answered
-// as signed out and no token is refused until the revocation; every
-// session ends up re-issued under the new key; after the revocation a
-// cookie still signed with the old key is refused by each instance within
-// a few seconds of its file changing.
+// new key is staged to sign 15 seconds later, the old key retiring after
+// the longest session, and each file changes at its own moment; then the
+// old key is revoked (removed). No request is answered as signed out and
+// no token is refused until the revocation; once the new key signs, every
+// session is re-issued under it; after the revocation a cookie still
+// signed with the old key is refused by each instance within a few seconds
+// of its file changing.
 func TestRotationTwoDemos(t *testing.T) {
 	t.Parallel()
 	store := requireEnv(t, "LATCH_TEST_REDIS_URL")
-	old := latch.Key{ID: "old", Secret: latch.GenerateKey()}.SecretEntry()
-	next := latch.Key{ID: "new", Secret: latch.GenerateKey()}.SecretEntry()
+	oldKey := latch.Key{ID: "old", Secret: latch.GenerateKey()}
+	old := oldKey.SecretEntry()
 	fileA := writeKeyring(t, t.TempDir(), old)
 	fileB := writeKeyring(t, t.TempDir(), old)
 	a := startDemo(t, demoOptions{KeysFile: fileA, Args: []string{"--store", store}})
 	b := startDemo(t, demoOptions{KeysFile: fileB, Args: []string{"--store", store}})
-	for _, d := range []*demoProc{a, b} {
-		for _, k := range keySecrets(old + "\n" + next) {
-			d.remember(k)
-		}
-	}
 	f := &demoFleet{t: t, demos: []*demoProc{a, b}}
 	for range 3 {
 		f.login("alice", "wonderland")
@@ -42,19 +38,26 @@ func TestRotationTwoDemos(t *testing.T) {
 	}
 	stale := f.cookies[0]
 
-	for _, phase := range []struct{ name, text string }{
-		{"stage", old + "\n" + next},    // new verifies, old signs
-		{"activate", next + "\n" + old}, // new signs, old verifies
-	} {
-		for i, file := range []string{fileA, fileB} {
-			writeKeyring(t, filepath.Dir(file), phase.text)
-			f.roundsUntil(phase.name+": reload", func() bool {
-				return f.reloads(f.demos[i]) == f.phaseCount(phase.name)
-			})
-			f.round()
+	// Stage: the new key verifies at once and signs in 15 seconds, longer
+	// than both instances take to read their files one after the other.
+	activate := time.Now().Add(15 * time.Second).Truncate(time.Second)
+	newKey := latch.Key{ID: "new", Secret: latch.GenerateKey(), Activate: activate}
+	oldKey.Retire = activate.Add(latch.DefaultRememberAbsoluteTimeout + 24*time.Hour)
+	staged := newKey.SecretEntry() + "\n" + oldKey.SecretEntry()
+	for _, d := range f.demos {
+		for _, k := range keySecrets(staged) {
+			d.remember(k)
 		}
 	}
-	f.roundsUntil("every session re-issued under the new key", func() bool {
+	for i, file := range []string{fileA, fileB} {
+		writeKeyring(t, filepath.Dir(file), staged)
+		f.roundsUntil("stage: reload", func() bool { return f.reloads(f.demos[i]) == 1 })
+		f.round()
+	}
+	if time.Now().After(activate) {
+		t.Fatal("the instances took longer to read the staged key than its activation delay")
+	}
+	f.roundsUntil("the activation and every session re-issued under the new key", func() bool {
 		for _, c := range f.cookies {
 			if !strings.HasPrefix(c, "new.") {
 				return false
@@ -67,6 +70,7 @@ func TestRotationTwoDemos(t *testing.T) {
 			t.Errorf("instance %d refused %d tokens during the rotation, want 0", i, n)
 		}
 	}
+	next := newKey.SecretEntry()
 
 	// Revoke old: the stale cookie is refused by each instance once its
 	// file has changed.
@@ -153,10 +157,4 @@ func (f *demoFleet) roundsUntil(what string, done func() bool) {
 // reloads counts the keyrings an instance took while running.
 func (f *demoFleet) reloads(d *demoProc) int {
 	return strings.Count(d.Output(), "event=keys-reloaded")
-}
-
-// phaseCount is how many reloads an instance has taken by the end of the
-// named phase.
-func (f *demoFleet) phaseCount(phase string) int {
-	return map[string]int{"stage": 1, "activate": 2}[phase]
 }
