@@ -39,6 +39,15 @@
 // a Key or Keyring shows ids and times only; Key.SecretEntry is the one
 // method that writes a secret. See "Keys and their lifecycle" below.
 //
+// Key reload: a Manager with a Config.KeySource (by default KeysFromEnv:
+// LATCH_KEYS, or the file named by LATCH_KEYS_FILE, read again every
+// second) takes a changed keyring that passes every check New applies and
+// refuses any other, keeping the one in use (EventKeysReloaded,
+// EventKeysRefused, Manager.ReloadKeys). FileKeys sees an in-place
+// rewrite, a rename and the link swap of a Kubernetes volume;
+// KeySourceFunc reads a secrets manager's API. A cookiestore.Store gets
+// every keyring the Manager takes.
+//
 // Cookies: Secure, HttpOnly (always), SameSite=Lax, Path=/, no Domain and
 // the __Host- prefix by default (Config.CookieName, Config.SameSite).
 // Dropping Secure needs Config.InsecureCookie, which logs a warning at
