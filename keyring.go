@@ -606,18 +606,14 @@ func LoadKeysEnv(getenv func(string) string) (*Keyring, error) {
 }
 
 // LoadKeysFile reads a keyring file: one entry a line, in the LATCH_KEYS
-// format. The file must not be readable or writable by group or others.
+// format. The file must not be accessible to others, nor writable by
+// group; group may read it only when root owns it (mode 0440 or 0640), as
+// for a Kubernetes Secret volume with an fsGroup. FileKeys reads files
+// alike.
 func LoadKeysFile(path string) (*Keyring, error) {
-	fi, err := os.Stat(path)
+	b, err := readKeyFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("latch: key file: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("latch: key file %s has mode %v: it must not be accessible to group or others (chmod 600)", path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("latch: key file: %w", err)
+		return nil, err
 	}
 	r, err := ParseKeys(string(b))
 	if err != nil {

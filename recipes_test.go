@@ -83,6 +83,9 @@ func TestSecretManagerRecipes(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := latch.Config{Store: newMemstore(t, newClock().Now), KeySource: src, KeyReloadInterval: -1, Logger: slog.New(slog.DiscardHandler)}
+			if _, err := latch.LoadKeysFile(path); (err == nil) != tt.ok {
+				t.Errorf("LoadKeysFile = %v; want it to agree with New (ok: %v)", err, tt.ok)
+			}
 			m, err := latch.New(cfg)
 			if !tt.ok {
 				if err == nil || !strings.Contains(err.Error(), "must not be accessible to group or others") {
