@@ -168,7 +168,8 @@ func (d *demoProc) remember(secret string) {
 	d.mu.Unlock()
 }
 
-// keySecrets returns the KEY fields of a LATCH_KEYS value or keyring file.
+// keySecrets returns the KEY fields of a LATCH_KEYS value or keyring file,
+// staged entries included.
 func keySecrets(entries string) []string {
 	var out []string
 	for _, e := range strings.FieldsFunc(entries, func(r rune) bool { return r == ',' || r == '\n' }) {
@@ -176,7 +177,9 @@ func keySecrets(entries string) []string {
 		if e == "" || strings.HasPrefix(e, "#") {
 			continue
 		}
-		if parts := strings.Split(e, ":"); len(parts) >= 2 {
+		// "ID:KEY[:DATE] [activate=TIME] [retire=TIME]": KEY ends at the
+		// next colon or space.
+		if parts := strings.Split(strings.Fields(e)[0], ":"); len(parts) >= 2 {
 			out = append(out, parts[1])
 		}
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,24 +15,26 @@ import (
 // TestRotationTwoDemos is issue 15's rotation across a fleet, with real
 // processes: two demo instances on one Redis, each reading its own copy of
 // the keyring file (LATCH_KEYS_FILE), as two machines with their own
-// mounted secret do, and clients whose requests alternate between them. A
-// new key is staged to sign 15 seconds later, the old key retiring after
-// the longest session, and each file changes at its own moment; then the
-// old key is revoked (removed). No request is answered as signed out and
-// no token is refused until the revocation; once the new key signs, every
-// session is re-issued under it; after the revocation a cookie still
-// signed with the old key is refused by each instance within a few seconds
-// of its file changing.
+// mounted secret do, and clients whose requests alternate between them.
+// "latch rotate --activate-after 15s" stages a new key in the master file,
+// which is copied to each instance at its own moment; later
+// "latch rotate --revoke" removes the old key, copied alike. No request is
+// answered as signed out and no token is refused until the revocation;
+// once the new key signs, every session is re-issued under it; after the
+// revocation a cookie still signed with the old key is refused by each
+// instance within a few seconds of its copy changing, and the current
+// cookies live on.
 func TestRotationTwoDemos(t *testing.T) {
 	t.Parallel()
 	store := requireEnv(t, "LATCH_TEST_REDIS_URL")
-	oldKey := latch.Key{ID: "old", Secret: latch.GenerateKey()}
-	old := oldKey.SecretEntry()
-	fileA := writeKeyring(t, t.TempDir(), old)
-	fileB := writeKeyring(t, t.TempDir(), old)
+	master := filepath.Join(t.TempDir(), "latch.keys")
+	writeFile(t, master, latch.Key{ID: "old", Secret: latch.GenerateKey()}.SecretEntry())
+	fileA := copyKeyring(t, master, t.TempDir())
+	fileB := copyKeyring(t, master, t.TempDir())
 	a := startDemo(t, demoOptions{KeysFile: fileA, Args: []string{"--store", store}})
 	b := startDemo(t, demoOptions{KeysFile: fileB, Args: []string{"--store", store}})
 	f := &demoFleet{t: t, demos: []*demoProc{a, b}}
+	f.rememberKeys(master)
 	for range 3 {
 		f.login("alice", "wonderland")
 		f.login("bob", "builder")
@@ -39,18 +42,12 @@ func TestRotationTwoDemos(t *testing.T) {
 	stale := f.cookies[0]
 
 	// Stage: the new key verifies at once and signs in 15 seconds, longer
-	// than both instances take to read their files one after the other.
-	activate := time.Now().Add(15 * time.Second).Truncate(time.Second)
-	newKey := latch.Key{ID: "new", Secret: latch.GenerateKey(), Activate: activate}
-	oldKey.Retire = activate.Add(latch.DefaultRememberAbsoluteTimeout + 24*time.Hour)
-	staged := newKey.SecretEntry() + "\n" + oldKey.SecretEntry()
-	for _, d := range f.demos {
-		for _, k := range keySecrets(staged) {
-			d.remember(k)
-		}
-	}
+	// than both instances take to read their copies one after the other.
+	activate := time.Now().Add(15 * time.Second)
+	runLatch(t, "rotate", "--file", master, "--id", "new", "--activate-after", "15s")
+	f.rememberKeys(master)
 	for i, file := range []string{fileA, fileB} {
-		writeKeyring(t, filepath.Dir(file), staged)
+		copyKeyring(t, master, filepath.Dir(file))
 		f.roundsUntil("stage: reload", func() bool { return f.reloads(f.demos[i]) == 1 })
 		f.round()
 	}
@@ -70,12 +67,12 @@ func TestRotationTwoDemos(t *testing.T) {
 			t.Errorf("instance %d refused %d tokens during the rotation, want 0", i, n)
 		}
 	}
-	next := newKey.SecretEntry()
 
 	// Revoke old: the stale cookie is refused by each instance once its
-	// file has changed.
+	// copy has changed.
+	runLatch(t, "rotate", "--file", master, "--revoke", "old")
 	for i, file := range []string{fileA, fileB} {
-		writeKeyring(t, filepath.Dir(file), next)
+		copyKeyring(t, master, filepath.Dir(file))
 		d := f.demos[i]
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -91,19 +88,57 @@ func TestRotationTwoDemos(t *testing.T) {
 	}
 }
 
-// writeKeyring writes text to dir/latch.keys as latch rotate does: a
-// temporary file with mode 0600, renamed over the old one.
-func writeKeyring(t *testing.T, dir, text string) string {
+// runLatch runs the latch command with the test's environment, without
+// key settings, and fails the test if it fails.
+func runLatch(t *testing.T, args ...string) {
 	t.Helper()
+	cmd := exec.Command(latchBinary(t), args...)
+	cmd.Env = demoEnv("")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("latch %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// copyKeyring copies the keyring file src to dir/latch.keys as a secret
+// manager delivers it: a temporary file with mode 0600, renamed over the
+// old one.
+func copyKeyring(t *testing.T, src, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "latch.keys")
 	tmp := filepath.Join(dir, ".latch.keys.tmp")
-	if err := os.WriteFile(tmp, []byte(text+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// writeFile writes a new keyring file with mode 0600.
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rememberKeys notes the keys of a keyring file as secrets that no demo's
+// output may hold.
+func (f *demoFleet) rememberKeys(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, d := range f.demos {
+		for _, k := range keySecrets(string(b)) {
+			d.remember(k)
+		}
+	}
 }
 
 // demoFleet is clients spreading their requests over demo instances.
