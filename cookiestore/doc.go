@@ -9,7 +9,11 @@
 // timeouts are enforced from the authenticated timestamps inside the
 // cookie, never from the cookie's lifetime.
 //
-//	keys, err := latch.LoadKeys()
+//	src, err := latch.KeysFromEnv() // LATCH_KEYS, or LATCH_KEYS_FILE read again while running
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	keys, err := latch.LoadKeysFrom(ctx, src) // the keyring to start with
 //	if err != nil {
 //		log.Fatal(err)
 //	}
@@ -23,7 +27,12 @@
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	m, err := latch.New(latch.Config{Stateless: store, Keys: keys})
+//	m, err := latch.New(latch.Config{Stateless: store, KeySource: src})
+//
+// With Config.KeySource the Manager gives the Store every keyring it
+// takes (Store.SetKeys): a key staged, activated or removed in the file
+// reaches the cookies as it reaches the Manager. With Config.Keys the
+// Store keeps the keyring it was built with.
 //
 // # The cookie
 //
