@@ -67,7 +67,10 @@ type Config struct {
 	// keyring taken. Call Close to stop the reloads. Default none.
 	KeySource KeySource
 	// KeyReloadInterval is how often the Manager reads KeySource again.
-	// Default 1 second (DefaultKeyReloadInterval); negative: never, call
+	// Default 1 second (DefaultKeyReloadInterval), right for a file; a
+	// KeySourceFunc that calls a secrets manager's API wants minutes, and
+	// a staged key's activation delay must be longer (see README, "Keys
+	// that change while the program runs"). Negative: never, call
 	// ReloadKeys instead. A StaticKeys source is never read again.
 	KeyReloadInterval time.Duration
 
