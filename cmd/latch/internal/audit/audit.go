@@ -1,11 +1,17 @@
 // Package audit reviews a live web application's session security from the
 // outside, the way a careful reviewer would: it reads every Set-Cookie
-// header itself, logs in, finds the session cookie by behaviour, replays
-// tokens to test fixation and logout, waits out timeouts, samples tokens
-// for their randomness, and recognises Flask, Django and Express signed
-// cookies, which it decodes and tries against weak keys; when a key is
-// found and the cookie carries the session's data, it proves the finding
-// by forging a cookie the application accepts.
+// header itself, logs in, finds every session cookie by behaviour
+// (identify.go), replays the browser's cookies to test fixation and
+// logout, waits out timeouts, samples tokens for their randomness, and
+// recognises Flask, Django and Express signed cookies, which it decodes and
+// tries against weak keys; when a key is found and the cookie carries the
+// session's data, it proves the finding by forging a cookie the
+// application accepts.
+//
+// The target is treated as hostile. Whether a request is authenticated is
+// judged against a baseline taken at the start (oracle.go), an answer that
+// says nothing (429, 5xx, a timeout) is never taken for one that does, and
+// when several cookies carry the session the weakest decides (weakest.go).
 //
 // Run performs the audit and returns a Report; the Write* functions render
 // it as text, JSON, Markdown, SARIF 2.1.0 or a self-contained HTML page.

@@ -466,6 +466,9 @@ func (a *auditor) fixedBy(ctx context.Context, planted, victim, other cookieStat
 	if madeUp {
 		return nil, nil, []string{fmt.Sprintf("a made-up token presented at login%s was not adopted (it answered %s afterwards)", how, a.answered(v))}, false
 	}
+	if !slices.ContainsFunc(id.members, func(n string) bool { _, ok := planted.value(n); return ok }) {
+		return nil, nil, []string{fmt.Sprintf("no session cookie was issued before login (the cookies held then, %s, replayed after login, answered %s)", listNames(planted.names()), a.answered(v))}, false
+	}
 	return nil, nil, []string{fmt.Sprintf("the token issued before login answered %s on %s after login (a new token was issued)", a.answered(v), a.cfg.MePath)}, false
 }
 

@@ -213,7 +213,7 @@ func (a *auditor) addEntropy(per map[string]Result, id *identity) string {
 	}
 	var decider memberResult
 	var all []memberResult
-	for i, c := range creds {
+	for _, c := range creds {
 		// A cookie whose value the target does not check vouches for
 		// nothing, however random it looks; when every cookie of the
 		// credential is such, the weakest stands for it.
@@ -236,7 +236,7 @@ func (a *auditor) addEntropy(per map[string]Result, id *identity) string {
 		if best.name == "" {
 			continue
 		}
-		if i == 0 || decider.name == "" || statusRank[best.r.Status] > statusRank[decider.r.Status] {
+		if decider.name == "" || statusRank[best.r.Status] > statusRank[decider.r.Status] {
 			decider = best
 		}
 	}
