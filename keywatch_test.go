@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/cookiestore"
 	"github.com/latchsec/latch/internal/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
@@ -145,15 +146,33 @@ type reloader struct {
 
 func newReloader(t *testing.T, st *memstore.Store, src latch.KeySource, now func() time.Time) *reloader {
 	t.Helper()
+	return startReloader(t, latch.Config{Store: st, KeySource: src, Now: now})
+}
+
+// newCookieReloader is newReloader with the sessions in cookies
+// (cookiestore), st keeping the revocations.
+func newCookieReloader(t *testing.T, st *memstore.Store, src latch.KeySource, now func() time.Time) *reloader {
+	t.Helper()
+	keys, err := latch.LoadKeysFrom(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := cookiestore.New(keys, cookiestore.Options{Revocations: cookiestore.StoreRevocations(st), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startReloader(t, latch.Config{Stateless: cs, KeySource: src, Now: now})
+}
+
+// startReloader builds the Manager of cfg, whose reloads the test
+// triggers.
+func startReloader(t *testing.T, cfg latch.Config) *reloader {
+	t.Helper()
 	rl := &reloader{events: &latchtest.Events{}, logs: &bytes.Buffer{}}
-	m, err := latch.New(latch.Config{
-		Store:             st,
-		KeySource:         src,
-		KeyReloadInterval: -1, // the test calls ReloadKeys
-		Now:               now,
-		OnEvent:           rl.events.Add,
-		Logger:            slog.New(slog.NewTextHandler(&syncWriter{w: rl.logs}, nil)),
-	})
+	cfg.KeyReloadInterval = -1 // the test calls ReloadKeys
+	cfg.OnEvent = rl.events.Add
+	cfg.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: rl.logs}, nil))
+	m, err := latch.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/memstore"
 )
 
 // TestRotationAcrossFleet is issue 15's end-to-end case: two instances on
-// one store, each with its own copy of the keyring file and its own
-// watcher, and clients whose requests alternate between them. A new key
+// one store (with cookie sessions, one store of revocations), each with
+// its own copy of the keyring file and its own watcher, and clients whose requests alternate between them. A new key
 // is staged as latch rotate stages it (activation ahead, the old
 // key retiring after the longest session could end), each instance reads
 // the file at its own moment, and B's clock runs 20 seconds ahead of A's,
@@ -25,74 +26,89 @@ import (
 // signed with it is refused on each instance once that instance has read
 // the file, and accepted until then.
 func TestRotationAcrossFleet(t *testing.T) {
-	for _, kf := range keyFiles {
-		t.Run(kf.name, func(t *testing.T) {
-			clock := newClock()
-			const skew = 20 * time.Second
-			nowB := func() time.Time { return clock.Now().Add(skew) }
-			st := newMemstore(t, clock.Now)
-			oldKey := latch.Key{ID: "old", Secret: latch.GenerateKey()}
-			old := oldKey.SecretEntry()
-			pathA, updateA := kf.layout(t, t.TempDir(), old+"\n")
-			pathB, updateB := kf.layout(t, t.TempDir(), old+"\n")
-			a := newReloader(t, st, latch.FileKeys(pathA), clock.Now)
-			b := newReloader(t, st, latch.FileKeys(pathB), nowB)
-			fleet := &fleet{t: t, instances: []*reloader{a, b}}
-			for i := range 20 {
-				fleet.login(fmt.Sprintf("user%02d", i))
+	modes := []struct {
+		name string
+		new  func(*testing.T, *memstore.Store, latch.KeySource, func() time.Time) *reloader
+	}{
+		{"sessions in a store", newReloader},
+		{"sessions in cookies (cookiestore)", newCookieReloader},
+	}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			for _, kf := range keyFiles {
+				t.Run(kf.name, func(t *testing.T) { rotateFleet(t, kf.layout, mode.new) })
 			}
-			fleet.round()
-
-			// Stage: new verifies from now on and signs in ten minutes
-			// (within the idle timeout, so that the sessions live); old
-			// retires once every session it signs until then has ended.
-			activate := clock.Now().Add(10 * time.Minute)
-			newKey := latch.Key{ID: "new", Secret: latch.GenerateKey(), Activate: activate}
-			oldKey.Retire = activate.Add(latch.DefaultRememberAbsoluteTimeout + 24*time.Hour)
-			staged := newKey.SecretEntry() + "\n" + oldKey.SecretEntry() + "\n"
-			updateA(staged)
-			fleet.roundWhile(func() { a.reloadTwice(t) }) // A knows new, B does not
-			fleet.round()
-			updateB(staged)
-			fleet.roundWhile(func() { b.reloadTwice(t) })
-			fleet.round()
-			fleet.signedBy("old", "staged, before the activation")
-
-			// Activation: B's clock passes it first.
-			clock.Advance(10*time.Minute - skew/2)
-			fleet.round() // B signs with new, A with old: each accepts the other's
-			fleet.round()
-			if n := fleet.count("new"); n == 0 || n == len(fleet.clients) {
-				t.Errorf("%d of %d cookies signed by new while only B's clock has passed the activation; want some, not all", n, len(fleet.clients))
-			}
-			clock.Advance(skew)
-			fleet.round() // both sign with new
-			fleet.noInvalidTokens("staging and activation")
-			fleet.signedBy("new", "after the activation on both instances")
-			reissued := a.events.Count(latch.EventFallbackKey, "") + b.events.Count(latch.EventFallbackKey, "")
-			if reissued < len(fleet.clients) {
-				t.Errorf("%d re-issues for %d sessions", reissued, len(fleet.clients))
-			}
-
-			// Revoke old: a copy of a cookie from before the activation
-			// is refused by each instance once it has read the file.
-			stale := fleet.clients[0].first
-			if keyID(stale) != "old" {
-				t.Fatalf("first cookie signed by %q, want old", keyID(stale))
-			}
-			revoked := newKey.SecretEntry() + "\n"
-			updateA(revoked)
-			a.reloadTwice(t)
-			fleet.expectRefused(a, stale)
-			if w := b.do("GET", "/me", stale); w.Code != http.StatusOK {
-				t.Errorf("B, before reading the revocation: old cookie = %d, want 200", w.Code)
-			}
-			updateB(revoked)
-			b.reloadTwice(t)
-			fleet.expectRefused(b, stale)
-			fleet.round() // the current cookies live on
 		})
 	}
+}
+
+// rotateFleet runs TestRotationAcrossFleet for one file layout and one
+// kind of instance.
+func rotateFleet(t *testing.T, lay layout, newInstance func(*testing.T, *memstore.Store, latch.KeySource, func() time.Time) *reloader) {
+	clock := newClock()
+	const skew = 20 * time.Second
+	nowB := func() time.Time { return clock.Now().Add(skew) }
+	st := newMemstore(t, clock.Now)
+	oldKey := latch.Key{ID: "old", Secret: latch.GenerateKey()}
+	old := oldKey.SecretEntry()
+	pathA, updateA := lay(t, t.TempDir(), old+"\n")
+	pathB, updateB := lay(t, t.TempDir(), old+"\n")
+	a := newInstance(t, st, latch.FileKeys(pathA), clock.Now)
+	b := newInstance(t, st, latch.FileKeys(pathB), nowB)
+	fleet := &fleet{t: t, instances: []*reloader{a, b}}
+	for i := range 20 {
+		fleet.login(fmt.Sprintf("user%02d", i))
+	}
+	fleet.round()
+
+	// Stage: new verifies from now on and signs in ten minutes
+	// (within the idle timeout, so that the sessions live); old
+	// retires once every session it signs until then has ended.
+	activate := clock.Now().Add(10 * time.Minute)
+	newKey := latch.Key{ID: "new", Secret: latch.GenerateKey(), Activate: activate}
+	oldKey.Retire = activate.Add(latch.DefaultRememberAbsoluteTimeout + 24*time.Hour)
+	staged := newKey.SecretEntry() + "\n" + oldKey.SecretEntry() + "\n"
+	updateA(staged)
+	fleet.roundWhile(func() { a.reloadTwice(t) }) // A knows new, B does not
+	fleet.round()
+	updateB(staged)
+	fleet.roundWhile(func() { b.reloadTwice(t) })
+	fleet.round()
+	fleet.signedBy("old", "staged, before the activation")
+
+	// Activation: B's clock passes it first.
+	clock.Advance(10*time.Minute - skew/2)
+	fleet.round() // B signs with new, A with old: each accepts the other's
+	fleet.round()
+	if n := fleet.count("new"); n == 0 || n == len(fleet.clients) {
+		t.Errorf("%d of %d cookies signed by new while only B's clock has passed the activation; want some, not all", n, len(fleet.clients))
+	}
+	clock.Advance(skew)
+	fleet.round() // both sign with new
+	fleet.noInvalidTokens("staging and activation")
+	fleet.signedBy("new", "after the activation on both instances")
+	reissued := a.events.Count(latch.EventFallbackKey, "") + b.events.Count(latch.EventFallbackKey, "")
+	if reissued < len(fleet.clients) {
+		t.Errorf("%d re-issues for %d sessions", reissued, len(fleet.clients))
+	}
+
+	// Revoke old: a copy of a cookie from before the activation
+	// is refused by each instance once it has read the file.
+	stale := fleet.clients[0].first
+	if keyID(stale) != "old" {
+		t.Fatalf("first cookie signed by %q, want old", keyID(stale))
+	}
+	revoked := newKey.SecretEntry() + "\n"
+	updateA(revoked)
+	a.reloadTwice(t)
+	fleet.expectRefused(a, stale)
+	if w := b.do("GET", "/me", stale); w.Code != http.StatusOK {
+		t.Errorf("B, before reading the revocation: old cookie = %d, want 200", w.Code)
+	}
+	updateB(revoked)
+	b.reloadTwice(t)
+	fleet.expectRefused(b, stale)
+	fleet.round() // the current cookies live on
 }
 
 // count returns how many clients' cookies the key id signed.
