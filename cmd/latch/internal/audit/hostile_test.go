@@ -242,6 +242,39 @@ func presenceApp(h *hostileApp) http.Handler {
 	})
 }
 
+// manyWaysApp sets n flawless cookies at login, each of which logs the
+// user in on its own: more ways in than the search examines.
+func manyWaysApp(h *hostileApp, n int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		switch r.URL.Path {
+		case "/login":
+			if r.Method != http.MethodPost || !goodPassword(r) {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			for i := range n {
+				v := randomValue()
+				h.users[v] = "alice"
+				w.Header().Add("Set-Cookie", fmt.Sprintf("__Host-r%d=%s; Path=/; Secure; HttpOnly; SameSite=Strict", i, v))
+			}
+			http.Redirect(w, r, "/me", http.StatusSeeOther)
+		case "/me":
+			h.mes.Add(1)
+			for i := range n {
+				if h.user(r, fmt.Sprintf("__Host-r%d", i)) != "" {
+					fmt.Fprint(w, `{"user":"alice"}`)
+					return
+				}
+			}
+			http.Error(w, "no", http.StatusUnauthorized)
+		default:
+			fmt.Fprint(w, "home")
+		}
+	})
+}
+
 // spaApp is a single-page application: every path answers 200. /me
 // answers {"user":null} without a session; the login of any password
 // starts a session, alice's when the password is right and a guest's
@@ -330,6 +363,8 @@ func TestHostileTargets(t *testing.T) {
 			map[string]Status{CheckCookieSecure: Warn, CheckCookieHTTPOnly: Warn, CheckCookieSameSite: Warn, CheckCookieHostPrefix: Warn, CheckCookieSize: Warn}, nil, ""},
 		{"a random cookie whose value is never checked vouches for nothing (item 3)", func(h *hostileApp, _ *fakeClock) http.Handler { return presenceApp(h) }, true,
 			func(c *Config) { c.Samples = 30 }, map[string]Status{CheckTokenEntropy: Fail}, nil, ""},
+		{"more ways in than the search examines: ambiguous, never pass (item 3)", func(h *hostileApp, _ *fakeClock) http.Handler { return manyWaysApp(h, maxCredentials+2) }, true, nil,
+			map[string]Status{CheckCookieSecure: Warn, CheckCookieHTTPOnly: Warn, CheckCookieSameSite: Warn, CheckCookieHostPrefix: Warn}, nil, ""},
 		{"/me rate-limited during the idle wait (item 4)", func(_ *hostileApp, c *fakeClock) http.Handler {
 			return busyMe(&fakeApp{opt: neverExpires, clock: c, s: map[string]*fakeSession{}}, c, 5*time.Minute, http.StatusTooManyRequests, 1, "2")
 		}, true, func(c *Config) { c.IdleWait = 11 * time.Minute },
