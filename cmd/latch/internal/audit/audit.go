@@ -79,6 +79,11 @@ type Config struct {
 	TLS *tls.Config
 	// Timeout bounds every request. Default 15s.
 	Timeout time.Duration
+	// MaxDuration bounds the whole run, waits for rate limits (Retry-After)
+	// included: when it has passed, Run returns what was checked so far,
+	// marked incomplete, with ErrIncomplete. Default one hour plus the
+	// longer of IdleWait and AbsoluteWait; it must exceed both.
+	MaxDuration time.Duration
 	// Progress, when set, is told about long phases.
 	Progress Progress
 	// Now and Sleep are the clock; tests replace them.
@@ -121,8 +126,15 @@ func (c *Config) validate() (*url.URL, error) {
 	if c.Samples < 0 || c.Samples > MaxSamples {
 		return nil, fmt.Errorf("audit: samples must be between 0 and %d", MaxSamples)
 	}
-	if c.IdleWait < 0 || c.AbsoluteWait < 0 {
+	if c.IdleWait < 0 || c.AbsoluteWait < 0 || c.MaxDuration < 0 {
 		return nil, errors.New("audit: waits must not be negative")
+	}
+	longest := max(c.IdleWait, c.AbsoluteWait)
+	if c.MaxDuration == 0 {
+		c.MaxDuration = defaultMaxDuration + longest
+	}
+	if c.MaxDuration <= longest {
+		return nil, fmt.Errorf("audit: --max-duration %s leaves no time for the %s wait", c.MaxDuration, longest)
 	}
 	if c.UserField == "" {
 		c.UserField = "username"
@@ -181,6 +193,12 @@ type auditor struct {
 	// retryWaited is the time spent waiting to ask MePath again, in
 	// nanoseconds (see spendRetryWait).
 	retryWaited atomic.Int64
+
+	// ctx is the run's context, cancel stops it early with a cause, and
+	// deadline is when MaxDuration ends by the auditor's clock (see limit).
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	deadline time.Time
 }
 
 // RateLimitError reports that the target refused a login for now (429 or
@@ -218,7 +236,10 @@ var ErrNetwork = errors.New("audit: target unreachable")
 
 // Run audits cfg.Target and returns the report. It returns an error only
 // when the audit cannot be carried out: bad configuration, the target
-// unreachable, or a login that does not authenticate.
+// unreachable, or a login that does not authenticate. When ctx is
+// cancelled or cfg.MaxDuration passes, Run returns the report of the
+// checks that finished, with Incomplete set, and an error wrapping
+// ErrIncomplete.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	u, err := cfg.validate()
 	if err != nil {
@@ -232,17 +253,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	a.target.User = nil
 	a.hc = newHTTPClient(cfg.TLS, cfg.Timeout, cfg.dial)
 	rep := &Report{Target: redactURL(a.target), Started: cfg.Now()}
-	if err := a.run(ctx); err != nil {
+	ctx, stop := a.limit(ctx)
+	defer stop()
+	err = a.run(ctx)
+	// A run stopped early reports what finished before (add keeps no
+	// result after the stop, so none rests on a cut-off check).
+	rep.Incomplete = a.stopped()
+	if err != nil && rep.Incomplete == "" {
 		return nil, a.scrubErr(err)
 	}
-	if err := ctx.Err(); err != nil {
-		// Interrupted: checks may have stopped half way, so no report.
-		return nil, fmt.Errorf("audit: interrupted: %w", err)
+	notRun := "not run"
+	if rep.Incomplete != "" {
+		notRun = "not finished: the audit " + rep.Incomplete + " before this check finished"
 	}
 	for _, ci := range Checks {
 		r, ok := a.results[ci.ID]
 		if !ok {
-			r = result(ci.ID, Skip, "not run", "")
+			r = result(ci.ID, Skip, notRun, "")
 		}
 		r.Evidence, r.Recommendation = a.scrub(r.Evidence), a.scrub(r.Recommendation)
 		rep.Checks = append(rep.Checks, r)
@@ -250,6 +277,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Entropy = a.entropy
 	rep.Requests = a.requests.Load()
 	rep.Finished = cfg.Now()
+	if rep.Incomplete != "" {
+		return rep, fmt.Errorf("%w: the audit %s", ErrIncomplete, rep.Incomplete)
+	}
 	return rep, nil
 }
 
@@ -259,6 +289,9 @@ func (a *auditor) add(r Result) {
 	defer a.mu.Unlock()
 	if a.sink != nil {
 		*a.sink = append(*a.sink, r)
+		return
+	}
+	if a.stopped() != "" {
 		return
 	}
 	if _, ok := a.results[r.ID]; !ok {

@@ -816,20 +816,20 @@ func passWord(ok bool) string {
 var sessionParams = map[string]bool{"sid": true, "session": true, "sessionid": true, "session_id": true,
 	"jsessionid": true, "phpsessid": true, "sess": true, "token": true, "auth": true, "s": false}
 
-var linkRe = regexp.MustCompile(`(?i)(?:href|src|action|formaction)\s*=\s*["']([^"']{1,1000})["']`)
-
 // checkSessionInURL looks for the token, or a session parameter, in every
 // URL the target sent: redirect locations and links in pages.
 func (a *auditor) checkSessionInURL(token string, history []*exchange) {
 	rec := "Keep the session ID in a cookie only; never put it in URLs, where it leaks through logs, history and Referer headers."
 	var urls []string
+	trimmed := 0
 	for _, ex := range history {
 		if ex.Location != "" {
 			urls = append(urls, "redirect "+ex.Location)
 		}
-		for _, m := range linkRe.FindAllSubmatch(ex.Body, 500) {
-			urls = append(urls, "link "+htmlUnescape(string(m[1])))
+		for _, l := range ex.Links {
+			urls = append(urls, "link "+l)
 		}
+		trimmed += ex.Trimmed
 	}
 	for _, u := range urls {
 		kind, raw, _ := strings.Cut(u, " ")
@@ -849,6 +849,10 @@ func (a *auditor) checkSessionInURL(token string, history []*exchange) {
 				}
 			}
 		}
+	}
+	if trimmed > 0 {
+		a.add(result(CheckSessionInURL, Warn, fmt.Sprintf("%d redirect and link URLs examined, none carries the session token or a session parameter; but the target sent more links and cookies than the audit keeps (%d not examined)", len(urls), trimmed), rec))
+		return
 	}
 	a.add(result(CheckSessionInURL, Pass, fmt.Sprintf("%d redirect and link URLs examined; none carries the session token or a session parameter", len(urls)), ""))
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -18,6 +19,19 @@ import (
 
 // maxBody bounds how much of a response body the auditor reads.
 const maxBody = 1 << 20
+
+// maxHeaderBytes bounds a response's headers. Browsers refuse far less
+// (Chrome: 256 KiB); net/http's default would be 10 MiB.
+const maxHeaderBytes = 1 << 20
+
+// What a client keeps of its exchanges (see record): at most maxHistory
+// exchanges, and at most historyBudget bytes of link URLs and Set-Cookie
+// headers across them. Beyond that it keeps counts, so that memory stays
+// bounded however long a wait polls the target and whatever it answers.
+const (
+	maxHistory    = 256
+	historyBudget = 1 << 20
+)
 
 // maxRedirects bounds the redirects the auditor follows on its own.
 const maxRedirects = 5
@@ -36,8 +50,17 @@ type exchange struct {
 	SetCookies []*Cookie
 	BadCookies []string
 	Refused    []string
-	Body       []byte
-	TLS        bool
+	// Body is the response body (at most maxBody) in the exchange a
+	// request returns, and nil in History, which keeps instead the body's
+	// length, its SHA-256 and the URLs of its links.
+	Body    []byte
+	BodyLen int
+	BodySum [sha256.Size]byte
+	Links   []string
+	// Trimmed counts the links and Set-Cookie headers History did not
+	// keep, once a client's history reached its budget.
+	Trimmed int
+	TLS     bool
 	// At is when the response arrived, by the auditor's clock.
 	At time.Time
 }
@@ -48,8 +71,12 @@ type exchange struct {
 type client struct {
 	hc      *http.Client
 	cookies *jar
-	// History is every exchange in order.
+	// History is a summary of every exchange in order, up to maxHistory
+	// (see record); Dropped counts the exchanges beyond.
 	History []*exchange
+	Dropped int
+	kept    int             // bytes of links and Set-Cookie headers in History
+	links   map[string]bool // the links in History
 	count   *atomic.Int64
 	origin  *url.URL
 	now     func() time.Time
@@ -69,14 +96,15 @@ func newHTTPClient(tlsConfig *tls.Config, timeout time.Duration, dial func(ctx c
 		dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
 	tr := &http.Transport{
-		DialContext:           dial,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: timeout,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       30 * time.Second,
-		MaxIdleConnsPerHost:   4,
-		DisableCompression:    true,
+		DialContext:            dial,
+		TLSClientConfig:        tlsConfig,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  timeout,
+		ExpectContinueTimeout:  time.Second,
+		IdleConnTimeout:        30 * time.Second,
+		MaxIdleConnsPerHost:    4,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxHeaderBytes,
 	}
 	return &http.Client{
 		Transport: tr,
@@ -260,8 +288,107 @@ func (c *client) send(ctx context.Context, method, ref, contentType string, body
 			c.downgrade(ex, next)
 		}
 	}
-	c.History = append(c.History, ex)
+	c.record(ex)
 	return ex, nil
+}
+
+// record adds a summary of ex to the history: no headers, and for the
+// body its length, hash and link URLs (each distinct URL once). Links and
+// Set-Cookie headers beyond historyBudget bytes, and exchanges beyond
+// maxHistory, are counted, not kept.
+func (c *client) record(ex *exchange) {
+	if len(c.History) >= maxHistory {
+		c.Dropped++
+		return
+	}
+	h := *ex
+	h.Header, h.Body, h.BodyLen, h.BodySum = nil, nil, len(ex.Body), sha256.Sum256(ex.Body)
+	h.SetCookies, h.Links = nil, nil
+	for _, ck := range ex.SetCookies {
+		if c.kept+len(ck.Raw) > historyBudget {
+			h.Trimmed++
+			continue
+		}
+		c.kept += len(ck.Raw)
+		h.SetCookies = append(h.SetCookies, ck)
+	}
+	if c.links == nil {
+		c.links = map[string]bool{}
+	}
+	for _, raw := range links(ex.Body, maxLinks) {
+		l := htmlUnescape(raw)
+		if c.links[l] {
+			continue
+		}
+		if c.kept+len(l) > historyBudget {
+			h.Trimmed++
+			continue
+		}
+		c.links[l] = true
+		c.kept += len(l)
+		h.Links = append(h.Links, l)
+	}
+	h.BadCookies, h.Refused = capped(ex.BadCookies), capped(ex.Refused)
+	c.History = append(c.History, &h)
+}
+
+// maxLinks bounds the links read from one page, and maxLinkLen the
+// length of one.
+const (
+	maxLinks   = 500
+	maxLinkLen = 1000
+)
+
+// links returns the values of the href, src, action and formaction
+// attributes in an HTML page (at most limit of them, each quoted and of
+// 1 to maxLinkLen bytes), as the pattern
+// (?i)(?:href|src|action|formaction)\s*=\s*["']([^"']{1,1000})["'] would
+// find them, but in time linear in the page: it jumps from one "=" to the
+// next, where a regular expression costs about 0.1 s per MiB, which a
+// target polled for an hour would multiply.
+func links(body []byte, limit int) []string {
+	var out []string
+	for i := 0; len(out) < limit; {
+		eq := bytes.IndexByte(body[i:], '=')
+		if eq < 0 {
+			break
+		}
+		eq += i
+		i = eq + 1
+		name := bytes.TrimRight(body[:eq], " \t\r\n\f")
+		if !hasSuffixFold(name, "href") && !hasSuffixFold(name, "src") && !hasSuffixFold(name, "action") {
+			continue
+		}
+		j := eq + 1
+		for j < len(body) && isSpace(body[j]) {
+			j++
+		}
+		if j >= len(body) || body[j] != '"' && body[j] != '\'' {
+			continue
+		}
+		end := bytes.IndexAny(body[j+1:min(len(body), j+2+maxLinkLen)], `"'`)
+		if end < 1 {
+			continue
+		}
+		out = append(out, string(body[j+1:j+1+end]))
+		i = j + 2 + end
+	}
+	return out
+}
+
+func hasSuffixFold(b []byte, suffix string) bool {
+	return len(b) >= len(suffix) && strings.EqualFold(string(b[len(b)-len(suffix):]), suffix)
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' }
+
+// capped keeps the first 8 reasons of a list and counts the rest.
+func capped(why []string) []string {
+	const keep = 8
+	if len(why) <= keep {
+		return why
+	}
+	return append(why[:keep:keep], fmt.Sprintf("and %d more", len(why)-keep))
 }
 
 // follow follows up to maxRedirects redirects from ex that stay on the
@@ -312,6 +439,9 @@ var severity = map[Status]int{Skip: 0, Pass: 1, Warn: 2, Fail: 3}
 func (a *auditor) worsen(r Result) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.stopped() != "" {
+		return
+	}
 	if old, ok := a.results[r.ID]; !ok || severity[r.Status] > severity[old.Status] {
 		a.results[r.ID] = r
 	}

@@ -63,6 +63,9 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", paint(ansiBold, "latch audit"), r.Target)
+	if r.Incomplete != "" {
+		fmt.Fprintf(&b, "%s: the audit %s; checks that had not finished are skipped\n", paint(statusColor[Warn], "INCOMPLETE"), r.Incomplete)
+	}
 	fmt.Fprintf(&b, "grade %s: %d fail, %d warn, %d pass, %d skip", paint(ansiBold, grade), counts[0], counts[1], counts[2], counts[3])
 	if r.Requests > 0 {
 		fmt.Fprintf(&b, " (%d requests)", r.Requests)
@@ -97,6 +100,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
 	v := r.escaped(mdCode)
 	fmt.Fprintf(&b, "# latch audit: %s\n\n", v.Target)
+	if v.Incomplete != "" {
+		fmt.Fprintf(&b, "**Incomplete**: the audit %s; checks that had not finished are skipped.\n\n", v.Incomplete)
+	}
 	fmt.Fprintf(&b, "**Grade %s**: %d fail, %d warn, %d pass, %d skip.\n\n", r.Grade(), r.Count(Fail), r.Count(Warn), r.Count(Pass), r.Count(Skip))
 	b.WriteString("| Status | Check | Severity | Evidence | Recommendation |\n|---|---|---|---|---|\n")
 	icon := map[Status]string{Pass: "✅ pass", Fail: "❌ fail", Warn: "⚠️ warn", Skip: "⏭ skip"}
@@ -127,8 +133,21 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
+}
+
+// sarifInvocation says whether the run finished: an incomplete audit is
+// an unsuccessful execution, with the reason as a notification.
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level   string       `json:"level"`
+	Message sarifMessage `json:"message"`
 }
 
 type sarifTool struct {
@@ -204,6 +223,10 @@ func WriteSARIF(w io.Writer, r *Report) error {
 		index[ci.ID] = i
 	}
 	run := sarifRun{Tool: sarifTool{Driver: drv}, Results: []sarifResult{}}
+	if r.Incomplete != "" {
+		run.Invocations = []sarifInvocation{{ExecutionSuccessful: false, ToolExecutionNotifications: []sarifNotification{
+			{Level: "error", Message: sarifText("incomplete: the audit " + r.Incomplete + "; checks that had not finished are skipped")}}}}
+	}
 	for _, c := range r.Checks {
 		msg := c.Title + ": " + c.Evidence
 		if c.Recommendation != "" {

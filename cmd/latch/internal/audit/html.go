@@ -81,7 +81,8 @@ svg text{font:10px system-ui,sans-serif;fill:#5a6275}
 <body>
 <h1>latch audit</h1>
 <div class="sub">{{.R.Target}}{{if not .R.Started.IsZero}} · {{.R.Started.UTC.Format "2006-01-02 15:04 UTC"}}{{end}}</div>
-<div class="summary">
+{{if .R.Incomplete}}<p class="incomplete" style="background:#fff3cd;border:1px solid #d08a00;padding:.6rem .8rem"><strong>Incomplete:</strong> the audit {{.R.Incomplete}}; checks that had not finished are skipped.</p>
+{{end}}<div class="summary">
 <div class="grade g{{.Grade}}" title="summary grade">{{.Grade}}</div>
 <div class="counts"><span style="color:#c0262d">{{.Fail}} fail</span><span style="color:#b27500">{{.Warn}} warn</span><span style="color:#1f8f4e">{{.Pass}} pass</span><span style="color:#8a90a0">{{.Skip}} skip</span></div>
 </div>

@@ -155,3 +155,43 @@ func TestJarPlantAndClone(t *testing.T) {
 		t.Errorf("removing from a clone changed the original: %q", got)
 	}
 }
+
+// FuzzJar stores a target's Set-Cookie headers, received over HTTPS or
+// plain HTTP, and checks the browser's promises whatever they say: a
+// Secure cookie never goes over plain HTTP to a host other than loopback,
+// a cookie never goes to a path outside its Path, and the jar never holds
+// more than maxCookies.
+func FuzzJar(f *testing.F) {
+	f.Add("sid=1; Secure; Path=/", "p=2; Path=/app", true, "/app/x")
+	f.Add("__Host-a=1; Secure; Path=/", "a=2; Domain=a.example", false, "/")
+	f.Add("s=1; Max-Age=0", "s=2; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure", true, "")
+	f.Fuzz(func(t *testing.T, h1, h2 string, overTLS bool, path string) {
+		clock := newFakeClock()
+		j := newJar(clock.Now)
+		from := "http://www.a.example/login"
+		if overTLS {
+			from = "https://www.a.example/login"
+		}
+		for _, h := range []string{h1, h2, h1} {
+			if ck, err := ParseSetCookie(h); err == nil {
+				j.store(mustURL(t, from), ck)
+			}
+		}
+		if len(j.entries) > maxCookies {
+			t.Fatalf("%d cookies held", len(j.entries))
+		}
+		u, err := url.Parse("http://www.a.example/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + strings.TrimLeft(path, "/")
+		for _, e := range j.forRequest(u) {
+			if e.secure {
+				t.Errorf("Secure cookie %q sent over plain HTTP", e.name)
+			}
+			if !pathMatch(requestPath(u), e.path) {
+				t.Errorf("cookie %q with Path %q sent to %q", e.name, e.path, requestPath(u))
+			}
+		}
+	})
+}

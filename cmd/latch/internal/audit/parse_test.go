@@ -67,7 +67,9 @@ func TestCheckSessionInURL(t *testing.T) {
 	const tok = "Zx81ab7QpLmN"
 	mk := func(loc, body string) []*exchange {
 		u, _ := url.Parse("http://app.example/")
-		return []*exchange{{URL: u, Location: loc, Body: []byte(body)}}
+		c := &client{}
+		c.record(&exchange{URL: u, Location: loc, Body: []byte(body)})
+		return c.History
 	}
 	tests := []struct {
 		name    string

@@ -99,6 +99,10 @@ type Report struct {
 	Entropy *TokenStats `json:"-"`
 	// Requests is how many HTTP requests the audit sent.
 	Requests int64 `json:"-"`
+	// Incomplete, when set, says why the run stopped early ("was
+	// interrupted", "reached --max-duration (1h0m0s)"): the checks that
+	// had not finished are skipped.
+	Incomplete string `json:"incomplete,omitempty"`
 	// Started and Finished bound the run.
 	Started  time.Time `json:"-"`
 	Finished time.Time `json:"-"`

@@ -72,6 +72,7 @@ func hidden(r rune) bool {
 func (r *Report) escaped(esc func(string) string) *Report {
 	v := *r
 	v.Target = esc(r.Target)
+	v.Incomplete = esc(r.Incomplete)
 	v.Checks = make([]Result, len(r.Checks))
 	for i, c := range r.Checks {
 		v.Checks[i] = Result{

@@ -25,7 +25,9 @@ func init() {
 const maxWordlist = 64 << 20
 
 // runAudit implements "latch audit URL": exit 0 when no check fails, 1
-// when one does, 2 on a usage or network error.
+// when one does, 2 on a usage or network error, 3 when the audit was
+// interrupted (SIGINT, SIGTERM) or reached --max-duration: the report of
+// the checks that finished is written all the same, marked incomplete.
 func runAudit(ctx context.Context, env *Env) int {
 	fs := newFlags(env, "audit", "URL [options]")
 	var (
@@ -53,6 +55,7 @@ func runAudit(ctx context.Context, env *Env) int {
 	fs.StringVar(&out, "out", "", "write the report to this file instead of standard output")
 	fs.StringVar(&format, "format", "text", "report format: "+strings.Join(audit.Formats, ", "))
 	fs.DurationVar(&cfg.Timeout, "timeout", 15*time.Second, "timeout of each request")
+	fs.DurationVar(&cfg.MaxDuration, "max-duration", 0, "stop the whole audit after this long, rate-limit waits included, and report what was checked (default 1h plus the longer of --idle-wait and --absolute-wait)")
 	pos, code, ok := parseFlags(fs, env.Args)
 	if !ok {
 		return code
@@ -95,7 +98,8 @@ func runAudit(ctx context.Context, env *Env) int {
 	cfg.Progress = pr
 	rep, err := audit.Run(ctx, cfg)
 	pr.done()
-	if err != nil {
+	incomplete := errors.Is(err, audit.ErrIncomplete) && rep != nil
+	if err != nil && !incomplete {
 		return auditFail(env, 2, err)
 	}
 	w, color := env.Stdout, isTerminal(env.Stdout) && env.Getenv("NO_COLOR") == ""
@@ -118,6 +122,10 @@ func runAudit(ctx context.Context, env *Env) int {
 	}
 	if out != "" {
 		fmt.Fprintf(env.Stderr, "latch audit: grade %s, %d fail, %d warn; report written to %s\n", rep.Grade(), rep.Count(audit.Fail), rep.Count(audit.Warn), out)
+	}
+	if incomplete {
+		fmt.Fprintf(env.Stderr, "latch audit: incomplete: the audit %s; the report covers the checks that finished before\n", audit.Plain(rep.Incomplete))
+		return 3
 	}
 	if rep.Failed() {
 		return 1

@@ -198,3 +198,43 @@ func TestProgressNonTerminal(t *testing.T) {
 		t.Errorf("progress wrote %q; want %q", b.String(), want)
 	}
 }
+
+// TestAuditInterrupted cancels the command's context at the first logout,
+// as SIGINT or SIGTERM does through main: the report of the checks that
+// finished is still written, marked incomplete, and the exit status is 3.
+func TestAuditInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	app := auditApp(true)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/logout" {
+			cancel()
+		}
+		app.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	code := RunEnv(ctx, &Env{
+		Args: []string{"audit", srv.URL, "--insecure", "--http-url", "http://127.0.0.1:1/", "--login-path", "/login", "--username", "alice",
+			"--password-env", "PW", "--me-path", "/me", "--samples", "5", "--format", "json", "--out", out},
+		Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "s3cret-pw" },
+	})
+	if code != 3 {
+		t.Errorf("exit %d; want 3\nstderr: %s", code, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !bytes.Contains(b, []byte(`"incomplete": "was interrupted"`)) || !bytes.Contains(b, []byte(`"id": "cookie-secure"`)) {
+		t.Errorf("report: %v\n%s", err, b)
+	}
+	if !strings.Contains(stderr.String(), "incomplete") {
+		t.Errorf("stderr does not say the report is incomplete: %s", stderr.String())
+	}
+}
+
+func TestAuditMaxDurationShorterThanWait(t *testing.T) {
+	r := runAuditCmd(t, nil, "http://127.0.0.1:1/", "--absolute-wait", "2h", "--max-duration", "1h")
+	if r.code != 2 || !strings.Contains(r.stderr, "--max-duration") {
+		t.Errorf("exit %d, stderr %q; want 2 naming --max-duration", r.code, r.stderr)
+	}
+}
