@@ -32,6 +32,9 @@ type reservation struct {
 	deadline int64    // server time by which the record must be written
 	added    bool     // the entry is new in the index
 	evicted  []string // hashes the commit must delete once it succeeds
+	mark     string   // the pending mark the reservation set
+	prevMark string   // the mark it replaced, "" for none
+	prevScr  string   // the score it replaced, "" when added
 }
 
 // reserve runs reserveScript for c. limited says whether the commit adds a
@@ -42,14 +45,16 @@ func (s *Store) reserve(ctx context.Context, c *driver.Commit, a *commitArgs, li
 		maxPer = c.MaxPerUser
 	}
 	var dead []string
+	var seen int64
 	if maxPer > 0 {
 		// Entries whose session is gone must not count against the limit.
-		entries, err := s.inspect(ctx, a.user)
+		entries, at, err := s.inspect(ctx, a.user)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: commit: %w", err)
 		}
+		seen = at
 		for _, e := range entries {
-			if !e.live {
+			if e.dead {
 				dead = append(dead, e.hash)
 			}
 		}
@@ -58,9 +63,9 @@ func (s *Store) reserve(ctx context.Context, c *driver.Commit, a *commitArgs, li
 	if !c.From.IsZero() {
 		src = c.From.String()
 	}
-	args := make([]any, 0, 11+len(dead))
+	args := make([]any, 0, 12+len(dead))
 	args = append(args, a.user, s.prefix, a.now, c.ID.String(), src, a.score, maxPer,
-		boolArg(c.EvictOldest), reservationGrace.Milliseconds(), a.abs-a.now, len(dead))
+		boolArg(c.EvictOldest), reservationGrace.Milliseconds(), a.abs-a.now, seen, len(dead))
 	for _, d := range dead {
 		args = append(args, d)
 	}
@@ -81,7 +86,11 @@ func (s *Store) reserve(ctx context.Context, c *driver.Commit, a *commitArgs, li
 	if err != nil {
 		return nil, errors.New("redisstore: commit: unexpected deadline from reserve script")
 	}
-	return &reservation{deadline: deadline, added: reply[2] == "1", evicted: reply[3:]}, nil
+	if len(reply) < 6 {
+		return nil, errors.New("redisstore: commit: unexpected reply from reserve script")
+	}
+	return &reservation{deadline: deadline, added: reply[2] == "1", mark: reply[3], prevMark: reply[4],
+		prevScr: reply[5], evicted: reply[6:]}, nil
 }
 
 // abandon undoes what a reservation did when the commit failed for a reason
@@ -92,10 +101,14 @@ func (s *Store) abandon(ctx context.Context, c *driver.Commit, a *commitArgs, r 
 		return nil
 	}
 	var remove []string
+	var with []call
 	if r.added {
 		remove = []string{c.ID.String()}
+	} else {
+		// The entry was listed before: put back the mark and score it had.
+		with = []call{{unreserveScript, []string{a.uidx, pendingKey(a.uidx)}, []any{c.ID.String(), r.mark, r.prevMark, r.prevScr}}}
 	}
-	_, err := s.clean(ctx, a.user, c.ID.String(), remove, nil, r.evicted)
+	_, err := s.clean(ctx, a.user, cleanup{remove: remove, unevict: r.evicted}, with...)
 	return err
 }
 
@@ -115,7 +128,7 @@ func (s *Store) finish(ctx context.Context, c *driver.Commit, a *commitArgs, r *
 		remove = append(remove, rm...)
 		other = ot
 	}
-	evicted, err := s.clean(ctx, a.user, c.ID.String(), remove, other, nil, with...)
+	evicted, err := s.clean(ctx, a.user, cleanup{done: c.ID.String(), mark: r.mark, remove: remove, dead: other}, with...)
 	if err != nil {
 		return err
 	}
@@ -126,7 +139,7 @@ func (s *Store) finish(ctx context.Context, c *driver.Commit, a *commitArgs, r *
 		if err != nil {
 			return fmt.Errorf("redisstore: commit: evicted while in flight: %w", err)
 		}
-		if _, err := s.clean(ctx, a.user, "", rm, nil, nil); err != nil {
+		if _, err := s.clean(ctx, a.user, cleanup{remove: rm}); err != nil {
 			return err
 		}
 	}
@@ -157,11 +170,20 @@ func (s *Store) clusterCommit(ctx context.Context, c *driver.Commit, a *commitAr
 	if err != nil {
 		return err
 	}
+	if reply[0] == "OK" && len(reply) == 2 {
+		// The session became anonymous: its old entry goes.
+		if oldIdx, _ := reply[1].(string); oldIdx != "" {
+			if err := s.client.ZRem(ctx, oldIdx, c.ID.String()).Err(); err != nil {
+				return fmt.Errorf("redisstore: commit: old user index: %w", err)
+			}
+		}
+		return nil
+	}
 	if reply[0] != "NEEDINDEX" {
 		return statusErr(reply)
 	}
-	// The commit changes the user, or extends the absolute deadline that
-	// bounds the index's life: reserve, then write.
+	// The commit changes the user, its score (Created), or extends the
+	// absolute deadline that bounds the index's life: reserve, then write.
 	if len(reply) < 3 {
 		return errors.New("redisstore: commit: unexpected reply from script")
 	}
@@ -299,8 +321,7 @@ func (s *Store) clusterRenew(ctx context.Context, c *driver.Commit, a *commitArg
 }
 
 // take runs takeScript on c.From: it returns the fields of the record it
-// replaced by a pending forward to c.ID (or deleted, when the result is
-// expired), and the server time by which the new record must be created.
+// replaced by a forward to c.ID (pending, unless the result is expired), and the server time by which the new record must be created.
 // On driver.ErrNotFound or a forward's error it wrote nothing; on another
 // error base is nil and deadline is -1 (the outcome is unknown).
 func (s *Store) take(ctx context.Context, c *driver.Commit, expired bool) (base map[string]string, deadline int64, err error) {

@@ -159,24 +159,6 @@
 // agree within half a minute); and a failover that loses acknowledged
 // writes (below).
 //
-// # Known defects
-//
-// On Cluster, storetest's Model case (seed 14) shows a commit refused with
-// ErrSessionLimit too early: after a DeleteUser of a user, an update that
-// moves another session to that user with Commit.MaxPerUser 1 is refused
-// although ListUser reports no session of the user. Two causes are known:
-// a plain update that moves a session from a user to no user (anonymous)
-// leaves its entry in the old user's index (the Cluster update's guard asks
-// for the index only when the new user is not empty), and a failed
-// renewal's reservation mark can stay on an entry that was already
-// listed; a fresh mark keeps such an entry from being pruned for its
-// minute of grace, and the limit counts it. A renewal on Cluster also
-// checks the limit before it finds that its source was renewed already,
-// so it may answer ErrSessionLimit where the other stores answer
-// RenewedError. These refuse too much, never too little: no session
-// outlives a revocation through them. TestConformance skips the Model case
-// on Cluster until they are fixed; standalone and Sentinel pass it.
-//
 // # Replication and failover
 //
 // Redis replicates asynchronously: a failover can lose the last writes a

@@ -238,16 +238,17 @@ func (s *Store) clusterDelete(ctx context.Context, id driver.Hash) error {
 func (s *Store) hexKey(h string) string { return s.prefix + "s:{" + h + "}" }
 
 // readIndexScript reads a user index and its pending marks in one atomic
-// step (D1): KEYS[1] the index, KEYS[2] its pending hash.
-var readIndexScript = redis.NewScript(`
-return {redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('HGETALL', KEYS[2])}
+// step (D1), and the server time: KEYS[1] the index, KEYS[2] its pending
+// hash.
+var readIndexScript = redis.NewScript(luaCommon + `
+return {redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('HGETALL', KEYS[2]), servertime()}
 `)
 
 // clusterDeleteUser is DeleteUser on Cluster (D1, D2, D3 above).
 func (s *Store) clusterDeleteUser(ctx context.Context, user, keep string) (int, error) {
 	idx := s.userKey(user)
 	reply, err := readIndexScript.Run(ctx, s.client, []string{idx, pendingKey(idx)}).Slice()
-	if err != nil || len(reply) != 2 {
+	if err != nil || len(reply) != 3 {
 		return 0, fmt.Errorf("redisstore: delete user: read index: %w", errors.Join(err, errors.New("unexpected reply")))
 	}
 	members, pending := strings2(reply[0]), strings2(reply[1])
@@ -268,7 +269,7 @@ func (s *Store) clusterDeleteUser(ctx context.Context, user, keep string) (int, 
 	}
 	// The deletions happened (err, if any, came later): tidy the index and
 	// report them.
-	_, cerr := s.clean(ctx, user, "", removed, other, nil)
+	_, cerr := s.clean(ctx, user, cleanup{remove: removed, dead: other})
 	if err != nil {
 		return n, fmt.Errorf("redisstore: delete user: %w", err)
 	}

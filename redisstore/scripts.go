@@ -22,6 +22,9 @@ import (
 //	       authentication, and so the life of the user's index
 //	v:KEY  one field per session value, driver.EncodeValue(value)
 //	prev   on Cluster, the hash a renewal created the record from
+//	score  on Cluster, the record's score in the user index: an update
+//	       that changes it (or the user, or raises abs) needs the index,
+//	       on another slot, so it reserves first
 //
 // A renewal replaces the record under the old hash by a forward, a hash with
 // only the fields
@@ -29,8 +32,11 @@ import (
 //	fwd    the new hash (hex)
 //	exp    the replaced record's exp: the forward is live while exp > now,
 //	       and Redis forgets it then (PEXPIRE)
-//	pend   on Cluster, "1" from the take of a renewal until its record is
-//	       written (then HDEL): the new hash may not exist yet
+//	pend   on Cluster, from the take of a renewal until its record is
+//	       written (then HDEL): the new hash may not exist yet. Its value
+//	       is the server time by which the renewal must write its record
+//	       (after that, its create is refused: the forward will stay
+//	       pending, and the session moving is lost)
 //
 // and, on Cluster only, Delete and DeleteUser may leave a tombstone, a hash
 // with the one field "tomb", on the hash a forward names when no record is
@@ -38,10 +44,10 @@ import (
 // step (a create) refuses the tombstone. A tombstone lives tombstoneTTL.
 //
 // A user index is a sorted set of session hashes (hex) scored by
-// Meta.Created in microseconds, with a companion hash (the index key plus
-// ":pending") that maps a hash to the server time at which a Cluster commit
-// reserved its place, followed by "/" and the hash it renews from ("" when
-// it renews none). Both share the user's hash tag.
+// Meta.Created in microseconds, with, on Cluster, a companion hash (the
+// index key plus ":pending") of marks that record what commits did to
+// entries within the last reservationGrace (see reserveScript). Both share
+// the user's hash tag.
 
 // luaCommon is prepended to every script that needs its helpers.
 const luaCommon = `
@@ -69,20 +75,15 @@ local function servertime()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function reserved(pend, m)
-  -- The server time at which m's place was reserved, or nil. A pending
-  -- entry is "TIME/FROM"; once another commit evicts an entry it becomes
-  -- "x:TIME/FROM" (it was pending) or "x:nTIME" (it was not).
-  local p = redis.call('HGET', pend, m)
-  if not p then return nil end
-  return tonumber(string.match(p, '%d+'))
-end
-
-local function prune(idx, pend, mode, user, prefix, now, grace, dead)
+local function prune(idx, pend, mode, user, prefix, now, grace, dead, seen)
   -- Remove index entries that the caller found dead. On a single node the
-  -- record is checked again here, atomically; on Cluster an entry whose
-  -- place was reserved less than grace ago belongs to a commit in flight and
-  -- stays.
+  -- record is checked again here, atomically. On Cluster the entry's mark
+  -- in the pending hash decides (see reserveScript): an entry stays while
+  -- a commit may still write its record where the caller could not see it:
+  -- reserved less than grace ago ("TIME/FROM"), or written ("nTIME") at or
+  -- after seen, the server time at which the caller read the index (0 if
+  -- unknown). An entry whose record was written before the caller read
+  -- the index, and which the caller found dead, is dead.
   local t = nil
   for _, m in ipairs(dead) do
     if mode == 'single' then
@@ -92,8 +93,10 @@ local function prune(idx, pend, mode, user, prefix, now, grace, dead)
       end
     else
       t = t or servertime()
-      local p = reserved(pend, m)
-      if not p or p + grace < t then
+      local p = redis.call('HGET', pend, m)
+      local at = p and tonumber(string.match(p, '%d+'))
+      local written = p and tonumber(string.match(p, '^n(%d+)$'))
+      if not at or at + grace < t or (written and seen > 0 and written < seen) then
         redis.call('ZREM', idx, m)
         redis.call('HDEL', pend, m)
       end
@@ -113,10 +116,12 @@ end
 // count and names of fields to delete, then the count and name/value pairs
 // of fields to set.
 //
-// Replies {status, ...}: OK, NOTFOUND, EXISTS, LIMIT, STALE (the Cluster
-// reservation is too old), RENEWED with the hash the base's forward names
-// and "1" if the forward is pending, or NEEDINDEX with "1" when the commit changes the user and the old index
-// key.
+// Replies {status, ...}: OK (in mode "guard", followed by the old index
+// key when the update left the session's user: the caller removes the
+// entry), NOTFOUND, EXISTS, LIMIT, STALE (the Cluster reservation is too
+// old), RENEWED with the hash the base's forward names and its "pend"
+// field ("" if the forward is not pending), or NEEDINDEX with "1" when the commit changes the
+// user, and the old index key.
 //
 // A renewal ("renew", one node only) renames the source to the destination
 // and leaves a forward under the source, in this one script. A create
@@ -157,15 +162,16 @@ local function state(f, key)
 end
 
 -- The base record, and every check, before any write.
-local olduser, oldidx, oldabs, oldexp = '', '', 0, 0
+local olduser, oldidx, oldabs, oldexp, oldscore = '', '', 0, 0, nil
 if op == 'update' or op == 'renew' then
   local base = dst
   if op == 'renew' then base = src end
-  local f = redis.call('HMGET', base, 'exp', 'fwd', 'tomb', 'user', 'uidx', 'abs', 'pend')
+  local f = redis.call('HMGET', base, 'exp', 'fwd', 'tomb', 'user', 'uidx', 'abs', 'pend', 'score')
   local st = state(f, base)
   if st == 'fwd' then return {'RENEWED', f[2], f[7] or ''} end
   if st ~= 'live' then return {'NOTFOUND'} end
   olduser, oldidx, oldabs, oldexp = f[4] or '', f[5] or '', tonumber(f[6] or '0'), tonumber(f[1])
+  oldscore = f[8]
 end
 if op ~= 'update' then
   local st = state(redis.call('HMGET', dst, 'exp', 'fwd', 'tomb'), dst)
@@ -173,7 +179,7 @@ if op ~= 'update' then
   if st then return {'EXISTS'} end
 end
 
-if imode == 'guard' and user ~= '' and (user ~= olduser or abs > oldabs) then
+if imode == 'guard' and user ~= '' and (user ~= olduser or abs > oldabs or score ~= oldscore) then
   local changed = '0'
   if user ~= olduser then changed = '1' end
   return {'NEEDINDEX', changed, oldidx}
@@ -233,12 +239,17 @@ if op == 'renew' then
   forward()
 end
 if clear then
+  -- Values go; "prev" stays: a forward's Delete recognises by it the
+  -- record its renewal created (see endScript).
+  local prev = redis.call('HGET', dst, 'prev')
   redis.call('DEL', dst)
+  if prev then redis.call('HSET', dst, 'prev', prev) end
 else
   hcall('HDEL', dst, dels)
 end
 hcall('HSET', dst, sets)
 redis.call('HSET', dst, 'meta', meta, 'user', user, 'exp', ARGV[4], 'abs', ARGV[5])
+if imode ~= 'single' then redis.call('HSET', dst, 'score', score) end
 if uidx ~= '' then
   redis.call('HSET', dst, 'uidx', uidx)
 else
@@ -246,6 +257,10 @@ else
 end
 redis.call('PEXPIRE', dst, exp - now)
 
+if imode == 'guard' and user == '' and oldidx ~= '' then
+  -- The session left its user: the caller removes the old entry.
+  return {'OK', oldidx}
+end
 if imode == 'single' then
   if oldidx ~= '' and oldidx ~= uidx then
     redis.call('ZREM', oldidx, dsth)
@@ -360,7 +375,9 @@ return {'DEL', live, f[4] or ''}
 
 // cleanScript tidies a user index. KEYS[1] index, KEYS[2] its pending hash.
 // ARGV: mode ("single" or "cluster"), user, prefix, now, grace, the hash of
-// a commit that has written its record ("" for none), the count and hashes of entries to remove
+// a Cluster commit that has written its record ("" for none) and the mark
+// its reservation set, the server time at which the caller read the index
+// (for prune; 0 if unknown), the count and hashes of entries to remove
 // (their records are gone), the count and hashes of entries the caller found
 // dead (removed as prune decides), the count and hashes whose eviction
 // marks to undo. Replies EVICTED when the finished hash was
@@ -368,8 +385,9 @@ return {'DEL', live, f[4] or ''}
 var cleanScript = redis.NewScript(luaCommon + `
 local idx, pend = KEYS[1], KEYS[2]
 local mode, user, prefix = ARGV[1], ARGV[2], ARGV[3]
-local now, grace, done = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local i = 7
+local now, grace, done, mark = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local seen = tonumber(ARGV[8])
+local i = 9
 local n = tonumber(ARGV[i])
 for j = 1, n do
   redis.call('ZREM', idx, ARGV[i + j])
@@ -379,25 +397,26 @@ i = i + n + 1
 n = tonumber(ARGV[i])
 local dead = {}
 for j = 1, n do dead[j] = ARGV[i + j] end
-prune(idx, pend, mode, user, prefix, now, grace, dead)
+prune(idx, pend, mode, user, prefix, now, grace, dead, seen)
 i = i + n + 1
 n = tonumber(ARGV[i] or '0')
 for j = 1, n do
-  -- Undo an eviction mark of a commit that failed.
+  -- Undo an eviction mark of a commit that failed: the mark it replaced
+  -- comes back ("nTIME" where there was none, as if written at TIME).
   local m = ARGV[i + j]
   local p = redis.call('HGET', pend, m)
-  if p and string.sub(p, 1, 3) == 'x:n' then
-    redis.call('HDEL', pend, m)
-  elseif p and string.sub(p, 1, 2) == 'x:' then
+  if p and string.sub(p, 1, 2) == 'x:' then
     redis.call('HSET', pend, m, string.sub(p, 3))
   end
 end
 if done ~= '' then
-  -- The mark stays until the grace ends (reserveScript sweeps it): a
-  -- ListUser that read the index before the record was written may still
-  -- try to prune the entry.
   local p = redis.call('HGET', pend, done)
   if p and string.sub(p, 1, 2) == 'x:' then return 'EVICTED' end
+  -- The record is written: the reservation's mark becomes "nTIME", until
+  -- the grace ends (reserveScript sweeps it). A caller that read the index
+  -- before TIME may have found the record missing and must not prune the
+  -- entry; one that read it later and found it dead may (prune).
+  if p == mark then redis.call('HSET', pend, done, 'n' .. servertime()) end
 end
 return 'OK'
 `)
@@ -406,14 +425,22 @@ return 'OK'
 // record is written, so that the index always holds every live session of
 // the user. KEYS[1] index, KEYS[2] its pending hash. ARGV: user, prefix,
 // now, dst hash, src hash ("" unless a renewal), score, max, evict, grace,
-// ttl, then the count and hashes of entries the caller found dead.
+// ttl, the server time at which the caller read the index (see prune),
+// then the count and hashes of entries the caller found dead.
 //
 // Replies {"LIMIT"}, {"NOTFOUND"} (the session a renewal moves was chosen
-// for eviction), or {"OK", deadline, added, evicted...}: the server
-// time by which the record must be written, "1" if the entry is new, and the
-// oldest sessions the caller must delete once it is. Evicted entries are
-// marked "x:TIME" in the pending hash so that no later reservation counts
-// them again; a commit in flight whose own entry was marked deletes its
+// for eviction), or {"OK", deadline, added, mark, prev, prevscore,
+// evicted...}: the server time by which the record must be written, "1" if
+// the entry is new, the mark this reservation set, the mark and score it
+// replaced ("" for none; a commit that fails puts them back, see
+// unreserveScript), and the oldest sessions the caller must delete once it
+// is.
+//
+// The pending hash holds a mark per entry that a commit touched within the
+// grace: "TIME/FROM" while the commit is in flight (reserved at TIME, a
+// renewal from FROM), "nTIME" once it has written its record (cleanScript),
+// and "x:" before either once another commit evicted the entry, so that no
+// later reservation counts it again; a commit in flight whose own entry was marked deletes its
 // record when it finishes (cleanScript replies EVICTED).
 var reserveScript = redis.NewScript(luaCommon + `
 local idx, pend = KEYS[1], KEYS[2]
@@ -421,16 +448,16 @@ local user, prefix, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local dsth, srch, score = ARGV[4], ARGV[5], ARGV[6]
 local max, evict = tonumber(ARGV[7]), ARGV[8] == '1'
 local grace, ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
-local n = tonumber(ARGV[11])
+local seen, n = tonumber(ARGV[11]), tonumber(ARGV[12])
 local dead = {}
-for j = 1, n do dead[j] = ARGV[11 + j] end
-prune(idx, pend, 'cluster', user, prefix, now, grace, dead)
+for j = 1, n do dead[j] = ARGV[12 + j] end
+prune(idx, pend, 'cluster', user, prefix, now, grace, dead, seen)
 
 local t = servertime()
 -- Sweep reservations and marks whose grace has ended.
 local all = redis.call('HGETALL', pend)
 for j = 1, #all, 2 do
-  local p = tonumber(string.match(all[j + 1], '%d+')) -- as reserved() reads it
+  local p = tonumber(string.match(all[j + 1], '%d+')) -- as prune reads it
   if not p or p + grace < t then redis.call('HDEL', pend, all[j]) end
 end
 if srch ~= '' then
@@ -467,19 +494,44 @@ if max > 0 then
     end
   end
 end
+local prevscore = redis.call('ZSCORE', idx, dsth) or ''
 local added = redis.call('ZADD', idx, score, dsth)
-redis.call('HSET', pend, dsth, t .. '/' .. srch)
+local mark = t .. '/' .. srch
+local prev = redis.call('HGET', pend, dsth) or ''
+redis.call('HSET', pend, dsth, mark)
 extend(idx, ttl + grace)
 extend(pend, ttl + grace)
-local reply = {'OK', tostring(t + math.floor(grace / 2)), tostring(added)}
+local reply = {'OK', tostring(t + math.floor(grace / 2)), tostring(added), mark, prev, prevscore}
 for _, m in ipairs(evicted) do reply[#reply + 1] = m end
 return reply
 `)
 
+// unreserveScript undoes the reservation of a Cluster commit that failed
+// without writing its record, when its index entry was already listed (an
+// entry the commit added is removed with its mark by cleanScript). KEYS[1]
+// the index, KEYS[2] its pending hash. ARGV: hash, the mark the
+// reservation set, the mark and the score it replaced ("" for no mark). If
+// the hash still holds that mark (no later reservation replaced it, no
+// commit marked it evicted), the replaced mark is put back, or the mark
+// removed, and the score put back: a failed commit's mark would otherwise
+// shield the entry from prune for the whole grace, and count it against
+// MaxPerUser, after the session is gone, and its score would misplace the
+// session among the user's oldest.
+var unreserveScript = redis.NewScript(`
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+else
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+end
+redis.call('ZADD', KEYS[1], 'XX', ARGV[4], ARGV[1])
+return 1
+`)
+
 // takeScript is the first step of a renewal on Cluster: it reads the
 // record under KEYS[1] and replaces it, atomically, by a pending forward
-// to the new hash (or deletes it, when the renewal's result is already
-// expired and no record will be written). ARGV: now, the new hash, the
+// to the new hash (a final one when the renewal's result is already
+// expired: no record will be written for anyone to wait for). ARGV: now, the new hash, the
 // grace in ms, "1" if the result is expired. Replies {"NOTFOUND"},
 // {"RENEWED", target, pend} when KEYS[1] holds a forward already, or
 // {"OK", deadline, field, value, ...}: the server time by which the new
@@ -501,12 +553,15 @@ if exp <= now then
   return {'NOTFOUND'}
 end
 if f.fwd then return {'RENEWED', f.fwd, f.pend or ''} end
+local deadline = tostring(servertime() + math.floor(tonumber(ARGV[3]) / 2))
 redis.call('DEL', KEYS[1])
-if ARGV[4] ~= '1' then
-  redis.call('HSET', KEYS[1], 'fwd', ARGV[2], 'exp', f.exp, 'pend', '1')
-  redis.call('PEXPIRE', KEYS[1], exp - now)
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[1], 'fwd', ARGV[2], 'exp', f.exp)
+else
+  redis.call('HSET', KEYS[1], 'fwd', ARGV[2], 'exp', f.exp, 'pend', deadline)
 end
-table.insert(all, 1, tostring(servertime() + math.floor(tonumber(ARGV[3]) / 2)))
+redis.call('PEXPIRE', KEYS[1], exp - now)
+table.insert(all, 1, deadline)
 table.insert(all, 1, 'OK')
 return all
 `)

@@ -323,13 +323,14 @@ func (s *Store) forwardErr(id driver.Hash, to, exp, pend string) error {
 }
 
 // forwardReplyErr returns the error for a forward to the hash to (hex): a
-// *driver.RenewedError, or a *pendingError if pend is "1" (see settle).
+// *driver.RenewedError, or a *pendingError if pend is not empty (see
+// settle).
 func forwardReplyErr(to, pend string) error {
 	h, err := driver.ParseHash(to)
 	if err != nil {
 		return errors.New("redisstore: corrupt forward: bad target")
 	}
-	if pend == "1" {
+	if pend != "" {
 		return &pendingError{to: h}
 	}
 	return &driver.RenewedError{To: h}
@@ -568,28 +569,44 @@ func (s *Store) Delete(ctx context.Context, id driver.Hash) error {
 type entry struct {
 	hash string
 	live bool
+	// dead: no live record of the user, and not a session in transit (a
+	// record that a Cluster renewal has taken, replaced by a pending
+	// forward, until it writes the new one)
+	dead bool
 	info driver.Info
 }
 
 // inspect reads the index of user and the record behind every entry (one
-// ZRANGE and one pipeline). Entries come back oldest first by score.
-func (s *Store) inspect(ctx context.Context, user string) ([]entry, error) {
-	members, err := s.client.ZRange(ctx, s.userKey(user), 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: read user index: %w", err)
+// ZRANGE, or on Cluster one script, and one pipeline). Entries come back
+// oldest first by score. On Cluster, seen is the server time of the index's
+// node when the index was read, before any record (see prune).
+func (s *Store) inspect(ctx context.Context, user string) (entries []entry, seen int64, err error) {
+	var members []string
+	if s.cluster {
+		reply, err := readIndexScript.Run(ctx, s.client, []string{s.userKey(user), pendingKey(s.userKey(user))}).Slice()
+		if err != nil || len(reply) != 3 {
+			return nil, 0, fmt.Errorf("redisstore: read user index: %w", errors.Join(err, errors.New("unexpected reply")))
+		}
+		members = strings2(reply[0])
+		seen, _ = reply[2].(int64)
+	} else {
+		members, err = s.client.ZRange(ctx, s.userKey(user), 0, -1).Result()
+		if err != nil {
+			return nil, 0, fmt.Errorf("redisstore: read user index: %w", err)
+		}
 	}
 	if len(members) == 0 {
-		return nil, nil
+		return nil, seen, nil
 	}
 	cmds := make([]*redis.SliceCmd, len(members))
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, m := range members {
-			cmds[i] = p.HMGet(ctx, s.prefix+"s:{"+m+"}", fieldUser, fieldExpiry, fieldMeta)
+			cmds[i] = p.HMGet(ctx, s.prefix+"s:{"+m+"}", fieldUser, fieldExpiry, fieldMeta, fieldPending)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: read user sessions: %w", err)
+		return nil, 0, fmt.Errorf("redisstore: read user sessions: %w", err)
 	}
 	now := ms(s.now())
 	out := make([]entry, len(members))
@@ -599,35 +616,61 @@ func (s *Store) inspect(ctx context.Context, user string) ([]entry, error) {
 		u, _ := v[0].(string)
 		e, _ := v[1].(string)
 		raw, _ := v[2].(string)
-		if u != user {
-			continue
-		}
 		exp, err := strconv.ParseInt(e, 10, 64)
-		if err != nil || exp <= now {
+		if transit(v[3], exp, now, seen) {
 			continue
 		}
-		h, err := driver.ParseHash(m)
-		if err != nil {
+		h, herr := driver.ParseHash(m)
+		if u != user || err != nil || exp <= now || herr != nil {
+			out[i].dead = true
 			continue
 		}
 		out[i].live = true
 		out[i].info.ID = h
 		if err := decodeMeta(raw, &out[i].info.Meta); err != nil {
-			return nil, fmt.Errorf("redisstore: session %s: corrupt metadata: %w", h.Handle(), err)
+			return nil, 0, fmt.Errorf("redisstore: session %s: corrupt metadata: %w", h.Handle(), err)
 		}
 	}
-	return out, nil
+	return out, seen, nil
+}
+
+// transit reports whether a record whose "pend" field is pend and whose
+// expiry is exp is a pending forward whose renewal may still write its new
+// record: a session in transit, neither live nor dead. seen is the server
+// time (0 if unknown, then now, the store's time, stands in); a reservation's
+// grace beyond the renewal's deadline covers the skew between the clocks.
+func transit(pend any, exp, now, seen int64) bool {
+	p, ok := pend.(string)
+	if !ok || exp <= now {
+		return false
+	}
+	deadline, err := strconv.ParseInt(p, 10, 64)
+	if seen == 0 {
+		seen = now
+	}
+	return err == nil && deadline+reservationGrace.Milliseconds() > seen
+}
+
+// cleanup is what clean does to a user index.
+type cleanup struct {
+	done, mark string   // a Cluster commit that wrote its record, and its reservation's mark
+	seen       int64    // the server time at which dead were found dead (inspect), 0 if unknown
+	remove     []string // entries whose records are gone
+	dead       []string // entries found dead, removed as prune decides
+	unevict    []string // entries whose eviction marks a failed commit undoes
 }
 
 // clean runs cleanScript on the user's index, and the calls in with in the
 // same round trip (see runAll).
-func (s *Store) clean(ctx context.Context, user, done string, remove, dead, unevict []string, with ...call) (evicted bool, err error) {
-	if done == "" && len(remove) == 0 && len(dead) == 0 && len(unevict) == 0 && len(with) == 0 {
+func (s *Store) clean(ctx context.Context, user string, cu cleanup, with ...call) (evicted bool, err error) {
+	remove, dead, unevict := cu.remove, cu.dead, cu.unevict
+	if cu.done == "" && len(remove) == 0 && len(dead) == 0 && len(unevict) == 0 && len(with) == 0 {
 		return false, nil
 	}
 	idx := s.userKey(user)
-	args := make([]any, 0, 9+len(remove)+len(dead)+len(unevict))
-	args = append(args, string(s.mode()), user, s.prefix, ms(s.now()), reservationGrace.Milliseconds(), done, len(remove))
+	args := make([]any, 0, 11+len(remove)+len(dead)+len(unevict))
+	args = append(args, string(s.mode()), user, s.prefix, ms(s.now()), reservationGrace.Milliseconds(),
+		cu.done, cu.mark, cu.seen, len(remove))
 	for _, r := range remove {
 		args = append(args, r)
 	}
@@ -701,7 +744,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]driver.Info, err
 	if userID == "" {
 		return nil, nil
 	}
-	entries, err := s.inspect(ctx, userID)
+	entries, seen, err := s.inspect(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -710,11 +753,11 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]driver.Info, err
 	for _, e := range entries {
 		if e.live {
 			infos = append(infos, e.info)
-		} else {
+		} else if e.dead {
 			dead = append(dead, e.hash)
 		}
 	}
-	if _, err := s.clean(ctx, userID, "", nil, dead, nil); err != nil {
+	if _, err := s.clean(ctx, userID, cleanup{dead: dead, seen: seen}); err != nil {
 		return nil, err
 	}
 	sortInfos(infos)

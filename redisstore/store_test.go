@@ -157,15 +157,29 @@ func forEachDeployment(t *testing.T, fn func(t *testing.T, client redis.Universa
 
 func TestConformance(t *testing.T) {
 	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
-		newStore := func(t *testing.T) driver.Store { return newTestStore(t, client) }
-		if _, ok := client.(*redis.ClusterClient); ok {
-			// Known defect, found by the Model case and not fixed yet:
-			// on Cluster a commit can get ErrSessionLimit too early after
-			// a DeleteUser of the user (see doc.go, "Known defects").
-			storetest.RunExcept(t, newStore, "Model")
-			return
+		storetest.Run(t, func(t *testing.T) driver.Store { return newTestStore(t, client) })
+	})
+}
+
+// TestModelSeeds runs storetest's model with more seeds than the Model case
+// does. On Cluster a commit is a sequence of scripts on several slots; these
+// seeds found what one seed did not: a renewal to an expired result left
+// no forward, an update with Clear dropped the field a forward's Delete
+// recognises its record by, an update that changed Created left the index
+// score (the eviction order) behind, a failed commit left its score and
+// its reservation mark behind, and a written commit's mark counted an
+// entry against MaxPerUser after its session was gone.
+func TestModelSeeds(t *testing.T) {
+	seeds := 24
+	if testing.Short() {
+		seeds = 4
+	}
+	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
+		for seed := range uint64(seeds) {
+			t.Run(fmt.Sprint(seed), func(t *testing.T) {
+				storetest.RunModel(t, newTestStore(t, client), storetest.ModelConfig{Ops: 300, Seed: 100 + seed})
+			})
 		}
-		storetest.Run(t, newStore)
 	})
 }
 
@@ -572,7 +586,10 @@ func TestCommitInvalid(t *testing.T) {
 
 // TestListUserPrunes checks that ListUser drops the index entry of a
 // session whose key is gone (expired in Redis or deleted behind the
-// store's back), and that on Cluster it waits for the reservation's grace.
+// store's back), and that on Cluster it spares, for the reservation's
+// grace, an entry whose commit is in flight (reserved, record not written
+// yet). Before, an entry written less than the grace ago was spared too,
+// and counted against MaxPerUser after its session was gone.
 func TestListUserPrunes(t *testing.T) {
 	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
 		ctx := context.Background()
@@ -599,18 +616,33 @@ func TestListUserPrunes(t *testing.T) {
 			}
 		}
 		list()
-		if s.cluster {
-			if n := card(); n != 2 {
-				t.Fatalf("index entries right after the reservation: %d, want 2 (grace)", n)
-			}
-			// End the grace of the reservation.
-			if err := client.HDel(ctx, pendingKey(s.userKey(user)), gone.String()).Err(); err != nil {
-				t.Fatal(err)
-			}
-			list()
-		}
 		if n := card(); n != 1 {
 			t.Fatalf("index entries after ListUser: %d, want 1", n)
+		}
+		if !s.cluster {
+			return
+		}
+		// A commit in flight: its place reserved now, its record not
+		// written yet.
+		idx := s.userKey(user)
+		flight := hash(t).String()
+		if err := client.ZAdd(ctx, idx, redis.Z{Score: 1, Member: flight}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := client.HSet(ctx, pendingKey(idx), flight, fmt.Sprintf("%d/", time.Now().UnixMilli())).Err(); err != nil {
+			t.Fatal(err)
+		}
+		list()
+		if n := card(); n != 2 {
+			t.Fatalf("index entries with a commit in flight: %d, want 2 (grace)", n)
+		}
+		// End the grace of the reservation.
+		if err := client.HDel(ctx, pendingKey(idx), flight).Err(); err != nil {
+			t.Fatal(err)
+		}
+		list()
+		if n := card(); n != 1 {
+			t.Fatalf("index entries after the grace: %d, want 1", n)
 		}
 	})
 }
