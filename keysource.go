@@ -121,7 +121,7 @@ func sourceName(src KeySource) string {
 // shell redirect (which could drop a key that cookies still use). Until
 // then it gives the text it gave last; the first read gives what it finds.
 // With a Manager polling every second, a change is taken within two
-// seconds.
+// seconds; Manager.ReloadKeys reads a changed file twice at once.
 func FileKeys(path string) KeySource { return &fileKeys{path: path} }
 
 type fileKeys struct {
@@ -154,6 +154,18 @@ func (f *fileKeys) ReadKeys(ctx context.Context) ([]byte, error) {
 	f.given = text
 	f.pending = [sha256.Size]byte{}
 	return text, nil
+}
+
+// settling reports whether src is a FileKeys that found its file changed
+// and waits for a second read to agree.
+func settling(src KeySource) bool {
+	f, ok := src.(*fileKeys)
+	if !ok {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending != [sha256.Size]byte{}
 }
 
 // readKeyFile opens path, follows links to a regular file, checks its mode

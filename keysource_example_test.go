@@ -57,8 +57,7 @@ func ExampleFileKeys() {
 	fmt.Println("signing with", m.Keyring().Primary().ID)
 
 	write(latch.Key{ID: "2026-12", Secret: latch.GenerateKey()}, old)
-	m.ReloadKeys(context.Background()) // a changed file is taken once two reads agree
-	m.ReloadKeys(context.Background())
+	m.ReloadKeys(context.Background()) // as on SIGHUP; else within two seconds
 	// Output:
 	// signing with 2026-11
 	// keys-reloaded keys 2026-12, 2026-11; signing with 2026-12

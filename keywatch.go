@@ -51,7 +51,7 @@ func (m *Manager) watch(interval time.Duration) {
 		case <-m.keys.stop:
 			return
 		case <-t.C:
-			m.ReloadKeys(context.Background())
+			m.reload(context.Background(), false)
 		}
 	}
 }
@@ -62,19 +62,30 @@ func (m *Manager) watch(interval time.Duration) {
 // fails a check (a source that cannot be read, a file with a loose mode,
 // an entry that does not parse, a weak key, no key that can sign, a
 // signing key that retires before a session it signs could end: what New
-// refuses) is refused: the
-// keyring in use stays, ReloadKeys returns why, and EventKeysRefused
-// reports it once for each new reason. A keyring taken is reported by
-// EventKeysReloaded. Call it from a SIGHUP handler to reload at once.
+// refuses) is refused: the keyring in use stays, ReloadKeys returns why,
+// and EventKeysRefused reports it once for each new reason. A keyring taken is reported by
+// EventKeysReloaded. Call it from a SIGHUP handler to reload at once: a
+// file that FileKeys finds changed is read a second time at once, rather
+// than at the next poll, since the application says it is complete.
 // Without a KeySource it returns an error.
 func (m *Manager) ReloadKeys(ctx context.Context) error {
-	w := m.keys
-	if w == nil {
+	if m.keys == nil {
 		return errors.New("latch: ReloadKeys: the Manager has no Config.KeySource")
 	}
+	return m.reload(ctx, true)
+}
+
+// reload reads the source and takes the keyring it gives. asked says the
+// application asked for it (ReloadKeys): a file caught changing is then
+// read again at once; the background reload waits for its next poll.
+func (m *Manager) reload(ctx context.Context, asked bool) error {
+	w := m.keys
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	text, err := w.src.ReadKeys(ctx)
+	if err == nil && asked && settling(w.src) {
+		text, err = w.src.ReadKeys(ctx)
+	}
 	if err != nil {
 		return m.refuseKeys(ctx, err)
 	}

@@ -24,7 +24,8 @@ import (
 // no longer the signing key is accepted and re-issued: fallback-key);
 // after the old key is revoked (removed from the file), a cookie still
 // signed with it is refused on each instance once that instance has read
-// the file, and accepted until then.
+// the file (ReloadKeys here; the background reload within two polls), and
+// accepted until then.
 func TestRotationAcrossFleet(t *testing.T) {
 	modes := []struct {
 		name string
@@ -69,10 +70,10 @@ func rotateFleet(t *testing.T, lay layout, newInstance func(*testing.T, *memstor
 	oldKey.Retire = activate.Add(latch.DefaultRememberAbsoluteTimeout + 24*time.Hour)
 	staged := newKey.SecretEntry() + "\n" + oldKey.SecretEntry() + "\n"
 	updateA(staged)
-	fleet.roundWhile(func() { a.reloadTwice(t) }) // A knows new, B does not
+	fleet.roundWhile(func() { a.reload(t) }) // A knows new, B does not
 	fleet.round()
 	updateB(staged)
-	fleet.roundWhile(func() { b.reloadTwice(t) })
+	fleet.roundWhile(func() { b.reload(t) })
 	fleet.round()
 	fleet.signedBy("old", "staged, before the activation")
 
@@ -100,13 +101,13 @@ func rotateFleet(t *testing.T, lay layout, newInstance func(*testing.T, *memstor
 	}
 	revoked := newKey.SecretEntry() + "\n"
 	updateA(revoked)
-	a.reloadTwice(t)
+	a.reload(t)
 	fleet.expectRefused(a, stale)
 	if w := b.do("GET", "/me", stale); w.Code != http.StatusOK {
 		t.Errorf("B, before reading the revocation: old cookie = %d, want 200", w.Code)
 	}
 	updateB(revoked)
-	b.reloadTwice(t)
+	b.reload(t)
 	fleet.expectRefused(b, stale)
 	fleet.round() // the current cookies live on
 }
