@@ -297,6 +297,69 @@ func (s *Session) PopString(key string) string {
 	return v
 }
 
+// FlashKey is the key under which AddFlash keeps messages and Flashes
+// reads them when no key is given (gorilla/sessions uses the same name).
+const FlashKey = "_flash"
+
+// flashKey returns the first of keys, or FlashKey.
+func flashKey(keys []string) string {
+	if len(keys) > 0 {
+		return keys[0]
+	}
+	return FlashKey
+}
+
+// AddFlash appends value to the list of one-time messages under the first
+// of key, or FlashKey when none is given, for Flashes to read once, in
+// this request or a later one. The value must be one Set accepts (a
+// *ValueError otherwise, and nothing is changed). A value under the key
+// that is not a list of messages (one set with Set) becomes the first
+// message of the list.
+func (s *Session) AddFlash(value any, key ...string) error {
+	k := flashKey(key)
+	if err := checkValue(value); err != nil {
+		return withKey(k, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var list []any
+	old, _ := s.lookup(k)
+	switch old := old.(type) {
+	case nil:
+	case []any:
+		list = slices.Clip(old) // a new array on append: the stored list stays as it was
+	default:
+		list = []any{old}
+	}
+	s.change(k, pending{v: append(list, value)})
+	return nil
+}
+
+// Flashes returns the one-time messages under the first of key, or
+// FlashKey when none is given, oldest first, and removes them: a second
+// call returns nil. Messages added during this request are returned as
+// they were given; messages read from the store come back as JSON types
+// (a number as a json.Number or float64, a struct as a map), as Get's do.
+// A single value set under the key with Set is returned as a list of one.
+func (s *Session) Flashes(key ...string) []any {
+	k := flashKey(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.lookup(k)
+	if !ok {
+		return nil
+	}
+	s.change(k, pending{del: true})
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return slices.Clone(v)
+	default:
+		return []any{v}
+	}
+}
+
 // Clear removes every value, keeping the session and its user.
 func (s *Session) Clear() {
 	s.mu.Lock()

@@ -513,3 +513,150 @@ func TestPopString(t *testing.T) {
 		}
 	}
 }
+
+// AddFlash keeps one-time messages in order, Flashes returns them once and
+// removes them, in the request that added them and in a later one, through
+// each backend.
+func TestFlashes(t *testing.T) {
+	type msg struct{ Text string }
+	tests := []struct {
+		name  string
+		add   func(t *testing.T, s *latch.Session)
+		read  func(s *latch.Session) []any
+		key   string // where the messages live
+		same  []any  // what the same request reads
+		later []any  // what a later request reads
+	}{
+		{
+			name: "default key, in order",
+			add: func(t *testing.T, s *latch.Session) {
+				for _, v := range []string{"Saved.", "Mail sent."} {
+					if err := s.AddFlash(v); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			read:  func(s *latch.Session) []any { return s.Flashes() },
+			key:   latch.FlashKey,
+			same:  []any{"Saved.", "Mail sent."},
+			later: []any{"Saved.", "Mail sent."},
+		},
+		{
+			name: "named key, other kinds of value",
+			add: func(t *testing.T, s *latch.Session) {
+				if err := s.AddFlash(3, "errors"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.AddFlash(msg{"bad date"}, "errors"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.AddFlash("elsewhere"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			read:  func(s *latch.Session) []any { return s.Flashes("errors") },
+			key:   "errors",
+			same:  []any{3, msg{"bad date"}},
+			later: []any{json.Number("3"), map[string]any{"Text": "bad date"}},
+		},
+		{
+			name: "a value set with Set is a list of one",
+			add: func(t *testing.T, s *latch.Session) {
+				if err := s.Set("note", "first"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.AddFlash("second", "note"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			read:  func(s *latch.Session) []any { return s.Flashes("note") },
+			key:   "note",
+			same:  []any{"first", "second"},
+			later: []any{"first", "second"},
+		},
+		{
+			name:  "nothing added",
+			add:   func(t *testing.T, s *latch.Session) {},
+			read:  func(s *latch.Session) []any { return s.Flashes() },
+			key:   latch.FlashKey,
+			same:  nil,
+			later: nil,
+		},
+	}
+	for _, tc := range tests {
+		for _, backend := range valueBackends {
+			for _, later := range []bool{false, true} {
+				when, want := "same request", tc.same
+				if later {
+					when, want = "next request", tc.later
+				}
+				t.Run(tc.name+"/"+backend+"/"+when, func(t *testing.T) {
+					a := newValuesApp(t, backend)
+					var got, again []any
+					a.do(func(w http.ResponseWriter, s *latch.Session) {
+						tc.add(t, s)
+						if !later {
+							got, again = tc.read(s), tc.read(s)
+						}
+					})
+					if later {
+						a.do(func(w http.ResponseWriter, s *latch.Session) { got, again = tc.read(s), tc.read(s) })
+					}
+					if !equalJSONish(got, want) {
+						t.Errorf("Flashes = %#v; want %#v", got, want)
+					}
+					if again != nil {
+						t.Errorf("second Flashes = %#v; want nil", again)
+					}
+					a.do(func(w http.ResponseWriter, s *latch.Session) {
+						if v, ok := s.Lookup(tc.key); ok {
+							t.Errorf("after Flashes the messages are still there: %#v", v)
+						}
+					})
+				})
+			}
+		}
+	}
+}
+
+// equalJSONish compares two lists, taking a json.Number and a float64 of
+// the same value as equal (stores differ in which they give back).
+func equalJSONish(got, want []any) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if n, ok := w.(json.Number); ok {
+			f, _ := n.Float64()
+			if gf, ok := g.(float64); ok && gf == f {
+				continue
+			}
+		}
+		if !reflect.DeepEqual(g, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// AddFlash refuses a value JSON cannot keep, names the key, and keeps the
+// messages already added.
+func TestAddFlashRefusesBadValue(t *testing.T) {
+	a := newValuesApp(t, "memstore")
+	a.do(func(w http.ResponseWriter, s *latch.Session) {
+		if err := s.AddFlash("kept"); err != nil {
+			t.Fatal(err)
+		}
+		err := s.AddFlash(make(chan int))
+		var ve *latch.ValueError
+		if !errors.As(err, &ve) || ve.Key != latch.FlashKey {
+			t.Fatalf("AddFlash(chan) = %v; want a *ValueError naming %q", err, latch.FlashKey)
+		}
+	})
+	a.do(func(w http.ResponseWriter, s *latch.Session) {
+		if got := s.Flashes(); !reflect.DeepEqual(got, []any{"kept"}) {
+			t.Errorf("Flashes = %#v; want [kept]", got)
+		}
+	})
+}
