@@ -230,3 +230,34 @@ func ExampleSession_Set() {
 	// "\x00\xfe\xff" <nil>
 	// latch: no session value under this key
 }
+
+// A form handler leaves a one-time message for the page it redirects to,
+// which shows it once: Flashes removes what it returns.
+func ExampleSession_AddFlash() {
+	store, _ := memstore.New(memstore.Options{})
+	defer store.Close()
+	m, _ := latch.New(latch.Config{Store: store, Keys: exampleKeys(), Logger: slog.New(slog.DiscardHandler)})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /profile", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.AddFlash("Profile saved.")
+		s.AddFlash("Check your mail to confirm the new address.")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		fmt.Println(s.Flashes())
+	})
+	h := m.Handler(mux)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/profile", nil))
+	cookie := strings.Split(rec.Header().Get("Set-Cookie"), ";")[0]
+	for range 2 {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Cookie", cookie)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	// Output:
+	// [Profile saved. Check your mail to confirm the new address.]
+	// []
+}
