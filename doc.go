@@ -104,7 +104,8 @@
 // another valid key is re-issued under the signing key (EventFallbackKey).
 // New refuses a keyring whose signing key retires before a session it signs
 // could end (Keyring.CheckSigning with the longer of AbsoluteTimeout and
-// RememberAbsoluteTimeout).
+// RememberAbsoluteTimeout); a reload takes such a keyring and reports it
+// as an error (Manager.ReloadKeys), so that a revocation always applies.
 //
 // The lifecycle, with the latch command: generate and stage ("latch rotate
 // --file KEYRING" adds a key that signs an hour later, once every instance

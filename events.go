@@ -24,7 +24,7 @@ const (
 	EventGuessing                             // a client passed the limit of refused tokens in the window; Reason names the counted address or IPv6 network
 	EventBindingMismatch                      // a session came back with another client family or network
 	EventLateChange                           // a change that needed a cookie came after the response began
-	EventKeysReloaded                         // a changed keyring from Config.KeySource was taken; Reason names its key ids
+	EventKeysReloaded                         // a changed keyring from Config.KeySource was taken; Reason names its key ids; Err, when set, says its signing key retires before a session could end (logged as an error)
 	EventKeysRefused                          // a keyring from Config.KeySource was refused and the one in use stays; Err says why
 	EventPlainHTTP                            // a Secure session cookie was set on a plain-HTTP request to a host other than loopback, which browsers drop; Reason names cause and fix (emitted once per Manager)
 	EventBadValue                             // a value changed after Set could not be encoded; Reason names the key, the request's changes were not saved
@@ -77,6 +77,10 @@ func (e *Event) level() slog.Level {
 		return slog.LevelWarn
 	case EventStoreError, EventLateChange, EventKeysRefused, EventBadValue:
 		return slog.LevelError
+	case EventKeysReloaded:
+		if e.Err != nil { // taken, with a signing key that retires too soon
+			return slog.LevelError
+		}
 	case EventCreated:
 		if e.UserID == "" {
 			return slog.LevelDebug

@@ -60,14 +60,19 @@ func (m *Manager) watch(interval time.Duration) {
 // does every Config.KeyReloadInterval, and takes the keyring it gives if
 // that differs from the one in use and passes every check. A keyring that
 // fails a check (a source that cannot be read, a file with a loose mode,
-// an entry that does not parse, a weak key, no key that can sign, a
-// signing key that retires before a session it signs could end: what New
-// refuses) is refused: the keyring in use stays, ReloadKeys returns why,
-// and EventKeysRefused reports it once for each new reason. A keyring taken is reported by
-// EventKeysReloaded. Call it from a SIGHUP handler to reload at once: a
-// file that FileKeys finds changed is read a second time at once, rather
-// than at the next poll, since the application says it is complete.
-// Without a KeySource it returns an error.
+// an entry that does not parse, a weak key, no key that can sign now) is
+// refused: the keyring in use stays, ReloadKeys returns why, and
+// EventKeysRefused reports it once for each new reason. A keyring taken is
+// reported by EventKeysReloaded. A keyring whose signing key retires
+// before a session it signs could end (Keyring.CheckSigning), which New
+// refuses at start, is taken on a reload, and its EventKeysReloaded
+// carries the problem as Err and is logged as an error: refusing it would
+// keep serving a key that the new keyring removed (latch rotate --revoke),
+// and instances would take it at different moments as their clocks pass
+// the handover. Call it from a SIGHUP handler to reload at once: a file
+// that FileKeys finds changed is read a second time at once, rather than
+// at the next poll, since the application says it is complete. Without a
+// KeySource it returns an error.
 func (m *Manager) ReloadKeys(ctx context.Context) error {
 	if m.keys == nil {
 		return errors.New("latch: ReloadKeys: the Manager has no Config.KeySource")
@@ -97,9 +102,6 @@ func (m *Manager) reload(ctx context.Context, asked bool) error {
 	now := m.now()
 	r, err := parseKeys(now, string(text))
 	if err == nil {
-		err = r.CheckSigning(now, m.longestSession())
-	}
-	if err == nil {
 		err = m.backend.setKeys(r)
 	}
 	if err != nil {
@@ -107,7 +109,16 @@ func (m *Manager) reload(ctx context.Context, asked bool) error {
 	}
 	m.keyring.Store(r)
 	w.inUse, w.refused = h, ""
-	m.emit(ctx, Event{Kind: EventKeysReloaded, Reason: describeKeys(r, now)})
+	ev := Event{Kind: EventKeysReloaded, Reason: describeKeys(r, now)}
+	// A signing key that retires too soon is taken all the same, and
+	// reported: refusing it would keep the keyring in use, with a key the
+	// new one may have removed (latch rotate --revoke), and instances
+	// would take it at different moments, as their clocks pass the
+	// handover, signing with keys the others do not know yet.
+	if err := r.CheckSigning(now, m.longestSession()); err != nil {
+		ev.Err = fmt.Errorf("%s: keyring taken, but %w", sourceName(w.src), err)
+	}
+	m.emit(ctx, ev)
 	return nil
 }
 

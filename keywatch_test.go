@@ -348,7 +348,6 @@ func TestReloadRefused(t *testing.T) {
 	retired := latch.Key{ID: "k2", Secret: latch.GenerateKey(), Retire: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}.SecretEntry()
 	day := newClock().Now().Add(24 * time.Hour) // the test clock's start, plus a day
 	staged := latch.Key{ID: "k2", Secret: latch.GenerateKey(), Activate: day}.SecretEntry()
-	retiresSoon := latch.Key{ID: "k2", Secret: latch.GenerateKey(), Retire: day}.SecretEntry()
 	tests := []struct {
 		name   string
 		text   string
@@ -363,7 +362,6 @@ func TestReloadRefused(t *testing.T) {
 		{"loose mode", good + "\n" + keyEntry("k2") + "\n", 0o644, "mode -rw-r--r--", ""},
 		{"no key that can sign", retired + "\n", 0o600, "every key is retired", retired[3:40]},
 		{"only a staged key", staged + "\n", 0o600, `key "k2" activates only at 2026-11-30T09:00:00Z`, staged[3:40]},
-		{"signing key retires before a session could end", retiresSoon + "\n", 0o600, `signing key "k2" retires at 2026-11-30T09:00:00Z, before a session signed now could end`, retiresSoon[3:40]},
 		{"no keys at all", "# emptied\n", 0o600, "no keys", ""},
 		{"duplicate id", good + "\n" + good + "\n", 0o600, `key entry 2: key id "k1" appears twice`, good[3:]},
 	}
