@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"time"
@@ -46,13 +47,37 @@ func (s *Session) lookup(key string) (any, bool) {
 		return nil, false
 	}
 	v, ok := s.base.Values[key]
-	return v, ok
+	return cloneJSON(v), ok
+}
+
+// cloneJSON returns a copy of the maps and slices in v, a value as a store
+// gives it back (JSON's types). The record a store loads may be shared
+// with other requests on the session (see driver.Record), so what the
+// getters hand the application must be its own: a change made without Set
+// then stays in the request, as it would with a value set in it.
+func cloneJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = cloneJSON(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = cloneJSON(e)
+		}
+		return out
+	}
+	return v
 }
 
 // Get returns the value stored under key, or nil. A value set during this
 // request is returned as it was set; one read from the store comes back as
 // JSON types (every store serialises values): prefer the typed getters or
-// the function Get, which accept both.
+// the function Get, which accept both. A map or slice read from the store
+// is a copy: changing it changes the session only once it is Set.
 func (s *Session) Get(key string) any {
 	v, _ := s.Lookup(key)
 	return v
@@ -109,7 +134,8 @@ func (s *Session) GetString(key string) string {
 
 // GetInt returns the integer stored under key, or 0. It accepts any Go
 // integer type, and a json.Number or float holding an integer (what a
-// store gives back). It returns 0, never a clamped or wrapped number, for
+// store gives back); a json.Number is read exactly, beyond a float64's
+// precision. It returns 0, never a clamped or wrapped number, for
 // an integer beyond the range of an int64, and for a fraction; Get[int64]
 // returns the error instead.
 func (s *Session) GetInt(key string) int64 {
@@ -146,14 +172,7 @@ func toInt(v any) (int64, bool) {
 		}
 		return int64(v), true
 	case json.Number:
-		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			return n, true
-		}
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil {
-			return 0, false
-		}
-		return toInt(f)
+		return numberToInt(string(v))
 	case float64:
 		if v != math.Trunc(v) || v < -twoTo63 || v >= twoTo63 {
 			return 0, false // a fraction, NaN, or out of range
@@ -161,6 +180,29 @@ func toInt(v any) (int64, bool) {
 		return int64(v), true
 	case float32:
 		return toInt(float64(v))
+	}
+	return 0, false
+}
+
+// numberToInt returns the integer that the text of a JSON number holds,
+// exactly. A number written with a fraction or an exponent is read in
+// more bits than a float64 has, so that 9007199254740993.0 keeps its last
+// digit and 1.0000000000000001 is a fraction, not 1.
+func numberToInt(s string) (int64, bool) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	if f, err := strconv.ParseFloat(s, 64); err != nil || math.Abs(f) > twoTo63 {
+		return 0, false // not a number, or far beyond the range of an int64
+	}
+	// Each decimal digit is less than 4 bits, so this precision tells a
+	// fraction from a whole number of the 64 bits of an int64.
+	x, _, err := big.ParseFloat(s, 10, uint(64+4*len(s)), big.ToZero)
+	if err != nil || !x.IsInt() {
+		return 0, false
+	}
+	if n, acc := x.Int64(); acc == big.Exact {
+		return n, true
 	}
 	return 0, false
 }

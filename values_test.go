@@ -401,6 +401,14 @@ func TestGetters(t *testing.T) {
 		{"GetInt of a whole float", 1e3, getInt, int64(1000)},
 		{"GetInt of a fraction", 2.5, getInt, int64(0)},
 		{"GetInt of a string", "7", getInt, int64(0)},
+		{"GetInt of a big integer just below int64", bigInt("-9223372036854775809"), getInt, int64(0)},
+		{"GetInt of a big integer far below int64", bigInt("-1" + strings.Repeat("0", 40)), getInt, int64(0)},
+		{"GetInt of a number below int64 written with a fraction", json.Number("-9223372036854775808.5"), getInt, int64(0)},
+		{"GetInt of a fraction beyond float64's precision", json.Number("1.0000000000000001"), getInt, int64(0)},
+		{"GetInt of a whole number beyond float64's precision", json.Number("9007199254740993.0"), getInt, int64(9007199254740993)},
+		{"GetInt of a whole number in exponent form", json.Number("9007199254740993e0"), getInt, int64(9007199254740993)},
+		{"GetInt of a tiny exponent", json.Number("1e-400"), getInt, int64(0)},
+		{"GetInt of a huge exponent", json.Number("1e999999999"), getInt, int64(0)},
 		{"GetFloat", 1.5, getFloat, 1.5},
 		{"GetFloat of float32", float32(0.25), getFloat, 0.25},
 		{"GetFloat of an int", 3, getFloat, 3.0},
@@ -452,6 +460,14 @@ func TestGetters(t *testing.T) {
 			})
 		}
 	}
+}
+
+func bigInt(s string) *big.Int {
+	n, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		panic("not an integer: " + s)
+	}
+	return n
 }
 
 func must[T any](v T, err error) T {
@@ -659,4 +675,57 @@ func TestAddFlashRefusesBadValue(t *testing.T) {
 			t.Errorf("Flashes = %#v; want [kept]", got)
 		}
 	})
+}
+
+// TestValuesReadAreCopies: a map or slice that the getters return from
+// the stored session is the request's own. Changing it without Set keeps
+// nothing, and cannot reach another request on the same session, which
+// may share the record the store loaded (memstore keeps the decoded
+// record for the next Load).
+func TestValuesReadAreCopies(t *testing.T) {
+	mutate := map[string]func(s *latch.Session){
+		"Get map": func(s *latch.Session) { s.Get("cart").(map[string]any)["items"].([]any)[0] = "stolen" },
+		"Get[map]": func(s *latch.Session) {
+			m := must(latch.Get[map[string]any](s, "cart"))
+			m["n"] = json.Number("99")
+		},
+		"Lookup slice": func(s *latch.Session) {
+			v, _ := s.Lookup("list")
+			v.([]any)[1] = "changed"
+		},
+		"Get map, then Set of another key": func(s *latch.Session) {
+			s.Get("cart").(map[string]any)["n"] = json.Number("5")
+			must(0, s.Set("other", 1))
+			s.Delete("other")
+		},
+		"Pop in a request that fails": func(s *latch.Session) {
+			s.Pop("cart").(map[string]any)["n"] = json.Number("7")
+			panic(http.ErrAbortHandler) // nothing is committed
+		},
+	}
+	want := `{"cart":{"items":["pear","fig"],"n":2},"list":[1,"two",{"x":true}]}`
+	for name, f := range mutate {
+		for _, backend := range valueBackends {
+			t.Run(name+"/"+backend, func(t *testing.T) {
+				a := newValuesApp(t, backend)
+				a.do(func(w http.ResponseWriter, s *latch.Session) {
+					must(0, s.Set("cart", map[string]any{"items": []string{"pear", "fig"}, "n": 2}))
+					must(0, s.Set("list", []any{1, "two", map[string]bool{"x": true}}))
+				})
+				cookie := a.cookie
+				func() {
+					defer func() { recover() }()
+					a.do(func(w http.ResponseWriter, s *latch.Session) { f(s) })
+				}()
+				a.cookie = cookie // the request before the change, again
+				var got []byte
+				a.do(func(w http.ResponseWriter, s *latch.Session) {
+					got, _ = json.Marshal(map[string]any{"cart": s.Get("cart"), "list": s.Get("list")})
+				})
+				if string(got) != want {
+					t.Fatalf("after a change without Set: %s; want %s", got, want)
+				}
+			})
+		}
+	}
 }
