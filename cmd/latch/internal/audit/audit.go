@@ -12,6 +12,13 @@
 // judged against a baseline taken at the start (oracle.go), an answer that
 // says nothing (429, 5xx, a timeout) is never taken for one that does, and
 // when several cookies carry the session the weakest decides (weakest.go).
+// Each of its browsers keeps cookies by the browser's rules, so a Secure
+// cookie never travels over plain HTTP (jar.go); credentials given in a
+// URL go only to that URL's origin and are never printed, and a browser
+// keeps a bounded summary of what it saw (client.go). Config.MaxDuration
+// bounds the whole run, and a run stopped early, by it or by its context,
+// still returns the report of the checks that finished, marked incomplete
+// (bounds.go).
 //
 // Run performs the audit and returns a Report; the Write* functions render
 // it as text, JSON, Markdown, SARIF 2.1.0 or a self-contained HTML page.

@@ -213,3 +213,26 @@ func FuzzLinks(f *testing.F) {
 		}
 	})
 }
+
+// volatilePattern is what blankVolatile must replace, as a regular
+// expression.
+var volatilePattern = regexp.MustCompile(`[A-Za-z0-9_+/=-]{16,}|[0-9]+`)
+
+// FuzzBlankVolatile checks the one-pass blanking of MePath's answers
+// against the regular expression it replaces.
+func FuzzBlankVolatile(f *testing.F) {
+	for _, s := range []string{
+		`{"user":"alice","at":"2026-03-01T12:00:00Z","csrf":"Zx81ab7QpLmNqq00aa_-+/="}`,
+		"ab12cd 123456789012345 1234567890123456 x9y",
+		"\xff\xfe0123456789abcdefg\x00",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want := volatilePattern.ReplaceAll(body, []byte("#"))
+		if got := blankVolatile(body); !bytes.Equal(got, want) {
+			t.Errorf("blankVolatile(%q) = %q; want %q", body, got, want)
+		}
+	})
+}

@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"regexp"
+	"strings"
 	"time"
 )
 
@@ -39,12 +39,50 @@ type answer struct {
 	body     [sha256.Size]byte
 }
 
-// volatileRe matches what changes between two answers of the same kind:
-// numbers (times, counters) and long token-like runs (CSRF tokens).
-var volatileRe = regexp.MustCompile(`[A-Za-z0-9_+/=-]{16,}|[0-9]+`)
+// blankVolatile replaces what changes between two answers of the same
+// kind with "#": long token-like runs (CSRF tokens) and numbers (times,
+// counters). It gives what the regular expression
+// [A-Za-z0-9_+/=-]{16,}|[0-9]+ replaced by "#" gives, in one pass: that
+// expression costs about 0.15 s per MiB, and MePath is asked all through
+// the timeout waits, however large the target makes it.
+func blankVolatile(body []byte) []byte {
+	out := make([]byte, 0, len(body))
+	for i := 0; i < len(body); {
+		if !isTokenByte(body[i]) {
+			out = append(out, body[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(body) && isTokenByte(body[j]) {
+			j++
+		}
+		if j-i >= 16 {
+			out = append(out, '#')
+			i = j
+			continue
+		}
+		for i < j {
+			if body[i] < '0' || body[i] > '9' {
+				out = append(out, body[i])
+				i++
+				continue
+			}
+			for i < j && body[i] >= '0' && body[i] <= '9' {
+				i++
+			}
+			out = append(out, '#')
+		}
+	}
+	return out
+}
+
+func isTokenByte(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("_+/=-", c) >= 0
+}
 
 func answerOf(ex *exchange) answer {
-	an := answer{status: ex.Status, body: sha256.Sum256(volatileRe.ReplaceAll(ex.Body, []byte("#")))}
+	an := answer{status: ex.Status, body: sha256.Sum256(blankVolatile(ex.Body))}
 	if isRedirect(ex.Status) {
 		if u, err := ex.URL.Parse(ex.Location); err == nil {
 			an.location = u.Host + u.Path
