@@ -32,6 +32,7 @@ type reservation struct {
 	deadline int64    // server time by which the record must be written
 	added    bool     // the entry is new in the index
 	evicted  []string // hashes the commit must delete once it succeeds
+	marked   []string // those of evicted that this reservation marked (the rest, an earlier one)
 	mark     string   // the pending mark the reservation set
 	prevMark string   // the mark it replaced, "" for none
 	prevScr  string   // the score it replaced, "" when added
@@ -86,11 +87,15 @@ func (s *Store) reserve(ctx context.Context, c *driver.Commit, a *commitArgs, li
 	if err != nil {
 		return nil, errors.New("redisstore: commit: unexpected deadline from reserve script")
 	}
-	if len(reply) < 6 {
+	if len(reply) < 7 {
 		return nil, errors.New("redisstore: commit: unexpected reply from reserve script")
 	}
+	marked, err := strconv.Atoi(reply[6])
+	if err != nil || marked < 0 || marked > len(reply)-7 {
+		return nil, errors.New("redisstore: commit: unexpected eviction count from reserve script")
+	}
 	return &reservation{deadline: deadline, added: reply[2] == "1", mark: reply[3], prevMark: reply[4],
-		prevScr: reply[5], evicted: reply[6:]}, nil
+		prevScr: reply[5], evicted: reply[7:], marked: reply[7 : 7+marked]}, nil
 }
 
 // abandon undoes what a reservation did when the commit failed for a reason
@@ -108,7 +113,7 @@ func (s *Store) abandon(ctx context.Context, c *driver.Commit, a *commitArgs, r 
 		// The entry was listed before: put back the mark and score it had.
 		with = []call{{unreserveScript, []string{a.uidx, pendingKey(a.uidx)}, []any{c.ID.String(), r.mark, r.prevMark, r.prevScr}}}
 	}
-	_, err := s.clean(ctx, a.user, cleanup{remove: remove, unevict: r.evicted}, with...)
+	_, err := s.clean(ctx, a.user, cleanup{remove: remove, unevict: r.marked}, with...)
 	return err
 }
 
@@ -207,6 +212,7 @@ func (s *Store) reservedWrite(ctx context.Context, c *driver.Commit, a *commitAr
 	if err != nil {
 		return err
 	}
+	s.step(stepCommitReserved)
 	reply, err := s.runCommit(ctx, c, a, op, indexNone, r.deadline)
 	if err != nil {
 		// The outcome is unknown: keep the reservation, so that a record

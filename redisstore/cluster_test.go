@@ -301,3 +301,58 @@ func TestConcurrentLogins(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterEvictionCut cuts a login with MaxPerUser 1 and EvictOldest
+// after one of its steps (its context is cancelled there, as a request's
+// deadline would), after its reservation chose the user's session for
+// eviction, and logs in again: once that second login returns, at most
+// one session of the user is live, and ListUser names it.
+func TestClusterEvictionCut(t *testing.T) {
+	tests := []struct {
+		name  string
+		step  string
+		renew bool // the cut login renews an anonymous session
+	}{
+		{"CreateReserved", stepCommitReserved, false},
+		{"RenewReserved", stepRenewReserved, true},
+		{"RenewTaken", stepRenewTaken, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := clusterStore(t)
+			user := "cut-" + randomPrefix(t)
+			now := time.Now()
+			old, cut, next := hash(t), hash(t), hash(t)
+			login := func(id driver.Hash, at time.Time) *driver.Commit {
+				return &driver.Commit{ID: id, Create: true, Meta: meta(user, at), MaxPerUser: 1, EvictOldest: true}
+			}
+			mustCommit(t, s, login(old, now))
+			c := login(cut, now.Add(time.Millisecond))
+			if tt.renew {
+				c.From = hash(t)
+				mustCommit(t, s, &driver.Commit{ID: c.From, Create: true, Meta: meta("", now)})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			s.pause = func(step string) {
+				if step == tt.step {
+					cancel()
+				}
+			}
+			if err := s.Commit(ctx, c); !errors.Is(err, context.Canceled) {
+				t.Fatalf("cut login: got %v, want context.Canceled", err)
+			}
+			s.pause = nil
+			mustCommit(t, s, login(next, now.Add(2*time.Millisecond)))
+			var alive []driver.Hash
+			for _, id := range []driver.Hash{old, cut, next} {
+				if _, err := s.Load(context.Background(), id); err == nil {
+					alive = append(alive, id)
+				}
+			}
+			if len(alive) > 1 {
+				t.Errorf("%d live sessions after the second login, limit 1", len(alive))
+			}
+			listed(t, s, user, "after the second login", alive...)
+		})
+	}
+}

@@ -135,6 +135,10 @@ import (
 // choice is refused in R1; one that reserved before fails at R2 or R3, or
 // its result is deleted through the forward.
 //
+// A victim marked in R1 is no longer counted, but a commit cut after R1
+// (its context cancelled, its client gone) never deletes it: the next
+// commit that evicts deletes every victim still marked, besides its own.
+//
 // The tests that drive these interleavings are in ordering_test.go: they
 // pause a renewal between its steps (Store.pause) and run Delete,
 // DeleteUser, an eviction or an update in the gap, and pause Delete and

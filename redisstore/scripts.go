@@ -429,12 +429,14 @@ return 'OK'
 // then the count and hashes of entries the caller found dead.
 //
 // Replies {"LIMIT"}, {"NOTFOUND"} (the session a renewal moves was chosen
-// for eviction), or {"OK", deadline, added, mark, prev, prevscore,
+// for eviction), or {"OK", deadline, added, mark, prev, prevscore, marked,
 // evicted...}: the server time by which the record must be written, "1" if
 // the entry is new, the mark this reservation set, the mark and score it
 // replaced ("" for none; a commit that fails puts them back, see
-// unreserveScript), and the oldest sessions the caller must delete once it
-// is.
+// unreserveScript), and the sessions the caller must delete once it is:
+// first the oldest, as many as marked says (this reservation marked them;
+// a commit that fails undoes those marks), then, with evict, every other
+// entry an earlier commit marked evicted (it may never delete them).
 //
 // The pending hash holds a mark per entry that a commit touched within the
 // grace: "TIME/FROM" while the commit is in flight (reserved at TIME, a
@@ -466,7 +468,7 @@ if srch ~= '' then
   local p = redis.call('HGET', pend, srch)
   if p and string.sub(p, 1, 2) == 'x:' then return {'NOTFOUND'} end
 end
-local evicted = {}
+local evicted, mine = {}, {}
 if max > 0 then
   -- Entries already evicted by another commit ("x:" marks) do not count,
   -- nor the new hash of a renewal in flight whose source is still listed
@@ -489,8 +491,23 @@ if max > 0 then
     for j = 1, #others - max + 1 do
       local m = others[j]
       evicted[j] = m
+      mine[m] = true
       local p = redis.call('HGET', pend, m) or ('n' .. t)
       redis.call('HSET', pend, m, 'x:' .. p)
+    end
+  end
+end
+local marked = #evicted
+if max > 0 and evict then
+  -- Sessions that an earlier commit marked evicted and that are still
+  -- listed are not counted above, but that commit may have stopped
+  -- before deleting them (cancelled, or its client gone): this commit
+  -- deletes them too, so that none outlives the commit that does not
+  -- count it.
+  for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+    local p = redis.call('HGET', pend, m) or ''
+    if m ~= dsth and m ~= srch and string.sub(p, 1, 2) == 'x:' and not mine[m] then
+      evicted[#evicted + 1] = m
     end
   end
 end
@@ -501,7 +518,7 @@ local prev = redis.call('HGET', pend, dsth) or ''
 redis.call('HSET', pend, dsth, mark)
 extend(idx, ttl + grace)
 extend(pend, ttl + grace)
-local reply = {'OK', tostring(t + math.floor(grace / 2)), tostring(added), mark, prev, prevscore}
+local reply = {'OK', tostring(t + math.floor(grace / 2)), tostring(added), mark, prev, prevscore, tostring(marked)}
 for _, m in ipairs(evicted) do reply[#reply + 1] = m end
 return reply
 `)

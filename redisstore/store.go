@@ -70,6 +70,7 @@ type Store struct {
 
 // Steps at which Store.pause is called.
 const (
+	stepCommitReserved = "commit: reserved" // Cluster create or update, before the write
 	stepRenewReserved  = "renew: reserved"  // Cluster renewal, before the take
 	stepRenewTaken     = "renew: taken"     // Cluster renewal, between take and create
 	stepDeleteHop      = "delete: hop"      // Cluster Delete, after a forward is removed
