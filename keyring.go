@@ -504,8 +504,10 @@ func parseKeyEntry(n int, entry string) (Key, error) {
 		return Key{}, fmt.Errorf("latch: key entry %d: want ID:KEY, ID:KEY:YYYY-MM-DD, then optional activate=TIME retire=TIME", n)
 	}
 	k := Key{ID: parts[0]}
-	if err := checkKeyID(k.ID); err != nil {
-		return Key{}, fmt.Errorf("latch: key entry %d: %w", n, err)
+	if checkKeyID(k.ID) != nil {
+		// The text is not quoted: it may be a secret, such as a password
+		// with a colon in it.
+		return Key{}, errors.New("latch: the key id, before the first colon, must be 1 to 32 characters from A-Z a-z 0-9 - _")
 	}
 	if weakkeys.Contains(parts[1]) {
 		return Key{}, &WeakKeyError{KeyID: k.ID, Rule: "known-key", Detail: "the key text is a published default or example key"}
@@ -545,8 +547,9 @@ func parseKeyEntry(n int, entry string) (Key, error) {
 
 // parseKeyTime parses an RFC 3339 time to the second, or a date
 // YYYY-MM-DD: its start in UTC, or with endOfDay the start of the next
-// day, so that the day itself is included. The result, in UTC, falls in
-// the years 1 to 9999, so that it can be written back in RFC 3339.
+// day, so that the day itself is included. The result, in UTC, falls
+// after the zero time (a Key's "not set") and before the year 10000, so
+// that it means what it says and can be written back in RFC 3339.
 func parseKeyTime(s string, endOfDay bool) (time.Time, error) {
 	var t time.Time
 	var err error
@@ -563,8 +566,10 @@ func parseKeyTime(s string, endOfDay bool) (time.Time, error) {
 		return time.Time{}, errors.New("want YYYY-MM-DD or an RFC 3339 time such as 2026-12-05T10:00:00Z")
 	case t.Nanosecond() != 0:
 		return time.Time{}, errors.New("times are to the second: drop the fraction")
-	case t.UTC().Year() < 1 || t.UTC().Year() > 9999:
-		return time.Time{}, errors.New("the time must fall in the years 1 to 9999 (UTC)")
+	case !t.After(time.Time{}) || t.UTC().Year() > 9999:
+		// The zero instant is a Key's "not set": taken as a time it would
+		// make a retirement none.
+		return time.Time{}, errors.New("the time must fall after 0001-01-01T00:00:00Z and before the year 10000 (UTC)")
 	}
 	return t.UTC(), nil
 }

@@ -148,6 +148,14 @@ func TestParseKeys(t *testing.T) {
 		{name: "fraction of a second", in: e1 + " retire=2027-01-01T00:00:00.5Z", wantErr: "to the second"},
 		{name: "no zone", in: e1 + " retire=2027-01-01T00:00:00", wantErr: "RFC 3339"},
 		{name: "activation after retirement", in: e1 + " activate=2027-02-01 retire=2027-01-01", wantErr: "is not before retirement"},
+		// The zero instant is how a Key says "not set": written as a time it
+		// would turn a retirement into none, and hide a second activate=.
+		{name: "retirement at the zero instant", in: e1 + " retire=0001-01-01T00:00:00Z," + e2, wantErr: "retire: the time must fall after 0001-01-01T00:00:00Z"},
+		{name: "retirement at the zero instant, with an offset", in: e1 + " retire=0001-01-01T00:30:00+00:30," + e2, wantErr: "retire: the time must fall after"},
+		{name: "activation at the zero instant, then another", in: e1 + " activate=0001-01-01T00:00:00Z activate=2026-12-01", wantErr: "activate: the time must fall after"},
+		{name: "retirement before year 1", in: e1 + " retire=0001-01-01T00:00:00+01:00," + e2, wantErr: "the time must fall after"},
+		{name: "retirement after year 9999", in: e1 + " retire=9999-12-31T23:00:00-05:00," + e2, wantErr: "before the year 10000"},
+		{name: "leap second", in: e1 + " retire=2026-12-31T23:59:60Z", wantErr: "RFC 3339"},
 		{name: "retired single key", in: e1 + ":2026-12-03", wantErr: "every key is retired"},
 		{name: "only a staged key", in: e1 + " activate=2026-12-05T00:00:00Z", wantErr: `key "k1" activates only at 2026-12-05T00:00:00Z`},
 		{name: "weak key", in: "k1:" + b64([]byte("changeme")), wantErr: "known-key"},
@@ -190,6 +198,33 @@ func TestParseKeys(t *testing.T) {
 				t.Errorf("Keyring.String leaks a key: %s", r)
 			}
 		})
+	}
+}
+
+// An error about an entry's id never quotes the text before the first
+// colon when it is not an id: it may be a secret pasted where a keyring
+// entry belongs (a Flask SECRET_KEY, a password).
+func TestParseKeysQuotesNoText(t *testing.T) {
+	for _, in := range []string{
+		"s3cr3t!pass:" + b64(GenerateKey()),
+		"my secret phrase:" + b64(GenerateKey()),
+		"\ufeffpässwörd:" + b64(GenerateKey()),
+		"0123456789abcdef0123456789abcdef0123:" + b64(GenerateKey()),
+	} {
+		_, err := ParseKeysAt(at, in)
+		if err == nil {
+			t.Fatalf("ParseKeys accepted %q", in)
+		}
+		id, _, _ := strings.Cut(in, ":")
+		for _, f := range strings.Fields(id) {
+			q := fmt.Sprintf("%q", f)
+			if strings.Contains(err.Error(), f) || strings.Contains(err.Error(), q[1:len(q)-1]) {
+				t.Errorf("error %q quotes the text %q", err, f)
+			}
+		}
+		if strings.Count(err.Error(), "latch:") != 1 {
+			t.Errorf("error %q: want one latch: prefix", err)
+		}
 	}
 }
 
