@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/latchsec/latch"
-	"github.com/latchsec/latch/internal/latchtest"
+	"github.com/latchsec/latch/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
 

@@ -17,7 +17,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
-	"github.com/latchsec/latch/internal/latchtest"
+	"github.com/latchsec/latch/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/driver"
-	"github.com/latchsec/latch/internal/latchtest"
+	"github.com/latchsec/latch/latchtest"
 )
 
 // t0 is the start of every fake clock.

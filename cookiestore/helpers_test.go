@@ -16,7 +16,7 @@ import (
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cookiestore"
 	"github.com/latchsec/latch/driver"
-	"github.com/latchsec/latch/internal/latchtest"
+	"github.com/latchsec/latch/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/driver"
-	"github.com/latchsec/latch/internal/latchtest"
 )
 
 // The cases below drive a latch.Manager over the store under test with
@@ -172,8 +171,13 @@ func newApp(t *testing.T, st driver.Store) *app {
 	t.Helper()
 	g := &gate{Store: st}
 	st = g
+	// Not latchtest.Keys: latchtest imports memstore, whose tests run this suite.
+	keys, err := latch.NewKeyring(latch.Key{ID: "k1", Secret: latch.GenerateKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	m, err := latch.New(latch.Config{
-		Store: st, Keys: latchtest.Keys(t), GuessLimit: -1,
+		Store: st, Keys: keys, GuessLimit: -1,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

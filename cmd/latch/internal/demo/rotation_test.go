@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
-	"github.com/latchsec/latch/internal/latchtest"
+	"github.com/latchsec/latch/latchtest"
 	"github.com/latchsec/latch/memstore"
 )
 
