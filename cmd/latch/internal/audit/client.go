@@ -124,9 +124,6 @@ func (a *auditor) newClient() *client {
 // jar.plant).
 func (c *client) set(name, value string) { c.cookies.plant(c.origin, name, value) }
 
-// del removes every cookie called name from the jar.
-func (c *client) del(name string) { c.cookies.remove(name) }
-
 // value returns the value of the cookie called name that the client holds
 // for the target's host (the one stored last, when several paths or
 // domains hold one of that name).
@@ -200,16 +197,6 @@ func (c *client) refusedNote() string {
 		why = why[:show]
 	}
 	return "; browsers refuse cookies the target set: " + strings.Join(why, ", ") + more
-}
-
-// cookieValues returns name -> value for the cookies the client holds
-// for the target's host (see value).
-func (c *client) cookieValues() map[string]string {
-	m := map[string]string{}
-	for _, n := range c.cookieNames() {
-		m[n], _ = c.value(n)
-	}
-	return m
 }
 
 // do sends one request to ref (resolved against the target), with form as

@@ -81,16 +81,6 @@ func newJar(now func() time.Time) *jar {
 	return &jar{now: now, entries: map[cookieKey]*jarCookie{}}
 }
 
-// clone returns a copy of the jar: the same cookies, with their order.
-func (j *jar) clone() *jar {
-	c := &jar{now: j.now, entries: make(map[cookieKey]*jarCookie, len(j.entries)), tick: j.tick}
-	for k, e := range j.entries {
-		v := *e
-		c.entries[k] = &v
-	}
-	return c
-}
-
 func (j *jar) next() uint64 {
 	j.tick++
 	return j.tick
