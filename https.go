@@ -150,7 +150,10 @@ func httpsPort(s string) (string, error) {
 
 // splitHost splits a request's Host into the host, without brackets for
 // an IPv6 literal, and the port ("" when there is none). ok is false for
-// an empty or malformed host.
+// an empty or malformed host, a port beyond 65535, and a name with a byte
+// that has no place in one ('@', '/', '\', '?', '#', spaces, controls,
+// non-ASCII): net/http refuses those, but a request built another way must
+// not be redirected to the host after an '@' or get its port in the path.
 func splitHost(hostport string) (host, port string, ok bool) {
 	if rest, found := strings.CutPrefix(hostport, "["); found {
 		host, port, found = strings.Cut(rest, "]")
@@ -159,19 +162,46 @@ func splitHost(hostport string) (host, port string, ok bool) {
 		}
 		port = strings.TrimPrefix(port, ":")
 		a, err := netip.ParseAddr(host)
-		return host, port, err == nil && a.Is6() && digits(port)
+		return host, port, err == nil && a.Is6() && isPort(port)
 	}
 	if strings.Count(hostport, ":") > 1 { // an IPv6 literal without brackets
 		a, err := netip.ParseAddr(hostport)
 		return hostport, "", err == nil && a.Is6()
 	}
 	host, port, _ = strings.Cut(hostport, ":")
-	return host, port, host != "" && digits(port)
+	return host, port, isRegName(host) && isPort(port)
 }
 
-func digits(s string) bool {
+// isPort reports whether s is empty or a port number, 0 to 65535.
+func isPort(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) > 5 {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	n, _ := strconv.Atoi(s)
+	return n <= 65535
+}
+
+// isRegName reports whether s is a non-empty host name or IPv4 address of
+// the bytes RFC 3986 allows in one: letters, digits, "-._~", sub-delims
+// and percent-encoding.
+func isRegName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=%", c) >= 0:
+		default:
 			return false
 		}
 	}

@@ -76,6 +76,23 @@ func TestHTTPSRedirectTarget(t *testing.T) {
 		{"not IPv6 in brackets", "", "[example.com]", 400, ""},
 		{"junk after the bracket", "", "[2001:db8::1]x", 400, ""},
 		{"junk port", "", "example.com:80x", 400, ""},
+		// net/http refuses these Host headers itself; a request that comes
+		// another way (a serverless adapter, a test) must not turn them
+		// into a redirect to another host or a port in the path.
+		{"userinfo: redirect to the host after @", "", "example.com@evil.example", 400, ""},
+		{"slash: port lands in the path", "8443", "example.com/evil.example", 400, ""},
+		{"backslash", "", `example.com\evil.example`, 400, ""},
+		{"query", "8443", "example.com?x", 400, ""},
+		{"fragment", "", "example.com#x", 400, ""},
+		{"space", "", "example.com evil.example", 400, ""},
+		{"control character", "", "example.com\tx", 400, ""},
+		{"CRLF", "", "example.com\r\nX-Injected", 400, ""},
+		{"non-ASCII", "", "exämple.com", 400, ""},
+		{"port beyond 65535", "", "example.com:65536", 400, ""},
+		{"port of many digits", "", "example.com:" + strings.Repeat("8", 100), 400, ""},
+		{"empty port", "", "example.com:", 308, "https://example.com/p?q=1"},
+		{"IPv6 zone", "", "[fe80::1%25eth0]", 308, "https://[fe80::1%25eth0]/p?q=1"},
+		{"trailing dot", "", "example.com.", 308, "https://example.com./p?q=1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
