@@ -18,8 +18,9 @@ import (
 //	user   Meta.UserID
 //	uidx   the key of the user's index ("" or absent for an anonymous session)
 //	exp    Meta.ExpiresAt() in milliseconds: the record is live while exp > now
-//	abs    Meta.AbsoluteDeadline() in milliseconds: bounds exp until the next
-//	       authentication, and so the life of the user's index
+//	abs    Meta.AbsoluteDeadline() plus Meta.Grace in milliseconds: bounds
+//	       exp until the next authentication, and so the life of the
+//	       user's index
 //	v:KEY  one field per session value, driver.EncodeValue(value)
 //	prev   on Cluster, the hash a renewal created the record from
 //	score  on Cluster, the record's score in the user index: an update

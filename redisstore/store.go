@@ -393,7 +393,7 @@ func (s *Store) prepare(c *driver.Commit) (*commitArgs, error) {
 	a := &commitArgs{
 		now:   ms(s.now()),
 		exp:   ms(c.Meta.ExpiresAt()),
-		abs:   ms(c.Meta.AbsoluteDeadline()),
+		abs:   ms(c.Meta.AbsoluteDeadline().Add(c.Meta.Grace)),
 		user:  c.Meta.UserID,
 		score: c.Meta.Created.UnixMicro(),
 	}

@@ -732,3 +732,28 @@ func TestReplicaAcks(t *testing.T) {
 		t.Error("New accepted a negative replica count")
 	}
 }
+
+// TestListUserWithinGrace lists a session past its absolute deadline but
+// within its Grace: the record is live until ExpiresAt, so the user's
+// index must live as long (it used to be given the absolute deadline as
+// its TTL, and vanished while such records were still live).
+func TestListUserWithinGrace(t *testing.T) {
+	forEachDeployment(t, func(t *testing.T, client redis.UniversalClient) {
+		s := newTestStore(t, client)
+		ctx := context.Background()
+		user := "grace-" + randomPrefix(t)
+		now := time.Now()
+		m := meta(user, now)
+		m.AuthTime = now.Add(-m.AbsoluteTimeout - time.Minute) // absolute deadline a minute ago
+		m.Grace = time.Hour
+		id := hash(t)
+		mustCommit(t, s, &driver.Commit{ID: id, Create: true, Meta: m})
+		if _, err := s.Load(ctx, id); err != nil {
+			t.Fatalf("Load within the grace: %v", err)
+		}
+		listed(t, s, user, "within the grace", id)
+		if n, err := s.DeleteUser(ctx, user, driver.Hash{}); err != nil || n != 1 {
+			t.Errorf("DeleteUser within the grace: %d, %v; want 1", n, err)
+		}
+	})
+}
