@@ -356,3 +356,51 @@ func TestClusterEvictionCut(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterCutRenewalLockout cuts a renewal after its take (the old
+// record is a pending forward, the new one never written) for a user with
+// MaxPerUser 1 and no eviction. A login right after is refused: the
+// session in transit may still land. Once the reservation's grace has
+// passed since the take (the test ages the marks the way the clock would),
+// the renewal can no longer write its record, and a login succeeds: the
+// user is locked out for the grace, no longer.
+func TestClusterCutRenewalLockout(t *testing.T) {
+	s, client := clusterStore(t)
+	ctx := context.Background()
+	user := "lockout-" + randomPrefix(t)
+	now := time.Now()
+	login := func(id driver.Hash, at time.Time) error {
+		return s.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: meta(user, at), MaxPerUser: 1})
+	}
+	from, to := hash(t), hash(t)
+	if err := login(from, now); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	s.pause = func(step string) {
+		if step == stepRenewTaken {
+			cancel()
+		}
+	}
+	err := s.Commit(cctx, &driver.Commit{ID: to, From: from, Create: true, Meta: meta(user, now), MaxPerUser: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cut renewal: got %v, want context.Canceled", err)
+	}
+	s.pause = nil
+	if err := login(hash(t), now.Add(time.Millisecond)); !errors.Is(err, driver.ErrSessionLimit) {
+		t.Fatalf("login while the renewal may still land: got %v, want ErrSessionLimit", err)
+	}
+	// The grace has passed since the reservation and the take.
+	then := time.Now().Add(-reservationGrace - time.Second).UnixMilli()
+	idx := s.userKey(user)
+	if err := client.HSet(ctx, pendingKey(idx), to.String(), fmt.Sprintf("%d/%s", then, from)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := then + reservationGrace.Milliseconds()/2
+	if err := client.HSet(ctx, s.sessionKey(from), fieldPending, deadline).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(hash(t), now.Add(2*time.Millisecond)); err != nil {
+		t.Errorf("login a grace after the cut renewal: %v", err)
+	}
+}

@@ -638,8 +638,11 @@ func (s *Store) inspect(ctx context.Context, user string) (entries []entry, seen
 // transit reports whether a record whose "pend" field is pend and whose
 // expiry is exp is a pending forward whose renewal may still write its new
 // record: a session in transit, neither live nor dead. seen is the server
-// time (0 if unknown, then now, the store's time, stands in); a reservation's
-// grace beyond the renewal's deadline covers the skew between the clocks.
+// time (0 if unknown, then now, the store's time, stands in); half a
+// reservation's grace beyond the renewal's deadline covers the skew between
+// the clocks (as a tombstone's life does). So a renewal cut after its take
+// holds its place, and counts against MaxPerUser, for the grace from the
+// take, no longer.
 func transit(pend any, exp, now, seen int64) bool {
 	p, ok := pend.(string)
 	if !ok || exp <= now {
@@ -649,7 +652,7 @@ func transit(pend any, exp, now, seen int64) bool {
 	if seen == 0 {
 		seen = now
 	}
-	return err == nil && deadline+reservationGrace.Milliseconds() > seen
+	return err == nil && deadline+reservationGrace.Milliseconds()/2 > seen
 }
 
 // cleanup is what clean does to a user index.
