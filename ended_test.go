@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -191,5 +192,65 @@ func TestEndedCookie(t *testing.T) {
 				t.Fatalf("Set-Cookie %q: ended cookie expired = %v; want %v", r.cookies, expires, tt.expires)
 			}
 		})
+	}
+}
+
+// TestEndedParallelRequests: requests sent together once the session has
+// ended (a page's parallel fetches after a night's sleep) all learn the
+// same reason. The first to arrive must not hide it from the others, which
+// would answer "not found", the reason of a session ended elsewhere, and
+// whichever response the browser took last would decide what the sign-in
+// page says.
+func TestEndedParallelRequests(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  latch.Config
+		end  func(hs *harness, tok string)
+		want string
+	}{
+		{"idle", latch.Config{}, func(hs *harness, tok string) { hs.clock.Advance(31 * time.Minute) }, "idle"},
+		{"absolute", latch.Config{AbsoluteTimeout: 40 * time.Minute}, func(hs *harness, tok string) {
+			hs.clock.Advance(20 * time.Minute)
+			hs.do("GET", "/me", tok)
+			hs.clock.Advance(21 * time.Minute)
+		}, "absolute"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, tt.cfg)
+			tok := hs.login("alice")
+			tt.end(hs, tok)
+			for i := range 3 { // all sent before the first answer came back
+				r := hs.do("GET", "/me", tok)
+				reason, _ := r.ended()
+				if r.code != http.StatusUnauthorized || r.body != "not logged in: "+tt.want+"\n" || reason != tt.want {
+					t.Fatalf("request %d: %d %q, ended cookie %q; want 401 %q and the cookie %q", i, r.code, r.body, reason, "not logged in: "+tt.want, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestEndedByTighterPolicyIsDeleted: a session ended only because the
+// configuration's limits became tighter than its record's is deleted when
+// a request finds it so, since the store would keep it until the record's
+// own, later, deadline (and count it toward the user's sessions).
+func TestEndedByTighterPolicyIsDeleted(t *testing.T) {
+	hs := newHarness(t, latch.Config{})
+	tok := hs.login("alice")
+	hs.clock.Advance(10 * time.Minute)
+	tight, err := latch.New(latch.Config{Store: hs.store, Keys: hs.keys, Now: hs.clock.Now, IdleTimeout: 5 * time.Minute, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/me", nil)
+	req.Header.Set("Cookie", "__Host-session="+tok)
+	rec := httptest.NewRecorder()
+	tight.Handler(testApp(tight)).ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "idle") {
+		t.Fatalf("under the tighter policy: %d %q; want 401, ended idle", rec.Code, rec.Body)
+	}
+	if list, err := hs.store.ListUser(context.Background(), "alice"); err != nil || len(list) != 0 {
+		t.Fatalf("the store still lists %d sessions of alice (%v); want none", len(list), err)
 	}
 }

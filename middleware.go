@@ -87,8 +87,16 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 	rec, h := o.Record, o.ID
 	if ended := endReason(m.inForce(rec.Meta), now); ended != "" {
 		s.ended = ended
-		if err := m.backend.expired(s.ctx, h); err != nil {
-			m.storeError(s.ctx, fmt.Errorf("latch: delete expired session: %w", err))
+		// A record past its own deadline is left to the store, which
+		// forgets it within its Grace: until then the requests sent
+		// beside this one learn the same reason, where a deleted record
+		// would read as not found, the reason of a session ended
+		// elsewhere. One ended only by a tighter configuration would be
+		// kept until its own, later, deadline, and is deleted.
+		if endReason(rec.Meta, now) == "" {
+			if err := m.backend.expired(s.ctx, h); err != nil {
+				m.storeError(s.ctx, fmt.Errorf("latch: delete expired session: %w", err))
+			}
 		}
 		m.emit(s.ctx, Event{Kind: EventExpired, Handle: h.Handle(), UserID: rec.UserID, Client: s.clientAddr(), Reason: string(ended)})
 		return 0, nil
