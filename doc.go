@@ -33,9 +33,11 @@
 // Secret key: Keyring, ParseKeys, LoadKeys and CheckKey. Keys come from
 // crypto/rand (GenerateKey), at least 32 bytes, from the environment or a
 // file with mode 0600. New refuses keys that are short, published (a list
-// of several hundred known default and example keys ships with latch),
-// made of few distinct bytes, repeating, counting, or text with low
-// estimated entropy; the error names the rule and never the key. Printing
+// of several hundred known default and example keys ships with latch,
+// matched also with case, punctuation and look-alike letters changed),
+// made of few distinct characters, repeating, counting, or text with low
+// estimated entropy, while random keys in hex, base32 and base64 of 128
+// bits or more pass; the error names the rule and never the key. Printing
 // a Key or Keyring shows ids and times only; Key.SecretEntry is the one
 // method that writes a secret. See "Keys and their lifecycle" below.
 //

@@ -1,9 +1,14 @@
 package latch
 
 import (
+	"encoding/base32"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/latchsec/latch/internal/weakkeys"
 )
@@ -15,7 +20,9 @@ var ErrWeakKey = errors.New("latch: weak secret key")
 // and never includes the key itself.
 type WeakKeyError struct {
 	KeyID string // the key's id, when known
-	Rule  string // "too-short", "known-key", "few-distinct-bytes", "repeating-pattern", "low-entropy-text"
+	// Rule is "too-short", "known-key", "few-distinct-bytes",
+	// "repeating-pattern", "low-entropy" or "low-entropy-text".
+	Rule string
 	// Detail explains the rule in words, with figures but without the key.
 	Detail string
 }
@@ -31,13 +38,31 @@ func (e *WeakKeyError) Error() string {
 // Is makes errors.Is(err, ErrWeakKey) true.
 func (e *WeakKeyError) Is(target error) bool { return target == ErrWeakKey }
 
+// minKeyBits is the entropy a key must carry by latch's estimates.
+const minKeyBits = 128
+
 // CheckKey applies latch's strength rules to a raw secret key and returns a
-// *WeakKeyError naming the first rule it fails, or nil. The rules: at least
-// MinKeySize bytes; not a published default or example key; at least 8
-// distinct byte values; not a repeated block or an arithmetic sequence; and
-// when the key is mostly printable text, at least 128 bits of estimated
-// entropy, counting words as words rather than as random letters (see
-// textEntropy). Keys from
+// *WeakKeyError naming the first rule it fails, or nil. The rules:
+//
+//   - known-key: not a published default or example key, compared after
+//     folding case, dropping punctuation and spaces and undoing common
+//     substitutions (0 for o, 1 for l or i, 3 for e, 4 and @ for a, 5 and
+//     $ for s, 7 for t);
+//   - too-short: at least MinKeySize bytes;
+//   - few-distinct-bytes: at least 8 distinct characters;
+//   - repeating-pattern: no block repeated over three quarters of the key
+//     or more (wherever the rest is), and not mostly a counting sequence;
+//   - low-entropy: when the key is not mostly printable text, at least 128
+//     bits by the frequencies of its bytes (their Shannon entropy times
+//     the key's length);
+//   - low-entropy-text: when it is, at least 128 bits of estimated entropy
+//     (see textBits).
+//
+// A key that is valid UTF-8 is judged by its characters, in any script;
+// other keys by their bytes. A random key in a common text encoding (hex,
+// base32, base64 or base64url, with or without padding) passes when its
+// text is at least MinKeySize bytes and encodes at least 128 bits, as a
+// test over 100,000 keys per encoding and size shows. Keys from
 // GenerateKey always pass.
 func CheckKey(secret []byte) error {
 	if weakkeys.Contains(string(secret)) {
@@ -46,43 +71,133 @@ func CheckKey(secret []byte) error {
 	if len(secret) < MinKeySize {
 		return &WeakKeyError{Rule: "too-short", Detail: fmt.Sprintf("%d bytes, need at least %d (make one with \"latch keygen\")", len(secret), MinKeySize)}
 	}
-	var seen [256]bool
-	distinct := 0
-	for _, c := range secret {
-		if !seen[c] {
-			seen[c] = true
-			distinct++
-		}
+	u, bytewise := keyUnits(secret)
+	what := "characters"
+	if bytewise {
+		what = "byte values"
 	}
-	if distinct < 8 {
-		return &WeakKeyError{Rule: "few-distinct-bytes", Detail: fmt.Sprintf("only %d distinct byte values", distinct)}
+	if n := distinct(u); n < 8 {
+		return &WeakKeyError{Rule: "few-distinct-bytes", Detail: fmt.Sprintf("only %d distinct %s", n, what)}
 	}
-	if p := repeatPeriod(secret); p > 0 {
-		return &WeakKeyError{Rule: "repeating-pattern", Detail: fmt.Sprintf("the key repeats a %d-byte block", p)}
+	if p := repeatedBlock(u); p > 0 {
+		return &WeakKeyError{Rule: "repeating-pattern", Detail: fmt.Sprintf("a %d-character block repeats over three quarters of the key or more", p)}
 	}
-	if arithmeticShare(secret) >= 0.5 {
+	if arithmeticShare(u, bytewise) >= 0.5 {
 		return &WeakKeyError{Rule: "repeating-pattern", Detail: "half the key or more is a counting sequence"}
 	}
-	if printableShare(secret) >= 0.9 {
-		if bits := textEntropy(secret); bits < 128 {
-			return &WeakKeyError{Rule: "low-entropy-text", Detail: fmt.Sprintf("the key is text with about %.0f bits of estimated entropy, need 128", bits)}
+	if printableShare(u, bytewise) < 0.9 {
+		if bits := shannonBits(u); bits < minKeyBits {
+			return &WeakKeyError{Rule: "low-entropy", Detail: fmt.Sprintf("the frequencies of its %s give about %.0f bits, need %d", what, bits, minKeyBits)}
 		}
+		return nil
+	}
+	if bits := textBits(u); bits < minKeyBits {
+		return &WeakKeyError{Rule: "low-entropy-text", Detail: fmt.Sprintf("the key is text with about %.0f bits of estimated entropy, need %d", bits, minKeyBits)}
 	}
 	return nil
 }
 
-// repeatPeriod returns the smallest p <= len(b)/2 such that b is a block of
-// p bytes repeated (the last copy may be cut short), or 0.
-func repeatPeriod(b []byte) int {
-	for p := 1; p <= len(b)/2; p++ {
+// keyUnits returns the characters of a key that is valid UTF-8 and holds
+// some non-ASCII text, and otherwise its bytes, one rune per byte
+// (bytewise).
+func keyUnits(secret []byte) (u []rune, bytewise bool) {
+	if utf8.Valid(secret) {
+		for _, c := range secret {
+			if c >= utf8.RuneSelf {
+				return []rune(string(secret)), false
+			}
+		}
+	}
+	u = make([]rune, len(secret))
+	for i, c := range secret {
+		u[i] = rune(c)
+	}
+	return u, true
+}
+
+func distinct(u []rune) int {
+	var small [256]bool
+	var large map[rune]bool
+	n := 0
+	for _, r := range u {
+		if r < 256 {
+			if !small[r] {
+				small[r] = true
+				n++
+			}
+			continue
+		}
+		if large == nil {
+			large = make(map[rune]bool)
+		}
+		if !large[r] {
+			large[r] = true
+			n++
+		}
+	}
+	return n
+}
+
+// shannonBits is the Shannon estimate of u's entropy: its length times the
+// entropy of its character frequencies.
+func shannonBits(u []rune) float64 {
+	var small [256]int
+	var large map[rune]int
+	for _, r := range u {
+		if r < 256 {
+			small[r]++
+			continue
+		}
+		if large == nil {
+			large = make(map[rune]int)
+		}
+		large[r]++
+	}
+	n := float64(len(u))
+	bits := n * math.Log2(n) // n*H = n*log2(n) - sum of f*log2(f)
+	for _, f := range small {
+		if f > 1 {
+			bits -= float64(f) * math.Log2(float64(f))
+		}
+	}
+	for _, f := range large {
+		bits -= float64(f) * math.Log2(float64(f))
+	}
+	return bits
+}
+
+// repeatedBlock returns the smallest p such that a stretch of at least
+// three quarters of u is a block of p characters repeated (twice or more,
+// the last copy perhaps cut short), or 0. The rest of the key may be
+// anything: "passwordpasswordpasswordpassword" followed by a few newlines
+// is still a repeated word.
+func repeatedBlock(u []rune) int {
+	n := len(u)
+	span := (3*n + 3) / 4 // the stretch a repeat must cover
+	for p := 1; p <= n/2; p++ {
+		need := max(span, 2*p)
+		// Every stretch of that length covers u[n-need:need], where a
+		// period p shows at every i from n-need+p; most keys fail this
+		// at once.
+		lo, hi := n-need, need
 		ok := true
-		for i := p; i < len(b); i++ {
-			if b[i] != b[i-p] {
+		for i := lo + p; i < hi; i++ {
+			if u[i] != u[i-p] {
 				ok = false
 				break
 			}
 		}
-		if ok {
+		if !ok {
+			continue
+		}
+		start, end := lo, hi
+		for start > 0 && u[start-1] == u[start-1+p] {
+			start--
+		}
+		for end < n && u[end] == u[end-p] {
+			end++
+		}
+		if end-start >= need {
 			return p
 		}
 	}
@@ -90,96 +205,271 @@ func repeatPeriod(b []byte) int {
 }
 
 // arithmeticShare is the share of positions that continue the step of the
-// two bytes before them (0x01 0x02 0x03..., "abcdef...").
-func arithmeticShare(b []byte) float64 {
-	if len(b) < 3 {
+// two characters before them (0x01 0x02 0x03..., "abcdef..."). Bytes
+// count modulo 256, as before.
+func arithmeticShare(u []rune, bytewise bool) float64 {
+	if len(u) < 3 {
 		return 0
 	}
 	n := 0
-	for i := 2; i < len(b); i++ {
-		if b[i]-b[i-1] == b[i-1]-b[i-2] {
+	for i := 2; i < len(u); i++ {
+		d1, d2 := u[i]-u[i-1], u[i-1]-u[i-2]
+		if bytewise {
+			d1, d2 = d1&0xff, d2&0xff
+		}
+		if d1 == d2 {
 			n++
 		}
 	}
-	return float64(n) / float64(len(b)-2)
+	return float64(n) / float64(len(u)-2)
 }
 
-func printableShare(b []byte) float64 {
+func printableShare(u []rune, bytewise bool) float64 {
 	n := 0
-	for _, c := range b {
-		if c >= 0x20 && c < 0x7f {
+	for _, r := range u {
+		if r >= 0x20 && r < 0x7f || !bytewise && r >= utf8.RuneSelf && unicode.IsPrint(r) {
 			n++
 		}
 	}
-	return float64(n) / float64(len(b))
+	return float64(n) / float64(len(u))
 }
 
-// textEntropy estimates the entropy of a text key in bits: the lower of its
-// Shannon estimate (length times the entropy of its character frequencies)
-// and a word model. In the word model a single-case run of letters costs
-// what picking words from a 5,000-word list costs (one word for up to 12
-// letters, one per 6 letters beyond), or less if it is short; a
-// mixed-case run costs log2(52) a letter, a digit log2(10), and any other
+// An encoding is the text encoding a key is written in, when it is one of
+// the common ones; it fixes what a random character of the key is worth.
+type encoding int
+
+const (
+	plainText encoding = iota
+	hexText
+	base32Text
+	base64Text
+)
+
+// encodingOf says which common encoding the text u is valid in: hex (one
+// letter case; a text of digits only counts as hex), base32, or base64
+// (standard or URL alphabet), each with or without padding.
+func encodingOf(u []rune) encoding {
+	var buf [128]byte
+	s := buf[:0]
+	for _, r := range u {
+		if r >= utf8.RuneSelf {
+			return plainText
+		}
+		s = append(s, byte(r))
+	}
+	var lowerHex, upperHex, lower, upper, digit, std, url, pad, other bool
+	for _, c := range s {
+		switch {
+		case 'a' <= c && c <= 'f':
+			lowerHex = true
+		case 'A' <= c && c <= 'F':
+			upperHex = true
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case '0' <= c && c <= '9':
+			digit = digit || c < '2' || c > '7'
+		case c == '+' || c == '/':
+			std = true
+		case c == '-' || c == '_':
+			url = true
+		case c == '=':
+			pad = true
+		default:
+			other = true
+		}
+	}
+	letters := lower || upper || lowerHex || upperHex
+	switch {
+	case other || std && url:
+		return plainText
+	case !lower && !upper && !std && !url && !pad && !(lowerHex && upperHex):
+		if len(s)%2 == 0 {
+			return hexText
+		}
+	case !lower && !lowerHex && !digit && !std && !url && base32Valid(s, pad):
+		return base32Text
+	}
+	if letters && base64Valid(s, pad, url) {
+		return base64Text
+	}
+	return plainText
+}
+
+var rawBase32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func base32Valid(s []byte, padded bool) bool {
+	e := rawBase32
+	if padded {
+		e = base32.StdEncoding
+	}
+	var buf [96]byte
+	if e.DecodedLen(len(s)) > len(buf) {
+		_, err := e.Decode(make([]byte, e.DecodedLen(len(s))), s)
+		return err == nil
+	}
+	_, err := e.Decode(buf[:], s)
+	return err == nil
+}
+
+func base64Valid(s []byte, padded, url bool) bool {
+	var e *base64.Encoding
+	switch {
+	case padded && url:
+		e = base64.URLEncoding
+	case padded:
+		e = base64.StdEncoding
+	case url:
+		e = base64.RawURLEncoding
+	default:
+		e = base64.RawStdEncoding
+	}
+	var buf [96]byte
+	if e.DecodedLen(len(s)) > len(buf) {
+		_, err := e.Decode(make([]byte, e.DecodedLen(len(s))), s)
+		return err == nil
+	}
+	_, err := e.Decode(buf[:], s)
+	return err == nil
+}
+
+// textBits estimates the entropy of a text key in bits.
+//
+// A key in hex, base32 or base64 (see encodingOf) is worth what a random
+// one is: 4, 5 or 6 bits a character, padding nothing. Random text in
+// those alphabets has long runs of letters of one case, which the word
+// model below would take for words, so it is not used for them, with one
+// exception: base64 text whose letters after the first are all of one
+// case and whose letter pairs are those of English words (see wordy) is
+// judged as words, since a random key almost never is ("correct-horse-..."
+// and "mysecretkey..." are valid base64). An all-capitals phrase that is
+// valid base32 therefore counts as base32.
+//
+// Other text is judged by wordBits.
+func textBits(u []rune) float64 {
+	per := 0.0
+	switch encodingOf(u) {
+	case hexText:
+		per = 4
+	case base32Text:
+		per = 5
+	case base64Text:
+		if wordy(u) {
+			return wordBits(u)
+		}
+		per = 6
+	default:
+		return wordBits(u)
+	}
+	bits := 0.0
+	for _, r := range u {
+		if r != '=' {
+			bits += per
+		}
+	}
+	return bits
+}
+
+// wordBits estimates the entropy of text that people wrote with a word
+// model: the lower of two estimates. In the first, a run of letters of
+// one case (after its first) costs what picking words from a 5,000-word
+// list costs (one word for up to 12 letters, one per 6 letters beyond),
+// or less if it is short; a mixed-case run costs log2(52) a letter (6
+// bits for a letter that is not ASCII), a digit log2(10), and any other
 // character log2(33) the first time it appears and 1 bit when it repeats
 // (word separators carry almost nothing).
-func textEntropy(b []byte) float64 {
-	var freq [256]int
-	for _, c := range b {
-		freq[c]++
-	}
-	shannon := 0.0
-	for _, f := range freq {
-		if f > 0 {
-			p := float64(f) / float64(len(b))
-			shannon -= p * math.Log2(p)
-		}
-	}
-	shannon *= float64(len(b))
-
-	const wordBits = 12.3 // log2(5000)
-	var seen [256]bool
-	words := 0.0
-	for i := 0; i < len(b); {
+func wordBits(u []rune) float64 {
+	const perWord = 12.3 // log2(5000)
+	seen := make(map[rune]bool)
+	bits := 0.0
+	for i := 0; i < len(u); {
 		j := i
-		for j < len(b) && isLetter(b[j]) {
+		for j < len(u) && unicode.IsLetter(u[j]) {
 			j++
 		}
-		switch n := j - i; {
-		case n > 0 && !mixedCase(b[i+1:j]):
-			chunks := 1
-			if n > 12 {
-				chunks = (n + 5) / 6
+		if n := j - i; n > 0 {
+			mixed := mixedCase(u[i+1 : j])
+			random := 0.0 // what the run costs as random letters
+			for _, r := range u[i:j] {
+				random += letterBits(r, mixed)
 			}
-			words += math.Min(float64(n)*math.Log2(26), wordBits*float64(chunks))
-			i = j
-		case n > 0:
-			words += float64(n) * math.Log2(52)
-			i = j
-		default:
-			c := b[i]
-			switch {
-			case '0' <= c && c <= '9':
-				words += math.Log2(10)
-			case seen[c]:
-				words++
-			default:
-				words += math.Log2(33)
+			if mixed {
+				bits += random
+			} else {
+				chunks := 1
+				if n > 12 {
+					chunks = (n + 5) / 6
+				}
+				bits += math.Min(random, perWord*float64(chunks))
 			}
-			seen[c] = true
-			i++
+			i = j
+			continue
 		}
+		r := u[i]
+		switch {
+		case unicode.IsDigit(r):
+			bits += math.Log2(10)
+		case seen[r]:
+			bits++
+		default:
+			bits += math.Log2(33)
+		}
+		seen[r] = true
+		i++
 	}
-	return math.Min(shannon, words)
+	return bits
 }
 
-// mixedCase reports whether b holds both lower- and upper-case letters.
-func mixedCase(b []byte) bool {
+// englishPairs are the 50 most common letter pairs of English text, which
+// make up about half of its pairs and 7% of random letters' pairs.
+var englishPairs = func() map[[2]rune]bool {
+	m := make(map[[2]rune]bool)
+	for _, p := range strings.Fields("th he in er an re on at en nd ti es or te of ed is it al ar st to nt ng se ha as ou io le ve co me de hi ri ro ic ne ea ra ce li ch ll be ma si om ur") {
+		m[[2]rune{rune(p[0]), rune(p[1])}] = true
+	}
+	return m
+}()
+
+// wordy reports whether text looks written by people rather than drawn
+// at random: its letters after the first are all of one case, and at
+// least a quarter of at least 10 pairs of adjacent letters are common
+// English pairs. Phrases run together score 30 to 55%; random letters
+// 7%, and random base64 has letters of one case once in 10^7 keys.
+func wordy(u []rune) bool {
+	if len(u) < 2 || mixedCase(u[1:]) {
+		return false
+	}
+	pairs, common := 0, 0
+	for i := 1; i < len(u); i++ {
+		a, b := unicode.ToLower(u[i-1]), unicode.ToLower(u[i])
+		if unicode.IsLetter(a) && unicode.IsLetter(b) {
+			pairs++
+			if englishPairs[[2]rune{a, b}] {
+				common++
+			}
+		}
+	}
+	return pairs >= 10 && 4*common >= pairs
+}
+
+// letterBits is what one random letter r is worth in a run of letters.
+func letterBits(r rune, mixed bool) float64 {
+	switch {
+	case r >= utf8.RuneSelf:
+		return 6
+	case mixed:
+		return math.Log2(52)
+	}
+	return math.Log2(26)
+}
+
+// mixedCase reports whether u holds both lower- and upper-case letters.
+func mixedCase(u []rune) bool {
 	lower, upper := false, false
-	for _, c := range b {
-		lower = lower || 'a' <= c && c <= 'z'
-		upper = upper || 'A' <= c && c <= 'Z'
+	for _, r := range u {
+		lower = lower || unicode.IsLower(r)
+		upper = upper || unicode.IsUpper(r)
 	}
 	return lower && upper
 }
-
-func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

@@ -13,6 +13,8 @@ import (
 	_ "embed"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 //go:embed keys.txt
@@ -42,7 +44,7 @@ var (
 	once   sync.Once
 	keys   []string
 	exact  map[string]struct{}
-	folded map[string]struct{}
+	folded map[string]struct{} // Normal forms
 )
 
 func load() {
@@ -54,7 +56,9 @@ func load() {
 				return
 			}
 			exact[k] = struct{}{}
-			folded[fold(k)] = struct{}{}
+			if n := Normal(k); n != "" {
+				folded[n] = struct{}{}
+			}
 			keys = append(keys, k)
 		}
 		for _, line := range strings.Split(keysTxt, "\n") {
@@ -78,7 +82,35 @@ func isComment(line string) bool {
 	return line == "#" || strings.HasPrefix(line, "# ")
 }
 
-func fold(k string) string { return strings.ToLower(strings.TrimSpace(k)) }
+// Normal is the form in which Contains compares keys: lower case, with
+// the common substitutions undone (0 for o; 1, l and i alike; 3 for e; 4
+// and @ for a; 5 and $ for s; 7 for t), and only letters and digits kept,
+// in any script. "My-Super-S3cret-Key!" and "my super secret key" have the
+// same Normal form.
+func Normal(k string) string { return string(appendNormal(nil, k)) }
+
+func appendNormal(dst []byte, k string) []byte {
+	for _, r := range k {
+		switch r = unicode.ToLower(r); r {
+		case '0':
+			r = 'o'
+		case '1', 'l':
+			r = 'i'
+		case '3':
+			r = 'e'
+		case '4', '@':
+			r = 'a'
+		case '5', '$':
+			r = 's'
+		case '7':
+			r = 't'
+		}
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return dst
+}
 
 // List returns the known weak keys, in file order, binary keys last. The
 // slice is a copy the caller may modify.
@@ -95,13 +127,37 @@ func Len() int {
 	return len(keys)
 }
 
-// Contains reports whether key is on the list, exactly or ignoring case and
-// leading and trailing spaces.
+// Contains reports whether key is on the list, exactly or, when key is
+// text (valid UTF-8 without control characters other than tab, newline
+// and carriage return), in Normal form: ignoring case, spaces and
+// punctuation, and common substitutions of digits and symbols for
+// letters. Binary keys match only exactly, since the letters scattered in
+// random bytes can spell a listed word.
 func Contains(key string) bool {
 	load()
 	if _, ok := exact[key]; ok {
 		return true
 	}
-	_, ok := folded[fold(key)]
+	if !isText(key) {
+		return false
+	}
+	var buf [128]byte
+	n := appendNormal(buf[:0], key)
+	if len(n) == 0 {
+		return false
+	}
+	_, ok := folded[string(n)]
 	return ok
+}
+
+func isText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
 }

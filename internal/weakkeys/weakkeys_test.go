@@ -112,3 +112,29 @@ func BenchmarkContains(b *testing.B) {
 		Contains("Not-On-The-List")
 	}
 }
+
+func TestContainsNormalForm(t *testing.T) {
+	tests := []struct {
+		name string
+		key  string
+		want bool
+	}{
+		{"listed with its punctuation dropped", "my super secret key that no one is supposed to know", true},
+		{"listed in capitals", "EXTREMELYSECRETKEYTHATNOONEWILLEVERKNOW", true},
+		{"listed with spaces and dashes added", "extremely-secret key that no-one will ever know", true},
+		{"listed with substitutions", "p@55w0rd", true},
+		{"listed with 1 for l", "keyboard cat", true},
+		{"listed, 1 for i", "5up3r 53cr37 p455w0rd", true},
+		{"a listed word inside random bytes", "\xaa\x88\xb6\xef\x8d- \xf2\xd2\xe3>\xded\xf9\xaf\x06\xa8E\xa6\xfd=\x9cm+\n\xa6\xe1\x1d\xa9o\xc5\xf9", false},
+		{"a listed word with a control byte", "d\x00e\x00m\x00o", false},
+		{"punctuation only", "!!!---???", false},
+		{"another phrase", "my super secret key that everyone knows", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Contains(tt.key); got != tt.want {
+				t.Errorf("Contains(%q) = %v; want %v (Normal %q)", tt.key, got, tt.want, Normal(tt.key))
+			}
+		})
+	}
+}
