@@ -41,6 +41,11 @@ func (e *WeakKeyError) Is(target error) bool { return target == ErrWeakKey }
 // minKeyBits is the entropy a key must carry by latch's estimates.
 const minKeyBits = 128
 
+// minDistinct is the fewest distinct characters a key may have. It was 8,
+// but one random 32-character hex key in 30 million has only 7 (and one
+// in 3 trillion only 5).
+const minDistinct = 6
+
 // CheckKey applies latch's strength rules to a raw secret key and returns a
 // *WeakKeyError naming the first rule it fails, or nil. The rules:
 //
@@ -49,7 +54,7 @@ const minKeyBits = 128
 //     substitutions (0 for o, 1 for l or i, 3 for e, 4 and @ for a, 5 and
 //     $ for s, 7 for t);
 //   - too-short: at least MinKeySize bytes;
-//   - few-distinct-bytes: at least 8 distinct characters;
+//   - few-distinct-bytes: at least 6 distinct characters;
 //   - repeating-pattern: no block repeated over three quarters of the key
 //     or more (wherever the rest is), and not mostly a counting sequence;
 //   - low-entropy: when the key is not mostly printable text, at least 128
@@ -76,7 +81,7 @@ func CheckKey(secret []byte) error {
 	if bytewise {
 		what = "byte values"
 	}
-	if n := distinct(u); n < 8 {
+	if n := distinct(u); n < minDistinct {
 		return &WeakKeyError{Rule: "few-distinct-bytes", Detail: fmt.Sprintf("only %d distinct %s", n, what)}
 	}
 	if p := repeatedBlock(u); p > 0 {
