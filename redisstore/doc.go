@@ -125,7 +125,12 @@
 // the new entry. A failure between steps leaves, at worst, an index entry
 // without a live record, which ListUser and DeleteUser skip and prune; or,
 // for a renewal whose connection fails after the take, no session at all:
-// the user signs in again (fail closed).
+// the user signs in again (fail closed). Under MaxPerUser without eviction,
+// such a leftover counts against the limit for at most the grace
+// (TestClusterCutRenewalLockout). A commit cut after it chose sessions to
+// evict leaves them live, marked evicted and no longer counted: the next
+// commit that evicts deletes them too, so that once it returns the user
+// has no more live sessions than the limit (TestClusterEvictionCut).
 //
 // Commits that change neither the user nor the absolute deadline (the
 // common case: touching LastSeen, setting values, anonymous sessions) are
