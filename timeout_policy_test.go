@@ -104,22 +104,12 @@ func TestTimeoutPolicyChange(t *testing.T) {
 					})
 					return m, m.Handler(mux)
 				}
-				do := func(h http.Handler, method, path, tok string) resp {
-					req := httptest.NewRequest(method, path, nil)
-					if tok != "" {
-						req.Header.Set("Cookie", latch.DefaultCookieName+"="+tok)
-					}
-					rec := httptest.NewRecorder()
-					h.ServeHTTP(rec, req)
-					res := rec.Result()
-					return resp{code: res.StatusCode, body: rec.Body.String(), cookies: res.Header.Values("Set-Cookie")}
-				}
 				login := func(h http.Handler) (string, time.Time) {
 					path := "/login?u=alice"
 					if tt.remember {
 						path += "&remember=on"
 					}
-					r := do(h, "POST", path, "")
+					r := serveWith(h, "POST", path, "")
 					if r.code != 200 || r.token() == "" {
 						t.Fatalf("login: %d %q", r.code, r.body)
 					}
@@ -137,9 +127,9 @@ func TestTimeoutPolicyChange(t *testing.T) {
 						lastSeen = loggedIn
 					}
 					if c.idle != 0 {
-						checkDeadlines(t, h, do, m, tok, c.at, c.idle, lastSeen.Add(c.idleEnd), loggedIn.Add(c.absEnd), backend == "memstore")
+						checkDeadlines(t, h, m, tok, c.at, c.idle, lastSeen.Add(c.idleEnd), loggedIn.Add(c.absEnd), backend == "memstore")
 					}
-					r := do(h, "GET", "/me", tok)
+					r := serveWith(h, "GET", "/me", tok)
 					if want := "not logged in: " + c.ended + "\n"; r.code != c.code || c.code == 401 && r.body != want {
 						t.Fatalf("at %v: GET /me = %d %q; want %d (ended %q)", c.at, r.code, r.body, c.code, c.ended)
 					}
@@ -161,12 +151,24 @@ func TestTimeoutPolicyChange(t *testing.T) {
 	}
 }
 
+// serveWith sends a request with the session cookie tok (if any) to h, which
+// serves one of the Managers a test restarts.
+func serveWith(h http.Handler, method, path, tok string) resp {
+	req := httptest.NewRequest(method, path, nil)
+	if tok != "" {
+		req.Header.Set("Cookie", latch.DefaultCookieName+"="+tok)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return resp{code: rec.Code, body: rec.Body.String(), cookies: rec.Result().Header.Values("Set-Cookie")}
+}
+
 // checkDeadlines compares the status handler's, Session.Deadlines' and
 // (with a store that lists) Manager.Sessions' view of the session's
 // deadlines with what the configuration in force gives.
-func checkDeadlines(t *testing.T, h http.Handler, do func(http.Handler, string, string, string) resp, m *latch.Manager, tok string, at, idleTimeout time.Duration, idleEnd, absEnd time.Time, lists bool) {
+func checkDeadlines(t *testing.T, h http.Handler, m *latch.Manager, tok string, at, idleTimeout time.Duration, idleEnd, absEnd time.Time, lists bool) {
 	t.Helper()
-	r := do(h, "GET", "/status", tok)
+	r := serveWith(h, "GET", "/status", tok)
 	var st latch.Status
 	if err := json.Unmarshal([]byte(r.body), &st); err != nil || r.code != 200 {
 		t.Fatalf("at %v: GET /status = %d %q", at, r.code, r.body)
@@ -174,7 +176,7 @@ func checkDeadlines(t *testing.T, h http.Handler, do func(http.Handler, string, 
 	if !st.IdleExpiresAt.Equal(idleEnd) || !st.AbsoluteExpiresAt.Equal(absEnd) || st.IdleTimeout != int64(idleTimeout/time.Second) {
 		t.Errorf("at %v: status idle %v, absolute %v, idle timeout %ds; want %v, %v, %ds", at, st.IdleExpiresAt, st.AbsoluteExpiresAt, st.IdleTimeout, idleEnd, absEnd, int64(idleTimeout/time.Second))
 	}
-	r = do(h, "GET", "/deadlines", tok)
+	r = serveWith(h, "GET", "/deadlines", tok)
 	var d [2]time.Time
 	if err := json.Unmarshal([]byte(r.body), &d); err != nil || !d[0].Equal(idleEnd) || !d[1].Equal(absEnd) {
 		t.Errorf("at %v: Deadlines = %q; want %v, %v", at, r.body, idleEnd, absEnd)
@@ -219,41 +221,32 @@ func TestTimeoutPolicyKeepsRecordLimits(t *testing.T) {
 		}
 		return m.Handler(testApp(m))
 	}
-	do := func(h http.Handler, method, path, tok string) resp {
-		req := httptest.NewRequest(method, path, nil)
-		if tok != "" {
-			req.Header.Set("Cookie", latch.DefaultCookieName+"="+tok)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return resp{code: rec.Code, body: rec.Body.String(), cookies: rec.Result().Header.Values("Set-Cookie")}
-	}
-	stolen := do(start(30*time.Minute), "POST", "/login?u=alice", "").token() // a 30-minute session
+	stolen := serveWith(start(30*time.Minute), "POST", "/login?u=alice", "").token() // a 30-minute session
 	tight := start(5 * time.Minute)
 	clock.Advance(time.Minute)
-	r := do(tight, "GET", "/me", stolen)
+	r := serveWith(tight, "GET", "/me", stolen)
 	tok := r.token()
 	if r.code != 200 || tok == "" {
 		t.Fatalf("under the 5-minute configuration: %d %q", r.code, r.body)
 	}
-	if r := do(tight, "POST", "/logout", tok); r.code != 200 {
+	if r := serveWith(tight, "POST", "/logout", tok); r.code != 200 {
 		t.Fatalf("logout: %d %q", r.code, r.body)
 	}
 	clock.Advance(15 * time.Minute) // past 5 minutes idle and its grace, within 30
 	loose := start(30 * time.Minute)
-	if r := do(loose, "GET", "/me", stolen); r.code != http.StatusUnauthorized {
+	if r := serveWith(loose, "GET", "/me", stolen); r.code != http.StatusUnauthorized {
 		t.Fatalf("a copy sealed before the logout, back under the 30-minute configuration: %d %q; want 401", r.code, r.body)
 	}
 	// And a session not logged out gets its 30 minutes back.
-	live := do(loose, "POST", "/login?u=bob", "").token()
+	live := serveWith(loose, "POST", "/login?u=bob", "").token()
 	clock.Advance(time.Minute)
-	r = do(tight, "GET", "/me", live)
+	r = serveWith(tight, "GET", "/me", live)
 	if r.code != 200 || r.token() == "" {
 		t.Fatalf("under the 5-minute configuration: %d %q", r.code, r.cookies)
 	}
 	live = r.token() // sealed under the 5-minute configuration
 	clock.Advance(20 * time.Minute)
-	if r := do(loose, "GET", "/me", live); r.code != 200 || r.body != "bob" {
+	if r := serveWith(loose, "GET", "/me", live); r.code != 200 || r.body != "bob" {
 		t.Fatalf("20 minutes idle, back under the 30-minute configuration: %d %q; want 200", r.code, r.body)
 	}
 }

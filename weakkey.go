@@ -309,13 +309,7 @@ func base32Valid(s []byte, padded bool) bool {
 	if padded {
 		e = base32.StdEncoding
 	}
-	var buf [96]byte
-	if e.DecodedLen(len(s)) > len(buf) {
-		_, err := e.Decode(make([]byte, e.DecodedLen(len(s))), s)
-		return err == nil
-	}
-	_, err := e.Decode(buf[:], s)
-	return err == nil
+	return decodes(e.DecodedLen(len(s)), e.Decode, s)
 }
 
 func base64Valid(s []byte, padded, url bool) bool {
@@ -330,12 +324,11 @@ func base64Valid(s []byte, padded, url bool) bool {
 	default:
 		e = base64.RawStdEncoding
 	}
-	var buf [96]byte
-	if e.DecodedLen(len(s)) > len(buf) {
-		_, err := e.Decode(make([]byte, e.DecodedLen(len(s))), s)
-		return err == nil
-	}
-	_, err := e.Decode(buf[:], s)
+	return decodes(e.DecodedLen(len(s)), e.Decode, s)
+}
+
+func decodes(n int, decode func(dst, src []byte) (int, error), s []byte) bool {
+	_, err := decode(make([]byte, n), s)
 	return err == nil
 }
 
