@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -48,10 +49,13 @@ later than that. --revoke removes a key at once. Durations use Go's syntax
 // rotation is one run of latch rotate.
 type rotation struct {
 	env  *Env
-	file string
+	file string    // as given
+	path string    // the file itself: file with symbolic links followed
 	now  time.Time // to the second, UTC
 	keys []latch.Key
-	out  []string // what to tell the user
+	text []byte      // the file as read, to notice a change by another program
+	info os.FileInfo // the file as read: its mode and owner are kept
+	out  []string    // what to tell the user
 }
 
 func runRotate(ctx context.Context, env *Env) int {
@@ -83,11 +87,20 @@ func runRotate(ctx context.Context, env *Env) int {
 	case *activateAfter < 0 || *retireAfter <= 0:
 		return fail(env, "rotate", 2, errors.New("--activate-after must not be negative, and --retire-after must be positive"))
 	}
+	if *revoke != "" && !validID(*revoke) {
+		// Not quoted: it may be a secret pasted in the wrong place.
+		return fail(env, "rotate", 2, errors.New("--revoke takes a key id (A-Z a-z 0-9 - _, as the part before the first colon of an entry)"))
+	}
 	if *now {
 		*activateAfter = 0
 	}
 	r := &rotation{env: env, file: *file, now: env.Now().UTC().Truncate(time.Second)}
-	exists, err := r.read()
+	unlock, err := r.lock()
+	if err != nil {
+		return fail(env, "rotate", 1, err)
+	}
+	defer unlock()
+	exists, err := r.read(ctx)
 	if err != nil {
 		return fail(env, "rotate", 1, err)
 	}
@@ -119,23 +132,41 @@ func runRotate(ctx context.Context, env *Env) int {
 // that cannot be changed as asked.
 type usageError struct{ error }
 
-// read loads the keyring file, if there is one, checking its mode as
-// latch.LoadKeysFile does.
-func (r *rotation) read() (exists bool, err error) {
-	fi, err := os.Stat(r.file)
+// lock finds the file that holds the keyring (following symbolic links,
+// so that a link stays a link and the file it names changes) and holds a
+// lock on its directory until unlock, so that rotations of one file run
+// one after another: each reads the file the one before it wrote, and
+// none undoes another (a revocation least of all).
+func (r *rotation) lock() (unlock func(), err error) {
+	r.path, err = filepath.EvalSymlinks(r.file)
+	if errors.Is(err, os.ErrNotExist) {
+		if _, lerr := os.Lstat(r.file); lerr == nil {
+			return nil, fmt.Errorf("%s is a link to a file that does not exist", r.file)
+		}
+		r.path, err = r.file, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return lockDir(filepath.Dir(r.path))
+}
+
+// read loads the keyring file, if there is one, as latch.FileKeys does
+// (so the same modes are accepted: not accessible to others, nor to group
+// unless root owns it).
+func (r *rotation) read(ctx context.Context) (exists bool, err error) {
+	fi, err := os.Stat(r.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return true, fmt.Errorf("%s has mode %v: it must not be accessible to group or others (chmod 600)", r.file, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(r.file)
+	b, err := latch.FileKeys(r.path).ReadKeys(ctx)
 	if err != nil {
 		return true, err
 	}
+	r.text, r.info = b, fi
 	ring, err := latch.ParseKeysAt(r.now, string(b))
 	if err != nil {
 		if errors.Is(err, latch.ErrNoSigningKey) {
@@ -145,6 +176,19 @@ func (r *rotation) read() (exists bool, err error) {
 	}
 	r.keys = ring.Keys()
 	return true, nil
+}
+
+// validID reports whether s can be a key id.
+func validID(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // newKey returns a new key with the given id, or a fresh id, that signs
@@ -300,21 +344,31 @@ func (r *rotation) write() error {
 	for _, k := range r.keys {
 		b.WriteString(k.SecretEntry() + "\n")
 	}
-	return writeSecretFile(r.file, []byte(b.String()))
+	return writeSecretFile(r.path, []byte(b.String()), r.info, r.text)
 }
 
-// writeSecretFile replaces path atomically with a file of mode 0600: a
-// temporary file in the same directory, written and synced, renamed over
-// path, and the directory synced, so that a crash leaves either the old
-// file or the new one, and a reader never sees half of one.
-func writeSecretFile(path string, data []byte) error {
+// writeSecretFile replaces path atomically: a temporary file in the same
+// directory, written and synced, renamed over path, and the directory
+// synced, so that a crash leaves either the old file or the new one, and a
+// reader never sees half of one. A new file has mode 0600; a file that
+// was there (old, read as oldText) keeps its mode, owner and group. If
+// another program changed the file since it was read, nothing is written.
+func writeSecretFile(path string, data []byte, old os.FileInfo, oldText []byte) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".latch-keys-*")
+	tmp, err := os.CreateTemp(dir, ".latch-keys-*") // mode 0600
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename, there is nothing to remove
-	if err := tmp.Chmod(0o600); err != nil {
+	mode := os.FileMode(0o600)
+	if old != nil {
+		mode = old.Mode().Perm()
+		if err := keepOwner(tmp, old); err != nil {
+			tmp.Close()
+			return fmt.Errorf("%s: cannot give the new file the owner and group of the old one: %w", path, err)
+		}
+	}
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -324,6 +378,12 @@ func writeSecretFile(path string, data []byte) error {
 	}
 	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
 		return err
+	}
+	if old != nil {
+		now, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(now, oldText) {
+			return fmt.Errorf("%s changed while latch rotate ran (another program wrote it); nothing was written: run it again", path)
+		}
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err

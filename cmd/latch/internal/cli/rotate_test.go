@@ -199,7 +199,7 @@ func TestRotateRefuses(t *testing.T) {
 	}
 	t.Run("file readable by others", func(t *testing.T) {
 		file := keyFile(t, latch.Key{ID: "one"})
-		os.Chmod(file, 0o640)
+		os.Chmod(file, 0o644)
 		if code, _, errOut := runAt(t, now, "rotate", "--file", file); code != 1 || !strings.Contains(errOut, "chmod 600") {
 			t.Fatalf("exit %d, %q", code, errOut)
 		}
