@@ -5,8 +5,7 @@ go 1.26.0
 require (
 	github.com/latchsec/latch v0.0.0
 	github.com/latchsec/latch/boltstore v0.0.0
-	github.com/latchsec/latch/pgstore v0.0.0
-	github.com/latchsec/latch/redisstore v0.0.0
+	github.com/latchsec/latch/storeurl v0.0.0
 	github.com/yuin/goldmark v1.8.7
 )
 
@@ -16,6 +15,8 @@ require (
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	github.com/latchsec/latch/pgstore v0.0.0 // indirect
+	github.com/latchsec/latch/redisstore v0.0.0 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	go.etcd.io/bbolt v1.4.3 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
@@ -29,4 +30,5 @@ replace (
 	github.com/latchsec/latch/boltstore => ../../boltstore
 	github.com/latchsec/latch/pgstore => ../../pgstore
 	github.com/latchsec/latch/redisstore => ../../redisstore
+	github.com/latchsec/latch/storeurl => ../../storeurl
 )

@@ -21,7 +21,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cmd/latch/internal/demo"
-	"github.com/latchsec/latch/cmd/latch/internal/storeurl"
+	"github.com/latchsec/latch/storeurl"
 )
 
 func init() {
@@ -46,7 +46,7 @@ func runDemo(ctx context.Context, env *Env) int {
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
 
-	st, err := storeurl.Open(ctx, *store)
+	st, err := storeurl.Open(ctx, *store, storeurl.Options{})
 	if err != nil {
 		return fail(env, "demo", 1, err)
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/latchsec/latch"
-	"github.com/latchsec/latch/cmd/latch/internal/storeurl"
 	"github.com/latchsec/latch/driver"
+	"github.com/latchsec/latch/storeurl"
 )
 
 func init() {
@@ -29,7 +29,7 @@ func runSessions(ctx context.Context, env *Env) int {
 		fs.Usage()
 		return 2
 	}
-	st, err := storeurl.Open(ctx, *store)
+	st, err := storeurl.Open(ctx, *store, storeurl.Options{})
 	if err != nil {
 		return fail(env, "sessions", 1, err)
 	}
