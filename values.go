@@ -272,8 +272,10 @@ func (s *Session) GetTime(key string) time.Time {
 // is changed) when it cannot: the value, or something inside it, is a
 // channel, a function, a complex number, a NaN or infinite float, a cycle,
 // has a MarshalJSON that fails, or is a struct with fields of which JSON
-// sees none (all unexported, and no MarshalJSON or MarshalText method),
-// which it would store as {}. Set never fails for a string, a bool, an
+// sees none (all unexported, and no MarshalJSON or MarshalText method
+// that JSON calls: one on the pointer counts only for a struct given by
+// pointer, or in a slice or a struct given by pointer), which it would
+// store as {}. Set never fails for a string, a bool, an
 // integer, a finite float, a []byte or nil.
 //
 // The value is kept as it is, and encoded when the session is committed:

@@ -108,6 +108,15 @@ type lostFields struct{ a, b int }
 
 type failingMarshaler struct{}
 
+// ptrMarshaler and ptrText encode themselves only through a pointer.
+type ptrMarshaler struct{ n int }
+
+func (p *ptrMarshaler) MarshalJSON() ([]byte, error) { return fmt.Appendf(nil, `{"n":%d}`, p.n), nil }
+
+type ptrText struct{ n int }
+
+func (p *ptrText) MarshalText() ([]byte, error) { return fmt.Appendf(nil, "t%d", p.n), nil }
+
 func (failingMarshaler) MarshalJSON() ([]byte, error) { return nil, errors.New("no JSON today") }
 
 type textOnly struct{ v int }
@@ -165,6 +174,10 @@ func TestSetRefusesValuesJSONCannotKeep(t *testing.T) {
 		{"in a map", map[string]any{"x": []lostFields{{}}}, "latch_test.lostFields"},
 		{"in a field", withLostField{Name: "n"}, "latch_test.lostFields"},
 		{"an error value", errors.New("boom"), "errors.errorString has no field"},
+		// encoding/json calls a pointer receiver's method only on a value
+		// it can address: not one held in an interface or a map.
+		{"MarshalJSON on the pointer, value given", ptrMarshaler{7}, "latch_test.ptrMarshaler"},
+		{"MarshalText on the pointer, in a map", map[string]ptrText{"a": {7}}, "latch_test.ptrText"},
 	}
 	for _, tc := range refused {
 		t.Run("refused/"+tc.name, func(t *testing.T) {
@@ -202,6 +215,9 @@ func TestSetRefusesValuesJSONCannotKeep(t *testing.T) {
 		{"time", time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC), `"2026-12-04T09:00:00Z"`},
 		{"nil", nil, `null`},
 		{"a string holding {}", "{}", `"{}"`},
+		{"MarshalJSON on the pointer, pointer given", &ptrMarshaler{7}, `{"n":7}`},
+		{"MarshalJSON on the pointer, in a slice", []ptrMarshaler{{7}}, `[{"n":7}]`},
+		{"MarshalText on the pointer, in a struct given by pointer", &struct{ T ptrText }{ptrText{7}}, `{"T":"t7"}`},
 	}
 	for _, tc := range kept {
 		t.Run("kept/"+tc.name, func(t *testing.T) {

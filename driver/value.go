@@ -43,8 +43,10 @@ func (e *ValueError) Is(target error) bool { return target == ErrBadValue }
 //
 // It returns a *ValueError for a value encoding/json refuses, and for one
 // that holds a struct with fields of which JSON keeps none (all unexported
-// or tagged "-") and no MarshalJSON or MarshalText method: JSON would
-// store it as {}, and its data would be lost without a word. A struct with
+// or tagged "-") and no MarshalJSON or MarshalText method that JSON calls
+// (one on the pointer is called only for a value it can address, so not
+// for a struct given by value or held in a map): JSON would store it as
+// {}, and its data would be lost without a word. A struct with
 // no fields at all, and an empty map, are kept as {}.
 func EncodeValue(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
@@ -81,13 +83,26 @@ var (
 	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
-// marshals reports whether values of t encode themselves.
+// marshals reports whether values of t may encode themselves: t or *t
+// has a MarshalJSON or MarshalText method.
 func marshals(t reflect.Type) bool {
 	if t.Implements(jsonMarshaler) || t.Implements(textMarshaler) {
 		return true
 	}
 	p := reflect.PointerTo(t)
 	return p.Implements(jsonMarshaler) || p.Implements(textMarshaler)
+}
+
+// encodesItself reports whether encoding/json encodes v by its own method.
+// A method on the pointer counts only when v is addressable, as
+// encoding/json calls it only then: not for a value held in an interface
+// or a map, which it encodes field by field.
+func encodesItself(v reflect.Value) bool {
+	t := v.Type()
+	if t.Implements(jsonMarshaler) || t.Implements(textMarshaler) {
+		return true
+	}
+	return v.CanAddr() && marshals(t)
 }
 
 // lostStruct returns the type of a struct inside v that has fields but
@@ -97,7 +112,7 @@ func lostStruct(v reflect.Value, depth int) reflect.Type {
 		return nil
 	}
 	t := v.Type()
-	if marshals(t) {
+	if encodesItself(v) {
 		return nil
 	}
 	switch v.Kind() {
