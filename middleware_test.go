@@ -1,6 +1,8 @@
 package latch_test
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -156,6 +158,90 @@ func TestPlainHTTPWarning(t *testing.T) {
 			}
 			if !strings.Contains(hs.logs.String(), "level=WARN msg=\"latch session\" event=plain-http") {
 				t.Errorf("not logged as a warning:\n%s", hs.logs.String())
+			}
+		})
+	}
+}
+
+// TestHandlerWritePathsOnRealServer: every way a handler can begin (or
+// not begin) the response sends the session cookie with the final status,
+// on a real HTTP/1.1 connection: never with an informational 103, whose
+// headers a browser does not keep, and never lost when the handler only
+// flushes, copies, or writes nothing at all.
+func TestHandlerWritePathsOnRealServer(t *testing.T) {
+	sess := func(r *http.Request) *latch.Session {
+		s, err := latch.FromContext(r.Context())
+		if err != nil {
+			panic(err)
+		}
+		return s
+	}
+	set := func(r *http.Request) {
+		if err := sess(r).Set("k", "v"); err != nil {
+			panic(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		status  string // the final status line
+		early   bool   // a 103 comes first
+	}{
+		{"writes nothing", func(w http.ResponseWriter, r *http.Request) { set(r) }, "HTTP/1.1 200 OK", false},
+		{"only flushes", func(w http.ResponseWriter, r *http.Request) { set(r); w.(http.Flusher).Flush() }, "HTTP/1.1 200 OK", false},
+		{"flushes through ResponseController", func(w http.ResponseWriter, r *http.Request) {
+			set(r)
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				panic(err)
+			}
+		}, "HTTP/1.1 200 OK", false},
+		{"ResponseController reaches the connection, then nothing", func(w http.ResponseWriter, r *http.Request) {
+			if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+				panic(err)
+			}
+			set(r)
+		}, "HTTP/1.1 200 OK", false},
+		{"io.Copy", func(w http.ResponseWriter, r *http.Request) { set(r); io.Copy(w, strings.NewReader("body")) }, "HTTP/1.1 200 OK", false},
+		{"http.Error after Set", func(w http.ResponseWriter, r *http.Request) { set(r); http.Error(w, "no", http.StatusTeapot) }, "HTTP/1.1 418 I'm a teapot", false},
+		{"103 Early Hints, then nothing", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</app.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			set(r)
+		}, "HTTP/1.1 200 OK", true},
+		{"103 Early Hints, then 201", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusEarlyHints)
+			set(r)
+			w.WriteHeader(http.StatusCreated)
+		}, "HTTP/1.1 201 Created", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, latch.Config{})
+			srv := httptest.NewServer(hs.m.Handler(tt.handler))
+			defer srv.Close()
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			io.WriteString(conn, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+			raw, err := io.ReadAll(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			heads := strings.Split(string(raw), "\r\n\r\n")
+			if tt.early {
+				if !strings.HasPrefix(heads[0], "HTTP/1.1 103 ") || strings.Contains(heads[0], "Set-Cookie") {
+					t.Fatalf("first response %q; want a 103 without Set-Cookie", heads[0])
+				}
+				heads = heads[1:]
+			}
+			final := heads[0]
+			if !strings.HasPrefix(final, tt.status+"\r\n") {
+				t.Fatalf("response %q; want %q", final, tt.status)
+			}
+			if !strings.Contains(final, "Set-Cookie: "+hs.m.CookieName()+"=") || !strings.Contains(final, "Cache-Control: no-store") {
+				t.Fatalf("final headers %q; want the session cookie and no-store", final)
 			}
 		})
 	}
