@@ -517,6 +517,19 @@ func parseKeyEntry(n int, entry string) (Key, error) {
 		return Key{}, fmt.Errorf("latch: key %q: KEY must be base64url without padding (make one with \"latch keygen\")", k.ID)
 	}
 	k.Secret = secret
+	// Text that happens to be base64url (a passphrase) decodes to bytes
+	// that look random: the text is what was chosen, so it is judged too.
+	// A random key's text passes (TestParseKeysAcceptsRandomKeys). A key
+	// whose bytes fail is reported as such, by NewKeyring.
+	if CheckKey(secret) == nil {
+		if err := CheckKey([]byte(parts[1])); err != nil {
+			var we *WeakKeyError
+			if errors.As(err, &we) {
+				return Key{}, &WeakKeyError{KeyID: k.ID, Rule: we.Rule, Detail: "read as text, which is what was chosen: " + we.Detail}
+			}
+			return Key{}, err
+		}
+	}
 	if len(parts) == 3 {
 		if k.Retire, err = parseKeyTime(parts[2], true); err != nil || len(parts[2]) != len(time.DateOnly) {
 			return Key{}, fmt.Errorf("latch: key %q: retirement date must be YYYY-MM-DD", k.ID)

@@ -160,6 +160,10 @@ func TestParseKeys(t *testing.T) {
 		{name: "only a staged key", in: e1 + " activate=2026-12-05T00:00:00Z", wantErr: `key "k1" activates only at 2026-12-05T00:00:00Z`},
 		{name: "weak key", in: "k1:" + b64([]byte("changeme")), wantErr: "known-key"},
 		{name: "known key text", in: "k1:changeme", wantErr: "known-key"},
+		// Text that happens to be base64url decodes to bytes that look
+		// random; the text itself is what was chosen, and is judged too.
+		{name: "passphrase written as base64url", in: "k1:thisismysupersecretkeythatnoonewilleverguess", wantErr: `secret key "k1" refused (low-entropy-text): read as text`},
+		{name: "passphrase with dashes as base64url", in: "k1:correct-horse-battery-staple-and-some-more-words", wantErr: "read as text"},
 		{name: "short key", in: "k1:" + b64(k1[:16]), wantErr: "too-short"},
 	}
 	for _, tt := range tests {
@@ -196,6 +200,34 @@ func TestParseKeys(t *testing.T) {
 			}
 			if strings.Contains(r.String(), b64(k1)) || strings.Contains(r.String(), b64(k2)) {
 				t.Errorf("Keyring.String leaks a key: %s", r)
+			}
+		})
+	}
+}
+
+// Judging a key's text as well as its bytes refuses no random key: 100,000
+// entries per size (1,000 with -short) of keys as latch keygen writes them
+// (base64url of random bytes) all parse.
+func TestParseKeysAcceptsRandomKeys(t *testing.T) {
+	count := 100_000
+	if testing.Short() {
+		count = 1_000
+	}
+	for _, size := range []int{32, 33, 48, 64} {
+		t.Run(fmt.Sprintf("%d bytes", size), func(t *testing.T) {
+			t.Parallel()
+			b := make([]byte, size)
+			refused := 0
+			for range count {
+				rand.Read(b)
+				if _, err := ParseKeysAt(at, "k1:"+b64(b)); err != nil {
+					if refused++; refused <= 3 {
+						t.Errorf("refused: %v", err)
+					}
+				}
+			}
+			if refused > 0 {
+				t.Errorf("%d of %d random keys refused", refused, count)
 			}
 		})
 	}
