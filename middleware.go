@@ -212,8 +212,9 @@ func (m *Manager) cookieAttrs(b *strings.Builder) {
 }
 
 // responseWriter commits the session before the first byte of the
-// response. It supports http.Flusher and http.Hijacker directly and
-// everything else through Unwrap (http.ResponseController).
+// response. It supports http.Flusher (with FlushError, so that
+// http.ResponseController.Flush reports a failed flush) and http.Hijacker
+// directly and everything else through Unwrap (http.ResponseController).
 type responseWriter struct {
 	http.ResponseWriter
 	s      *Session
@@ -273,13 +274,19 @@ func (w *responseWriter) WriteString(s string) (int, error) {
 }
 
 // Flush commits the session if needed and flushes the response.
-func (w *responseWriter) Flush() {
+func (w *responseWriter) Flush() { w.FlushError() }
+
+// FlushError is Flush that returns the error of the flush underneath (the
+// client has gone), or errCommitFailed. http.ResponseController.Flush
+// calls it.
+func (w *responseWriter) FlushError() error {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.failed {
-		http.NewResponseController(w.ResponseWriter).Flush()
+	if w.failed {
+		return errCommitFailed
 	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Hijack commits the session and hands over the connection.

@@ -1,6 +1,8 @@
 package latch_test
 
 import (
+	"cmp"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -242,6 +244,49 @@ func TestHandlerWritePathsOnRealServer(t *testing.T) {
 			}
 			if !strings.Contains(final, "Set-Cookie: "+hs.m.CookieName()+"=") || !strings.Contains(final, "Cache-Control: no-store") {
 				t.Fatalf("final headers %q; want the session cookie and no-store", final)
+			}
+		})
+	}
+}
+
+// flushFailer is a ResponseWriter whose flush fails, as it does once the
+// client has gone.
+type flushFailer struct {
+	http.ResponseWriter
+}
+
+var errClientGone = errors.New("client gone")
+
+func (f flushFailer) FlushError() error { return errClientGone }
+
+// TestFlushReportsErrors: http.ResponseController.Flush through the
+// middleware returns the error of the flush underneath, so a streaming
+// handler (server-sent events) learns that its client has gone, and
+// returns the commit's failure rather than nil when the session could not
+// be committed and an error response went out instead.
+func TestFlushReportsErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		storeDown bool  // when the handler flushes: its change cannot be committed
+		want      error // nil: any error
+	}{
+		{"flush fails underneath", false, errClientGone},
+		{"commit failed", true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, latch.Config{})
+			var got error
+			h := hs.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s, _ := latch.FromContext(r.Context())
+				s.Set("k", "v")
+				hs.store.fail.Store(tt.storeDown)
+				got = http.NewResponseController(w).Flush()
+			}))
+			outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(flushFailer{w}, r) })
+			outer.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+			if got == nil || (tt.want != nil && !errors.Is(got, tt.want)) {
+				t.Fatalf("Flush = %v; want %v", got, cmp.Or(tt.want, errors.New("an error")))
 			}
 		})
 	}
