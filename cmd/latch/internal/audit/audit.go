@@ -612,9 +612,7 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	jar := stateOf(main)
 	var cks []*Cookie
 	for _, n := range id.members {
-		if ck := main.lastSetCookie(n); ck != nil {
-			cks = append(cks, ck)
-		}
+		cks = append(cks, main.heldSetCookies(n)...)
 	}
 	ck := longestLived(cks, a.cfg.Now())
 	signed := a.checkSessionCookies(ctx, s, id)

@@ -373,7 +373,7 @@ func (a *auditor) checkFixation(ctx context.Context, s *session, jar cookieState
 	for _, n := range id.members {
 		v, _ := jar.value(n)
 		fake, note := a.madeUpToken(v)
-		fakes = append(fakes, cookiePair{n, fake})
+		fakes = append(fakes, cookiePair{Name: n, Value: fake})
 		how = note
 	}
 	g := a.clientWith(fakes)
@@ -446,6 +446,29 @@ func (a *auditor) fixedBy(ctx context.Context, planted, victim, other cookieStat
 	if err != nil {
 		return nil, nil, []string{"could not replay the " + kind + " token: " + trimErr(err)}, true
 	}
+	if v.state != authYes {
+		// Each credential the attacker knows whole is replayed on its own
+		// too: among the cookies the attacker knows, one the login
+		// deleted (a guest cookie) can mask a session cookie the login
+		// kept, and an attacker plants only what works.
+		for _, c := range id.creds {
+			part := known.only(c)
+			if len(part.names()) != len(c) || len(part) == len(known) {
+				continue
+			}
+			w, err := a.askWith(ctx, part)
+			if err != nil {
+				return nil, nil, []string{"could not replay the " + kind + " token: " + trimErr(err)}, true
+			}
+			if w.state == authYes || w.state == authUnknown && v.state == authNo {
+				v = w
+				if w.state == authYes {
+					what += fmt.Sprintf(" (%s alone)", cookiesPhrase(c))
+					break
+				}
+			}
+		}
+	}
 	switch v.state {
 	case authYes:
 		same := ""
@@ -503,24 +526,49 @@ func (a *auditor) checkLogout(ctx context.Context, s *session, id *identity) {
 		a.add(result(CheckLogout, Warn, "could not replay the old token: "+trimErr(err), rec))
 		return
 	}
-	switch v.state {
-	case authUnknown:
-		a.add(result(CheckLogout, Warn, fmt.Sprintf("logout (%s) %s, but whether the cookies held before it are still authenticated could not be told: %s", a.cfg.LogoutPath, cleared, v.why), rec))
-	case authYes:
-		var still []string
-		for _, c := range id.creds {
-			if w, err := a.askWith(ctx, before.only(c)); err == nil && w.state == authYes {
-				still = append(still, strings.Join(strings.Split(quoteNames(c), ", "), " with "))
-			}
+	// Each credential is replayed on its own as well: in the whole state,
+	// a cookie the logout invalidated can mask one it did not (an
+	// application that ignores a valid remember-me cookie next to a stale
+	// session cookie), and an attacker replays only what works.
+	var still, unsure []string
+	for _, c := range id.creds {
+		w, err := a.askWith(ctx, before.only(c))
+		if err != nil {
+			a.add(result(CheckLogout, Warn, "could not replay the old tokens: "+trimErr(err), rec))
+			return
 		}
+		switch w.state {
+		case authYes:
+			still = append(still, strings.Join(strings.Split(quoteNames(c), ", "), " with "))
+		case authUnknown:
+			unsure = append(unsure, fmt.Sprintf("%s on their own: %s", quoteNames(c), w.why))
+		}
+	}
+	switch {
+	case v.state == authYes:
 		which := ""
 		if len(still) > 0 {
 			which = " (still authenticated on their own: " + strings.Join(still, "; ") + ")"
 		}
 		a.add(result(CheckLogout, Fail, fmt.Sprintf("logout (%s) %s, but the old tokens replayed afterwards (every cookie the browser held before logout) are still authenticated on %s%s: anyone holding a copy keeps the session",
 			a.cfg.LogoutPath, cleared, a.cfg.MePath, which), rec))
+	case len(still) > 0:
+		a.add(result(CheckLogout, Fail, fmt.Sprintf("logout (%s) %s; the old tokens replayed together answered %s, but replayed on their own %s %s still authenticated on %s: anyone holding a copy keeps the session",
+			a.cfg.LogoutPath, cleared, a.answered(v), strings.Join(still, "; "), map[bool]string{true: "is", false: "are"}[len(still) == 1], a.cfg.MePath), rec))
+	case v.state == authUnknown:
+		a.add(result(CheckLogout, Warn, fmt.Sprintf("logout (%s) %s, but whether the cookies held before it are still authenticated could not be told: %s", a.cfg.LogoutPath, cleared, v.why), rec))
+	case len(unsure) > 0:
+		a.add(result(CheckLogout, Warn, fmt.Sprintf("logout (%s) %s; the old tokens replayed together answered %s, but whether each set of session cookies is still authenticated on its own could not be told: %s",
+			a.cfg.LogoutPath, cleared, a.answered(v), strings.Join(unsure, "; ")), rec))
+	case id.ambiguous != "":
+		a.add(result(CheckLogout, Warn, fmt.Sprintf("logout (%s) %s; the old tokens replayed afterwards (every cookie the browser held before logout) answered %s, but the session's cookies could not be identified for certain (%s), so a cookie that outlives logout, masked in the replay by one that does not, may have been missed",
+			a.cfg.LogoutPath, cleared, a.answered(v), id.ambiguous), rec))
 	default:
-		a.add(result(CheckLogout, Pass, fmt.Sprintf("logout (%s) %s; the old tokens replayed afterwards (every cookie the browser held before logout) answered %s", a.cfg.LogoutPath, cleared, a.answered(v)), ""))
+		what := "every cookie the browser held before logout"
+		if len(id.creds) > 0 {
+			what += ", and each set of session cookies on its own"
+		}
+		a.add(result(CheckLogout, Pass, fmt.Sprintf("logout (%s) %s; the old tokens replayed afterwards (%s) answered %s", a.cfg.LogoutPath, cleared, what, a.answered(v)), ""))
 	}
 }
 
@@ -689,7 +737,7 @@ func (a *auditor) sampleTokens(ctx context.Context, name, what string, get func(
 		if err != nil || v == "" {
 			return nil, err
 		}
-		return cookieState{{name, v}}, nil
+		return cookieState{{Name: name, Value: v}}, nil
 	})
 	st := a.judgeTokens(name, what, sm, func(v string) string { return v })
 	a.mu.Lock()

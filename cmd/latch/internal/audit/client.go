@@ -443,6 +443,24 @@ func isRedirect(code int) bool {
 	return false
 }
 
+// heldSetCookies returns the Set-Cookie header of every cookie called
+// name that the client holds for the target's host (one per path and
+// domain, oldest first), or else lastSetCookie's, or nil.
+func (c *client) heldSetCookies(name string) []*Cookie {
+	var out []*Cookie
+	for _, e := range c.cookies.held(canonicalHost(c.origin)) {
+		if e.name == name && e.set != nil {
+			out = append(out, e.set)
+		}
+	}
+	if len(out) == 0 {
+		if ck := c.lastSetCookie(name); ck != nil {
+			out = append(out, ck)
+		}
+	}
+	return out
+}
+
 // lastSetCookie returns the Set-Cookie header that stored the cookie
 // value(name) returns, or else the last Set-Cookie for name in the
 // client's history, or nil.

@@ -25,33 +25,47 @@ import (
 // budget leaves the identification ambiguous, which no check may turn
 // into a pass.
 
-// cookiePair is one cookie a browser holds.
-type cookiePair struct{ Name, Value string }
+// cookiePair is one cookie a browser holds: its name and value, and
+// where the browser sends it. A browser may hold several cookies of one
+// name (for different paths or domains) and sends each where it applies,
+// so a replay keeps them apart and keeps their scope: a cookie on another
+// path never reaches MePath, as in the browser. Path "" is "/", and Domain
+// "" a host-only cookie of the target's host.
+type cookiePair struct {
+	Name, Value  string
+	Path, Domain string
+	Secure       bool
+}
 
 // cookieState is the cookies a browser holds, in the order it got them.
 type cookieState []cookiePair
 
-// stateOf returns the cookies c holds.
+// stateOf returns the cookies c holds for the target's host, every one of
+// them, several of one name included.
 func stateOf(c *client) cookieState {
-	names := c.cookieNames()
-	st := make(cookieState, 0, len(names))
-	for _, n := range names {
-		v, _ := c.value(n)
-		st = append(st, cookiePair{n, v})
+	held := c.cookies.held(canonicalHost(c.origin))
+	st := make(cookieState, 0, len(held))
+	for _, e := range held {
+		p := cookiePair{Name: e.name, Value: e.value, Path: e.path, Secure: e.secure}
+		if !e.hostOnly {
+			p.Domain = e.domain
+		}
+		st = append(st, p)
 	}
 	return st
 }
 
-// clientWith returns a fresh client holding exactly the cookies of st.
+// clientWith returns a fresh client holding exactly the cookies of st,
+// each with its own scope.
 func (a *auditor) clientWith(st cookieState) *client {
 	c := a.newClient()
 	for _, p := range st {
-		c.set(p.Name, p.Value)
+		c.cookies.put(c.origin, p)
 	}
 	return c
 }
 
-// value returns the value of cookie name in st.
+// value returns the value of the first cookie called name in st.
 func (st cookieState) value(name string) (string, bool) {
 	for _, p := range st {
 		if p.Name == name {
@@ -72,11 +86,13 @@ func (st cookieState) only(names []string) cookieState {
 	return out
 }
 
-// names returns the names of the cookies of st.
+// names returns the names of the cookies of st, each once.
 func (st cookieState) names() []string {
-	out := make([]string, len(st))
-	for i, p := range st {
-		out[i] = p.Name
+	var out []string
+	for _, p := range st {
+		if !slices.Contains(out, p.Name) {
+			out = append(out, p.Name)
+		}
 	}
 	return out
 }
@@ -148,10 +164,10 @@ func (a *auditor) identify(ctx context.Context, s *session) (*identity, error) {
 		return nil, sr.err
 	}
 	id := sr.id
-	for _, p := range jar {
+	for _, n := range jar.names() {
 		for _, c := range id.creds {
-			if slices.Contains(c, p.Name) {
-				id.members = append(id.members, p.Name)
+			if slices.Contains(c, n) {
+				id.members = append(id.members, n)
 				break
 			}
 		}
@@ -262,9 +278,9 @@ func (sr *cookieSearch) explore(blocked []string) {
 	}
 	sr.nodes++
 	var avail []string
-	for _, p := range sr.jar {
-		if !slices.Contains(blocked, p.Name) {
-			avail = append(avail, p.Name)
+	for _, n := range sr.jar.names() {
+		if !slices.Contains(blocked, n) {
+			avail = append(avail, n)
 		}
 	}
 	cred := sr.known(blocked)

@@ -329,3 +329,23 @@ func (j *jar) remove(name string) {
 		}
 	}
 }
+
+// put stores a cookie the auditor replays, with the scope p gives it, as
+// the target u would have set it: host-only unless p names a Domain,
+// Path=/ unless p names one, and Secure when p is or u is HTTPS. Unlike
+// plant it keeps the other cookies of that name, as a browser holds one
+// per path and domain.
+func (j *jar) put(u *url.URL, p cookiePair) {
+	key := cookieKey{name: p.Name, domain: canonicalHost(u), path: p.Path, hostOnly: true}
+	if p.Domain != "" {
+		key.domain, key.hostOnly = p.Domain, false
+	}
+	if key.path == "" {
+		key.path = "/"
+	}
+	t := j.next()
+	j.entries[key] = &jarCookie{cookieKey: key, value: p.Value, secure: p.Secure || u.Scheme == "https", created: t, accessed: t, stored: t}
+	if len(j.entries) > maxCookies {
+		j.evict()
+	}
+}

@@ -33,8 +33,10 @@ func (a *auditor) checkSessionCookies(ctx context.Context, s *session, id *ident
 	signed := map[string]*signedCookie{}
 	var all []memberResult
 	for _, name := range id.members {
-		ck := s.c.lastSetCookie(name)
-		if ck == nil {
+		// A browser holds one cookie of a name per path and domain, and
+		// sends each where it applies: each is judged.
+		held := s.c.heldSetCookies(name)
+		if len(held) == 0 {
 			continue
 		}
 		var pre *Cookie
@@ -44,7 +46,13 @@ func (a *auditor) checkSessionCookies(ctx context.Context, s *session, id *ident
 		token, _ := s.c.value(name)
 		creds := id.credentialsOf(name)
 		got := a.collect(func() {
-			a.checkAttributes(ck, id.how(name, a.cfg.MePath)+", as set at login", pre)
+			for _, ck := range held {
+				how := id.how(name, a.cfg.MePath)
+				if len(held) > 1 {
+					how += fmt.Sprintf(" (the browser holds %d cookies of that name, for different paths or domains, and each is judged)", len(held))
+				}
+				a.checkAttributes(ck, how+", as set at login", pre)
+			}
 			signed[name] = a.checkSignedCookie(ctx, token, func(forged string) (bool, int, error) {
 				st := stateOf(s.c).only([]string{name})
 				if len(creds) > 0 {
@@ -78,16 +86,20 @@ func firstSetCookie(c *client, name string) *Cookie {
 	return nil
 }
 
-// with returns st with cookie name set to value.
+// with returns st with every cookie called name set to value (a new
+// host-wide cookie when st holds none).
 func (st cookieState) with(name, value string) cookieState {
 	out := slices.Clone(st)
+	found := false
 	for i := range out {
 		if out[i].Name == name {
-			out[i].Value = value
-			return out
+			out[i].Value, found = value, true
 		}
 	}
-	return append(out, cookiePair{name, value})
+	if found {
+		return out
+	}
+	return append(out, cookiePair{Name: name, Value: value})
 }
 
 // addWeakest records, for each check in all, the weakest session

@@ -1,0 +1,213 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Hostile targets that exploit how the auditor replays a browser's
+// cookies: two cookies of one name on different paths, cookies a browser
+// would not send to MePath, and answers that change with the number of
+// times a cookie was seen.
+
+// validSid reports whether any "sid" cookie of r holds alice's session
+// (a browser sends every cookie of that name whose Path matches).
+func (h *hostileApp) anySid(r *http.Request) bool {
+	for _, c := range r.Cookies() {
+		if c.Name == "sid" && h.users[c.Value] == "alice" {
+			return true
+		}
+	}
+	return false
+}
+
+// samePathApp sets two cookies named sid at login: a flagless one on
+// Path=/me, never invalidated, and a flawless one on Path=/ set after it,
+// which logout invalidates. Either logs the user in.
+func samePathApp(h *hostileApp) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		switch r.URL.Path {
+		case "/login":
+			if r.Method != http.MethodPost {
+				fmt.Fprint(w, "form")
+				return
+			}
+			if !goodPassword(r) {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			weak, good := randomValue(), randomValue()
+			h.users[weak], h.users[good] = "alice", "alice"
+			w.Header().Add("Set-Cookie", "sid="+weak+"; Path=/me")
+			w.Header().Add("Set-Cookie", "sid="+good+"; Path=/; Secure; HttpOnly; SameSite=Strict")
+			http.Redirect(w, r, "/me", http.StatusSeeOther)
+		case "/me":
+			h.mes.Add(1)
+			if !h.anySid(r) {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprint(w, `{"user":"alice"}`)
+		case "/logout":
+			for _, c := range r.Cookies() {
+				if c.Name == "sid" {
+					delete(h.users, c.Value) // only what reaches /logout: the Path=/ one
+				}
+			}
+			w.Header().Add("Set-Cookie", "sid=; Max-Age=0; Path=/; Secure")
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+		default:
+			fmt.Fprint(w, "home")
+		}
+	})
+}
+
+// poisonApp has a flawless session cookie, invalidated at logout, and a
+// flagless remember cookie that logs in on its own and is never
+// invalidated. With onPath, a third cookie, "seen", set on Path=/account
+// (never sent to /me by a browser) makes /me refuse a request whose
+// session cookie is invalid, remember or not; without, a session cookie
+// that is present but invalid does.
+func poisonApp(h *hostileApp, onPath bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		switch r.URL.Path {
+		case "/login":
+			if r.Method != http.MethodPost {
+				fmt.Fprint(w, "form")
+				return
+			}
+			if !goodPassword(r) {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			sid, rem := randomValue(), randomValue()
+			h.users[sid], h.users["r:"+rem] = "alice", "alice"
+			w.Header().Add("Set-Cookie", "__Host-sid="+sid+"; Path=/; Secure; HttpOnly; SameSite=Lax")
+			w.Header().Add("Set-Cookie", "remember="+rem+"; Path=/; Max-Age=600")
+			w.Header().Add("Set-Cookie", "seen=1; Path=/account; Secure; HttpOnly; SameSite=Lax")
+			http.Redirect(w, r, "/me", http.StatusSeeOther)
+		case "/me":
+			h.mes.Add(1)
+			_, hasSid := r.Cookie("__Host-sid")
+			if hasSid == nil && h.user(r, "__Host-sid") == "" {
+				if _, err := r.Cookie("seen"); err == nil || !onPath {
+					http.Error(w, "no", http.StatusUnauthorized)
+					return
+				}
+			}
+			if h.user(r, "__Host-sid") == "" {
+				if c, err := r.Cookie("remember"); err != nil || h.users["r:"+c.Value] == "" {
+					http.Error(w, "no", http.StatusUnauthorized)
+					return
+				}
+			}
+			fmt.Fprint(w, `{"user":"alice"}`)
+		case "/logout":
+			if c, err := r.Cookie("__Host-sid"); err == nil {
+				delete(h.users, c.Value)
+			}
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+		default:
+			fmt.Fprint(w, "home")
+		}
+	})
+}
+
+// rollingApp wraps its session ID in a cookie whose value changes on
+// every response (the ID and a fresh nonce), keeps the ID at login
+// (session fixation) and gives every visitor a "guest" cookie, deleted at
+// login, in whose presence /me answers 401.
+func rollingApp(h *hostileApp) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		id := ""
+		if c, err := r.Cookie("__Host-sid"); err == nil {
+			id, _, _ = strings.Cut(c.Value, ".")
+		}
+		if _, ok := h.users[id]; !ok {
+			id = randomValue()
+			h.users[id] = ""
+			w.Header().Add("Set-Cookie", "guest=1; Path=/; Secure; HttpOnly; SameSite=Lax")
+		}
+		roll := func() {
+			w.Header().Add("Set-Cookie", "__Host-sid="+id+"."+randomValue()+"; Path=/; Secure; HttpOnly; SameSite=Lax")
+		}
+		switch r.URL.Path {
+		case "/login":
+			if r.Method == http.MethodPost {
+				if !goodPassword(r) {
+					http.Error(w, "no", http.StatusUnauthorized)
+					return
+				}
+				h.users[id] = "alice"
+				roll()
+				w.Header().Add("Set-Cookie", "guest=; Max-Age=0; Path=/; Secure")
+				http.Redirect(w, r, "/me", http.StatusSeeOther)
+				return
+			}
+			roll()
+			fmt.Fprint(w, "form")
+		case "/me":
+			h.mes.Add(1)
+			roll()
+			if _, err := r.Cookie("guest"); err == nil || h.users[id] != "alice" {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprint(w, `{"user":"alice"}`)
+		case "/logout":
+			delete(h.users, id)
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+		default:
+			roll()
+			fmt.Fprint(w, "home")
+		}
+	})
+}
+
+func TestHostileReplays(t *testing.T) {
+	tests := []struct {
+		name string
+		app  func(*hostileApp, *fakeClock) http.Handler
+		want map[string]Status
+	}{
+		{"two sid cookies on different paths, the weak one on /me", func(h *hostileApp, _ *fakeClock) http.Handler { return samePathApp(h) },
+			map[string]Status{CheckCookieSecure: Fail, CheckCookieHTTPOnly: Fail, CheckLogout: Fail}},
+		{"a cookie on another path that makes the whole replay look logged out", func(h *hostileApp, _ *fakeClock) http.Handler { return poisonApp(h, true) },
+			map[string]Status{CheckLogout: Fail, CheckCookieHTTPOnly: Fail}},
+		{"a stale session cookie that hides a remember cookie still valid after logout", func(h *hostileApp, _ *fakeClock) http.Handler { return poisonApp(h, false) },
+			map[string]Status{CheckLogout: Fail, CheckCookieHTTPOnly: Fail}},
+		{"a rolling session cookie kept at login, masked by a guest cookie", func(h *hostileApp, _ *fakeClock) http.Handler { return rollingApp(h) },
+			map[string]Status{CheckSessionFixation: Fail, CheckLogout: Pass}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			h := newHostileApp(clock)
+			srv := httptest.NewTLSServer(tt.app(h, clock))
+			t.Cleanup(srv.Close)
+			cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
+			cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			rep, err := Run(ctx, cfg)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			wantStatuses(t, rep, tt.want)
+			for _, c := range rep.Checks {
+				t.Logf("%s %s: %s", c.ID, c.Status, c.Evidence)
+			}
+		})
+	}
+}
