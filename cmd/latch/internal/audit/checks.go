@@ -442,7 +442,7 @@ func (a *auditor) fixedBy(ctx context.Context, planted, victim, other cookieStat
 	if len(predictable) > 0 {
 		plus = fmt.Sprintf(" (with %s, which the login set to the same value on two logins)", quoteNames(predictable))
 	}
-	v, err := a.askWith(ctx, known)
+	v, err := a.askWithEnded(ctx, known)
 	if err != nil {
 		return nil, nil, []string{"could not replay the " + kind + " token: " + trimErr(err)}, true
 	}
@@ -456,7 +456,7 @@ func (a *auditor) fixedBy(ctx context.Context, planted, victim, other cookieStat
 			if len(part.names()) != len(c) || len(part) == len(known) {
 				continue
 			}
-			w, err := a.askWith(ctx, part)
+			w, err := a.askWithEnded(ctx, part)
 			if err != nil {
 				return nil, nil, []string{"could not replay the " + kind + " token: " + trimErr(err)}, true
 			}
@@ -521,7 +521,7 @@ func (a *auditor) checkLogout(ctx context.Context, s *session, id *identity) {
 		return
 	}
 	cleared := a.clearedNote(s.c, before, id)
-	v, err := a.askWith(ctx, before)
+	v, err := a.askWithEnded(ctx, before)
 	if err != nil {
 		a.add(result(CheckLogout, Warn, "could not replay the old token: "+trimErr(err), rec))
 		return
@@ -532,7 +532,7 @@ func (a *auditor) checkLogout(ctx context.Context, s *session, id *identity) {
 	// session cookie), and an attacker replays only what works.
 	var still, unsure []string
 	for _, c := range id.creds {
-		w, err := a.askWith(ctx, before.only(c))
+		w, err := a.askWithEnded(ctx, before.only(c))
 		if err != nil {
 			a.add(result(CheckLogout, Warn, "could not replay the old tokens: "+trimErr(err), rec))
 			return
@@ -662,7 +662,7 @@ func (a *auditor) checkIdle(ctx context.Context, s *session, ck *Cookie, me *exc
 	if err := a.wait(ctx, "idle wait", a.cfg.IdleWait); err != nil {
 		return err
 	}
-	v, err := a.ask(ctx, s.c)
+	v, err := a.askEnded(ctx, s.c)
 	if err != nil {
 		return err
 	}
@@ -700,7 +700,7 @@ func (a *auditor) checkAbsolute(ctx context.Context, s *session, ck *Cookie, me 
 	for {
 		elapsed := a.cfg.Now().Sub(start)
 		a.progress("absolute wait", int(elapsed/time.Second), total)
-		v, err := a.ask(ctx, s.c)
+		v, err := a.askEnded(ctx, s.c)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -208,6 +209,69 @@ func TestHostileReplays(t *testing.T) {
 			for _, c := range rep.Checks {
 				t.Logf("%s %s: %s", c.ID, c.Status, c.Evidence)
 			}
+		})
+	}
+}
+
+// liesOnce wraps an application so that /me answers 401 once for each
+// cookie header it has seen, the first time that header comes back after
+// a pause of at least idle, or at least age after it was first seen: a
+// session that looks ended to one question and lives on.
+func liesOnce(next http.Handler, clock *fakeClock, idle, age time.Duration) http.Handler {
+	var mu sync.Mutex
+	first, last, lied := map[string]time.Time{}, map[string]time.Time{}, map[string]bool{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/me" || r.Header.Get("Cookie") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		mu.Lock()
+		k, now := r.Header.Get("Cookie"), clock.Now()
+		f, seen := first[k]
+		if !seen {
+			first[k], f = now, now
+		}
+		lie := seen && !lied[k] && (idle > 0 && now.Sub(last[k]) >= idle || age > 0 && now.Sub(f) >= age)
+		last[k] = now
+		if lie {
+			lied[k] = true
+		}
+		mu.Unlock()
+		if lie {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func TestHostileEndedOnce(t *testing.T) {
+	tests := []struct {
+		name      string
+		idle, age time.Duration
+		tweak     func(*Config)
+		want      map[string]Status
+	}{
+		{"idle: logged out once after the pause", 10 * time.Minute, 0, func(c *Config) { c.IdleWait = 11 * time.Minute },
+			map[string]Status{CheckIdleTimeout: Fail}},
+		{"absolute: logged out once at thirty minutes", 0, 30 * time.Minute, func(c *Config) { c.AbsoluteWait = 61 * time.Minute },
+			map[string]Status{CheckAbsoluteTimeout: Fail}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			srv := httptest.NewTLSServer(liesOnce(&fakeApp{opt: neverExpires, clock: clock, s: map[string]*fakeSession{}}, clock, tt.idle, tt.age))
+			t.Cleanup(srv.Close)
+			cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
+			cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
+			tt.tweak(&cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			rep, err := Run(ctx, cfg)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			wantStatuses(t, rep, tt.want)
 		})
 	}
 }

@@ -198,6 +198,10 @@ type verdict struct {
 	state authState
 	ex    *exchange
 	why   string
+	// relapsed is set when MePath answered as without a session first,
+	// and then, asked again with the same cookies, otherwise (see
+	// confirmEnded).
+	relapsed bool
 }
 
 // ask requests MePath on c and judges the answer against the baseline,
@@ -258,6 +262,9 @@ func (a *auditor) answered(v verdict) string {
 			s += " with the page it shows without one"
 		}
 	}
+	if v.relapsed && v.state == authYes {
+		s += " when asked again with the same cookies, after it had answered once as without a session (a session that had ended would stay ended)"
+	}
 	return s
 }
 
@@ -280,6 +287,51 @@ func (a *auditor) spendRetryWait(d time.Duration) bool {
 func fitsDeadline(ctx context.Context, d time.Duration) bool {
 	dl, ok := ctx.Deadline()
 	return !ok || time.Until(dl) > d
+}
+
+// askEnded is ask for a verdict that may pass a check: when MePath
+// answers as without a session, the answer is confirmed (see
+// confirmEnded) with the cookies c held before asking.
+func (a *auditor) askEnded(ctx context.Context, c *client) (verdict, error) {
+	st := stateOf(c)
+	v, err := a.ask(ctx, c)
+	if err != nil {
+		return verdict{}, err
+	}
+	return a.confirmEnded(ctx, st, v)
+}
+
+// askWithEnded is askWith for a verdict that may pass a check (see
+// confirmEnded).
+func (a *auditor) askWithEnded(ctx context.Context, st cookieState) (verdict, error) {
+	v, err := a.askWith(ctx, st)
+	if err != nil {
+		return verdict{}, err
+	}
+	return a.confirmEnded(ctx, st, v)
+}
+
+// confirmEnded asks MePath again, on a fresh client holding st, after v
+// said the session had ended, and returns the second verdict: a session
+// that ended stays ended, so a target that answers "logged out" once (to
+// the first question after a pause, or to the first replay of a cookie)
+// and then lets the cookie in again has not ended it. The fresh client
+// keeps a cookie the first answer deleted in the browser.
+func (a *auditor) confirmEnded(ctx context.Context, st cookieState, v verdict) (verdict, error) {
+	if v.state != authNo {
+		return v, nil
+	}
+	w, err := a.askWith(ctx, st)
+	if err != nil {
+		return verdict{}, err
+	}
+	if w.state != authNo {
+		w.relapsed = true
+		if w.state == authUnknown {
+			w.why = fmt.Sprintf("%s answered %s as without a session, then, asked again with the same cookies, %s", a.cfg.MePath, a.answered(v), w.why)
+		}
+	}
+	return w, nil
 }
 
 // askWith asks MePath on a fresh client that holds exactly the cookies
