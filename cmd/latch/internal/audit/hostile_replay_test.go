@@ -275,3 +275,45 @@ func TestHostileEndedOnce(t *testing.T) {
 		})
 	}
 }
+
+// hidesOnce wraps an application so that /me answers 401 the first time
+// it sees each cookie header that lacks cookie name: a second way in that
+// denies itself once, to the one question that would find it.
+func hidesOnce(next http.Handler, name string) http.Handler {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := r.Header.Get("Cookie")
+		if r.URL.Path == "/me" && k != "" && !strings.Contains(k, name+"=") {
+			mu.Lock()
+			first := !seen[k]
+			seen[k] = true
+			mu.Unlock()
+			if first {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func TestHostileCredentialHidesOnce(t *testing.T) {
+	clock := newFakeClock()
+	h := newHostileApp(clock)
+	srv := httptest.NewTLSServer(hidesOnce(rememberApp(h), "__Host-sid"))
+	t.Cleanup(srv.Close)
+	cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
+	cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// The remember cookie has no flags: finding it fails these; not
+	// finding it for certain leaves them at warn. Never a pass.
+	for _, id := range []string{CheckCookieSecure, CheckCookieHTTPOnly, CheckCookieSameSite} {
+		if r := resultOf(rep, id); r.Status == Pass {
+			t.Errorf("%s = pass; want fail or warn: %s", id, r.Evidence)
+		}
+	}
+}

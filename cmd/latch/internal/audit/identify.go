@@ -241,6 +241,15 @@ func (sr *cookieSearch) auth(names []string) (ok, sure bool) {
 	if ok, done := sr.asked[key]; done {
 		return ok, true
 	}
+	return sr.ask(names)
+}
+
+// ask is auth past the cache: it asks, and records the answer.
+func (sr *cookieSearch) ask(names []string) (ok, sure bool) {
+	if sr.err != nil || sr.id.ambiguous != "" {
+		return false, false
+	}
+	key := strings.Join(sortedCopy(names), "\x00")
 	if sr.questions >= maxIdentifyQuestions {
 		sr.ambiguity(fmt.Sprintf("the search for the session's cookies among %d needed more than %d requests", len(sr.jar), maxIdentifyQuestions))
 		return false, false
@@ -285,8 +294,22 @@ func (sr *cookieSearch) explore(blocked []string) {
 	}
 	cred := sr.known(blocked)
 	if cred == nil {
+		if len(avail) == 0 {
+			return
+		}
 		if len(blocked) > 0 {
-			if ok, sure := sr.auth(avail); !sure || !ok {
+			ok, sure := sr.auth(avail)
+			if !sure {
+				return
+			}
+			if !ok {
+				// This answer alone decides that no other credential
+				// avoids blocked, so it is asked again, past the cache:
+				// a target that denies a second way in once, to the one
+				// question that would find it, contradicts itself.
+				if again, sure := sr.ask(avail); sure && again {
+					sr.ambiguity(fmt.Sprintf("the answers contradict each other: cookies %s were not authenticated, then, asked again, were", listNames(avail)))
+				}
 				return
 			}
 		}
