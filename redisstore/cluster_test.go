@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -403,4 +404,59 @@ func TestClusterCutRenewalLockout(t *testing.T) {
 	if err := login(hash(t), now.Add(2*time.Millisecond)); err != nil {
 		t.Errorf("login a grace after the cut renewal: %v", err)
 	}
+}
+
+// TestClusterEvictionAbandoned: login V reserves its place; login D
+// reserves after it and chooses V for eviction; login F reserves, no longer
+// counts V, and lands while V's record is not written yet (so F cannot
+// delete it). Then D fails and undoes its choice, and V lands. V must
+// still be ended: F was let in because V was on its way out.
+func TestClusterEvictionAbandoned(t *testing.T) {
+	s, _ := clusterStore(t)
+	ctx := context.Background()
+	user := "abandoned-" + randomPrefix(t)
+	now := time.Now()
+	login := func(id driver.Hash, at time.Time) *driver.Commit {
+		return &driver.Commit{ID: id, Create: true, Meta: meta(user, at), MaxPerUser: 1, EvictOldest: true}
+	}
+	v, d, f := hash(t), hash(t), hash(t)
+	cv := login(v, now)
+	av, err := s.prepare(cv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv, err := s.reserve(ctx, cv, av, true)
+	if err != nil {
+		t.Fatalf("reserve v: %v", err)
+	}
+	cd := login(d, now.Add(time.Millisecond))
+	ad, err := s.prepare(cd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := s.reserve(ctx, cd, ad, true)
+	if err != nil || len(rd.marked) != 1 || rd.marked[0] != v.String() {
+		t.Fatalf("reserve d: %v, %+v; want v chosen for eviction", err, rd)
+	}
+	mustCommit(t, s, login(f, now.Add(2*time.Millisecond)))
+	if err := s.abandon(ctx, cd, ad, rd); err != nil {
+		t.Fatalf("abandon d: %v", err)
+	}
+	reply, err := s.runCommit(ctx, cv, av, opCreate, indexNone, rv.deadline)
+	if err != nil || reply[0] != "OK" {
+		t.Fatalf("write v: %v %v", reply, err)
+	}
+	if err := s.finish(ctx, cv, av, rv, nil); err != nil {
+		t.Fatalf("finish v: %v", err)
+	}
+	var alive []driver.Hash
+	for _, id := range []driver.Hash{v, d, f} {
+		if _, err := s.Load(ctx, id); err == nil {
+			alive = append(alive, id)
+		}
+	}
+	if len(alive) != 1 || alive[0] != f {
+		t.Errorf("%d live sessions (f live: %v), want only f", len(alive), slices.Contains(alive, f))
+	}
+	listed(t, s, user, "after the logins", alive...)
 }

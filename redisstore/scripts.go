@@ -71,6 +71,15 @@ local function extend(key, ttl)
   end
 end
 
+local function chosen(p)
+  -- Whether p, a mark of a Cluster user index's pending hash, says that a
+  -- commit chose its entry for eviction: "x:" (the choice may still be
+  -- undone, if that commit fails) or "X:" (a later commit let a session
+  -- in because of it: final).
+  local k = p and string.sub(p, 1, 2)
+  return k == 'x:' or k == 'X:'
+end
+
 local function servertime()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -412,7 +421,7 @@ for j = 1, n do
 end
 if done ~= '' then
   local p = redis.call('HGET', pend, done)
-  if p and string.sub(p, 1, 2) == 'x:' then return 'EVICTED' end
+  if chosen(p) then return 'EVICTED' end
   -- The record is written: the reservation's mark becomes "nTIME", until
   -- the grace ends (reserveScript sweeps it). A caller that read the index
   -- before TIME may have found the record missing and must not prune the
@@ -442,9 +451,12 @@ return 'OK'
 // The pending hash holds a mark per entry that a commit touched within the
 // grace: "TIME/FROM" while the commit is in flight (reserved at TIME, a
 // renewal from FROM), "nTIME" once it has written its record (cleanScript),
-// and "x:" before either once another commit evicted the entry, so that no
-// later reservation counts it again; a commit in flight whose own entry was marked deletes its
-// record when it finishes (cleanScript replies EVICTED).
+// and "x:" before either once another commit chose the entry for eviction,
+// so that no later reservation that evicts counts it again ("X:" once such
+// a reservation has relied on it: then the choice is final, and a failed
+// commit no longer undoes it); a commit in flight whose own entry was
+// marked deletes its record when it finishes (cleanScript replies
+// EVICTED).
 var reserveScript = redis.NewScript(luaCommon + `
 local idx, pend = KEYS[1], KEYS[2]
 local user, prefix, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -467,22 +479,25 @@ if srch ~= '' then
   -- Another commit chose the session being renewed for eviction: it is
   -- ended, and so is this renewal.
   local p = redis.call('HGET', pend, srch)
-  if p and string.sub(p, 1, 2) == 'x:' then return {'NOTFOUND'} end
+  if chosen(p) then return {'NOTFOUND'} end
 end
 local evicted, mine = {}, {}
 if max > 0 then
-  -- Entries already evicted by another commit ("x:" marks) do not count,
-  -- nor the new hash of a renewal in flight whose source is still listed
-  -- (one session, counted once; evicting the source ends the renewal).
+  -- Entries already evicted by another commit ("x:" marks) do not count
+  -- for a commit that evicts (which deletes them too, below); a commit
+  -- that does not evict counts them, since the eviction may be undone.
+  -- Nor does the new hash of a renewal in flight whose source is still
+  -- listed (one session, counted once; evicting the source ends the
+  -- renewal).
   local members = redis.call('ZRANGE', idx, 0, -1)
   local listed = {}
   for _, m in ipairs(members) do listed[m] = true end
   local others = {}
   for _, m in ipairs(members) do
     if m ~= dsth and m ~= srch then
-      local p = redis.call('HGET', pend, m) or ''
-      local from = string.match(p, '/(%x+)$')
-      if string.sub(p, 1, 2) ~= 'x:' and not (from and listed[from]) then
+      local p = redis.call('HGET', pend, m)
+      local from = p and string.match(p, '/(%x+)$')
+      if not (evict and chosen(p)) and not (from and listed[from]) then
         others[#others + 1] = m
       end
     end
@@ -501,21 +516,28 @@ end
 local marked = #evicted
 if max > 0 and evict then
   -- Sessions that an earlier commit marked evicted and that are still
-  -- listed are not counted above, but that commit may have stopped
-  -- before deleting them (cancelled, or its client gone): this commit
-  -- deletes them too, so that none outlives the commit that does not
-  -- count it.
+  -- listed are not counted above, but that commit may stop before
+  -- deleting them (cancelled, or its client gone) or fail and undo its
+  -- choice: this commit deletes them too, and makes the choice final
+  -- ("X:"), so that a session whose record is not written yet deletes
+  -- itself when its commit finishes (cleanScript), whatever the commit
+  -- that chose it does.
   for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
-    local p = redis.call('HGET', pend, m) or ''
-    if m ~= dsth and m ~= srch and string.sub(p, 1, 2) == 'x:' and not mine[m] then
+    local p = redis.call('HGET', pend, m)
+    if m ~= dsth and m ~= srch and chosen(p) and not mine[m] then
       evicted[#evicted + 1] = m
+      redis.call('HSET', pend, m, 'X:' .. string.sub(p, 3))
     end
   end
 end
 local prevscore = redis.call('ZSCORE', idx, dsth) or ''
 local added = redis.call('ZADD', idx, score, dsth)
-local mark = t .. '/' .. srch
 local prev = redis.call('HGET', pend, dsth) or ''
+local mark = t .. '/' .. srch
+if chosen(prev) then
+  -- Chosen for eviction already (a commit retried): it stays chosen.
+  mark = string.sub(prev, 1, 2) .. mark
+end
 redis.call('HSET', pend, dsth, mark)
 extend(idx, ttl + grace)
 extend(pend, ttl + grace)
