@@ -509,12 +509,15 @@ func parseKeyEntry(n int, entry string) (Key, error) {
 		// with a colon in it.
 		return Key{}, errors.New("latch: the key id, before the first colon, must be 1 to 32 characters from A-Z a-z 0-9 - _")
 	}
+	// Until KEY decodes, the entry may be no entry at all but a secret
+	// with a colon in it (a password, a Flask SECRET_KEY): errors name it
+	// by number only, never by the text before the colon.
 	if weakkeys.Contains(parts[1]) {
-		return Key{}, &WeakKeyError{KeyID: k.ID, Rule: "known-key", Detail: "the key text is a published default or example key"}
+		return Key{}, &WeakKeyError{Rule: "known-key", Detail: "the key text is a published default or example key"}
 	}
 	secret, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
 	if err != nil {
-		return Key{}, fmt.Errorf("latch: key %q: KEY must be base64url without padding (make one with \"latch keygen\")", k.ID)
+		return Key{}, errors.New("latch: KEY, after the first colon, must be base64url without padding (make one with \"latch keygen\")")
 	}
 	k.Secret = secret
 	// Text that happens to be base64url (a passphrase) decodes to bytes

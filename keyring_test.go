@@ -242,6 +242,11 @@ func TestParseKeysQuotesNoText(t *testing.T) {
 		"my secret phrase:" + b64(GenerateKey()),
 		"\ufeffpässwörd:" + b64(GenerateKey()),
 		"0123456789abcdef0123456789abcdef0123:" + b64(GenerateKey()),
+		// A password with a colon: the part before it has an id's shape,
+		// the rest is no base64url (or the list's known text).
+		"Sup3rS3cretPassw0rdOfMine:and-the-rest-of-it!",
+		"Sup3rS3cretPassw0rdOfMine:and=the=rest",
+		"Sup3rS3cretPassw0rdOfMine:changeme",
 	} {
 		_, err := ParseKeysAt(at, in)
 		if err == nil {

@@ -355,7 +355,7 @@ func TestReloadRefused(t *testing.T) {
 		want   string // in the error
 		secret string // must not be in the error or the log
 	}{
-		{"does not parse", good + "\nk2:not base64!\n", 0o600, `key entry 2: key "k2": KEY must be base64url`, "not base64!"},
+		{"does not parse", good + "\nk2:not base64!\n", 0o600, `key entry 2: KEY, after the first colon, must be base64url`, "not base64!"},
 		{"entry without a key", good + "\njust-an-id\n", 0o600, "key entry 2: want ID:KEY", "just-an-id"},
 		{"weak key", good + "\n" + weak + "\n", 0o600, `key entry 2: secret key "k2" refused (few-distinct-bytes)`, weak[3:]},
 		{"short key", good + "\n" + short + "\n", 0o600, `key entry 2: secret key "k2" refused (too-short)`, short[3:]},

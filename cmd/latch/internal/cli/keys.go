@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +78,8 @@ func runCheckkey(ctx context.Context, env *Env) int {
 // Flask SECRET_KEY).
 func checkKeyInput(env *Env, input []byte) int {
 	text := string(input)
-	if looksLikeKeyring(text) {
+	keyring, idLike := looksLikeKeyring(text)
+	if keyring {
 		now := env.Now()
 		r, err := latch.ParseKeysAt(now, text)
 		if err != nil {
@@ -89,6 +91,9 @@ func checkKeyInput(env *Env, input []byte) int {
 			fmt.Fprintf(env.Stdout, "key %q: ok (%d bytes), %s\n", k.ID, len(k.Secret), keyState(k, signing.ID, now))
 		}
 		return 0
+	}
+	if idLike {
+		fmt.Fprintln(env.Stdout, "not a keyring entry (the text after the colon is not base64url): judged as one raw secret")
 	}
 	if err := latch.CheckKey(input); err != nil {
 		fmt.Fprintf(env.Stdout, "refused: %v\n", err)
@@ -121,8 +126,13 @@ func keyState(k latch.Key, signing string, now time.Time) string {
 // stamp formats t as the keyring format writes it: RFC 3339 in UTC.
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// looksLikeKeyring reports whether every entry has the ID:KEY shape.
-func looksLikeKeyring(s string) bool {
+// looksLikeKeyring reports whether every entry has the ID:KEY shape: an
+// id, then KEY in base64url. A text whose part after a colon is not
+// base64url is a secret with a colon in it (a password, a Flask
+// SECRET_KEY), judged whole; idLike says the text had an id's shape
+// before the colon, so that the user is told why it was not read as a
+// keyring.
+func looksLikeKeyring(s string) (keyring, idLike bool) {
 	n := 0
 	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
@@ -130,12 +140,20 @@ func looksLikeKeyring(s string) bool {
 			continue
 		}
 		for _, e := range strings.Split(line, ",") {
-			id, rest, ok := strings.Cut(strings.TrimSpace(e), ":")
-			if !ok || id == "" || rest == "" || strings.ContainsAny(id, " \t") {
-				return false
+			fields := strings.Fields(e)
+			if len(fields) == 0 {
+				return false, idLike
+			}
+			parts := strings.Split(fields[0], ":")
+			if len(parts) < 2 || !validID(parts[0]) {
+				return false, idLike
+			}
+			idLike = true
+			if _, err := base64.RawURLEncoding.Strict().DecodeString(parts[1]); err != nil || len(parts) > 3 {
+				return false, idLike
 			}
 			n++
 		}
 	}
-	return n > 0
+	return n > 0, idLike
 }

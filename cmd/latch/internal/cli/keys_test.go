@@ -62,6 +62,11 @@ func TestCheckkey(t *testing.T) {
 		{"weak keyring entry", "k:" + strings.Repeat("A", 43), nil, nil, 1, "few-distinct-bytes"},
 		{"staged key", good + "\n" + staged + "\n", nil, nil, 0, `key "s": ok (32 bytes), verifies; staged to sign from 2099-01-01T00:00:00Z`},
 		{"signing key", good + "\n" + staged + "\n", nil, nil, 0, `key "k": ok (32 bytes), signs now`},
+		// A raw secret with a colon is no keyring entry when what follows
+		// the colon is not base64url: it is judged whole, and no part of
+		// it is echoed (the part before the colon looks like an id).
+		{"raw secret with a colon", "Sup3rS3cretPassw0rdOfMine:and-the-rest-of-it-here!\n", nil, nil, 0, "ok: 50 bytes"},
+		{"raw weak secret with a colon", "Sup3rS3cretPassw0rdOfMine:x!\n", nil, nil, 1, "too-short"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +77,9 @@ func TestCheckkey(t *testing.T) {
 			secret := strings.TrimSpace(tt.stdin)
 			if len(secret) > 6 && strings.Contains(out, secret) {
 				t.Fatalf("checkkey echoed the key")
+			}
+			if before, _, ok := strings.Cut(secret, ":"); ok && strings.HasPrefix(tt.name, "raw") && strings.Contains(out, before) {
+				t.Fatalf("checkkey echoed the secret's text before its colon: %q", out)
 			}
 		})
 	}
