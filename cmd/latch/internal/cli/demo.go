@@ -21,6 +21,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/cmd/latch/internal/demo"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/storeurl"
 )
 
@@ -41,6 +42,7 @@ func runDemo(ctx context.Context, env *Env) int {
 	httpAddr := fs.String("http-addr", "", "with --tls, also listen for plain HTTP here and redirect it to HTTPS")
 	reauth := fs.Duration("reauth-window", 5*time.Minute, "how recent a sign-in the sensitive action needs")
 	maxSessions := fs.Int("max-sessions", 0, "sessions per user (0: no limit; the oldest is ended at the limit)")
+	metricsAddr := fs.String("metrics-addr", "", "also serve Prometheus metrics (OpenTelemetry, latchotel) at http://ADDR/metrics")
 	if _, code, ok := parseFlags(fs, env.Args); !ok {
 		return code
 	}
@@ -59,8 +61,20 @@ func runDemo(ctx context.Context, env *Env) int {
 	if err != nil {
 		return fail(env, "demo", 1, err)
 	}
+	var sessions driver.Store = st
+	var onEvent func(latch.Event)
+	if *metricsAddr != "" {
+		dm, err := startMetrics(*metricsAddr, st)
+		if err != nil {
+			return fail(env, "demo", 1, err)
+		}
+		defer dm.Close(context.Background())
+		sessions, onEvent = dm.Store, dm.OnEvent
+		fmt.Fprintf(env.Stdout, "metrics on %s\n", dm.URL())
+	}
 	cookieCfg := latch.Config{
-		Store:              st,
+		Store:              sessions,
+		OnEvent:            onEvent,
 		KeySource:          keys,
 		IdleTimeout:        *idle,
 		AbsoluteTimeout:    max(*absolute, *idle),
