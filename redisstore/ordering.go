@@ -135,9 +135,14 @@ import (
 // choice is refused in R1; one that reserved before fails at R2 or R3, or
 // its result is deleted through the forward.
 //
-// A victim marked in R1 is no longer counted, but a commit cut after R1
-// (its context cancelled, its client gone) never deletes it: the next
-// commit that evicts deletes every victim still marked, besides its own.
+// A victim marked in R1 is no longer counted by a commit that evicts, but
+// a commit cut after R1 (its context cancelled, its client gone) never
+// deletes it, and one that fails undoes the mark: so the next commit that
+// evicts deletes every victim still marked, besides its own, and makes the
+// mark final; a victim whose record is not written yet then deletes
+// itself when its commit finishes (TestClusterEvictionCut,
+// TestClusterEvictionAbandoned). A commit that does not evict counts
+// marked victims.
 //
 // The tests that drive these interleavings are in ordering_test.go: they
 // pause a renewal between its steps (Store.pause) and run Delete,
