@@ -502,20 +502,33 @@ func originOf(u *url.URL) string {
 	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(canonicalHost(u), port)
 }
 
-// scrub removes the credentials given in URLs from s, text that may
-// echo what the target saw: the user info as written in the URL, and the
-// password alone when it has at least 4 characters (a shorter one would
-// blank out ordinary words; it still never reaches a report from the
-// auditor's own text, which never prints it).
+// scrub removes the passwords the auditor sends from s, text that may
+// echo what the target saw (a target can write what it was sent into a
+// cookie's attributes, a link or an error page): the user info of the
+// URLs as written, and each password, the login's and those given in
+// URLs, as sent and URL-escaped, when it has at least 4 characters (a
+// shorter one would blank out ordinary words; it still never reaches a
+// report from the auditor's own text, which never prints it).
 func (a *auditor) scrub(s string) string {
 	for _, ui := range a.creds {
 		if raw := ui.String(); raw != "" {
 			s = strings.ReplaceAll(s, raw, "…")
 		}
-		if pass, ok := ui.Password(); ok && len(pass) >= 4 {
-			s = strings.ReplaceAll(s, pass, "…")
-			s = strings.ReplaceAll(s, url.QueryEscape(pass), "…")
+		if pass, ok := ui.Password(); ok {
+			s = scrubSecret(s, pass)
 		}
+	}
+	return scrubSecret(s, a.cfg.Password)
+}
+
+// scrubSecret replaces secret in s, as written, query-escaped and
+// path-escaped, by "…", unless it is shorter than 4 bytes.
+func scrubSecret(s, secret string) string {
+	if len(secret) < 4 {
+		return s
+	}
+	for _, v := range []string{secret, url.QueryEscape(secret), url.PathEscape(secret)} {
+		s = strings.ReplaceAll(s, v, "…")
 	}
 	return s
 }
