@@ -13,8 +13,11 @@
 // says nothing (429, 5xx, a timeout) is never taken for one that does, and
 // when several cookies carry the session the weakest decides (weakest.go).
 // Each of its browsers keeps cookies by the browser's rules, so a Secure
-// cookie never travels over plain HTTP (jar.go); credentials given in a
-// URL go only to that URL's origin and are never printed, and a browser
+// cookie never travels over plain HTTP (jar.go), and a replay keeps each
+// cookie's path and domain; an answer that a session ended is asked again
+// before a check passes on it. Credentials given in a URL go only to that
+// URL's origin, they and the login's password are never printed, even
+// when the target writes them back, and a browser
 // keeps a bounded summary of what it saw (client.go). Config.MaxDuration
 // bounds the whole run, and a run stopped early, by it or by its context,
 // still returns the report of the checks that finished, marked incomplete

@@ -176,6 +176,50 @@ func rollingApp(h *hostileApp) http.Handler {
 	})
 }
 
+// oneTimeApp replaces its session cookie on every answer and invalidates
+// the value presented (one-time tokens), and its logout does nothing:
+// every replay uses up the token it replays, so that a logged-out
+// answer shows nothing about logout.
+func oneTimeApp(h *hostileApp) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		user := h.user(r, "__Host-sid")
+		if c, err := r.Cookie("__Host-sid"); err == nil {
+			delete(h.users, c.Value)
+		}
+		if r.URL.Path == "/login" && r.Method == http.MethodPost {
+			if !goodPassword(r) {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			user = "alice"
+		}
+		if user != "" {
+			sid := randomValue()
+			h.users[sid] = user
+			w.Header().Add("Set-Cookie", "__Host-sid="+sid+"; Path=/; Secure; HttpOnly; SameSite=Lax")
+		}
+		switch r.URL.Path {
+		case "/login":
+			if r.Method == http.MethodPost {
+				http.Redirect(w, r, "/me", http.StatusSeeOther)
+				return
+			}
+			fmt.Fprint(w, "form")
+		case "/me":
+			h.mes.Add(1)
+			if user == "" {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprint(w, `{"user":"alice"}`)
+		default:
+			fmt.Fprint(w, "home")
+		}
+	})
+}
+
 func TestHostileReplays(t *testing.T) {
 	tests := []struct {
 		name string
@@ -190,6 +234,8 @@ func TestHostileReplays(t *testing.T) {
 			map[string]Status{CheckLogout: Fail, CheckCookieHTTPOnly: Fail}},
 		{"a rolling session cookie kept at login, masked by a guest cookie", func(h *hostileApp, _ *fakeClock) http.Handler { return rollingApp(h) },
 			map[string]Status{CheckSessionFixation: Fail, CheckLogout: Pass}},
+		{"one-time tokens used up by the replays, and a logout that does nothing", func(h *hostileApp, _ *fakeClock) http.Handler { return oneTimeApp(h) },
+			map[string]Status{CheckLogout: Warn, CheckCookieSecure: Warn}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
