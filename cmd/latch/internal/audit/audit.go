@@ -200,6 +200,9 @@ type auditor struct {
 	// sink, when set, collects results instead of recording them (see
 	// collect).
 	sink *[]Result
+	// echoed is set when the target wrote the login's password back
+	// (see client.noteEcho).
+	echoed atomic.Bool
 	// retryWaited is the time spent waiting to ask MePath again, in
 	// nanoseconds (see spendRetryWait).
 	retryWaited atomic.Int64

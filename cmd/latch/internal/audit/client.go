@@ -85,6 +85,10 @@ type client struct {
 	downgrade func(from *exchange, to *url.URL)
 	// creds are the Basic credentials given in URLs, by origin.
 	creds map[string]*url.Userinfo
+	// password is the login's; echoed is set when the target wrote it
+	// back (see noteEcho).
+	password string
+	echoed   *atomic.Bool
 }
 
 // newHTTPClient returns the transport every client shares: timeouts on
@@ -117,7 +121,7 @@ func newHTTPClient(tlsConfig *tls.Config, timeout time.Duration, dial func(ctx c
 
 func (a *auditor) newClient() *client {
 	return &client{hc: a.hc, cookies: newJar(a.cfg.Now), count: &a.requests, origin: a.target, now: a.cfg.Now,
-		downgrade: a.noteDowngrade, creds: a.creds}
+		downgrade: a.noteDowngrade, creds: a.creds, password: a.cfg.Password, echoed: &a.echoed}
 }
 
 // set plants a cookie in the jar, as the target would have set it (see
@@ -249,13 +253,22 @@ func (c *client) send(ctx context.Context, method, ref, contentType string, body
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		c.noteEcho([]byte(err.Error()))
 		return nil, fmt.Errorf("audit: %s %s: %w", method, redactURL(u), err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
+		c.noteEcho([]byte(err.Error()))
 		return nil, fmt.Errorf("audit: read %s: %w", redactURL(u), err)
 	}
+	for k, vs := range resp.Header {
+		c.noteEcho([]byte(k))
+		for _, v := range vs {
+			c.noteEcho([]byte(v))
+		}
+	}
+	c.noteEcho(b)
 	ex := &exchange{Method: method, URL: u, Status: resp.StatusCode, Header: resp.Header, Body: b,
 		Location: resp.Header.Get("Location"), TLS: resp.TLS != nil}
 	ex.At = c.now()
@@ -518,7 +531,29 @@ func (a *auditor) scrub(s string) string {
 			s = scrubSecret(s, pass)
 		}
 	}
-	return scrubSecret(s, a.cfg.Password)
+	if a.echoed.Load() {
+		s = scrubSecret(s, a.cfg.Password)
+	}
+	return s
+}
+
+// noteEcho records whether text the target sent (headers, a body, an
+// error its answer caused) holds the login's password, as sent or
+// escaped: only then does scrub blank it, so that a password that is an
+// ordinary word ("wrong") does not blank the auditor's own text, and show
+// where it was, when the target never wrote it back.
+func (c *client) noteEcho(texts ...[]byte) {
+	if c.echoed == nil || c.echoed.Load() || len(c.password) < 4 {
+		return
+	}
+	for _, t := range texts {
+		for _, v := range []string{c.password, url.QueryEscape(c.password), url.PathEscape(c.password)} {
+			if bytes.Contains(t, []byte(v)) {
+				c.echoed.Store(true)
+				return
+			}
+		}
+	}
 }
 
 // scrubSecret replaces secret in s, as written, query-escaped and
