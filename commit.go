@@ -196,7 +196,9 @@ func (s *Session) lost(err error) {
 	s.expireCookie = !renewed
 }
 
-// commitLate commits changes made after the response began.
+// commitLate commits changes made after the response began. A cookie
+// session cannot keep them, as its cookie went out with the headers: an
+// EventLateChange says so.
 func (s *Session) commitLate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -207,8 +209,16 @@ func (s *Session) commitLate() {
 		s.m.emit(s.ctx, Event{Kind: EventLateChange, Reason: "values set on a new session after the response began: the session could not be created because its cookie could not be sent"})
 		return
 	}
+	s.sendCookie = false // the headers are gone
 	if err := s.write(s.m.now(), false); err != nil && !s.settle(err) {
 		s.m.emit(s.ctx, Event{Kind: EventLateChange, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: "changes made after the response began could not be saved", Err: err})
+		return
+	}
+	if s.sendCookie {
+		// The write gave a new cookie: the session lives in its cookie
+		// (a cookie store), and the headers that could carry it are gone.
+		s.sendCookie = false
+		s.m.emit(s.ctx, Event{Kind: EventLateChange, Handle: s.hash.Handle(), UserID: s.meta.UserID, Reason: "changes made after the response began are lost: the session is kept in its cookie, which went out with the headers; make them before writing the response"})
 	}
 }
 

@@ -23,7 +23,8 @@ var errCommitFailed = errors.New("latch: session commit failed; an error respons
 // store lookup), enforces the timeouts, and commits changes when the
 // response begins, so cookie changes always go out with the headers.
 // Changes made after the response began are committed when the handler
-// returns. A handler that returns without writing leaves the status to
+// returns (a cookie session, whose cookie went out with the headers,
+// cannot keep them, and emits EventLateChange). A handler that returns without writing leaves the status to
 // whoever writes next: Handler commits the session and sets its headers
 // (Set-Cookie, Cache-Control) but writes no status, so an outer
 // middleware or framework that answers 403 or a redirect afterwards keeps

@@ -67,7 +67,7 @@ type pending struct {
 // Session is one request's view of a session. Reads see the stored record
 // plus this request's changes; the changes are committed when the response
 // begins (and again when the handler returns, for changes made after
-// that). Only the keys this request changed are written, so concurrent
+// that, which a cookie session cannot keep: see EventLateChange). Only the keys this request changed are written, so concurrent
 // requests on one session do not undo each other's changes.
 //
 // A Session is safe for use by the goroutines of one request.

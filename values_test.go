@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -743,5 +744,81 @@ func TestValuesReadAreCopies(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLateChange: a value set after the response began is saved when the
+// handler returns by a server-side store. A cookie session keeps its
+// values in the cookie, which went out with the headers: the change cannot
+// be kept, and EventLateChange says so rather than losing it silently.
+func TestLateChange(t *testing.T) {
+	tests := []struct {
+		backend string
+		kept    bool
+	}{
+		{"memstore", true},
+		{"cookiestore", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.backend, func(t *testing.T) {
+			a := newValuesApp(t, tt.backend)
+			a.do(func(w http.ResponseWriter, s *latch.Session) { must(0, s.Login("alice")) })
+			a.do(func(w http.ResponseWriter, s *latch.Session) {
+				io.WriteString(w, "the body first")
+				must(0, s.Set("k", "late"))
+			})
+			ev, reported := a.events.Find(latch.EventLateChange)
+			var got string
+			a.do(func(w http.ResponseWriter, s *latch.Session) { got = s.GetString("k") })
+			if kept := got == "late"; kept != tt.kept || reported == tt.kept {
+				t.Fatalf("late value kept = %v, late-change event = %v %q; want kept = %v, event = %v", kept, reported, ev.Reason, tt.kept, !tt.kept)
+			}
+		})
+	}
+}
+
+// TestValuesFromGoroutines: the goroutines of one request may set and read
+// values while the response begins. Every value set before the handler
+// returns is saved, whether it went out with the headers or after them;
+// a cookie session cannot save what comes after the headers, and says so
+// with EventLateChange.
+func TestValuesFromGoroutines(t *testing.T) {
+	for _, backend := range valueBackends {
+		t.Run(backend, func(t *testing.T) {
+			a := newValuesApp(t, backend)
+			a.do(func(w http.ResponseWriter, s *latch.Session) {
+				if err := s.Login("alice"); err != nil {
+					t.Fatal(err)
+				}
+			})
+			const n = 16
+			a.do(func(w http.ResponseWriter, s *latch.Session) {
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Go(func() {
+						k := fmt.Sprint("k", i)
+						must(0, s.Set(k, map[string]any{"i": i}))
+						if _, err := latch.Get[map[string]int](s, k); err != nil {
+							t.Error(err)
+						}
+						s.Keys()
+						s.GetInt("missing")
+					})
+				}
+				io.WriteString(w, "the response begins meanwhile")
+				wg.Wait()
+			})
+			_, late := a.events.Find(latch.EventLateChange)
+			a.do(func(w http.ResponseWriter, s *latch.Session) {
+				for i := range n {
+					got, err := latch.Get[map[string]int](s, fmt.Sprint("k", i))
+					switch {
+					case errors.Is(err, latch.ErrNoValue) && backend == "cookiestore" && late:
+					case err != nil || got["i"] != i:
+						t.Errorf("k%d = %v, %v; want i=%d", i, got, err, i)
+					}
+				}
+			})
+		})
 	}
 }
