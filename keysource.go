@@ -168,11 +168,12 @@ func settling(src KeySource) bool {
 	return f.pending != [sha256.Size]byte{}
 }
 
-// readKeyFile opens path, follows links to a regular file, checks its mode
+// readKeyFile opens path, follows links to a regular file (anything else,
+// a FIFO included, is refused, and opened without blocking), checks its mode
 // on the open file (so that the mode and the text are the same file's
 // even during a rename) and reads it.
 func readKeyFile(path string) ([]byte, error) {
-	fh, err := os.Open(path)
+	fh, err := openKeyFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("latch: key file: %w", err)
 	}
