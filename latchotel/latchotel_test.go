@@ -165,7 +165,7 @@ func (a *app) collect() (counters map[string]int64, ops map[string]uint64, attrs
 func setString(s attribute.Set) string {
 	var parts []string
 	for _, kv := range s.ToSlice() {
-		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+		parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 	}
 	return strings.Join(parts, ",")
 }
@@ -234,7 +234,7 @@ func TestMetricsFromEvents(t *testing.T) {
 		t.Logf("counters: %v", counters)
 	}
 	for _, kv := range attrs {
-		v := kv.Value.Emit()
+		v := kv.Value.String()
 		for _, secret := range []string{"alice", "bob", "carol", "192.0.2", "db.internal", "refused"} {
 			if strings.Contains(v, secret) {
 				t.Errorf("attribute %s=%q holds %q", kv.Key, v, secret)
@@ -269,9 +269,9 @@ func TestStoreSpans(t *testing.T) {
 		}
 		got := map[attribute.Key]string{}
 		for _, kv := range s.Attributes() {
-			got[kv.Key] = kv.Value.Emit()
-			if strings.Contains(kv.Value.Emit(), "alice") || strings.Contains(kv.Value.Emit(), "db.internal") {
-				t.Errorf("%s: attribute %s=%q", s.Name(), kv.Key, kv.Value.Emit())
+			got[kv.Key] = kv.Value.String()
+			if strings.Contains(kv.Value.String(), "alice") || strings.Contains(kv.Value.String(), "db.internal") {
+				t.Errorf("%s: attribute %s=%q", s.Name(), kv.Key, kv.Value.String())
 			}
 		}
 		if got[latchotel.AttrDBOperation] != s.Name() || got[latchotel.AttrDBSystem] != "memory" {
