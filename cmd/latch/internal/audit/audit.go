@@ -364,7 +364,7 @@ func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
 	}
 	for _, r := range a.collect(func() {
 		a.checkAttributes(ck, how, nil)
-		a.checkSessionInURL(ck.Value, probe.History)
+		a.checkSessionInURL(probe.valuesOf(name), probe.History)
 	}) {
 		a.add(capAmbiguous(r, id))
 	}

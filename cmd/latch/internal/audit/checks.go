@@ -864,9 +864,10 @@ func passWord(ok bool) string {
 var sessionParams = map[string]bool{"sid": true, "session": true, "sessionid": true, "session_id": true,
 	"jsessionid": true, "phpsessid": true, "sess": true, "token": true, "auth": true, "s": false}
 
-// checkSessionInURL looks for the token, or a session parameter, in every
-// URL the target sent: redirect locations and links in pages.
-func (a *auditor) checkSessionInURL(token string, history []*exchange) {
+// checkSessionInURL looks for any value the session cookie had (tokens),
+// or a session parameter, in every URL the target sent: redirect
+// locations and links in pages.
+func (a *auditor) checkSessionInURL(tokens []string, history []*exchange) {
 	rec := "Keep the session ID in a cookie only; never put it in URLs, where it leaks through logs, history and Referer headers."
 	var urls []string
 	trimmed := 0
@@ -881,9 +882,11 @@ func (a *auditor) checkSessionInURL(token string, history []*exchange) {
 	}
 	for _, u := range urls {
 		kind, raw, _ := strings.Cut(u, " ")
-		if len(token) >= 6 && (strings.Contains(raw, token) || strings.Contains(raw, url.QueryEscape(token))) {
-			a.add(result(CheckSessionInURL, Fail, fmt.Sprintf("the session token appears in a %s URL: %s", kind, redactLocation(strings.ReplaceAll(raw, token, "<session token>"))), rec))
-			return
+		for _, token := range tokens {
+			if len(token) >= 6 && (strings.Contains(raw, token) || strings.Contains(raw, url.QueryEscape(token))) {
+				a.add(result(CheckSessionInURL, Fail, fmt.Sprintf("the session token appears in a %s URL: %s", kind, redactLocation(strings.ReplaceAll(raw, token, "<session token>"))), rec))
+				return
+			}
 		}
 		if strings.Contains(strings.ToLower(raw), ";jsessionid=") {
 			a.add(result(CheckSessionInURL, Fail, fmt.Sprintf("a %s URL carries ;jsessionid=: %s", kind, redactLocation(raw)), rec))

@@ -474,6 +474,43 @@ func (c *client) heldSetCookies(name string) []*Cookie {
 	return out
 }
 
+// maxValues bounds the values of one cookie valuesOf returns.
+const maxValues = 32
+
+// valuesOf returns the values the client holds for cookie name, then the
+// value each exchange in its history left it (the last Set-Cookie for
+// name in the response, as a browser keeps), newest first, each once and
+// at most maxValues: a session cookie whose value changes on every answer
+// has had several, and a URL may carry any of them. One value per
+// exchange, and so a bound far above the few exchanges of a login, keeps
+// the search linear in what the target sent, however many Set-Cookie
+// headers one response repeats.
+func (c *client) valuesOf(name string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(v string) {
+		if v != "" && !seen[v] && len(out) < maxValues {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	for _, e := range c.cookies.held(canonicalHost(c.origin)) {
+		if e.name == name {
+			add(e.value)
+		}
+	}
+	for i := len(c.History) - 1; i >= 0; i-- {
+		sc := c.History[i].SetCookies
+		for j := len(sc) - 1; j >= 0; j-- {
+			if sc[j].Name == name {
+				add(sc[j].Value)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // lastSetCookie returns the Set-Cookie header that stored the cookie
 // value(name) returns, or else the last Set-Cookie for name in the
 // client's history, or nil.

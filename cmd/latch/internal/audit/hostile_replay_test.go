@@ -220,6 +220,46 @@ func oneTimeApp(h *hostileApp) http.Handler {
 	})
 }
 
+// rollingURLApp rolls its session cookie's value on every answer (every
+// value stays valid) and puts the value it set at login into the URL the
+// login redirects to, under a parameter name no framework uses.
+func rollingURLApp(h *hostileApp) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		user := h.user(r, "__Host-sid")
+		set := func() string {
+			v := randomValue()
+			h.users[v] = user
+			w.Header().Add("Set-Cookie", "__Host-sid="+v+"; Path=/; Secure; HttpOnly; SameSite=Lax")
+			return v
+		}
+		switch r.URL.Path {
+		case "/login":
+			if r.Method != http.MethodPost {
+				fmt.Fprint(w, "form")
+				return
+			}
+			if !goodPassword(r) {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			user = "alice"
+			http.Redirect(w, r, "/me?k="+set(), http.StatusSeeOther)
+		case "/me":
+			h.mes.Add(1)
+			if user == "" {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			set()
+			fmt.Fprint(w, `{"user":"alice"}`)
+		default:
+			fmt.Fprint(w, "home")
+		}
+	})
+}
+
 func TestHostileReplays(t *testing.T) {
 	tests := []struct {
 		name string
@@ -236,6 +276,8 @@ func TestHostileReplays(t *testing.T) {
 			map[string]Status{CheckSessionFixation: Fail, CheckLogout: Pass}},
 		{"one-time tokens used up by the replays, and a logout that does nothing", func(h *hostileApp, _ *fakeClock) http.Handler { return oneTimeApp(h) },
 			map[string]Status{CheckLogout: Warn, CheckCookieSecure: Warn}},
+		{"a rolling session cookie whose value at login goes into a URL", func(h *hostileApp, _ *fakeClock) http.Handler { return rollingURLApp(h) },
+			map[string]Status{CheckSessionInURL: Fail}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

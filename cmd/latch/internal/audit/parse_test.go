@@ -90,7 +90,7 @@ func TestCheckSessionInURL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &auditor{results: map[string]Result{}}
-			a.checkSessionInURL(tt.token, tt.history)
+			a.checkSessionInURL([]string{tt.token}, tt.history)
 			r := a.results[CheckSessionInURL]
 			if r.Status != tt.want || !strings.Contains(r.Evidence, tt.ev) {
 				t.Errorf("got %s %q; want %s containing %q", r.Status, r.Evidence, tt.want, tt.ev)

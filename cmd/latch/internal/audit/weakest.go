@@ -64,7 +64,7 @@ func (a *auditor) checkSessionCookies(ctx context.Context, s *session, id *ident
 				}
 				return v.state == authYes, v.ex.Status, nil
 			})
-			a.checkSessionInURL(token, s.c.History)
+			a.checkSessionInURL(s.c.valuesOf(name), s.c.History)
 		})
 		for _, r := range got {
 			all = append(all, memberResult{name, r})
