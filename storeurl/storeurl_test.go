@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/latchtest"
+	"github.com/latchsec/latch/pgstore"
 	"github.com/latchsec/latch/storeurl"
 )
 
@@ -71,7 +72,9 @@ func TestOpen(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			st, err := storeurl.Open(ctx, tc.url(t), storeurl.Options{})
+			// A table of its own, so that pgstore's tests on the same
+			// database never see this one's rows.
+			st, err := storeurl.Open(ctx, tc.url(t), storeurl.Options{Postgres: pgstore.Options{Table: "storeurl_test"}})
 			if err != nil {
 				t.Fatal(err)
 			}
