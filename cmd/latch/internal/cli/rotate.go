@@ -326,6 +326,11 @@ func (r *rotation) revoke(id string, replace bool, newID string) error {
 	} else if oldSigner.ID != newSigner.ID {
 		r.say("key %q signs from now on.", newSigner.ID)
 	}
+	if longest := max(latch.DefaultAbsoluteTimeout, latch.DefaultRememberAbsoluteTimeout); after.CheckSigning(r.now, longest) != nil {
+		// Done all the same: the revoked key must go. Running instances
+		// take the file and log an error; latch.New refuses it at start.
+		r.say("warning: key %q retires at %s, before a session it signs now could end (up to %v with latch's defaults): running instances take this file and log an error, and a restart refuses it; stage a key that signs at once: latch rotate --file %s --now", newSigner.ID, stamp(newSigner.Retire), longest, r.file)
+	}
 	return nil
 }
 

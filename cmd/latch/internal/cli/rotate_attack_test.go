@@ -121,3 +121,21 @@ func TestRotateRevokeQuotesNoSecret(t *testing.T) {
 		t.Fatalf("output echoes the text given: %q", out+errOut)
 	}
 }
+
+// Revoking the signing key when the key left to sign retires within the
+// longest default session (the emergency after a staged rotation) is done,
+// since the leaked key must go, and says what follows: running instances
+// take the file and log an error, a restart refuses it, and a new key
+// should be staged.
+func TestRotateRevokeWarnsOfShortSigner(t *testing.T) {
+	file := keyFile(t, latch.Key{ID: "new", Activate: now.Add(-day)}, latch.Key{ID: "old", Retire: now.Add(10 * day)})
+	code, out, errOut := runAt(t, now, "rotate", "--file", file, "--revoke", "new")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{`key "old" signs from now on.`, `warning: key "old" retires at 2026-12-14T21:00:00Z`, "latch rotate --file " + file + " --now"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output %q lacks %q", out, want)
+		}
+	}
+}
