@@ -356,9 +356,10 @@ func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
 	}
 	ck := probe.lastSetCookie(name)
 	how := fmt.Sprintf("cookie %q (chosen by name; no login configured to confirm it by behaviour), as set before login", name)
-	// Chosen by name among several cookies, it may be a decoy: its
-	// checks can warn or fail, never pass.
-	id := &identity{creds: [][]string{{name}}, members: []string{name}}
+	// Chosen by name, it may be a decoy (a visitor's cookie, where the
+	// login sets the session's): its checks can warn or fail, never pass.
+	id := &identity{creds: [][]string{{name}}, members: []string{name},
+		ambiguous: "without a login, nothing shows that this cookie carries the session: the one a login sets may be another"}
 	if n := len(probe.seenNames()); n > 1 {
 		id.ambiguous = fmt.Sprintf("the target set %d cookies and, without a login, which one carries the session cannot be told", n)
 	}
@@ -374,14 +375,18 @@ func (a *auditor) runAnonymous(ctx context.Context, probe *client) {
 		return
 	}
 	a.probeAdoption(ctx, name, ck.Value)
-	a.sampleTokens(ctx, name, sampledWhat(sc, name), func(ctx context.Context) (string, error) {
-		c := a.newClient()
-		if _, err := c.do(ctx, "GET", a.target.String(), nil); err != nil {
-			return "", err
-		}
-		v, _ := c.value(name)
-		return sessionIDOf(sc, v), nil
-	})
+	for _, r := range a.collect(func() {
+		a.sampleTokens(ctx, name, sampledWhat(sc, name), func(ctx context.Context) (string, error) {
+			c := a.newClient()
+			if _, err := c.do(ctx, "GET", a.target.String(), nil); err != nil {
+				return "", err
+			}
+			v, _ := c.value(name)
+			return sessionIDOf(sc, v), nil
+		})
+	}) {
+		a.add(capAmbiguous(r, id))
+	}
 }
 
 // skipClientSideEntropy marks token-entropy as not applicable to a cookie

@@ -405,3 +405,44 @@ func TestHostileCredentialHidesOnce(t *testing.T) {
 		}
 	}
 }
+
+// visitorDecoyApp gives every visitor a flawless, random cookie that is
+// not the session's; the login sets the real session cookie, flagless.
+func visitorDecoyApp(h *hostileApp) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		switch r.URL.Path {
+		case "/login":
+			if r.Method == http.MethodPost && goodPassword(r) {
+				id := randomValue()
+				h.users[id] = "alice"
+				w.Header().Add("Set-Cookie", "id="+id)
+			}
+			fmt.Fprint(w, "form")
+		default:
+			w.Header().Add("Set-Cookie", "__Host-sess="+randomValue()+"; Path=/; Secure; HttpOnly; SameSite=Strict")
+			fmt.Fprint(w, "home")
+		}
+	})
+}
+
+// TestHostileVisitorCookieWithoutLogin: without a login, the one cookie a
+// visitor gets may not be the session's, so its checks never pass.
+func TestHostileVisitorCookieWithoutLogin(t *testing.T) {
+	clock := newFakeClock()
+	srv := httptest.NewTLSServer(visitorDecoyApp(newHostileApp(clock)))
+	t.Cleanup(srv.Close)
+	cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
+	cfg.LoginPath, cfg.MePath = "", ""
+	cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 40
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, c := range rep.Checks {
+		if c.Status == Pass && c.ID != CheckHSTS && c.ID != CheckHTTPSRedirect {
+			t.Errorf("%s = pass without a login: %s", c.ID, c.Evidence)
+		}
+	}
+}
