@@ -37,20 +37,51 @@ import (
 // was committed (a store failure answers 503 itself, and then the error
 // handler writes nothing).
 func Middleware(m *latch.Manager) echo.MiddlewareFunc {
+	h := m.Handler(http.HandlerFunc(serve)) // once: echo applies middleware on every request
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			outer, req := c.Response(), c.Request()
-			var err error
-			m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				c.SetRequest(r)
-				c.SetResponse(echo.NewResponse(w, c.Echo()))
-				err = next(c)
-			})).ServeHTTP(outer, req)
+			res, req := c.Response(), c.Request()
+			o := &outer{Response: res, c: c, next: next}
+			h.ServeHTTP(o, req)
 			c.SetRequest(req)
-			c.SetResponse(outer)
-			return err
+			c.SetResponse(res)
+			return o.err
 		}
 	}
+}
+
+// serve runs the rest of echo's chain behind latch's Handler, which hands
+// it latch's writer (lw) around the outer that Middleware gave it, and the
+// request that carries the session. The handlers get a Response of their
+// own around lw.
+func serve(lw http.ResponseWriter, r *http.Request) {
+	o := unwrapOuter(lw)
+	if o == nil {
+		http.Error(lw, "latchecho: latch's writer does not unwrap to the adapter's", http.StatusInternalServerError)
+		return
+	}
+	o.c.SetRequest(r)
+	o.c.SetResponse(echo.NewResponse(lw, o.c.Echo()))
+	o.err = o.next(o.c)
+}
+
+// outer is the request's Response as latch's writer writes to it, with the
+// way back to the request's context, the next handler and its error.
+type outer struct {
+	*echo.Response
+	c    echo.Context
+	next echo.HandlerFunc
+	err  error
+}
+
+// unwrapOuter returns the outer inside latch's writer, or nil.
+func unwrapOuter(lw http.ResponseWriter) *outer {
+	u, ok := lw.(interface{ Unwrap() http.ResponseWriter })
+	if !ok {
+		return nil
+	}
+	o, _ := u.Unwrap().(*outer)
+	return o
 }
 
 // Session returns the request's session, or latch.ErrNoSession when the

@@ -30,15 +30,40 @@ import (
 // (see latch.Manager.Handler). Register it before the handlers that use
 // sessions, with Engine.Use or on a group.
 func Middleware(m *latch.Manager) gin.HandlerFunc {
+	h := m.Handler(http.HandlerFunc(serve))
 	return func(c *gin.Context) {
-		origWriter, origReq := c.Writer, c.Request
-		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c.Writer = &writer{ResponseWriter: origWriter, lw: w}
-			c.Request = r
-			c.Next()
-		})).ServeHTTP(origWriter, origReq)
-		c.Writer, c.Request = origWriter, origReq
+		w := &writer{ResponseWriter: c.Writer, c: c}
+		w.below = below{ResponseWriter: c.Writer, w: w}
+		req := c.Request
+		h.ServeHTTP(&w.below, req)
+		c.Writer, c.Request = w.below.ResponseWriter, req
 	}
+}
+
+// serve runs the rest of gin's chain behind latch's Handler, which hands
+// it latch's writer (lw) around the below that Middleware gave it, and
+// the request that carries the session. The handlers write to the
+// writer that below belongs to, which sends through lw.
+func serve(lw http.ResponseWriter, r *http.Request) {
+	below := unwrapBelow(lw)
+	if below == nil {
+		http.Error(lw, "latchgin: latch's writer does not unwrap to the adapter's", http.StatusInternalServerError)
+		return
+	}
+	w := below.w
+	w.lw = lw
+	w.c.Writer, w.c.Request = w, r
+	w.c.Next()
+}
+
+// unwrapBelow returns the below inside latch's writer, or nil.
+func unwrapBelow(lw http.ResponseWriter) *below {
+	u, ok := lw.(interface{ Unwrap() http.ResponseWriter })
+	if !ok {
+		return nil
+	}
+	b, _ := u.Unwrap().(*below)
+	return b
 }
 
 // Session returns the request's session, or latch.ErrNoSession when the

@@ -17,8 +17,18 @@ import (
 // out. Status, Size, Written, CloseNotify and Pusher are gin's own.
 type writer struct {
 	gin.ResponseWriter                     // gin's writer: the status chosen, the bytes written
-	lw                 http.ResponseWriter // latch's writer around gin's
+	lw                 http.ResponseWriter // latch's writer around below
 	begun              bool                // lw has been told the status
+	c                  *gin.Context
+	below              below
+}
+
+// below is what latch's writer writes to: gin's writer, and the way back
+// to the request's writer and context for serve. It lives inside writer,
+// so a request allocates one of them.
+type below struct {
+	gin.ResponseWriter
+	w *writer
 }
 
 // begin tells latch's writer the status gin holds, once: latch commits
