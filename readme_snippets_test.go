@@ -10,7 +10,7 @@ import (
 
 // readmeSnippets are the README's code blocks copied from tests: each
 // name's test compiles and runs the code where it lies.
-var readmeSnippets = []string{"handler test"}
+var readmeSnippets = []string{"net/http", "chi", "gin", "echo", "handler test"}
 
 // snippetMark introduces a README code block copied from a test file:
 // <!-- snippet: FILE NAME -->, FILE relative to the repository's root.

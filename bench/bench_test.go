@@ -69,6 +69,12 @@ func BenchmarkReadRedis(b *testing.B) {
 // when want is set, the body.
 func run(b *testing.B, l *Lib, h http.Handler, cookie, want string) {
 	b.Helper()
+	serveLoop(b, l.Name, h, cookie, want)
+}
+
+// serveLoop is run for a handler named name.
+func serveLoop(b *testing.B, name string, h http.Handler, cookie, want string) {
+	b.Helper()
 	tmpl := httptest.NewRequest(http.MethodGet, "/", nil)
 	if cookie != "" {
 		tmpl.Header.Set("Cookie", cookie)
@@ -87,14 +93,14 @@ func run(b *testing.B, l *Lib, h http.Handler, cookie, want string) {
 		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 	}
 	if w.Code != http.StatusOK {
-		b.Fatalf("%s: last response %d %q", l.Name, w.Code, w.Body.String())
+		b.Fatalf("%s: last response %d %q", name, w.Code, w.Body.String())
 	}
 	if got := w.Body.String(); want != "" && got != want {
-		b.Fatalf("%s: last response body %q, want %q", l.Name, got, want)
+		b.Fatalf("%s: last response body %q, want %q", name, got, want)
 	}
 	if want == "" {
 		if _, err := strconv.Atoi(w.Body.String()); err != nil {
-			b.Fatalf("%s: write answered %q, want a number", l.Name, w.Body.String())
+			b.Fatalf("%s: write answered %q, want a number", name, w.Body.String())
 		}
 	}
 }
