@@ -23,8 +23,7 @@ type backend interface {
 	reissue(tok string, now time.Time) string
 	// save writes w and reports where the session now lives.
 	save(ctx context.Context, w *write) (saved, error)
-	// expired forgets a session found past the deadline of a
-	// configuration tighter than its record's own limits.
+	// expired forgets a session that has ended by a timeout.
 	expired(ctx context.Context, id driver.Hash) error
 	// end ends one session, named by a hash that may since have been
 	// renewed (a store follows the forward). until is when it would end

@@ -1,6 +1,7 @@
 package latch
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -44,6 +45,11 @@ const expiryGrace = 5 * time.Minute
 // replaced in the same store operation.
 func (s *Session) write(now time.Time, renew bool) error {
 	w := s.prepare(now, renew)
+	if w.c.MaxPerUser > 0 {
+		if err := s.m.pruneEnded(s.ctx, w.c.Meta.UserID, now); err != nil {
+			return s.m.storeError(s.ctx, fmt.Errorf("latch: delete ended sessions: %w", err))
+		}
+	}
 	out, err := s.m.backend.save(s.ctx, w)
 	switch {
 	case err == nil:
@@ -55,6 +61,27 @@ func (s *Session) write(now time.Time, renew bool) error {
 		return s.m.storeError(s.ctx, fmt.Errorf("latch: commit session: %w", err))
 	}
 	s.adopt(w, &out)
+	return nil
+}
+
+// pruneEnded deletes the sessions of user that have ended but that the
+// store keeps for their grace (expiryGrace) or under limits longer than the
+// configuration's, before a commit that adds a session to the user: the
+// store counts them toward Config.MaxSessionsPerUser, so a login would be
+// refused, or would evict a live session, for a session already over.
+func (m *Manager) pruneEnded(ctx context.Context, user string, now time.Time) error {
+	list, err := m.backend.list(ctx, user)
+	if err != nil {
+		return err
+	}
+	for _, in := range list {
+		if endReason(m.inForce(in.Meta), now) == "" {
+			continue
+		}
+		if err := m.backend.expired(ctx, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -116,7 +116,8 @@ type Config struct {
 	// MaxSessionsPerUser limits the sessions one user may have at once
 	// (ASVS 7.1.2). Default 0: no limit. At the limit, Login ends the
 	// user's oldest session, or fails with ErrSessionLimit when
-	// RefuseOverLimit is set.
+	// RefuseOverLimit is set. Sessions that have ended by a timeout do
+	// not count: a login deletes them first (one Store.ListUser).
 	MaxSessionsPerUser int
 	RefuseOverLimit    bool
 

@@ -155,3 +155,46 @@ func TestTouchExtendsWithinInterval(t *testing.T) {
 		t.Fatalf("idle deadline after Touch = %v; want %v", st.IdleExpiresAt, want)
 	}
 }
+
+// TestSessionLimitCountsLiveSessionsOnly: a session that has ended (here
+// idle) but that the store still keeps for its grace, so that a late
+// request learns why it ended, does not count toward MaxSessionsPerUser:
+// a login is not refused for it, and the eviction of the oldest session
+// takes it rather than a live one.
+func TestSessionLimitCountsLiveSessionsOnly(t *testing.T) {
+	t.Run("refuse new: the same browser signs in again", func(t *testing.T) {
+		hs := newHarness(t, latch.Config{MaxSessionsPerUser: 1, RefuseOverLimit: true})
+		tok := hs.login("alice")
+		hs.clock.Advance(31 * time.Minute)
+		if r := hs.do("GET", "/me", tok); r.code != http.StatusUnauthorized {
+			t.Fatalf("after the idle timeout: %d; want 401", r.code)
+		}
+		if r := hs.do("POST", "/login?u=alice", ""); r.code != http.StatusOK {
+			t.Fatalf("login after the session ended: %d %q; want 200", r.code, r.body)
+		}
+	})
+	t.Run("refuse new: another device, the ended session never came back", func(t *testing.T) {
+		hs := newHarness(t, latch.Config{MaxSessionsPerUser: 1, RefuseOverLimit: true})
+		hs.login("alice")
+		hs.clock.Advance(31 * time.Minute)
+		if r := hs.do("POST", "/login?u=alice", ""); r.code != http.StatusOK {
+			t.Fatalf("login after the session ended: %d %q; want 200", r.code, r.body)
+		}
+	})
+	t.Run("evict oldest: the ended session goes, not the live one", func(t *testing.T) {
+		hs := newHarness(t, latch.Config{MaxSessionsPerUser: 2})
+		active := hs.login("alice")
+		hs.clock.Advance(time.Minute)
+		hs.login("alice") // idle from now on
+		for range 4 {
+			hs.clock.Advance(8 * time.Minute)
+			if r := hs.do("GET", "/me", active); r.code != http.StatusOK {
+				t.Fatalf("the active session: %d", r.code)
+			}
+		}
+		hs.login("alice") // the second session has been idle 32 minutes
+		if r := hs.do("GET", "/me", active); r.code != http.StatusOK {
+			t.Fatalf("the live session was evicted for an ended one: %d", r.code)
+		}
+	})
+}
