@@ -43,9 +43,11 @@
 //
 // Key reload: a Manager with a Config.KeySource (by default KeysFromEnv:
 // LATCH_KEYS, or the file named by LATCH_KEYS_FILE, read again every
-// second) takes a changed keyring that passes every check New applies and
-// refuses any other, keeping the one in use (EventKeysReloaded,
-// EventKeysRefused, Manager.ReloadKeys). FileKeys sees an in-place
+// second) takes a changed keyring that can sign now and passes New's other
+// checks, and refuses any other, keeping the one in use (EventKeysReloaded,
+// EventKeysRefused, Manager.ReloadKeys); a signing key that retires before
+// a session could end, which New refuses, is taken on a reload and logged
+// as an error, so that a revocation always applies. FileKeys sees an in-place
 // rewrite, a rename and the link swap of a Kubernetes volume;
 // KeySourceFunc reads a secrets manager's API. A cookiestore.Store gets
 // every keyring the Manager takes.
