@@ -28,6 +28,12 @@
 //	})
 //	http.ListenAndServe(addr, m.Handler(mux))
 //
+// chi and other routers that take net/http middleware take Handler as it
+// is. For gin and echo, the modules latchgin and latchecho give the same
+// middleware, guards and status handler in those frameworks' shapes.
+// Package latchtest runs handler tests on a Manager with a memory store and
+// a clock that moves only when told to.
+//
 // # Where each mitigation lives
 //
 // Secret key: Keyring, ParseKeys, LoadKeys and CheckKey. Keys come from
