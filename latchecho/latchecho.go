@@ -35,16 +35,18 @@ import (
 // one is the request's Response again when the middleware returns, so
 // that the error handler and middleware in front see whether the response
 // was committed (a store failure answers 503 itself, and then the error
-// handler writes nothing).
+// handler writes nothing). This holds when a panic passes through the
+// middleware too, which therefore commits nothing: a recovery middleware
+// in front answers without the session's changes or cookie, as with
+// net/http.
 func Middleware(m *latch.Manager) echo.MiddlewareFunc {
 	h := m.Handler(http.HandlerFunc(serve)) // once: echo applies middleware on every request
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			res, req := c.Response(), c.Request()
 			o := &outer{Response: res, c: c, next: next}
+			defer func() { c.SetRequest(req); c.SetResponse(res) }() // on a panic too
 			h.ServeHTTP(o, req)
-			c.SetRequest(req)
-			c.SetResponse(res)
 			return o.err
 		}
 	}

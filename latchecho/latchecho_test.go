@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/latchecho"
@@ -369,5 +370,28 @@ func TestSessionWithoutMiddleware(t *testing.T) {
 	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if !errors.Is(err, latch.ErrNoSession) {
 		t.Errorf("Session without Middleware: %v; want ErrNoSession", err)
+	}
+}
+
+// TestPanic: a panic in a handler commits nothing, as with net/http: echo's
+// Recover middleware in front answers 500 without the session's cookie,
+// and a value set before the panic is not saved.
+func TestPanic(t *testing.T) {
+	tm := latchtest.New(t, latch.Config{})
+	e := newEcho(tm.Manager, middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisablePrintStack: true,
+		LogErrorFunc:      func(_ echo.Context, err error, _ []byte) error { return err },
+	}))
+	e.GET("/", func(c echo.Context) error {
+		session(t, c).Set("k", "set before the panic")
+		panic("boom")
+	})
+	c := tm.Login("alice")
+	res, _ := newServer(t, e).do("GET", "/", "", c)
+	if res.StatusCode != 500 || tm.Cookie(res) != nil {
+		t.Errorf("panic: %d, cookie %v; want 500 and none", res.StatusCode, tm.Cookie(res))
+	}
+	if s := tm.Stored(c); s.UserID() != "alice" || s.GetString("k") != "" {
+		t.Errorf("after the panic: user %q, k %q; want alice's session unchanged", s.UserID(), s.GetString("k"))
 	}
 }

@@ -29,14 +29,19 @@ import (
 // Middleware returns gin middleware that gives every request its session
 // (see latch.Manager.Handler). Register it before the handlers that use
 // sessions, with Engine.Use or on a group.
+//
+// When the middleware returns, and when a panic passes through it, the
+// context has gin's writer and the request as they came again. A panic
+// therefore commits nothing: a recovery middleware in front (gin.Recovery)
+// answers without the session's changes or cookie, as with net/http.
 func Middleware(m *latch.Manager) gin.HandlerFunc {
 	h := m.Handler(http.HandlerFunc(serve))
 	return func(c *gin.Context) {
 		w := &writer{ResponseWriter: c.Writer, c: c}
 		w.below = below{ResponseWriter: c.Writer, w: w}
 		req := c.Request
+		defer func() { c.Writer, c.Request = w.below.ResponseWriter, req }() // on a panic too
 		h.ServeHTTP(&w.below, req)
-		c.Writer, c.Request = w.below.ResponseWriter, req
 	}
 }
 

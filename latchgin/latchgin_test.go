@@ -362,3 +362,25 @@ func TestSessionWithoutMiddleware(t *testing.T) {
 		t.Errorf("Session without Middleware: %v; want ErrNoSession", err)
 	}
 }
+
+// TestPanic: a panic in a handler commits nothing, as with net/http: the
+// recovery middleware in front answers 500 without the session's cookie,
+// and a value set before the panic is not saved.
+func TestPanic(t *testing.T) {
+	tm := latchtest.New(t, latch.Config{})
+	r := gin.New()
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) { c.AbortWithStatus(http.StatusInternalServerError) }))
+	r.Use(latchgin.Middleware(tm.Manager))
+	r.GET("/", func(c *gin.Context) {
+		session(t, c).Set("k", "set before the panic")
+		panic("boom")
+	})
+	c := tm.Login("alice")
+	res, _ := newServer(t, r).do("GET", "/", "", c)
+	if res.StatusCode != 500 || tm.Cookie(res) != nil {
+		t.Errorf("panic: %d, cookie %v; want 500 and none", res.StatusCode, tm.Cookie(res))
+	}
+	if s := tm.Stored(c); s.UserID() != "alice" || s.GetString("k") != "" {
+		t.Errorf("after the panic: user %q, k %q; want alice's session unchanged", s.UserID(), s.GetString("k"))
+	}
+}
