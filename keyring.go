@@ -400,7 +400,8 @@ func (r Keyring) MarshalJSON() ([]byte, error) {
 }
 
 // ParseKeys parses keys in the keyring format. Entries are separated by
-// commas or newlines; blank lines and lines starting with # are ignored.
+// commas or newlines (LF or CRLF); blank lines and lines starting with #
+// are ignored, and so is a UTF-8 byte order mark at the start.
 // An entry is
 //
 //	ID:KEY[:YYYY-MM-DD] [activate=TIME] [retire=TIME]
@@ -447,6 +448,9 @@ func parseKeys(now time.Time, s string) (*Keyring, error) {
 // keyring.
 func parseEntries(s string) ([]Key, error) {
 	var keys []Key
+	// A byte order mark, which Windows editors put before UTF-8 text, is
+	// no part of the first entry's id.
+	s = strings.TrimPrefix(s, "\ufeff")
 	sc := bufio.NewScanner(strings.NewReader(s))
 	sc.Buffer(nil, 1<<20)
 	n := 0

@@ -127,6 +127,9 @@ func TestParseKeys(t *testing.T) {
 			keys: []want{{id: "k1", activate: day(2026, 12, 1), retire: day(2027, 1, 1)}}, signer: "k1"},
 		{name: "legacy date with activate", in: e1 + ":2026-12-31 activate=2026-12-01",
 			keys: []want{{id: "k1", activate: day(2026, 12, 1), retire: day(2027, 1, 1)}}, signer: "k1"},
+		{name: "byte order mark and CRLF, as Windows editors save", in: "\ufeff# keys\r\n" + e2 + "\r\n" + e1 + " retire=2027-01-01\r\n",
+			keys: []want{{id: "k2"}, {id: "k1", retire: day(2027, 1, 2)}}, signer: "k2"},
+		{name: "byte order mark before the first entry", in: "\ufeff" + e1, keys: []want{{id: "k1"}}, signer: "k1"},
 		{name: "retired key is skipped for signing", in: e1 + " retire=2026-12-04T12:00:00Z," + e2,
 			keys: []want{{id: "k1", retire: at}, {id: "k2"}}, signer: "k2"},
 

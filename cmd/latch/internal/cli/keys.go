@@ -134,7 +134,7 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // keyring.
 func looksLikeKeyring(s string) (keyring, idLike bool) {
 	n := 0
-	for _, line := range strings.Split(s, "\n") {
+	for _, line := range strings.Split(strings.TrimPrefix(s, "\ufeff"), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue

@@ -54,6 +54,7 @@ func TestCheckkey(t *testing.T) {
 		output string
 	}{
 		{"keyring entry on stdin", good + "\n", nil, nil, 0, `key "k": ok`},
+		{"keyring file saved by a Windows editor", "\ufeff" + good + "\r\n", nil, nil, 0, `key "k": ok`},
 		{"raw weak secret on stdin", "changeme\n", nil, nil, 1, "known-key"},
 		{"raw short secret", "Xk9#qL2m", nil, nil, 1, "too-short"},
 		{"raw strong text secret", "q3Z-Hk8wR2vY_pL0mN5tXa9cB7dE1fG4hJ6kS0uV2wQ", nil, nil, 0, "ok: 43 bytes"},
