@@ -42,9 +42,11 @@ func (a *auditor) checkTransport(ctx context.Context, first *exchange) {
 				"Serve plain HTTP only to redirect to HTTPS (301 or 308 to the same host), or pass --http-url to the plain-HTTP entry point."))
 		default:
 			a.judgeRedirect(ex)
+			a.judgePlainLogin(ctx, ex.URL)
 		}
 	} else {
 		a.judgeRedirect(first)
+		a.judgePlainLogin(ctx, first.URL)
 		if isRedirect(first.Status) {
 			if loc, err := first.URL.Parse(first.Location); err == nil && loc.Scheme == "https" && loc.Hostname() == a.target.Hostname() {
 				if ex, err := a.newClient().do(ctx, "GET", loc.String(), nil); err == nil {
@@ -54,6 +56,27 @@ func (a *auditor) checkTransport(ctx context.Context, first *exchange) {
 		}
 	}
 	a.judgeHSTS(secure)
+}
+
+// judgePlainLogin asks the login page at the plain-HTTP entry point
+// base too: one that redirects its home page to HTTPS but serves the
+// login form in clear text takes passwords in clear text, so the worse
+// of the two verdicts stands.
+func (a *auditor) judgePlainLogin(ctx context.Context, base *url.URL) {
+	if a.cfg.LoginPath == "" {
+		return
+	}
+	u, err := base.Parse(a.cfg.LoginPath)
+	if err != nil || u.String() == base.String() {
+		return
+	}
+	ex, err := a.newClient().do(ctx, "GET", u.String(), nil)
+	if err != nil {
+		return
+	}
+	for _, r := range a.collect(func() { a.judgeRedirect(ex) }) {
+		a.worsen(r)
+	}
 }
 
 func (a *auditor) judgeRedirect(ex *exchange) {

@@ -47,7 +47,8 @@ func rehost(raw, host string) string {
 }
 
 // cookieSpy records the Cookie headers a plain-HTTP listener receives.
-// It redirects "/" to secure, and serves any other page.
+// It redirects "/" and "/login" to secure (as it should), and serves any
+// other page.
 type cookieSpy struct {
 	secure  string
 	mu      sync.Mutex
@@ -58,7 +59,7 @@ func (s *cookieSpy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.cookies = append(s.cookies, r.Header.Get("Cookie"))
 	s.mu.Unlock()
-	if r.URL.Path == "/" {
+	if r.URL.Path == "/" || r.URL.Path == "/login" {
 		http.Redirect(w, r, s.secure, http.StatusMovedPermanently)
 		return
 	}

@@ -93,3 +93,30 @@ func TestPasswordEchoedByTargetNeverPrinted(t *testing.T) {
 		})
 	}
 }
+
+// TestPlainHTTPLoginIsNotHiddenBehindARedirectedHome: the plain-HTTP
+// entry point redirects its home page to HTTPS but serves the login form
+// (and takes the password) in clear text.
+func TestPlainHTTPLoginIsNotHiddenBehindARedirectedHome(t *testing.T) {
+	clock := newFakeClock()
+	app := &fakeApp{opt: secureApp, clock: clock, s: map[string]*fakeSession{}}
+	srv := httptest.NewTLSServer(app)
+	t.Cleanup(srv.Close)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			http.Redirect(w, r, srv.URL+"/", http.StatusMovedPermanently)
+			return
+		}
+		app.ServeHTTP(w, r)
+	}))
+	t.Cleanup(plain.Close)
+	cfg := loginConfig(srv.URL+"/", plain.URL+"/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
+	cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if r := resultOf(rep, CheckHTTPSRedirect); r.Status != Fail || !strings.Contains(r.Evidence, "/login") {
+		t.Errorf("https-redirect = %s (%s); want fail naming /login", r.Status, r.Evidence)
+	}
+}
