@@ -446,3 +446,44 @@ func TestHostileVisitorCookieWithoutLogin(t *testing.T) {
 		}
 	}
 }
+
+// refusesNewPairingOnce wraps presenceApp so that /me answers 401 the first
+// time a valid "id" arrives beside a "__Host-sess" value it has not come
+// with before: a made-up __Host-sess looks checked to one question.
+func refusesNewPairingOnce(next http.Handler) http.Handler {
+	var mu sync.Mutex
+	pairs := map[string]map[string]bool{} // id -> __Host-sess values seen with it
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err1 := r.Cookie("id")
+		sess, err2 := r.Cookie("__Host-sess")
+		if r.URL.Path == "/me" && err1 == nil && err2 == nil {
+			mu.Lock()
+			seen := pairs[id.Value]
+			if seen == nil {
+				seen = map[string]bool{}
+				pairs[id.Value] = seen
+			}
+			lie := len(seen) > 0 && !seen[sess.Value]
+			seen[sess.Value] = true
+			mu.Unlock()
+			if lie {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func TestHostileUncheckedCookieLooksCheckedOnce(t *testing.T) {
+	clock := newFakeClock()
+	srv := httptest.NewTLSServer(refusesNewPairingOnce(presenceApp(newHostileApp(clock))))
+	t.Cleanup(srv.Close)
+	cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
+	cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 30
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	wantStatuses(t, rep, map[string]Status{CheckTokenEntropy: Fail})
+}

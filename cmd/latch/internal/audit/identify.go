@@ -208,7 +208,10 @@ func (sr *cookieSearch) checkValues() {
 		st := sr.jar.only(c)
 		for _, n := range c {
 			v, _ := st.value(n)
-			w, err := sr.a.askWith(sr.ctx, st.with(n, fabricate(v)))
+			// A refusal is what lets the cookie vouch, so it is
+			// confirmed (see confirmEnded): a target that refuses a
+			// made-up value once and then takes it is not checking it.
+			w, err := sr.a.askWithEnded(sr.ctx, st.with(n, fabricate(v)))
 			if err != nil {
 				sr.err = err
 				return
