@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // KeySource supplies a keyring's text, in the LATCH_KEYS format, as it is
@@ -88,15 +89,8 @@ type namedSource struct {
 // does: for the keyring a cookiestore.Store starts with, which the Manager
 // then keeps up to date.
 func LoadKeysFrom(ctx context.Context, src KeySource) (*Keyring, error) {
-	text, err := src.ReadKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := ParseKeys(string(text))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sourceName(src), err)
-	}
-	return r, nil
+	r, _, err := startKeys(ctx, src, time.Now())
+	return r, err
 }
 
 // sourceName names a source in errors and events.
