@@ -36,12 +36,7 @@ func samePathApp(h *hostileApp) http.Handler {
 		defer h.mu.Unlock()
 		switch r.URL.Path {
 		case "/login":
-			if r.Method != http.MethodPost {
-				fmt.Fprint(w, "form")
-				return
-			}
-			if !goodPassword(r) {
-				http.Error(w, "no", http.StatusUnauthorized)
+			if refuseLogin(w, r) {
 				return
 			}
 			weak, good := randomValue(), randomValue()
@@ -82,12 +77,7 @@ func poisonApp(h *hostileApp, onPath bool) http.Handler {
 		defer h.mu.Unlock()
 		switch r.URL.Path {
 		case "/login":
-			if r.Method != http.MethodPost {
-				fmt.Fprint(w, "form")
-				return
-			}
-			if !goodPassword(r) {
-				http.Error(w, "no", http.StatusUnauthorized)
+			if refuseLogin(w, r) {
 				return
 			}
 			sid, rem := randomValue(), randomValue()
@@ -236,12 +226,7 @@ func rollingURLApp(h *hostileApp) http.Handler {
 		}
 		switch r.URL.Path {
 		case "/login":
-			if r.Method != http.MethodPost {
-				fmt.Fprint(w, "form")
-				return
-			}
-			if !goodPassword(r) {
-				http.Error(w, "no", http.StatusUnauthorized)
+			if refuseLogin(w, r) {
 				return
 			}
 			user = "alice"

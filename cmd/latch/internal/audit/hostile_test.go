@@ -61,6 +61,20 @@ func goodPassword(r *http.Request) bool {
 	return r.PostFormValue("username") == "alice" && r.PostFormValue("password") == "pw"
 }
 
+// refuseLogin answers a login that does not log alice in, the form for a
+// GET and 401 for a wrong password, and reports whether it did.
+func refuseLogin(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		fmt.Fprint(w, "form")
+		return true
+	}
+	if !goodPassword(r) {
+		http.Error(w, "no", http.StatusUnauthorized)
+		return true
+	}
+	return false
+}
+
 // twoCookieApp needs two cookies: sid, issued before login and kept at
 // login, and uid=alice, set at login. Logout only clears the browser.
 func twoCookieApp(h *hostileApp) http.Handler {
@@ -113,12 +127,7 @@ func rememberApp(h *hostileApp) http.Handler {
 		defer h.mu.Unlock()
 		switch r.URL.Path {
 		case "/login":
-			if r.Method != http.MethodPost {
-				fmt.Fprint(w, "form")
-				return
-			}
-			if !goodPassword(r) {
-				http.Error(w, "no", http.StatusUnauthorized)
+			if refuseLogin(w, r) {
 				return
 			}
 			sid, rem := randomValue(), randomValue()
@@ -216,12 +225,7 @@ func presenceApp(h *hostileApp) http.Handler {
 		}
 		switch r.URL.Path {
 		case "/login":
-			if r.Method != http.MethodPost {
-				fmt.Fprint(w, "form")
-				return
-			}
-			if !goodPassword(r) {
-				http.Error(w, "no", http.StatusUnauthorized)
+			if refuseLogin(w, r) {
 				return
 			}
 			n++
