@@ -24,12 +24,12 @@ var errCommitFailed = errors.New("latch: session commit failed; an error respons
 // response begins, so cookie changes always go out with the headers.
 // Changes made after the response began are committed when the handler
 // returns (a cookie session, whose cookie went out with the headers,
-// cannot keep them, and emits EventLateChange). A handler that returns without writing leaves the status to
-// whoever writes next: Handler commits the session and sets its headers
-// (Set-Cookie, Cache-Control) but writes no status, so an outer
-// middleware or framework that answers 403 or a redirect afterwards keeps
-// its status. A store failure answers with Config.ErrorHandler (503 by
-// default) and never with a fresh session.
+// cannot keep them, and emits EventLateChange). A handler that returns
+// without writing leaves the status to whoever writes next: Handler
+// commits the session and sets its headers (Set-Cookie, Cache-Control) but
+// writes no status, so an outer middleware or framework that answers 403
+// or a redirect afterwards keeps its status. A store failure answers with
+// Config.ErrorHandler (503 by default) and never with a fresh session.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := &Session{m: m, ctx: r.Context()}

@@ -67,8 +67,9 @@ type pending struct {
 // Session is one request's view of a session. Reads see the stored record
 // plus this request's changes; the changes are committed when the response
 // begins (and again when the handler returns, for changes made after
-// that, which a cookie session cannot keep: see EventLateChange). Only the keys this request changed are written, so concurrent
-// requests on one session do not undo each other's changes.
+// that, which a cookie session cannot keep: see EventLateChange). Only the
+// keys this request changed are written, so concurrent requests on one
+// session do not undo each other's changes.
 //
 // A Session is safe for use by the goroutines of one request.
 type Session struct {
@@ -139,10 +140,10 @@ func (s *Session) hashNow() driver.Hash {
 
 // Deadlines returns when the session ends if idle from now on, and when it
 // ends whatever happens, under the limits in force (the session's own or
-// the configuration's, whichever is shorter). Both are zero for a session not stored yet.
-// Because idle refreshes are throttled, idle is the deadline the server
-// enforces, which may be up to Config.TouchInterval earlier than the last
-// request plus the idle timeout.
+// the configuration's, whichever is shorter). Both are zero for a session
+// not stored yet. Because idle refreshes are throttled, idle is the
+// deadline the server enforces, which may be up to Config.TouchInterval
+// earlier than the last request plus the idle timeout.
 func (s *Session) Deadlines() (idle, absolute time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
