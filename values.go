@@ -275,8 +275,8 @@ func (s *Session) GetTime(key string) time.Time {
 // sees none (all unexported, and no MarshalJSON or MarshalText method
 // that JSON calls: one on the pointer counts only for a struct given by
 // pointer, or in a slice or a struct given by pointer), which it would
-// store as {}. Set never fails for a string, a bool, an
-// integer, a finite float, a []byte or nil.
+// store as {}. Set never fails for a string, a bool, an integer, a finite
+// float, a []byte or nil.
 //
 // The value is kept as it is, and encoded when the session is committed:
 // a value changed after Set so that it can no longer be encoded makes that
