@@ -2,6 +2,7 @@ package latch
 
 import (
 	"bufio"
+	"context"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -617,17 +618,11 @@ func LoadKeys() (*Keyring, error) { return LoadKeysEnv(os.Getenv) }
 
 // LoadKeysEnv is LoadKeys with the environment read through getenv.
 func LoadKeysEnv(getenv func(string) string) (*Keyring, error) {
-	if v := getenv(EnvKeys); strings.TrimSpace(v) != "" {
-		r, err := ParseKeys(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvKeys, err)
-		}
-		return r, nil
+	src, err := KeysFromEnvFunc(getenv)
+	if err != nil {
+		return nil, err
 	}
-	if path := getenv(EnvKeysFile); path != "" {
-		return LoadKeysFile(path)
-	}
-	return nil, ErrNoKeys
+	return LoadKeysFrom(context.Background(), src)
 }
 
 // LoadKeysFile reads a keyring file: one entry a line, in the LATCH_KEYS
