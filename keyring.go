@@ -612,8 +612,8 @@ func isIDByte(c byte) bool {
 }
 
 // LoadKeys reads the keyring from the environment: LATCH_KEYS, or else the
-// file named by LATCH_KEYS_FILE (which must not be readable by group or
-// others). It returns ErrNoKeys when neither is set.
+// file named by LATCH_KEYS_FILE, whose mode is checked as LoadKeysFile
+// does. It returns ErrNoKeys when neither is set.
 func LoadKeys() (*Keyring, error) { return LoadKeysEnv(os.Getenv) }
 
 // LoadKeysEnv is LoadKeys with the environment read through getenv.
