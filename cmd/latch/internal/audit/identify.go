@@ -240,7 +240,7 @@ func (sr *cookieSearch) auth(names []string) (ok, sure bool) {
 	if len(names) == 0 {
 		return false, true // the baseline: no cookie, no session
 	}
-	key := strings.Join(sortedCopy(names), "\x00")
+	key := setKey(names)
 	if ok, done := sr.asked[key]; done {
 		return ok, true
 	}
@@ -252,7 +252,7 @@ func (sr *cookieSearch) ask(names []string) (ok, sure bool) {
 	if sr.err != nil || sr.id.ambiguous != "" {
 		return false, false
 	}
-	key := strings.Join(sortedCopy(names), "\x00")
+	key := setKey(names)
 	if sr.questions >= maxIdentifyQuestions {
 		sr.ambiguity(fmt.Sprintf("the search for the session's cookies among %d needed more than %d requests", len(sr.jar), maxIdentifyQuestions))
 		return false, false
@@ -271,15 +271,15 @@ func (sr *cookieSearch) ask(names []string) (ok, sure bool) {
 	return v.state == authYes, true
 }
 
-func sortedCopy(s []string) []string {
-	c := slices.Clone(s)
-	slices.Sort(c)
-	return c
+// setKey is the key of a set of cookie names, whatever their order, in
+// the search's caches.
+func setKey(names []string) string {
+	return strings.Join(slices.Sorted(slices.Values(names)), "\x00")
 }
 
 // explore finds the credentials that avoid every cookie in blocked.
 func (sr *cookieSearch) explore(blocked []string) {
-	key := strings.Join(sortedCopy(blocked), "\x00")
+	key := setKey(blocked)
 	if sr.seen[key] || sr.err != nil || sr.id.ambiguous != "" {
 		return
 	}
