@@ -45,20 +45,20 @@ func (a *auditor) checkSessionCookies(ctx context.Context, s *session, id *ident
 		}
 		token, _ := s.c.value(name)
 		creds := id.credentialsOf(name)
+		how := id.how(name, a.cfg.MePath)
+		if len(held) > 1 {
+			how += fmt.Sprintf(" (the browser holds %d cookies of that name, for different paths or domains, and each is judged)", len(held))
+		}
 		got := a.collect(func() {
 			for _, ck := range held {
-				how := id.how(name, a.cfg.MePath)
-				if len(held) > 1 {
-					how += fmt.Sprintf(" (the browser holds %d cookies of that name, for different paths or domains, and each is judged)", len(held))
-				}
 				a.checkAttributes(ck, how+", as set at login", pre)
 			}
 			signed[name] = a.checkSignedCookie(ctx, token, func(forged string) (bool, int, error) {
-				st := stateOf(s.c).only([]string{name})
+				names := []string{name}
 				if len(creds) > 0 {
-					st = stateOf(s.c).only(creds[0])
+					names = creds[0]
 				}
-				v, err := a.askWith(ctx, st.with(name, forged))
+				v, err := a.askWith(ctx, stateOf(s.c).only(names).with(name, forged))
 				if err != nil || v.ex == nil {
 					return false, 0, err
 				}
