@@ -17,11 +17,10 @@
 // cookie's path and domain; an answer that a session ended is asked again
 // before a check passes on it. Credentials given in a URL go only to that
 // URL's origin, they and the login's password are never printed, even
-// when the target writes them back, and a browser
-// keeps a bounded summary of what it saw (client.go). Config.MaxDuration
-// bounds the whole run, and a run stopped early, by it or by its context,
-// still returns the report of the checks that finished, marked incomplete
-// (bounds.go).
+// when the target writes them back, and a browser keeps a bounded summary
+// of what it saw (client.go). Config.MaxDuration bounds the whole run, and
+// a run stopped early, by it or by its context, still returns the report
+// of the checks that finished, marked incomplete (bounds.go).
 //
 // Run performs the audit and returns a Report; the Write* functions render
 // it as text, JSON, Markdown, SARIF 2.1.0 or a self-contained HTML page.
