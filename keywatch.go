@@ -115,7 +115,7 @@ func (m *Manager) reload(ctx context.Context, asked bool) error {
 	// new one may have removed (latch rotate --revoke), and instances
 	// would take it at different moments, as their clocks pass the
 	// handover, signing with keys the others do not know yet.
-	if err := r.CheckSigning(now, m.longestSession()); err != nil {
+	if err := r.CheckSigning(now, longestSession(&m.cfg)); err != nil {
 		ev.Err = fmt.Errorf("%s: keyring taken, but %w", sourceName(w.src), err)
 	}
 	m.emit(ctx, ev)
@@ -134,8 +134,8 @@ func (m *Manager) refuseKeys(ctx context.Context, err error) error {
 
 // longestSession is the longest a session can last: a signing key must
 // not retire before a session it signs could end (Keyring.CheckSigning).
-func (m *Manager) longestSession() time.Duration {
-	return max(m.cfg.AbsoluteTimeout, m.cfg.RememberAbsoluteTimeout)
+func longestSession(cfg *Config) time.Duration {
+	return max(cfg.AbsoluteTimeout, cfg.RememberAbsoluteTimeout)
 }
 
 // describeKeys names a keyring's keys for an event: ids only, and the one

@@ -293,7 +293,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.ErrorHandler == nil {
 		cfg.ErrorHandler = defaultErrorHandler
 	}
-	if err := cfg.Keys.CheckSigning(cfg.Now(), max(cfg.AbsoluteTimeout, cfg.RememberAbsoluteTimeout)); err != nil {
+	if err := cfg.Keys.CheckSigning(cfg.Now(), longestSession(&cfg)); err != nil {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, now: cfg.Now, keys: watch}
