@@ -160,10 +160,10 @@ func New(keys *latch.Keyring, opts Options) (*Store, error) {
 
 // SetKeys makes keys the keyring from now on: the Store seals under its
 // signing key at the time and opens values sealed under any of its keys
-// that is not retired. A value
-// sealed under a key that keys lacks is refused from then on
-// (driver.ReasonUnknownKey). On an error the keyring in use stays. A
-// Manager with a Config.KeySource calls it on every reload.
+// that is not retired. A value sealed under a key that keys lacks is
+// refused from then on (driver.ReasonUnknownKey). On an error the keyring
+// in use stays. A Manager with a Config.KeySource calls it on every
+// reload.
 func (s *Store) SetKeys(keys *latch.Keyring) error {
 	if keys == nil {
 		return errors.New("cookiestore: SetKeys needs a keyring")
