@@ -210,8 +210,8 @@ func repeatedBlock(u []rune) int {
 }
 
 // arithmeticShare is the share of positions that continue the step of the
-// two characters before them (0x01 0x02 0x03..., "abcdef..."). Bytes
-// count modulo 256, as before.
+// two characters before them (0x01 0x02 0x03..., "abcdef..."). When
+// bytewise, steps count modulo 256 (0xfe 0xff 0x00 continues).
 func arithmeticShare(u []rune, bytewise bool) float64 {
 	if len(u) < 3 {
 		return 0
