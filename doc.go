@@ -71,9 +71,8 @@
 // their own finite limits. A session keeps the limits of its login, and
 // the configuration can only shorten them: a restart with a shorter limit
 // applies to every session at once, a longer one only to new logins.
-// Session.Deadlines and Manager.StatusHandler
-// report the deadlines without extending the session, so a page can warn
-// before expiry. Session.Ended says why a session ended, on the request
+// Session.Deadlines and Manager.StatusHandler report the deadlines without
+// extending the session, so a page can warn before expiry. Session.Ended says why a session ended, on the request
 // that found it ended and, carried in a short-lived cookie that holds only
 // the reason, on the next ones: the sign-in page a redirect leads to.
 //
