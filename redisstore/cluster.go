@@ -327,7 +327,8 @@ func (s *Store) clusterRenew(ctx context.Context, c *driver.Commit, a *commitArg
 }
 
 // take runs takeScript on c.From: it returns the fields of the record it
-// replaced by a forward to c.ID (pending, unless the result is expired), and the server time by which the new record must be created.
+// replaced by a forward to c.ID (pending, unless the result is expired),
+// and the server time by which the new record must be created.
 // On driver.ErrNotFound or a forward's error it wrote nothing; on another
 // error base is nil and deadline is -1 (the outcome is unknown).
 func (s *Store) take(ctx context.Context, c *driver.Commit, expired bool) (base map[string]string, deadline int64, err error) {

@@ -130,8 +130,8 @@ end
 // key when the update left the session's user: the caller removes the
 // entry), NOTFOUND, EXISTS, LIMIT, STALE (the Cluster reservation is too
 // old), RENEWED with the hash the base's forward names and its "pend"
-// field ("" if the forward is not pending), or NEEDINDEX with "1" when the commit changes the
-// user, and the old index key.
+// field ("" if the forward is not pending), or NEEDINDEX with "1" if the
+// commit changes the user ("0" if not), and the old index key.
 //
 // A renewal ("renew", one node only) renames the source to the destination
 // and leaves a forward under the source, in this one script. A create
@@ -483,9 +483,10 @@ if srch ~= '' then
 end
 local evicted, mine = {}, {}
 if max > 0 then
-  -- Entries already evicted by another commit ("x:" marks) do not count
-  -- for a commit that evicts (which deletes them too, below); a commit
-  -- that does not evict counts them, since the eviction may be undone.
+  -- Entries already evicted by another commit ("x:" or "X:" marks) do
+  -- not count for a commit that evicts (which deletes them too, below); a
+  -- commit that does not evict counts them, since the eviction may be
+  -- undone.
   -- Nor does the new hash of a renewal in flight whose source is still
   -- listed (one session, counted once; evicting the source ends the
   -- renewal).
@@ -571,9 +572,10 @@ return 1
 // takeScript is the first step of a renewal on Cluster: it reads the
 // record under KEYS[1] and replaces it, atomically, by a pending forward
 // to the new hash (a final one when the renewal's result is already
-// expired: no record will be written for anyone to wait for). ARGV: now, the new hash, the
-// grace in ms, "1" if the result is expired. Replies {"NOTFOUND"},
-// {"RENEWED", target, pend} when KEYS[1] holds a forward already, or
+// expired: no record will be written for anyone to wait for). ARGV: now,
+// the new hash, the grace in ms, "1" if the result is expired. Replies
+// {"NOTFOUND"}, {"RENEWED", target, pend} when KEYS[1] holds a forward
+// already, or
 // {"OK", deadline, field, value, ...}: the server time by which the new
 // record must be created (half the grace from now; a Delete that overtakes
 // the renewal leaves a tombstone for the whole grace, so it outlives the
