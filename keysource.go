@@ -105,10 +105,10 @@ func sourceName(src KeySource) string {
 }
 
 // FileKeys returns a KeySource that reads the keyring file at path, as
-// LoadKeysFile does: the file must not be readable or writable by group or
-// others. Each read opens path anew, so an in-place rewrite, an atomic
-// rename over path, and a swap of a symbolic link on the way to it (the
-// "..data" link of a Kubernetes Secret volume) are all seen.
+// LoadKeysFile does, with the same rules for its mode. Each read opens
+// path anew, so an in-place rewrite, an atomic rename over path, and a
+// swap of a symbolic link on the way to it (the "..data" link of a
+// Kubernetes Secret volume) are all seen.
 //
 // A changed file is taken once two reads in a row find the same text, so
 // that a reader never takes a file caught half-written by an editor or a
