@@ -99,8 +99,10 @@ func (s *Store) reserve(ctx context.Context, c *driver.Commit, a *commitArgs, li
 }
 
 // abandon undoes what a reservation did when the commit failed for a reason
-// that leaves the record unwritten: it removes the new entry and undoes the
-// eviction marks.
+// that leaves the record unwritten: it removes the entry it added, or puts
+// back the mark and score of an entry listed before (unreserveScript), and
+// undoes the eviction marks it set (not those of earlier commits, which it
+// made final).
 func (s *Store) abandon(ctx context.Context, c *driver.Commit, a *commitArgs, r *reservation) error {
 	if r == nil {
 		return nil
