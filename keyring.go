@@ -257,13 +257,7 @@ func (r *Keyring) SigningKey(now time.Time) (Key, error) {
 
 // noSigner explains why no key signs at now.
 func (r *Keyring) noSigner(now time.Time) error {
-	var next *Key // the earliest key still to be activated
-	for _, k := range r.keys {
-		if !k.Activated(now) && !k.Retired(k.Activate) && (next == nil || k.Activate.Before(next.Activate)) {
-			next = k
-		}
-	}
-	if next != nil {
+	if next := r.nextStaged(now); next != nil {
 		return fmt.Errorf("%w at %s: key %q activates only at %s, and no other key is valid until then", ErrNoSigningKey, stamp(now), next.ID, stamp(next.Activate))
 	}
 	return fmt.Errorf("%w at %s: every key is retired (the last at %s): add a new key (latch rotate)", ErrNoSigningKey, stamp(now), stamp(r.lastRetire()))
@@ -314,17 +308,22 @@ func (r *Keyring) CheckSigning(now time.Time, longest time.Duration) error {
 // that is valid when it activates. Such a key was activated after s, so it
 // is newer and signs from then on.
 func (r *Keyring) handover(s *Key, now time.Time) (time.Time, bool) {
-	var t time.Time
-	found := false
-	for _, k := range r.keys {
-		if k.Activate.After(now) && !k.Retired(k.Activate) && (!found || k.Activate.Before(t)) {
-			t, found = k.Activate, true
-		}
-	}
-	if found && !s.Retired(t) {
-		return t, true
+	if next := r.nextStaged(now); next != nil && !s.Retired(next.Activate) {
+		return next.Activate, true
 	}
 	return time.Time{}, false
+}
+
+// nextStaged returns the key activated first after now, of those valid
+// when they activate (ties going to the one listed first), or nil.
+func (r *Keyring) nextStaged(now time.Time) *Key {
+	var next *Key
+	for _, k := range r.keys {
+		if !k.Activated(now) && !k.Retired(k.Activate) && (next == nil || k.Activate.Before(next.Activate)) {
+			next = k
+		}
+	}
+	return next
 }
 
 // Primary returns the key that signs now, SigningKey at time.Now(), or
