@@ -80,10 +80,10 @@
 // every key of a commit in one slot, short of putting every session in one
 // slot, which would give up the cluster's sharding.
 //
-// So on Cluster a commit that adds a session to a user's index, or extends
-// how long that index must live, is a sequence of scripts, each atomic on
-// its own slot, in an order that keeps every live session of a user in the
-// user's index:
+// So on Cluster a commit that adds a session to a user's index, changes its
+// place there (Meta.Created), or extends how long that index must live, is
+// a sequence of scripts, each atomic on its own slot, in an order that
+// keeps every live session of a user in the user's index:
 //
 //  1. reserve (user's slot): the entry is added first, with a reservation
 //     mark that names the hash a renewal moves from; the MaxPerUser limit
@@ -121,23 +121,25 @@
 //
 // Entries are removed only after their records are gone, and an entry whose
 // record is missing is pruned only once its reservation mark is older than
-// the grace (one minute), so a ListUser running beside a login cannot drop
-// the new entry. A failure between steps leaves, at worst, an index entry
-// without a live record, which ListUser and DeleteUser skip and prune; or,
-// for a renewal whose connection fails after the take, no session at all:
-// the user signs in again (fail closed). Under MaxPerUser without eviction,
+// the grace (one minute), or its record was written before the index was
+// read, so a ListUser running beside a login cannot drop the new entry. A
+// failure between steps leaves, at worst, an index entry without a live
+// record, which ListUser and DeleteUser skip and prune; or, for a renewal
+// whose connection fails after the take, no session at all: the user
+// signs in again (fail closed). Under MaxPerUser without eviction,
 // such a leftover counts against the limit for at most the grace
 // (TestClusterCutRenewalLockout). A commit cut after it chose sessions to
 // evict leaves them live, marked evicted and no longer counted: the next
 // commit that evicts deletes them too, so that once it returns the user
 // has no more live sessions than the limit (TestClusterEvictionCut).
 //
-// Commits that change neither the user nor the absolute deadline (the
-// common case: touching LastSeen, setting values, anonymous sessions) are
-// still one script call on Cluster, and so is a Load, of a forward too. A
-// login is four round trips (six with a session limit), a Delete two and
-// one more for each forward it follows, a DeleteUser three and one more
-// for each hop of forwards (TestClusterRoundTrips counts them).
+// Commits that keep the user and Meta.Created and do not extend the
+// absolute deadline (the common case: touching LastSeen, setting values,
+// anonymous sessions) are still one script call on Cluster, and so is a
+// Load, of a forward too. A login is four round trips (six with a session
+// limit), a Delete two and one more for each forward it follows, a
+// DeleteUser three and one more for each hop of forwards
+// (TestClusterRoundTrips counts them).
 //
 // # What the tests show
 //
