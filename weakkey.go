@@ -81,7 +81,8 @@ func CheckKey(secret []byte) error {
 	if bytewise {
 		what = "byte values"
 	}
-	if n := distinct(u); n < minDistinct {
+	counts := countChars(u)
+	if n := counts.distinct(); n < minDistinct {
 		return &WeakKeyError{Rule: "few-distinct-bytes", Detail: fmt.Sprintf("only %d distinct %s", n, what)}
 	}
 	if p := repeatedBlock(u); p > 0 {
@@ -91,7 +92,7 @@ func CheckKey(secret []byte) error {
 		return &WeakKeyError{Rule: "repeating-pattern", Detail: "half the key or more is a counting sequence"}
 	}
 	if printableShare(u, bytewise) < 0.9 {
-		if bits := shannonBits(u); bits < minKeyBits {
+		if bits := counts.shannonBits(len(u)); bits < minKeyBits {
 			return &WeakKeyError{Rule: "low-entropy", Detail: fmt.Sprintf("the frequencies of its %s give about %.0f bits, need %d", what, bits, minKeyBits)}
 		}
 		return nil
@@ -120,53 +121,50 @@ func keyUnits(secret []byte) (u []rune, bytewise bool) {
 	return u, true
 }
 
-func distinct(u []rune) int {
-	var small [256]bool
-	var large map[rune]bool
-	n := 0
+// freq counts how often each character occurs in a key: a table for the
+// first 256 code points, a map for the rest.
+type freq struct {
+	small [256]int
+	large map[rune]int
+}
+
+func countChars(u []rune) *freq {
+	f := &freq{}
 	for _, r := range u {
 		if r < 256 {
-			if !small[r] {
-				small[r] = true
-				n++
-			}
+			f.small[r]++
 			continue
 		}
-		if large == nil {
-			large = make(map[rune]bool)
+		if f.large == nil {
+			f.large = make(map[rune]int)
 		}
-		if !large[r] {
-			large[r] = true
+		f.large[r]++
+	}
+	return f
+}
+
+// distinct is the number of different characters.
+func (f *freq) distinct() int {
+	n := len(f.large)
+	for _, c := range f.small {
+		if c > 0 {
 			n++
 		}
 	}
 	return n
 }
 
-// shannonBits is the Shannon estimate of u's entropy: its length times the
-// entropy of its character frequencies.
-func shannonBits(u []rune) float64 {
-	var small [256]int
-	var large map[rune]int
-	for _, r := range u {
-		if r < 256 {
-			small[r]++
-			continue
-		}
-		if large == nil {
-			large = make(map[rune]int)
-		}
-		large[r]++
-	}
-	n := float64(len(u))
-	bits := n * math.Log2(n) // n*H = n*log2(n) - sum of f*log2(f)
-	for _, f := range small {
-		if f > 1 {
-			bits -= float64(f) * math.Log2(float64(f))
+// shannonBits is the Shannon estimate of the key's entropy: its length n
+// times the entropy of its character frequencies.
+func (f *freq) shannonBits(n int) float64 {
+	bits := float64(n) * math.Log2(float64(n)) // n*H = n*log2(n) - sum of c*log2(c)
+	for _, c := range f.small {
+		if c > 1 {
+			bits -= float64(c) * math.Log2(float64(c))
 		}
 	}
-	for _, f := range large {
-		bits -= float64(f) * math.Log2(float64(f))
+	for _, c := range f.large {
+		bits -= float64(c) * math.Log2(float64(c))
 	}
 	return bits
 }
