@@ -500,12 +500,8 @@ func (c *client) valuesOf(name string) []string {
 		}
 	}
 	for i := len(c.History) - 1; i >= 0; i-- {
-		sc := c.History[i].SetCookies
-		for j := len(sc) - 1; j >= 0; j-- {
-			if sc[j].Name == name {
-				add(sc[j].Value)
-				break
-			}
+		if sc := c.History[i].lastSetCookie(name); sc != nil {
+			add(sc.Value)
 		}
 	}
 	return out
@@ -519,11 +515,19 @@ func (c *client) lastSetCookie(name string) *Cookie {
 		return e.set
 	}
 	for i := len(c.History) - 1; i >= 0; i-- {
-		sc := c.History[i].SetCookies
-		for j := len(sc) - 1; j >= 0; j-- {
-			if sc[j].Name == name {
-				return sc[j]
-			}
+		if sc := c.History[i].lastSetCookie(name); sc != nil {
+			return sc
+		}
+	}
+	return nil
+}
+
+// lastSetCookie returns the exchange's last Set-Cookie for name (the one a
+// browser keeps), or nil.
+func (e *exchange) lastSetCookie(name string) *Cookie {
+	for j := len(e.SetCookies) - 1; j >= 0; j-- {
+		if e.SetCookies[j].Name == name {
+			return e.SetCookies[j]
 		}
 	}
 	return nil
