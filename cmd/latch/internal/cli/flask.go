@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -39,9 +38,6 @@ COOKIE and JSON may be "-" to read them from standard input (a session
 cookie is a credential: keep it out of shell history). A COOKIE given as
 "session=VALUE" is accepted too.
 `
-
-// maxFlaskInput bounds what is read from standard input.
-const maxFlaskInput = 1 << 20
 
 func runFlask(ctx context.Context, env *Env) int {
 	if len(env.Args) == 0 {
@@ -80,7 +76,7 @@ func flaskKey(env *Env, keyEnv, keyFile string) (key []byte, ok bool, err error)
 		}
 		return []byte(k), true, nil
 	case keyFile != "":
-		b, err := os.ReadFile(keyFile)
+		b, err := readInputFile(keyFile)
 		if err != nil {
 			return nil, false, fmt.Errorf("--key-file: %w", err)
 		}
@@ -103,12 +99,9 @@ func flaskInput(env *Env, arg string) (string, error) {
 	if env.Stdin == nil {
 		return "", errors.New("no standard input")
 	}
-	b, err := io.ReadAll(io.LimitReader(env.Stdin, maxFlaskInput+1))
+	b, err := readInput(env.Stdin, "standard input")
 	if err != nil {
-		return "", fmt.Errorf("reading standard input: %w", err)
-	}
-	if len(b) > maxFlaskInput {
-		return "", fmt.Errorf("standard input larger than %d KiB", maxFlaskInput>>10)
+		return "", err
 	}
 	return strings.TrimSpace(string(b)), nil
 }

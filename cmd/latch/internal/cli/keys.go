@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -60,9 +58,9 @@ func runCheckkey(ctx context.Context, env *Env) int {
 			return fail(env, "checkkey", 2, fmt.Errorf("$%s is empty or unset", *envVar))
 		}
 	case *file != "" && *envVar == "" && len(pos) == 0:
-		input, err = os.ReadFile(*file)
+		input, err = readInputFile(*file)
 	case *envVar == "" && *file == "" && (len(pos) == 0 || len(pos) == 1 && pos[0] == "-"):
-		input, err = io.ReadAll(io.LimitReader(env.Stdin, 1<<20))
+		input, err = readInput(env.Stdin, "standard input")
 	default:
 		fs.Usage()
 		return 2

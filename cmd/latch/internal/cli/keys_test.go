@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,34 @@ func TestCheckkey(t *testing.T) {
 			}
 			if before, _, ok := strings.Cut(secret, ":"); ok && strings.HasPrefix(tt.name, "raw") && strings.Contains(out, before) {
 				t.Fatalf("checkkey echoed the secret's text before its colon: %q", out)
+			}
+		})
+	}
+}
+
+// TestCheckkeyBoundedInput: a key file or standard input larger than any
+// keyring is refused whole, with the reason, instead of being read without
+// end (/dev/zero) or checked in part.
+func TestCheckkeyBoundedInput(t *testing.T) {
+	big := strings.Repeat(latch.Key{ID: "k", Secret: latch.GenerateKey()}.SecretEntry()+"\n", 1<<20/40)
+	file := t.TempDir() + "/keys"
+	if err := os.WriteFile(file, []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		stdin string
+		args  []string
+	}{
+		{"endless file", "", []string{"--file", "/dev/zero"}},
+		{"large file", "", []string{"--file", file}},
+		{"large standard input", big, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, tt.stdin, nil, append([]string{"checkkey"}, tt.args...)...)
+			if code != 2 || !strings.Contains(errOut, "larger than 1024 KiB") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 2 and a size error", code, out, errOut)
 			}
 		})
 	}
