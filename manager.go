@@ -149,8 +149,10 @@ type Config struct {
 	ClientIP func(r *http.Request) string
 
 	// ErrorHandler answers a request when the store fails. Default: 503
-	// Service Unavailable with a short text body. latch never falls back
-	// to a fresh session on a store error.
+	// Service Unavailable with a short text body, or 500 Internal Server
+	// Error when the session is too large for the store (ErrTooLarge: a
+	// retry cannot help). latch never falls back to a fresh session on a
+	// store error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// OnEvent receives every event, synchronously; keep it fast. Default
@@ -342,6 +344,10 @@ func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	h.Del("Set-Cookie")
 	h.Set("Cache-Control", "no-store")
+	if errors.Is(err, ErrTooLarge) {
+		http.Error(w, "Internal server error: the session is too large to be saved.", http.StatusInternalServerError)
+		return
+	}
 	http.Error(w, "Service temporarily unavailable: the session store cannot be reached.", http.StatusServiceUnavailable)
 }
 

@@ -31,6 +31,11 @@ var (
 	// listing or revoking one session of cookie sessions, or revoking any
 	// without revocations configured (see package cookiestore).
 	ErrNotSupported = driver.ErrNotSupported
+	// ErrTooLarge means the store cannot keep a session this large: a
+	// cookie session over the browser's 4096-byte cookie limit. The
+	// request fails with 500 (see Config.ErrorHandler) and the session
+	// stays as it was.
+	ErrTooLarge = driver.ErrTooLarge
 )
 
 type ctxKey struct{}

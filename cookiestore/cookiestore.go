@@ -45,12 +45,13 @@ const (
 )
 
 // ErrTooLarge is matched (with errors.Is) by the error Seal returns when
-// the cookie would pass MaxCookieSize. The Manager then fails the request
+// the cookie would pass MaxCookieSize, as is driver.ErrTooLarge (the
+// latch.ErrTooLarge of every store). The Manager then fails the request
 // with that error rather than send a cookie the browser would drop.
 var ErrTooLarge = errors.New("cookiestore: session cookie over the 4096-byte limit")
 
 // TooLargeError reports the size a cookie would have had. It matches
-// ErrTooLarge.
+// ErrTooLarge and driver.ErrTooLarge.
 type TooLargeError struct {
 	// Size is the length of name=value, in bytes.
 	Size int
@@ -61,8 +62,11 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("cookiestore: session cookie would be %d bytes, over the %d-byte limit", e.Size, MaxCookieSize)
 }
 
-// Is makes errors.Is(err, ErrTooLarge) true.
-func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+// Is makes errors.Is(err, ErrTooLarge) and errors.Is(err,
+// driver.ErrTooLarge) true.
+func (e *TooLargeError) Is(target error) bool {
+	return target == ErrTooLarge || target == driver.ErrTooLarge
+}
 
 // Options configure a Store. The zero value is valid: no revocation, no
 // compression, the system clock.

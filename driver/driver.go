@@ -37,6 +37,11 @@ var (
 	// ErrRenewed is matched by a *RenewedError: the hash names a session
 	// that a renewal moved to another hash.
 	ErrRenewed = errors.New("latch: session renewed under a new ID")
+	// ErrTooLarge is matched by the error a store returns when a session
+	// is larger than it can keep, such as a cookie session over the
+	// browser's 4096-byte limit. Retrying does not help: the application
+	// stores too much in the session.
+	ErrTooLarge = errors.New("latch: session too large for the store")
 )
 
 // RenewedError is what Load and Commit return for a hash that a renewal
