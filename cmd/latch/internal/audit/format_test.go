@@ -56,7 +56,9 @@ func TestWriteJSONShape(t *testing.T) {
 	if err := json.Unmarshal([]byte(b.String()), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if keys := sortedKeys(doc); strings.Join(keys, ",") != "checks,target" {
+	// The summary and each check's locations were added (issue 17); the
+	// fields that were there keep their names and meaning.
+	if keys := sortedKeys(doc); strings.Join(keys, ",") != "checks,summary,target" {
 		t.Errorf("top-level keys %v", keys)
 	}
 	checks := doc["checks"].([]any)
@@ -67,8 +69,11 @@ func TestWriteJSONShape(t *testing.T) {
 	severities := map[string]bool{"critical": true, "high": true, "medium": true, "low": true, "info": true}
 	for i, c := range checks {
 		m := c.(map[string]any)
-		if keys := sortedKeys(m); strings.Join(keys, ",") != "evidence,id,recommendation,severity,status,title" {
+		if keys := sortedKeys(m); strings.Join(keys, ",") != "evidence,id,locations,recommendation,severity,status,title" {
 			t.Errorf("check %d keys %v", i, keys)
+		}
+		if locs, ok := m["locations"].([]any); !ok || len(locs) != 0 {
+			t.Errorf("check %d locations %#v; want an empty list for a live audit", i, m["locations"])
 		}
 		if m["id"] != Checks[i].ID || !statuses[m["status"].(string)] || !severities[m["severity"].(string)] {
 			t.Errorf("check %d = %v", i, m)

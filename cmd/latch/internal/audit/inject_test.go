@@ -95,7 +95,8 @@ func reportFields() []string {
 			fields = append(fields, rt.Field(i).Name)
 		}
 	}
-	return fields
+	// A location's file name comes from the reviewed tree.
+	return append(fields, "LocationFile")
 }
 
 // reportWith returns a report of a failed, a warned, a passed and a
@@ -104,10 +105,18 @@ func reportFields() []string {
 func reportWith(field, s string) *Report {
 	r := &Report{Target: "https://app.example/", Entropy: sampleStats(), Requests: 3}
 	for i, st := range []Status{Fail, Warn, Pass, Skip} {
-		r.Checks = append(r.Checks, result(Checks[i].ID, st, "evidence", "do better"))
+		c := result(Checks[i].ID, st, "evidence", "do better")
+		c.Locations = []Location{{File: "app/config.py", Line: 7}}
+		r.Checks = append(r.Checks, c)
 	}
-	if field == "Target" {
+	switch field {
+	case "Target":
 		r.Target = s
+		return r
+	case "LocationFile":
+		for i := range r.Checks {
+			r.Checks[i].Locations[0].File = s
+		}
 		return r
 	}
 	for i := range r.Checks {

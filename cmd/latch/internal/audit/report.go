@@ -89,12 +89,32 @@ type Result struct {
 	Title          string   `json:"title"`
 	Evidence       string   `json:"evidence"`
 	Recommendation string   `json:"recommendation"`
+	// Locations are the places in the reviewed source the verdict rests
+	// on (latch review); a live audit has none. Always present in JSON,
+	// as an empty list when there are none.
+	Locations []Location `json:"locations"`
+}
+
+// Location is a line of a file: File is slash-separated and relative to
+// the reviewed root (Report.Root), Line counts from 1, and 0 means the
+// whole file.
+type Location struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
 }
 
 // Report is the outcome of an audit.
 type Report struct {
 	Target string   `json:"target"`
 	Checks []Result `json:"checks"`
+	// Tool is the command that made the report, for its headings and the
+	// SARIF driver; empty means "latch audit".
+	Tool string `json:"-"`
+	// Rules describes the report's checks for SARIF; nil means Checks.
+	Rules []CheckInfo `json:"-"`
+	// Root is the absolute path of the reviewed source tree, which the
+	// checks' locations are relative to; empty for a live audit.
+	Root string `json:"-"`
 	// Entropy holds the token statistics when tokens were sampled.
 	Entropy *TokenStats `json:"-"`
 	// Requests is how many HTTP requests the audit sent.
@@ -106,6 +126,22 @@ type Report struct {
 	// Started and Finished bound the run.
 	Started  time.Time `json:"-"`
 	Finished time.Time `json:"-"`
+}
+
+// tool returns the report's command name.
+func (r *Report) tool() string {
+	if r.Tool == "" {
+		return "latch audit"
+	}
+	return r.Tool
+}
+
+// rules returns the report's check descriptions.
+func (r *Report) rules() []CheckInfo {
+	if r.Rules == nil {
+		return Checks
+	}
+	return r.Rules
 }
 
 // Failed reports whether any check failed.

@@ -82,6 +82,10 @@ func (r *Report) escaped(esc func(string) string) *Report {
 			Title:          esc(c.Title),
 			Evidence:       esc(c.Evidence),
 			Recommendation: esc(c.Recommendation),
+			Locations:      make([]Location, len(c.Locations)),
+		}
+		for j, l := range c.Locations {
+			v.Checks[i].Locations[j] = Location{File: esc(l.File), Line: l.Line}
 		}
 	}
 	return &v
@@ -124,3 +128,27 @@ func sarifText(s string) sarifMessage {
 }
 
 var sarifEscaper = strings.NewReplacer(`\`, `\\`, "[", `\[`, "]", `\]`, "{", "{{", "}", "}}")
+
+// escaped returns a copy of s in which esc has been applied to every
+// string: the summary quotes the checks' titles and recommendations, and
+// the evidence when there is no recommendation. Its ids and statuses are
+// the report's, so Summary is made from the report itself and escaped
+// here, never made from an escaped report.
+func (s Summary) escaped(esc func(string) string) Summary {
+	checks := func(cs []SummaryCheck) []SummaryCheck {
+		out := make([]SummaryCheck, len(cs))
+		for i, c := range cs {
+			out[i] = SummaryCheck{ID: esc(c.ID), Title: esc(c.Title), Status: Status(esc(string(c.Status))), Severity: Severity(esc(string(c.Severity)))}
+		}
+		return out
+	}
+	actions := func(as []Action) []Action {
+		out := make([]Action, len(as))
+		for i, a := range as {
+			out[i] = Action{ID: esc(a.ID), Title: esc(a.Title), Severity: Severity(esc(string(a.Severity))), Action: esc(a.Action)}
+		}
+		return out
+	}
+	return Summary{Implemented: checks(s.Implemented), Missing: checks(s.Missing), NotChecked: checks(s.NotChecked),
+		Actions: Actions{Immediate: actions(s.Actions.Immediate), Priority: actions(s.Actions.Priority), LongTerm: actions(s.Actions.LongTerm)}}
+}
