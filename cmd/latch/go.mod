@@ -8,6 +8,8 @@ require (
 	github.com/latchsec/latch/latchotel v0.0.0
 	github.com/latchsec/latch/storeurl v0.0.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/tree-sitter/go-tree-sitter v0.25.0
+	github.com/tree-sitter/tree-sitter-python v0.23.6
 	github.com/yuin/goldmark v1.8.7
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0
@@ -27,6 +29,7 @@ require (
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/latchsec/latch/pgstore v0.0.0 // indirect
 	github.com/latchsec/latch/redisstore v0.0.0 // indirect
+	github.com/mattn/go-pointer v0.0.1 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect

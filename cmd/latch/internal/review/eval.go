@@ -1,0 +1,958 @@
+package review
+
+import (
+	"strconv"
+	"strings"
+)
+
+// scope maps names to values: a module's globals, a class body, or a
+// function's locals (with the module as parent).
+type scope struct {
+	vars   map[string]*Value
+	parent *scope
+	file   *pyFile
+	mod    *module
+}
+
+func newScope(f *pyFile, m *module, parent *scope) *scope {
+	return &scope{vars: map[string]*Value{}, parent: parent, file: f, mod: m}
+}
+
+func (s *scope) lookup(name string) (*Value, bool) {
+	for c := s; c != nil; c = c.parent {
+		if v, ok := c.vars[name]; ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// class is a Python class of the project.
+type class struct {
+	name  string
+	file  *pyFile
+	node  *node
+	line  int
+	bases []*Value
+	body  *scope
+}
+
+// attr looks name up in the class and then its bases, depth first, as
+// Python's MRO does for the single and simple multiple inheritance config
+// classes use.
+func (c *class) attr(name string) (*Value, *class, bool) {
+	return c.attrSeen(name, map[*class]bool{})
+}
+
+func (c *class) attrSeen(name string, seen map[*class]bool) (*Value, *class, bool) {
+	if seen[c] {
+		return nil, nil, false
+	}
+	seen[c] = true
+	if v, ok := c.body.vars[name]; ok {
+		return v, c, true
+	}
+	for _, b := range c.bases {
+		if b != nil && b.Kind == vClass {
+			if v, owner, ok := b.Class.attrSeen(name, seen); ok {
+				return v, owner, true
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+// names lists every attribute name visible in the class.
+func (c *class) names() []string {
+	seen, out := map[string]bool{}, []string(nil)
+	var add func(c *class, visited map[*class]bool)
+	add = func(c *class, visited map[*class]bool) {
+		if visited[c] {
+			return
+		}
+		visited[c] = true
+		for _, k := range c.body.order() {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+		for _, b := range c.bases {
+			if b != nil && b.Kind == vClass {
+				add(b.Class, visited)
+			}
+		}
+	}
+	add(c, map[*class]bool{})
+	return out
+}
+
+// order returns the scope's names; map order is random, so sorted by line.
+func (s *scope) order() []string {
+	out := make([]string, 0, len(s.vars))
+	for k := range s.vars {
+		out = append(out, k)
+	}
+	sortByLine(out, s.vars)
+	return out
+}
+
+// function is a function defined in the project.
+type function struct {
+	name   string
+	file   *pyFile
+	node   *node
+	def    *scope // where it was defined
+	locals *scope // its body executed once, lazily
+}
+
+// scope returns the function's locals: its body executed with every branch
+// kept, on top of the scope it was defined in.
+func (fn *function) scope(p *project) *scope {
+	if fn.locals == nil {
+		fn.locals = newScope(fn.file, fn.def.mod, fn.def)
+		fn.locals.vars["__executing__"] = &Value{Kind: vNone}
+		p.execBlock(fn.locals, fn.node.child("body"))
+		delete(fn.locals.vars, "__executing__")
+	}
+	return fn.locals
+}
+
+// maxDepth bounds recursion in evaluation (deeply nested expressions, long
+// chains of imports).
+const maxDepth = 200
+
+// execBlock runs the statements of a block (or module) in s.
+func (p *project) execBlock(s *scope, block *node) {
+	if block == nil {
+		return
+	}
+	for _, st := range block.kids {
+		p.execStmt(s, st)
+	}
+}
+
+func (p *project) execStmt(s *scope, st *node) {
+	f := s.file
+	switch st.kind {
+	case "expression_statement":
+		for _, e := range st.named() {
+			if e.kind == "assignment" {
+				p.assign(s, e)
+			}
+		}
+	case "if_statement":
+		var branches []*scope
+		var conds []string
+		cond := f.text(st.child("condition"))
+		b := s.fork()
+		p.execBlock(b, st.child("consequence"))
+		branches, conds = append(branches, b), append(conds, "if "+shorten(cond))
+		hasElse := false
+		for _, alt := range st.kids {
+			if alt.field != "alternative" {
+				continue
+			}
+			b := s.fork()
+			p.execBlock(b, alt.child("consequence"))
+			p.execBlock(b, alt.child("body"))
+			if alt.kind == "else_clause" {
+				hasElse = true
+				conds = append(conds, "else")
+			} else {
+				conds = append(conds, "elif "+shorten(f.text(alt.child("condition"))))
+			}
+			branches = append(branches, b)
+		}
+		if !hasElse {
+			branches, conds = append(branches, s.fork()), append(conds, "otherwise")
+		}
+		s.merge(branches, conds)
+	case "try_statement":
+		var branches []*scope
+		var conds []string
+		body := s.fork()
+		p.execBlock(body, st.child("body"))
+		for _, k := range st.kids {
+			if k.kind == "else_clause" {
+				p.execBlock(body, k.child("body"))
+			}
+		}
+		branches, conds = append(branches, body), append(conds, "try")
+		for _, k := range st.kids {
+			if k.kind == "except_clause" || k.kind == "except_group_clause" {
+				b := s.fork()
+				var blk *node
+				what := ""
+				for _, c := range k.named() {
+					if c.kind == "block" {
+						blk = c
+					} else if what == "" {
+						what = f.text(c)
+					}
+				}
+				p.execBlock(b, blk)
+				branches, conds = append(branches, b), append(conds, strings.TrimSpace("except "+shorten(what)))
+			}
+		}
+		s.merge(branches, conds)
+		for _, k := range st.kids {
+			if k.kind == "finally_clause" {
+				for _, c := range k.named() {
+					p.execBlock(s, c)
+				}
+			}
+		}
+	case "with_statement", "for_statement", "while_statement":
+		p.execBlock(s, st.child("body"))
+	case "block":
+		p.execBlock(s, st)
+	case "class_definition":
+		name := f.text(st.child("name"))
+		c := &class{name: name, file: f, node: st, line: st.line, body: newScope(f, s.mod, s)}
+		if sup := st.child("superclasses"); sup != nil {
+			for _, a := range sup.named() {
+				if a.kind != "keyword_argument" {
+					c.bases = append(c.bases, p.eval(s, a, 0))
+				}
+			}
+		}
+		p.execBlock(c.body, st.child("body"))
+		s.vars[name] = &Value{Kind: vClass, Class: c, File: f.path, Line: st.line}
+	case "function_definition":
+		name := f.text(st.child("name"))
+		s.vars[name] = &Value{Kind: vFunc, Fn: &function{name: name, file: f, node: st, def: s}, File: f.path, Line: st.line}
+	case "decorated_definition":
+		p.execStmt(s, st.child("definition"))
+	case "import_statement", "import_from_statement":
+		p.importStmt(s, st)
+	}
+}
+
+// fork copies s for one branch of a conditional.
+func (s *scope) fork() *scope {
+	c := &scope{vars: make(map[string]*Value, len(s.vars)), parent: s.parent, file: s.file, mod: s.mod}
+	for k, v := range s.vars {
+		c.vars[k] = v
+	}
+	return c
+}
+
+// merge sets in s every name the branches left differently: a choice of
+// each branch's value (nil where the branch leaves it unset).
+func (s *scope) merge(branches []*scope, conds []string) {
+	names := map[string]bool{}
+	for _, b := range branches {
+		for k := range b.vars {
+			names[k] = true
+		}
+	}
+	for k := range names {
+		first, same := branches[0].vars[k], true
+		for _, b := range branches[1:] {
+			if b.vars[k] != first {
+				same = false
+				break
+			}
+		}
+		if same {
+			if first != nil {
+				s.vars[k] = first
+			}
+			continue
+		}
+		ch := &Value{Kind: vChoice}
+		for i, b := range branches {
+			ch.Alts = append(ch.Alts, Alt{Cond: conds[i], V: b.vars[k]})
+			if v := b.vars[k]; v != nil && ch.File == "" && v != s.vars[k] {
+				ch.File, ch.Line = v.File, v.Line
+			}
+		}
+		s.vars[k] = ch
+	}
+}
+
+// assign binds the names of one assignment statement.
+func (p *project) assign(s *scope, a *node) {
+	right := a.child("right")
+	if right == nil {
+		return // an annotation without a value
+	}
+	if right.kind == "assignment" { // a = b = value
+		p.assign(s, right)
+		for right.kind == "assignment" && right.child("right") != nil {
+			right = right.child("right")
+		}
+	}
+	left := a.child("left")
+	p.bind(s, left, right, p.eval(s, right, 0))
+}
+
+func (p *project) bind(s *scope, left, right *node, v *Value) {
+	if left == nil {
+		return
+	}
+	switch left.kind {
+	case "identifier":
+		s.vars[s.file.text(left)] = v
+	case "pattern_list", "tuple_pattern", "list_pattern":
+		targets := left.named()
+		var elems []*node
+		if right != nil && (right.kind == "expression_list" || right.kind == "tuple" || right.kind == "list") {
+			elems = right.named()
+		}
+		for i, t := range targets {
+			if len(elems) == len(targets) {
+				p.bind(s, t, elems[i], p.eval(s, elems[i], 0))
+			} else {
+				p.bind(s, t, nil, &Value{Kind: vUnknown, Why: shorten(s.file.text(right)), File: s.file.path, Line: t.line})
+			}
+		}
+	}
+}
+
+// shorten keeps an expression's text short enough for evidence.
+func shorten(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 60 {
+		return s[:57] + "..."
+	}
+	return s
+}
+
+// eval evaluates expression n in s.
+func (p *project) eval(s *scope, n *node, depth int) *Value {
+	f := s.file
+	unknown := func() *Value {
+		return &Value{Kind: vUnknown, Why: shorten(f.text(n)), File: f.path, Line: n.line}
+	}
+	if n == nil || depth > maxDepth {
+		return &Value{Kind: vUnknown, Why: "too deep"}
+	}
+	place := func(v *Value) *Value { return v.at(f.path, n.line) }
+	switch n.kind {
+	case "string":
+		val, b, lit := f.pyString(n)
+		if !lit {
+			return &Value{Kind: vUnknown, Why: "an f-string: " + shorten(f.text(n)), File: f.path, Line: n.line}
+		}
+		return &Value{Kind: vStr, Str: val, Bytes: b, File: f.path, Line: n.line}
+	case "concatenated_string":
+		var b strings.Builder
+		isBytes := false
+		for _, k := range n.named() {
+			v := p.eval(s, k, depth+1)
+			if v.Kind != vStr {
+				return v
+			}
+			b.WriteString(v.Str)
+			isBytes = v.Bytes
+		}
+		return &Value{Kind: vStr, Str: b.String(), Bytes: isBytes, File: f.path, Line: n.line}
+	case "integer", "float":
+		t := strings.ReplaceAll(strings.ToLower(f.text(n)), "_", "")
+		if x, err := strconv.ParseInt(t, 0, 64); err == nil {
+			return &Value{Kind: vNum, Num: float64(x), File: f.path, Line: n.line}
+		}
+		if x, err := strconv.ParseFloat(t, 64); err == nil {
+			return &Value{Kind: vNum, Num: x, File: f.path, Line: n.line}
+		}
+		return unknown()
+	case "true", "false":
+		return &Value{Kind: vBool, Bool: n.kind == "true", File: f.path, Line: n.line}
+	case "none":
+		return &Value{Kind: vNone, File: f.path, Line: n.line}
+	case "parenthesized_expression":
+		if k := n.named(); len(k) == 1 {
+			return p.eval(s, k[0], depth+1)
+		}
+	case "identifier":
+		if v, ok := s.lookup(f.text(n)); ok && v != nil {
+			return v
+		}
+		return unknown()
+	case "attribute":
+		obj := p.eval(s, n.child("object"), depth+1)
+		name := f.text(n.child("attribute"))
+		switch obj.Kind {
+		case vModule:
+			if v, ok := obj.Mod.scope(p).vars[name]; ok {
+				return v
+			}
+			if v := p.moduleValue(p.resolve("", 0, obj.Mod.name+"."+name)); v != nil {
+				return v
+			}
+		case vClass:
+			if v, _, ok := obj.Class.attr(name); ok {
+				return v
+			}
+		case vEnv, vRandom:
+			return obj // a method of the value: see call
+		case vChoice:
+			out := &Value{Kind: vChoice, File: f.path, Line: n.line}
+			for _, a := range obj.Alts {
+				var v *Value
+				if a.V != nil && a.V.Kind == vClass {
+					v, _, _ = a.V.Class.attr(name)
+				}
+				out.Alts = append(out.Alts, Alt{Cond: a.Cond, V: v})
+			}
+			return out
+		}
+		return unknown()
+	case "binary_operator":
+		return place(p.binop(s, n, depth))
+	case "unary_operator":
+		v := p.eval(s, n.child("argument"), depth+1)
+		if v.Kind == vNum && f.text(n.child("operator")) == "-" {
+			return &Value{Kind: vNum, Num: -v.Num, File: f.path, Line: n.line}
+		}
+		return unknown()
+	case "not_operator":
+		v := p.eval(s, n.child("argument"), depth+1)
+		return place(mapLit(v, func(l *Value) *Value {
+			if t, ok := l.truth(); ok {
+				return &Value{Kind: vBool, Bool: !t}
+			}
+			return nil
+		}))
+	case "boolean_operator":
+		l, r := p.eval(s, n.child("left"), depth+1), p.eval(s, n.child("right"), depth+1)
+		op := f.text(n.child("operator"))
+		if t, ok := l.truth(); ok {
+			if t == (op == "or") {
+				return l
+			}
+			return r
+		}
+		if op == "or" && l.Kind == vEnv {
+			// os.environ.get("K") or "fallback": the fallback is used
+			// whenever the variable is unset or empty.
+			d := r
+			if l.Default != nil {
+				if t, ok := l.Default.truth(); ok && t {
+					d = l.Default
+				}
+			}
+			return &Value{Kind: vEnv, Env: l.Env, Via: l.Via, Default: d, File: f.path, Line: n.line}
+		}
+		return unknown()
+	case "comparison_operator":
+		return place(p.compare(s, n, depth))
+	case "conditional_expression":
+		k := n.named()
+		if len(k) != 3 {
+			return unknown()
+		}
+		c := p.eval(s, k[1], depth+1)
+		if t, ok := c.truth(); ok {
+			if t {
+				return p.eval(s, k[0], depth+1)
+			}
+			return p.eval(s, k[2], depth+1)
+		}
+		cond := shorten(f.text(k[1]))
+		return &Value{Kind: vChoice, File: f.path, Line: n.line, Alts: []Alt{
+			{Cond: "if " + cond, V: p.eval(s, k[0], depth+1)},
+			{Cond: "if not " + cond, V: p.eval(s, k[2], depth+1)}}}
+	case "dictionary":
+		d := &Value{Kind: vDict, Items: map[string]*Value{}, File: f.path, Line: n.line}
+		for _, pr := range n.named() {
+			if pr.kind == "pair" {
+				kv := p.eval(s, pr.child("key"), depth+1)
+				if kv.Kind == vStr {
+					d.set(kv.Str, p.eval(s, pr.child("value"), depth+1))
+				}
+			} else if pr.kind == "dictionary_splat" {
+				if inner := p.eval(s, pr.named()[0], depth+1); inner.Kind == vDict {
+					for _, k := range inner.Keys {
+						d.set(k, inner.Items[k])
+					}
+				}
+			}
+		}
+		return d
+	case "list", "tuple", "expression_list":
+		l := &Value{Kind: vList, File: f.path, Line: n.line}
+		for _, e := range n.named() {
+			l.Elems = append(l.Elems, p.eval(s, e, depth+1))
+		}
+		return l
+	case "subscript":
+		return place(p.subscript(s, n, depth))
+	case "call":
+		return place(p.call(s, n, depth))
+	}
+	return unknown()
+}
+
+func (d *Value) set(k string, v *Value) {
+	if _, ok := d.Items[k]; !ok {
+		d.Keys = append(d.Keys, k)
+	}
+	d.Items[k] = v
+}
+
+// mapLit applies op to a literal, to the fallback of an environment
+// lookup (keeping the lookup), or to each branch of a choice. op returns
+// nil when it cannot tell.
+func mapLit(v *Value, op func(*Value) *Value) *Value {
+	switch v.Kind {
+	case vEnv:
+		out := &Value{Kind: vEnv, Env: v.Env, Via: v.Via, File: v.File, Line: v.Line}
+		if v.Default != nil {
+			out.Default = mapLit(v.Default, op)
+		}
+		return out
+	case vChoice:
+		out := &Value{Kind: vChoice, File: v.File, Line: v.Line}
+		for _, a := range v.Alts {
+			if a.V == nil {
+				out.Alts = append(out.Alts, a)
+				continue
+			}
+			out.Alts = append(out.Alts, Alt{Cond: a.Cond, V: mapLit(a.V, op)})
+		}
+		return out
+	case vRandom:
+		return v
+	}
+	if r := op(v); r != nil {
+		if r.File == "" {
+			r.File, r.Line = v.File, v.Line
+		}
+		return r
+	}
+	return &Value{Kind: vUnknown, Why: "computed from " + v.describe(), File: v.File, Line: v.Line}
+}
+
+func (p *project) binop(s *scope, n *node, depth int) *Value {
+	f := s.file
+	l, r := p.eval(s, n.child("left"), depth+1), p.eval(s, n.child("right"), depth+1)
+	op := f.text(n.child("operator"))
+	if l.Kind == vRandom || r.Kind == vRandom {
+		return &Value{Kind: vRandom, Via: l.Via + r.Via}
+	}
+	if l.Kind == vStr && r.Kind == vStr && op == "+" {
+		return &Value{Kind: vStr, Str: l.Str + r.Str, Bytes: l.Bytes}
+	}
+	num := func(v *Value) (float64, bool) {
+		if v.Kind == vNum || v.Kind == vDuration {
+			return v.Num, true
+		}
+		return 0, false
+	}
+	a, okA := num(l)
+	b, okB := num(r)
+	if okA && okB {
+		k := vNum
+		if l.Kind == vDuration || r.Kind == vDuration {
+			k = vDuration
+		}
+		switch op {
+		case "+":
+			return &Value{Kind: k, Num: a + b}
+		case "-":
+			return &Value{Kind: k, Num: a - b}
+		case "*":
+			return &Value{Kind: k, Num: a * b}
+		case "/":
+			if b != 0 {
+				return &Value{Kind: k, Num: a / b}
+			}
+		case "//":
+			if b != 0 {
+				return &Value{Kind: k, Num: float64(int64(a / b))}
+			}
+		case "**":
+			if b >= 0 && b < 64 {
+				x := 1.0
+				for i := 0; i < int(b); i++ {
+					x *= a
+				}
+				return &Value{Kind: k, Num: x}
+			}
+		}
+	}
+	if op == "+" || op == "*" {
+		if l.Kind == vEnv && (r.Kind == vStr || r.Kind == vNum) {
+			return mapLit(l, func(x *Value) *Value { return p.binLit(x, r, op) })
+		}
+	}
+	return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
+}
+
+func (p *project) binLit(l, r *Value, op string) *Value {
+	if l.Kind == vStr && r.Kind == vStr && op == "+" {
+		return &Value{Kind: vStr, Str: l.Str + r.Str, Bytes: l.Bytes}
+	}
+	if l.Kind == vNum && r.Kind == vNum {
+		if op == "+" {
+			return &Value{Kind: vNum, Num: l.Num + r.Num}
+		}
+		return &Value{Kind: vNum, Num: l.Num * r.Num}
+	}
+	return nil
+}
+
+func (p *project) compare(s *scope, n *node, depth int) *Value {
+	f := s.file
+	k := n.named()
+	ops := n.child("operators")
+	if len(k) != 2 || ops == nil {
+		return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
+	}
+	op := strings.Join(strings.Fields(f.text(ops)), " ")
+	l, r := p.eval(s, k[0], depth+1), p.eval(s, k[1], depth+1)
+	if l.Kind != vEnv && r.Kind == vEnv {
+		l, r = r, l
+	}
+	return mapLit(l, func(x *Value) *Value {
+		switch op {
+		case "==", "!=":
+			eq, ok := litEqual(x, r)
+			if !ok {
+				return nil
+			}
+			return &Value{Kind: vBool, Bool: eq == (op == "==")}
+		case "in", "not in":
+			if r.Kind != vList && r.Kind != vDict {
+				return nil
+			}
+			found := false
+			if r.Kind == vDict {
+				_, found = r.Items[x.Str]
+			}
+			for _, e := range r.Elems {
+				if eq, ok := litEqual(x, e); ok && eq {
+					found = true
+				}
+			}
+			return &Value{Kind: vBool, Bool: found == (op == "in")}
+		}
+		return nil
+	})
+}
+
+func litEqual(a, b *Value) (eq, ok bool) {
+	if a == nil || b == nil || a.Kind != b.Kind {
+		if a != nil && b != nil && (a.Kind == vNone || b.Kind == vNone) && a.Kind != vEnv && b.Kind != vEnv {
+			return false, a.Kind <= vNone && b.Kind <= vNone && a.Kind != vUnknown && b.Kind != vUnknown
+		}
+		return false, false
+	}
+	switch a.Kind {
+	case vStr:
+		return a.Str == b.Str, true
+	case vNum:
+		return a.Num == b.Num, true
+	case vBool:
+		return a.Bool == b.Bool, true
+	case vNone:
+		return true, true
+	}
+	return false, false
+}
+
+func (p *project) subscript(s *scope, n *node, depth int) *Value {
+	f := s.file
+	obj := n.child("value")
+	idx := n.child("subscript")
+	ot := dotted(f, obj)
+	if ot == "os.environ" || ot == "environ" {
+		key := p.eval(s, idx, depth+1)
+		if key.Kind == vStr {
+			return &Value{Kind: vEnv, Env: key.Str, Via: ot + "[]"}
+		}
+	}
+	ov := p.eval(s, obj, depth+1)
+	if ov.Kind == vDict {
+		key := p.eval(s, idx, depth+1)
+		return dictPick(ov, key, shorten(f.text(idx)))
+	}
+	return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
+}
+
+// dictPick selects d[key]: the item when key is a literal, and otherwise a
+// choice among the items, the one the fallback key selects first.
+func dictPick(d, key *Value, keyText string) *Value {
+	if key.Kind == vStr {
+		if v, ok := d.Items[key.Str]; ok {
+			return v
+		}
+		return &Value{Kind: vUnknown, Why: "missing key " + strconv.Quote(key.Str)}
+	}
+	ch := &Value{Kind: vChoice, File: d.File, Line: d.Line}
+	def := ""
+	if l, fromEnv := key.literal(); fromEnv && l.Kind == vStr {
+		def = l.Str
+	}
+	for _, k := range d.Keys {
+		cond := "selected by " + keyText + " = " + strconv.Quote(k)
+		if k == def {
+			cond += " (the fallback when " + key.Env + " is unset)"
+		}
+		ch.Alts = append(ch.Alts, Alt{Cond: cond, V: d.Items[k]})
+	}
+	return ch
+}
+
+// dotted returns the dotted name of an identifier or attribute chain
+// ("os.environ.get"), or "".
+func dotted(f *pyFile, n *node) string {
+	if n == nil {
+		return ""
+	}
+	switch n.kind {
+	case "identifier":
+		return f.text(n)
+	case "attribute":
+		o := dotted(f, n.child("object"))
+		if o == "" {
+			return ""
+		}
+		return o + "." + f.text(n.child("attribute"))
+	}
+	return ""
+}
+
+// callArgs splits a call's arguments into positional and keyword ones.
+func callArgs(f *pyFile, n *node) (pos []*node, kw map[string]*node) {
+	kw = map[string]*node{}
+	al := n.child("arguments")
+	if al == nil || al.kind != "argument_list" {
+		return nil, kw
+	}
+	for _, a := range al.named() {
+		switch a.kind {
+		case "keyword_argument":
+			kw[f.text(a.child("name"))] = a.child("value")
+		case "list_splat", "dictionary_splat":
+			kw["**"] = a
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return pos, kw
+}
+
+// envGetters are the calls that read the environment with an optional
+// fallback as their second argument.
+var envGetters = map[string]bool{
+	"os.environ.get": true, "environ.get": true, "os.getenv": true, "getenv": true,
+	"os.environ.setdefault": true, "environ.setdefault": true,
+	"decouple.config": true, "env.str": true, "env.bool": true, "env.int": true, "env.float": true,
+	"env.list": true, "env.json": true, "env.url": true, "env.db": true,
+}
+
+// randomCalls make a value at random when the process starts.
+var randomCalls = map[string]bool{
+	"token_hex": true, "token_urlsafe": true, "token_bytes": true, "urandom": true,
+	"get_random_secret_key": true, "uuid4": true, "randbytes": true, "getrandbits": true,
+}
+
+func (p *project) call(s *scope, n *node, depth int) *Value {
+	f := s.file
+	fnNode := n.child("function")
+	name := dotted(f, fnNode)
+	last := name[strings.LastIndexByte(name, '.')+1:]
+	pos, kw := callArgs(f, n)
+	arg := func(i int, k string) *node {
+		if k != "" && kw[k] != nil {
+			return kw[k]
+		}
+		if i >= 0 && i < len(pos) {
+			return pos[i]
+		}
+		return nil
+	}
+	// python-decouple's config(...) and django-environ's env(...), unless
+	// the name is the project's own function, class or dict.
+	projectName := false
+	if fnNode != nil && fnNode.kind == "identifier" {
+		if v, ok := s.lookup(name); ok && v != nil && (v.Kind == vFunc || v.Kind == vClass || v.Kind == vDict) {
+			projectName = true
+		}
+	}
+	isEnv := envGetters[name] || !projectName && (name == "config" || name == "env")
+	if isEnv && len(pos) > 0 {
+		key := p.eval(s, pos[0], depth+1)
+		if key.Kind != vStr {
+			return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
+		}
+		defIdx := 1
+		if name == "env" {
+			defIdx = -1 // env(var, cast=None, default=NOTSET)
+		}
+		v := &Value{Kind: vEnv, Env: key.Str, Via: name}
+		if d := arg(defIdx, "default"); d != nil {
+			v.Default = p.eval(s, d, depth+1)
+			if v.Default.Kind == vNone && (strings.HasSuffix(name, "get") || strings.HasSuffix(name, "getenv")) {
+				v.Default = nil
+			}
+		}
+		cast := ""
+		if c := kw["cast"]; c != nil {
+			cast = f.text(c)
+		}
+		switch {
+		case strings.HasSuffix(name, ".bool"):
+			cast = "bool"
+		case strings.HasSuffix(name, ".int"):
+			cast = "int"
+		}
+		if v.Default != nil && cast != "" {
+			v.Default = castLenient(v.Default, cast)
+		}
+		return v
+	}
+	if randomCalls[last] {
+		return &Value{Kind: vRandom, Via: name + "()"}
+	}
+	if last == "timedelta" {
+		secs := 0.0
+		units := []struct {
+			k string
+			n float64
+		}{{"days", 86400}, {"seconds", 1}, {"microseconds", 1e-6}, {"milliseconds", 1e-3}, {"minutes", 60}, {"hours", 3600}, {"weeks", 604800}}
+		for i, u := range units {
+			a := arg(i, u.k)
+			if a == nil {
+				continue
+			}
+			v := p.eval(s, a, depth+1)
+			if l, _ := v.literal(); l != nil && l.Kind == vNum {
+				secs += l.Num * u.n
+			} else {
+				return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
+			}
+		}
+		return &Value{Kind: vDuration, Num: secs}
+	}
+	if name == "dict" {
+		d := &Value{Kind: vDict, Items: map[string]*Value{}}
+		if len(pos) == 1 {
+			if inner := p.eval(s, pos[0], depth+1); inner.Kind == vDict {
+				for _, k := range inner.Keys {
+					d.set(k, inner.Items[k])
+				}
+			}
+		}
+		for _, a := range n.child("arguments").named() {
+			if a.kind == "keyword_argument" {
+				d.set(f.text(a.child("name")), p.eval(s, a.child("value"), depth+1))
+			}
+		}
+		return d
+	}
+	var argVals []*Value
+	for _, a := range pos {
+		v := p.eval(s, a, depth+1)
+		if v.Kind == vRandom {
+			return &Value{Kind: vRandom, Via: v.Via}
+		}
+		argVals = append(argVals, v)
+	}
+	switch name {
+	case "int", "float", "str", "bool", "bytes":
+		if len(argVals) >= 1 {
+			return mapLit(argVals[0], func(x *Value) *Value { return castPython(x, name) })
+		}
+	}
+	if fnNode != nil && fnNode.kind == "attribute" {
+		obj := p.eval(s, fnNode.child("object"), depth+1)
+		method := f.text(fnNode.child("attribute"))
+		if obj.Kind == vRandom {
+			return obj
+		}
+		if obj.Kind == vStr || obj.Kind == vEnv || obj.Kind == vChoice {
+			return mapLit(obj, func(x *Value) *Value { return strMethod(x, method) })
+		}
+	}
+	if fnNode != nil {
+		if v := p.eval(s, fnNode, depth+1); v.Kind == vClass {
+			return v // an instance: its attributes are the class's
+		}
+	}
+	return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
+}
+
+// strMethod applies the str and bytes methods config code uses.
+func strMethod(x *Value, method string) *Value {
+	if x.Kind != vStr {
+		return nil
+	}
+	switch method {
+	case "lower":
+		return &Value{Kind: vStr, Str: strings.ToLower(x.Str), Bytes: x.Bytes}
+	case "upper":
+		return &Value{Kind: vStr, Str: strings.ToUpper(x.Str), Bytes: x.Bytes}
+	case "strip":
+		return &Value{Kind: vStr, Str: strings.TrimSpace(x.Str), Bytes: x.Bytes}
+	case "encode":
+		return &Value{Kind: vStr, Str: x.Str, Bytes: true}
+	case "decode":
+		return &Value{Kind: vStr, Str: x.Str}
+	}
+	return nil
+}
+
+// castPython is Python's int(), float(), str(), bool() and bytes() of a
+// literal.
+func castPython(x *Value, to string) *Value {
+	switch to {
+	case "bool":
+		if t, ok := x.truth(); ok {
+			return &Value{Kind: vBool, Bool: t}
+		}
+	case "int", "float":
+		switch x.Kind {
+		case vNum, vDuration:
+			return &Value{Kind: vNum, Num: x.Num}
+		case vBool:
+			if x.Bool {
+				return &Value{Kind: vNum, Num: 1}
+			}
+			return &Value{Kind: vNum, Num: 0}
+		case vStr:
+			if v, err := strconv.ParseFloat(strings.TrimSpace(x.Str), 64); err == nil {
+				return &Value{Kind: vNum, Num: v}
+			}
+		}
+	case "str":
+		if x.Kind == vStr && !x.Bytes {
+			return x
+		}
+		if x.Kind == vNum {
+			return &Value{Kind: vStr, Str: strconv.FormatFloat(x.Num, 'f', -1, 64)}
+		}
+	case "bytes":
+		if x.Kind == vStr {
+			return &Value{Kind: vStr, Str: x.Str, Bytes: true}
+		}
+	}
+	return nil
+}
+
+// castLenient is the cast of python-decouple and django-environ: a string
+// "true", "1", "yes" or "on" is True for bool, where Python's bool() would
+// call any non-empty string true.
+func castLenient(x *Value, cast string) *Value {
+	if x.Kind != vStr {
+		return x
+	}
+	switch cast {
+	case "bool":
+		switch strings.ToLower(strings.TrimSpace(x.Str)) {
+		case "true", "1", "yes", "on", "y", "t":
+			return &Value{Kind: vBool, Bool: true, File: x.File, Line: x.Line}
+		}
+		return &Value{Kind: vBool, Bool: false, File: x.File, Line: x.Line}
+	case "int", "float":
+		if v := castPython(x, "int"); v != nil {
+			v.File, v.Line = x.File, x.Line
+			return v
+		}
+	}
+	return x
+}

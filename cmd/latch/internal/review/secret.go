@@ -1,0 +1,178 @@
+package review
+
+import (
+	"strings"
+)
+
+// LiteralKind says how a secret-key literal reaches the application.
+type LiteralKind string
+
+// The kinds of secret-key literal.
+const (
+	// HardCoded is a key written in the code.
+	HardCoded LiteralKind = "hard-coded"
+	// EnvFallback is the fallback of an environment lookup, used whenever
+	// the variable is unset: os.environ.get("SECRET_KEY", "dev").
+	EnvFallback LiteralKind = "env-fallback"
+)
+
+// Literal is one secret-key literal found in a Python source.
+type Literal struct {
+	Value string      // the key's bytes, as the application gets them
+	Line  int         // 1-based line of the literal
+	Kind  LiteralKind // HardCoded or EnvFallback
+	Name  string      // what it is assigned to: SECRET_KEY, app.secret_key, ...
+	Env   string      // for EnvFallback, the environment variable
+	Cond  string      // the condition it depends on, when it is in a branch
+}
+
+// isSecretName reports whether a name (a variable, config key or
+// attribute) holds an application's session-signing key.
+func isSecretName(name string) bool {
+	n := strings.ToUpper(name)
+	return n == "SECRET_KEY" || n == "FLASK_SECRET_KEY" || n == "DJANGO_SECRET_KEY" || n == "SESSION_SECRET_KEY"
+}
+
+// SecretLiterals returns the secret-key literals of one Python source:
+// every string or bytes literal, or literal fallback of an environment
+// lookup, assigned to SECRET_KEY (a module or class attribute, a
+// config['SECRET_KEY'] item, a SECRET_KEY= keyword of config.update(),
+// dict() or settings.configure()) or to an object's secret_key. Names the
+// file imports from other files are not followed: path only labels the
+// source. Empty literals are left out. Malformed source is not an error
+// (what parses is searched); binary input is.
+func SecretLiterals(path string, src []byte) ([]Literal, error) {
+	f, err := parsePython(path, src)
+	if err != nil {
+		return nil, err
+	}
+	p := &project{byDotted: map[string][]string{}, mods: map[string]*module{}, lim: DefaultLimits}
+	m := &module{name: dottedPath(path), path: path, file: f}
+	p.mods[path] = m
+	ms := m.scope(p)
+	var out []Literal
+	for _, a := range p.secretAssignments(f, ms) {
+		out = append(out, a.literals()...)
+	}
+	return out, nil
+}
+
+// secretAssignment is one place a secret key is set.
+type secretAssignment struct {
+	name string
+	v    *Value
+	line int
+}
+
+func (a secretAssignment) literals() []Literal {
+	var out []Literal
+	for _, alt := range a.v.alts() {
+		v := alt.V
+		if v == nil {
+			continue
+		}
+		lit, fromEnv := v.literal()
+		if lit == nil || lit.Kind != vStr || lit.Str == "" {
+			continue
+		}
+		l := Literal{Value: lit.Str, Line: lit.Line, Kind: HardCoded, Name: a.name, Cond: alt.Cond}
+		if l.Line == 0 {
+			l.Line = a.line
+		}
+		if fromEnv {
+			l.Kind, l.Env = EnvFallback, v.Env
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// secretAssignments finds every place f sets a secret key, evaluating each
+// value in the scope it is written in (module, class or function).
+func (p *project) secretAssignments(f *pyFile, ms *scope) []secretAssignment {
+	var out []secretAssignment
+	p.walkScoped(f, ms, func(n *node, s *scope) {
+		switch n.kind {
+		case "assignment":
+			left, right := n.child("left"), n.child("right")
+			if right == nil || right.kind == "assignment" {
+				return
+			}
+			name := assignedName(f, left)
+			if name != "" && isSecretName(lastPart(name)) {
+				out = append(out, secretAssignment{name: name, v: p.eval(s, right, 0), line: n.line})
+			}
+		case "keyword_argument":
+			name := f.text(n.child("name"))
+			if isSecretName(name) {
+				out = append(out, secretAssignment{name: name, v: p.eval(s, n.child("value"), 0), line: n.line})
+			}
+		case "pair":
+			k := n.child("key")
+			if k != nil && k.kind == "string" {
+				if key, _, lit := f.pyString(k); lit && isSecretName(key) {
+					out = append(out, secretAssignment{name: key, v: p.eval(s, n.child("value"), 0), line: n.line})
+				}
+			}
+		}
+	})
+	return out
+}
+
+// assignedName names an assignment target: "SECRET_KEY", "app.secret_key",
+// "app.config['SECRET_KEY']" gives "app.config.SECRET_KEY".
+func assignedName(f *pyFile, left *node) string {
+	if left == nil {
+		return ""
+	}
+	switch left.kind {
+	case "identifier", "attribute":
+		return dotted(f, left)
+	case "subscript":
+		idx := left.child("subscript")
+		if idx != nil && idx.kind == "string" {
+			if k, _, lit := f.pyString(idx); lit {
+				return dotted(f, left.child("value")) + "." + k
+			}
+		}
+	}
+	return ""
+}
+
+func lastPart(name string) string { return name[strings.LastIndexByte(name, '.')+1:] }
+
+// walkScoped calls visit on every node of f with the scope its expressions
+// are evaluated in: class bodies and function bodies get their own.
+func (p *project) walkScoped(f *pyFile, ms *scope, visit func(*node, *scope)) {
+	var rec func(n *node, s *scope, depth int)
+	rec = func(n *node, s *scope, depth int) {
+		if depth > 400 {
+			return
+		}
+		visit(n, s)
+		switch n.kind {
+		case "class_definition":
+			name := f.text(n.child("name"))
+			if v, ok := s.lookup(name); ok && v != nil && v.Kind == vClass && v.Class.node == n {
+				for _, k := range n.kids {
+					rec(k, v.Class.body, depth+1)
+				}
+				return
+			}
+		case "function_definition":
+			fn := &function{name: f.text(n.child("name")), file: f, node: n, def: s}
+			if v, ok := s.lookup(fn.name); ok && v != nil && v.Kind == vFunc && v.Fn.node == n {
+				fn = v.Fn
+			}
+			ls := fn.scope(p)
+			for _, k := range n.kids {
+				rec(k, ls, depth+1)
+			}
+			return
+		}
+		for _, k := range n.kids {
+			rec(k, s, depth+1)
+		}
+	}
+	rec(f.root, ms, 0)
+}

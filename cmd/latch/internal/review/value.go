@@ -1,0 +1,219 @@
+package review
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// kind says what the evaluator knows about a value.
+type kind int
+
+const (
+	vUnknown  kind = iota // not followed: Why says what it is
+	vStr                  // a str or bytes literal (Bytes), possibly concatenated
+	vNum                  // an int or float literal or arithmetic on them
+	vBool                 // True or False
+	vNone                 // None
+	vEnv                  // read from the environment: Env, Default (nil when none)
+	vRandom               // generated at start-up (secrets.token_hex(), os.urandom())
+	vDuration             // a timedelta, Num seconds
+	vChoice               // one of Alts, depending on a condition
+	vDict                 // a dict literal or dict(...): Items
+	vList                 // a list or tuple: Elems
+	vClass                // a class: Class
+	vModule               // a module of the project: Mod
+	vFunc                 // a function defined in the project: Fn
+)
+
+// Value is what the evaluator knows about a Python expression. File and
+// Line place the expression (for evidence).
+type Value struct {
+	Kind  kind
+	Str   string
+	Bytes bool
+	Num   float64
+	Bool  bool
+	// Env is the variable an environment lookup reads; Default is what the
+	// code uses when it is unset (nil: no fallback, the lookup fails or
+	// gives None). An operation on the lookup (int(), == "True") applies to
+	// Default and keeps the lookup.
+	Env     string
+	Default *Value
+	// Via names the call that made the value: "os.environ.get",
+	// "secrets.token_hex", "config" (python-decouple), ...
+	Via   string
+	Alts  []Alt
+	Items map[string]*Value
+	Keys  []string // Items' keys in source order
+	Elems []*Value
+	Class *class
+	Mod   *module
+	Fn    *function
+	Why   string // vUnknown: the expression's text, shortened
+	File  string
+	Line  int
+}
+
+// Alt is one branch of a conditional value. V nil means the branch leaves
+// the name unset, so the framework default applies.
+type Alt struct {
+	Cond string // "if not DEBUG", "else", "except ImportError", "key 'production'"
+	V    *Value
+}
+
+// at returns a copy of v placed at file:line when v has no place yet.
+func (v *Value) at(file string, line int) *Value {
+	if v == nil || v.File != "" {
+		return v
+	}
+	c := *v
+	c.File, c.Line = file, line
+	return &c
+}
+
+// Where is "file:line", or "" when unknown.
+func (v *Value) Where() string {
+	if v == nil || v.File == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d", v.File, v.Line)
+}
+
+// truth is Python's truth value of a literal; known is false when the
+// value is not a literal.
+func (v *Value) truth() (t, known bool) {
+	if v == nil {
+		return false, false
+	}
+	switch v.Kind {
+	case vStr:
+		return v.Str != "", true
+	case vNum, vDuration:
+		return v.Num != 0, true
+	case vBool:
+		return v.Bool, true
+	case vNone:
+		return false, true
+	case vDict:
+		return len(v.Items) > 0, true
+	case vList:
+		return len(v.Elems) > 0, true
+	case vRandom, vClass, vModule, vFunc:
+		return true, true
+	}
+	return false, false
+}
+
+// literal returns the value as a literal: itself when it is one, the
+// fallback of an environment lookup otherwise (fromEnv set), or nil.
+func (v *Value) literal() (lit *Value, fromEnv bool) {
+	if v == nil {
+		return nil, false
+	}
+	switch v.Kind {
+	case vStr, vNum, vBool, vNone, vDuration:
+		return v, false
+	case vEnv:
+		if v.Default != nil {
+			l, _ := v.Default.literal()
+			return l, l != nil
+		}
+	}
+	return nil, false
+}
+
+// describe says what v is, in words, without quoting a string literal
+// (which may be a secret): "a 9-character literal", "environment variable
+// SECRET_KEY, with a literal fallback".
+func (v *Value) describe() string {
+	if v == nil {
+		return "unset"
+	}
+	switch v.Kind {
+	case vStr:
+		if v.Bytes {
+			return fmt.Sprintf("a %d-byte bytes literal", len(v.Str))
+		}
+		return fmt.Sprintf("a %d-character string literal", len([]rune(v.Str)))
+	case vNum:
+		return strconv.FormatFloat(v.Num, 'f', -1, 64)
+	case vBool:
+		if v.Bool {
+			return "True"
+		}
+		return "False"
+	case vNone:
+		return "None"
+	case vDuration:
+		return fmtSeconds(v.Num)
+	case vEnv:
+		s := "environment variable " + v.Env
+		if v.Default == nil {
+			return s + " (no fallback)"
+		}
+		return s + ", falling back to " + v.Default.describe()
+	case vRandom:
+		return "random bytes made at start-up (" + v.Via + ")"
+	case vChoice:
+		parts := make([]string, 0, len(v.Alts))
+		for _, a := range v.Alts {
+			d := "unset"
+			if a.V != nil {
+				d = a.V.describe()
+			}
+			parts = append(parts, a.Cond+": "+d)
+		}
+		return "depends on a condition (" + strings.Join(parts, "; ") + ")"
+	case vClass:
+		return "class " + v.Class.name
+	case vModule:
+		return "module " + v.Mod.name
+	}
+	if v.Why != "" {
+		return "`" + v.Why + "` (not followed)"
+	}
+	return "a value the review does not follow"
+}
+
+// fmtSeconds writes a duration in the largest exact unit.
+func fmtSeconds(s float64) string {
+	n := int64(s)
+	switch {
+	case float64(n) != s:
+		return strconv.FormatFloat(s, 'f', -1, 64) + " seconds"
+	case n != 0 && n%86400 == 0:
+		return plural(n/86400, "day")
+	case n != 0 && n%3600 == 0:
+		return plural(n/3600, "hour")
+	case n != 0 && n%60 == 0:
+		return plural(n/60, "minute")
+	}
+	return plural(n, "second")
+}
+
+func plural(n int64, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.FormatInt(n, 10) + " " + unit + "s"
+}
+
+// alts flattens v into its possible values, each with the conditions that
+// lead to it ("" for an unconditional value).
+func (v *Value) alts() []Alt {
+	if v == nil || v.Kind != vChoice {
+		return []Alt{{V: v}}
+	}
+	var out []Alt
+	for _, a := range v.Alts {
+		for _, b := range a.V.alts() {
+			c := a.Cond
+			if b.Cond != "" {
+				c += ", " + b.Cond
+			}
+			out = append(out, Alt{Cond: c, V: b.V})
+		}
+	}
+	return out
+}
