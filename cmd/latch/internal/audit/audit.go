@@ -335,7 +335,7 @@ func (a *auditor) run(ctx context.Context) error {
 // skipNeedsLogin marks the checks that need an authenticated session.
 func (a *auditor) skipNeedsLogin() {
 	why := "needs a login: pass --login-path, --username, --password-env and --me-path"
-	for _, id := range []string{CheckSessionFixation, CheckLogout, CheckIdleTimeout, CheckAbsoluteTimeout} {
+	for _, id := range []string{CheckSessionFixation, CheckLogout, CheckIdleTimeout, CheckAbsoluteTimeout, CheckDeviceBound} {
 		a.add(result(id, Skip, why, ""))
 	}
 }
@@ -629,6 +629,7 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	a.checkFixation(ctx, s, jar, id)
 	a.checkLogout(ctx, s, id)
 	a.sampleSessionTokens(ctx, id, signed)
+	a.checkDeviceBound(ctx)
 
 	// Both timeout sessions log in before either wait starts, then wait
 	// side by side, so the run takes the longer wait, not the sum.

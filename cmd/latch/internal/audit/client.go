@@ -89,6 +89,9 @@ type client struct {
 	// back (see noteEcho).
 	password string
 	echoed   *atomic.Bool
+	// offers are the Secure-Session-Registration headers the target
+	// sent this client, at most maxOffers (see dbsc.go).
+	offers []dbscOffer
 }
 
 // newHTTPClient returns the transport every client shares: timeouts on
@@ -214,6 +217,11 @@ func (c *client) do(ctx context.Context, method, ref string, form url.Values) (*
 
 // send is do with a body of any type: none when contentType is "".
 func (c *client) send(ctx context.Context, method, ref, contentType string, body []byte) (*exchange, error) {
+	return c.sendWith(ctx, method, ref, contentType, body, nil)
+}
+
+// sendWith is send with extra request headers.
+func (c *client) sendWith(ctx context.Context, method, ref, contentType string, body []byte, extra http.Header) (*exchange, error) {
 	u, err := c.origin.Parse(ref)
 	if err != nil {
 		return nil, fmt.Errorf("audit: bad path %q: %w", redactRaw(ref), err)
@@ -236,6 +244,9 @@ func (c *client) send(ctx context.Context, method, ref, contentType string, body
 		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Origin", u.Scheme+"://"+u.Host)
 		req.Header.Set("Referer", u.String())
+	}
+	for k, vs := range extra {
+		req.Header[k] = vs
 	}
 	if ui := c.creds[originOf(u)]; ui != nil {
 		pass, _ := ui.Password()
@@ -272,6 +283,7 @@ func (c *client) send(ctx context.Context, method, ref, contentType string, body
 	ex := &exchange{Method: method, URL: u, Status: resp.StatusCode, Header: resp.Header, Body: b,
 		Location: resp.Header.Get("Location"), TLS: resp.TLS != nil}
 	ex.At = c.now()
+	c.noteOffer(ex)
 	for _, h := range resp.Header.Values("Set-Cookie") {
 		ck, err := ParseSetCookie(h)
 		if err != nil {

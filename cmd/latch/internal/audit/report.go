@@ -41,6 +41,7 @@ const (
 	CheckWeakSecretKey    = "weak-secret-key"
 	CheckSessionInURL     = "session-in-url"
 	CheckCookieSize       = "cookie-size"
+	CheckDeviceBound      = "device-bound-session"
 )
 
 // CheckInfo describes a check independently of any run: its title, the
@@ -69,6 +70,7 @@ var Checks = []CheckInfo{
 	{CheckWeakSecretKey, "Signed-cookie secret key", Critical, "A Flask, Django or Express signed session cookie is not signed with a known or guessable key (a failure is critical when the cookie carries the session's data, high when it only names a server-side session)."},
 	{CheckSessionInURL, "Session token in URLs", High, "The session token never appears in URLs: redirects, links or query parameters."},
 	{CheckCookieSize, "Session cookie size", Low, "Cookie name and value fit the 4096-byte limit browsers enforce."},
+	{CheckDeviceBound, "Device-bound session (DBSC)", High, "When the login offers Device Bound Session Credentials (Secure-Session-Registration), a registration with a fresh key succeeds, the session's cookies without the bound cookie are refused, a refresh signed with the registered key renews the bound cookie, one without a proof or signed by another key does not, and the bound cookie lives minutes, not longer than an hour. A login that does not offer DBSC is skipped."},
 }
 
 // checkInfo returns the description of id.

@@ -155,7 +155,7 @@ func TestAuditJSONExitCodeMatchesReport(t *testing.T) {
 	for _, c := range doc.Checks {
 		failed = failed || c.Status == "fail"
 	}
-	if want := map[bool]int{true: 1, false: 0}[failed]; r.code != want || doc.Target != weak.URL || len(doc.Checks) != 14 {
+	if want := map[bool]int{true: 1, false: 0}[failed]; r.code != want || doc.Target != weak.URL || len(doc.Checks) != 15 {
 		t.Errorf("exit %d, target %q, %d checks", r.code, doc.Target, len(doc.Checks))
 	}
 }
