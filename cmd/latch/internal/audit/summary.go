@@ -48,6 +48,9 @@ var ActionGroups = map[string]Group{
 	CheckHTTPSRedirect:   Priority,
 	CheckHSTS:            Priority,
 	CheckCookieSameSite:  Priority,
+	// A binding the target offers but does not enforce: stolen cookies
+	// work where the site believes they cannot.
+	CheckDeviceBound: Priority,
 	// Hardening.
 	CheckCookieHostPrefix: LongTerm,
 	CheckCookieSize:       LongTerm,
