@@ -94,7 +94,7 @@ type record struct {
 //	version byte, the metadata, the values by key
 //	CRC-32C (Castagnoli) of everything above, big-endian
 func encodeRecord(r *record) []byte {
-	size := 1 + 64 + len(r.meta.UserID) + len(r.meta.UserAgent) + len(r.meta.IP) + 4
+	size := 1 + 64 + len(r.meta.UserID) + len(r.meta.UserAgent) + len(r.meta.IP) + len(r.meta.DeviceKey) + 4
 	vals := make([]driver.RawValue, 0, len(r.values))
 	for k, v := range r.values {
 		vals = append(vals, driver.RawValue{Key: k, JSON: string(v)})

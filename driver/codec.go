@@ -22,6 +22,7 @@ import (
 //	         created lastSeen authTime  (see below)
 //	         dur idle, dur absolute, dur grace
 //	         str user, str userAgent, str ip
+//	         [str deviceKey]  (only with flagDeviceKey)
 //	values = uvarint count, then count × (str key, str JSON),
 //	         keys in strictly ascending byte order, each value as
 //	         EncodeValue gives it
@@ -30,8 +31,12 @@ import (
 //	         or varint 1 then varint nanoseconds
 //
 // The flags byte holds Remember (bit 0), the wide form of the times
-// (bit 1), and one bit for each of Created, LastSeen and AuthTime that is
-// the zero time (bits 2 to 4), which is then left out. The times are
+// (bit 1), one bit for each of Created, LastSeen and AuthTime that is
+// the zero time (bits 2 to 4), which is then left out, and bit 5 when
+// DeviceKey is set (a device-bound session), which then follows the IP.
+// A record without a device key is written exactly as before the field
+// existed; a reader that predates it refuses one with a key (unknown
+// flag) rather than drop the binding. The times are
 // Unix nanoseconds, the first one written whole and the others as their
 // distance from it, so that a session's times, which are close together,
 // take few bytes. When one of them is outside the years 1970±146 (half
@@ -98,8 +103,10 @@ const (
 	flagCreatedZero
 	flagLastSeenZero
 	flagAuthTimeZero
+	// flagDeviceKey: Meta.DeviceKey follows the IP.
+	flagDeviceKey
 
-	knownFlags = flagRemember | flagWide | flagCreatedZero | flagLastSeenZero | flagAuthTimeZero
+	knownFlags = flagRemember | flagWide | flagCreatedZero | flagLastSeenZero | flagAuthTimeZero | flagDeviceKey
 )
 
 // RawValue is one session value as a store keeps it: its key and its JSON,
@@ -161,11 +168,14 @@ const metaLen = 48
 // AppendMeta appends the head of a record to dst: the version byte and m.
 // AppendValues appends the rest. It grows dst once, in the usual case.
 func AppendMeta(dst []byte, m *Meta) []byte {
-	dst = slices.Grow(dst, metaLen+len(m.UserID)+len(m.UserAgent)+len(m.IP))
+	dst = slices.Grow(dst, metaLen+len(m.UserID)+len(m.UserAgent)+len(m.IP)+len(m.DeviceKey))
 	dst = append(dst, RecordVersion)
 	var flags byte
 	if m.Remember {
 		flags |= flagRemember
+	}
+	if m.DeviceKey != "" {
+		flags |= flagDeviceKey
 	}
 	times := [3]time.Time{m.Created, m.LastSeen, m.AuthTime}
 	for i, t := range times {
@@ -182,7 +192,11 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 	dst = AppendDuration(dst, m.Grace)
 	dst = AppendString(dst, m.UserID)
 	dst = AppendString(dst, m.UserAgent)
-	return AppendString(dst, m.IP)
+	dst = AppendString(dst, m.IP)
+	if m.DeviceKey != "" {
+		dst = AppendString(dst, m.DeviceKey)
+	}
+	return dst
 }
 
 // appendTimes appends the times that flags does not mark zero: the first

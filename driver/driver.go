@@ -131,6 +131,14 @@ type Meta struct {
 	// session. latch never accepts a session after Deadline(); stores
 	// keep it until ExpiresAt().
 	Grace time.Duration `json:"grace,omitempty"`
+	// DeviceKey is the public key a device-bound session (DBSC, see
+	// latch.DeviceBound) registered, as the base64url (no padding) of its
+	// PKIX DER encoding; "" for a session that is not device-bound.
+	// latch sets it only by a renewal (a Commit with From), so a
+	// concurrent update that loaded the record before cannot undo it: it
+	// lands through the forward and keeps the renewed record's metadata.
+	// A store keeps it as it keeps UserAgent: as an opaque string.
+	DeviceKey string `json:"dk,omitempty"`
 }
 
 // IdleDeadline is when the session ends if no further activity is seen.

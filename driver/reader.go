@@ -191,6 +191,12 @@ func (r *Reader) Meta(m *Meta) {
 	m.UserID = r.Str()
 	m.UserAgent = r.Str()
 	m.IP = r.Str()
+	m.DeviceKey = ""
+	if flags&flagDeviceKey != 0 {
+		if m.DeviceKey = r.Str(); m.DeviceKey == "" && r.err == nil {
+			r.fail(&corruptError{detail: "empty device key under its flag"})
+		}
+	}
 }
 
 // times reads the times of a record's metadata (see appendTimes), and

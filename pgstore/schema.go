@@ -12,7 +12,7 @@ import (
 // SchemaVersion is the version of the schema this package reads and
 // writes. Migrate brings a database up to it; a database at a newer version
 // (written by a newer pgstore) is refused rather than damaged.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrations[i] brings the schema from version i to i+1. Each step is
 // idempotent (IF NOT EXISTS), so that a schema applied by hand before the
@@ -24,6 +24,13 @@ const SchemaVersion = 2
 // still running beside a newer one (during a rolling upgrade) reads and
 // writes the sessions table as before, and sees a renewed session's old
 // hash as missing, as it always did.
+//
+// Version 3 adds the device_key column (driver.Meta.DeviceKey, the key of
+// a device-bound session), empty for every existing row. A pgstore of
+// version 2 running beside it leaves the column as it is on an update,
+// but a renewal it makes stores the row without the key: the session
+// then stops being device-bound (latch treats it as never registered),
+// which fails open, never locks a user out.
 var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS $T (
     id                  bytea       PRIMARY KEY CHECK (octet_length(id) = 32),
@@ -48,6 +55,7 @@ CREATE INDEX IF NOT EXISTS $IE ON $T (expires_at);`,
     expires_at  timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS $FE ON $F (expires_at);`,
+	`ALTER TABLE $T ADD COLUMN IF NOT EXISTS device_key text NOT NULL DEFAULT '';`,
 }
 
 const versionTable = `CREATE TABLE IF NOT EXISTS $V (

@@ -483,6 +483,9 @@ func commitArgs(c *driver.Commit) (pgx.NamedArgs, error) {
 	if err := checkText("client IP", m.IP); err != nil {
 		return nil, err
 	}
+	if err := checkText("device key", m.DeviceKey); err != nil {
+		return nil, err
+	}
 	del := make([]string, 0, len(c.Delete))
 	for _, k := range c.Delete {
 		if err := checkText("value key", k); err != nil {
@@ -515,6 +518,7 @@ func commitArgs(c *driver.Commit) (pgx.NamedArgs, error) {
 		"remember":            m.Remember,
 		"ua":                  []byte(m.UserAgent),
 		"ip":                  m.IP,
+		"device_key":          m.DeviceKey,
 		"expires_at":          dbTime(m.ExpiresAt()),
 		"clear":               c.Clear,
 		"delete":              del,
@@ -583,11 +587,11 @@ func scanMeta(row pgx.Row, m *driver.Meta, data *map[string]string, id ...*[]byt
 		idleNS, absoluteNS, graceNS int64
 		ua                          []byte
 	)
-	dest := make([]any, 0, 12)
+	dest := make([]any, 0, 13)
 	for _, p := range id {
 		dest = append(dest, p)
 	}
-	dest = append(dest, &m.UserID, &m.Created, &m.LastSeen, &authTime, &idleNS, &absoluteNS, &graceNS, &m.Remember, &ua, &m.IP)
+	dest = append(dest, &m.UserID, &m.Created, &m.LastSeen, &authTime, &idleNS, &absoluteNS, &graceNS, &m.Remember, &ua, &m.IP, &m.DeviceKey)
 	if data != nil {
 		dest = append(dest, data)
 	}

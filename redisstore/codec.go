@@ -91,6 +91,8 @@ func decodeMetaFast(raw string, m *driver.Meta) bool {
 			m.IP, ok = p.plainString()
 		case "grace":
 			m.Grace, ok = p.duration()
+		case "dk":
+			m.DeviceKey, ok = p.plainString()
 		default:
 			// Unknown, or a known name in another case, which
 			// encoding/json also accepts.
@@ -299,6 +301,10 @@ func appendMeta(b []byte, m *driver.Meta) ([]byte, error) {
 	if m.Grace != 0 {
 		b = append(b, `,"grace":`...)
 		b = strconv.AppendInt(b, int64(m.Grace), 10)
+	}
+	if m.DeviceKey != "" {
+		b = append(b, `,"dk":`...)
+		b = appendString(b, m.DeviceKey)
 	}
 	b = append(b, '}')
 	if !ok {

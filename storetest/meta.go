@@ -109,3 +109,43 @@ func testMetaRoundTrip(t *testing.T, s driver.Store) {
 		t.Errorf("ListUser: metadata differs: %s", diff)
 	}
 }
+
+// testDeviceKey: the key of a device-bound session (Meta.DeviceKey, as
+// latch writes it: base64url of a PKIX public key, here the length of a
+// 4096-bit RSA key's) survives every operation latch uses on a bound
+// session: the renewal that binds it, updates that carry it, a renewal
+// that carries it (a refresh, Renew) and one that drops it (a new login),
+// and ListUser; and a session without a key reads back without one.
+func testDeviceKey(t *testing.T, s driver.Store) {
+	user := newUser(t)
+	key := strings.Repeat("MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEA_-", 16)[:736]
+	m := liveMeta(user, time.Minute)
+	id := newHash(t)
+	create(t, s, id, m, map[string]any{"k": "v"})
+	checkRecord(t, "unbound session", load(t, s, id), m, map[string]any{"k": "v"})
+
+	bound := m
+	bound.DeviceKey = key
+	to := newHash(t)
+	commit(t, s, &driver.Commit{ID: to, From: id, Create: true, Meta: bound})
+	checkRecord(t, "after the renewal that binds it", load(t, s, to), bound, map[string]any{"k": "v"})
+
+	touched := bound
+	touched.LastSeen = touched.LastSeen.Add(time.Second)
+	commit(t, s, &driver.Commit{ID: to, Meta: touched, Set: map[string]any{"k2": "w"}})
+	checkRecord(t, "after an update that carries it", load(t, s, to), touched, map[string]any{"k": "v", "k2": "w"})
+
+	again := newHash(t)
+	commit(t, s, &driver.Commit{ID: again, From: to, Create: true, Meta: touched})
+	checkRecord(t, "after a renewal that carries it", load(t, s, again), touched, map[string]any{"k": "v", "k2": "w"})
+	infos := list(t, s, user)
+	if len(infos) != 1 || infos[0].ID != again || infos[0].DeviceKey != key {
+		t.Fatalf("ListUser(%q): got %s, want [%s] with its device key", user, infoHandles(infos), again.Handle())
+	}
+
+	login := touched
+	login.DeviceKey = ""
+	last := newHash(t)
+	commit(t, s, &driver.Commit{ID: last, From: again, Create: true, Meta: login})
+	checkRecord(t, "after a renewal that drops it", load(t, s, last), login, map[string]any{"k": "v", "k2": "w"})
+}

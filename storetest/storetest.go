@@ -24,6 +24,9 @@
 //     value of its own, reads back equal after a creation, an update and a
 //     renewal, and from ListUser; a field added to Meta is covered the day
 //     it is added.
+//   - DeviceKey: the key of a device-bound session (Meta.DeviceKey, a
+//     long base64url string) survives the renewal that sets it, updates
+//     and renewals that carry it, a renewal that drops it, and ListUser.
 //   - CreateExisting: Commit with Create on a live hash gives driver.ErrExists
 //     and changes neither the record nor any user's index, also for a
 //     renewal into a live hash.
@@ -189,6 +192,7 @@ func RunExcept(t *testing.T, newStore func(t *testing.T) driver.Store, skip ...s
 	}{
 		{"LoadCommitDelete", testLoadCommitDelete},
 		{"MetaRoundTrip", testMetaRoundTrip},
+		{"DeviceKey", testDeviceKey},
 		{"CreateExisting", testCreateExisting},
 		{"CommitMissing", testCommitMissing},
 		{"ExpiredOnCommit", testExpiredOnCommit},
