@@ -36,9 +36,10 @@ const (
 )
 
 // ErrNoTable is returned, wrapped, when the sessions table or its forwards
-// table (schema version 2) does not exist: run Store.Migrate or apply the
-// SQL in the package documentation.
-var ErrNoTable = errors.New("pgstore: sessions or forwards table does not exist (run Migrate or apply the schema in the package doc)")
+// table (schema version 2) does not exist, or the sessions table lacks a
+// column of the current schema (device_key, version 3): run Store.Migrate
+// or apply the SQL in the package documentation.
+var ErrNoTable = errors.New("pgstore: sessions or forwards table, or one of their columns, does not exist (run Migrate or apply the schema in the package doc)")
 
 // Options configure a Store. The zero value is ready to use; each field
 // documents its default. There is no clock to set: every expiry decision
@@ -262,7 +263,7 @@ func wrap(op string, err error) error {
 		return driver.ErrNotFound
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "42703") { // undefined_table, undefined_column
 		return fmt.Errorf("pgstore: %s: %w: %w", op, ErrNoTable, err)
 	}
 	return fmt.Errorf("pgstore: %s: %w", op, err)
