@@ -45,6 +45,9 @@ const expiryGrace = 5 * time.Minute
 // replaced in the same store operation.
 func (s *Session) write(now time.Time, renew bool) error {
 	w := s.prepare(now, renew)
+	if !s.offerDevice {
+		s.carryDeviceKey(s.ctx, &w.c, now)
+	}
 	if w.c.MaxPerUser > 0 {
 		if err := s.m.pruneEnded(s.ctx, w.c.Meta.UserID, now); err != nil {
 			return s.m.storeError(s.ctx, fmt.Errorf("latch: delete ended sessions: %w", err))
@@ -93,7 +96,9 @@ func (s *Session) prepare(now time.Time, renew bool) *write {
 	}
 	c := &w.c
 	c.Meta, c.Clear = s.meta, s.cleared
-	c.Meta.LastSeen = now
+	if !s.keepLastSeen || !s.stored {
+		c.Meta.LastSeen = now
+	}
 	c.Meta.Grace = expiryGrace
 	if !s.stored {
 		c.Meta.Created = now
@@ -179,8 +184,16 @@ func (s *Session) commitHeader(h http.Header) error {
 	case s.sendCookie && s.stored && s.token != "":
 		h.Add("Set-Cookie", s.m.cookie(s.token, &s.meta))
 		s.m.warnPlainHTTP(s)
+		if s.m.dbsc != nil {
+			s.m.dbsc.onCommit(s, h, s.m.now())
+		}
 	case s.expireCookie:
 		h.Add("Set-Cookie", s.m.cookie("", nil))
+		if d := s.m.dbsc; d != nil && s.rw.r != nil {
+			if _, n := findCookie(s.rw.r.Header, d.cfg.CookieName); n > 0 {
+				h.Add("Set-Cookie", d.boundCookie(""))
+			}
+		}
 	case !ended:
 		return nil
 	}

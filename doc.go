@@ -47,6 +47,22 @@
 // a Key or Keyring shows ids and times only; Key.SecretEntry is the one
 // method that writes a secret. See "Keys and their lifecycle" below.
 //
+// Device-bound sessions (DBSC): Config.DeviceBound, off by default. With
+// Mode DeviceBoundEnforce the response to Login offers a supporting browser
+// (Secure-Session-Registration) to bind the session to a key that never
+// leaves the device; the middleware serves the registration and refresh
+// endpoints (DeviceBound.RegisterPath, RefreshPath: "/.latch/dbsc/register"
+// and "/.latch/dbsc/refresh"), verifies the browser's ES256 or RS256 proofs
+// over single-use challenges, keeps the public key in the record
+// (driver.Meta.DeviceKey) and issues a short-lived __Host- bound cookie;
+// a bound session's request without a valid one is refused with 403 and a
+// fresh challenge, without ending the session. DeviceBoundReportOnly only
+// emits the events (EventDeviceRegistered, EventDeviceRefreshed,
+// EventDeviceRefused, EventDeviceCookieMissing). Renew and Reauthenticate
+// keep the binding, Login starts a new one, Logout ends it.
+// Session.DeviceBound, Session.DeviceVerified and SessionInfo.DeviceBound
+// report it. Cookie sessions are refused: see DeviceBound.
+//
 // Key reload: a Manager with a Config.KeySource (by default KeysFromEnv:
 // LATCH_KEYS, or the file named by LATCH_KEYS_FILE, read again every
 // second) takes a changed keyring that can sign now and passes New's other

@@ -57,6 +57,10 @@ func (s *Session) Login(userID string, opts ...LoginOption) error {
 	}
 	s.recordClient()
 	s.metaSet = true
+	// A login is a new session: a binding to a device (DBSC) does not
+	// carry over, and the response offers a new registration.
+	s.meta.DeviceKey = ""
+	s.offerDevice = s.m.dbsc != nil
 	err := s.write(now, true)
 	if errors.Is(err, ErrNotFound) {
 		// The pre-login record vanished during the request (revoked,
@@ -90,6 +94,9 @@ func (s *Session) Reauthenticate() error {
 	undo := s.snapshot()
 	s.meta.AuthTime = now
 	s.metaSet = true
+	// A device-bound session stays bound to its key; one not bound yet
+	// is offered registration again.
+	s.offerDevice = s.m.dbsc != nil && s.meta.DeviceKey == ""
 	return s.renew(now, undo)
 }
 
@@ -203,6 +210,7 @@ func (s *Session) reset() {
 	s.changes, s.cleared, s.metaSet = nil, false, false
 	s.sendCookie = false
 	s.renewed = driver.Hash{}
+	s.offerDevice, s.deviceProved = false, false
 }
 
 // rebase turns s into a not-yet-stored session that carries its current

@@ -162,6 +162,13 @@ type Config struct {
 	// slog.New(slog.DiscardHandler) to silence it.
 	Logger *slog.Logger
 
+	// DeviceBound turns on device-bound sessions (DBSC): a browser that
+	// supports them binds the session to a key that never leaves the
+	// device, and a copied cookie stops working elsewhere within
+	// minutes. Default off; set DeviceBound.Mode to DeviceBoundEnforce
+	// (or DeviceBoundReportOnly) to turn it on. See DeviceBound.
+	DeviceBound DeviceBound
+
 	// Now is the clock. Default time.Now. Tests inject their own.
 	Now func() time.Time
 }
@@ -174,6 +181,7 @@ type Manager struct {
 	keyring atomic.Pointer[Keyring]
 	keys    *keyWatch // the KeySource, nil without one
 	guard   *guard
+	dbsc    *dbsc // device-bound sessions, nil when off
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -289,6 +297,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Binding > BindingEnd {
 		return nil, fmt.Errorf("latch: unknown binding policy %d", cfg.Binding)
 	}
+	if err := checkDeviceBound(&cfg); err != nil {
+		return nil, err
+	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteHost
 	}
@@ -310,6 +321,9 @@ func New(cfg Config) (*Manager, error) {
 	m.keyring.Store(cfg.Keys)
 	if cfg.MaxSessionsPerUser > 0 && !m.backend.limits() {
 		return nil, errors.New("latch: MaxSessionsPerUser needs a server-side store: a cookie store cannot count a user's sessions")
+	}
+	if cfg.DeviceBound.Mode != DeviceBoundOff {
+		m.dbsc = newDBSC(m)
 	}
 	if cfg.GuessLimit > 0 {
 		m.guard = newGuard(cfg.GuessLimit, cfg.GuessWindow, cfg.GuessIPv6Prefix)

@@ -47,6 +47,10 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		s.cx = sessionCtx{Context: r.Context(), s: s}
 		r = r.WithContext(&s.cx)
 		s.rw.r = r
+		if m.dbsc != nil && m.dbsc.intercept(s, &s.rw, r) {
+			s.rw.finish()
+			return
+		}
 		next.ServeHTTP(&s.rw, r)
 		s.rw.finish()
 	})

@@ -101,6 +101,11 @@ type Session struct {
 	ended        Reason
 	endedIn      endedIn     // what the request's ended cookie gave (ended.go)
 	renewed      driver.Hash // the session the cookie named, when another request renewed it
+
+	// Device-bound sessions (dbsc.go).
+	offerDevice  bool // offer registration in this response (Login, Reauthenticate)
+	deviceProved bool // the request brought a valid bound cookie, or refreshed it
+	keepLastSeen bool // the write is not activity (a registration)
 }
 
 // UserID returns the authenticated user, or "".

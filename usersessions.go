@@ -19,7 +19,11 @@ type SessionInfo struct {
 	Remember        bool      `json:"remember"`
 	UserAgent       string    `json:"user_agent,omitempty"`
 	IP              string    `json:"ip,omitempty"`
-	Current         bool      `json:"current"`
+	// DeviceBound says the session is bound to a device key
+	// (Config.DeviceBound): a copy of its cookies stops working on
+	// another device when the bound cookie expires.
+	DeviceBound bool `json:"device_bound"`
+	Current     bool `json:"current"`
 }
 
 // Deadline is the earlier of IdleExpiresAt and AbsoluteExpires: when the
@@ -66,6 +70,7 @@ func listSessions(ctx context.Context, list func(context.Context, string) ([]dri
 			Remember:        in.Remember,
 			UserAgent:       in.UserAgent,
 			IP:              in.IP,
+			DeviceBound:     in.DeviceKey != "",
 			Current:         !current.IsZero() && in.ID == current,
 		})
 	}

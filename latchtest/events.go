@@ -45,3 +45,10 @@ func (e *Events) Find(kind latch.EventKind) (latch.Event, bool) {
 	}
 	return latch.Event{}, false
 }
+
+// All returns a copy of the events recorded so far, oldest first.
+func (e *Events) All() []latch.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]latch.Event(nil), e.list...)
+}
