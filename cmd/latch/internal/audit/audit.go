@@ -83,6 +83,12 @@ type Config struct {
 	// shipped list); Wordlist adds the user's own.
 	WeakKeys []string
 	Wordlist []string
+	// Source is set when the application's source is reviewed too
+	// (--source): the report then has source-key-live, whose verdict
+	// says whether one of SourceKeys, the keys found in the source and
+	// its history, signs the live session cookie. They are tried first.
+	Source     bool
+	SourceKeys []SourceKey
 
 	// TLS configures HTTPS (custom roots, or InsecureSkipVerify).
 	TLS *tls.Config
@@ -187,6 +193,8 @@ type auditor struct {
 	mu      sync.Mutex
 	results map[string]Result
 	entropy *TokenStats
+	// life is what the timeout checks learnt of the session's lifetime.
+	life LiveLifetime
 	// expressKey is the weak secret found for an Express signed session
 	// ID, which the fixation check signs its made-up ID with.
 	expressKey string
@@ -278,7 +286,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if rep.Incomplete != "" {
 		notRun = "not finished: the audit " + rep.Incomplete + " before this check finished"
 	}
-	for _, ci := range Checks {
+	checks := Checks
+	if cfg.Source {
+		checks = append(Checks[:len(Checks):len(Checks)], SourceChecks[0])
+		rep.Rules = append(Checks[:len(Checks):len(Checks)], SourceChecks...)
+	}
+	for _, ci := range checks {
 		r, ok := a.results[ci.ID]
 		if !ok {
 			r = result(ci.ID, Skip, notRun, "")
@@ -287,6 +300,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Checks = append(rep.Checks, r)
 	}
 	rep.Entropy = a.entropy
+	rep.Lifetime = a.life
 	rep.Requests = a.requests.Load()
 	rep.Finished = cfg.Now()
 	if rep.Incomplete != "" {

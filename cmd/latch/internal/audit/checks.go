@@ -648,6 +648,21 @@ func deadlineRe(key string) *regexp.Regexp {
 	return regexp.MustCompile(`"([a-z_]*` + key + `[a-z_]*(?:expires?|deadline)[a-z_]*)"\s*:\s*"([^"]+)"`)
 }
 
+// noteLifetime records what a timeout check learnt: the cookie's declared
+// lifetime (when persistent), a time after which a session was still
+// authenticated, or one after which it had ended (zero: nothing learnt).
+func (a *auditor) noteLifetime(declared time.Duration, persistent bool, outlived, ended time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if persistent {
+		a.life.Declared, a.life.Persistent = declared, true
+	}
+	a.life.Outlived = max(a.life.Outlived, outlived)
+	if ended > 0 && (a.life.Ended == 0 || ended < a.life.Ended) {
+		a.life.Ended = ended
+	}
+}
+
 // freshSession logs in on a fresh client.
 func (a *auditor) freshSession(ctx context.Context) (*session, error) {
 	return a.login(ctx, a.newClient())
@@ -674,6 +689,7 @@ func (a *auditor) wait(ctx context.Context, task string, d time.Duration) error 
 func (a *auditor) checkIdle(ctx context.Context, s *session, ck *Cookie, me *exchange) error {
 	rec := "End sessions on the server after an idle period (OWASP suggests 15 to 30 minutes for most applications), from a last-seen time kept in the session record."
 	ev, life, persistent := a.declared(ck, me, "idle")
+	a.noteLifetime(life, persistent, 0, 0)
 	if s == nil {
 		if persistent && life > farFuture {
 			a.add(result(CheckIdleTimeout, Warn, ev+": far in the future; not measured (pass --idle-wait D to measure)", rec))
@@ -691,8 +707,10 @@ func (a *auditor) checkIdle(ctx context.Context, s *session, ck *Cookie, me *exc
 	}
 	switch v.state {
 	case authYes:
+		a.noteLifetime(0, false, a.cfg.IdleWait, 0)
 		a.add(result(CheckIdleTimeout, Fail, fmt.Sprintf("after %s without a request the session is still authenticated (%s answered %s); %s", fmtDuration(a.cfg.IdleWait), a.cfg.MePath, a.answered(v), ev), rec))
 	case authNo:
+		a.noteLifetime(0, false, 0, a.cfg.IdleWait)
 		a.add(result(CheckIdleTimeout, Pass, fmt.Sprintf("after %s without a request %s answered %s: the session had ended; %s", fmtDuration(a.cfg.IdleWait), a.cfg.MePath, a.answered(v), ev), ""))
 	default:
 		a.add(result(CheckIdleTimeout, Warn, fmt.Sprintf("after %s without a request, whether the session had ended could not be told: %s; %s", fmtDuration(a.cfg.IdleWait), v.why, ev), rec))
@@ -705,6 +723,7 @@ func (a *auditor) checkIdle(ctx context.Context, s *session, ck *Cookie, me *exc
 func (a *auditor) checkAbsolute(ctx context.Context, s *session, ck *Cookie, me *exchange) error {
 	rec := "End every session on the server a fixed time after login (for example 12 hours), whatever its activity, from the authentication time kept in the session record."
 	ev, life, persistent := a.declared(ck, me, "absolute")
+	a.noteLifetime(life, persistent, 0, 0)
 	if s == nil {
 		if persistent && life > farFuture {
 			a.add(result(CheckAbsoluteTimeout, Warn, ev+": far in the future; not measured (pass --absolute-wait D to measure)", rec))
@@ -731,6 +750,7 @@ func (a *auditor) checkAbsolute(ctx context.Context, s *session, ck *Cookie, me 
 		switch v.state {
 		case authNo:
 			a.progress("absolute wait", total, total)
+			a.noteLifetime(0, false, 0, elapsed)
 			a.add(result(CheckAbsoluteTimeout, Pass, fmt.Sprintf("kept busy with a request every %s, the session ended after %s (%s answered %s on request %d); %s",
 				fmtDuration(interval), fmtDuration(elapsed), a.cfg.MePath, a.answered(v), requests, ev), ""))
 			return nil
@@ -742,6 +762,7 @@ func (a *auditor) checkAbsolute(ctx context.Context, s *session, ck *Cookie, me 
 		}
 		if elapsed >= a.cfg.AbsoluteWait {
 			a.progress("absolute wait", total, total)
+			a.noteLifetime(0, false, elapsed, 0)
 			a.add(result(CheckAbsoluteTimeout, Fail, fmt.Sprintf("kept busy with a request every %s, the session was still authenticated after %s (%d requests); %s",
 				fmtDuration(interval), fmtDuration(elapsed), requests, ev), rec))
 			return nil

@@ -75,7 +75,7 @@ var Checks = []CheckInfo{
 
 // checkInfo returns the description of id.
 func checkInfo(id string) CheckInfo {
-	for _, c := range Checks {
+	for _, c := range append(Checks[:len(Checks):len(Checks)], SourceChecks...) {
 		if c.ID == id {
 			return c
 		}
@@ -117,6 +117,8 @@ type Report struct {
 	// Root is the absolute path of the reviewed source tree, which the
 	// checks' locations are relative to; empty for a live audit.
 	Root string `json:"-"`
+	// Lifetime is what a live audit learnt of the session's lifetime.
+	Lifetime LiveLifetime `json:"-"`
 	// Entropy holds the token statistics when tokens were sampled.
 	Entropy *TokenStats `json:"-"`
 	// Requests is how many HTTP requests the audit sent.

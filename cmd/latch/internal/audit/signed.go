@@ -63,6 +63,9 @@ func sessionIDOf(sc *signedCookie, value string) string {
 
 // candidateSource says where candidate i came from without naming it.
 func (a *auditor) candidateSource(key string) string {
+	if w := a.cfg.sourceKeyWhere(key); w != "" {
+		return "the key found in the source " + w
+	}
 	for i, k := range a.cfg.WeakKeys {
 		if k == key {
 			return fmt.Sprintf("entry %d of the shipped weak-key list", i+1)
@@ -83,12 +86,14 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 	sc := recognizeSigned(token)
 	if sc == nil {
 		a.add(result(CheckWeakSecretKey, Skip, fmt.Sprintf("the session cookie (%d bytes) is not a Flask, Django or Express signed cookie; it looks like an opaque identifier", len(token)), ""))
+		a.addSource(result(CheckSourceKeyLive, Skip, "the live session cookie is not a signed cookie: no key of the source can sign it", ""))
 		return nil
 	}
 	fw := sc.framework
 	seen := map[string]bool{}
 	var cands []string
-	for _, k := range append(append([]string(nil), a.cfg.WeakKeys...), a.cfg.Wordlist...) {
+	srcKeys := a.cfg.sourceKeyCandidates()
+	for _, k := range append(append(append([]string(nil), srcKeys...), a.cfg.WeakKeys...), a.cfg.Wordlist...) {
 		if k != "" && !seen[k] {
 			seen[k] = true
 			cands = append(cands, k)
@@ -123,6 +128,7 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 	}
 	if err != nil {
 		a.add(result(CheckWeakSecretKey, Warn, readable+"; trying keys failed: "+trimErr(err), rec))
+		a.addSource(result(CheckSourceKeyLive, Warn, readable+"; trying the source's keys failed: "+trimErr(err), rec))
 		return sc
 	}
 	if !found {
@@ -130,9 +136,23 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 		if sc.clientSide() {
 			pass = "Keep secrets out of the session: the cookie is signed, not encrypted."
 		}
-		a.add(result(CheckWeakSecretKey, Pass, fmt.Sprintf("%s; none of %d candidate keys (%d shipped, %d from --wordlist) verifies its signature",
-			readable, tried, len(a.cfg.WeakKeys), len(a.cfg.Wordlist)), pass))
+		from := ""
+		if a.cfg.Source {
+			from = fmt.Sprintf("%d from --source, ", len(srcKeys))
+		}
+		a.add(result(CheckWeakSecretKey, Pass, fmt.Sprintf("%s; none of %d candidate keys (%s%d shipped, %d from --wordlist) verifies its signature",
+			readable, tried, from, len(a.cfg.WeakKeys), len(a.cfg.Wordlist)), pass))
+		if len(srcKeys) == 0 {
+			a.addSource(result(CheckSourceKeyLive, Skip, "the review found no secret key written in the source or its git history to try", ""))
+		} else {
+			a.addSource(result(CheckSourceKeyLive, Pass, fmt.Sprintf("none of the %d keys found in the source and its git history verifies the live %s session cookie: production uses another key", len(srcKeys), fw), ""))
+		}
 		return sc
+	}
+	if len(srcKeys) == 0 {
+		a.addSource(result(CheckSourceKeyLive, Skip, "the review found no secret key written in the source or its git history to try", ""))
+	} else if a.cfg.sourceKeyWhere(key) == "" {
+		a.addSource(result(CheckSourceKeyLive, Pass, fmt.Sprintf("none of the %d keys found in the source and its git history verifies the live %s session cookie (another weak key does: see %s)", len(srcKeys), fw, CheckWeakSecretKey), ""))
 	}
 	ev := fmt.Sprintf("%s; its signing key is %s (%d characters)", readable, a.candidateSource(key), len(key))
 	if !sc.clientSide() {
@@ -146,6 +166,7 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 		// key, only the ID that names it.
 		r.Severity = High
 		a.add(r)
+		a.sourceKeyFound(key, ev)
 		a.mu.Lock()
 		a.expressKey = key
 		a.mu.Unlock()
@@ -169,7 +190,27 @@ func (a *auditor) checkSignedCookie(ctx context.Context, token string, prove fun
 		}
 	}
 	a.add(result(CheckWeakSecretKey, Fail, ev, rec))
+	a.sourceKeyFound(key, ev)
 	return sc
+}
+
+// addSource records a result of the comparison with the source, when
+// there is one.
+func (a *auditor) addSource(r Result) {
+	if a.cfg.Source {
+		a.add(r)
+	}
+}
+
+// sourceKeyFound records source-key-live once key, found by
+// weak-secret-key (whose evidence is ev), is known to sign the live
+// cookie: a failure when the source holds it.
+func (a *auditor) sourceKeyFound(key, ev string) {
+	if a.cfg.sourceKeyWhere(key) == "" {
+		return
+	}
+	a.addSource(result(CheckSourceKeyLive, Fail, "a key written in the source signs the live session cookie, so production runs with a hard-coded key: "+ev,
+		"Rotate the key now: generate a new one from a CSPRNG, give it to production through the environment or a secrets store, and remove the literal from the source. The old key stays in every clone and in the git history: it is compromised for good."))
 }
 
 // forge re-signs token's session with key, adding forgeMarker and a fresh

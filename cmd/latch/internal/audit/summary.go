@@ -40,6 +40,11 @@ var ActionGroups = map[string]Group{
 	CheckSessionRegeneration: Immediate,
 	CheckTokenEntropy:        Immediate,
 	CheckSessionInURL:        Immediate,
+	// The source and the live application disagree: a hard-coded key in
+	// production, or Secure, HttpOnly and the like not what the source
+	// sets.
+	CheckSourceKeyLive: Immediate,
+	CheckSourceConfig:  Immediate,
 	// How sessions end, and what carries them.
 	CheckIdleTimeout:     Priority,
 	CheckAbsoluteTimeout: Priority,
@@ -48,6 +53,7 @@ var ActionGroups = map[string]Group{
 	CheckHTTPSRedirect:   Priority,
 	CheckHSTS:            Priority,
 	CheckCookieSameSite:  Priority,
+	CheckSourceLifetime:  Priority,
 	// A binding the target offers but does not enforce: stolen cookies
 	// work where the site believes they cannot.
 	CheckDeviceBound: Priority,

@@ -12,7 +12,7 @@ import (
 // the review has a rank of its own: none falls to long-term by omission.
 func TestActionGroupsCoverChecks(t *testing.T) {
 	ids := []string{CheckSecretKeySource, CheckSecretKeyWeak, CheckSessionLifetime, CheckSessionRegeneration}
-	for _, ci := range Checks {
+	for _, ci := range append(Checks[:len(Checks):len(Checks)], SourceChecks...) {
 		ids = append(ids, ci.ID)
 	}
 	for _, id := range ids {
@@ -27,6 +27,7 @@ func TestActionGroupsCoverChecks(t *testing.T) {
 		CheckWeakSecretKey: Immediate, CheckSecretKeySource: Immediate, CheckCookieSecure: Immediate, CheckCookieHTTPOnly: Immediate,
 		CheckSessionFixation: Immediate, CheckSessionRegeneration: Immediate,
 		CheckIdleTimeout: Priority, CheckAbsoluteTimeout: Priority, CheckSessionLifetime: Priority,
+		CheckSourceKeyLive: Immediate, CheckSourceLifetime: Priority,
 	} {
 		if got := ActionGroups[id]; got != want {
 			t.Errorf("%s ranks %s; want %s", id, got, want)

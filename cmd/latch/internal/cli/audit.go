@@ -34,6 +34,7 @@ func runAudit(ctx context.Context, env *Env) int {
 		cfg                 audit.Config
 		passEnv, format     string
 		out, cacert, wlFile string
+		source              string
 		insecure            bool
 		samples             int
 	)
@@ -52,6 +53,7 @@ func runAudit(ctx context.Context, env *Env) int {
 	fs.DurationVar(&cfg.AbsoluteWait, "absolute-wait", 0, "keep a session busy this long, then check it ended")
 	fs.IntVar(&samples, "samples", 200, "tokens to collect for the randomness check (each costs one login)")
 	fs.StringVar(&wlFile, "wordlist", "", "file of candidate secret keys, one a line, tried after the shipped list")
+	fs.StringVar(&source, "source", "", "the application's source (a Flask or Django project): try the keys written in it or committed to its git history against the live session cookie, and report where source and live application disagree")
 	fs.StringVar(&out, "out", "", "write the report to this file instead of standard output")
 	fs.StringVar(&format, "format", "text", "report format: "+strings.Join(audit.Formats, ", "))
 	fs.DurationVar(&cfg.Timeout, "timeout", 15*time.Second, "timeout of each request")
@@ -94,6 +96,13 @@ func runAudit(ctx context.Context, env *Env) int {
 		}
 		cfg.Wordlist = wl
 	}
+	var src *sourceReview
+	if source != "" {
+		if src, err = reviewSource(ctx, source); err != nil {
+			return auditFail(env, 2, err)
+		}
+		cfg.Source, cfg.SourceKeys = true, src.keys
+	}
 	pr := newProgress(env.Stderr)
 	cfg.Progress = pr
 	rep, err := audit.Run(ctx, cfg)
@@ -101,6 +110,9 @@ func runAudit(ctx context.Context, env *Env) int {
 	incomplete := errors.Is(err, audit.ErrIncomplete) && rep != nil
 	if err != nil && !incomplete {
 		return auditFail(env, 2, err)
+	}
+	if src != nil {
+		audit.CompareSource(rep, src.compare)
 	}
 	w, color := env.Stdout, isTerminal(env.Stdout) && env.Getenv("NO_COLOR") == ""
 	var f *os.File

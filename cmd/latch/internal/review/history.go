@@ -505,7 +505,7 @@ func (g gitRunner) output(ctx context.Context, args ...string) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("review: git %s: %v: %s", args[0], err, firstLine(msg))
+		return nil, fmt.Errorf("review: git %s: %w: %s", args[0], err, firstLine(msg))
 	}
 	return out, nil
 }
@@ -521,7 +521,7 @@ func (g gitRunner) stream(ctx context.Context, stdin io.Reader, read func(io.Rea
 		return fmt.Errorf("review: git %s: %w", args[0], err)
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("review: git: %w", err)
+		return fmt.Errorf("review: git %s: %w", args[0], err)
 	}
 	rerr := read(out)
 	if rerr != nil {
