@@ -297,6 +297,23 @@ func relURI(p string) string {
 	return strings.Join(segs, "/")
 }
 
+// webArtifact locates a result of a live audit at its target URL written
+// as a relative reference, host and path ("app.example:8443/login" as
+// "app.example%3A8443/login"): code scanning refuses a whole upload in
+// which a location has another scheme than the checkout's file: ("SARIF
+// URI scheme "https" did not match the checkout URI scheme "file"""), and
+// a result with no location is not shown. The URL itself goes in the
+// result's "target" property. ok is false when target is not an http(s)
+// URL (a review's path).
+func webArtifact(target string) (sarifArtifact, bool) {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return sarifArtifact{}, false
+	}
+	p := strings.TrimPrefix(u.EscapedPath(), "/")
+	return sarifArtifact{URI: strings.ReplaceAll(url.PathEscape(u.Host), ":", "%3A") + "/" + p}, true
+}
+
 // rootURI is the absolute file URI of directory root, ending in a slash as
 // originalUriBaseIds requires; "" when root is not absolute.
 func rootURI(root string) string {
@@ -384,8 +401,11 @@ func WriteSARIF(w io.Writer, r *Report) error {
 			}
 			res.Locations = append(res.Locations, loc)
 		}
-		if len(res.Locations) == 0 && r.Root == "" {
-			res.Locations = []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: r.Target}}}}
+		if len(res.Locations) == 0 {
+			if art, ok := webArtifact(r.Target); ok {
+				res.Locations = []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: art}}}
+				res.Properties["target"] = r.Target
+			}
 		}
 		run.Results = append(run.Results, res)
 	}

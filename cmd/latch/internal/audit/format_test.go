@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -188,11 +189,17 @@ func TestSARIFStructure(t *testing.T) {
 		if len(locs) == 0 {
 			t.Errorf("%s has no location", path)
 		}
+		// A live audit's results are located at the target as a relative
+		// reference (host and path): code scanning refuses a whole upload
+		// with an https: location. The URL is the "target" property.
 		for _, l := range locs {
 			pl := obj(obj(l, "location")["physicalLocation"], "physicalLocation")
-			if uri := obj(pl["artifactLocation"], "artifactLocation")["uri"]; uri != rep.Target {
+			if uri := obj(pl["artifactLocation"], "artifactLocation")["uri"]; uri != "app.example/" {
 				t.Errorf("%s uri %v", path, uri)
 			}
+		}
+		if tgt := obj(rm["properties"], "properties")["target"]; tgt != rep.Target {
+			t.Errorf("%s target property %v", path, tgt)
 		}
 	}
 }
@@ -271,5 +278,34 @@ func TestWriteTextAndMarkdown(t *testing.T) {
 	}
 	if err := Write(&strings.Builder{}, rep, "pdf", false); err == nil || !strings.HasPrefix(err.Error(), "audit: ") {
 		t.Errorf("unknown format: %v", err)
+	}
+}
+
+func TestWebArtifact(t *testing.T) {
+	tests := []struct {
+		target, uri string
+		ok          bool
+	}{
+		{"https://app.example/", "app.example/", true},
+		{"https://app.example", "app.example/", true},
+		{"http://127.0.0.1:8443/login", "127.0.0.1%3A8443/login", true},
+		{"https://[::1]:8443/a b/c", "%5B%3A%3A1%5D%3A8443/a%20b/c", true},
+		{"https://app.example/x?q=1#f", "app.example/x", true},
+		{"/src/app", "", false},
+		{"ftp://host/", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			art, ok := webArtifact(tt.target)
+			if ok != tt.ok || art.URI != tt.uri || art.URIBaseID != "" {
+				t.Errorf("webArtifact(%q) = %+v, %v; want %q, %v", tt.target, art, ok, tt.uri, tt.ok)
+			}
+			if ok {
+				if u, err := url.Parse(art.URI); err != nil || u.Scheme != "" || u.Host != "" {
+					t.Errorf("%q is not a relative reference: %v", art.URI, err)
+				}
+			}
+		})
 	}
 }

@@ -99,6 +99,10 @@ func CompareSource(live *Report, src SourceReview) {
 	if live.Rules == nil {
 		live.Rules = append(append([]CheckInfo(nil), Checks...), SourceChecks...)
 	}
+	if live.Root == "" && src.Report != nil {
+		// The comparison's locations are the review's.
+		live.Root = src.Report.Root
+	}
 	live.setCheck(compareConfig(live, src.Report))
 	live.setCheck(compareLifetime(live.Lifetime, src))
 }
