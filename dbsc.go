@@ -57,6 +57,14 @@ const (
 // still holds the cookie, would not refresh it.
 const boundCookieGrace = 30 * time.Second
 
+// registrationGrace is how long after a registration a request of the
+// session may come without a bound cookie. The browser registers in
+// parallel with the requests that follow the login (Chromium 156 sent the
+// login's redirect 2 ms after the registration), and those go out before
+// the registration's answer has set the bound cookie: refusing them would
+// refuse the first page after every login.
+const registrationGrace = 30 * time.Second
+
 // DeviceBound configures device-bound sessions (Config.DeviceBound).
 //
 // When on, the response to Login (and to Reauthenticate of a session not
@@ -520,13 +528,16 @@ func (d *dbsc) intercept(s *Session, w http.ResponseWriter, r *http.Request) boo
 		return true
 	}
 	s.mu.Lock()
-	key, stored, user, hash := s.meta.DeviceKey, s.stored, s.meta.UserID, s.hash
+	key, stored, user, hash, boundAt := s.meta.DeviceKey, s.stored, s.meta.UserID, s.hash, s.meta.DeviceBoundAt
 	s.mu.Unlock()
 	if !stored || key == "" {
 		return false
 	}
 	now := d.m.now()
 	why := d.checkBoundCookie(r, key, now)
+	if why == "missing" && now.Sub(boundAt) < registrationGrace && !now.Before(boundAt) {
+		return false // sent before the registration's answer arrived
+	}
 	if why == "" {
 		s.mu.Lock()
 		s.deviceProved = true
@@ -758,7 +769,7 @@ func (s *Session) bindDevice(key string, now time.Time) error {
 		return err
 	}
 	undo := s.snapshot()
-	s.meta.DeviceKey = key
+	s.meta.DeviceKey, s.meta.DeviceBoundAt = key, now
 	s.metaSet = true
 	s.keepLastSeen = true
 	err := s.write(now, false)
@@ -796,7 +807,7 @@ func (s *Session) carryDeviceKey(ctx context.Context, c *driver.Commit, now time
 	}
 	rec, err := st.store.Load(ctx, id)
 	if err == nil && rec.UserID == c.Meta.UserID && rec.DeviceKey != "" {
-		c.Meta.DeviceKey = rec.DeviceKey
+		c.Meta.DeviceKey, c.Meta.DeviceBoundAt = rec.DeviceKey, rec.DeviceBoundAt
 	}
 }
 

@@ -754,3 +754,30 @@ func FuzzDeviceBoundHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestDeviceBoundRegistrationGrace: Chromium registers in parallel with
+// the requests that follow a login, which go out before the
+// registration's answer has set the bound cookie; for 30 seconds after
+// the registration such requests go through (not verified), then they are
+// refused.
+func TestDeviceBoundRegistrationGrace(t *testing.T) {
+	tm, app := dbscApp(t, latch.DeviceBoundEnforce)
+	b := newBrowser(t, app, tm.Clock, newES256(t))
+	login(t, b, "alice")
+	early := b.copyCookies(nil)
+	delete(early.jar, "__Host-latch-bound")
+	tm.Clock.Advance(29 * time.Second)
+	if code, body := me(t, early); code != 200 || !body.Bound || body.Verified {
+		t.Errorf("29 s after the registration, without the bound cookie: %d %+v; want 200, bound, not verified", code, body)
+	}
+	if n := countEvents(tm, latch.EventDeviceCookieMissing); n != 0 {
+		t.Errorf("%d EventDeviceCookieMissing within the grace", n)
+	}
+	tm.Clock.Advance(time.Second)
+	if code, _ := me(t, early); code != http.StatusForbidden {
+		t.Errorf("30 s after the registration, without the bound cookie: %d; want 403", code)
+	}
+	if code, body := me(t, b); code != 200 || !body.Verified {
+		t.Errorf("the browser: %d %+v", code, body)
+	}
+}

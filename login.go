@@ -59,7 +59,7 @@ func (s *Session) Login(userID string, opts ...LoginOption) error {
 	s.metaSet = true
 	// A login is a new session: a binding to a device (DBSC) does not
 	// carry over, and the response offers a new registration.
-	s.meta.DeviceKey = ""
+	s.meta.DeviceKey, s.meta.DeviceBoundAt = "", time.Time{}
 	s.offerDevice = s.m.dbsc != nil
 	err := s.write(now, true)
 	if errors.Is(err, ErrNotFound) {

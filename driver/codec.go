@@ -22,7 +22,9 @@ import (
 //	         created lastSeen authTime  (see below)
 //	         dur idle, dur absolute, dur grace
 //	         str user, str userAgent, str ip
-//	         [str deviceKey]  (only with flagDeviceKey)
+//	         [str deviceKey]      (only with flagDeviceKey)
+//	         [time deviceBoundAt] (only with flagDeviceBoundAt, as
+//	                               AppendTime writes it)
 //	values = uvarint count, then count × (str key, str JSON),
 //	         keys in strictly ascending byte order, each value as
 //	         EncodeValue gives it
@@ -33,7 +35,8 @@ import (
 // The flags byte holds Remember (bit 0), the wide form of the times
 // (bit 1), one bit for each of Created, LastSeen and AuthTime that is
 // the zero time (bits 2 to 4), which is then left out, and bit 5 when
-// DeviceKey is set (a device-bound session), which then follows the IP.
+// DeviceKey is set (a device-bound session), which then follows the IP,
+// and bit 6 when DeviceBoundAt is not zero, which then follows.
 // A record without a device key is written exactly as before the field
 // existed; a reader that predates it refuses one with a key (unknown
 // flag) rather than drop the binding. The times are
@@ -105,8 +108,10 @@ const (
 	flagAuthTimeZero
 	// flagDeviceKey: Meta.DeviceKey follows the IP.
 	flagDeviceKey
+	// flagDeviceBoundAt: Meta.DeviceBoundAt follows.
+	flagDeviceBoundAt
 
-	knownFlags = flagRemember | flagWide | flagCreatedZero | flagLastSeenZero | flagAuthTimeZero | flagDeviceKey
+	knownFlags = flagRemember | flagWide | flagCreatedZero | flagLastSeenZero | flagAuthTimeZero | flagDeviceKey | flagDeviceBoundAt
 )
 
 // RawValue is one session value as a store keeps it: its key and its JSON,
@@ -177,6 +182,9 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 	if m.DeviceKey != "" {
 		flags |= flagDeviceKey
 	}
+	if !m.DeviceBoundAt.IsZero() {
+		flags |= flagDeviceBoundAt
+	}
 	times := [3]time.Time{m.Created, m.LastSeen, m.AuthTime}
 	for i, t := range times {
 		if t.IsZero() {
@@ -195,6 +203,9 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 	dst = AppendString(dst, m.IP)
 	if m.DeviceKey != "" {
 		dst = AppendString(dst, m.DeviceKey)
+	}
+	if !m.DeviceBoundAt.IsZero() {
+		dst = AppendTime(dst, m.DeviceBoundAt)
 	}
 	return dst
 }

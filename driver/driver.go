@@ -139,6 +139,12 @@ type Meta struct {
 	// lands through the forward and keeps the renewed record's metadata.
 	// A store keeps it as it keeps UserAgent: as an opaque string.
 	DeviceKey string `json:"dk,omitempty"`
+	// DeviceBoundAt is when DeviceKey was registered. It is kept with
+	// DeviceKey (a store may drop it when DeviceKey is ""): latch lets a
+	// bound session's requests through without a bound cookie for a few
+	// seconds after it, since the browser sends requests before the
+	// registration's answer reaches it.
+	DeviceBoundAt time.Time `json:"dk_at,omitzero"`
 }
 
 // IdleDeadline is when the session ends if no further activity is seen.

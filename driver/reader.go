@@ -191,10 +191,15 @@ func (r *Reader) Meta(m *Meta) {
 	m.UserID = r.Str()
 	m.UserAgent = r.Str()
 	m.IP = r.Str()
-	m.DeviceKey = ""
+	m.DeviceKey, m.DeviceBoundAt = "", time.Time{}
 	if flags&flagDeviceKey != 0 {
 		if m.DeviceKey = r.Str(); m.DeviceKey == "" && r.err == nil {
 			r.fail(&corruptError{detail: "empty device key under its flag"})
+		}
+	}
+	if flags&flagDeviceBoundAt != 0 {
+		if m.DeviceBoundAt = r.Time(); m.DeviceBoundAt.IsZero() && r.err == nil {
+			r.fail(errTime) // flagged, but the zero time, which is not written
 		}
 	}
 }

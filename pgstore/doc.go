@@ -108,7 +108,7 @@
 // that leaves forwards. A pgstore of version 1 still running beside it
 // during a rolling upgrade keeps working, but neither leaves nor follows
 // forwards, so the ordering above holds only between upgraded instances.
-// Version 3 added the device_key column (the key of a device-bound
+// Version 3 added the device_key and device_bound_at columns (the key of a device-bound
 // session, latch.DeviceBound); a version-2 pgstore beside it keeps working,
 // and a renewal it makes drops the binding of that session (see the
 // migrations in schema.go).
@@ -144,6 +144,7 @@
 //	);
 //	CREATE INDEX IF NOT EXISTS "latch_sessions_forwards_exp_idx" ON "latch_sessions_forwards" (expires_at);
 //	ALTER TABLE "latch_sessions" ADD COLUMN IF NOT EXISTS device_key text NOT NULL DEFAULT '';
+//	ALTER TABLE "latch_sessions" ADD COLUMN IF NOT EXISTS device_bound_at timestamptz;
 //	INSERT INTO "latch_sessions_version" (id, version) VALUES (1, 3)
 //	    ON CONFLICT (id) DO NOTHING;
 //	COMMIT;

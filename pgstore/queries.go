@@ -35,16 +35,16 @@ type queries struct {
 const maxHops = 16
 
 // metaCols are the metadata columns, in the order scanMeta reads them.
-const metaCols = `user_id, created, last_seen, auth_time, idle_timeout_ns, absolute_timeout_ns, grace_ns, remember, ua, ip, device_key`
+const metaCols = `user_id, created, last_seen, auth_time, idle_timeout_ns, absolute_timeout_ns, grace_ns, remember, ua, ip, device_key, device_bound_at`
 
 // metaArgs are the named arguments for metaCols plus expires_at.
-const metaArgs = `@user_id, @created, @last_seen, @auth_time, @idle_timeout_ns, @absolute_timeout_ns, @grace_ns, @remember, @ua, @ip, @device_key, @expires_at`
+const metaArgs = `@user_id, @created, @last_seen, @auth_time, @idle_timeout_ns, @absolute_timeout_ns, @grace_ns, @remember, @ua, @ip, @device_key, @device_bound_at, @expires_at`
 
 // setMeta assigns every metadata column and expires_at from the arguments.
 const setMeta = `user_id = @user_id, created = @created, last_seen = @last_seen, auth_time = @auth_time,
 	idle_timeout_ns = @idle_timeout_ns, absolute_timeout_ns = @absolute_timeout_ns, grace_ns = @grace_ns,
 	remember = @remember,
-	ua = @ua, ip = @ip, device_key = @device_key, expires_at = @expires_at`
+	ua = @ua, ip = @ip, device_key = @device_key, device_bound_at = @device_bound_at, expires_at = @expires_at`
 
 // patch is the new value of data given the base value base: Clear, then
 // Delete, then Set, applied key by key so that a concurrent commit to other
@@ -61,7 +61,7 @@ const replaceDead = `ON CONFLICT (id) DO UPDATE SET
 	user_id = EXCLUDED.user_id, created = EXCLUDED.created, last_seen = EXCLUDED.last_seen,
 	auth_time = EXCLUDED.auth_time, idle_timeout_ns = EXCLUDED.idle_timeout_ns,
 	absolute_timeout_ns = EXCLUDED.absolute_timeout_ns, grace_ns = EXCLUDED.grace_ns, remember = EXCLUDED.remember,
-	ua = EXCLUDED.ua, ip = EXCLUDED.ip, device_key = EXCLUDED.device_key, expires_at = EXCLUDED.expires_at, data = EXCLUDED.data
+	ua = EXCLUDED.ua, ip = EXCLUDED.ip, device_key = EXCLUDED.device_key, device_bound_at = EXCLUDED.device_bound_at, expires_at = EXCLUDED.expires_at, data = EXCLUDED.data
 	WHERE s.expires_at <= statement_timestamp()`
 
 // noForward is the condition of an insert under @id: no live forward

@@ -25,8 +25,9 @@ const SchemaVersion = 3
 // writes the sessions table as before, and sees a renewed session's old
 // hash as missing, as it always did.
 //
-// Version 3 adds the device_key column (driver.Meta.DeviceKey, the key of
-// a device-bound session), empty for every existing row. A pgstore of
+// Version 3 adds the device_key and device_bound_at columns
+// (driver.Meta.DeviceKey and DeviceBoundAt, the key of a device-bound
+// session and when it was registered), empty for every existing row. A pgstore of
 // version 2 running beside it leaves the column as it is on an update,
 // but a renewal it makes stores the row without the key: the session
 // then stops being device-bound (latch treats it as never registered),
@@ -55,7 +56,8 @@ CREATE INDEX IF NOT EXISTS $IE ON $T (expires_at);`,
     expires_at  timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS $FE ON $F (expires_at);`,
-	`ALTER TABLE $T ADD COLUMN IF NOT EXISTS device_key text NOT NULL DEFAULT '';`,
+	`ALTER TABLE $T ADD COLUMN IF NOT EXISTS device_key text NOT NULL DEFAULT '';
+ALTER TABLE $T ADD COLUMN IF NOT EXISTS device_bound_at timestamptz;`,
 }
 
 const versionTable = `CREATE TABLE IF NOT EXISTS $V (

@@ -501,6 +501,10 @@ func commitArgs(c *driver.Commit) (pgx.NamedArgs, error) {
 	if !m.AuthTime.IsZero() {
 		authTime = dbTime(m.AuthTime)
 	}
+	var boundAt any // NULL when not bound
+	if !m.DeviceBoundAt.IsZero() {
+		boundAt = dbTime(m.DeviceBoundAt)
+	}
 	var from any
 	if !c.From.IsZero() {
 		from = c.From[:]
@@ -519,6 +523,7 @@ func commitArgs(c *driver.Commit) (pgx.NamedArgs, error) {
 		"ua":                  []byte(m.UserAgent),
 		"ip":                  m.IP,
 		"device_key":          m.DeviceKey,
+		"device_bound_at":     boundAt,
 		"expires_at":          dbTime(m.ExpiresAt()),
 		"clear":               c.Clear,
 		"delete":              del,
@@ -583,15 +588,15 @@ func decodeValues(data map[string]string) (map[string]any, error) {
 // id non-nil, the id column comes first.
 func scanMeta(row pgx.Row, m *driver.Meta, data *map[string]string, id ...*[]byte) error {
 	var (
-		authTime                    *time.Time
+		authTime, boundAt           *time.Time
 		idleNS, absoluteNS, graceNS int64
 		ua                          []byte
 	)
-	dest := make([]any, 0, 13)
+	dest := make([]any, 0, 14)
 	for _, p := range id {
 		dest = append(dest, p)
 	}
-	dest = append(dest, &m.UserID, &m.Created, &m.LastSeen, &authTime, &idleNS, &absoluteNS, &graceNS, &m.Remember, &ua, &m.IP, &m.DeviceKey)
+	dest = append(dest, &m.UserID, &m.Created, &m.LastSeen, &authTime, &idleNS, &absoluteNS, &graceNS, &m.Remember, &ua, &m.IP, &m.DeviceKey, &boundAt)
 	if data != nil {
 		dest = append(dest, data)
 	}
@@ -600,6 +605,9 @@ func scanMeta(row pgx.Row, m *driver.Meta, data *map[string]string, id ...*[]byt
 	}
 	if authTime != nil {
 		m.AuthTime = *authTime
+	}
+	if boundAt != nil {
+		m.DeviceBoundAt = *boundAt
 	}
 	m.IdleTimeout = time.Duration(idleNS)
 	m.AbsoluteTimeout = time.Duration(absoluteNS)

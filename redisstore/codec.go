@@ -93,6 +93,8 @@ func decodeMetaFast(raw string, m *driver.Meta) bool {
 			m.Grace, ok = p.duration()
 		case "dk":
 			m.DeviceKey, ok = p.plainString()
+		case "dk_at":
+			m.DeviceBoundAt, ok = p.time()
 		default:
 			// Unknown, or a known name in another case, which
 			// encoding/json also accepts.
@@ -305,6 +307,10 @@ func appendMeta(b []byte, m *driver.Meta) ([]byte, error) {
 	if m.DeviceKey != "" {
 		b = append(b, `,"dk":`...)
 		b = appendString(b, m.DeviceKey)
+	}
+	if !m.DeviceBoundAt.IsZero() {
+		b = append(b, `,"dk_at":`...)
+		b, ok = appendTime(b, m.DeviceBoundAt, ok)
 	}
 	b = append(b, '}')
 	if !ok {

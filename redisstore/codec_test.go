@@ -26,13 +26,15 @@ func fullMeta() driver.Meta {
 		UserAgent:       "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
 		IP:              "2001:db8::1",
 		Grace:           5 * time.Minute,
+		DeviceKey:       "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE-_0123456789abcdefghij",
+		DeviceBoundAt:   t0.Add(2 * time.Second),
 	}
 }
 
 // sameMeta reports whether a and b are the same Meta, time zones included.
 func sameMeta(a, b driver.Meta) bool {
-	ta := []time.Time{a.Created, a.LastSeen, a.AuthTime}
-	tb := []time.Time{b.Created, b.LastSeen, b.AuthTime}
+	ta := []time.Time{a.Created, a.LastSeen, a.AuthTime, a.DeviceBoundAt}
+	tb := []time.Time{b.Created, b.LastSeen, b.AuthTime, b.DeviceBoundAt}
 	for i := range ta {
 		na, oa := ta[i].Zone()
 		nb, ob := tb[i].Zone()
@@ -40,8 +42,8 @@ func sameMeta(a, b driver.Meta) bool {
 			return false
 		}
 	}
-	a.Created, a.LastSeen, a.AuthTime = time.Time{}, time.Time{}, time.Time{}
-	b.Created, b.LastSeen, b.AuthTime = time.Time{}, time.Time{}, time.Time{}
+	a.Created, a.LastSeen, a.AuthTime, a.DeviceBoundAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	b.Created, b.LastSeen, b.AuthTime, b.DeviceBoundAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return a == b
 }
 

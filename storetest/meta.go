@@ -126,6 +126,7 @@ func testDeviceKey(t *testing.T, s driver.Store) {
 
 	bound := m
 	bound.DeviceKey = key
+	bound.DeviceBoundAt = m.LastSeen.Add(-time.Second)
 	to := newHash(t)
 	commit(t, s, &driver.Commit{ID: to, From: id, Create: true, Meta: bound})
 	checkRecord(t, "after the renewal that binds it", load(t, s, to), bound, map[string]any{"k": "v"})
@@ -144,7 +145,7 @@ func testDeviceKey(t *testing.T, s driver.Store) {
 	}
 
 	login := touched
-	login.DeviceKey = ""
+	login.DeviceKey, login.DeviceBoundAt = "", time.Time{}
 	last := newHash(t)
 	commit(t, s, &driver.Commit{ID: last, From: again, Create: true, Meta: login})
 	checkRecord(t, "after a renewal that drops it", load(t, s, last), login, map[string]any{"k": "v", "k2": "w"})

@@ -25,7 +25,7 @@
 //     renewal, and from ListUser; a field added to Meta is covered the day
 //     it is added.
 //   - DeviceKey: the key of a device-bound session (Meta.DeviceKey, a
-//     long base64url string) survives the renewal that sets it, updates
+//     long base64url string, with DeviceBoundAt) survives the renewal that sets it, updates
 //     and renewals that carry it, a renewal that drops it, and ListUser.
 //   - CreateExisting: Commit with Create on a live hash gives driver.ErrExists
 //     and changes neither the record nor any user's index, also for a
