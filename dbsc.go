@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -178,13 +177,11 @@ type dbsc struct {
 	register string // the endpoints' paths
 	refresh  string
 	keys     atomic.Pointer[dbscKeys]
-	used     usedChallenges
 }
 
 func newDBSC(m *Manager) *dbsc {
 	d := &dbsc{m: m, cfg: m.cfg.DeviceBound, enforce: m.cfg.DeviceBound.Mode == DeviceBoundEnforce}
 	d.register, d.refresh = d.cfg.RegisterPath(), d.cfg.RefreshPath()
-	d.used.seen = make(map[[nonceSize]byte]time.Time)
 	return d
 }
 
@@ -266,10 +263,15 @@ var (
 	errChallengeUsed   = errors.New("the challenge was used already (a replayed proof)")
 )
 
+func isChallengeError(err error) bool {
+	return errors.Is(err, errChallengeForged) || errors.Is(err, errChallengeStale) || errors.Is(err, errChallengeUsed)
+}
+
 // checkChallenge verifies that c is a challenge latch issued for purpose
 // and subject, not older than ChallengeLifetime, and not used before; and
-// marks it used.
-func (d *dbsc) checkChallenge(c string, purpose byte, subject *[32]byte, now time.Time) error {
+// marks it used (useChallenge). An error other than the errChallenge ones
+// is the store's.
+func (d *dbsc) checkChallenge(ctx context.Context, c string, purpose byte, subject *[32]byte, now time.Time) error {
 	kid, enc, ok := strings.Cut(c, ".")
 	if !ok || len(enc) != base64.RawURLEncoding.EncodedLen(8+nonceSize+dbscMACSize) {
 		return errChallengeForged
@@ -294,42 +296,37 @@ func (d *dbsc) checkChallenge(c string, purpose byte, subject *[32]byte, now tim
 	if age := now.Sub(issued); age > d.cfg.ChallengeLifetime || age < -time.Minute {
 		return errChallengeStale
 	}
-	var nonce [nonceSize]byte
-	copy(nonce[:], raw[8:8+nonceSize])
-	if !d.used.use(nonce, issued.Add(d.cfg.ChallengeLifetime), now) {
+	return d.useChallenge(ctx, raw[8:8+nonceSize], issued.Add(d.cfg.ChallengeLifetime), now)
+}
+
+// useChallenge marks the challenge with nonce used, in the store: it
+// creates a record under a hash that no session token can name (the
+// SHA-256 of a label and the nonce; a session's hash is the SHA-256 of a
+// 32-byte ID), living until the challenge would be refused as stale
+// anyway. The store's Create is atomic, so of several proofs over one
+// challenge, on any number of instances that share the store, exactly one
+// succeeds; the others get driver.ErrExists, and errChallengeUsed.
+func (d *dbsc) useChallenge(ctx context.Context, nonce []byte, stale, now time.Time) error {
+	st, ok := d.m.backend.(*serverBackend)
+	if !ok {
+		return errors.New("latch: device-bound sessions need a server-side store")
+	}
+	h := sha256.New()
+	h.Write([]byte("latch/v1/dbsc-used-challenge\x00"))
+	h.Write(nonce)
+	var id driver.Hash
+	h.Sum(id[:0])
+	life := max(stale.Sub(now), time.Second)
+	err := st.store.Commit(ctx, &driver.Commit{ID: id, Create: true, Meta: driver.Meta{
+		Created: now, LastSeen: now, IdleTimeout: life, AbsoluteTimeout: life,
+	}})
+	switch {
+	case errors.Is(err, driver.ErrExists):
 		return errChallengeUsed
+	case err != nil:
+		return fmt.Errorf("latch: device-bound session: mark the challenge used: %w", err)
 	}
 	return nil
-}
-
-// usedChallenges remembers the nonces of the challenges that a proof has
-// used, until they would be refused as stale anyway, so that each is
-// accepted once. It is per Manager: see the README on several instances.
-type usedChallenges struct {
-	mu      sync.Mutex
-	seen    map[[nonceSize]byte]time.Time // nonce -> when it goes stale
-	nextGC  time.Time
-	maxSeen int
-}
-
-// use marks nonce used and reports whether it was not used before.
-func (u *usedChallenges) use(nonce [nonceSize]byte, stale, now time.Time) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if now.After(u.nextGC) || len(u.seen) > 2*u.maxSeen+1024 {
-		for n, t := range u.seen {
-			if now.After(t) {
-				delete(u.seen, n)
-			}
-		}
-		u.maxSeen = len(u.seen)
-		u.nextGC = now.Add(time.Minute)
-	}
-	if _, ok := u.seen[nonce]; ok {
-		return false
-	}
-	u.seen[nonce] = stale
-	return true
 }
 
 // keyHash is the SHA-256 of a session's DeviceKey: what its refresh
@@ -638,7 +635,11 @@ func (d *dbsc) serveRegister(s *Session, w http.ResponseWriter, r *http.Request)
 		http.Error(w, "The proof does not verify.", http.StatusBadRequest)
 		return
 	}
-	if err := d.checkChallenge(p.jti, purposeRegister, (*[32]byte)(&hash), now); err != nil {
+	if err := d.checkChallenge(s.ctx, p.jti, purposeRegister, (*[32]byte)(&hash), now); err != nil {
+		if !isChallengeError(err) {
+			d.m.cfg.ErrorHandler(w, r, d.m.storeError(s.ctx, err))
+			return
+		}
 		d.refuseDevice(s, "registration", err.Error())
 		http.Error(w, "The challenge is not valid for this session.", http.StatusForbidden)
 		return
@@ -744,7 +745,11 @@ func (d *dbsc) serveRefresh(s *Session, w http.ResponseWriter, r *http.Request) 
 		retry()
 		return
 	}
-	if err := d.checkChallenge(p.jti, purposeRefresh, &kh, now); err != nil {
+	if err := d.checkChallenge(s.ctx, p.jti, purposeRefresh, &kh, now); err != nil {
+		if !isChallengeError(err) {
+			d.m.cfg.ErrorHandler(w, r, d.m.storeError(s.ctx, err))
+			return
+		}
 		if !errors.Is(err, errChallengeStale) {
 			d.refuseDevice(s, "refresh", err.Error())
 		}

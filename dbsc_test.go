@@ -2,6 +2,7 @@ package latch_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -779,5 +780,58 @@ func TestDeviceBoundRegistrationGrace(t *testing.T) {
 	}
 	if code, body := me(t, b); code != 200 || !body.Verified {
 		t.Errorf("the browser: %d %+v", code, body)
+	}
+}
+
+// TestDeviceBoundChallengeSingleUseAcrossInstances: two Managers on one
+// store (two instances behind a load balancer): a proof used on one is
+// refused on the other, since using a challenge leaves a marker in the
+// store.
+func TestDeviceBoundChallengeSingleUseAcrossInstances(t *testing.T) {
+	clock := latchtest.NewClock(latchtest.Start)
+	st, err := memstore.New(memstore.Options{Now: clock.Now, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	keys := latchtest.Keys(t)
+	events := &latchtest.Events{}
+	var apps [2]http.Handler
+	for i := range apps {
+		m, err := latch.New(latch.Config{Store: st, Keys: keys, Now: clock.Now, OnEvent: events.Add,
+			Logger:      slog.New(slog.DiscardHandler),
+			DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apps[i] = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, _ := latch.FromContext(r.Context())
+			if r.URL.Path == "/login" {
+				s.Login("alice")
+			}
+		}))
+	}
+	b := newBrowser(t, apps[0], clock, newES256(t))
+	b.do("POST", "/login", nil)
+	s := b.session()
+	if s == nil {
+		t.Fatal("no registration")
+	}
+	proof := s.key.proof(s.challenge, false)
+	hdr := http.Header{"Sec-Secure-Session-Id": {s.id}, "Secure-Session-Response": {proof}}
+	if res := b.roundTrip("POST", "/.latch/dbsc/refresh", hdr, "", false); res.StatusCode != 200 {
+		t.Fatalf("refresh on instance 0: %d", res.StatusCode)
+	}
+	b.app = apps[1]
+	res := b.roundTrip("POST", "/.latch/dbsc/refresh", hdr, "", false)
+	if res.StatusCode != 403 {
+		t.Errorf("the same proof on instance 1: %d; want 403", res.StatusCode)
+	}
+	found := false
+	for _, ev := range events.All() {
+		found = found || (ev.Kind == latch.EventDeviceRefused && strings.Contains(ev.Reason, "used already"))
+	}
+	if !found {
+		t.Error("no EventDeviceRefused for the replay on the other instance")
 	}
 }
