@@ -590,9 +590,15 @@ func (d *dbsc) refuseDevice(s *Session, what, why string) {
 
 // endpointPreamble answers what every DBSC endpoint answers the same way:
 // a method other than POST. It reports whether the request may go on.
+// The answers are never cached, framed or read by another origin (the
+// draft's advice: a refresh endpoint could otherwise leak the login state
+// across sites); no CORS header is ever sent.
 func endpointPreamble(s *Session, w http.ResponseWriter, r *http.Request) bool {
 	s.NoTouch()
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST only.", http.StatusMethodNotAllowed)

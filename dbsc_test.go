@@ -2,6 +2,7 @@ package latch_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -165,6 +166,12 @@ func TestDeviceBoundRegistration(t *testing.T) {
 			}
 			if s.challenge == "" {
 				t.Error("the registration answer carried no challenge for the next refresh")
+			}
+			refresh := b.roundTrip("POST", s.refreshURL, http.Header{"Sec-Secure-Session-Id": {s.id}}, "", false)
+			for k, v := range map[string]string{"Cache-Control": "no-store", "Cross-Origin-Resource-Policy": "same-origin", "X-Frame-Options": "DENY", "Access-Control-Allow-Origin": ""} {
+				if got := refresh.Header.Get(k); got != v {
+					t.Errorf("refresh endpoint: %s %q; want %q", k, got, v)
+				}
 			}
 			// The credential's attributes are the bound cookie's
 			// Set-Cookie attributes, less Max-Age.
@@ -834,4 +841,22 @@ func TestDeviceBoundChallengeSingleUseAcrossInstances(t *testing.T) {
 	if !found {
 		t.Error("no EventDeviceRefused for the replay on the other instance")
 	}
+}
+
+// ExampleDeviceBound turns device-bound sessions on; the middleware then
+// serves the registration and refresh endpoints itself.
+func ExampleDeviceBound() {
+	store, _ := memstore.New(memstore.Options{})
+	m, err := latch.New(latch.Config{
+		Store:       store,
+		Keys:        exampleKeys(),
+		DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d := m.Config().DeviceBound
+	fmt.Println(d.RegisterPath(), d.RefreshPath(), d.CookieName, d.CookieLifetime)
+	// Output: /.latch/dbsc/register /.latch/dbsc/refresh __Host-latch-bound 10m0s
 }
