@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/latchsec/latch/memstore"
@@ -56,13 +57,14 @@ func rsaJWK(k *rsa.PublicKey) string {
 	return `{"e":"` + base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()) + `","kty":"RSA","n":"` + base64.RawURLEncoding.EncodeToString(k.N.Bytes()) + `"}`
 }
 
-var testRSA = func() *rsa.PrivateKey {
+// testRSA is a 2048-bit key, made once when a test first needs it.
+var testRSA = sync.OnceValue(func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err)
 	}
 	return k
-}()
+})
 
 func TestVerifyProof(t *testing.T) {
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -72,7 +74,7 @@ func TestVerifyProof(t *testing.T) {
 		t.Fatal(err)
 	}
 	regEC := `{"alg":"ES256","jwk":` + ecJWK(&ec.PublicKey) + `,"typ":"dbsc+jwt"}`
-	regRSA := `{"alg":"RS256","jwk":` + rsaJWK(&testRSA.PublicKey) + `,"typ":"dbsc+jwt"}`
+	regRSA := `{"alg":"RS256","jwk":` + rsaJWK(&testRSA().PublicKey) + `,"typ":"dbsc+jwt"}`
 	refEC := `{"alg":"ES256","typ":"dbsc+jwt"}`
 	for _, tc := range []struct {
 		name string
@@ -81,13 +83,13 @@ func TestVerifyProof(t *testing.T) {
 		want string           // "" for success
 	}{
 		{"ES256 registration", signJWT(t, ec, regEC, `{"jti":"c1"}`), nil, ""},
-		{"RS256 registration", signJWT(t, testRSA, regRSA, `{"jti":"c1"}`), nil, ""},
+		{"RS256 registration", signJWT(t, testRSA(), regRSA, `{"jti":"c1"}`), nil, ""},
 		{"ES256 refresh", signJWT(t, ec, refEC, `{"jti":"c1"}`), &ec.PublicKey, ""},
 		{"refresh with a jwk of another key is verified with the session's", signJWT(t, ec2, `{"alg":"ES256","jwk":`+ecJWK(&ec2.PublicKey)+`,"typ":"dbsc+jwt"}`, `{"jti":"c1"}`), &ec.PublicKey, "signature does not verify"},
 		{"other claims ignored", signJWT(t, ec, refEC, `{"jti":"c1","aud":"x","iat":1,"authorization":"a"}`), &ec.PublicKey, ""},
 		{"another key", signJWT(t, ec2, refEC, `{"jti":"c1"}`), &ec.PublicKey, "signature does not verify"},
-		{"RS256 for an EC key", signJWT(t, testRSA, `{"alg":"RS256","typ":"dbsc+jwt"}`, `{"jti":"c1"}`), &ec.PublicKey, "does not match"},
-		{"ES256 for an RSA key", signJWT(t, ec, refEC, `{"jti":"c1"}`), &testRSA.PublicKey, "does not match"},
+		{"RS256 for an EC key", signJWT(t, testRSA(), `{"alg":"RS256","typ":"dbsc+jwt"}`, `{"jti":"c1"}`), &ec.PublicKey, "does not match"},
+		{"ES256 for an RSA key", signJWT(t, ec, refEC, `{"jti":"c1"}`), &testRSA().PublicKey, "does not match"},
 		{"RSA key under 2048 bits", signJWT(t, small, `{"alg":"RS256","jwk":`+rsaJWK(&small.PublicKey)+`,"typ":"dbsc+jwt"}`, `{"jti":"c1"}`), nil, "RSA key of 1024 bits"},
 		{"no typ", signJWT(t, ec, `{"alg":"ES256"}`, `{"jti":"c1"}`), &ec.PublicKey, `no "typ"`},
 		{"typ JWT", signJWT(t, ec, `{"alg":"ES256","typ":"JWT"}`, `{"jti":"c1"}`), &ec.PublicKey, "not dbsc+jwt"},
@@ -134,7 +136,7 @@ func TestVerifyProof(t *testing.T) {
 // same key, and verifies what it verified.
 func TestDeviceKeyRoundTrip(t *testing.T) {
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	for _, k := range []crypto.PublicKey{&ec.PublicKey, &testRSA.PublicKey} {
+	for _, k := range []crypto.PublicKey{&ec.PublicKey, &testRSA().PublicKey} {
 		s, err := encodeDeviceKey(k)
 		if err != nil {
 			t.Fatal(err)
@@ -186,7 +188,7 @@ func TestParseSFString(t *testing.T) {
 func FuzzVerifyProof(f *testing.F) {
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	f.Add(signJWT(f, ec, `{"alg":"ES256","jwk":`+ecJWK(&ec.PublicKey)+`,"typ":"dbsc+jwt"}`, `{"jti":"c1"}`))
-	f.Add(signJWT(f, testRSA, `{"alg":"RS256","jwk":`+rsaJWK(&testRSA.PublicKey)+`,"typ":"dbsc+jwt"}`, `{"jti":"c1"}`))
+	f.Add(signJWT(f, testRSA(), `{"alg":"RS256","jwk":`+rsaJWK(&testRSA().PublicKey)+`,"typ":"dbsc+jwt"}`, `{"jti":"c1"}`))
 	f.Add(signJWT(f, ec, `{"alg":"ES256","typ":"dbsc+jwt"}`, `{"jti":"c1"}`))
 	f.Add(enc(`{"alg":"ES256","jwk":{"kty":"RSA","n":"AQAB","e":"AQAB"},"typ":"dbsc+jwt"}`) + "." + enc(`{"jti":"x"}`) + ".AAAA")
 	f.Add("..")
