@@ -561,4 +561,5 @@ var sessionTests = []struct {
 	{"SessionRevokeOthersRacesRenew", testSessionRevokeOthersRacesRenew},
 	{"SessionWriteRacesRenew", testSessionWriteRacesRenew},
 	{"SessionWriteRacesLogin", testSessionWriteRacesLogin},
+	{"SessionDeviceBound", testSessionDeviceBound},
 }

@@ -24,6 +24,11 @@
 //     value of its own, reads back equal after a creation, an update and a
 //     renewal, and from ListUser; a field added to Meta is covered the day
 //     it is added.
+//   - SessionDeviceBound: a Manager with device-bound sessions over the
+//     store: the registered key is kept in the record and through a
+//     renewal, a refresh's challenge is marked used in the store (a
+//     replayed proof is refused), and a request without the bound cookie
+//     is refused.
 //   - DeviceKey: the key of a device-bound session (Meta.DeviceKey, a
 //     long base64url string, with DeviceBoundAt) survives the renewal that sets it, updates
 //     and renewals that carry it, a renewal that drops it, and ListUser.
