@@ -472,11 +472,16 @@ type gitRunner struct{ dir string }
 // errNotGit marks git's refusal of a directory outside any repository.
 var errNotGit = errors.New("not a git repository")
 
-// command returns a git command for args with the repository's commands
-// disabled: no filesystem monitor, no system configuration, no prompt, no
-// pager, no replacement objects.
+// command returns a git command for args with what the repository's own
+// configuration could make git run turned off: no filesystem monitor, no
+// signature check (log.showSignature runs gpg.program), no transport (a
+// partial clone would fetch a missing object, through core.sshCommand
+// for one), no pager, no prompt, no system configuration, no replacement
+// objects.
 func (g gitRunner) command(ctx context.Context, args ...string) *exec.Cmd {
-	full := append([]string{"-C", g.dir, "--no-pager", "--no-replace-objects", "-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false"}, args...)
+	full := append([]string{"-C", g.dir, "--no-pager", "--no-replace-objects",
+		"-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false", "-c", "log.showSignature=false",
+		"-c", "protocol.allow=never", "-c", "core.sshCommand=false"}, args...)
 	cmd := exec.CommandContext(ctx, "git", full...)
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -487,7 +492,7 @@ func (g gitRunner) command(ctx context.Context, args ...string) *exec.Cmd {
 		}
 		cmd.Env = append(cmd.Env, kv)
 	}
-	cmd.Env = append(cmd.Env, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0", "LC_ALL=C")
+	cmd.Env = append(cmd.Env, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0", "GIT_NO_LAZY_FETCH=1", "GIT_PROTOCOL_FROM_USER=0", "LC_ALL=C")
 	return cmd
 }
 
