@@ -221,8 +221,9 @@ func compareLifetime(live LiveLifetime, src SourceReview) Result {
 	}
 	rec := "Production does not end sessions when the source says: find what changes the lifetime (another settings module or config class, an environment variable, a session store's own expiry) and make it match."
 	var r Result
-	// A minute of slack: the measurements are taken between requests.
-	const slack = time.Minute
+	// Slack for the measurements, taken between requests: a twentieth of
+	// the lifetime, at least two seconds and at most a minute.
+	slack := min(time.Minute, max(2*time.Second, L/20))
 	switch {
 	case live.Outlived > L+slack:
 		r = result(CheckSourceLifetime, Fail, fmt.Sprintf("the source ends sessions after %s%s, but a live session was still authenticated after %s", fmtDuration(L), where, fmtDuration(live.Outlived)), rec)
