@@ -1,6 +1,7 @@
 package review
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -111,11 +112,89 @@ type function struct {
 func (fn *function) scope(p *project) *scope {
 	if fn.locals == nil {
 		fn.locals = newScope(fn.file, fn.def.mod, fn.def)
-		fn.locals.vars["__executing__"] = &Value{Kind: vNone}
+		p.bindParams(fn, fn.locals, nil, nil, 0)
 		p.execBlock(fn.locals, fn.node.child("body"))
-		delete(fn.locals.vars, "__executing__")
 	}
 	return fn.locals
+}
+
+// bindParams binds a function's parameters in s: to the call's arguments
+// when there is a call (pos, kw), else to their defaults; a parameter
+// with neither stays unbound (unknown).
+func (p *project) bindParams(fn *function, s *scope, pos []*Value, kw map[string]*Value, depth int) {
+	f := fn.file
+	i := 0
+	for _, prm := range fn.node.child("parameters").named() {
+		var name string
+		var def *node
+		switch prm.kind {
+		case "identifier":
+			name = f.text(prm)
+		case "typed_parameter":
+			if k := prm.named(); len(k) > 0 && k[0].kind == "identifier" {
+				name = f.text(k[0])
+			}
+		case "default_parameter", "typed_default_parameter":
+			name, def = f.text(prm.child("name")), prm.child("value")
+		default:
+			continue // *args, **kwargs, separators
+		}
+		switch {
+		case kw[name] != nil:
+			s.vars[name] = kw[name]
+		case i < len(pos):
+			s.vars[name] = pos[i]
+		case def != nil:
+			s.vars[name] = p.eval(fn.def, def, depth+1)
+		}
+		i++
+	}
+}
+
+// maxCalls bounds how deep the evaluator follows calls into the
+// project's own functions.
+const maxCalls = 4
+
+// callFunc evaluates a call to a function of the project: its body runs
+// with the arguments bound, and its value is what it returns (a choice
+// when it can return from several places).
+func (p *project) callFunc(fn *function, pos []*Value, kw map[string]*Value, depth int) *Value {
+	if p.calls >= maxCalls || fn.node.child("body") == nil {
+		return &Value{Kind: vUnknown, Why: fn.name + "(...)"}
+	}
+	p.calls++
+	defer func() { p.calls-- }()
+	s := newScope(fn.file, fn.def.mod, fn.def)
+	p.bindParams(fn, s, pos, kw, depth)
+	body := fn.node.child("body")
+	p.execBlock(s, body)
+	var rets []*node
+	body.walk(func(n *node) bool {
+		switch n.kind {
+		case "function_definition", "class_definition", "lambda":
+			return false
+		case "return_statement":
+			rets = append(rets, n)
+			return false
+		}
+		return true
+	})
+	var alts []Alt
+	for _, r := range rets {
+		k := r.named()
+		if len(k) == 0 {
+			alts = append(alts, Alt{Cond: fmt.Sprintf("return at line %d", r.line), V: &Value{Kind: vNone, File: fn.file.path, Line: r.line}})
+			continue
+		}
+		alts = append(alts, Alt{Cond: fmt.Sprintf("%s returns at %s:%d", fn.name, fn.file.path, r.line), V: p.eval(s, k[0], depth+1)})
+	}
+	switch len(alts) {
+	case 0:
+		return &Value{Kind: vNone}
+	case 1:
+		return alts[0].V
+	}
+	return &Value{Kind: vChoice, Alts: alts}
 }
 
 // maxDepth bounds recursion in evaluation (deeply nested expressions, long
@@ -142,12 +221,16 @@ func (p *project) execStmt(s *scope, st *node) {
 			}
 		}
 	case "if_statement":
+		if p.decided(s, st) {
+			return
+		}
 		var branches []*scope
-		var conds []string
+		var alts []Alt
 		cond := f.text(st.child("condition"))
 		b := s.fork()
 		p.execBlock(b, st.child("consequence"))
-		branches, conds = append(branches, b), append(conds, "if "+shorten(cond))
+		branches, alts = append(branches, b), append(alts, Alt{Cond: "if " + shorten(cond), Pos: []string{cond}})
+		prev := []string{cond}
 		hasElse := false
 		for _, alt := range st.kids {
 			if alt.field != "alternative" {
@@ -158,19 +241,22 @@ func (p *project) execStmt(s *scope, st *node) {
 			p.execBlock(b, alt.child("body"))
 			if alt.kind == "else_clause" {
 				hasElse = true
-				conds = append(conds, "else")
+				alts = append(alts, Alt{Cond: "else (not " + shorten(strings.Join(prev, ", not ")) + ")", Neg: prev})
 			} else {
-				conds = append(conds, "elif "+shorten(f.text(alt.child("condition"))))
+				c := f.text(alt.child("condition"))
+				alts = append(alts, Alt{Cond: "elif " + shorten(c), Pos: []string{c}, Neg: prev})
+				prev = append(append([]string(nil), prev...), c)
 			}
 			branches = append(branches, b)
 		}
 		if !hasElse {
-			branches, conds = append(branches, s.fork()), append(conds, "otherwise")
+			branches = append(branches, s.fork())
+			alts = append(alts, Alt{Cond: "when not " + shorten(strings.Join(prev, ", not ")), Neg: prev})
 		}
-		s.merge(branches, conds)
+		s.merge(branches, alts)
 	case "try_statement":
 		var branches []*scope
-		var conds []string
+		var alts []Alt
 		body := s.fork()
 		p.execBlock(body, st.child("body"))
 		for _, k := range st.kids {
@@ -178,7 +264,7 @@ func (p *project) execStmt(s *scope, st *node) {
 				p.execBlock(body, k.child("body"))
 			}
 		}
-		branches, conds = append(branches, body), append(conds, "try")
+		branches, alts = append(branches, body), append(alts, Alt{Cond: "try"})
 		for _, k := range st.kids {
 			if k.kind == "except_clause" || k.kind == "except_group_clause" {
 				b := s.fork()
@@ -192,10 +278,10 @@ func (p *project) execStmt(s *scope, st *node) {
 					}
 				}
 				p.execBlock(b, blk)
-				branches, conds = append(branches, b), append(conds, strings.TrimSpace("except "+shorten(what)))
+				branches, alts = append(branches, b), append(alts, Alt{Cond: strings.TrimSpace("except " + shorten(what))})
 			}
 		}
-		s.merge(branches, conds)
+		s.merge(branches, alts)
 		for _, k := range st.kids {
 			if k.kind == "finally_clause" {
 				for _, c := range k.named() {
@@ -229,6 +315,53 @@ func (p *project) execStmt(s *scope, st *node) {
 	}
 }
 
+// decided runs only the branch of an if statement whose conditions can be
+// told: literals, or environment lookups whose fallback decides (the
+// fallback is what production gets when the variable is unset). It
+// reports false, running nothing, when a condition cannot be told.
+func (p *project) decided(s *scope, st *node) bool {
+	type arm struct {
+		cond, body *node
+	}
+	arms := []arm{{st.child("condition"), st.child("consequence")}}
+	for _, alt := range st.kids {
+		if alt.field != "alternative" {
+			continue
+		}
+		if alt.kind == "else_clause" {
+			arms = append(arms, arm{nil, alt.child("body")})
+		} else {
+			arms = append(arms, arm{alt.child("condition"), alt.child("consequence")})
+		}
+	}
+	var truths []bool
+	for _, a := range arms {
+		if a.cond == nil {
+			break
+		}
+		v := p.eval(s, a.cond, 0)
+		if branchModeOf(s.file.text(a.cond)) != unknown {
+			return false // DEBUG and the like: keep both branches, labelled
+		}
+		lit, _ := v.literal()
+		t, ok := lit.truth()
+		if lit == nil || !ok {
+			return false
+		}
+		truths = append(truths, t)
+	}
+	for i, a := range arms {
+		if i >= len(truths) || truths[i] {
+			p.execBlock(s, a.body)
+			return true
+		}
+	}
+	return true
+}
+
+// branchModeOf is condMode of one condition's text.
+func branchModeOf(c string) int { return condMode(c) }
+
 // fork copies s for one branch of a conditional.
 func (s *scope) fork() *scope {
 	c := &scope{vars: make(map[string]*Value, len(s.vars)), parent: s.parent, file: s.file, mod: s.mod}
@@ -240,7 +373,7 @@ func (s *scope) fork() *scope {
 
 // merge sets in s every name the branches left differently: a choice of
 // each branch's value (nil where the branch leaves it unset).
-func (s *scope) merge(branches []*scope, conds []string) {
+func (s *scope) merge(branches []*scope, conds []Alt) {
 	names := map[string]bool{}
 	for _, b := range branches {
 		for k := range b.vars {
@@ -263,7 +396,9 @@ func (s *scope) merge(branches []*scope, conds []string) {
 		}
 		ch := &Value{Kind: vChoice}
 		for i, b := range branches {
-			ch.Alts = append(ch.Alts, Alt{Cond: conds[i], V: b.vars[k]})
+			a := conds[i]
+			a.V = b.vars[k]
+			ch.Alts = append(ch.Alts, a)
 			if v := b.vars[k]; v != nil && ch.File == "" && v != s.vars[k] {
 				ch.File, ch.Line = v.File, v.Line
 			}
@@ -395,7 +530,7 @@ func (p *project) eval(s *scope, n *node, depth int) *Value {
 				if a.V != nil && a.V.Kind == vClass {
 					v, _, _ = a.V.Class.attr(name)
 				}
-				out.Alts = append(out.Alts, Alt{Cond: a.Cond, V: v})
+				out.Alts = append(out.Alts, Alt{Cond: a.Cond, V: v, Pos: a.Pos, Neg: a.Neg})
 			}
 			return out
 		}
@@ -425,6 +560,19 @@ func (p *project) eval(s *scope, n *node, depth int) *Value {
 			}
 			return r
 		}
+		if l.Kind == vEnv && l.Default != nil {
+			if lt, ok := l.Default.truth(); ok {
+				var d *Value
+				if lt == (op == "or") {
+					d = l.Default
+				} else if rl, _ := r.literal(); rl != nil {
+					d = rl
+				}
+				if d != nil {
+					return &Value{Kind: vEnv, Env: l.Env, Via: l.Via, Default: d, File: f.path, Line: n.line}
+				}
+			}
+		}
 		if op == "or" && l.Kind == vEnv {
 			// os.environ.get("K") or "fallback": the fallback is used
 			// whenever the variable is unset or empty.
@@ -451,10 +599,11 @@ func (p *project) eval(s *scope, n *node, depth int) *Value {
 			}
 			return p.eval(s, k[2], depth+1)
 		}
-		cond := shorten(f.text(k[1]))
+		full := f.text(k[1])
+		cond := shorten(full)
 		return &Value{Kind: vChoice, File: f.path, Line: n.line, Alts: []Alt{
-			{Cond: "if " + cond, V: p.eval(s, k[0], depth+1)},
-			{Cond: "if not " + cond, V: p.eval(s, k[2], depth+1)}}}
+			{Cond: "if " + cond, V: p.eval(s, k[0], depth+1), Pos: []string{full}},
+			{Cond: "if not " + cond, V: p.eval(s, k[2], depth+1), Neg: []string{full}}}}
 	case "dictionary":
 		d := &Value{Kind: vDict, Items: map[string]*Value{}, File: f.path, Line: n.line}
 		for _, pr := range n.named() {
@@ -511,7 +660,7 @@ func mapLit(v *Value, op func(*Value) *Value) *Value {
 				out.Alts = append(out.Alts, a)
 				continue
 			}
-			out.Alts = append(out.Alts, Alt{Cond: a.Cond, V: mapLit(a.V, op)})
+			out.Alts = append(out.Alts, Alt{Cond: a.Cond, V: mapLit(a.V, op), Pos: a.Pos, Neg: a.Neg})
 		}
 		return out
 	case vRandom:
@@ -670,6 +819,20 @@ func (p *project) subscript(s *scope, n *node, depth int) *Value {
 		key := p.eval(s, idx, depth+1)
 		return dictPick(ov, key, shorten(f.text(idx)))
 	}
+	if ov.Kind == vChoice {
+		key := p.eval(s, idx, depth+1)
+		out := &Value{Kind: vChoice}
+		for _, a := range ov.Alts {
+			var v *Value
+			if a.V != nil && a.V.Kind == vDict {
+				v = dictPick(a.V, key, shorten(f.text(idx)))
+			} else if a.V != nil {
+				v = &Value{Kind: vUnknown, Why: shorten(f.text(n)), File: f.path, Line: n.line}
+			}
+			out.Alts = append(out.Alts, Alt{Cond: a.Cond, V: v, Pos: a.Pos, Neg: a.Neg})
+		}
+		return out
+	}
 	return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
 }
 
@@ -692,7 +855,7 @@ func dictPick(d, key *Value, keyText string) *Value {
 		if k == def {
 			cond += " (the fallback when " + key.Env + " is unset)"
 		}
-		ch.Alts = append(ch.Alts, Alt{Cond: cond, V: d.Items[k]})
+		ch.Alts = append(ch.Alts, Alt{Cond: cond, V: d.Items[k], Pos: []string{keyText + " == " + strconv.Quote(k)}})
 	}
 	return ch
 }
@@ -806,6 +969,16 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 		}
 		return v
 	}
+	if fb := kw["fallback"]; fb != nil && len(pos) >= 1 && (last == "get" || last == "getboolean" || last == "getint" || last == "getfloat") {
+		key := p.eval(s, pos[len(pos)-1], depth+1)
+		if key.Kind == vStr {
+			d := p.eval(s, fb, depth+1)
+			if last == "getboolean" {
+				d = castLenient(d, "bool")
+			}
+			return &Value{Kind: vEnv, Env: key.Str, Via: "configparser", Default: d}
+		}
+	}
 	if randomCalls[last] {
 		return &Value{Kind: vRandom, Via: name + "()"}
 	}
@@ -870,8 +1043,17 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 		}
 	}
 	if fnNode != nil {
-		if v := p.eval(s, fnNode, depth+1); v.Kind == vClass {
+		switch v := p.eval(s, fnNode, depth+1); v.Kind {
+		case vClass:
 			return v // an instance: its attributes are the class's
+		case vFunc:
+			kwv := map[string]*Value{}
+			for k, a := range kw {
+				if k != "**" {
+					kwv[k] = p.eval(s, a, depth+1)
+				}
+			}
+			return p.callFunc(v.Fn, argVals, kwv, depth+1)
 		}
 	}
 	return &Value{Kind: vUnknown, Why: shorten(f.text(n))}

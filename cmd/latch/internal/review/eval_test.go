@@ -104,7 +104,7 @@ TOKEN = secrets.token_urlsafe(32).encode()
 		{"config.py", "ProductionConfig.LIFETIME", "26 hours"},
 		{"config.py", "chosen.SECURE", `choice{selected by os.getenv('FLASK_CONFIG') or 'default' = "development" => False | selected by os.getenv('FLASK_CONFIG') or 'default' = "production" => True | selected by os.getenv('FLASK_CONFIG') or 'default' = "default" (the fallback when FLASK_CONFIG is unset) => False}`},
 		{"config.py", "chosen", `choice{selected by os.getenv('FLASK_CONFIG') or 'default' = "development" => class DevelopmentConfig | selected by os.getenv('FLASK_CONFIG') or 'default' = "production" => class ProductionConfig | selected by os.getenv('FLASK_CONFIG') or 'default' = "default" (the fallback when FLASK_CONFIG is unset) => class DevelopmentConfig}`},
-		{"config.py", "FLAG", "choice{if os.environ.get('X') => 1 | else => 2}"},
+		{"config.py", "FLAG", "choice{if os.environ.get('X') => 1 | else (not os.environ.get('X')) => 2}"},
 		{"config.py", "LOCAL", "choice{try => <unset> | except ImportError => False}"},
 		{"config.py", "TOKEN", "random(secrets.token_urlsafe())"},
 		{"app/__init__.py", "Config.SECURE", "False"},

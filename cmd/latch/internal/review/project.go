@@ -48,17 +48,27 @@ type project struct {
 	files    []string            // Python files, slash-separated relative paths, sorted
 	byDotted map[string][]string // dotted module name -> paths
 	envFiles []string            // .env.example-style files (hints only)
+	others   []string            // .cfg files (Flask's from_pyfile reads them as Python)
 	mods     map[string]*module
 	notes    []string // files skipped or unparsed, and why
 	parsed   int64    // bytes parsed so far
 	lim      Limits
 	depth    int
+	calls    int // calls into project functions being evaluated
+	srcs     map[string][]byte // files read, by path (nil: unreadable)
+	errs     map[string]string // why a module could not be read, by path
 }
 
 // Note records something the review skipped or could not read.
 func (p *project) note(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	for _, n := range p.notes {
+		if n == msg {
+			return
+		}
+	}
 	if len(p.notes) < 200 {
-		p.notes = append(p.notes, fmt.Sprintf(format, a...))
+		p.notes = append(p.notes, msg)
 	}
 }
 
@@ -76,7 +86,7 @@ func openProject(root string, lim Limits) (*project, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &project{root: real, byDotted: map[string][]string{}, mods: map[string]*module{}, lim: lim}
+	p := &project{root: real, byDotted: map[string][]string{}, mods: map[string]*module{}, lim: lim, srcs: map[string][]byte{}}
 	if !st.IsDir() {
 		if !strings.HasSuffix(real, ".py") {
 			return nil, fmt.Errorf("%s is neither a directory nor a Python file", root)
@@ -130,6 +140,8 @@ func openProject(root string, lim Limits) (*project, error) {
 				return stop
 			}
 			p.addFile(rel)
+		case strings.HasSuffix(name, ".cfg"):
+			p.others = append(p.others, rel)
 		case isEnvExample(name):
 			p.envFiles = append(p.envFiles, rel)
 		}
@@ -187,8 +199,59 @@ func dottedPath(rel string) string {
 	return strings.ReplaceAll(rel, "/", ".")
 }
 
-// read reads one file of the project within the limits.
+// source returns a file's bytes, read once; nil (with a note) when it
+// cannot be read.
+func (p *project) source(rel string) []byte {
+	if b, ok := p.srcs[rel]; ok {
+		return b
+	}
+	b, err := p.readFile(rel)
+	if err != nil {
+		p.note("%s: skipped: %v", rel, err)
+		b = nil
+	}
+	if p.srcs != nil {
+		p.srcs[rel] = b
+	}
+	return b
+}
+
+// read returns a file's bytes, or why it cannot be read.
 func (p *project) read(rel string) ([]byte, error) {
+	if b, ok := p.srcs[rel]; ok {
+		if b == nil {
+			return nil, errors.New("unreadable")
+		}
+		return b, nil
+	}
+	b, err := p.readFile(rel)
+	if p.srcs != nil {
+		p.srcs[rel] = b
+	}
+	return b, err
+}
+
+// firstError is the line of the first syntax error in a tree.
+func firstError(n *node) int {
+	line := 0
+	n.walk(func(k *node) bool {
+		if line != 0 {
+			return false
+		}
+		if k.kind == "ERROR" || k.kind == "MISSING" {
+			line = k.line
+			return false
+		}
+		return true
+	})
+	if line == 0 {
+		line = 1
+	}
+	return line
+}
+
+// readFile reads one file of the project within the limits.
+func (p *project) readFile(rel string) ([]byte, error) {
 	full := filepath.Join(p.root, filepath.FromSlash(rel))
 	target, err := filepath.EvalSymlinks(full)
 	if err != nil {
@@ -241,12 +304,19 @@ func (p *project) module(rel string) *module {
 	if err == nil {
 		m.file, err = parsePython(rel, src)
 	}
+	if err == nil && m.file.broken {
+		// Python refuses to import a file with a syntax error, so its
+		// settings never apply.
+		err = fmt.Errorf("syntax error at line %d", firstError(m.file.root))
+		m.file = nil
+	}
 	if err != nil {
 		p.note("%s: skipped: %v", rel, err)
+		if p.errs == nil {
+			p.errs = map[string]string{}
+		}
+		p.errs[rel] = err.Error()
 		return nil
-	}
-	if m.file.broken {
-		p.note("%s: syntax errors; the parts that parse were reviewed", rel)
 	}
 	return m
 }

@@ -91,7 +91,7 @@ func (a secretAssignment) literals() []Literal {
 // value in the scope it is written in (module, class or function).
 func (p *project) secretAssignments(f *pyFile, ms *scope) []secretAssignment {
 	var out []secretAssignment
-	p.walkScoped(f, ms, func(n *node, s *scope) {
+	p.walkScoped(f, ms, func(n *node, s *scope, _ walkCtx) {
 		switch n.kind {
 		case "assignment":
 			left, right := n.child("left"), n.child("right")
@@ -141,21 +141,51 @@ func assignedName(f *pyFile, left *node) string {
 
 func lastPart(name string) string { return name[strings.LastIndexByte(name, '.')+1:] }
 
+// walkCtx is where a node is: the conditions of the branches around it
+// and the function it is in (nil at module or class level).
+type walkCtx struct {
+	Pos, Neg []string
+	fn       *function
+	cls      *class
+}
+
+func (c walkCtx) with(pos []string, neg []string) walkCtx {
+	return walkCtx{Pos: append(append([]string(nil), c.Pos...), pos...), Neg: append(append([]string(nil), c.Neg...), neg...), fn: c.fn, cls: c.cls}
+}
+
+// alt describes the context as an alternative (for branchMode).
+func (c walkCtx) alt() Alt { return Alt{Pos: c.Pos, Neg: c.Neg} }
+
+// cond says in words which branch a node is on, or "".
+func (c walkCtx) cond() string {
+	var parts []string
+	for _, p := range c.Pos {
+		parts = append(parts, "if "+shorten(p))
+	}
+	for _, n := range c.Neg {
+		parts = append(parts, "if not "+shorten(n))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // walkScoped calls visit on every node of f with the scope its expressions
-// are evaluated in: class bodies and function bodies get their own.
-func (p *project) walkScoped(f *pyFile, ms *scope, visit func(*node, *scope)) {
-	var rec func(n *node, s *scope, depth int)
-	rec = func(n *node, s *scope, depth int) {
+// are evaluated in (class bodies and function bodies get their own) and
+// the branch it is on.
+func (p *project) walkScoped(f *pyFile, ms *scope, visit func(*node, *scope, walkCtx)) {
+	var rec func(n *node, s *scope, ctx walkCtx, depth int)
+	rec = func(n *node, s *scope, ctx walkCtx, depth int) {
 		if depth > 400 {
 			return
 		}
-		visit(n, s)
+		visit(n, s, ctx)
 		switch n.kind {
 		case "class_definition":
 			name := f.text(n.child("name"))
 			if v, ok := s.lookup(name); ok && v != nil && v.Kind == vClass && v.Class.node == n {
+				c := ctx
+				c.cls = v.Class
 				for _, k := range n.kids {
-					rec(k, v.Class.body, depth+1)
+					rec(k, v.Class.body, c, depth+1)
 				}
 				return
 			}
@@ -165,14 +195,33 @@ func (p *project) walkScoped(f *pyFile, ms *scope, visit func(*node, *scope)) {
 				fn = v.Fn
 			}
 			ls := fn.scope(p)
+			c := walkCtx{fn: fn}
 			for _, k := range n.kids {
-				rec(k, ls, depth+1)
+				rec(k, ls, c, depth+1)
+			}
+			return
+		case "if_statement":
+			cond := f.text(n.child("condition"))
+			prev := []string{cond}
+			for _, k := range n.kids {
+				switch {
+				case k.field == "consequence":
+					rec(k, s, ctx.with([]string{cond}, nil), depth+1)
+				case k.field == "alternative" && k.kind == "else_clause":
+					rec(k, s, ctx.with(nil, prev), depth+1)
+				case k.field == "alternative":
+					c := f.text(k.child("condition"))
+					rec(k, s, ctx.with([]string{c}, prev), depth+1)
+					prev = append(append([]string(nil), prev...), c)
+				default:
+					rec(k, s, ctx, depth+1)
+				}
 			}
 			return
 		}
 		for _, k := range n.kids {
-			rec(k, s, depth+1)
+			rec(k, s, ctx, depth+1)
 		}
 	}
-	rec(f.root, ms, 0)
+	rec(f.root, ms, walkCtx{}, 0)
 }

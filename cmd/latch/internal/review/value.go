@@ -60,6 +60,10 @@ type Value struct {
 type Alt struct {
 	Cond string // "if not DEBUG", "else", "except ImportError", "key 'production'"
 	V    *Value
+	// Pos and Neg are the conditions (Python expressions) that hold and
+	// that do not hold on this branch, for telling production branches
+	// from development ones.
+	Pos, Neg []string
 }
 
 // at returns a copy of v placed at file:line when v has no place yet.
@@ -149,6 +153,9 @@ func (v *Value) describe() string {
 		return fmtSeconds(v.Num)
 	case vEnv:
 		s := "environment variable " + v.Env
+		if v.Via == "configparser" {
+			s = "config-file value " + v.Env
+		}
 		if v.Default == nil {
 			return s + " (no fallback)"
 		}
@@ -212,7 +219,7 @@ func (v *Value) alts() []Alt {
 			if b.Cond != "" {
 				c += ", " + b.Cond
 			}
-			out = append(out, Alt{Cond: c, V: b.V})
+			out = append(out, Alt{Cond: c, V: b.V, Pos: append(append([]string(nil), a.Pos...), b.Pos...), Neg: append(append([]string(nil), a.Neg...), b.Neg...)})
 		}
 	}
 	return out

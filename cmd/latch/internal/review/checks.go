@@ -1,0 +1,381 @@
+package review
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/cmd/latch/internal/audit"
+)
+
+// setting is the production value of one configuration key.
+type setting struct {
+	v   *Value   // nil: never set, the framework default applies
+	at  Location // where it was set
+	via string   // where it came from, in words ("ProductionConfig", "app.config.update")
+}
+
+// config is the production configuration the review settled on.
+type config struct {
+	vals map[string]*setting
+	// unreadable, when set, says why the production settings could not be
+	// read: the checks that depend on them warn.
+	unreadable string
+}
+
+func newConfig() *config { return &config{vals: map[string]*setting{}} }
+
+func (c *config) get(k string) *setting {
+	if s, ok := c.vals[k]; ok {
+		return s
+	}
+	return nil
+}
+
+// set records a value for k. An assignment on a branch production may or
+// may not take (ctx unknown) keeps the earlier value as the other branch.
+func (c *config) set(k string, v *Value, at Location, via string, ctx walkCtx) {
+	if len(ctx.Pos)+len(ctx.Neg) > 0 {
+		switch branchMode(ctx.alt()) {
+		case devOnly:
+			return
+		case unknown:
+			var prev *Value
+			if old := c.get(k); old != nil {
+				prev = old.v
+			}
+			v = &Value{Kind: vChoice, File: at.File, Line: at.Line, Alts: []Alt{
+				{Cond: ctx.cond(), V: v, Pos: ctx.Pos, Neg: ctx.Neg},
+				{Cond: "otherwise", V: prev}}}
+		}
+	}
+	c.vals[k] = &setting{v: v, at: at, via: via}
+}
+
+// outcome is the verdict for one production alternative of a setting.
+type outcome struct {
+	st   audit.Status
+	what string
+	at   Location
+}
+
+// combine folds per-branch outcomes into one verdict: the common status
+// when they agree, warn (it depends) when they do not.
+func combine(outs []outcome) (audit.Status, string, []Location) {
+	var parts []string
+	var locs []Location
+	st := outs[0].st
+	for _, o := range outs {
+		if o.st != st {
+			st = audit.Warn
+		}
+		parts = append(parts, o.what)
+		if o.at.File != "" {
+			locs = append(locs, o.at)
+		}
+	}
+	if len(outs) > 1 && st == audit.Warn {
+		parts = append([]string{"the value depends on a condition"}, parts...)
+	}
+	return st, strings.Join(parts, "; "), locs
+}
+
+// where describes the setting's origin for evidence: " (config.py:12, ProductionConfig)".
+func where(at Location, via string) string {
+	var p []string
+	if at.File != "" {
+		p = append(p, fmt.Sprintf("%s:%d", at.File, at.Line))
+	}
+	if via != "" {
+		p = append(p, via)
+	}
+	if len(p) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(p, ", ") + ")"
+}
+
+// branch prefixes a branch's condition: "if not DEBUG: ".
+func branch(a Alt) string {
+	if a.Cond == "" {
+		return ""
+	}
+	return a.Cond + ": "
+}
+
+// checkSecret sets secret-key-source and secret-key-weak from the
+// production SECRET_KEY.
+func (r *reviewer) checkSecret(c *config, key string, framework string) {
+	recSource := "Read the key from the environment or a secret store with no fallback (os.environ[\"" + key + "\"]), so a missing variable stops the app instead of running with a known key; generate it with `latch keygen`, and rotate any key that was ever committed."
+	recWeak := "Replace the key with 32 or more random bytes (`latch keygen`), and rotate: every cookie signed with the old key can be forged by anyone who knows it."
+	if c.unreadable != "" {
+		r.set(CheckSecretKeySource, audit.Warn, recSource, c.unreadable)
+		r.set(CheckSecretKeyWeak, audit.Warn, recWeak, c.unreadable)
+		return
+	}
+	s := c.get(key)
+	if s == nil {
+		r.set(CheckSecretKeySource, audit.Warn, recSource, "no "+key+" assignment found in the "+framework+" configuration the review followed; it may be set somewhere the review cannot see")
+		r.set(CheckSecretKeyWeak, audit.Skip, "", "no literal key found")
+		return
+	}
+	src := &finding{status: audit.Pass, rec: recSource}
+	weak := &finding{status: audit.Skip, rec: recWeak}
+	var literals []string
+	for _, a := range production(s.v) {
+		v := a.V
+		at := loc(v)
+		if at.File == "" {
+			at = s.at
+		}
+		switch {
+		case v == nil:
+			src.evidence = append(src.evidence, branch(a)+key+" is not set on this branch")
+			continue
+		case v.Kind == vStr:
+			src.status = audit.Fail
+			src.evidence = append(src.evidence, fmt.Sprintf("%s%s is hard-coded: %s%s", branch(a), key, v.describe(), where(at, s.via)))
+			src.add(at)
+			literals = append(literals, v.Str)
+			r.judgeKey(weak, v, at, branch(a)+"the hard-coded key")
+		case v.Kind == vEnv:
+			lit, _ := v.literal()
+			if lit != nil && lit.Kind == vStr && lit.Str != "" {
+				src.status = audit.Fail
+				src.evidence = append(src.evidence, fmt.Sprintf("%s%s comes from environment variable %s, but falls back to %s when it is unset%s", branch(a), key, v.Env, lit.describe(), where(loc(lit), s.via)))
+				src.add(loc(lit))
+				src.add(at)
+				r.judgeKey(weak, lit, loc(lit), branch(a)+"the fallback")
+				continue
+			}
+			src.evidence = append(src.evidence, fmt.Sprintf("%s%s comes from environment variable %s with no literal fallback%s", branch(a), key, v.Env, where(at, s.via)))
+			src.add(at)
+			if hint := r.envHint(v.Env); hint != "" {
+				src.evidence = append(src.evidence, hint)
+			}
+		case v.Kind == vRandom:
+			src.evidence = append(src.evidence, fmt.Sprintf("%s%s is made at random at start-up by %s%s: not in the code, but every restart logs every user out, and each worker process signs with its own key, so sessions fail across workers", branch(a), key, v.Via, where(at, s.via)))
+			src.add(at)
+		default:
+			src.evidence = append(src.evidence, fmt.Sprintf("%s%s is not a literal: %s%s", branch(a), key, v.describe(), where(at, s.via)))
+			src.add(at)
+		}
+	}
+	_ = literals
+	if weak.status == audit.Skip {
+		weak.evidence = []string{"production has no literal key or fallback to judge"}
+	}
+	r.found[CheckSecretKeySource] = src
+	r.found[CheckSecretKeyWeak] = weak
+}
+
+// judgeKey applies latch's key rules to a literal key. The key itself is
+// never written into the evidence.
+func (r *reviewer) judgeKey(f *finding, v *Value, at Location, what string) {
+	err := latch.CheckKey([]byte(v.Str))
+	f.add(at)
+	var wk *latch.WeakKeyError
+	switch {
+	case err == nil:
+		if f.status == audit.Skip {
+			f.status = audit.Pass
+		}
+		f.evidence = append(f.evidence, fmt.Sprintf("%s (%s) passes latch's key rules%s; it is still in the code (see secret-key-source)", what, v.describe(), where(at, "")))
+	case errors.As(err, &wk):
+		f.status = audit.Fail
+		f.evidence = append(f.evidence, fmt.Sprintf("%s (%s) is refused by latch's key rules (%s): %s%s", what, v.describe(), wk.Rule, wk.Detail, where(at, "")))
+	default:
+		f.status = audit.Fail
+		f.evidence = append(f.evidence, fmt.Sprintf("%s is refused: %v", what, err))
+	}
+}
+
+// envHint mentions an example environment file that gives the variable a
+// value: a hint for developers, never taken as the production value.
+func (r *reviewer) envHint(name string) string {
+	for _, rel := range r.p.envFiles {
+		src := r.p.source(rel)
+		for i, line := range strings.Split(string(src), "\n") {
+			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "export "))
+			if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == name && strings.Trim(strings.TrimSpace(v), `"'`) != "" {
+				return fmt.Sprintf("%s:%d gives %s an example value: a hint for developers, not taken as the production value (make sure no deployment copies it)", rel, i+1, name)
+			}
+		}
+	}
+	return ""
+}
+
+// checkBool sets a cookie attribute check from a boolean setting.
+func (r *reviewer) checkBool(c *config, id, key string, def bool, rec string) {
+	if c.unreadable != "" {
+		r.set(id, audit.Warn, rec, c.unreadable)
+		return
+	}
+	s := c.get(key)
+	if s == nil {
+		st := audit.Fail
+		if def {
+			st = audit.Pass
+		}
+		r.set(id, st, rec, fmt.Sprintf("%s is not set in production: the framework default %s applies", key, pyBool(def)))
+		return
+	}
+	var outs []outcome
+	for _, a := range production(s.v) {
+		outs = append(outs, boolOutcome(a, key, def, s))
+	}
+	st, ev, locs := combine(outs)
+	r.set(id, st, rec, ev, locs...)
+}
+
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+func boolOutcome(a Alt, key string, def bool, s *setting) outcome {
+	v := a.V
+	at := loc(v)
+	if at.File == "" {
+		at = s.at
+	}
+	if v == nil {
+		st := audit.Fail
+		if def {
+			st = audit.Pass
+		}
+		return outcome{st, fmt.Sprintf("%s%s is not set: the framework default %s applies", branch(a), key, pyBool(def)), Location{}}
+	}
+	lit, fromEnv := v.literal()
+	if v.Kind == vEnv && lit == nil {
+		return outcome{audit.Warn, fmt.Sprintf("%s%s is decided by environment variable %s, with no default%s", branch(a), key, v.Env, where(at, s.via)), at}
+	}
+	if lit == nil {
+		return outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at}
+	}
+	t, ok := lit.truth()
+	if !ok {
+		return outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at}
+	}
+	st := audit.Fail
+	if t {
+		st = audit.Pass
+	}
+	d := pyBool(t)
+	if fromEnv {
+		d = fmt.Sprintf("%s unless environment variable %s says otherwise (its default)", d, v.Env)
+	}
+	return outcome{st, fmt.Sprintf("%s%s = %s%s", branch(a), key, d, where(at, s.via)), at}
+}
+
+// checkSameSite sets cookie-samesite from the setting; def is the
+// framework's default ("" for none).
+func (r *reviewer) checkSameSite(c *config, key, def string) {
+	rec := "Set " + key + " = \"Lax\" (or \"Strict\"), so cross-site requests do not carry the session cookie."
+	if c.unreadable != "" {
+		r.set(CheckCookieSameSite, audit.Warn, rec, c.unreadable)
+		return
+	}
+	judge := func(val string, present bool) audit.Status {
+		switch strings.ToLower(val) {
+		case "lax", "strict":
+			if present {
+				return audit.Pass
+			}
+		}
+		return audit.Fail
+	}
+	s := c.get(key)
+	if s == nil {
+		if def == "" {
+			r.set(CheckCookieSameSite, audit.Fail, rec, key+" is not set in production: the framework default None sends no SameSite attribute")
+			return
+		}
+		r.set(CheckCookieSameSite, judge(def, true), rec, fmt.Sprintf("%s is not set in production: the framework default %q applies", key, def))
+		return
+	}
+	var outs []outcome
+	for _, a := range production(s.v) {
+		v := a.V
+		at := loc(v)
+		if at.File == "" {
+			at = s.at
+		}
+		if v == nil {
+			if def == "" {
+				outs = append(outs, outcome{audit.Fail, branch(a) + key + " is not set: no SameSite attribute (framework default None)", Location{}})
+			} else {
+				outs = append(outs, outcome{judge(def, true), fmt.Sprintf("%s%s is not set: the framework default %q applies", branch(a), key, def), Location{}})
+			}
+			continue
+		}
+		lit, fromEnv := v.literal()
+		switch {
+		case lit == nil && v.Kind == vEnv:
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is decided by environment variable %s, with no default%s", branch(a), key, v.Env, where(at, s.via)), at})
+		case lit == nil:
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at})
+		case lit.Kind == vStr:
+			d := fmt.Sprintf("%q", lit.Str)
+			if fromEnv {
+				d += " unless environment variable " + v.Env + " says otherwise (its default)"
+			}
+			outs = append(outs, outcome{judge(lit.Str, true), fmt.Sprintf("%s%s = %s%s", branch(a), key, d, where(at, s.via)), at})
+		default:
+			outs = append(outs, outcome{audit.Fail, fmt.Sprintf("%s%s = %s: no SameSite attribute%s", branch(a), key, lit.describe(), where(at, s.via)), at})
+		}
+	}
+	st, ev, locs := combine(outs)
+	r.set(CheckCookieSameSite, st, rec, ev, locs...)
+}
+
+// Lifetime thresholds (OWASP ASVS 4.0 V3.3.2: re-authentication within 12
+// hours at levels 2 and 3, 30 days at level 1).
+const (
+	lifetimePass = 12 * 3600
+	lifetimeWarn = 30 * 86400
+)
+
+// lifetimeStatus judges a server-side lifetime in seconds.
+func lifetimeStatus(secs float64) audit.Status {
+	switch {
+	case secs <= lifetimePass:
+		return audit.Pass
+	case secs <= lifetimeWarn:
+		return audit.Warn
+	}
+	return audit.Fail
+}
+
+// seconds reads a lifetime from a literal: a timedelta or a number of
+// seconds.
+func seconds(v *Value) (float64, bool) {
+	if v == nil {
+		return 0, false
+	}
+	if v.Kind == vDuration || v.Kind == vNum {
+		return v.Num, true
+	}
+	return 0, false
+}
+
+// hstsStatus judges an HSTS max-age as `latch audit` does.
+func hstsStatus(maxAge float64, sub bool) (audit.Status, string) {
+	switch {
+	case maxAge <= 0:
+		return audit.Fail, "max-age 0 tells browsers to forget HSTS"
+	case maxAge < 31536000:
+		return audit.Warn, fmt.Sprintf("max-age %s is less than one year", fmtSeconds(maxAge))
+	case !sub:
+		return audit.Warn, fmt.Sprintf("max-age %s, but no includeSubDomains, so a sibling host over HTTP can still plant cookies", fmtSeconds(maxAge))
+	}
+	return audit.Pass, fmt.Sprintf("max-age %s with includeSubDomains", fmtSeconds(maxAge))
+}
+
+const (
+	recHSTS     = "Send Strict-Transport-Security with max-age of at least one year (31536000) and includeSubDomains on every HTTPS response."
+	recRedirect = "Redirect every plain-HTTP request to HTTPS before any session cookie is set (or say in the report's notes that a proxy does it)."
+)

@@ -1,0 +1,890 @@
+package review
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/latchsec/latch/cmd/latch/internal/audit"
+)
+
+// Flask's defaults for the settings the review reads.
+const (
+	flaskLifetime  = 31 * 86400  // PERMANENT_SESSION_LIFETIME
+	flaskRemember  = 365 * 86400 // Flask-Login's REMEMBER_COOKIE_DURATION
+	talismanMaxAge = 31556926    // Flask-Talisman's strict_transport_security_max_age
+	sslifyMaxAge   = 31536000    // Flask-SSLify's age
+)
+
+var (
+	// appRecv matches the names an application object goes by: app,
+	// self.app, flask_app, application, current_app.
+	appRecv = regexp.MustCompile(`(?i)(^|[._])(\w*app|application)$`)
+	// prodName matches a production configuration's name.
+	prodConfigName = regexp.MustCompile(`(?i)(^|[._])prod(uction)?([._]|config|settings|$)|production`)
+	devConfigName  = regexp.MustCompile(`(?i)(dev|develop|development|test|testing|local|debug)`)
+	// userKey matches session keys that store who is logged in.
+	userKey  = regexp.MustCompile(`(?i)(user|uid|account|logged|login|auth|member|email|^_?id$|_id$)`)
+	maxAgeRe = regexp.MustCompile(`(?i)max-age\s*=\s*"?(\d+)`)
+)
+
+// flaskCreations returns the Flask(...) calls of a file.
+func flaskCreations(f *pyFile) []*node {
+	var out []*node
+	f.root.walk(func(n *node) bool {
+		if n.kind == "call" {
+			if d := dotted(f, n.child("function")); d == "Flask" || d == "flask.Flask" {
+				out = append(out, n)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// configOp is one change the code makes to the application's
+// configuration, applied in order.
+type configOp struct {
+	file  string
+	line  int
+	order int // 0: in a file that creates the app; 1: elsewhere
+	ctx   walkCtx
+	apply func(c *config)
+}
+
+// flaskFacts is what the walk over the project found.
+type flaskFacts struct {
+	ops       []configOp
+	redirects []outcome // https-redirect evidence
+	hsts      []outcome // hsts evidence
+	samesite  []outcome // SameSite added outside the config (WSGI layer)
+	logins    []loginPath
+	remember  []Location
+	talisman  map[string]*node // variable -> Talisman(...) call, for init_app
+	sslify    map[string]bool
+	appFiles  map[string]bool
+	assumed   []string
+	notes     []string
+}
+
+// loginPath is a function that logs a user in.
+type loginPath struct {
+	fn      string
+	at      Location // where the user is stored
+	renewed bool
+	how     string
+}
+
+func (r *reviewer) flask() {
+	p := r.p
+	rels := r.mentioning("flask", "Flask", "SECRET_KEY", "secret_key", "SESSION_", "session", "Strict-Transport", "start_response", "PERMANENT_SESSION")
+	mods := r.modules(rels)
+	facts := &flaskFacts{talisman: map[string]*node{}, sslify: map[string]bool{}, appFiles: map[string]bool{}}
+	for _, m := range mods {
+		if len(flaskCreations(m.file)) > 0 {
+			facts.appFiles[m.path] = true
+		}
+	}
+	for _, m := range mods {
+		if r.ctx.Err() != nil {
+			return
+		}
+		r.flaskWalk(m, facts)
+	}
+	sort.SliceStable(facts.ops, func(i, j int) bool {
+		a, b := facts.ops[i], facts.ops[j]
+		if a.order != b.order {
+			return a.order < b.order
+		}
+		if a.file != b.file {
+			return a.file < b.file
+		}
+		return a.line < b.line
+	})
+	c := newConfig()
+	for _, op := range facts.ops {
+		op.apply(c)
+	}
+	if len(facts.assumed) == 0 {
+		facts.assumed = append(facts.assumed, "the configuration set on the Flask app object (no config class or file selected)")
+	}
+	r.assumed = strings.Join(facts.assumed, "; ")
+	p.notes = append(p.notes, facts.notes...)
+
+	r.checkSecret(c, "SECRET_KEY", "Flask")
+	r.checkBool(c, CheckCookieSecure, "SESSION_COOKIE_SECURE", false, "Set SESSION_COOKIE_SECURE = True in the production config (or use Flask-Talisman), so the cookie never travels over plain HTTP.")
+	r.checkBool(c, CheckCookieHTTPOnly, "SESSION_COOKIE_HTTPONLY", true, "Keep SESSION_COOKIE_HTTPONLY = True (Flask's default), so page scripts cannot read the session cookie.")
+	r.checkSameSite(c, "SESSION_COOKIE_SAMESITE", "")
+	if f := r.found[CheckCookieSameSite]; f != nil && f.status != audit.Pass && len(facts.samesite) > 0 {
+		st, ev, locs := combine(facts.samesite)
+		r.set(CheckCookieSameSite, st, f.rec, ev+"; the config alone gives: "+strings.Join(f.evidence, "; "), locs...)
+	}
+	r.flaskLifetime(c, facts)
+	r.flaskRegeneration(facts)
+	if len(facts.redirects) > 0 {
+		st, ev, locs := combine(facts.redirects)
+		r.set(CheckHTTPSRedirect, st, recRedirect, ev, locs...)
+	} else {
+		r.set(CheckHTTPSRedirect, audit.Fail, recRedirect, "no Flask-Talisman, Flask-SSLify or hook that redirects plain HTTP to HTTPS in the source (a proxy in front may redirect; the review cannot see it)")
+	}
+	if len(facts.hsts) > 0 {
+		best := facts.hsts[0]
+		for _, h := range facts.hsts[1:] {
+			if rank(h.st) < rank(best.st) {
+				best = h
+			}
+		}
+		r.set(CheckHSTS, best.st, recHSTS, best.what, best.at)
+	} else {
+		r.set(CheckHSTS, audit.Fail, recHSTS, "nothing in the source sends Strict-Transport-Security (no Flask-Talisman, Flask-SSLify or header set in a hook)")
+	}
+}
+
+// rank orders statuses best first.
+func rank(s audit.Status) int {
+	switch s {
+	case audit.Pass:
+		return 0
+	case audit.Warn:
+		return 1
+	case audit.Skip:
+		return 2
+	}
+	return 3
+}
+
+func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
+	rec := "Set PERMANENT_SESSION_LIFETIME to the longest time a login may last (12 hours or less), and keep Flask-Login's remember cookie (REMEMBER_COOKIE_DURATION) as short, or do not offer it."
+	if c.unreadable != "" {
+		r.set(CheckSessionLifetime, audit.Warn, rec, c.unreadable)
+		return
+	}
+	var outs []outcome
+	s := c.get("PERMANENT_SESSION_LIFETIME")
+	alts := []Alt{{}}
+	if s != nil {
+		alts = production(s.v)
+	}
+	for _, a := range alts {
+		v := a.V
+		if v == nil {
+			outs = append(outs, outcome{lifetimeStatus(flaskLifetime), branch(a) + "PERMANENT_SESSION_LIFETIME is not set: Flask checks every session cookie against its default of 31 days", Location{}})
+			continue
+		}
+		at := loc(v)
+		if at.File == "" {
+			at = s.at
+		}
+		lit, fromEnv := v.literal()
+		secs, ok := seconds(lit)
+		if !ok {
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sPERMANENT_SESSION_LIFETIME is %s%s", branch(a), v.describe(), where(at, s.via)), at})
+			continue
+		}
+		d := fmtSeconds(secs)
+		if fromEnv {
+			d += " unless environment variable " + v.Env + " says otherwise (its default)"
+		}
+		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%sPERMANENT_SESSION_LIFETIME is %s%s: Flask refuses session cookies older than that", branch(a), d, where(at, s.via)), at})
+	}
+	st, ev, locs := combine(outs)
+	if len(facts.remember) > 0 {
+		dur := float64(flaskRemember)
+		what := "Flask-Login's default REMEMBER_COOKIE_DURATION of 365 days"
+		var rat []Location
+		if rs := c.get("REMEMBER_COOKIE_DURATION"); rs != nil {
+			if lit, _ := rs.v.literal(); lit != nil {
+				if secs, ok := seconds(lit); ok {
+					dur, what = secs, "REMEMBER_COOKIE_DURATION of "+fmtSeconds(secs)+where(rs.at, rs.via)
+					rat = append(rat, rs.at)
+				}
+			}
+		}
+		rs := lifetimeStatus(dur)
+		if rank(rs) > rank(st) {
+			st = rs
+		}
+		ev += fmt.Sprintf("; login_user(remember=...) at %s:%d sets a remember-me cookie that logs the user in again for %s", facts.remember[0].File, facts.remember[0].Line, what)
+		locs = append(locs, facts.remember...)
+		locs = append(locs, rat...)
+	}
+	r.set(CheckSessionLifetime, st, rec, ev, locs...)
+}
+
+func (r *reviewer) flaskRegeneration(facts *flaskFacts) {
+	rec := "Call session.clear() (or Flask-Session's regenerate) before storing the user in the session at login, so a session planted before login does not carry over."
+	if len(facts.logins) == 0 {
+		r.set(CheckSessionRegeneration, audit.Skip, "", "no login found: no login_user() call and no user stored in the session")
+		return
+	}
+	f := &finding{status: audit.Pass, rec: rec}
+	for _, l := range facts.logins {
+		if l.renewed {
+			f.evidence = append(f.evidence, fmt.Sprintf("%s (%s:%d) renews the session (%s) before storing the user", l.fn, l.at.File, l.at.Line, l.how))
+		} else {
+			f.status = audit.Fail
+			f.evidence = append(f.evidence, fmt.Sprintf("%s (%s:%d) stores the user (%s) without session.clear() or regenerate() first: the pre-login session carries over", l.fn, l.at.File, l.at.Line, l.how))
+		}
+		f.add(l.at)
+	}
+	r.found[CheckSessionRegeneration] = f
+}
+
+// flaskWalk collects the configuration operations, extensions, hooks and
+// login paths of one module.
+func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
+	p, f := r.p, m.file
+	order := 1
+	if facts.appFiles[m.path] {
+		order = 0
+	}
+	add := func(n *node, ctx walkCtx, apply func(c *config)) {
+		facts.ops = append(facts.ops, configOp{file: f.path, line: n.line, order: order, ctx: ctx, apply: apply})
+	}
+	at := func(n *node) Location { return Location{File: f.path, Line: n.line} }
+	seenFn := map[*node]bool{}
+	p.walkScoped(f, m.scope(p), func(n *node, s *scope, ctx walkCtx) {
+		switch n.kind {
+		case "assignment":
+			left, right := n.child("left"), n.child("right")
+			if left == nil || right == nil || right.kind == "assignment" {
+				return
+			}
+			switch left.kind {
+			case "subscript":
+				obj := dotted(f, left.child("value"))
+				if strings.HasSuffix(obj, ".config") && appRecv.MatchString(strings.TrimSuffix(obj, ".config")) {
+					if k := p.eval(s, left.child("subscript"), 0); k.Kind == vStr {
+						key, v := k.Str, p.eval(s, right, 0)
+						add(n, ctx, func(c *config) { c.set(key, v, at(n), obj+"[...]", ctx) })
+					}
+				}
+				if k := p.eval(s, left.child("subscript"), 0); k.Kind == vStr && strings.EqualFold(k.Str, "Strict-Transport-Security") {
+					r.hstsValue(facts, p.eval(s, right, 0), at(n), "a hook sets Strict-Transport-Security")
+				}
+			case "attribute":
+				obj := dotted(f, left.child("object"))
+				attr := f.text(left.child("attribute"))
+				if !appRecv.MatchString(obj) {
+					if obj == "session" && attr == "permanent" {
+						return
+					}
+					return
+				}
+				key := map[string]string{"secret_key": "SECRET_KEY", "permanent_session_lifetime": "PERMANENT_SESSION_LIFETIME"}[attr]
+				if key != "" {
+					v := p.eval(s, right, 0)
+					add(n, ctx, func(c *config) { c.set(key, v, at(n), obj+"."+attr, ctx) })
+				}
+			case "identifier":
+				if d := dotted(f, right.child("function")); right.kind == "call" {
+					name := f.text(left)
+					switch lastPart(d) {
+					case "Talisman":
+						facts.talisman[name] = right
+					case "SSLify":
+						facts.sslify[name] = true
+					}
+				}
+			}
+		case "call":
+			r.flaskCall(m, n, s, ctx, facts, add)
+		case "function_definition":
+			if seenFn[n] {
+				return
+			}
+			seenFn[n] = true
+			r.flaskFunction(m, n, s, facts)
+		}
+	})
+}
+
+// flaskCall handles config methods, extensions and header sets.
+func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *flaskFacts, add func(*node, walkCtx, func(*config))) {
+	p, f := r.p, m.file
+	fn := n.child("function")
+	d := dotted(f, fn)
+	here := Location{File: f.path, Line: n.line}
+	pos, kw := callArgs(f, n)
+	last := lastPart(d)
+	recv := strings.TrimSuffix(d, "."+last)
+	if strings.HasSuffix(recv, ".config") && appRecv.MatchString(strings.TrimSuffix(recv, ".config")) {
+		via := recv + "." + last
+		switch last {
+		case "update", "from_mapping":
+			var items []struct {
+				k string
+				v *Value
+			}
+			for _, a := range pos {
+				if dv := p.eval(s, a, 0); dv.Kind == vDict {
+					for _, k := range dv.Keys {
+						items = append(items, struct {
+							k string
+							v *Value
+						}{k, dv.Items[k]})
+					}
+				}
+			}
+			for _, a := range n.child("arguments").named() {
+				if a.kind == "keyword_argument" {
+					items = append(items, struct {
+						k string
+						v *Value
+					}{f.text(a.child("name")), p.eval(s, a.child("value"), 0)})
+				}
+			}
+			add(n, ctx, func(c *config) {
+				for _, it := range items {
+					c.set(it.k, it.v.at(f.path, n.line), loc(it.v.at(f.path, n.line)), via, ctx)
+				}
+			})
+		case "setdefault":
+			if len(pos) == 2 {
+				if k := p.eval(s, pos[0], 0); k.Kind == vStr {
+					v := p.eval(s, pos[1], 0)
+					add(n, ctx, func(c *config) {
+						if c.get(k.Str) == nil {
+							c.set(k.Str, v, here, via, ctx)
+						}
+					})
+				}
+			}
+		case "from_object":
+			if len(pos) == 0 {
+				return
+			}
+			var obj *Value
+			if f.text(pos[0]) == "__name__" {
+				obj = &Value{Kind: vModule, Mod: m}
+			} else {
+				obj = p.eval(s, pos[0], 0)
+			}
+			items, assumed := r.configObject(m, obj)
+			if assumed != "" {
+				facts.assumed = append(facts.assumed, fmt.Sprintf("%s:%d from_object: %s", f.path, n.line, assumed))
+			}
+			add(n, ctx, func(c *config) {
+				for _, it := range items {
+					c.set(it.key, it.v, it.at, it.via, ctx)
+				}
+			})
+		case "from_pyfile", "from_file":
+			if len(pos) == 0 {
+				return
+			}
+			name := p.eval(s, pos[0], 0)
+			lit, _ := name.literal()
+			if lit == nil || lit.Kind != vStr {
+				facts.notes = append(facts.notes, fmt.Sprintf("%s:%d: %s(%s) names a file the review cannot tell", f.path, n.line, last, shorten(f.text(pos[0]))))
+				return
+			}
+			rel := r.findConfigFile(m.path, lit.Str)
+			if rel == "" {
+				facts.notes = append(facts.notes, fmt.Sprintf("%s:%d: %s(%q): no such file in the project (an instance folder or a deployment may supply it)", f.path, n.line, last, lit.Str))
+				return
+			}
+			cm := p.module(rel)
+			if cm == nil {
+				return
+			}
+			items, _ := r.configObject(m, &Value{Kind: vModule, Mod: cm})
+			facts.assumed = append(facts.assumed, fmt.Sprintf("%s:%d %s reads %s", f.path, n.line, last, rel))
+			add(n, ctx, func(c *config) {
+				for _, it := range items {
+					c.set(it.key, it.v, it.at, it.via, ctx)
+				}
+			})
+		case "from_envvar", "from_prefixed_env":
+			facts.notes = append(facts.notes, fmt.Sprintf("%s:%d: %s loads settings from the environment at run time; the review cannot see them", f.path, n.line, last))
+		}
+		return
+	}
+	// Extensions.
+	switch {
+	case last == "Talisman" && len(pos) > 0:
+		r.talisman(n, kw, nil, s, m, ctx, facts, add)
+	case last == "init_app" && facts.talisman[recv] != nil && len(pos) > 0:
+		_, ckw := callArgs(f, facts.talisman[recv])
+		r.talisman(n, kw, ckw, s, m, ctx, facts, add)
+	case last == "SSLify" && len(pos) > 0 || last == "init_app" && facts.sslify[recv] && len(pos) > 0:
+		if branchMode(ctx.alt()) == devOnly {
+			return
+		}
+		facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("Flask-SSLify redirects plain HTTP to HTTPS (%s:%d)", f.path, n.line), here})
+		age, sub := float64(sslifyMaxAge), false
+		if a := kw["age"]; a != nil {
+			if l, _ := p.eval(s, a, 0).literal(); l != nil && l.Kind == vNum {
+				age = l.Num
+			}
+		}
+		if a := kw["subdomains"]; a != nil {
+			if l, _ := p.eval(s, a, 0).literal(); l != nil {
+				sub, _ = l.truth()
+			}
+		}
+		st, ev := hstsStatus(age, sub)
+		facts.hsts = append(facts.hsts, outcome{st, fmt.Sprintf("Flask-SSLify sends Strict-Transport-Security (%s:%d): %s", f.path, n.line, ev), here})
+	}
+	// Header sets: headers.add("Strict-Transport-Security", v), headers.set, setdefault.
+	if (last == "add" || last == "set" || last == "setdefault" || last == "append") && strings.Contains(recv, "header") && len(pos) >= 2 {
+		if k := p.eval(s, pos[0], 0); k.Kind == vStr && strings.EqualFold(k.Str, "Strict-Transport-Security") {
+			r.hstsValue(facts, p.eval(s, pos[1], 0), here, "a hook sets Strict-Transport-Security")
+		}
+	}
+}
+
+// hstsValue judges a Strict-Transport-Security header value.
+func (r *reviewer) hstsValue(facts *flaskFacts, v *Value, at Location, what string) {
+	lit, _ := v.literal()
+	if lit == nil || lit.Kind != vStr {
+		facts.hsts = append(facts.hsts, outcome{audit.Warn, fmt.Sprintf("%s (%s:%d), with a value the review cannot read: %s", what, at.File, at.Line, v.describe()), at})
+		return
+	}
+	age := 0.0
+	if m := maxAgeRe.FindStringSubmatch(lit.Str); m != nil {
+		age, _ = strconv.ParseFloat(m[1], 64)
+	}
+	st, ev := hstsStatus(age, strings.Contains(strings.ToLower(lit.Str), "includesubdomains"))
+	facts.hsts = append(facts.hsts, outcome{st, fmt.Sprintf("%s (%s:%d): %s", what, at.File, at.Line, ev), at})
+}
+
+// talisman applies Flask-Talisman: it forces HTTPS, sends HSTS and sets
+// the session cookie's Secure, HttpOnly and SameSite, each unless its
+// keyword turns it off.
+func (r *reviewer) talisman(n *node, kw, ctorKw map[string]*node, s *scope, m *module, ctx walkCtx, facts *flaskFacts, add func(*node, walkCtx, func(*config))) {
+	p, f := r.p, m.file
+	if branchMode(ctx.alt()) == devOnly {
+		return
+	}
+	here := Location{File: f.path, Line: n.line}
+	arg := func(name string) (*Value, Location) {
+		if a := kw[name]; a != nil {
+			return p.eval(s, a, 0), here
+		}
+		if a := ctorKw[name]; a != nil {
+			return p.eval(s, a, 0), Location{File: f.path, Line: a.line}
+		}
+		return nil, here
+	}
+	boolArg := func(name string, def bool) (bool, bool) {
+		v, _ := arg(name)
+		if v == nil {
+			return def, true
+		}
+		l, _ := v.literal()
+		if l == nil {
+			return def, false
+		}
+		t, ok := l.truth()
+		return t, ok
+	}
+	where := fmt.Sprintf("Flask-Talisman (%s:%d)", f.path, n.line)
+	if force, _ := boolArg("force_https", true); force {
+		facts.redirects = append(facts.redirects, outcome{audit.Pass, where + " redirects plain HTTP to HTTPS (force_https)", here})
+	} else {
+		facts.notes = append(facts.notes, where+": force_https=False, so Talisman does not redirect to HTTPS")
+	}
+	if sts, _ := boolArg("strict_transport_security", true); sts {
+		age := float64(talismanMaxAge)
+		if v, _ := arg("strict_transport_security_max_age"); v != nil {
+			if l, _ := v.literal(); l != nil && l.Kind == vNum {
+				age = l.Num
+			}
+		}
+		sub, _ := boolArg("strict_transport_security_include_subdomains", true)
+		st, ev := hstsStatus(age, sub)
+		facts.hsts = append(facts.hsts, outcome{st, where + " sends Strict-Transport-Security: " + ev, here})
+	} else {
+		facts.hsts = append(facts.hsts, outcome{audit.Fail, where + " with strict_transport_security=False sends no HSTS", here})
+	}
+	cookie := func(key, kwName string, def *Value) {
+		v, at := arg(kwName)
+		if v == nil {
+			v = def
+		}
+		v = v.at(at.File, at.Line)
+		add(n, ctx, func(c *config) { c.set(key, v, at, "Flask-Talisman "+kwName, ctx) })
+	}
+	cookie("SESSION_COOKIE_SECURE", "session_cookie_secure", &Value{Kind: vBool, Bool: true})
+	cookie("SESSION_COOKIE_HTTPONLY", "session_cookie_http_only", &Value{Kind: vBool, Bool: true})
+	cookie("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", &Value{Kind: vStr, Str: "Lax"})
+}
+
+// cfgItem is one setting a config object gives.
+type cfgItem struct {
+	key string
+	v   *Value
+	at  Location
+	via string
+}
+
+// configObject returns the settings from_object(obj) loads: the upper-case
+// attributes of a class (inherited ones included) or module. When obj
+// depends on a condition or the environment, the production one is
+// chosen, and assumed says which and why.
+func (r *reviewer) configObject(from *module, obj *Value) (items []cfgItem, assumed string) {
+	p := r.p
+	obj, assumed = r.pickProduction(from, obj, 0)
+	if obj == nil {
+		return nil, assumed
+	}
+	switch obj.Kind {
+	case vClass:
+		c := obj.Class
+		for _, name := range c.names() {
+			if !isConfigKey(name) {
+				continue
+			}
+			v, owner, _ := c.attr(name)
+			via := c.name
+			if owner != c {
+				via = c.name + " (inherited from " + owner.name + ")"
+			}
+			items = append(items, cfgItem{name, v, loc(v), via})
+		}
+		if assumed == "" {
+			assumed = "config class " + c.name
+		}
+	case vModule:
+		sc := obj.Mod.scope(p)
+		for _, name := range sc.order() {
+			if isConfigKey(name) {
+				v := sc.vars[name]
+				items = append(items, cfgItem{name, v, loc(v), "module " + obj.Mod.path})
+			}
+		}
+		if assumed == "" {
+			assumed = "config module " + obj.Mod.path
+		}
+	}
+	return items, assumed
+}
+
+func isConfigKey(name string) bool {
+	return name != "" && strings.ToUpper(name) == name && name[0] != '_'
+}
+
+// pickProduction resolves a from_object argument to a class or module,
+// choosing the production branch of a condition.
+func (r *reviewer) pickProduction(from *module, v *Value, depth int) (*Value, string) {
+	if v == nil || depth > 8 {
+		return nil, "could not tell which configuration object"
+	}
+	switch v.Kind {
+	case vClass, vModule:
+		return v, ""
+	case vStr:
+		if t := r.importString(from, v.Str); t != nil {
+			return t, ""
+		}
+		return nil, fmt.Sprintf("%q does not name a class or module of the project", v.Str)
+	case vChoice:
+		alts := v.alts()
+		pick, why := -1, ""
+		for i, a := range alts {
+			if branchMode(a) == prodOnly || a.V != nil && a.V.Kind == vClass && prodConfigName.MatchString(a.V.Class.name) {
+				pick, why = i, "the production entry"
+				break
+			}
+		}
+		if pick < 0 {
+			for i, a := range alts {
+				if strings.Contains(a.Cond, "the fallback when") {
+					pick, why = i, "the default, as there is no production entry"
+					break
+				}
+			}
+		}
+		if pick < 0 {
+			for i, a := range alts {
+				if a.V != nil && !(a.V.Kind == vClass && devConfigName.MatchString(a.V.Class.name)) {
+					pick, why = i, "the first that is not a development or test config"
+					break
+				}
+			}
+		}
+		if pick < 0 {
+			return nil, "no branch gives a configuration object"
+		}
+		t, _ := r.pickProduction(from, alts[pick].V, depth+1)
+		name := ""
+		if t != nil && t.Kind == vClass {
+			name = t.Class.name
+		} else if t != nil && t.Kind == vModule {
+			name = t.Mod.path
+		}
+		return t, fmt.Sprintf("%s (%s, %s), assumed to be production", name, strings.TrimSpace(alts[pick].Cond), why)
+	case vEnv:
+		if c := r.productionClass(); c != nil {
+			return c, fmt.Sprintf("environment variable %s names the config; %s assumed for production (by its name)", v.Env, c.Class.name)
+		}
+		if v.Default != nil {
+			t, _ := r.pickProduction(from, v.Default, depth+1)
+			return t, fmt.Sprintf("environment variable %s names the config; its default %s assumed", v.Env, v.Default.describe())
+		}
+		return nil, "environment variable " + v.Env + " names the config, with no default and no production-named class"
+	}
+	if c := r.productionClass(); c != nil {
+		return c, fmt.Sprintf("%s could not be followed; %s assumed for production (by its name)", v.describe(), c.Class.name)
+	}
+	return nil, v.describe() + " could not be followed"
+}
+
+// productionClass finds a config class named for production among the
+// modules read so far.
+func (r *reviewer) productionClass() *Value {
+	var paths []string
+	for p, m := range r.p.mods {
+		if m.file != nil && m.sc != nil {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		sc := r.p.mods[p].sc
+		for _, name := range sc.order() {
+			v := sc.vars[name]
+			if v != nil && v.Kind == vClass && prodConfigName.MatchString(name) {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// importString resolves "pkg.mod.Class", "pkg.mod:Class" or "pkg.mod".
+func (r *reviewer) importString(from *module, s string) *Value {
+	p := r.p
+	s = strings.ReplaceAll(s, ":", ".")
+	if v := p.moduleValue(p.resolve(from.path, 0, s)); v != nil {
+		return v
+	}
+	i := strings.LastIndexByte(s, '.')
+	if i < 0 {
+		if v, ok := from.scope(p).vars[s]; ok && v != nil && v.Kind == vClass {
+			return v
+		}
+		return nil
+	}
+	mv := p.moduleValue(p.resolve(from.path, 0, s[:i]))
+	if mv == nil {
+		return nil
+	}
+	if v, ok := mv.Mod.scope(p).vars[s[i+1:]]; ok && v != nil {
+		return v
+	}
+	return nil
+}
+
+// findConfigFile finds the file from_pyfile names: relative to the app's
+// directory or its instance folder, else any file of that name.
+func (r *reviewer) findConfigFile(from, name string) string {
+	name = path.Clean(strings.ReplaceAll(name, "\\", "/"))
+	dir := path.Dir(from)
+	cands := []string{path.Join(dir, name), path.Join(dir, "instance", name), path.Join(path.Dir(dir), "instance", name), name}
+	all := append(append([]string(nil), r.p.files...), r.p.others...)
+	for _, c := range cands {
+		for _, f := range all {
+			if f == c {
+				return f
+			}
+		}
+	}
+	base := path.Base(name)
+	for _, f := range all {
+		if path.Base(f) == base {
+			return f
+		}
+	}
+	return ""
+}
+
+// flaskFunction looks at one function: a hook that redirects to HTTPS,
+// a WSGI layer that adds SameSite, a login path.
+func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, facts *flaskFacts) {
+	f := m.file
+	body := fn.child("body")
+	if body == nil {
+		return
+	}
+	name := f.text(fn.child("name"))
+	decos := ""
+	if par := decoratedBy(m, fn); par != "" {
+		decos = par
+	}
+	var strs []*node
+	var calls []*node
+	body.walk(func(n *node) bool {
+		switch n.kind {
+		case "string":
+			strs = append(strs, n)
+		case "call":
+			calls = append(calls, n)
+		case "function_definition":
+			return n == fn
+		}
+		return true
+	})
+	has := func(pred func(string) bool) *node {
+		for _, s := range strs {
+			if v, _, ok := f.pyString(s); ok && pred(v) {
+				return s
+			}
+		}
+		return nil
+	}
+	lower := func(sub string) func(string) bool {
+		return func(v string) bool { return strings.Contains(strings.ToLower(v), sub) }
+	}
+	// An HTTP-to-HTTPS redirect: a before_request hook that redirects to
+	// https://, or a WSGI app that answers 301/302/307/308 with an https://
+	// Location.
+	if strings.Contains(decos, "before_request") || strings.Contains(decos, "before_app_request") {
+		for _, c := range calls {
+			if lastPart(dotted(f, c.child("function"))) == "redirect" && has(lower("https")) != nil {
+				facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("the before_request hook %s (%s:%d) redirects plain HTTP to https://", name, f.path, c.line), Location{File: f.path, Line: c.line}})
+				break
+			}
+		}
+	}
+	for _, c := range calls {
+		if lastPart(dotted(f, c.child("function"))) != "start_response" {
+			continue
+		}
+		pos, _ := callArgs(f, c)
+		if len(pos) == 0 {
+			continue
+		}
+		st, _, ok := f.pyString(pos[0])
+		if pos[0].kind == "string" && ok && (strings.HasPrefix(st, "301") || strings.HasPrefix(st, "302") || strings.HasPrefix(st, "307") || strings.HasPrefix(st, "308")) {
+			if h := has(func(v string) bool { return strings.HasPrefix(strings.ToLower(v), "https://") }); h != nil && has(lower("location")) != nil {
+				facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("the WSGI app %s (%s:%d) answers every request with a %s redirect to https://", name, f.path, c.line, st[:3]), Location{File: f.path, Line: c.line}})
+			}
+		}
+	}
+	// SameSite added to Set-Cookie outside the config (a WSGI middleware).
+	if ss := has(func(v string) bool {
+		l := strings.ToLower(strings.ReplaceAll(v, " ", ""))
+		return strings.Contains(l, "samesite=lax") || strings.Contains(l, "samesite=strict")
+	}); ss != nil && has(lower("set-cookie")) != nil {
+		v, _, _ := f.pyString(ss)
+		facts.samesite = append(facts.samesite, outcome{audit.Pass, fmt.Sprintf("%s (%s:%d) adds %q to every Set-Cookie header that has no SameSite", name, f.path, ss.line, strings.TrimSpace(strings.TrimPrefix(v, ";"))), Location{File: f.path, Line: ss.line}})
+	}
+	// Login paths.
+	if strings.Contains(strings.ToLower(name), "logout") {
+		return
+	}
+	var store *node
+	how := ""
+	body.walk(func(n *node) bool {
+		if store != nil {
+			return false
+		}
+		switch n.kind {
+		case "function_definition":
+			return n == fn
+		case "call":
+			d := dotted(f, n.child("function"))
+			if d == "login_user" || d == "flask_login.login_user" {
+				store, how = n, "login_user()"
+				r.rememberArg(m, n, s, facts)
+			}
+			if d == "session.update" {
+				for _, a := range n.child("arguments").named() {
+					if a.kind == "keyword_argument" && userKey.MatchString(f.text(a.child("name"))) {
+						store, how = n, "session.update("+f.text(a.child("name"))+"=...)"
+					}
+				}
+			}
+		case "assignment":
+			left := n.child("left")
+			if left != nil && left.kind == "subscript" && dotted(f, left.child("value")) == "session" {
+				if k := left.child("subscript"); k != nil && k.kind == "string" {
+					if key, _, ok := f.pyString(k); ok && userKey.MatchString(key) {
+						store, how = n, "session["+strconv.Quote(key)+"]"
+					}
+				}
+			}
+		}
+		return true
+	})
+	if store == nil {
+		return
+	}
+	renewed, by := r.renewsBefore(m, body, store.start, s, 0)
+	facts.logins = append(facts.logins, loginPath{fn: name + "()", at: Location{File: f.path, Line: store.line}, renewed: renewed, how: how + by})
+}
+
+// rememberArg records a login_user call that may set the remember-me
+// cookie: remember= anything but a literal False.
+func (r *reviewer) rememberArg(m *module, call *node, s *scope, facts *flaskFacts) {
+	pos, kw := callArgs(m.file, call)
+	a := kw["remember"]
+	if a == nil && len(pos) >= 2 {
+		a = pos[1]
+	}
+	if a == nil {
+		return
+	}
+	if l, _ := r.p.eval(s, a, 0).literal(); l != nil {
+		if t, ok := l.truth(); ok && !t {
+			return
+		}
+	}
+	facts.remember = append(facts.remember, Location{File: m.file.path, Line: call.line})
+}
+
+// renewsBefore reports whether body calls session.clear(),
+// session.regenerate() or a regenerate() of Flask-Session before byte
+// offset end, directly or through a function of the project it calls.
+func (r *reviewer) renewsBefore(m *module, body *node, end uint32, s *scope, depth int) (bool, string) {
+	f := m.file
+	found, how := false, ""
+	body.walk(func(n *node) bool {
+		if found || n.start >= end {
+			return false
+		}
+		if n.kind != "call" {
+			return true
+		}
+		d := dotted(f, n.child("function"))
+		switch {
+		case d == "session.clear" || d == "flask.session.clear":
+			found, how = true, "; session.clear() first"
+		case strings.HasSuffix(d, "regenerate") || strings.HasSuffix(d, "regenerate_session") || strings.HasSuffix(d, "cycle_key"):
+			if depth > 0 || d == "session.regenerate" || strings.Contains(d, "session_interface") {
+				found, how = true, "; "+d+"() first"
+			}
+		}
+		if !found && depth < 2 && n.child("function") != nil && n.child("function").kind == "identifier" {
+			if v, ok := s.lookup(d); ok && v != nil && v.Kind == vFunc && v.Fn.file == f {
+				if ok, _ := r.renewsBefore(m, v.Fn.node.child("body"), ^uint32(0), v.Fn.def, depth+1); ok {
+					found, how = true, "; "+d+"() first, which clears the session"
+				}
+			}
+		}
+		return !found
+	})
+	return found, how
+}
+
+// decoratedBy returns the decorators' text of a function, or "".
+func decoratedBy(m *module, fn *node) string {
+	var out []string
+	m.file.root.walk(func(n *node) bool {
+		if n.kind == "decorated_definition" && n.child("definition") == fn {
+			for _, k := range n.kids {
+				if k.kind == "decorator" {
+					out = append(out, m.file.text(k))
+				}
+			}
+			return false
+		}
+		return n.start <= fn.start && fn.end <= n.end
+	})
+	return strings.Join(out, " ")
+}
