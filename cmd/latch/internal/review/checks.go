@@ -3,6 +3,7 @@ package review
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/latchsec/latch"
@@ -36,6 +37,12 @@ func (c *config) get(k string) *setting {
 // set records a value for k. An assignment on a branch production may or
 // may not take (ctx unknown) keeps the earlier value as the other branch.
 func (c *config) set(k string, v *Value, at Location, via string, ctx walkCtx) {
+	if t, known := c.decide(ctx); known {
+		if !t {
+			return
+		}
+		ctx = walkCtx{}
+	}
 	if len(ctx.Pos)+len(ctx.Neg) > 0 {
 		switch branchMode(ctx.alt()) {
 		case devOnly:
@@ -53,11 +60,109 @@ func (c *config) set(k string, v *Value, at Location, via string, ctx walkCtx) {
 	c.vals[k] = &setting{v: v, at: at, via: via}
 }
 
+// configCond matches a condition on the app's own config:
+// app.config["KEY"], app.config.get("KEY"), optionally negated.
+var configCond = regexp.MustCompile(`^\s*(not\s+)?\(?\s*[\w.]*config(?:\[\s*["'](\w+)["']\s*\]|\.get\(\s*["'](\w+)["']\s*(?:,[^)]*)?\))\s*\)?\s*$`)
+
+// decide judges the conditions around an operation that test the app's
+// own config (if app.config["SSL_REDIRECT"]:) with the production config
+// of the moment. known is false when a condition is of another kind or
+// its value cannot be told.
+func (c *config) decide(ctx walkCtx) (holds, known bool) {
+	holds, known, _ = c.decideAt(ctx)
+	return holds, known
+}
+
+// decideAt is decide, with the places of the config values it used.
+func (c *config) decideAt(ctx walkCtx) (holds, known bool, used []Location) {
+	if len(ctx.Pos)+len(ctx.Neg) == 0 {
+		return true, false, nil
+	}
+	judgeOne := func(cond string) (bool, bool) {
+		if m := configCond.FindStringSubmatch(cond); m != nil {
+			key := m[2] + m[3]
+			s := c.get(key)
+			if s == nil {
+				return m[1] != "", true // unset: None, false
+			}
+			alts := production(s.v)
+			if len(alts) != 1 || alts[0].V == nil {
+				return false, false
+			}
+			lit, _ := alts[0].V.literal()
+			t, ok := lit.truth()
+			if !ok {
+				return false, false
+			}
+			used = append(used, s.at)
+			if l := loc(alts[0].V); l.File != "" {
+				used = append(used, l)
+			}
+			return t != (m[1] != ""), true
+		}
+		switch condMode(cond) {
+		case prodOnly:
+			return true, true
+		case devOnly:
+			return false, true
+		}
+		return false, false
+	}
+	// A conjunction holds when every part does; it fails when one part
+	// that can be told fails.
+	judge := func(cond string) (bool, bool) {
+		if strings.Contains(cond, " or ") {
+			return judgeOne(cond)
+		}
+		parts := strings.Split(cond, " and ")
+		all := true
+		for _, part := range parts {
+			t, ok := judgeOne(part)
+			if ok && !t {
+				return false, true
+			}
+			all = all && ok && t
+		}
+		return all, all
+	}
+	holds = true
+	for _, cond := range ctx.Pos {
+		t, ok := judge(cond)
+		if ok && !t {
+			return false, true, used
+		}
+		if !ok {
+			known = false
+			return false, false, used
+		}
+	}
+	for _, cond := range ctx.Neg {
+		t, ok := judge(cond)
+		if ok && t {
+			return false, true, used
+		}
+		if !ok {
+			return false, false, used
+		}
+	}
+	return holds, true, used
+}
+
+// holds reports whether an operation on a branch applies in production:
+// false on a development-only branch or a branch the config rules out.
+func (c *config) holds(ctx walkCtx) bool {
+	if t, known := c.decide(ctx); known {
+		return t
+	}
+	return branchMode(ctx.alt()) != devOnly
+}
+
 // outcome is the verdict for one production alternative of a setting.
 type outcome struct {
 	st   audit.Status
 	what string
 	at   Location
+	more []Location
 }
 
 // combine folds per-branch outcomes into one verdict: the common status
@@ -74,6 +179,7 @@ func combine(outs []outcome) (audit.Status, string, []Location) {
 		if o.at.File != "" {
 			locs = append(locs, o.at)
 		}
+		locs = append(locs, o.more...)
 	}
 	if len(outs) > 1 && st == audit.Warn {
 		parts = append([]string{"the value depends on a condition"}, parts...)
@@ -226,7 +332,7 @@ func (r *reviewer) checkBool(c *config, id, key string, def bool, rec string) {
 		outs = append(outs, boolOutcome(a, key, def, s))
 	}
 	st, ev, locs := combine(outs)
-	r.set(id, st, rec, ev, locs...)
+	r.set(id, st, rec, ev, append(locs, s.at)...)
 }
 
 func pyBool(b bool) string {
@@ -247,18 +353,18 @@ func boolOutcome(a Alt, key string, def bool, s *setting) outcome {
 		if def {
 			st = audit.Pass
 		}
-		return outcome{st, fmt.Sprintf("%s%s is not set: the framework default %s applies", branch(a), key, pyBool(def)), Location{}}
+		return outcome{st, fmt.Sprintf("%s%s is not set: the framework default %s applies%s", branch(a), key, pyBool(def), where(s.at, s.via)), s.at, nil}
 	}
 	lit, fromEnv := v.literal()
 	if v.Kind == vEnv && lit == nil {
-		return outcome{audit.Warn, fmt.Sprintf("%s%s is decided by environment variable %s, with no default%s", branch(a), key, v.Env, where(at, s.via)), at}
+		return outcome{audit.Warn, fmt.Sprintf("%s%s is decided by environment variable %s, with no default%s", branch(a), key, v.Env, where(at, s.via)), at, nil}
 	}
 	if lit == nil {
-		return outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at}
+		return outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at, nil}
 	}
 	t, ok := lit.truth()
 	if !ok {
-		return outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at}
+		return outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at, nil}
 	}
 	st := audit.Fail
 	if t {
@@ -268,7 +374,7 @@ func boolOutcome(a Alt, key string, def bool, s *setting) outcome {
 	if fromEnv {
 		d = fmt.Sprintf("%s unless environment variable %s says otherwise (its default)", d, v.Env)
 	}
-	return outcome{st, fmt.Sprintf("%s%s = %s%s", branch(a), key, d, where(at, s.via)), at}
+	return outcome{st, fmt.Sprintf("%s%s = %s%s", branch(a), key, d, where(at, s.via)), at, nil}
 }
 
 // checkSameSite sets cookie-samesite from the setting; def is the
@@ -306,30 +412,30 @@ func (r *reviewer) checkSameSite(c *config, key, def string) {
 		}
 		if v == nil {
 			if def == "" {
-				outs = append(outs, outcome{audit.Fail, branch(a) + key + " is not set: no SameSite attribute (framework default None)", Location{}})
+				outs = append(outs, outcome{audit.Fail, branch(a) + key + " is not set: no SameSite attribute (framework default None)", Location{}, nil})
 			} else {
-				outs = append(outs, outcome{judge(def, true), fmt.Sprintf("%s%s is not set: the framework default %q applies", branch(a), key, def), Location{}})
+				outs = append(outs, outcome{judge(def, true), fmt.Sprintf("%s%s is not set: the framework default %q applies", branch(a), key, def), Location{}, nil})
 			}
 			continue
 		}
 		lit, fromEnv := v.literal()
 		switch {
 		case lit == nil && v.Kind == vEnv:
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is decided by environment variable %s, with no default%s", branch(a), key, v.Env, where(at, s.via)), at})
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is decided by environment variable %s, with no default%s", branch(a), key, v.Env, where(at, s.via)), at, nil})
 		case lit == nil:
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at})
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at, nil})
 		case lit.Kind == vStr:
 			d := fmt.Sprintf("%q", lit.Str)
 			if fromEnv {
 				d += " unless environment variable " + v.Env + " says otherwise (its default)"
 			}
-			outs = append(outs, outcome{judge(lit.Str, true), fmt.Sprintf("%s%s = %s%s", branch(a), key, d, where(at, s.via)), at})
+			outs = append(outs, outcome{judge(lit.Str, true), fmt.Sprintf("%s%s = %s%s", branch(a), key, d, where(at, s.via)), at, nil})
 		default:
-			outs = append(outs, outcome{audit.Fail, fmt.Sprintf("%s%s = %s: no SameSite attribute%s", branch(a), key, lit.describe(), where(at, s.via)), at})
+			outs = append(outs, outcome{audit.Fail, fmt.Sprintf("%s%s = %s: no SameSite attribute%s", branch(a), key, lit.describe(), where(at, s.via)), at, nil})
 		}
 	}
 	st, ev, locs := combine(outs)
-	r.set(CheckCookieSameSite, st, rec, ev, locs...)
+	r.set(CheckCookieSameSite, st, rec, ev, append(locs, s.at)...)
 }
 
 // Lifetime thresholds (OWASP ASVS 4.0 V3.3.2: re-authentication within 12

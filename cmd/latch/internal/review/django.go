@@ -42,11 +42,27 @@ func (r *reviewer) django() {
 		for _, k := range sc.order() {
 			if isConfigKey(k) {
 				v := sc.vars[k]
-				c.vals[k] = &setting{v: v, at: loc(v), via: ""}
+				at := loc(v)
+				if line, ok := sc.defs[k]; ok && at.File == m.path {
+					at.Line = line
+				}
+				c.vals[k] = &setting{v: v, at: at, via: ""}
+			}
+		}
+		for k, cond := range sc.unset {
+			if _, ok := c.vals[k]; !ok && isConfigKey(k) {
+				c.vals[k] = &setting{at: loc(cond), via: "set only on a branch production does not take: its condition is " + cond.describe()}
 			}
 		}
 	}
 	r.checkSecret(c, "SECRET_KEY", "Django")
+	if why := noSessions(c); why != "" {
+		for _, id := range []string{CheckCookieSecure, CheckCookieHTTPOnly, CheckCookieSameSite, CheckSessionLifetime, CheckSessionRegeneration} {
+			r.set(id, audit.Skip, "", why)
+		}
+		r.djangoTransport(c)
+		return
+	}
 	r.checkBool(c, CheckCookieSecure, "SESSION_COOKIE_SECURE", false, "Set SESSION_COOKIE_SECURE = True in the production settings, so the cookie never travels over plain HTTP.")
 	r.checkBool(c, CheckCookieHTTPOnly, "SESSION_COOKIE_HTTPONLY", true, "Keep SESSION_COOKIE_HTTPONLY = True (Django's default), so page scripts cannot read the session cookie.")
 	r.checkSameSite(c, "SESSION_COOKIE_SAMESITE", "Lax")
@@ -54,6 +70,42 @@ func (r *reviewer) django() {
 	r.djangoLifetime(c, logins)
 	r.djangoRegeneration(logins)
 	r.djangoTransport(c)
+}
+
+// noSessions says why Django's sessions are not used, or "": neither
+// django.contrib.sessions in INSTALLED_APPS nor SessionMiddleware in
+// MIDDLEWARE, both lists the review can read.
+func noSessions(c *config) string {
+	if c.unreadable != "" {
+		return ""
+	}
+	has := func(key, want string) (found, known bool) {
+		s := c.get(key)
+		if s == nil {
+			return false, key == "MIDDLEWARE"
+		}
+		alts := production(s.v)
+		if len(alts) != 1 || alts[0].V == nil || alts[0].V.Kind != vList {
+			return false, false
+		}
+		for _, e := range alts[0].V.Elems {
+			if e == nil || e.Kind != vStr {
+				if e == nil || e.Kind != vStr {
+					continue
+				}
+			}
+			if e.Str == want || strings.HasPrefix(e.Str, want+".") {
+				return true, true
+			}
+		}
+		return false, true
+	}
+	app, k1 := has("INSTALLED_APPS", "django.contrib.sessions")
+	mw, k2 := has("MIDDLEWARE", "django.contrib.sessions.middleware.SessionMiddleware")
+	if k1 && k2 && !app && !mw {
+		return "Django sessions are not used: no django.contrib.sessions in INSTALLED_APPS and no SessionMiddleware in MIDDLEWARE"
+	}
+	return ""
 }
 
 // djangoSettings finds the production settings: the module
@@ -168,7 +220,8 @@ type djangoLogin struct {
 	at      Location
 	renewed bool
 	how     string
-	expiry  *Value // set_expiry(...) argument, when called
+	loginAt Location // where it calls login() or cycle_key()
+	expiry  *Value   // set_expiry(...) argument, when called
 	expAt   Location
 }
 
@@ -205,7 +258,7 @@ func (r *reviewer) djangoLogins() []djangoLogin {
 					left := n.child("left")
 					if left != nil && left.kind == "subscript" && strings.HasSuffix(dotted(f, left.child("value")), ".session") && store == nil {
 						if k := left.child("subscript"); k != nil && k.kind == "string" {
-							if key, _, ok := f.pyString(k); ok && userKey.MatchString(key) {
+							if key, _, ok := f.pyString(k); ok && userKey.MatchString(key) && !pendingKey.MatchString(key) {
 								store, how = n, "request.session["+strconv.Quote(key)+"]"
 							}
 						}
@@ -216,10 +269,13 @@ func (r *reviewer) djangoLogins() []djangoLogin {
 			if strings.Contains(strings.ToLower(name), "logout") {
 				store = nil
 			}
-			if store == nil && expiry == nil {
+			if store == nil && expiry == nil && login == nil {
 				return
 			}
 			l := djangoLogin{fn: name + "()"}
+			if login != nil {
+				l.loginAt = Location{File: f.path, Line: login.line}
+			}
 			if store != nil {
 				l.at = Location{File: f.path, Line: store.line}
 				l.how = how
@@ -243,6 +299,9 @@ func (r *reviewer) djangoRegeneration(logins []djangoLogin) {
 	f := &finding{status: audit.Pass, rec: rec}
 	for _, l := range logins {
 		if l.how == "" {
+			if l.loginAt.File != "" {
+				f.add(l.loginAt)
+			}
 			continue
 		}
 		if l.renewed {
@@ -255,6 +314,9 @@ func (r *reviewer) djangoRegeneration(logins []djangoLogin) {
 	}
 	if len(f.evidence) == 0 {
 		f.evidence = []string{"no view stores the user in the session by hand: Django's login() (LoginView, the admin) cycles the session key"}
+		if len(f.locs) > 0 {
+			f.evidence[0] += fmt.Sprintf("; views call login() at %s:%d", f.locs[0].File, f.locs[0].Line)
+		}
 	}
 	r.found[CheckSessionRegeneration] = f
 }
@@ -274,7 +336,7 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 	for _, a := range alts {
 		v := a.V
 		if v == nil {
-			outs = append(outs, outcome{lifetimeStatus(djangoCookieAge), branch(a) + "SESSION_COOKIE_AGE is not set: Django's default of two weeks applies", Location{}})
+			outs = append(outs, outcome{lifetimeStatus(djangoCookieAge), branch(a) + "SESSION_COOKIE_AGE is not set: Django's default of two weeks applies", Location{}, nil})
 			continue
 		}
 		at := loc(v)
@@ -284,14 +346,14 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 		lit, fromEnv := v.literal()
 		secs, ok := seconds(lit)
 		if !ok {
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSESSION_COOKIE_AGE is %s%s", branch(a), v.describe(), where(at, s.via)), at})
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSESSION_COOKIE_AGE is %s%s", branch(a), v.describe(), where(at, s.via)), at, nil})
 			continue
 		}
 		d := fmtSeconds(secs)
 		if fromEnv {
 			d += " unless environment variable " + v.Env + " says otherwise (its default)"
 		}
-		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%sSESSION_COOKIE_AGE is %s%s", branch(a), d, where(at, s.via)), at})
+		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%sSESSION_COOKIE_AGE is %s%s", branch(a), d, where(at, s.via)), at, nil})
 	}
 	st, ev, locs := combine(outs)
 	for _, l := range logins {
@@ -308,7 +370,8 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 	if s := c.get("SESSION_EXPIRE_AT_BROWSER_CLOSE"); s != nil {
 		if lit, _ := s.v.literal(); lit != nil {
 			if t, _ := lit.truth(); t {
-				ev += "; SESSION_EXPIRE_AT_BROWSER_CLOSE only drops the cookie's expiry in the browser: the session itself stays valid on the server for SESSION_COOKIE_AGE"
+				ev += fmt.Sprintf("; SESSION_EXPIRE_AT_BROWSER_CLOSE%s only drops the cookie's expiry in the browser: the session itself stays valid on the server for SESSION_COOKIE_AGE", where(s.at, ""))
+				locs = append(locs, s.at)
 			}
 		}
 	}
@@ -337,6 +400,9 @@ func (r *reviewer) djangoTransport(c *config) {
 	}
 	redirect := r.checkBoolValue(c, "SECURE_SSL_REDIRECT", false)
 	st, ev, locs := combine(redirect)
+	if s := c.get("SECURE_SSL_REDIRECT"); s != nil {
+		locs = append(locs, s.at)
+	}
 	if noMW != "" && st == audit.Pass {
 		st = audit.Fail
 	}
@@ -363,7 +429,7 @@ func (r *reviewer) djangoTransport(c *config) {
 	for _, a := range production(s.v) {
 		v := a.V
 		if v == nil {
-			outs = append(outs, outcome{audit.Fail, branch(a) + "SECURE_HSTS_SECONDS is not set: Django's default 0 sends no HSTS", Location{}})
+			outs = append(outs, outcome{audit.Fail, branch(a) + "SECURE_HSTS_SECONDS is not set: Django's default 0 sends no HSTS", Location{}, nil})
 			continue
 		}
 		at := loc(v)
@@ -371,9 +437,9 @@ func (r *reviewer) djangoTransport(c *config) {
 		secs, ok := seconds(lit)
 		switch {
 		case !ok && v.Kind == vEnv:
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSECURE_HSTS_SECONDS is decided by environment variable %s, with no default%s", branch(a), v.Env, where(at, s.via)), at})
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSECURE_HSTS_SECONDS is decided by environment variable %s, with no default%s", branch(a), v.Env, where(at, s.via)), at, nil})
 		case !ok:
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSECURE_HSTS_SECONDS is %s%s", branch(a), v.describe(), where(at, s.via)), at})
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSECURE_HSTS_SECONDS is %s%s", branch(a), v.describe(), where(at, s.via)), at, nil})
 		default:
 			hs, hev := hstsStatus(secs, sub)
 			if secs <= 0 {
@@ -383,10 +449,11 @@ func (r *reviewer) djangoTransport(c *config) {
 			if fromEnv {
 				d = " (the default of environment variable " + v.Env + ")"
 			}
-			outs = append(outs, outcome{hs, fmt.Sprintf("%sSECURE_HSTS_SECONDS%s: %s%s", branch(a), d, hev, where(at, s.via)), at})
+			outs = append(outs, outcome{hs, fmt.Sprintf("%sSECURE_HSTS_SECONDS%s: %s%s", branch(a), d, hev, where(at, s.via)), at, nil})
 		}
 	}
 	hst, hev, hlocs := combine(outs)
+	hlocs = append(hlocs, s.at)
 	if noMW != "" && hst != audit.Fail {
 		hst = audit.Fail
 	}
@@ -401,7 +468,7 @@ func (r *reviewer) checkBoolValue(c *config, key string, def bool) []outcome {
 		if def {
 			st = audit.Pass
 		}
-		return []outcome{{st, fmt.Sprintf("%s is not set in production: the default %s applies", key, pyBool(def)), Location{}}}
+		return []outcome{{st, fmt.Sprintf("%s is not set in production: the default %s applies", key, pyBool(def)), Location{}, nil}}
 	}
 	var outs []outcome
 	for _, a := range production(s.v) {

@@ -10,6 +10,8 @@ import (
 // function's locals (with the module as parent).
 type scope struct {
 	vars   map[string]*Value
+	unset  map[string]*Value // names set only on a branch not taken: its condition's value
+	defs   map[string]int    // line of the statement that last set a name
 	parent *scope
 	file   *pyFile
 	mod    *module
@@ -151,6 +153,122 @@ func (p *project) bindParams(fn *function, s *scope, pos []*Value, kw map[string
 	}
 }
 
+// returns lists the return statements a block can reach: an if whose
+// condition can be told contributes its taken branch only, and a block
+// stops at its first return.
+func (p *project) returns(s *scope, block *node, depth int) []*node {
+	if block == nil || depth > 50 {
+		return nil
+	}
+	var out []*node
+	for _, st := range block.kids {
+		switch st.kind {
+		case "return_statement":
+			return append(out, st)
+		case "if_statement":
+			if body, ok := p.takenBranch(s, st, true); ok {
+				if body != nil {
+					r := p.returns(s, body, depth+1)
+					out = append(out, r...)
+					if len(r) > 0 && endsInReturn(body) {
+						return out
+					}
+				}
+				continue
+			}
+			out = append(out, p.returns(s, st.child("consequence"), depth+1)...)
+			for _, alt := range st.kids {
+				if alt.field == "alternative" {
+					out = append(out, p.returns(s, alt.child("consequence"), depth+1)...)
+					out = append(out, p.returns(s, alt.child("body"), depth+1)...)
+				}
+			}
+		case "try_statement", "with_statement", "for_statement", "while_statement":
+			st.walk(func(n *node) bool {
+				switch n.kind {
+				case "function_definition", "class_definition", "lambda":
+					return false
+				case "return_statement":
+					out = append(out, n)
+					return false
+				}
+				return true
+			})
+		}
+	}
+	return out
+}
+
+// endsInReturn reports whether a block's last statement is a return.
+func endsInReturn(b *node) bool {
+	k := b.named()
+	return len(k) > 0 && k[len(k)-1].kind == "return_statement"
+}
+
+// takenBranch returns the body an if statement runs when every condition
+// up to the taken one can be told (nil when no branch runs); ok is false
+// when it cannot be told.
+func (p *project) takenBranch(s *scope, st *node, presence bool) (*node, bool) {
+	type arm struct{ cond, body *node }
+	arms := []arm{{st.child("condition"), st.child("consequence")}}
+	for _, alt := range st.kids {
+		if alt.field != "alternative" {
+			continue
+		}
+		if alt.kind == "else_clause" {
+			arms = append(arms, arm{nil, alt.child("body")})
+		} else {
+			arms = append(arms, arm{alt.child("condition"), alt.child("consequence")})
+		}
+	}
+	for _, a := range arms {
+		if a.cond == nil {
+			return a.body, true
+		}
+		if condMode(s.file.text(a.cond)) != unknown {
+			return nil, false
+		}
+		cv := p.eval(s, a.cond, 0)
+		if !presence && cv.Kind == vEnv && cv.Via == "presence" {
+			return nil, false // is the variable set? Both branches are real.
+		}
+		lit, _ := cv.literal()
+		t, ok := lit.truth()
+		if lit == nil || !ok {
+			return nil, false
+		}
+		if t {
+			return a.body, true
+		}
+		p.skipped(s, a.body, cv)
+	}
+	return nil, true
+}
+
+// skipped records the names a branch not taken would have set, with the
+// place of the condition's value, so a report can say why a setting is
+// unset ("set only when ENABLE_SSL, False at settings.py:198").
+func (p *project) skipped(s *scope, body *node, cond *Value) {
+	if body == nil {
+		return
+	}
+	for _, st := range body.kids {
+		if st.kind != "expression_statement" {
+			continue
+		}
+		for _, e := range st.named() {
+			if e.kind == "assignment" || e.kind == "augmented_assignment" {
+				if l := e.child("left"); l != nil && l.kind == "identifier" {
+					if s.unset == nil {
+						s.unset = map[string]*Value{}
+					}
+					s.unset[s.file.text(l)] = cond
+				}
+			}
+		}
+	}
+}
+
 // maxCalls bounds how deep the evaluator follows calls into the
 // project's own functions.
 const maxCalls = 4
@@ -168,17 +286,7 @@ func (p *project) callFunc(fn *function, pos []*Value, kw map[string]*Value, dep
 	p.bindParams(fn, s, pos, kw, depth)
 	body := fn.node.child("body")
 	p.execBlock(s, body)
-	var rets []*node
-	body.walk(func(n *node) bool {
-		switch n.kind {
-		case "function_definition", "class_definition", "lambda":
-			return false
-		case "return_statement":
-			rets = append(rets, n)
-			return false
-		}
-		return true
-	})
+	rets := p.returns(s, body, 0)
 	var alts []Alt
 	for _, r := range rets {
 		k := r.named()
@@ -216,8 +324,18 @@ func (p *project) execStmt(s *scope, st *node) {
 	switch st.kind {
 	case "expression_statement":
 		for _, e := range st.named() {
-			if e.kind == "assignment" {
+			switch e.kind {
+			case "assignment":
 				p.assign(s, e)
+			case "augmented_assignment":
+				left := e.child("left")
+				if left != nil && left.kind == "identifier" {
+					name := f.text(left)
+					old, _ := s.lookup(name)
+					r := p.eval(s, e.child("right"), 0)
+					op := strings.TrimSuffix(f.text(e.child("operator")), "=")
+					s.vars[name] = binValues(old, r, op)
+				}
 			}
 		}
 	case "if_statement":
@@ -320,42 +438,11 @@ func (p *project) execStmt(s *scope, st *node) {
 // fallback is what production gets when the variable is unset). It
 // reports false, running nothing, when a condition cannot be told.
 func (p *project) decided(s *scope, st *node) bool {
-	type arm struct {
-		cond, body *node
+	body, ok := p.takenBranch(s, st, false)
+	if !ok {
+		return false
 	}
-	arms := []arm{{st.child("condition"), st.child("consequence")}}
-	for _, alt := range st.kids {
-		if alt.field != "alternative" {
-			continue
-		}
-		if alt.kind == "else_clause" {
-			arms = append(arms, arm{nil, alt.child("body")})
-		} else {
-			arms = append(arms, arm{alt.child("condition"), alt.child("consequence")})
-		}
-	}
-	var truths []bool
-	for _, a := range arms {
-		if a.cond == nil {
-			break
-		}
-		v := p.eval(s, a.cond, 0)
-		if branchModeOf(s.file.text(a.cond)) != unknown {
-			return false // DEBUG and the like: keep both branches, labelled
-		}
-		lit, _ := v.literal()
-		t, ok := lit.truth()
-		if lit == nil || !ok {
-			return false
-		}
-		truths = append(truths, t)
-	}
-	for i, a := range arms {
-		if i >= len(truths) || truths[i] {
-			p.execBlock(s, a.body)
-			return true
-		}
-	}
+	p.execBlock(s, body)
 	return true
 }
 
@@ -429,7 +516,12 @@ func (p *project) bind(s *scope, left, right *node, v *Value) {
 	}
 	switch left.kind {
 	case "identifier":
-		s.vars[s.file.text(left)] = v
+		name := s.file.text(left)
+		s.vars[name] = v
+		if s.defs == nil {
+			s.defs = map[string]int{}
+		}
+		s.defs[name] = left.line
 	case "pattern_list", "tuple_pattern", "list_pattern":
 		targets := left.named()
 		var elems []*node
@@ -678,7 +770,21 @@ func mapLit(v *Value, op func(*Value) *Value) *Value {
 func (p *project) binop(s *scope, n *node, depth int) *Value {
 	f := s.file
 	l, r := p.eval(s, n.child("left"), depth+1), p.eval(s, n.child("right"), depth+1)
-	op := f.text(n.child("operator"))
+	v := binValues(l, r, f.text(n.child("operator")))
+	if v.Kind == vUnknown {
+		v.Why = shorten(f.text(n))
+	}
+	return v
+}
+
+// binValues applies a binary operator to two values.
+func binValues(l, r *Value, op string) *Value {
+	if l == nil || r == nil {
+		return &Value{Kind: vUnknown}
+	}
+	if l.Kind == vList && r.Kind == vList && op == "+" {
+		return &Value{Kind: vList, Elems: append(append([]*Value(nil), l.Elems...), r.Elems...), File: l.File, Line: l.Line}
+	}
 	if l.Kind == vRandom || r.Kind == vRandom {
 		return &Value{Kind: vRandom, Via: l.Via + r.Via}
 	}
@@ -725,13 +831,13 @@ func (p *project) binop(s *scope, n *node, depth int) *Value {
 	}
 	if op == "+" || op == "*" {
 		if l.Kind == vEnv && (r.Kind == vStr || r.Kind == vNum) {
-			return mapLit(l, func(x *Value) *Value { return p.binLit(x, r, op) })
+			return mapLit(l, func(x *Value) *Value { return binLit(x, r, op) })
 		}
 	}
-	return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
+	return &Value{Kind: vUnknown}
 }
 
-func (p *project) binLit(l, r *Value, op string) *Value {
+func binLit(l, r *Value, op string) *Value {
 	if l.Kind == vStr && r.Kind == vStr && op == "+" {
 		return &Value{Kind: vStr, Str: l.Str + r.Str, Bytes: l.Bytes}
 	}
@@ -753,8 +859,21 @@ func (p *project) compare(s *scope, n *node, depth int) *Value {
 	}
 	op := strings.Join(strings.Fields(f.text(ops)), " ")
 	l, r := p.eval(s, k[0], depth+1), p.eval(s, k[1], depth+1)
+	if rt := dotted(f, k[1]); (op == "in" || op == "not in") && (rt == "os.environ" || rt == "environ") && l.Kind == vStr {
+		// "NAME" in os.environ: false when the variable is unset.
+		return &Value{Kind: vEnv, Env: l.Str, Via: "presence", Default: &Value{Kind: vBool, Bool: op == "not in"}}
+	}
 	if l.Kind != vEnv && r.Kind == vEnv {
 		l, r = r, l
+	}
+	if l.Kind == vEnv && l.Default == nil && (strings.HasSuffix(l.Via, "get") || strings.HasSuffix(l.Via, "getenv")) {
+		// os.environ.get("K") is None when the variable is unset.
+		l = &Value{Kind: vEnv, Env: l.Env, Via: "presence", Default: &Value{Kind: vNone}, File: l.File, Line: l.Line}
+	}
+	if op == "is" {
+		op = "=="
+	} else if op == "is not" {
+		op = "!="
 	}
 	return mapLit(l, func(x *Value) *Value {
 		switch op {
@@ -969,11 +1088,15 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 		}
 		return v
 	}
-	if fb := kw["fallback"]; fb != nil && len(pos) >= 1 && (last == "get" || last == "getboolean" || last == "getint" || last == "getfloat") {
+	method := last
+	if fnNode != nil && fnNode.kind == "attribute" {
+		method = f.text(fnNode.child("attribute"))
+	}
+	if fb := kw["fallback"]; fb != nil && len(pos) >= 1 && (method == "get" || method == "getboolean" || method == "getint" || method == "getfloat") {
 		key := p.eval(s, pos[len(pos)-1], depth+1)
 		if key.Kind == vStr {
 			d := p.eval(s, fb, depth+1)
-			if last == "getboolean" {
+			if method == "getboolean" {
 				d = castLenient(d, "bool")
 			}
 			return &Value{Kind: vEnv, Env: key.Str, Via: "configparser", Default: d}
@@ -984,6 +1107,7 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 	}
 	if last == "timedelta" {
 		secs := 0.0
+		var from []Location
 		units := []struct {
 			k string
 			n float64
@@ -996,11 +1120,14 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 			v := p.eval(s, a, depth+1)
 			if l, _ := v.literal(); l != nil && l.Kind == vNum {
 				secs += l.Num * u.n
+				if v.File != "" && (v.File != f.path || v.Line != a.line) {
+					from = append(from, Location{File: v.File, Line: v.Line})
+				}
 			} else {
 				return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
 			}
 		}
-		return &Value{Kind: vDuration, Num: secs}
+		return &Value{Kind: vDuration, Num: secs, From: from}
 	}
 	if name == "dict" {
 		d := &Value{Kind: vDict, Items: map[string]*Value{}}
@@ -1053,7 +1180,13 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 					kwv[k] = p.eval(s, a, depth+1)
 				}
 			}
-			return p.callFunc(v.Fn, argVals, kwv, depth+1)
+			r := p.callFunc(v.Fn, argVals, kwv, depth+1)
+			if r.Kind != vChoice && r.Kind != vClass && r.Kind != vModule && r.Kind != vFunc {
+				c := *r
+				c.File, c.Line = f.path, n.line
+				r = &c
+			}
+			return r
 		}
 	}
 	return &Value{Kind: vUnknown, Why: shorten(f.text(n))}
@@ -1104,6 +1237,12 @@ func castPython(x *Value, to string) *Value {
 	case "str":
 		if x.Kind == vStr && !x.Bytes {
 			return x
+		}
+		if x.Kind == vBool {
+			return &Value{Kind: vStr, Str: pyBool(x.Bool)}
+		}
+		if x.Kind == vNone {
+			return &Value{Kind: vStr, Str: "None"}
 		}
 		if x.Kind == vNum {
 			return &Value{Kind: vStr, Str: strconv.FormatFloat(x.Num, 'f', -1, 64)}

@@ -27,22 +27,54 @@ var (
 	prodConfigName = regexp.MustCompile(`(?i)(^|[._])prod(uction)?([._]|config|settings|$)|production`)
 	devConfigName  = regexp.MustCompile(`(?i)(dev|develop|development|test|testing|local|debug)`)
 	// userKey matches session keys that store who is logged in.
-	userKey  = regexp.MustCompile(`(?i)(user|uid|account|logged|login|auth|member|email|^_?id$|_id$)`)
-	maxAgeRe = regexp.MustCompile(`(?i)max-age\s*=\s*"?(\d+)`)
+	// pendingKey matches keys that hold a login in progress (a second
+	// factor to come), not a logged-in user.
+	pendingKey = regexp.MustCompile(`(?i)(2fa|mfa|otp|totp|pending|webauthn|next|redirect|state|nonce|csrf)`)
+	// loginFunc matches the names of functions that log someone in.
+	loginFunc = regexp.MustCompile(`(?i)(^|_)(login|log_in|signin|sign_in|authenticate|authorize|set_authorized)`)
+	userKey   = regexp.MustCompile(`(?i)(user|uid|account|logged|login|auth|member|email|^_?id$|_id$)`)
+	maxAgeRe  = regexp.MustCompile(`(?i)max-age\s*=\s*"?(\d+)`)
 )
 
-// flaskCreations returns the Flask(...) calls of a file.
-func flaskCreations(f *pyFile) []*node {
+// flaskCreations returns the calls of a file that create a Flask
+// application: Flask(...), or a subclass of Flask the project defines
+// (class CTFdFlask(Flask)).
+func flaskCreations(f *pyFile, subclasses map[string]bool) []*node {
 	var out []*node
 	f.root.walk(func(n *node) bool {
 		if n.kind == "call" {
-			if d := dotted(f, n.child("function")); d == "Flask" || d == "flask.Flask" {
+			if d := dotted(f, n.child("function")); d == "Flask" || d == "flask.Flask" || subclasses[lastPart(d)] && d != "" {
 				out = append(out, n)
 			}
 		}
 		return true
 	})
 	return out
+}
+
+// flaskSubclasses finds the project's subclasses of Flask.
+func (r *reviewer) flaskSubclasses() map[string]bool {
+	if r.flaskSubs != nil {
+		return r.flaskSubs
+	}
+	r.flaskSubs = map[string]bool{}
+	for _, rel := range r.mentioning("(Flask)", "flask.Flask)", "(Flask,") {
+		m := r.p.module(rel)
+		if m == nil {
+			continue
+		}
+		m.file.root.walk(func(n *node) bool {
+			if n.kind == "class_definition" {
+				for _, b := range n.child("superclasses").named() {
+					if d := dotted(m.file, b); d == "Flask" || d == "flask.Flask" {
+						r.flaskSubs[m.file.text(n.child("name"))] = true
+					}
+				}
+			}
+			return true
+		})
+	}
+	return r.flaskSubs
 }
 
 // configOp is one change the code makes to the application's
@@ -57,17 +89,39 @@ type configOp struct {
 
 // flaskFacts is what the walk over the project found.
 type flaskFacts struct {
-	ops       []configOp
-	redirects []outcome // https-redirect evidence
-	hsts      []outcome // hsts evidence
-	samesite  []outcome // SameSite added outside the config (WSGI layer)
-	logins    []loginPath
-	remember  []Location
-	talisman  map[string]*node // variable -> Talisman(...) call, for init_app
-	sslify    map[string]bool
-	appFiles  map[string]bool
-	assumed   []string
-	notes     []string
+	ops         []configOp
+	redirects   []outcome // https-redirect evidence
+	noRedirect  []outcome // a redirect turned off (Talisman's force_https=False)
+	hsts        []outcome // hsts evidence
+	samesite    []outcome // SameSite added outside the config (WSGI layer)
+	logins      []loginPath
+	remember    []Location
+	permanent   []Location // session.permanent = ...
+	oldTalisman []Location // a pin of Flask-Talisman before 0.8.0
+	off         []talismanOff
+	talisman    map[string]*node // variable -> Talisman(...) call, for init_app
+	sslify      map[string]bool
+	appFiles    map[string]bool
+	assumed     []string
+	notes       []string
+}
+
+// talismanOff is a Talisman cookie option turned off.
+type talismanOff struct {
+	key string
+	o   outcome
+}
+
+// whereList writes locations as " (a.py:1, b.py:2)", or "".
+func whereList(l []Location) string {
+	if len(l) == 0 {
+		return ""
+	}
+	var p []string
+	for _, x := range l {
+		p = append(p, fmt.Sprintf("%s:%d", x.File, x.Line))
+	}
+	return " (" + strings.Join(p, ", ") + ")"
 }
 
 // loginPath is a function that logs a user in.
@@ -75,7 +129,9 @@ type loginPath struct {
 	fn      string
 	at      Location // where the user is stored
 	renewed bool
+	renewAt Location // where the session is renewed
 	how     string
+	stores  []Location
 }
 
 func (r *reviewer) flask() {
@@ -84,7 +140,7 @@ func (r *reviewer) flask() {
 	mods := r.modules(rels)
 	facts := &flaskFacts{talisman: map[string]*node{}, sslify: map[string]bool{}, appFiles: map[string]bool{}}
 	for _, m := range mods {
-		if len(flaskCreations(m.file)) > 0 {
+		if len(flaskCreations(m.file, r.flaskSubclasses())) > 0 {
 			facts.appFiles[m.path] = true
 		}
 	}
@@ -122,11 +178,29 @@ func (r *reviewer) flask() {
 		st, ev, locs := combine(facts.samesite)
 		r.set(CheckCookieSameSite, st, f.rec, ev+"; the config alone gives: "+strings.Join(f.evidence, "; "), locs...)
 	}
+	for _, off := range facts.off {
+		id := map[string]string{"SESSION_COOKIE_SECURE": CheckCookieSecure, "SESSION_COOKIE_HTTPONLY": CheckCookieHTTPOnly, "SESSION_COOKIE_SAMESITE": CheckCookieSameSite}[off.key]
+		if f := r.found[id]; f != nil && c.get(off.key) == nil {
+			f.evidence = append(f.evidence, off.o.what)
+			f.add(off.o.at)
+			for _, l := range off.o.more {
+				f.add(l)
+			}
+		}
+	}
+	if f := r.found[CheckCookieSameSite]; f != nil && f.status == audit.Fail && len(facts.oldTalisman) > 0 {
+		pin := facts.oldTalisman[0]
+		f.evidence = append(f.evidence, fmt.Sprintf("the project pins Flask-Talisman before 0.8.0 (%s:%d), which does not set SameSite", pin.File, pin.Line))
+		f.add(pin)
+	}
 	r.flaskLifetime(c, facts)
 	r.flaskRegeneration(facts)
 	if len(facts.redirects) > 0 {
 		st, ev, locs := combine(facts.redirects)
 		r.set(CheckHTTPSRedirect, st, recRedirect, ev, locs...)
+	} else if len(facts.noRedirect) > 0 {
+		_, ev, locs := combine(facts.noRedirect)
+		r.set(CheckHTTPSRedirect, audit.Fail, recRedirect, ev+"; nothing else redirects plain HTTP to HTTPS in the source (a proxy in front may; the review cannot see it)", locs...)
 	} else {
 		r.set(CheckHTTPSRedirect, audit.Fail, recRedirect, "no Flask-Talisman, Flask-SSLify or hook that redirects plain HTTP to HTTPS in the source (a proxy in front may redirect; the review cannot see it)")
 	}
@@ -137,7 +211,7 @@ func (r *reviewer) flask() {
 				best = h
 			}
 		}
-		r.set(CheckHSTS, best.st, recHSTS, best.what, best.at)
+		r.set(CheckHSTS, best.st, recHSTS, best.what, append([]Location{best.at}, best.more...)...)
 	} else {
 		r.set(CheckHSTS, audit.Fail, recHSTS, "nothing in the source sends Strict-Transport-Security (no Flask-Talisman, Flask-SSLify or header set in a hook)")
 	}
@@ -171,7 +245,7 @@ func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
 	for _, a := range alts {
 		v := a.V
 		if v == nil {
-			outs = append(outs, outcome{lifetimeStatus(flaskLifetime), branch(a) + "PERMANENT_SESSION_LIFETIME is not set: Flask checks every session cookie against its default of 31 days", Location{}})
+			outs = append(outs, outcome{lifetimeStatus(flaskLifetime), branch(a) + "PERMANENT_SESSION_LIFETIME is not set: Flask checks every session cookie against its default of 31 days", Location{}, nil})
 			continue
 		}
 		at := loc(v)
@@ -181,16 +255,23 @@ func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
 		lit, fromEnv := v.literal()
 		secs, ok := seconds(lit)
 		if !ok {
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sPERMANENT_SESSION_LIFETIME is %s%s", branch(a), v.describe(), where(at, s.via)), at})
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sPERMANENT_SESSION_LIFETIME is %s%s", branch(a), v.describe(), where(at, s.via)), at, nil})
 			continue
 		}
 		d := fmtSeconds(secs)
 		if fromEnv {
 			d += " unless environment variable " + v.Env + " says otherwise (its default)"
 		}
-		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%sPERMANENT_SESSION_LIFETIME is %s%s: Flask refuses session cookies older than that", branch(a), d, where(at, s.via)), at})
+		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%sPERMANENT_SESSION_LIFETIME is %s%s: Flask refuses session cookies older than that", branch(a), d, where(at, s.via)), at, lit.From})
 	}
 	st, ev, locs := combine(outs)
+	if s != nil {
+		locs = append(locs, s.at)
+	}
+	if len(facts.permanent) > 0 {
+		ev += fmt.Sprintf("; session.permanent is set at %s:%d, which makes the cookie outlive the browser for that time as well", facts.permanent[0].File, facts.permanent[0].Line)
+		locs = append(locs, facts.permanent...)
+	}
 	if len(facts.remember) > 0 {
 		dur := float64(flaskRemember)
 		what := "Flask-Login's default REMEMBER_COOKIE_DURATION of 365 days"
@@ -228,7 +309,11 @@ func (r *reviewer) flaskRegeneration(facts *flaskFacts) {
 			f.status = audit.Fail
 			f.evidence = append(f.evidence, fmt.Sprintf("%s (%s:%d) stores the user (%s) without session.clear() or regenerate() first: the pre-login session carries over", l.fn, l.at.File, l.at.Line, l.how))
 		}
+		f.add(l.renewAt)
 		f.add(l.at)
+		for _, st := range l.stores {
+			f.add(st)
+		}
 	}
 	r.found[CheckSessionRegeneration] = f
 }
@@ -270,7 +355,7 @@ func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
 				attr := f.text(left.child("attribute"))
 				if !appRecv.MatchString(obj) {
 					if obj == "session" && attr == "permanent" {
-						return
+						facts.permanent = append(facts.permanent, at(n))
 					}
 					return
 				}
@@ -311,7 +396,7 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 	pos, kw := callArgs(f, n)
 	last := lastPart(d)
 	recv := strings.TrimSuffix(d, "."+last)
-	if strings.HasSuffix(recv, ".config") && appRecv.MatchString(strings.TrimSuffix(recv, ".config")) {
+	if strings.HasSuffix(recv, ".config") && (appRecv.MatchString(strings.TrimSuffix(recv, ".config")) || recv == "self.config" && ctx.cls != nil && r.flaskSubs[ctx.cls.name]) {
 		via := recv + "." + last
 		switch last {
 		case "update", "from_mapping":
@@ -411,23 +496,30 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 		_, ckw := callArgs(f, facts.talisman[recv])
 		r.talisman(n, kw, ckw, s, m, ctx, facts, add)
 	case last == "SSLify" && len(pos) > 0 || last == "init_app" && facts.sslify[recv] && len(pos) > 0:
-		if branchMode(ctx.alt()) == devOnly {
-			return
-		}
-		facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("Flask-SSLify redirects plain HTTP to HTTPS (%s:%d)", f.path, n.line), here})
-		age, sub := float64(sslifyMaxAge), false
-		if a := kw["age"]; a != nil {
-			if l, _ := p.eval(s, a, 0).literal(); l != nil && l.Kind == vNum {
-				age = l.Num
+		add(n, ctx, func(c *config) {
+			if !c.holds(ctx) {
+				if t, known, used := c.decideAt(ctx); known && !t {
+					for _, u := range used {
+						facts.noRedirect = append(facts.noRedirect, outcome{audit.Fail, fmt.Sprintf("Flask-SSLify (%s:%d) is not enabled in production: its condition %s is false (%s:%d)", f.path, n.line, ctx.cond(), u.File, u.Line), u, nil})
+					}
+				}
+				return
 			}
-		}
-		if a := kw["subdomains"]; a != nil {
-			if l, _ := p.eval(s, a, 0).literal(); l != nil {
-				sub, _ = l.truth()
+			facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("Flask-SSLify redirects plain HTTP to HTTPS (%s:%d)", f.path, n.line), here, nil})
+			age, sub := float64(sslifyMaxAge), false
+			if a := kw["age"]; a != nil {
+				if l, _ := p.eval(s, a, 0).literal(); l != nil && l.Kind == vNum {
+					age = l.Num
+				}
 			}
-		}
-		st, ev := hstsStatus(age, sub)
-		facts.hsts = append(facts.hsts, outcome{st, fmt.Sprintf("Flask-SSLify sends Strict-Transport-Security (%s:%d): %s", f.path, n.line, ev), here})
+			if a := kw["subdomains"]; a != nil {
+				if l, _ := p.eval(s, a, 0).literal(); l != nil {
+					sub, _ = l.truth()
+				}
+			}
+			st, ev := hstsStatus(age, sub)
+			facts.hsts = append(facts.hsts, outcome{st, fmt.Sprintf("Flask-SSLify sends Strict-Transport-Security (%s:%d): %s", f.path, n.line, ev), here, nil})
+		})
 	}
 	// Header sets: headers.add("Strict-Transport-Security", v), headers.set, setdefault.
 	if (last == "add" || last == "set" || last == "setdefault" || last == "append") && strings.Contains(recv, "header") && len(pos) >= 2 {
@@ -441,7 +533,7 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 func (r *reviewer) hstsValue(facts *flaskFacts, v *Value, at Location, what string) {
 	lit, _ := v.literal()
 	if lit == nil || lit.Kind != vStr {
-		facts.hsts = append(facts.hsts, outcome{audit.Warn, fmt.Sprintf("%s (%s:%d), with a value the review cannot read: %s", what, at.File, at.Line, v.describe()), at})
+		facts.hsts = append(facts.hsts, outcome{audit.Warn, fmt.Sprintf("%s (%s:%d), with a value the review cannot read: %s", what, at.File, at.Line, v.describe()), at, nil})
 		return
 	}
 	age := 0.0
@@ -449,70 +541,129 @@ func (r *reviewer) hstsValue(facts *flaskFacts, v *Value, at Location, what stri
 		age, _ = strconv.ParseFloat(m[1], 64)
 	}
 	st, ev := hstsStatus(age, strings.Contains(strings.ToLower(lit.Str), "includesubdomains"))
-	facts.hsts = append(facts.hsts, outcome{st, fmt.Sprintf("%s (%s:%d): %s", what, at.File, at.Line, ev), at})
+	facts.hsts = append(facts.hsts, outcome{st, fmt.Sprintf("%s (%s:%d): %s", what, at.File, at.Line, ev), at, nil})
 }
 
 // talisman applies Flask-Talisman: it forces HTTPS, sends HSTS and sets
-// the session cookie's Secure, HttpOnly and SameSite, each unless its
-// keyword turns it off.
+// the session cookie's Secure, HttpOnly and SameSite (from 0.8.0), each
+// unless its keyword turns it off. It runs as a configuration operation,
+// so a condition on the app's config is judged with the config of the
+// moment.
 func (r *reviewer) talisman(n *node, kw, ctorKw map[string]*node, s *scope, m *module, ctx walkCtx, facts *flaskFacts, add func(*node, walkCtx, func(*config))) {
 	p, f := r.p, m.file
-	if branchMode(ctx.alt()) == devOnly {
-		return
-	}
 	here := Location{File: f.path, Line: n.line}
 	arg := func(name string) (*Value, Location) {
-		if a := kw[name]; a != nil {
-			return p.eval(s, a, 0), here
+		a := kw[name]
+		if a == nil {
+			a = ctorKw[name]
 		}
-		if a := ctorKw[name]; a != nil {
-			return p.eval(s, a, 0), Location{File: f.path, Line: a.line}
+		if a == nil {
+			return nil, here
 		}
-		return nil, here
+		v := p.eval(s, a, 0)
+		return v, Location{File: f.path, Line: a.line}
 	}
-	boolArg := func(name string, def bool) (bool, bool) {
-		v, _ := arg(name)
+	origin := func(name string) []Location {
+		v, at := arg(name)
 		if v == nil {
-			return def, true
+			return nil
+		}
+		if l := loc(v); l.File != "" && l != at {
+			return []Location{l}
+		}
+		return nil
+	}
+	boolArg := func(name string, def bool) (bool, Location) {
+		v, at := arg(name)
+		if v == nil {
+			return def, at
 		}
 		l, _ := v.literal()
 		if l == nil {
-			return def, false
+			return def, at
 		}
-		t, ok := l.truth()
-		return t, ok
+		if t, ok := l.truth(); ok {
+			return t, at
+		}
+		return def, at
 	}
 	where := fmt.Sprintf("Flask-Talisman (%s:%d)", f.path, n.line)
-	if force, _ := boolArg("force_https", true); force {
-		facts.redirects = append(facts.redirects, outcome{audit.Pass, where + " redirects plain HTTP to HTTPS (force_https)", here})
-	} else {
-		facts.notes = append(facts.notes, where+": force_https=False, so Talisman does not redirect to HTTPS")
+	oldTalisman, pin := r.talismanBefore08()
+	if oldTalisman {
+		facts.oldTalisman = append(facts.oldTalisman, pin)
 	}
-	if sts, _ := boolArg("strict_transport_security", true); sts {
-		age := float64(talismanMaxAge)
-		if v, _ := arg("strict_transport_security_max_age"); v != nil {
-			if l, _ := v.literal(); l != nil && l.Kind == vNum {
-				age = l.Num
+	add(n, ctx, func(c *config) {
+		if !c.holds(ctx) {
+			return
+		}
+		if force, at := boolArg("force_https", true); force {
+			facts.redirects = append(facts.redirects, outcome{audit.Pass, where + " redirects plain HTTP to HTTPS (force_https)", here, nil})
+		} else {
+			facts.noRedirect = append(facts.noRedirect, outcome{audit.Fail, where + " is given force_https=False, so it does not redirect to HTTPS", at, origin("force_https")})
+		}
+		if sts, at := boolArg("strict_transport_security", true); sts {
+			age := float64(talismanMaxAge)
+			if v, _ := arg("strict_transport_security_max_age"); v != nil {
+				if l, _ := v.literal(); l != nil && l.Kind == vNum {
+					age = l.Num
+				}
 			}
+			sub, _ := boolArg("strict_transport_security_include_subdomains", true)
+			st, ev := hstsStatus(age, sub)
+			facts.hsts = append(facts.hsts, outcome{st, where + " sends Strict-Transport-Security: " + ev, here, nil})
+		} else {
+			facts.hsts = append(facts.hsts, outcome{audit.Fail, where + " is given strict_transport_security=False and sends no HSTS", at, origin("strict_transport_security")})
 		}
-		sub, _ := boolArg("strict_transport_security_include_subdomains", true)
-		st, ev := hstsStatus(age, sub)
-		facts.hsts = append(facts.hsts, outcome{st, where + " sends Strict-Transport-Security: " + ev, here})
-	} else {
-		facts.hsts = append(facts.hsts, outcome{audit.Fail, where + " with strict_transport_security=False sends no HSTS", here})
-	}
-	cookie := func(key, kwName string, def *Value) {
-		v, at := arg(kwName)
-		if v == nil {
-			v = def
+		cookie := func(key, kwName string, def *Value) {
+			v, at := arg(kwName)
+			if v == nil {
+				v = def
+			}
+			if v == nil {
+				return
+			}
+			if l, _ := v.literal(); l != nil {
+				if t, ok := l.truth(); ok && !t {
+					// Talisman sets the config only when the option is on.
+					facts.off = append(facts.off, talismanOff{key, outcome{audit.Fail, fmt.Sprintf("%s is given %s=False%s, so it leaves %s alone", where, kwName, whereList(origin(kwName)), key), at, origin(kwName)}})
+					return
+				}
+			}
+			c.set(key, v.at(at.File, at.Line), at, "Flask-Talisman "+kwName, walkCtx{})
 		}
-		v = v.at(at.File, at.Line)
-		add(n, ctx, func(c *config) { c.set(key, v, at, "Flask-Talisman "+kwName, ctx) })
-	}
-	cookie("SESSION_COOKIE_SECURE", "session_cookie_secure", &Value{Kind: vBool, Bool: true})
-	cookie("SESSION_COOKIE_HTTPONLY", "session_cookie_http_only", &Value{Kind: vBool, Bool: true})
-	cookie("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", &Value{Kind: vStr, Str: "Lax"})
+		cookie("SESSION_COOKIE_SECURE", "session_cookie_secure", &Value{Kind: vBool, Bool: true})
+		cookie("SESSION_COOKIE_HTTPONLY", "session_cookie_http_only", &Value{Kind: vBool, Bool: true})
+		var ss *Value
+		if !oldTalisman {
+			ss = &Value{Kind: vStr, Str: "Lax"}
+		}
+		cookie("SESSION_COOKIE_SAMESITE", "session_cookie_samesite", ss)
+	})
 }
+
+// talismanBefore08 reports whether the project pins Flask-Talisman before
+// 0.8.0, which did not set SameSite on the session cookie.
+func (r *reviewer) talismanBefore08() (bool, Location) {
+	for _, rel := range r.p.manifests {
+		src := r.p.source(rel)
+		m := talismanPin.FindSubmatchIndex(src)
+		if m == nil {
+			continue
+		}
+		at := Location{File: rel, Line: 1 + strings.Count(string(src[:m[0]]), "\n")}
+		ver := string(src[m[2]:m[3]])
+		parts := strings.Split(ver, ".")
+		major, _ := strconv.Atoi(parts[0])
+		minor := 0
+		if len(parts) > 1 {
+			minor, _ = strconv.Atoi(parts[1])
+		}
+		return major == 0 && minor < 8, at
+	}
+	return false, Location{}
+}
+
+var talismanPin = regexp.MustCompile(`(?i)flask[-_]talisman["']?\s*(?:==|===|~=|=\s*["']==?)\s*["']?([0-9]+(?:\.[0-9]+)*)`)
 
 // cfgItem is one setting a config object gives.
 type cfgItem struct {
@@ -746,7 +897,7 @@ func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, facts *flaskFact
 	if strings.Contains(decos, "before_request") || strings.Contains(decos, "before_app_request") {
 		for _, c := range calls {
 			if lastPart(dotted(f, c.child("function"))) == "redirect" && has(lower("https")) != nil {
-				facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("the before_request hook %s (%s:%d) redirects plain HTTP to https://", name, f.path, c.line), Location{File: f.path, Line: c.line}})
+				facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("the before_request hook %s (%s:%d) redirects plain HTTP to https://", name, f.path, c.line), Location{File: f.path, Line: c.line}, nil})
 				break
 			}
 		}
@@ -762,7 +913,7 @@ func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, facts *flaskFact
 		st, _, ok := f.pyString(pos[0])
 		if pos[0].kind == "string" && ok && (strings.HasPrefix(st, "301") || strings.HasPrefix(st, "302") || strings.HasPrefix(st, "307") || strings.HasPrefix(st, "308")) {
 			if h := has(func(v string) bool { return strings.HasPrefix(strings.ToLower(v), "https://") }); h != nil && has(lower("location")) != nil {
-				facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("the WSGI app %s (%s:%d) answers every request with a %s redirect to https://", name, f.path, c.line, st[:3]), Location{File: f.path, Line: c.line}})
+				facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("the WSGI app %s (%s:%d) answers every request with a %s redirect to https://", name, f.path, c.line, st[:3]), Location{File: f.path, Line: c.line}, nil})
 			}
 		}
 	}
@@ -772,41 +923,52 @@ func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, facts *flaskFact
 		return strings.Contains(l, "samesite=lax") || strings.Contains(l, "samesite=strict")
 	}); ss != nil && has(lower("set-cookie")) != nil {
 		v, _, _ := f.pyString(ss)
-		facts.samesite = append(facts.samesite, outcome{audit.Pass, fmt.Sprintf("%s (%s:%d) adds %q to every Set-Cookie header that has no SameSite", name, f.path, ss.line, strings.TrimSpace(strings.TrimPrefix(v, ";"))), Location{File: f.path, Line: ss.line}})
+		facts.samesite = append(facts.samesite, outcome{audit.Pass, fmt.Sprintf("%s (%s:%d) adds %q to every Set-Cookie header that has no SameSite", name, f.path, ss.line, strings.TrimSpace(strings.TrimPrefix(v, ";"))), Location{File: f.path, Line: ss.line}, nil})
 	}
 	// Login paths.
 	if strings.Contains(strings.ToLower(name), "logout") {
 		return
 	}
+	loginName := loginFunc.MatchString(name)
 	var store *node
+	var stores []Location
 	how := ""
 	body.walk(func(n *node) bool {
-		if store != nil {
-			return false
-		}
 		switch n.kind {
 		case "function_definition":
 			return n == fn
 		case "call":
 			d := dotted(f, n.child("function"))
 			if d == "login_user" || d == "flask_login.login_user" {
-				store, how = n, "login_user()"
+				if store == nil {
+					store, how = n, "login_user()"
+				}
+				stores = append(stores, Location{File: f.path, Line: n.line})
 				r.rememberArg(m, n, s, facts)
 			}
 			if d == "session.update" {
 				for _, a := range n.child("arguments").named() {
-					if a.kind == "keyword_argument" && userKey.MatchString(f.text(a.child("name"))) {
-						store, how = n, "session.update("+f.text(a.child("name"))+"=...)"
+					if a.kind == "keyword_argument" && userKey.MatchString(f.text(a.child("name"))) && !pendingKey.MatchString(f.text(a.child("name"))) {
+						if store == nil {
+							store, how = n, "session.update("+f.text(a.child("name"))+"=...)"
+						}
+						stores = append(stores, Location{File: f.path, Line: n.line})
 					}
 				}
 			}
 		case "assignment":
 			left := n.child("left")
 			if left != nil && left.kind == "subscript" && dotted(f, left.child("value")) == "session" {
-				if k := left.child("subscript"); k != nil && k.kind == "string" {
-					if key, _, ok := f.pyString(k); ok && userKey.MatchString(key) {
-						store, how = n, "session["+strconv.Quote(key)+"]"
+				k := left.child("subscript")
+				key, lit := "", false
+				if k != nil && k.kind == "string" {
+					key, _, lit = f.pyString(k)
+				}
+				if lit && userKey.MatchString(key) && !pendingKey.MatchString(key) || loginName {
+					if store == nil {
+						store, how = n, "session["+f.text(k)+"]"
 					}
+					stores = append(stores, Location{File: f.path, Line: n.line})
 				}
 			}
 		}
@@ -815,8 +977,12 @@ func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, facts *flaskFact
 	if store == nil {
 		return
 	}
-	renewed, by := r.renewsBefore(m, body, store.start, s, 0)
-	facts.logins = append(facts.logins, loginPath{fn: name + "()", at: Location{File: f.path, Line: store.line}, renewed: renewed, how: how + by})
+	renewed, by, at := r.renewsBefore(m, body, store.start, s, 0)
+	lp := loginPath{fn: name + "()", at: Location{File: f.path, Line: store.line}, renewed: renewed, how: how + by, stores: stores}
+	if renewed {
+		lp.renewAt = at
+	}
+	facts.logins = append(facts.logins, lp)
 }
 
 // rememberArg records a login_user call that may set the remember-me
@@ -840,10 +1006,12 @@ func (r *reviewer) rememberArg(m *module, call *node, s *scope, facts *flaskFact
 
 // renewsBefore reports whether body calls session.clear(),
 // session.regenerate() or a regenerate() of Flask-Session before byte
-// offset end, directly or through a function of the project it calls.
-func (r *reviewer) renewsBefore(m *module, body *node, end uint32, s *scope, depth int) (bool, string) {
+// offset end, directly or through a function of the project it calls,
+// and where.
+func (r *reviewer) renewsBefore(m *module, body *node, end uint32, s *scope, depth int) (bool, string, Location) {
 	f := m.file
 	found, how := false, ""
+	var at Location
 	body.walk(func(n *node) bool {
 		if found || n.start >= end {
 			return false
@@ -860,16 +1028,20 @@ func (r *reviewer) renewsBefore(m *module, body *node, end uint32, s *scope, dep
 				found, how = true, "; "+d+"() first"
 			}
 		}
+		if found {
+			at = Location{File: f.path, Line: n.line}
+		}
 		if !found && depth < 2 && n.child("function") != nil && n.child("function").kind == "identifier" {
 			if v, ok := s.lookup(d); ok && v != nil && v.Kind == vFunc && v.Fn.file == f {
-				if ok, _ := r.renewsBefore(m, v.Fn.node.child("body"), ^uint32(0), v.Fn.def, depth+1); ok {
+				if ok, _, _ := r.renewsBefore(m, v.Fn.node.child("body"), ^uint32(0), v.Fn.def, depth+1); ok {
 					found, how = true, "; "+d+"() first, which clears the session"
+					at = Location{File: f.path, Line: n.line}
 				}
 			}
 		}
 		return !found
 	})
-	return found, how
+	return found, how, at
 }
 
 // decoratedBy returns the decorators' text of a function, or "".

@@ -18,6 +18,7 @@ import (
 type node struct {
 	kind       string
 	field      string
+	anon       bool // an anonymous token (operator, keyword) kept for its field
 	start, end uint32
 	line       int // 1-based
 	kids       []*node
@@ -43,20 +44,11 @@ func (n *node) named() []*node {
 	}
 	out := make([]*node, 0, len(n.kids))
 	for _, k := range n.kids {
-		if k.kind != "comment" && !isToken(k.kind) {
+		if k.kind != "comment" && !k.anon {
 			out = append(out, k)
 		}
 	}
 	return out
-}
-
-// isToken reports whether kind is an anonymous token (operators, keywords).
-func isToken(kind string) bool {
-	if kind == "" {
-		return true
-	}
-	c := kind[0]
-	return !(c >= 'a' && c <= 'z' || c == '_' || c == 'E')
 }
 
 // walk calls f on n and every descendant, depth first, while f returns true
@@ -118,7 +110,7 @@ func parsePython(path string, src []byte) (*pyFile, error) {
 		tn := c.Node()
 		id := tn.KindId()
 		kind, ok := kinds[id]
-		if !ok {
+		if !ok || tn.IsError() {
 			kind = tn.Kind()
 			if tn.IsError() {
 				kind = "ERROR"
@@ -127,7 +119,7 @@ func parsePython(path string, src []byte) (*pyFile, error) {
 		}
 		count++
 		s, e := tn.ByteRange()
-		n := &node{kind: kind, field: field, start: uint32(s), end: uint32(e), line: int(tn.StartPosition().Row) + 1}
+		n := &node{kind: kind, field: field, start: uint32(s), end: uint32(e), line: int(tn.StartPosition().Row) + 1, anon: !tn.IsNamed()}
 		if count > maxNodes || kind == "string" && !tn.IsNamed() {
 			return n
 		}

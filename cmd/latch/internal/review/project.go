@@ -44,19 +44,20 @@ type module struct {
 
 // project is the tree under review.
 type project struct {
-	root     string              // absolute, symlinks resolved
-	files    []string            // Python files, slash-separated relative paths, sorted
-	byDotted map[string][]string // dotted module name -> paths
-	envFiles []string            // .env.example-style files (hints only)
-	others   []string            // .cfg files (Flask's from_pyfile reads them as Python)
-	mods     map[string]*module
-	notes    []string // files skipped or unparsed, and why
-	parsed   int64    // bytes parsed so far
-	lim      Limits
-	depth    int
-	calls    int // calls into project functions being evaluated
-	srcs     map[string][]byte // files read, by path (nil: unreadable)
-	errs     map[string]string // why a module could not be read, by path
+	root      string              // absolute, symlinks resolved
+	files     []string            // Python files, slash-separated relative paths, sorted
+	byDotted  map[string][]string // dotted module name -> paths
+	envFiles  []string            // .env.example-style files (hints only)
+	others    []string            // .cfg files (Flask's from_pyfile reads them as Python)
+	manifests []string            // requirements*.txt, Pipfile, pyproject.toml: pinned versions
+	mods      map[string]*module
+	notes     []string // files skipped or unparsed, and why
+	parsed    int64    // bytes parsed so far
+	lim       Limits
+	depth     int
+	calls     int               // calls into project functions being evaluated
+	srcs      map[string][]byte // files read, by path (nil: unreadable)
+	errs      map[string]string // why a module could not be read, by path
 }
 
 // Note records something the review skipped or could not read.
@@ -140,6 +141,8 @@ func openProject(root string, lim Limits) (*project, error) {
 				return stop
 			}
 			p.addFile(rel)
+		case isManifest(name) || strings.Contains(rel, "requirements/") && strings.HasSuffix(name, ".txt"):
+			p.manifests = append(p.manifests, rel)
 		case strings.HasSuffix(name, ".cfg"):
 			p.others = append(p.others, rel)
 		case isEnvExample(name):
@@ -171,6 +174,13 @@ func within(root, path string) bool {
 func isVirtualenv(dir string) bool {
 	_, err := os.Lstat(filepath.Join(dir, "pyvenv.cfg"))
 	return err == nil
+}
+
+// isManifest reports whether name lists a project's dependencies.
+func isManifest(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasPrefix(n, "requirements") && (strings.HasSuffix(n, ".txt") || strings.HasSuffix(n, ".in")) ||
+		n == "pipfile" || n == "pipfile.lock" || n == "pyproject.toml" || n == "setup.cfg" || n == "poetry.lock"
 }
 
 // isEnvExample reports whether name is an example environment file:

@@ -148,6 +148,8 @@ type reviewer struct {
 	ctx     context.Context
 	found   map[string]*finding
 	assumed string
+	// flaskSubs are the project's subclasses of Flask, once found.
+	flaskSubs map[string]bool
 }
 
 func (r *reviewer) set(id string, st audit.Status, rec string, evidence string, locs ...Location) *finding {
@@ -205,10 +207,15 @@ func (r *reviewer) modules(rels []string) []*module {
 // created, else none.
 func (r *reviewer) detect() string {
 	dj := r.mentioning("DJANGO_SETTINGS_MODULE", "INSTALLED_APPS", "settings.configure(")
-	fl := r.mentioning("Flask(")
+	subs := r.flaskSubclasses()
+	words := []string{"Flask("}
+	for name := range subs {
+		words = append(words, name+"(")
+	}
+	fl := r.mentioning(words...)
 	hasFlask := false
 	for _, rel := range fl {
-		if m := r.p.module(rel); m != nil && len(flaskCreations(m.file)) > 0 {
+		if m := r.p.module(rel); m != nil && len(flaskCreations(m.file, subs)) > 0 {
 			hasFlask = true
 			break
 		}

@@ -195,7 +195,7 @@ func (p *project) walkScoped(f *pyFile, ms *scope, visit func(*node, *scope, wal
 				fn = v.Fn
 			}
 			ls := fn.scope(p)
-			c := walkCtx{fn: fn}
+			c := walkCtx{fn: fn, cls: ctx.cls}
 			for _, k := range n.kids {
 				rec(k, ls, c, depth+1)
 			}

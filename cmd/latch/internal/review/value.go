@@ -51,8 +51,11 @@ type Value struct {
 	Mod   *module
 	Fn    *function
 	Why   string // vUnknown: the expression's text, shortened
-	File  string
-	Line  int
+	// From are the places of the values this one was computed from, when
+	// they are elsewhere (timedelta(seconds=settings.EXPIRY)).
+	From []Location
+	File string
+	Line int
 }
 
 // Alt is one branch of a conditional value. V nil means the branch leaves
