@@ -269,11 +269,38 @@ func (r *reviewer) checkSecret(c *config, key string, framework string) {
 		}
 	}
 	_ = literals
+	r.committedKeys(src)
 	if weak.status == audit.Skip {
 		weak.evidence = []string{"production has no literal key or fallback to judge"}
 	}
 	r.found[CheckSecretKeySource] = src
 	r.found[CheckSecretKeyWeak] = weak
+}
+
+// committedKeys fails secret-key-source for every key the git history
+// holds that HEAD no longer does (removed, but compromised all the same),
+// leaving out keys only ever in example environment files or tests.
+func (r *reviewer) committedKeys(src *finding) {
+	if r.hist == nil {
+		return
+	}
+	n := 0
+	for _, k := range r.hist.Keys {
+		if k.Example || k.Test || k.InHEAD {
+			continue
+		}
+		src.status = audit.Fail
+		if n < 5 {
+			src.evidence = append(src.evidence, "a key was "+k.Evidence()+": rotate it, anyone with a clone can sign sessions with it")
+		}
+		n++
+	}
+	if n > 5 {
+		src.evidence = append(src.evidence, fmt.Sprintf("%d more keys in the history", n-5))
+	}
+	if r.hist.Truncated != "" {
+		src.evidence = append(src.evidence, "the history scan stopped early: "+r.hist.Truncated)
+	}
 }
 
 // judgeKey applies latch's key rules to a literal key. The key itself is
@@ -485,3 +512,11 @@ const (
 	recHSTS     = "Send Strict-Transport-Security with max-age of at least one year (31536000) and includeSubDomains on every HTTPS response."
 	recRedirect = "Redirect every plain-HTTP request to HTTPS before any session cookie is set (or say in the report's notes that a proxy does it)."
 )
+
+// recordLifetime keeps the longest lifetime the source gives, for
+// comparison with a live audit.
+func (r *reviewer) recordLifetime(secs float64, where string) {
+	if secs > r.lifetime {
+		r.lifetime, r.lifetimeWhere = secs, where
+	}
+}

@@ -328,6 +328,7 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 		return
 	}
 	var outs []outcome
+	maxSecs, maxWhere := 0.0, ""
 	s := c.get("SESSION_COOKIE_AGE")
 	alts := []Alt{{}}
 	if s != nil {
@@ -336,6 +337,9 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 	for _, a := range alts {
 		v := a.V
 		if v == nil {
+			if djangoCookieAge > maxSecs {
+				maxSecs, maxWhere = djangoCookieAge, "Django's default SESSION_COOKIE_AGE (two weeks)"
+			}
 			outs = append(outs, outcome{lifetimeStatus(djangoCookieAge), branch(a) + "SESSION_COOKIE_AGE is not set: Django's default of two weeks applies", Location{}, nil})
 			continue
 		}
@@ -353,6 +357,9 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 		if fromEnv {
 			d += " unless environment variable " + v.Env + " says otherwise (its default)"
 		}
+		if secs > maxSecs {
+			maxSecs, maxWhere = secs, fmt.Sprintf("SESSION_COOKIE_AGE at %s:%d", at.File, at.Line)
+		}
 		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%sSESSION_COOKIE_AGE is %s%s", branch(a), d, where(at, s.via)), at, nil})
 	}
 	st, ev, locs := combine(outs)
@@ -362,6 +369,7 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 		}
 		if lit, _ := l.expiry.literal(); lit != nil && lit.Kind == vNum && lit.Num > 0 {
 			st = lifetimeStatus(lit.Num)
+			maxSecs, maxWhere = lit.Num, fmt.Sprintf("set_expiry at %s:%d", l.expAt.File, l.expAt.Line)
 			ev = fmt.Sprintf("%s calls set_expiry(%s) at %s:%d, which sets the session's lifetime; the default is: %s", l.fn, fmtSeconds(lit.Num), l.expAt.File, l.expAt.Line, ev)
 			locs = append([]Location{l.expAt}, locs...)
 			break
@@ -376,6 +384,7 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 		}
 	}
 	r.set(CheckSessionLifetime, st, rec, ev, locs...)
+	r.recordLifetime(maxSecs, maxWhere)
 }
 
 // djangoTransport sets https-redirect and hsts from SECURE_SSL_REDIRECT

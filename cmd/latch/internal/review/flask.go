@@ -237,6 +237,7 @@ func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
 		return
 	}
 	var outs []outcome
+	maxSecs, maxWhere := 0.0, ""
 	s := c.get("PERMANENT_SESSION_LIFETIME")
 	alts := []Alt{{}}
 	if s != nil {
@@ -245,6 +246,9 @@ func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
 	for _, a := range alts {
 		v := a.V
 		if v == nil {
+			if flaskLifetime > maxSecs {
+				maxSecs, maxWhere = flaskLifetime, "Flask's default PERMANENT_SESSION_LIFETIME (31 days)"
+			}
 			outs = append(outs, outcome{lifetimeStatus(flaskLifetime), branch(a) + "PERMANENT_SESSION_LIFETIME is not set: Flask checks every session cookie against its default of 31 days", Location{}, nil})
 			continue
 		}
@@ -261,6 +265,9 @@ func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
 		d := fmtSeconds(secs)
 		if fromEnv {
 			d += " unless environment variable " + v.Env + " says otherwise (its default)"
+		}
+		if secs > maxSecs {
+			maxSecs, maxWhere = secs, fmt.Sprintf("PERMANENT_SESSION_LIFETIME at %s:%d", at.File, at.Line)
 		}
 		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%sPERMANENT_SESSION_LIFETIME is %s%s: Flask refuses session cookies older than that", branch(a), d, where(at, s.via)), at, lit.From})
 	}
@@ -288,11 +295,15 @@ func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
 		if rank(rs) > rank(st) {
 			st = rs
 		}
+		if dur > maxSecs {
+			maxSecs, maxWhere = dur, "the remember-me cookie ("+what+")"
+		}
 		ev += fmt.Sprintf("; login_user(remember=...) at %s:%d sets a remember-me cookie that logs the user in again for %s", facts.remember[0].File, facts.remember[0].Line, what)
 		locs = append(locs, facts.remember...)
 		locs = append(locs, rat...)
 	}
 	r.set(CheckSessionLifetime, st, rec, ev, locs...)
+	r.recordLifetime(maxSecs, maxWhere)
 }
 
 func (r *reviewer) flaskRegeneration(facts *flaskFacts) {

@@ -39,14 +39,15 @@ var Checks = []audit.CheckInfo{
 
 // Location is a place in the project: a slash-separated path relative to
 // the reviewed directory, and a 1-based line (0 for the whole file).
-type Location struct {
-	File string `json:"file"`
-	Line int    `json:"line"`
-}
+type Location = audit.Location
 
 // Options tune a review.
 type Options struct {
 	Limits Limits // zero: DefaultLimits
+	// History, when set, is the project's git history (HistoryOf): a key
+	// ever committed fails secret-key-source even when the code no longer
+	// holds it.
+	History *History
 }
 
 // Result is the outcome of a review.
@@ -66,6 +67,11 @@ type Result struct {
 	// Files is how many Python files the tree holds; Parsed how many the
 	// review parsed.
 	Files, Parsed int
+	// Lifetime is the longest time an authenticated session stays valid
+	// on the server by the source (0: could not tell), and LifetimeWhere
+	// where that is set.
+	Lifetime      time.Duration
+	LifetimeWhere string
 }
 
 // finding is one check's outcome while the review runs.
@@ -107,7 +113,7 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("review: %w", err)
 	}
-	r := &reviewer{p: p, ctx: ctx, found: map[string]*finding{}}
+	r := &reviewer{p: p, ctx: ctx, found: map[string]*finding{}, hist: opts.History}
 	fw := r.detect()
 	switch fw {
 	case "flask":
@@ -118,8 +124,9 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res := &Result{Framework: fw, Assumed: r.assumed, Locations: map[string][]Location{}, Files: len(p.files), Parsed: len(p.mods)}
-	rep := &audit.Report{Target: path, Started: start, Finished: time.Now()}
+	res := &Result{Framework: fw, Assumed: r.assumed, Locations: map[string][]Location{}, Files: len(p.files), Parsed: len(p.mods),
+		Lifetime: time.Duration(r.lifetime * float64(time.Second)), LifetimeWhere: r.lifetimeWhere}
+	rep := &audit.Report{Target: path, Tool: "latch review", Rules: Checks, Root: p.root, Started: start, Finished: time.Now()}
 	for _, ci := range Checks {
 		f := r.found[ci.ID]
 		if fw == "none" || f == nil {
@@ -133,8 +140,9 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 		if ci.ID == CheckSecretKeyWeak || ci.ID == CheckSecretKeySource {
 			sev = audit.Critical
 		}
+		locs := append([]Location{}, f.locs...)
 		rep.Checks = append(rep.Checks, audit.Result{ID: ci.ID, Status: f.status, Severity: sev, Title: ci.Title,
-			Evidence: strings.Join(f.evidence, "; "), Recommendation: f.rec})
+			Evidence: strings.Join(f.evidence, "; "), Recommendation: f.rec, Locations: locs})
 		res.Locations[ci.ID] = f.locs
 	}
 	res.Report = rep
@@ -150,6 +158,11 @@ type reviewer struct {
 	assumed string
 	// flaskSubs are the project's subclasses of Flask, once found.
 	flaskSubs map[string]bool
+	hist      *History
+	// lifetime is the longest server-side session lifetime found, in
+	// seconds (0: unknown), and lifetimeWhere where it is set.
+	lifetime      float64
+	lifetimeWhere string
 }
 
 func (r *reviewer) set(id string, st audit.Status, rec string, evidence string, locs ...Location) *finding {
