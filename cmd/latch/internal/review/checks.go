@@ -228,6 +228,7 @@ func (r *reviewer) checkSecret(c *config, key string, framework string) {
 	}
 	src := &finding{status: audit.Pass, rec: recSource}
 	weak := &finding{status: audit.Skip, rec: recWeak}
+	src.add(s.at)
 	var literals []string
 	for _, a := range production(s.v) {
 		v := a.V

@@ -43,8 +43,8 @@ func (r *reviewer) django() {
 			if isConfigKey(k) {
 				v := sc.vars[k]
 				at := loc(v)
-				if line, ok := sc.defs[k]; ok && at.File == m.path {
-					at.Line = line
+				if d, ok := sc.defs[k]; ok && d.File == at.File {
+					at = d
 				}
 				c.vals[k] = &setting{v: v, at: at, via: ""}
 			}

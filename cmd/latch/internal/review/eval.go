@@ -10,8 +10,8 @@ import (
 // function's locals (with the module as parent).
 type scope struct {
 	vars   map[string]*Value
-	unset  map[string]*Value // names set only on a branch not taken: its condition's value
-	defs   map[string]int    // line of the statement that last set a name
+	unset  map[string]*Value   // names set only on a branch not taken: its condition's value
+	defs   map[string]Location // the statement that last set a name
 	parent *scope
 	file   *pyFile
 	mod    *module
@@ -327,6 +327,19 @@ func (p *project) execStmt(s *scope, st *node) {
 			switch e.kind {
 			case "assignment":
 				p.assign(s, e)
+			case "call":
+				// os.environ.setdefault("K", "literal") puts the literal in
+				// the environment for every later lookup of K.
+				if d := dotted(f, e.child("function")); strings.HasSuffix(d, "environ.setdefault") {
+					if pos, _ := callArgs(f, e); len(pos) == 2 {
+						if k := p.eval(s, pos[0], 0); k.Kind == vStr {
+							if p.envDefaults == nil {
+								p.envDefaults = map[string]*Value{}
+							}
+							p.envDefaults[k.Str] = p.eval(s, pos[1], 0)
+						}
+					}
+				}
 			case "augmented_assignment":
 				left := e.child("left")
 				if left != nil && left.kind == "identifier" {
@@ -519,9 +532,9 @@ func (p *project) bind(s *scope, left, right *node, v *Value) {
 		name := s.file.text(left)
 		s.vars[name] = v
 		if s.defs == nil {
-			s.defs = map[string]int{}
+			s.defs = map[string]Location{}
 		}
-		s.defs[name] = left.line
+		s.defs[name] = Location{File: s.file.path, Line: left.line}
 	case "pattern_list", "tuple_pattern", "list_pattern":
 		targets := left.named()
 		var elems []*node
@@ -930,7 +943,19 @@ func (p *project) subscript(s *scope, n *node, depth int) *Value {
 	if ot == "os.environ" || ot == "environ" {
 		key := p.eval(s, idx, depth+1)
 		if key.Kind == vStr {
-			return &Value{Kind: vEnv, Env: key.Str, Via: ot + "[]"}
+			return &Value{Kind: vEnv, Env: key.Str, Via: ot + "[]", Default: p.envDefaults[key.Str]}
+		}
+	}
+	// parser["section"]["KEY"] of a configparser: the value of the .ini
+	// file the project ships, which a deployment may edit.
+	if obj != nil && obj.kind == "subscript" {
+		sec, key := p.eval(s, obj.child("subscript"), depth+1), p.eval(s, idx, depth+1)
+		if sec.Kind == vStr && key.Kind == vStr {
+			if base := p.eval(s, obj.child("value"), depth+1); base.Kind == vUnknown {
+				if v := p.iniValue(sec.Str, key.Str); v != nil {
+					return &Value{Kind: vEnv, Env: key.Str, Via: "configparser", Default: v}
+				}
+			}
 		}
 	}
 	ov := p.eval(s, obj, depth+1)
@@ -1066,8 +1091,8 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 		if name == "env" {
 			defIdx = -1 // env(var, cast=None, default=NOTSET)
 		}
-		v := &Value{Kind: vEnv, Env: key.Str, Via: name}
-		if d := arg(defIdx, "default"); d != nil {
+		v := &Value{Kind: vEnv, Env: key.Str, Via: name, Default: p.envDefaults[key.Str]}
+		if d := arg(defIdx, "default"); d != nil && v.Default == nil {
 			v.Default = p.eval(s, d, depth+1)
 			if v.Default.Kind == vNone && (strings.HasSuffix(name, "get") || strings.HasSuffix(name, "getenv")) {
 				v.Default = nil

@@ -136,7 +136,16 @@ type loginPath struct {
 
 func (r *reviewer) flask() {
 	p := r.p
-	rels := r.mentioning("flask", "Flask", "SECRET_KEY", "secret_key", "SESSION_", "session", "Strict-Transport", "start_response", "PERMANENT_SESSION")
+	// The files that can hold what the checks read: configuration, the
+	// app's creation, extensions, hooks and logins. A view that only reads
+	// the session, or a model that uses db.session, is not parsed.
+	rels := r.mentioning("Flask(", "SECRET_KEY", "secret_key", "SESSION_", "PERMANENT_SESSION", "permanent_session_lifetime", ".config",
+		"Talisman", "SSLify", "Strict-Transport", "login_user", "session[", "session.update", "session.permanent", "start_response",
+		"before_request", "before_app_request", "after_request", "after_app_request", "amesite", "set_authorized", "regenerate")
+	for name := range r.flaskSubclasses() {
+		rels = append(rels, r.mentioning(name+"(")...)
+	}
+	rels = dedupe(rels)
 	mods := r.modules(rels)
 	facts := &flaskFacts{talisman: map[string]*node{}, sslify: map[string]bool{}, appFiles: map[string]bool{}}
 	for _, m := range mods {
@@ -706,7 +715,11 @@ func (r *reviewer) configObject(from *module, obj *Value) (items []cfgItem, assu
 			if owner != c {
 				via = c.name + " (inherited from " + owner.name + ")"
 			}
-			items = append(items, cfgItem{name, v, loc(v), via})
+			at := loc(v)
+			if d, ok := owner.body.defs[name]; ok {
+				at = d
+			}
+			items = append(items, cfgItem{name, v, at, via})
 		}
 		if assumed == "" {
 			assumed = "config class " + c.name
@@ -716,7 +729,11 @@ func (r *reviewer) configObject(from *module, obj *Value) (items []cfgItem, assu
 		for _, name := range sc.order() {
 			if isConfigKey(name) {
 				v := sc.vars[name]
-				items = append(items, cfgItem{name, v, loc(v), "module " + obj.Mod.path})
+				at := loc(v)
+				if d, ok := sc.defs[name]; ok {
+					at = d
+				}
+				items = append(items, cfgItem{name, v, at, "module " + obj.Mod.path})
 			}
 		}
 		if assumed == "" {
@@ -1070,4 +1087,17 @@ func decoratedBy(m *module, fn *node) string {
 		return n.start <= fn.start && fn.end <= n.end
 	})
 	return strings.Join(out, " ")
+}
+
+// dedupe drops repeated paths, keeping the first.
+func dedupe(l []string) []string {
+	seen := map[string]bool{}
+	out := l[:0]
+	for _, x := range l {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }

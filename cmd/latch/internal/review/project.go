@@ -8,8 +8,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Limits bound what a review reads, so a hostile or huge tree cannot
@@ -44,20 +46,22 @@ type module struct {
 
 // project is the tree under review.
 type project struct {
-	root      string              // absolute, symlinks resolved
-	files     []string            // Python files, slash-separated relative paths, sorted
-	byDotted  map[string][]string // dotted module name -> paths
-	envFiles  []string            // .env.example-style files (hints only)
-	others    []string            // .cfg files (Flask's from_pyfile reads them as Python)
-	manifests []string            // requirements*.txt, Pipfile, pyproject.toml: pinned versions
-	mods      map[string]*module
-	notes     []string // files skipped or unparsed, and why
-	parsed    int64    // bytes parsed so far
-	lim       Limits
-	depth     int
-	calls     int               // calls into project functions being evaluated
-	srcs      map[string][]byte // files read, by path (nil: unreadable)
-	errs      map[string]string // why a module could not be read, by path
+	root        string              // absolute, symlinks resolved
+	files       []string            // Python files, slash-separated relative paths, sorted
+	byDotted    map[string][]string // dotted module name -> paths
+	envFiles    []string            // .env.example-style files (hints only)
+	others      []string            // .cfg files (Flask's from_pyfile reads them as Python)
+	manifests   []string            // requirements*.txt, Pipfile, pyproject.toml: pinned versions
+	mods        map[string]*module
+	notes       []string // files skipped or unparsed, and why
+	parsed      int64    // bytes parsed so far
+	lim         Limits
+	depth       int
+	calls       int               // calls into project functions being evaluated
+	envDefaults map[string]*Value // values os.environ.setdefault gives variables
+	inis        []string          // .ini files the project ships (configparser defaults)
+	srcs        map[string][]byte // files read, by path (nil: unreadable)
+	errs        map[string]string // why a module could not be read, by path
 }
 
 // Note records something the review skipped or could not read.
@@ -143,6 +147,8 @@ func openProject(root string, lim Limits) (*project, error) {
 			p.addFile(rel)
 		case isManifest(name) || strings.Contains(rel, "requirements/") && strings.HasSuffix(name, ".txt"):
 			p.manifests = append(p.manifests, rel)
+		case strings.HasSuffix(name, ".ini"):
+			p.inis = append(p.inis, rel)
 		case strings.HasSuffix(name, ".cfg"):
 			p.others = append(p.others, rel)
 		case isEnvExample(name):
@@ -331,6 +337,65 @@ func (p *project) module(rel string) *module {
 	return m
 }
 
+// preparse parses the files not parsed yet, on every core: parsing is
+// most of a review's time, and files parse independently. The modules are
+// then stored as module would store them.
+func (p *project) preparse(rels []string) {
+	type job struct {
+		rel string
+		src []byte
+		f   *pyFile
+		err error
+	}
+	var jobs []*job
+	for _, rel := range rels {
+		if _, done := p.mods[rel]; done {
+			continue
+		}
+		src, err := p.read(rel)
+		jobs = append(jobs, &job{rel: rel, src: src, err: err})
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	next := make(chan *job)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				j.f, j.err = parsePython(j.rel, j.src)
+			}
+		}()
+	}
+	for _, j := range jobs {
+		if j.err == nil {
+			next <- j
+		}
+	}
+	close(next)
+	wg.Wait()
+	for _, j := range jobs {
+		m := &module{name: dottedPath(j.rel), path: j.rel, file: j.f}
+		err := j.err
+		if err == nil && m.file.broken {
+			err = fmt.Errorf("syntax error at line %d", firstError(m.file.root))
+			m.file = nil
+		}
+		if err != nil {
+			m.file = nil
+			p.note("%s: skipped: %v", j.rel, err)
+			if p.errs == nil {
+				p.errs = map[string]string{}
+			}
+			p.errs[j.rel] = err.Error()
+		}
+		p.mods[j.rel] = m
+	}
+}
+
 // scope evaluates the module's top level once and returns its globals.
 func (m *module) scope(p *project) *scope {
 	if m.sc != nil {
@@ -463,6 +528,12 @@ func (p *project) importStmt(s *scope, st *node) {
 			for n, v := range ms.vars {
 				if !strings.HasPrefix(n, "_") {
 					s.vars[n] = v
+					if d, ok := ms.defs[n]; ok {
+						if s.defs == nil {
+							s.defs = map[string]Location{}
+						}
+						s.defs[n] = d
+					}
 				}
 			}
 		}
@@ -511,4 +582,31 @@ func sortByLine(names []string, vars map[string]*Value) {
 		}
 		return names[i] < names[j]
 	})
+}
+
+// iniValue looks up [section] key in the .ini files the project ships, as
+// configparser reads them: the value a deployment gets unless it edits
+// the file. It returns nil when no file has it.
+func (p *project) iniValue(section, key string) *Value {
+	for _, rel := range p.inis {
+		src := p.source(rel)
+		cur := ""
+		for i, line := range strings.Split(string(src), "\n") {
+			t := strings.TrimSpace(line)
+			switch {
+			case t == "" || t[0] == '#' || t[0] == ';':
+			case t[0] == '[' && strings.HasSuffix(t, "]"):
+				cur = strings.TrimSpace(t[1 : len(t)-1])
+			case cur == section:
+				k, v, ok := strings.Cut(t, "=")
+				if !ok {
+					k, v, ok = strings.Cut(t, ":")
+				}
+				if ok && strings.EqualFold(strings.TrimSpace(k), key) {
+					return &Value{Kind: vStr, Str: strings.TrimSpace(v), File: rel, Line: i + 1}
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -202,6 +202,7 @@ func (r *reviewer) mentioning(words ...string) []string {
 
 // modules parses and evaluates the files, skipping unreadable ones.
 func (r *reviewer) modules(rels []string) []*module {
+	r.p.preparse(rels)
 	var out []*module
 	for _, rel := range rels {
 		if r.ctx.Err() != nil {
