@@ -95,7 +95,7 @@ func (c *config) decideAt(ctx walkCtx) (holds, known bool, used []Location) {
 				return false, false
 			}
 			used = append(used, s.at)
-			if l := loc(alts[0].V); l.File != "" {
+			if l := loc(alts[0].V); l.File != "" && l != s.at {
 				used = append(used, l)
 			}
 			return t != (m[1] != ""), true

@@ -518,10 +518,8 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 	case last == "SSLify" && len(pos) > 0 || last == "init_app" && facts.sslify[recv] && len(pos) > 0:
 		add(n, ctx, func(c *config) {
 			if !c.holds(ctx) {
-				if t, known, used := c.decideAt(ctx); known && !t {
-					for _, u := range used {
-						facts.noRedirect = append(facts.noRedirect, outcome{audit.Fail, fmt.Sprintf("Flask-SSLify (%s:%d) is not enabled in production: its condition %s is false (%s:%d)", f.path, n.line, ctx.cond(), u.File, u.Line), u, nil})
-					}
+				if t, known, used := c.decideAt(ctx); known && !t && len(used) > 0 {
+					facts.noRedirect = append(facts.noRedirect, outcome{audit.Fail, fmt.Sprintf("Flask-SSLify (%s:%d) is not enabled in production: its condition %s is false%s", f.path, n.line, ctx.cond(), whereList(used)), used[0], used[1:]})
 				}
 				return
 			}

@@ -276,6 +276,12 @@ func (p *project) readFile(rel string) ([]byte, error) {
 	if !within(p.root, target) {
 		return nil, errors.New("symbolic link out of the project")
 	}
+	// Opening a FIFO blocks: refuse anything but a regular file first.
+	if st, err := os.Stat(target); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
 	f, err := os.Open(target)
 	if err != nil {
 		return nil, err

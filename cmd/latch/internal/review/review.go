@@ -136,6 +136,9 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 			}
 			f = &finding{status: audit.Skip, evidence: []string{why}}
 		}
+		if fw != "none" && r.assumed != "" && f.status != audit.Skip && configDependent[ci.ID] {
+			f.evidence = append(f.evidence, "production configuration: "+r.assumed)
+		}
 		sev := ci.Severity
 		if ci.ID == CheckSecretKeyWeak || ci.ID == CheckSecretKeySource {
 			sev = audit.Critical
@@ -148,6 +151,13 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	res.Report = rep
 	res.Notes = p.notes
 	return res, nil
+}
+
+// configDependent are the checks whose verdict rests on which
+// configuration production uses: their evidence says which was assumed.
+var configDependent = map[string]bool{
+	CheckSecretKeySource: true, CheckCookieSecure: true, CheckCookieHTTPOnly: true, CheckCookieSameSite: true,
+	CheckSessionLifetime: true, CheckHTTPSRedirect: true, CheckHSTS: true,
 }
 
 // reviewer holds one review's state.

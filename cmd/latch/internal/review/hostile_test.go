@@ -1,0 +1,80 @@
+package review
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestRunHostileTree reviews trees built to trap a reader: symbolic link
+// loops, links out of the tree, a FIFO, a huge file, binary files, too
+// many files. Each review must finish with the app's own verdicts and a
+// note for what it skipped, never follow a link out, never hang on the
+// FIFO.
+func TestRunHostileTree(t *testing.T) {
+	app := "import os\nfrom flask import Flask\napp = Flask(__name__)\napp.config['SECRET_KEY'] = os.environ['SECRET_KEY']\n"
+	outside := writeTree(t, map[string]string{"config.py": "SECRET_KEY = 'leaked-outside-key'\n"})
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		lim   Limits
+		note  string // a note that must be there
+	}{
+		{"symlink loop", func(t *testing.T, dir string) {
+			must(t, os.Symlink(".", filepath.Join(dir, "loop")))
+			must(t, os.Symlink("a.py", filepath.Join(dir, "b.py")))
+			must(t, os.Symlink("b.py", filepath.Join(dir, "a.py")))
+		}, Limits{}, "b.py: broken or looping symbolic link"},
+		{"link out of the tree", func(t *testing.T, dir string) {
+			must(t, os.Symlink(filepath.Join(outside, "config.py"), filepath.Join(dir, "config.py")))
+			must(t, os.Symlink(outside, filepath.Join(dir, "vendor")))
+		}, Limits{}, "config.py: symbolic link out of the project"},
+		{"fifo", func(t *testing.T, dir string) {
+			must(t, syscall.Mkfifo(filepath.Join(dir, "pipe.py"), 0o644))
+		}, Limits{}, ""},
+		{"huge file", func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, "big.py"), []byte("SECRET_KEY = 'x'\n"+strings.Repeat("# pad\n", 1<<16)), 0o644))
+		}, Limits{MaxFileSize: 64 << 10, MaxFiles: 100, MaxTotal: 1 << 20}, "big.py: skipped"},
+		{"binary settings", func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, "settings_key.py"), []byte("SECRET_KEY = 'x'\x00\x01\xff"), 0o644))
+		}, Limits{}, "settings_key.py: skipped: not Python source"},
+		{"too many files", func(t *testing.T, dir string) {
+			for i := range 30 {
+				must(t, os.WriteFile(filepath.Join(dir, "m"+strings.Repeat("x", i)+".py"), []byte("x = 1\n"), 0o644))
+			}
+		}, Limits{MaxFileSize: 1 << 20, MaxFiles: 10, MaxTotal: 1 << 20}, "more than 10 Python files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t, map[string]string{"app.py": app})
+			tt.setup(t, dir)
+			res, err := Run(context.Background(), dir, Options{Limits: tt.lim})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.name != "too many files" {
+				if res.Framework != "flask" {
+					t.Fatalf("framework %s, want flask (notes %v)", res.Framework, res.Notes)
+				}
+				for _, c := range res.Report.Checks {
+					if c.ID == CheckSecretKeySource && c.Status != "pass" {
+						t.Errorf("secret-key-source %s: %s", c.Status, c.Evidence)
+					}
+				}
+			}
+			if tt.note != "" && !strings.Contains(strings.Join(res.Notes, "\n"), tt.note) {
+				t.Errorf("notes lack %q: %v", tt.note, res.Notes)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
