@@ -56,6 +56,11 @@ const (
 // still holds the cookie, would not refresh it.
 const boundCookieGrace = 30 * time.Second
 
+// minBoundCookieLifetime is the shortest DeviceBound.CookieLifetime: with
+// Chromium's proactive refresh 2 minutes before expiry, a refresh every 3
+// minutes at most, 3 signatures in Chromium's quota of 6 per 9 minutes.
+const minBoundCookieLifetime = 5 * time.Minute
+
 // registrationGrace is how long after a registration a request of the
 // session may come without a bound cookie. The browser registers in
 // parallel with the requests that follow the login (Chromium 156 sent the
@@ -93,12 +98,18 @@ type DeviceBound struct {
 	CookieName string
 	// CookieLifetime is how long a bound cookie lives: the longest a
 	// stolen copy keeps working, and the interval of refreshes. Default
-	// 10 minutes; 30 seconds to 24 hours.
+	// 10 minutes; 5 minutes to 24 hours. Chromium refreshes a bound
+	// cookie that expires within 2 minutes on the next request, and signs
+	// at most 6 times in 9 minutes per site; a shorter lifetime would
+	// exhaust that quota, after which the browser sends its requests
+	// without the bound cookie and they are refused.
 	CookieLifetime time.Duration
 	// ChallengeLifetime is how long a challenge may be signed after it
-	// was issued. Default 15 minutes; 30 seconds to 24 hours. A proof
-	// over an older challenge is answered with a fresh one (403), which
-	// a browser signs and sends again.
+	// was issued. Default 15 minutes; at least CookieLifetime (so that
+	// the challenge of a refresh's answer is still good at the next
+	// refresh), at most 24 hours. A proof over an older challenge is
+	// answered with a fresh one (403), which a browser signs and sends
+	// again.
 	ChallengeLifetime time.Duration
 	// Path is the prefix of the endpoints the middleware serves: the
 	// registration endpoint Path+"/register" and the refresh endpoint
@@ -140,20 +151,17 @@ func checkDeviceBound(cfg *Config) error {
 	if d.CookieName == cfg.CookieName || d.CookieName == cfg.CookieName+endedSuffix {
 		return fmt.Errorf("latch: DeviceBound.CookieName %q is the name of another latch cookie", d.CookieName)
 	}
-	for _, v := range []struct {
-		name string
-		d    *time.Duration
-		def  time.Duration
-	}{
-		{"CookieLifetime", &d.CookieLifetime, DefaultDeviceBoundCookieLifetime},
-		{"ChallengeLifetime", &d.ChallengeLifetime, DefaultDeviceBoundChallengeLifetime},
-	} {
-		if *v.d == 0 {
-			*v.d = v.def
-		}
-		if *v.d < 30*time.Second || *v.d > 24*time.Hour {
-			return fmt.Errorf("latch: DeviceBound.%s %v is out of range (30s to 24h)", v.name, *v.d)
-		}
+	if d.CookieLifetime == 0 {
+		d.CookieLifetime = DefaultDeviceBoundCookieLifetime
+	}
+	if d.CookieLifetime < minBoundCookieLifetime || d.CookieLifetime > 24*time.Hour {
+		return fmt.Errorf("latch: DeviceBound.CookieLifetime %v is out of range (%v to 24h: Chromium refreshes within 2 minutes of expiry and signs at most 6 times in 9 minutes)", d.CookieLifetime, minBoundCookieLifetime)
+	}
+	if d.ChallengeLifetime == 0 {
+		d.ChallengeLifetime = max(DefaultDeviceBoundChallengeLifetime, d.CookieLifetime)
+	}
+	if d.ChallengeLifetime < d.CookieLifetime || d.ChallengeLifetime > 24*time.Hour {
+		return fmt.Errorf("latch: DeviceBound.ChallengeLifetime %v is out of range (CookieLifetime %v to 24h)", d.ChallengeLifetime, d.CookieLifetime)
 	}
 	if d.Path == "" {
 		d.Path = DefaultDeviceBoundPath
@@ -447,6 +455,7 @@ type sessionInstructions struct {
 	Continue          *bool             `json:"continue,omitempty"`
 	Scope             *instructionScope `json:"scope,omitempty"`
 	Credentials       []instructionCred `json:"credentials,omitempty"`
+	AllowedInitiators []string          `json:"allowed_refresh_initiators,omitempty"`
 }
 
 type instructionScope struct {
@@ -467,6 +476,17 @@ func (d *dbsc) instructions(sid string) sessionInstructions {
 		// the origin that set them, and nothing else, is in scope.
 		Scope:       &instructionScope{IncludeSite: false},
 		Credentials: []instructionCred{{Type: "cookie", Name: d.cfg.CookieName, Attributes: d.credentialAttributes()}},
+		// Chromium refreshes only for requests that the session's own
+		// origin initiated, unless another initiator is allowed here: a
+		// link followed from another site (an e-mail, a search) after
+		// the bound cookie expired would go out without it and be
+		// refused. Every initiator may therefore trigger a refresh. The
+		// cookies are SameSite Lax or Strict, so the only cross-site
+		// requests that carry them, and can need a refresh, are
+		// top-level navigations (Lax), whose timing another site cannot
+		// read as it could a fetch's: the draft's cross-site leak of the
+		// login state through the refresh needs the latter.
+		AllowedInitiators: []string{"*"},
 	}
 }
 

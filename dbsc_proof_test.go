@@ -250,7 +250,7 @@ func TestInstructionsJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(m.dbsc.instructions("sid"))
-	want := `{"session_identifier":"sid","refresh_url":"/.latch/dbsc/refresh","scope":{"include_site":false},"credentials":[{"type":"cookie","name":"__Host-latch-bound","attributes":"Path=/; Secure; HttpOnly; SameSite=Lax"}]}`
+	want := `{"session_identifier":"sid","refresh_url":"/.latch/dbsc/refresh","scope":{"include_site":false},"credentials":[{"type":"cookie","name":"__Host-latch-bound","attributes":"Path=/; Secure; HttpOnly; SameSite=Lax"}],"allowed_refresh_initiators":["*"]}`
 	if string(b) != want {
 		t.Errorf("instructions:\n%s\nwant\n%s", b, want)
 	}

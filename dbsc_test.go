@@ -693,6 +693,10 @@ func TestDeviceBoundConfig(t *testing.T) {
 		{"cookie name of the session", latch.Config{DeviceBound: with(func(d *latch.DeviceBound) { d.CookieName = "__Host-session" })}, "another latch cookie"},
 		{"bad cookie name", latch.Config{DeviceBound: with(func(d *latch.DeviceBound) { d.CookieName = "__Host-a b" })}, "invalid cookie name"},
 		{"lifetime too short", latch.Config{DeviceBound: with(func(d *latch.DeviceBound) { d.CookieLifetime = time.Second })}, "CookieLifetime 1s is out of range"},
+		{"lifetime under Chromium's refresh quota", latch.Config{DeviceBound: with(func(d *latch.DeviceBound) { d.CookieLifetime = 4 * time.Minute })}, "signs at most 6 times in 9 minutes"},
+		{"challenge shorter than the cookie", latch.Config{DeviceBound: with(func(d *latch.DeviceBound) {
+			d.CookieLifetime, d.ChallengeLifetime = 20*time.Minute, 10*time.Minute
+		})}, "ChallengeLifetime 10m0s is out of range (CookieLifetime 20m0s to 24h)"},
 		{"challenge lifetime too long", latch.Config{DeviceBound: with(func(d *latch.DeviceBound) { d.ChallengeLifetime = 48 * time.Hour })}, "ChallengeLifetime 48h0m0s is out of range"},
 		{"relative path", latch.Config{DeviceBound: with(func(d *latch.DeviceBound) { d.Path = "dbsc" })}, "must start with /"},
 		{"path with a quote", latch.Config{DeviceBound: with(func(d *latch.DeviceBound) { d.Path = `/a"b` })}, "has the character"},
@@ -859,4 +863,18 @@ func ExampleDeviceBound() {
 	d := m.Config().DeviceBound
 	fmt.Println(d.RegisterPath(), d.RefreshPath(), d.CookieName, d.CookieLifetime)
 	// Output: /.latch/dbsc/register /.latch/dbsc/refresh __Host-latch-bound 10m0s
+}
+
+// TestDeviceBoundChallengeDefaultFollowsCookie: a bound cookie that lives
+// longer than the default challenge lifetime gets challenges that live as
+// long, so that the challenge of one refresh is still good at the next.
+func TestDeviceBoundChallengeDefaultFollowsCookie(t *testing.T) {
+	m, err := latch.New(latch.Config{Store: newMemStore(t), Keys: latchtest.Keys(t),
+		DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce, CookieLifetime: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.Config().DeviceBound; d.ChallengeLifetime != time.Hour {
+		t.Errorf("ChallengeLifetime %v; want the cookie's hour", d.ChallengeLifetime)
+	}
 }
