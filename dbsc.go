@@ -61,6 +61,12 @@ const boundCookieGrace = 30 * time.Second
 // minutes at most, 3 signatures in Chromium's quota of 6 per 9 minutes.
 const minBoundCookieLifetime = 5 * time.Minute
 
+// registrationWindow is how long the challenge of a registration offer is
+// good: Chromium registers as soon as it reads the Login response. It
+// also bounds the requests that carryDeviceKey reads the record again
+// for (those within the window and a minute after the authentication).
+const registrationWindow = 2 * time.Minute
+
 // registrationGrace is how long after a registration a request of the
 // session may come without a bound cookie. The browser registers in
 // parallel with the requests that follow the login (Chromium 156 sent the
@@ -104,8 +110,9 @@ type DeviceBound struct {
 	// exhaust that quota, after which the browser sends its requests
 	// without the bound cookie and they are refused.
 	CookieLifetime time.Duration
-	// ChallengeLifetime is how long a challenge may be signed after it
-	// was issued. Default 15 minutes; at least CookieLifetime (so that
+	// ChallengeLifetime is how long a refresh challenge may be signed
+	// after it was issued (a registration's challenge, from the Login
+	// response, is good for 2 minutes: a browser registers at once). Default 15 minutes; at least CookieLifetime (so that
 	// the challenge of a refresh's answer is still good at the next
 	// refresh), at most 24 hours. A proof over an older challenge is
 	// answered with a fresh one (403), which a browser signs and sends
@@ -267,7 +274,7 @@ func challengeMAC(key []byte, keyID string, purpose byte, subject *[32]byte, bod
 // Why a challenge is refused.
 var (
 	errChallengeForged = errors.New("the challenge was not issued for this session")
-	errChallengeStale  = errors.New("the challenge is older than DeviceBound.ChallengeLifetime")
+	errChallengeStale  = errors.New("the challenge is too old (a refresh's lives DeviceBound.ChallengeLifetime, a registration's 2 minutes)")
 	errChallengeUsed   = errors.New("the challenge was used already (a replayed proof)")
 )
 
@@ -301,10 +308,14 @@ func (d *dbsc) checkChallenge(ctx context.Context, c string, purpose byte, subje
 		return errChallengeForged
 	}
 	issued := time.Unix(0, int64(binary.BigEndian.Uint64(raw[:8])))
-	if age := now.Sub(issued); age > d.cfg.ChallengeLifetime || age < -time.Minute {
+	life := d.cfg.ChallengeLifetime
+	if purpose == purposeRegister {
+		life = registrationWindow
+	}
+	if age := now.Sub(issued); age > life || age < -time.Minute {
 		return errChallengeStale
 	}
-	return d.useChallenge(ctx, raw[8:8+nonceSize], issued.Add(d.cfg.ChallengeLifetime), now)
+	return d.useChallenge(ctx, raw[8:8+nonceSize], issued.Add(life), now)
 }
 
 // useChallenge marks the challenge with nonce used, in the store: it
@@ -813,8 +824,8 @@ func (s *Session) bindDevice(key string, now time.Time) error {
 
 // carryDeviceKey runs before a plain commit of a session that this
 // request loaded without a device key, in the window after a login in
-// which a registration may land (the registration challenge's lifetime):
-// it reads the record again and keeps a key that a registration wrote
+// which a registration may land (registrationWindow, and a minute for the
+// requests in flight): it reads the record again and keeps a key that a registration wrote
 // meanwhile, which the commit's metadata, loaded before, would otherwise
 // erase. Called with s.mu held.
 func (s *Session) carryDeviceKey(ctx context.Context, c *driver.Commit, now time.Time) {
@@ -822,7 +833,7 @@ func (s *Session) carryDeviceKey(ctx context.Context, c *driver.Commit, now time
 	if d == nil || s.base == nil || s.base.DeviceKey != "" || c.Meta.DeviceKey != "" || c.Meta.UserID == "" {
 		return
 	}
-	if now.Sub(c.Meta.AuthTime) > d.cfg.ChallengeLifetime {
+	if now.Sub(c.Meta.AuthTime) > registrationWindow+time.Minute {
 		return
 	}
 	st, ok := s.m.backend.(*serverBackend)
