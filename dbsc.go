@@ -630,6 +630,7 @@ func endpointPreamble(s *Session, w http.ResponseWriter, r *http.Request) bool {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff") // the JSON echoes a client's session id
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST only.", http.StatusMethodNotAllowed)

@@ -171,7 +171,7 @@ func TestDeviceBoundRegistration(t *testing.T) {
 				t.Error("the registration answer carried no challenge for the next refresh")
 			}
 			refresh := b.roundTrip("POST", s.refreshURL, http.Header{"Sec-Secure-Session-Id": {s.id}}, "", false)
-			for k, v := range map[string]string{"Cache-Control": "no-store", "Cross-Origin-Resource-Policy": "same-origin", "X-Frame-Options": "DENY", "Access-Control-Allow-Origin": ""} {
+			for k, v := range map[string]string{"Cache-Control": "no-store", "Cross-Origin-Resource-Policy": "same-origin", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": ""} {
 				if got := refresh.Header.Get(k); got != v {
 					t.Errorf("refresh endpoint: %s %q; want %q", k, got, v)
 				}
