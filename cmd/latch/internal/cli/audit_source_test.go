@@ -78,6 +78,13 @@ func startFlaskApp(t *testing.T, dir string) string {
 // directory with its SECRET_KEY literal replaced by key.
 func flaskweakWithKey(t *testing.T, key string) string {
 	t.Helper()
+	return flaskweakVariant(t, key, "")
+}
+
+// flaskweakVariant is flaskweakWithKey with extra lines of configuration
+// after the key's.
+func flaskweakVariant(t *testing.T, key, extra string) string {
+	t.Helper()
 	src, err := os.ReadFile(filepath.Join(targetsDir(t), "flaskweak", "app.py"))
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +94,7 @@ func flaskweakWithKey(t *testing.T, key string) string {
 		t.Fatalf("flaskweak/app.py no longer plants %s", planted)
 	}
 	dir := t.TempDir()
-	body := strings.Replace(string(src), planted, `app.config["SECRET_KEY"] = "`+key+`"`, 1)
+	body := strings.Replace(string(src), planted, `app.config["SECRET_KEY"] = "`+key+`"`+extra, 1)
 	if err := os.WriteFile(filepath.Join(dir, "app.py"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -206,5 +213,128 @@ app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]`, 1)
 				}
 			}
 		})
+	}
+}
+
+// TestAuditSourceConfig compares the review of a source with the live
+// audit of a real Flask app: the same flaskweak on both sides agrees; a
+// source that sets SESSION_COOKIE_SECURE while the running app does not
+// (another configuration is in play) fails source-live-config at the
+// source's line; a live app safer than its source warns.
+func TestAuditSourceConfig(t *testing.T) {
+	const secure = "\napp.config[\"SESSION_COOKIE_SECURE\"] = True"
+	weak := filepath.Join(targetsDir(t), "flaskweak")
+	weakLive := startFlaskApp(t, weak)
+	secureDir := flaskweakVariant(t, "changeme", secure)
+	secureLive := startFlaskApp(t, secureDir)
+	tests := []struct {
+		name, url, source string
+		want              string
+		evidence          []string
+		loc               string
+	}{
+		{"same app", weakLive, weak, "pass", []string{"the review and the live audit agree on cookie-secure, cookie-httponly, cookie-samesite, https-redirect, hsts"}, ""},
+		{"source says Secure, live is not", weakLive, secureDir, "fail", []string{"cookie-secure: the source pass but the live application fail", "agree: cookie-httponly"}, "app.py:18"},
+		{"live Secure, source is not", secureLive, weak, "warn", []string{"cookie-secure: the live application pass but the source fail (SESSION_COOKIE_SECURE is not set in production"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runAuditCmd(t, map[string]string{"PW": "wonderland"}, tt.url, "--login-path", "/login", "--username", "alice",
+				"--password-env", "PW", "--me-path", "/me", "--samples", "5", "--source", tt.source, "--format", "json")
+			var doc struct {
+				Checks []struct {
+					ID, Status, Evidence string
+					Locations            []struct {
+						File string
+						Line int
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+				t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
+			}
+			found := false
+			for _, c := range doc.Checks {
+				if c.ID != "source-live-config" {
+					continue
+				}
+				found = true
+				if c.Status != tt.want {
+					t.Errorf("source-live-config %s; want %s: %s", c.Status, tt.want, c.Evidence)
+				}
+				for _, w := range tt.evidence {
+					if !strings.Contains(c.Evidence, w) {
+						t.Errorf("evidence lacks %q: %s", w, c.Evidence)
+					}
+				}
+				var locs []string
+				for _, l := range c.Locations {
+					locs = append(locs, fmt.Sprintf("%s:%d", l.File, l.Line))
+				}
+				if got := strings.Join(locs, ","); got != tt.loc {
+					t.Errorf("locations %q; want %q", got, tt.loc)
+				}
+			}
+			if !found {
+				t.Error("no source-live-config check")
+			}
+		})
+	}
+}
+
+// TestAuditSourceLifetime measures a real Flask app's session against the
+// lifetime its source sets: a source that ends sessions after 2 seconds
+// while the running app keeps them (another configuration: Flask's 31-day
+// default) fails source-live-lifetime; the app that runs that source ends
+// them in time and passes.
+func TestAuditSourceLifetime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for sessions to end")
+	}
+	short := flaskweakVariant(t, "changeme", "\napp.config[\"PERMANENT_SESSION_LIFETIME\"] = 2")
+	weakLive := startFlaskApp(t, filepath.Join(targetsDir(t), "flaskweak"))
+	shortLive := startFlaskApp(t, short)
+	tests := []struct {
+		name, url string
+		want      string
+		evidence  []string
+	}{
+		{"live outlives the source", weakLive, "fail", []string{"the source ends sessions after 2s (PERMANENT_SESSION_LIFETIME at app.py:18), but a live session was still authenticated after"}},
+		{"live ends in time", shortLive, "pass", []string{"the source ends sessions after 2s (PERMANENT_SESSION_LIFETIME at app.py:18); a live session had ended after"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runAuditCmd(t, map[string]string{"PW": "wonderland"}, tt.url, "--login-path", "/login", "--username", "alice",
+				"--password-env", "PW", "--me-path", "/me", "--samples", "5", "--absolute-wait", "6s", "--source", short, "--format", "json")
+			var doc struct{ Checks []jsonCheck }
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+				t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
+			}
+			found := false
+			for _, c := range doc.Checks {
+				if c.ID == "source-live-lifetime" {
+					found = true
+					if c.Status != tt.want {
+						t.Errorf("source-live-lifetime %s; want %s: %s", c.Status, tt.want, c.Evidence)
+					}
+					for _, w := range tt.evidence {
+						if !strings.Contains(c.Evidence, w) {
+							t.Errorf("evidence lacks %q: %s", w, c.Evidence)
+						}
+					}
+				}
+			}
+			if !found {
+				t.Error("no source-live-lifetime check")
+			}
+		})
+	}
+}
+
+func TestAuditSourceMissing(t *testing.T) {
+	r := runAuditCmd(t, nil, "http://127.0.0.1:1/", "--source", filepath.Join(t.TempDir(), "nope"))
+	if r.code != 2 || !strings.Contains(r.stderr, "--source") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
