@@ -32,7 +32,8 @@ const (
 	DeviceBoundOff DeviceBoundMode = iota
 	// DeviceBoundEnforce: registration is offered after Login; a request
 	// whose session registered a key and that brings no valid bound
-	// cookie is refused (403), without ending the session.
+	// cookie is treated as signed out (it goes on with a fresh
+	// anonymous session), and the bound session is left as it was.
 	DeviceBoundEnforce
 	// DeviceBoundReportOnly: as DeviceBoundEnforce, but a request
 	// without a valid bound cookie only emits EventDeviceCookieMissing
@@ -539,7 +540,11 @@ func (d *dbsc) onCommit(s *Session, h http.Header, now time.Time) {
 	if !secureRequest(s.rw.r) {
 		return
 	}
-	if c := d.challenge(purposeRegister, (*[32]byte)(&s.hash), now); c != "" {
+	// Issued as of the authentication (Login, Reauthenticate: the
+	// moment the offer was decided), so that a registration can land only
+	// within ChallengeLifetime after AuthTime, the window carryDeviceKey
+	// covers.
+	if c := d.challenge(purposeRegister, (*[32]byte)(&s.hash), s.meta.AuthTime); c != "" {
 		h.Set("Secure-Session-Registration", d.registrationHeader(c))
 	}
 }
@@ -556,8 +561,12 @@ func (d *dbsc) intercept(s *Session, w http.ResponseWriter, r *http.Request) boo
 		return true
 	}
 	s.mu.Lock()
-	key, stored, user, hash, boundAt := s.meta.DeviceKey, s.stored, s.meta.UserID, s.hash, s.meta.DeviceBoundAt
+	key, stored, user, hash, boundAt, renewed := s.meta.DeviceKey, s.stored, s.meta.UserID, s.hash, s.meta.DeviceBoundAt, s.renewed
 	s.mu.Unlock()
+	if !stored && !renewed.IsZero() && d.enforce {
+		d.checkRenewed(s, r, renewed)
+		return false
+	}
 	if !stored || key == "" {
 		return false
 	}
@@ -580,10 +589,17 @@ func (d *dbsc) intercept(s *Session, w http.ResponseWriter, r *http.Request) boo
 		d.m.emit(s.ctx, Event{Kind: EventDeviceCookieMissing, Handle: hash.Handle(), UserID: user, Client: s.clientAddr(), Reason: reason + " (report only)"})
 		return false
 	}
-	d.m.emit(s.ctx, Event{Kind: EventDeviceCookieMissing, Handle: hash.Handle(), UserID: user, Client: s.clientAddr(), Reason: reason + "; refused"})
-	// Refused, and the session left as it is: not ended, not touched
-	// (a copy's requests must not extend it), its cookie not changed.
-	s.NoTouch()
+	d.m.emit(s.ctx, Event{Kind: EventDeviceCookieMissing, Handle: hash.Handle(), UserID: user, Client: s.clientAddr(), Reason: reason + "; refused: the request goes on signed out"})
+	// Refused: the request goes on with a fresh anonymous session, as if
+	// it had brought no session cookie, so that a browser that lost its
+	// key can use the public pages and sign in again at once. The bound
+	// session is left as it is: not read, not changed, not ended, not
+	// extended (reset also drops what load prepared: the re-issue of a
+	// cookie under a fallback key, and its touch), its cookie not
+	// expired (a browser whose refresh failed for a moment keeps it).
+	s.mu.Lock()
+	s.reset()
+	s.mu.Unlock()
 	hd := w.Header()
 	if why != "missing" {
 		// A cookie the browser holds but latch refuses (a revoked key,
@@ -595,8 +611,40 @@ func (d *dbsc) intercept(s *Session, w http.ResponseWriter, r *http.Request) boo
 		hd.Set("Secure-Session-Challenge", challengeHeader(c, sessionID(key)))
 	}
 	hd.Set("Cache-Control", "no-store")
-	http.Error(w, "This session is bound to a device: the request brought no valid bound cookie. A browser that holds the session's key refreshes it and tries again.", http.StatusForbidden)
-	return true
+	return false
+}
+
+// checkRenewed handles a request whose cookie names a session that
+// another request renewed: Logout follows the renewal (for a browser whose
+// logout raced it), which must not let a copy of the old cookie without
+// the bound cookie end a bound session. When the session it was renewed
+// into is bound and the request brings no valid bound cookie for it, or
+// the store cannot say, the request no longer follows the renewal.
+func (d *dbsc) checkRenewed(s *Session, r *http.Request, h driver.Hash) {
+	st, ok := d.m.backend.(*serverBackend)
+	if !ok {
+		return
+	}
+	key, err := "", errTooManyHops
+	for range maxForwardHops {
+		rec, lerr := st.store.Load(s.ctx, h)
+		var re *driver.RenewedError
+		if errors.As(lerr, &re) {
+			h = re.To
+			continue
+		}
+		if lerr == nil {
+			key = rec.DeviceKey
+		}
+		err = lerr
+		break
+	}
+	if errors.Is(err, ErrNotFound) || (err == nil && (key == "" || d.checkBoundCookie(r, key, d.m.now()) == "")) {
+		return
+	}
+	s.mu.Lock()
+	s.renewed = driver.Hash{}
+	s.mu.Unlock()
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -625,7 +673,13 @@ func (d *dbsc) refuseDevice(s *Session, what, why string) {
 // draft's advice: a refresh endpoint could otherwise leak the login state
 // across sites); no CORS header is ever sent.
 func endpointPreamble(s *Session, w http.ResponseWriter, r *http.Request) bool {
-	s.NoTouch()
+	// The endpoints write the session only to bind it (bindDevice):
+	// not a touch, and not the re-issue of a cookie under a fallback key
+	// that load prepared, which would extend the session and hand a
+	// fresh cookie to a client whose proof is refused.
+	s.mu.Lock()
+	s.noTouch, s.metaSet, s.sendCookie = true, false, false
+	s.mu.Unlock()
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
@@ -834,7 +888,12 @@ func (s *Session) carryDeviceKey(ctx context.Context, c *driver.Commit, now time
 	if d == nil || s.base == nil || s.base.DeviceKey != "" || c.Meta.DeviceKey != "" || c.Meta.UserID == "" {
 		return
 	}
-	if now.Sub(c.Meta.AuthTime) > registrationWindow+time.Minute {
+	// A registration lands within registrationWindow after AuthTime
+	// (onCommit issues its challenge as of AuthTime): a request that
+	// loaded the session later saw its key. The load time counts, not
+	// now: a request may take as long as its client likes (a slow
+	// upload) before it commits.
+	if s.loaded.Sub(c.Meta.AuthTime) > registrationWindow+time.Minute {
 		return
 	}
 	st, ok := s.m.backend.(*serverBackend)
@@ -856,8 +915,9 @@ func (s *Session) carryDeviceKey(ctx context.Context, c *driver.Commit, now time
 
 // DeviceBound reports whether the session is bound to a device: it
 // registered a key (Config.DeviceBound). In DeviceBoundEnforce mode, a
-// request of a bound session reaches the application only with a valid
-// bound cookie (see DeviceVerified).
+// bound session reaches the application only in a request with a valid
+// bound cookie (see DeviceVerified); without one the request's session is
+// a fresh anonymous one.
 func (s *Session) DeviceBound() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

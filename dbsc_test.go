@@ -275,9 +275,10 @@ func TestDeviceBoundFirstRefreshWithoutChallenge(t *testing.T) {
 
 // TestDeviceBoundStolenCookies: a second device with a copy of every
 // cookie works only until the bound cookie expires (that is the window
-// DBSC leaves); then it is refused, whether it sends the expired bound
-// cookie or none, and cannot refresh without the key; the session is not
-// ended, and the real browser goes on.
+// DBSC leaves); then it is treated as signed out (401 from RequireLogin,
+// with a fresh challenge), whether it sends the expired bound cookie or
+// none, and cannot refresh without the key; the session is not ended, and
+// the real browser goes on.
 func TestDeviceBoundStolenCookies(t *testing.T) {
 	tm, app := dbscApp(t, latch.DeviceBoundEnforce)
 	victim := newBrowser(t, app, tm.Clock, newES256(t))
@@ -288,11 +289,11 @@ func TestDeviceBoundStolenCookies(t *testing.T) {
 	}
 	tm.Clock.Advance(10*time.Minute + 31*time.Second)   // past the expiry and its grace
 	res := thief.roundTrip("GET", "/me", nil, "", true) // sends the expired cookie anyway
-	if res.StatusCode != http.StatusForbidden || res.Header.Get("Secure-Session-Challenge") == "" {
-		t.Errorf("the copy with the expired bound cookie: %d, challenge %q; want 403 with a challenge", res.StatusCode, res.Header.Get("Secure-Session-Challenge"))
+	if res.StatusCode != http.StatusUnauthorized || res.Header.Get("Secure-Session-Challenge") == "" {
+		t.Errorf("the copy with the expired bound cookie: %d, challenge %q; want 401 (signed out) with a challenge", res.StatusCode, res.Header.Get("Secure-Session-Challenge"))
 	}
-	if code, _ := me(t, thief); code != http.StatusForbidden {
-		t.Errorf("the copy without a bound cookie: %d; want 403", code)
+	if code, _ := me(t, thief); code != http.StatusUnauthorized {
+		t.Errorf("the copy without a bound cookie: %d; want 401 (signed out)", code)
 	}
 	if !eventWith(tm, latch.EventDeviceCookieMissing, "refused") {
 		t.Errorf("no EventDeviceCookieMissing for the copy: %v", eventsOf(tm))
@@ -310,8 +311,8 @@ func TestDeviceBoundStolenCookies(t *testing.T) {
 	if !eventWith(tm, latch.EventDeviceRefused, "signature does not verify") {
 		t.Errorf("no EventDeviceRefused for another key: %v", eventsOf(tm))
 	}
-	if code, _ := me(t, thief); code != http.StatusForbidden {
-		t.Errorf("the copy after its refresh failed: %d; want 403", code)
+	if code, _ := me(t, thief); code != http.StatusUnauthorized {
+		t.Errorf("the copy after its refresh failed: %d; want 401 (signed out)", code)
 	}
 	if code, body := me(t, victim); code != 200 || !body.Verified {
 		t.Errorf("the real browser: %d %+v; want 200, verified", code, body)
@@ -774,7 +775,7 @@ func FuzzDeviceBoundHeaders(f *testing.F) {
 // the requests that follow a login, which go out before the
 // registration's answer has set the bound cookie; for 30 seconds after
 // the registration such requests go through (not verified), then they are
-// refused.
+// treated as signed out.
 func TestDeviceBoundRegistrationGrace(t *testing.T) {
 	tm, app := dbscApp(t, latch.DeviceBoundEnforce)
 	b := newBrowser(t, app, tm.Clock, newES256(t))
@@ -789,8 +790,8 @@ func TestDeviceBoundRegistrationGrace(t *testing.T) {
 		t.Errorf("%d EventDeviceCookieMissing within the grace", n)
 	}
 	tm.Clock.Advance(time.Second)
-	if code, _ := me(t, early); code != http.StatusForbidden {
-		t.Errorf("30 s after the registration, without the bound cookie: %d; want 403", code)
+	if code, _ := me(t, early); code != http.StatusUnauthorized {
+		t.Errorf("30 s after the registration, without the bound cookie: %d; want 401 (signed out)", code)
 	}
 	if code, body := me(t, b); code != 200 || !body.Verified {
 		t.Errorf("the browser: %d %+v", code, body)

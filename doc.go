@@ -55,8 +55,9 @@
 // and "/.latch/dbsc/refresh"), verifies the browser's ES256 or RS256 proofs
 // over single-use challenges, keeps the public key in the record
 // (driver.Meta.DeviceKey) and issues a short-lived __Host- bound cookie;
-// a bound session's request without a valid one is refused with 403 and a
-// fresh challenge, without ending the session. DeviceBoundReportOnly only
+// a bound session's request without a valid one is treated as signed out
+// (it goes on with a fresh anonymous session and a fresh challenge), and
+// the bound session is left as it was. DeviceBoundReportOnly only
 // emits the events (EventDeviceRegistered, EventDeviceRefreshed,
 // EventDeviceRefused, EventDeviceCookieMissing). Renew and Reauthenticate
 // keep the binding, Login starts a new one, Logout ends it.

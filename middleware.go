@@ -51,6 +51,16 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			s.rw.finish()
 			return
 		}
+		// The binding check comes after the device check: a request
+		// that the device check refused (a copied cookie without the
+		// bound cookie) is signed out and must neither renew nor end
+		// the session it names.
+		if m.cfg.Binding != BindingOff && s.stored && s.base.UserID != "" {
+			if _, err := m.checkBinding(s, r); err != nil {
+				m.cfg.ErrorHandler(w, r, err)
+				return
+			}
+		}
 		next.ServeHTTP(&s.rw, r)
 		s.rw.finish()
 	})
@@ -107,6 +117,7 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 		return 0, nil
 	}
 	s.stored, s.hash, s.token, s.base, s.meta = true, h, tok, rec, rec.Meta
+	s.loaded = now
 	s.expireCookie = false
 	if o.Fallback {
 		// The session is written at commit (a touch), so that the cookie
@@ -119,9 +130,6 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 			s.token = tok // a sealed cookie gets its new seal at commit
 		}
 		m.emit(s.ctx, Event{Kind: EventFallbackKey, Handle: h.Handle(), UserID: rec.UserID})
-	}
-	if m.cfg.Binding != BindingOff && rec.UserID != "" {
-		return m.checkBinding(s, r)
 	}
 	return 0, nil
 }

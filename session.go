@@ -103,9 +103,10 @@ type Session struct {
 	renewed      driver.Hash // the session the cookie named, when another request renewed it
 
 	// Device-bound sessions (dbsc.go).
-	offerDevice  bool // offer registration in this response (Login, Reauthenticate)
-	deviceProved bool // the request brought a valid bound cookie, or refreshed it
-	keepLastSeen bool // the write is not activity (a registration)
+	offerDevice  bool      // offer registration in this response (Login, Reauthenticate)
+	deviceProved bool      // the request brought a valid bound cookie, or refreshed it
+	keepLastSeen bool      // the write is not activity (a registration)
+	loaded       time.Time // when load read the stored record
 }
 
 // UserID returns the authenticated user, or "".

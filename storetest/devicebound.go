@@ -145,7 +145,8 @@ func testSessionDeviceBound(t *testing.T, st driver.Store) {
 		t.Fatalf("after a renewal: %d; want the key carried to the new record", res.StatusCode)
 	}
 
-	// Past the registration's grace, without the bound cookie: refused.
+	// Past the registration's grace, without the bound cookie: signed
+	// out (the application's 401 for a session not logged in).
 	ahead.Store(int64(time.Minute))
 	copyOf := map[string]string{}
 	for k, v := range jar {
@@ -153,8 +154,8 @@ func testSessionDeviceBound(t *testing.T, st driver.Store) {
 			copyOf[k] = v
 		}
 	}
-	if res := do("GET", "/me", copyOf, nil); res.StatusCode != http.StatusForbidden {
-		t.Errorf("without the bound cookie: %d; want 403", res.StatusCode)
+	if res := do("GET", "/me", copyOf, nil); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without the bound cookie: %d; want 401 (signed out)", res.StatusCode)
 	}
 	hdr := http.Header{"Sec-Secure-Session-Id": {ins.ID}, "Secure-Session-Response": {proof(challenge, false)}}
 	if res := do("POST", ins.Refresh, copyOf, hdr); res.StatusCode != 200 {

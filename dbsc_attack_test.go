@@ -1,0 +1,405 @@
+package latch_test
+
+import (
+	"crypto/elliptic"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/latchtest"
+)
+
+// Attacks on device-bound sessions: what a thief who copied the session
+// cookie (and not the device's key) can do, and what becomes of the user
+// whose browser lost its key. The browser is the Go client of
+// dbsc_browser_test.go.
+
+// dbscAppWith is dbscApp with more of the Config set.
+func dbscAppWith(t testing.TB, cfg latch.Config) (*latchtest.Harness, http.Handler) {
+	t.Helper()
+	if cfg.DeviceBound.Mode == latch.DeviceBoundOff {
+		cfg.DeviceBound.Mode = latch.DeviceBoundEnforce
+	}
+	tm := latchtest.New(t, cfg)
+	m := tm.Manager
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		if err := s.Login(r.PostFormValue("username"), latch.Remember(r.PostFormValue("remember") != "")); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("public home page"))
+	})
+	mux.Handle("GET /me", m.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		v, _ := latch.Get[string](s, "k")
+		json.NewEncoder(w).Encode(map[string]any{"user": s.UserID(), "bound": s.DeviceBound(), "verified": s.DeviceVerified(), "k": v})
+	})))
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.Logout()
+	})
+	mux.HandleFunc("POST /renew", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		if err := s.Renew(); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+		}
+	})
+	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.Set("k", r.PostFormValue("v"))
+	})
+	return tm, m.Handler(mux)
+}
+
+// from sends one request with b's cookies as if from another machine:
+// its own address and User-Agent.
+func (b *browser) from(addr, ua, method, path string, form url.Values) *http.Response {
+	var body string
+	if form != nil {
+		body = form.Encode()
+	}
+	r := httptest.NewRequest(method, "https://app.example"+path, strings.NewReader(body))
+	r.TLS = &tls.ConnectionState{}
+	r.RemoteAddr = addr
+	r.Header.Set("User-Agent", ua)
+	if body != "" {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	b.mu.Lock()
+	if c := b.cookieHeader(false); c != "" {
+		r.Header.Set("Cookie", c)
+	}
+	b.mu.Unlock()
+	rec := httptest.NewRecorder()
+	b.app.ServeHTTP(rec, r)
+	res := rec.Result()
+	b.mu.Lock()
+	b.store(res)
+	b.mu.Unlock()
+	return res
+}
+
+// meK is me with the value "k" the application keeps.
+func meK(t testing.TB, b *browser) (int, struct {
+	meBody
+	K string `json:"k"`
+}) {
+	t.Helper()
+	res := b.do("GET", "/me", nil)
+	var body struct {
+		meBody
+		K string `json:"k"`
+	}
+	if res.StatusCode == 200 {
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res.StatusCode, body
+}
+
+// setCookies lists the names of the cookies a response sets (or deletes).
+func setCookies(res *http.Response) []string {
+	var names []string
+	for _, c := range res.Cookies() {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// TestDeviceBoundRefusalLeavesSessionAlone: a thief's request that is
+// refused for want of a bound cookie neither extends the session nor
+// hands out a session cookie, also when its cookie is signed by a key
+// that is no longer the signing key (which latch re-issues on a request
+// it accepts): the session ends at the idle deadline the user's own
+// activity set.
+func TestDeviceBoundRefusalLeavesSessionAlone(t *testing.T) {
+	old := latch.Key{ID: "old", Secret: latch.GenerateKey()}
+	next := latch.Key{ID: "new", Secret: latch.GenerateKey(), Activate: latchtest.Start.Add(20 * time.Minute)}
+	ring, err := latch.NewKeyringAt(latchtest.Start, old, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, app := dbscAppWith(t, latch.Config{Keys: ring})
+	victim := newBrowser(t, app, tm.Clock, newES256(t))
+	login(t, victim, "alice") // idle deadline: Start + 30 min
+	thief := victim.copyCookies(nil)
+	delete(thief.jar, "__Host-latch-bound")
+	tm.Clock.Advance(25 * time.Minute) // "new" signs; the cookie is under "old"
+	for _, path := range []string{"/me", "/.latch/dbsc/refresh"} {
+		method := "GET"
+		if strings.HasPrefix(path, "/.latch") {
+			method = "POST"
+		}
+		res := thief.roundTrip(method, path, http.Header{"Sec-Secure-Session-Id": {victim.session().id}}, "", false)
+		if res.StatusCode == http.StatusOK {
+			t.Fatalf("%s %s without the bound cookie: 200", method, path)
+		}
+		for _, c := range res.Cookies() {
+			if c.Name == tm.Manager.CookieName() {
+				t.Errorf("%s %s, refused, re-issued the session cookie to the thief", method, path)
+			}
+		}
+	}
+	tm.Clock.Advance(6 * time.Minute) // past Start + 30 min
+	if code, body := me(t, victim); code == http.StatusOK {
+		t.Errorf("after the idle timeout the user's own activity set: %d %+v; want the session ended (the thief's refused requests extended it)", code, body)
+	}
+}
+
+// TestDeviceBoundRefusalBeforeBinding: with Config.Binding on, a thief's
+// request from another network without the bound cookie must not renew
+// the session (which hands the thief a new cookie and signs the user out)
+// nor end it: the device check comes first, and a refused request changes
+// nothing.
+func TestDeviceBoundRefusalBeforeBinding(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		binding latch.BindingPolicy
+	}{
+		{"BindingRenew", latch.BindingRenew},
+		{"BindingEnd", latch.BindingEnd},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tm, app := dbscAppWith(t, latch.Config{Binding: tc.binding})
+			victim := newBrowser(t, app, tm.Clock, newES256(t))
+			login(t, victim, "alice")
+			thief := victim.copyCookies(nil)
+			delete(thief.jar, "__Host-latch-bound")
+			tm.Clock.Advance(31 * time.Second) // past the registration's grace
+			res := thief.from("203.0.113.7:4444", "curl/8.0", "GET", "/me", nil)
+			if res.StatusCode == http.StatusOK {
+				t.Fatal("the thief without the bound cookie: 200")
+			}
+			if n := tm.Events.Count(latch.EventRenewed, "") + tm.Events.Count(latch.EventRevoked, ""); n != 0 {
+				t.Errorf("the thief's refused request renewed or ended the session (%d events: %v); Set-Cookie %v", n, eventsOf(tm), setCookies(res))
+			}
+			if code, body := me(t, victim); code != 200 || !body.Verified {
+				t.Errorf("the user after the thief's request: %d %+v; want 200, verified", code, body)
+			}
+		})
+	}
+}
+
+// TestDeviceBoundLostKeyCanSignInAgain: a browser that registered and then
+// lost its key (Chromium ends its device-bound session after a failed
+// refresh, the profile was copied to another machine, the key store was
+// reset) sends the session cookie without a bound cookie from then on.
+// Treated as signed out, the user can use the public pages and sign in
+// again at once, instead of being refused everywhere (login page
+// included) until the session's idle timeout, seven days for "remember
+// me". The thief, who is in the same position, gains nothing from it: the
+// bound session is neither readable, nor changed, nor logged out by
+// requests without the bound cookie.
+func TestDeviceBoundLostKeyCanSignInAgain(t *testing.T) {
+	tm, app := dbscAppWith(t, latch.Config{})
+	b := newBrowser(t, app, tm.Clock, newES256(t))
+	if res := b.do("POST", "/login", url.Values{"username": {"alice"}, "remember": {"1"}}); res.StatusCode != http.StatusNoContent || b.session() == nil {
+		t.Fatalf("login: %d, registered %v", res.StatusCode, b.session() != nil)
+	}
+	if res := b.do("POST", "/set", url.Values{"v": {"secret"}}); res.StatusCode != 200 {
+		t.Fatalf("set: %d", res.StatusCode)
+	}
+	// The thief's copy, and the user's own browser after it lost its
+	// key: to latch they look the same. b, which keeps the key, shows
+	// what became of the bound session.
+	thief, lost := b.copyCookies(nil), b.copyCookies(nil)
+	tm.Clock.Advance(11 * time.Minute)
+	delete(thief.jar, "__Host-latch-bound")
+	delete(lost.jar, "__Host-latch-bound")
+
+	// The thief: no data, no change, no logout of the bound session.
+	if code, body := me(t, thief); code == 200 {
+		t.Errorf("the thief's GET /me: 200 %+v", body)
+	}
+	thief.do("POST", "/set", url.Values{"v": {"thief"}})
+	thief.do("POST", "/logout", nil)
+	thief.do("POST", "/renew", nil)
+	for _, ev := range tm.Events.All() {
+		if (ev.Kind == latch.EventLogout || ev.Kind == latch.EventRenewed) && ev.UserID == "alice" {
+			t.Errorf("the thief's requests without the bound cookie: %s of alice's session", ev.Kind)
+		}
+	}
+
+	// The user: the public page, then a new login.
+	if res := lost.do("GET", "/", nil); res.StatusCode != 200 {
+		t.Errorf("the public page for the browser that lost its key: %d; want 200", res.StatusCode)
+	}
+	if code, _ := me(t, lost); code != http.StatusUnauthorized {
+		t.Errorf("GET /me for the browser that lost its key: %d; want 401 (signed out)", code)
+	}
+	if res := lost.do("POST", "/login", url.Values{"username": {"alice"}}); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("login again after losing the key: %d; want 204", res.StatusCode)
+	}
+	if code, body := meK(t, lost); code != 200 || body.User != "alice" || body.Bound || body.K != "" {
+		t.Errorf("after the new login: %d %+v; want 200, alice, a new session not bound", code, body)
+	}
+
+	// The bound session is as it was for the holder of the key.
+	if code, body := meK(t, b); code != 200 || !body.Verified || body.K != "secret" {
+		t.Errorf("the key's holder: %d %+v; want 200, verified, the value it set", code, body)
+	}
+}
+
+// TestDeviceBoundRegistrationRacesLongRequest: a request that loaded the
+// session before the registration and commits after the registration
+// window (a slow upload, a long poll: the client chooses how long) must
+// not erase the key. Otherwise a thief who copied the cookie right after
+// the login unbinds the session with one slow request, and the copy then
+// works for as long as the session lives.
+func TestDeviceBoundRegistrationRacesLongRequest(t *testing.T) {
+	tm := latchtest.New(t, latch.Config{DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
+	loaded, release := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.Login("alice")
+	})
+	mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		close(loaded)
+		<-release // the client sends its body slowly
+		s.Set("flash", "")
+	})
+	mux.Handle("GET /me", tm.Manager.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		json.NewEncoder(w).Encode(map[string]any{"bound": s.DeviceBound()})
+	})))
+	app := tm.Manager.Handler(mux)
+	b := newBrowser(t, app, tm.Clock, nil)
+	res := b.do("POST", "/login", nil)
+	thief := b.copyCookies(nil)
+	tm.Clock.Advance(time.Minute) // the registration challenge is still good
+	done := make(chan struct{})
+	go func() {
+		thief.roundTrip("POST", "/slow", nil, "", false)
+		close(done)
+	}()
+	<-loaded
+	b.key = newES256(t)
+	b.register(res.Header.Get("Secure-Session-Registration"))
+	if b.session() == nil {
+		t.Fatal("the registration failed")
+	}
+	tm.Clock.Advance(10 * time.Minute) // the slow request ends long after the window
+	close(release)
+	<-done
+	var body map[string]bool
+	json.NewDecoder(b.do("GET", "/me", nil).Body).Decode(&body)
+	if !body["bound"] {
+		t.Error("a request that loaded the session before the registration and wrote after its window erased the device key")
+	}
+	if res := thief.do("GET", "/me", nil); res.StatusCode == 200 {
+		t.Error("the thief's copy without a bound cookie works: the session was unbound")
+	}
+}
+
+// TestDeviceBoundRenewedCookieLogout: a thief holding the session cookie
+// from before a renewal (Renew, Reauthenticate) and no bound cookie must
+// not log out the bound session it was renewed into. Logout follows a
+// renewal, for the browser whose logout raced it; without the bound
+// cookie that is not the browser.
+func TestDeviceBoundRenewedCookieLogout(t *testing.T) {
+	tm, app := dbscAppWith(t, latch.Config{})
+	victim := newBrowser(t, app, tm.Clock, newES256(t))
+	login(t, victim, "alice")
+	thief := victim.copyCookies(nil)
+	delete(thief.jar, "__Host-latch-bound")
+	if res := victim.do("POST", "/renew", nil); res.StatusCode != 200 {
+		t.Fatalf("renew: %d", res.StatusCode)
+	}
+	thief.do("POST", "/logout", nil)
+	if code, body := me(t, victim); code != 200 || !body.Verified {
+		t.Errorf("the user after the thief's logout with the pre-renewal cookie: %d %+v; want 200, verified (events %v)", code, body, eventsOf(tm))
+	}
+}
+
+// TestDeviceBoundProofConfusion: proofs that are valid signatures but not
+// valid uses. A registration challenge signed for a refresh and a refresh
+// challenge signed for a registration (the purposes differ in the
+// challenge's MAC); the other form of an ES256 signature (r, n-s), which
+// verifies as well, over a challenge already used (single use is by the
+// challenge, not by the proof's bytes, so the malleability gains
+// nothing); a refresh proof signed by the thief's key with the thief's
+// jwk in its header (a refresh is verified with the session's key only).
+func TestDeviceBoundProofConfusion(t *testing.T) {
+	tm, app := dbscAppWith(t, latch.Config{})
+	b := newBrowser(t, app, tm.Clock, nil)
+	res := login(t, b, "alice")
+	_, params, _ := parseRegistration(res.Header.Get("Secure-Session-Registration"))
+	regChallenge := params["challenge"]
+	b.key = newES256(t)
+	b.register(res.Header.Get("Secure-Session-Registration"))
+	s := b.session()
+	if s == nil {
+		t.Fatal("no registration")
+	}
+	tm.Clock.Advance(11 * time.Minute)
+	if code, _ := me(t, b); code != 200 {
+		t.Fatalf("refresh: %d", code)
+	}
+	used := b.proofs[len(b.proofs)-1]
+	thief := b.copyCookies(nil)
+	delete(thief.jar, "__Host-latch-bound")
+	refresh := func(proof string) *http.Response {
+		return thief.roundTrip("POST", "/.latch/dbsc/refresh", http.Header{"Sec-Secure-Session-Id": {s.id}, "Secure-Session-Response": {proof}}, "", false)
+	}
+	fresh := func() string {
+		res := thief.roundTrip("POST", "/.latch/dbsc/refresh", http.Header{"Sec-Secure-Session-Id": {s.id}}, "", false)
+		c, _, _ := parseSFItem(res.Header.Get("Secure-Session-Challenge"))
+		return c
+	}
+	thiefKey := newES256(t)
+	for _, tc := range []struct {
+		name, proof, reason string
+	}{
+		{"registration challenge in a refresh", s.key.proof(regChallenge, false), "not issued for this session"},
+		{"high-S twin of a used proof", highS(t, used), "used already"},
+		{"thief's key with its jwk", thiefKey.proof(fresh(), true), "signature does not verify"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if res := refresh(tc.proof); res.StatusCode != http.StatusForbidden || !eventWith(tm, latch.EventDeviceRefused, tc.reason) {
+				t.Errorf("%d; events %v; want 403 and a refusal with %q", res.StatusCode, eventsOf(tm), tc.reason)
+			}
+		})
+	}
+	// A refresh challenge of the bound session offered to the
+	// registration of another, unbound session of the same user.
+	other := newBrowser(t, app, tm.Clock, nil)
+	login(t, other, "alice")
+	hdr := http.Header{"Secure-Session-Response": {thiefKey.proof(fresh(), true)}}
+	if res := other.roundTrip("POST", "/.latch/dbsc/register", hdr, "", false); res.StatusCode != http.StatusForbidden {
+		t.Errorf("a refresh challenge used to register: %d; want 403", res.StatusCode)
+	}
+	if code, body := me(t, b); code != 200 || !body.Verified {
+		t.Errorf("the browser after the attempts: %d %+v", code, body)
+	}
+}
+
+// highS returns the proof with its ES256 signature (r, s) replaced by
+// (r, n-s), which verifies as well.
+func highS(t *testing.T, proof string) string {
+	t.Helper()
+	i := strings.LastIndexByte(proof, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(proof[i+1:])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("not an ES256 proof: %v", err)
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
+	s.FillBytes(sig[32:])
+	return proof[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
