@@ -1,20 +1,26 @@
 package latch_test
 
 import (
+	"context"
 	"crypto/elliptic"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/latchtest"
+	"github.com/latchsec/latch/memstore"
 )
 
 // Attacks on device-bound sessions: what a thief who copied the session
@@ -402,4 +408,122 @@ func highS(t *testing.T, proof string) string {
 	s := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
 	s.FillBytes(sig[32:])
 	return proof[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// TestDeviceBoundKeyRotation: a rotation of the keyring neither signs out
+// nor locks out bound sessions. Bound cookies and challenges are MACed
+// under the key that signs when they are issued, and the browser gets new
+// ones at every refresh (within CookieLifetime): across the activation of
+// a new key the browser goes on, and within one bound cookie's lifetime
+// its bound cookie is under the new key, long before the old key may
+// retire (New refuses a retirement before the sessions the old key signed
+// could end).
+func TestDeviceBoundKeyRotation(t *testing.T) {
+	old := latch.Key{ID: "old", Secret: latch.GenerateKey(), Retire: latchtest.Start.Add(20*time.Minute + latch.DefaultRememberAbsoluteTimeout + time.Hour)}
+	next := latch.Key{ID: "new", Secret: latch.GenerateKey(), Activate: latchtest.Start.Add(20 * time.Minute)}
+	ring, err := latch.NewKeyringAt(latchtest.Start, old, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, app := dbscAppWith(t, latch.Config{Keys: ring})
+	b := newBrowser(t, app, tm.Clock, newES256(t))
+	login(t, b, "alice")
+	for i := range 12 { // every 5 minutes for an hour
+		tm.Clock.Advance(5 * time.Minute)
+		if code, body := me(t, b); code != 200 || !body.Verified {
+			t.Fatalf("after %d minutes: %d %+v; events %v", 5*(i+1), code, body, eventsOf(tm))
+		}
+	}
+	if v := b.jar["__Host-latch-bound"].value; !strings.HasPrefix(v, "new.") {
+		t.Errorf("bound cookie %q; want it under the new key", v)
+	}
+	if n := countEvents(tm, latch.EventDeviceRefused) + countEvents(tm, latch.EventDeviceCookieMissing); n != 0 {
+		t.Errorf("%d refusals across the rotation: %v", n, eventsOf(tm))
+	}
+}
+
+// failingStore fails every Commit while fail is set.
+type failingStore struct {
+	driver.Store
+	fail atomic.Bool
+}
+
+var errStoreDown = errors.New("store down")
+
+func (s *failingStore) Commit(ctx context.Context, c *driver.Commit) error {
+	if s.fail.Load() {
+		return errStoreDown
+	}
+	return s.Store.Commit(ctx, c)
+}
+
+// TestDeviceBoundStoreFails: a store that fails during a registration or a
+// refresh fails closed: 503, no bound cookie, no event of success; after a
+// failed registration the session goes on unbound (as for a browser
+// without DBSC), after a failed refresh the copy of the cookies is signed
+// out, and once the store is back the browser refreshes.
+func TestDeviceBoundStoreFails(t *testing.T) {
+	clock := latchtest.NewClock(latchtest.Start)
+	mem, err := memstore.New(memstore.Options{Now: clock.Now, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	st := &failingStore{Store: mem}
+	events := &latchtest.Events{}
+	m, err := latch.New(latch.Config{Store: st, Keys: latchtest.Keys(t), Now: clock.Now, OnEvent: events.Add,
+		Logger: slog.New(slog.DiscardHandler), DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.Login("alice")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.Handle("GET /me", m.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		json.NewEncoder(w).Encode(map[string]any{"user": s.UserID(), "bound": s.DeviceBound(), "verified": s.DeviceVerified()})
+	})))
+	app := m.Handler(mux)
+
+	// Registration while the store fails.
+	b := newBrowser(t, app, clock, nil)
+	res := login(t, b, "alice")
+	_, params, _ := parseRegistration(res.Header.Get("Secure-Session-Registration"))
+	st.fail.Store(true)
+	key := newES256(t)
+	res = b.roundTrip("POST", params["path"], http.Header{"Secure-Session-Response": {key.proof(params["challenge"], true)}}, "", false)
+	st.fail.Store(false)
+	if res.StatusCode != http.StatusServiceUnavailable || strings.Contains(strings.Join(setCookies(res), " "), "bound") {
+		t.Errorf("registration with the store down: %d, Set-Cookie %v; want 503 and no bound cookie", res.StatusCode, setCookies(res))
+	}
+	clock.Advance(time.Minute)
+	if code, body := me(t, b); code != 200 || body.Bound {
+		t.Errorf("after the failed registration: %d %+v; want 200, unbound", code, body)
+	}
+
+	// Refresh while the store fails.
+	b = newBrowser(t, app, clock, newES256(t))
+	login(t, b, "alice")
+	if b.session() == nil {
+		t.Fatal("no registration")
+	}
+	clock.Advance(11 * time.Minute)
+	st.fail.Store(true)
+	s := b.session()
+	hdr := http.Header{"Sec-Secure-Session-Id": {s.id}, "Secure-Session-Response": {s.key.proof(s.challenge, false)}}
+	res = b.roundTrip("POST", s.refreshURL, hdr, "", false)
+	st.fail.Store(false)
+	if res.StatusCode != http.StatusServiceUnavailable || strings.Contains(strings.Join(setCookies(res), " "), "bound") {
+		t.Errorf("refresh with the store down: %d, Set-Cookie %v; want 503 and no bound cookie", res.StatusCode, setCookies(res))
+	}
+	if res := b.roundTrip("GET", "/me", nil, "", false); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a request without the bound cookie after the failed refresh: %d; want 401 (signed out)", res.StatusCode)
+	}
+	if code, body := me(t, b); code != 200 || !body.Verified {
+		t.Errorf("once the store is back the browser refreshes: %d %+v", code, body)
+	}
 }
