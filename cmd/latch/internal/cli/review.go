@@ -41,7 +41,8 @@ Production: Flask configs named Production*/Prod* (or the "production"
 entry of a config dict) are taken for production, and settings under
 "if app.debug" are not; for Django, the module DJANGO_SETTINGS_MODULE names
 in wsgi.py, asgi.py or manage.py, or production.py beside it. The report
-says which configuration was assumed. Example environment files
+says which configuration was assumed. Test modules (tests/, test_*.py,
+conftest.py) are not production either. Example environment files
 (.env.example) are hints only, never production values. What is decided
 outside the code (an environment variable without a fallback, a proxy that
 redirects to HTTPS) is reported as such, not guessed.
@@ -51,6 +52,11 @@ node_modules, site-packages, .git, caches and Django migrations; symbolic
 links out of PATH or to directories; files over --max-file-size; Python
 files past --max-files. Files that are not Python (binary) or have syntax
 errors are skipped with a note on standard error.
+
+Examples:
+  latch review .                                  text report of this project
+  latch review --format sarif -o review.sarif .   for code-scanning upload
+  latch review --no-history --format json src/    skip the git history scan
 
 Exit status: 0 when no check fails, 1 when one does, 2 on a usage error, an
 unreadable PATH, or when PATH holds no Flask or Django project, 3 when

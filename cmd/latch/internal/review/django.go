@@ -230,7 +230,7 @@ type djangoLogin struct {
 func (r *reviewer) djangoLogins() []djangoLogin {
 	p := r.p
 	var out []djangoLogin
-	for _, m := range r.modules(r.mentioning("request.session", "set_expiry")) {
+	for _, m := range r.modules(notTests(r.mentioning("request.session", "set_expiry"))) {
 		f := m.file
 		seen := map[*node]bool{}
 		p.walkScoped(f, m.scope(p), func(fn *node, s *scope, _ walkCtx) {

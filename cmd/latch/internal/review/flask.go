@@ -145,7 +145,7 @@ func (r *reviewer) flask() {
 	for name := range r.flaskSubclasses() {
 		rels = append(rels, r.mentioning(name+"(")...)
 	}
-	rels = dedupe(rels)
+	rels = notTests(dedupe(rels))
 	mods := r.modules(rels)
 	facts := &flaskFacts{talisman: map[string]*node{}, sslify: map[string]bool{}, appFiles: map[string]bool{}}
 	for _, m := range mods {

@@ -210,6 +210,23 @@ func (r *reviewer) mentioning(words ...string) []string {
 	return out
 }
 
+// notTests drops test modules and files under test directories: a test
+// that builds an app with SESSION_COOKIE_SECURE off, or logs a user in by
+// hand, says nothing of production. When every file is a test, they are
+// kept.
+func notTests(rels []string) []string {
+	var out []string
+	for _, r := range rels {
+		if !isTestPath(r) {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return rels
+	}
+	return out
+}
+
 // modules parses and evaluates the files, skipping unreadable ones.
 func (r *reviewer) modules(rels []string) []*module {
 	r.p.preparse(rels)
@@ -236,7 +253,7 @@ func (r *reviewer) detect() string {
 	for name := range subs {
 		words = append(words, name+"(")
 	}
-	fl := r.mentioning(words...)
+	fl := notTests(r.mentioning(words...))
 	hasFlask := false
 	for _, rel := range fl {
 		if m := r.p.module(rel); m != nil && len(flaskCreations(m.file, subs)) > 0 {
