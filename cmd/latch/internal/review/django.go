@@ -3,6 +3,7 @@ package review
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -214,6 +215,10 @@ func (r *reviewer) productionSibling(rel string) string {
 	return ""
 }
 
+// djangoLoginHint finds, before parsing, a file that may log a user in:
+// a user-like key stored in a session, set_expiry, login(), cycle_key().
+var djangoLoginHint = regexp.MustCompile(`session\[\s*[rbuf]*["'][^"'\n]*(?i:user|uid|account|logged|login|auth|member|email|id)|set_expiry|\blogin\(|cycle_key`)
+
 // djangoLogin is a view that logs a user in by hand.
 type djangoLogin struct {
 	fn      string
@@ -230,7 +235,7 @@ type djangoLogin struct {
 func (r *reviewer) djangoLogins() []djangoLogin {
 	p := r.p
 	var out []djangoLogin
-	for _, m := range r.modules(notTests(r.mentioning("request.session", "set_expiry"))) {
+	for _, m := range r.modules(notTests(r.matching(djangoLoginHint))) {
 		f := m.file
 		seen := map[*node]bool{}
 		p.walkScoped(f, m.scope(p), func(fn *node, s *scope, _ walkCtx) {

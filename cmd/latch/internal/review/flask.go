@@ -26,6 +26,10 @@ var (
 	// prodName matches a production configuration's name.
 	prodConfigName = regexp.MustCompile(`(?i)(^|[._])prod(uction)?([._]|config|settings|$)|production`)
 	devConfigName  = regexp.MustCompile(`(?i)(dev|develop|development|test|testing|local|debug)`)
+	// sessionUserWrite finds, before parsing, a file that may store a user
+	// in the session; loginDef one that defines a login function.
+	sessionUserWrite = regexp.MustCompile(`session\[\s*[rbuf]*["'][^"'\n]*(?i:user|uid|account|logged|login|auth|member|email|id)|session\.update\(`)
+	loginDef         = regexp.MustCompile(`def\s+\w*(?i:login|log_in|signin|sign_in|authenticate|authorize|set_authorized)`)
 	// userKey matches session keys that store who is logged in.
 	// pendingKey matches keys that hold a login in progress (a second
 	// factor to come), not a logged-in user.
@@ -140,8 +144,11 @@ func (r *reviewer) flask() {
 	// app's creation, extensions, hooks and logins. A view that only reads
 	// the session, or a model that uses db.session, is not parsed.
 	rels := r.mentioning("Flask(", "SECRET_KEY", "secret_key", "SESSION_", "PERMANENT_SESSION", "permanent_session_lifetime", ".config",
-		"Talisman", "SSLify", "Strict-Transport", "login_user", "session[", "session.update", "session.permanent", "start_response",
-		"before_request", "before_app_request", "after_request", "after_app_request", "amesite", "set_authorized", "regenerate")
+		"Talisman", "SSLify", "Strict-Transport", "login_user", "session.permanent", "start_response",
+		"before_request", "before_app_request", "after_request", "after_app_request", "amesite", "regenerate")
+	// Logins by hand: a user-like key stored in the session, or a function
+	// named for logging in that writes the session.
+	rels = append(rels, r.matching(sessionUserWrite, loginDef)...)
 	for name := range r.flaskSubclasses() {
 		rels = append(rels, r.mentioning(name+"(")...)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -223,6 +224,24 @@ func notTests(rels []string) []string {
 	}
 	if len(out) == 0 {
 		return rels
+	}
+	return out
+}
+
+// matching returns the Python files whose text matches any of res.
+func (r *reviewer) matching(res ...*regexp.Regexp) []string {
+	var out []string
+	for _, rel := range r.p.files {
+		if r.ctx.Err() != nil {
+			return nil
+		}
+		src := r.source(rel)
+		for _, re := range res {
+			if re.Match(src) {
+				out = append(out, rel)
+				break
+			}
+		}
 	}
 	return out
 }
