@@ -542,7 +542,7 @@ func (d *dbsc) onCommit(s *Session, h http.Header, now time.Time) {
 	}
 	// Issued as of the authentication (Login, Reauthenticate: the
 	// moment the offer was decided), so that a registration can land only
-	// within ChallengeLifetime after AuthTime, the window carryDeviceKey
+	// within registrationWindow after AuthTime, the window carryDeviceKey
 	// covers.
 	if c := d.challenge(purposeRegister, (*[32]byte)(&s.hash), s.meta.AuthTime); c != "" {
 		h.Set("Secure-Session-Registration", d.registrationHeader(c))
