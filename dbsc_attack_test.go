@@ -527,3 +527,66 @@ func TestDeviceBoundStoreFails(t *testing.T) {
 		t.Errorf("once the store is back the browser refreshes: %d %+v", code, body)
 	}
 }
+
+// TestDeviceBoundForeignBoundCookie: the bound cookie of one session
+// (another user's, or the same user's other device) does not satisfy
+// another: the request is signed out and the foreign cookie deleted.
+func TestDeviceBoundForeignBoundCookie(t *testing.T) {
+	tm, app := dbscAppWith(t, latch.Config{})
+	alice := newBrowser(t, app, tm.Clock, newES256(t))
+	login(t, alice, "alice")
+	for _, who := range []string{"bob", "alice"} {
+		t.Run(who, func(t *testing.T) {
+			other := newBrowser(t, app, tm.Clock, newES256(t))
+			login(t, other, who)
+			tm.Clock.Advance(31 * time.Second) // past the registration's grace
+			mixed := alice.copyCookies(nil)
+			mixed.jar["__Host-latch-bound"] = other.jar["__Host-latch-bound"]
+			res := mixed.roundTrip("GET", "/me", nil, "", false)
+			deleted := false
+			for _, c := range res.Cookies() {
+				deleted = deleted || (c.Name == "__Host-latch-bound" && c.MaxAge < 0)
+			}
+			if res.StatusCode != http.StatusUnauthorized || !deleted || !eventWith(tm, latch.EventDeviceCookieMissing, "not this session's") {
+				t.Errorf("alice's session cookie with %s's other bound cookie: %d, deleted %v; want 401 and the cookie deleted (events %v)", who, res.StatusCode, deleted, eventsOf(tm))
+			}
+		})
+	}
+}
+
+// TestDeviceBoundNoRegistrationForThief: a thief with the cookie of a
+// session that never registered (its browser has no DBSC) cannot bind it
+// to the thief's own key, which would lock the user out: no answer to the
+// session's requests offers a registration challenge (only Login and
+// Reauthenticate do, and both need the user's credentials), and the
+// refresh endpoint's challenges are for refreshes only.
+func TestDeviceBoundNoRegistrationForThief(t *testing.T) {
+	tm, app := dbscAppWith(t, latch.Config{})
+	victim := newBrowser(t, app, tm.Clock, nil)
+	login(t, victim, "alice")
+	tm.Clock.Advance(time.Minute)
+	thief := victim.copyCookies(nil)
+	var challenges []string
+	for _, req := range []struct{ method, path string }{
+		{"GET", "/"}, {"GET", "/me"}, {"POST", "/set"},
+		{"POST", "/.latch/dbsc/refresh"}, {"POST", "/.latch/dbsc/register"}, {"GET", "/.latch/dbsc/register"},
+	} {
+		res := thief.roundTrip(req.method, req.path, http.Header{"Sec-Secure-Session-Id": {"x"}}, "", false)
+		if v := res.Header.Get("Secure-Session-Registration"); v != "" {
+			t.Errorf("%s %s offered a registration to the thief: %q", req.method, req.path, v)
+		}
+		if c, _, ok := parseSFItem(res.Header.Get("Secure-Session-Challenge")); ok {
+			challenges = append(challenges, c)
+		}
+	}
+	key := newES256(t)
+	for _, c := range challenges {
+		res := thief.roundTrip("POST", "/.latch/dbsc/register", http.Header{"Secure-Session-Response": {key.proof(c, true)}}, "", false)
+		if res.StatusCode == http.StatusOK {
+			t.Errorf("the thief registered its key with challenge %q", c)
+		}
+	}
+	if code, body := me(t, victim); code != 200 || body.Bound {
+		t.Errorf("the user: %d %+v; want 200, unbound", code, body)
+	}
+}
