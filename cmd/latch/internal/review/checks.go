@@ -250,13 +250,13 @@ func (r *reviewer) checkSecret(c *config, key string, framework string) {
 			lit, _ := v.literal()
 			if lit != nil && lit.Kind == vStr && lit.Str != "" {
 				src.status = audit.Fail
-				src.evidence = append(src.evidence, fmt.Sprintf("%s%s comes from environment variable %s, but falls back to %s when it is unset%s", branch(a), key, v.Env, lit.describe(), where(loc(lit), s.via)))
+				src.evidence = append(src.evidence, fmt.Sprintf("%s%s comes from %s, but falls back to %s when it is unset%s", branch(a), key, v.source(), lit.describe(), where(loc(lit), s.via)))
 				src.add(loc(lit))
 				src.add(at)
 				r.judgeKey(weak, lit, loc(lit), branch(a)+"the fallback")
 				continue
 			}
-			src.evidence = append(src.evidence, fmt.Sprintf("%s%s comes from environment variable %s with no literal fallback%s", branch(a), key, v.Env, where(at, s.via)))
+			src.evidence = append(src.evidence, fmt.Sprintf("%s%s comes from %s with no literal fallback%s", branch(a), key, v.source(), where(at, s.via)))
 			src.add(at)
 			if hint := r.envHint(v.Env); hint != "" {
 				src.evidence = append(src.evidence, hint)
@@ -385,7 +385,7 @@ func boolOutcome(a Alt, key string, def bool, s *setting) outcome {
 	}
 	lit, fromEnv := v.literal()
 	if v.Kind == vEnv && lit == nil {
-		return outcome{audit.Warn, fmt.Sprintf("%s%s is decided by environment variable %s, with no default%s", branch(a), key, v.Env, where(at, s.via)), at, nil}
+		return outcome{audit.Warn, fmt.Sprintf("%s%s is decided by %s, with no default%s", branch(a), key, v.source(), where(at, s.via)), at, nil}
 	}
 	if lit == nil {
 		return outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at, nil}
@@ -400,7 +400,7 @@ func boolOutcome(a Alt, key string, def bool, s *setting) outcome {
 	}
 	d := pyBool(t)
 	if fromEnv {
-		d = fmt.Sprintf("%s unless environment variable %s says otherwise (its default)", d, v.Env)
+		d = fmt.Sprintf("%s unless %s says otherwise (its default)", d, v.source())
 	}
 	return outcome{st, fmt.Sprintf("%s%s = %s%s", branch(a), key, d, where(at, s.via)), at, nil}
 }
@@ -449,13 +449,13 @@ func (r *reviewer) checkSameSite(c *config, key, def string) {
 		lit, fromEnv := v.literal()
 		switch {
 		case lit == nil && v.Kind == vEnv:
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is decided by environment variable %s, with no default%s", branch(a), key, v.Env, where(at, s.via)), at, nil})
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is decided by %s, with no default%s", branch(a), key, v.source(), where(at, s.via)), at, nil})
 		case lit == nil:
 			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), key, v.describe(), where(at, s.via)), at, nil})
 		case lit.Kind == vStr:
 			d := fmt.Sprintf("%q", lit.Str)
 			if fromEnv {
-				d += " unless environment variable " + v.Env + " says otherwise (its default)"
+				d += " unless " + v.source() + " says otherwise (its default)"
 			}
 			outs = append(outs, outcome{judge(lit.Str, true), fmt.Sprintf("%s%s = %s%s", branch(a), key, d, where(at, s.via)), at, nil})
 		default:

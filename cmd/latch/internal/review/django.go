@@ -360,7 +360,7 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 		}
 		d := fmtSeconds(secs)
 		if fromEnv {
-			d += " unless environment variable " + v.Env + " says otherwise (its default)"
+			d += " unless " + v.source() + " says otherwise (its default)"
 		}
 		if secs > maxSecs {
 			maxSecs, maxWhere = secs, fmt.Sprintf("SESSION_COOKIE_AGE at %s:%d", at.File, at.Line)
@@ -451,7 +451,7 @@ func (r *reviewer) djangoTransport(c *config) {
 		secs, ok := seconds(lit)
 		switch {
 		case !ok && v.Kind == vEnv:
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSECURE_HSTS_SECONDS is decided by environment variable %s, with no default%s", branch(a), v.Env, where(at, s.via)), at, nil})
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSECURE_HSTS_SECONDS is decided by %s, with no default%s", branch(a), v.source(), where(at, s.via)), at, nil})
 		case !ok:
 			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSECURE_HSTS_SECONDS is %s%s", branch(a), v.describe(), where(at, s.via)), at, nil})
 		default:
@@ -461,7 +461,7 @@ func (r *reviewer) djangoTransport(c *config) {
 			}
 			d := ""
 			if fromEnv {
-				d = " (the default of environment variable " + v.Env + ")"
+				d = " (the default of " + v.source() + ")"
 			}
 			outs = append(outs, outcome{hs, fmt.Sprintf("%sSECURE_HSTS_SECONDS%s: %s%s", branch(a), d, hev, where(at, s.via)), at, nil})
 		}

@@ -1127,6 +1127,30 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 			return &Value{Kind: vEnv, Env: key.Str, Via: "configparser", Default: d}
 		}
 	}
+	if name == "getattr" && len(pos) >= 2 {
+		// getattr(configuration, "NAME", default): the attribute when the
+		// object is the project's module or class; else a value decided
+		// outside the code (a deployment's configuration module), whose
+		// default is what production gets when it leaves NAME out.
+		obj, attr := p.eval(s, pos[0], depth+1), p.eval(s, pos[1], depth+1)
+		if attr.Kind == vStr {
+			switch obj.Kind {
+			case vModule:
+				if v, ok := obj.Mod.scope(p).vars[attr.Str]; ok {
+					return v
+				}
+			case vClass:
+				if v, _, ok := obj.Class.attr(attr.Str); ok {
+					return v
+				}
+			}
+			v := &Value{Kind: vEnv, Env: shorten(f.text(pos[0])) + "." + attr.Str, Via: "getattr"}
+			if len(pos) >= 3 {
+				v.Default = p.eval(s, pos[2], depth+1)
+			}
+			return v
+		}
+	}
 	if randomCalls[last] {
 		return &Value{Kind: vRandom, Via: name + "()"}
 	}

@@ -117,6 +117,9 @@ TOKEN = secrets.token_urlsafe(32).encode()
 		{"config.py", "'x' if A else None", "choice{if A => 'x' | if not A => None}"},
 		{"config.py", "timedelta(minutes=30)", "30 minutes"},
 		{"config.py", "f'{A}'", "?"},
+		{"config.py", "getattr(configuration, 'SESSION_COOKIE_SECURE', False)", "env(configuration.SESSION_COOKIE_SECURE, False)"},
+		{"config.py", "getattr(ProductionConfig, 'SECURE', None)", "True"},
+		{"proj/settings/production.py", "'SECRET_KEY' in os.environ", "env(SECRET_KEY, False)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file+" "+tt.expr, func(t *testing.T) {

@@ -280,7 +280,7 @@ func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
 		}
 		d := fmtSeconds(secs)
 		if fromEnv {
-			d += " unless environment variable " + v.Env + " says otherwise (its default)"
+			d += " unless " + v.source() + " says otherwise (its default)"
 		}
 		if secs > maxSecs {
 			maxSecs, maxWhere = secs, fmt.Sprintf("PERMANENT_SESSION_LIFETIME at %s:%d", at.File, at.Line)
@@ -804,13 +804,13 @@ func (r *reviewer) pickProduction(from *module, v *Value, depth int) (*Value, st
 		return t, fmt.Sprintf("%s (%s, %s), assumed to be production", name, strings.TrimSpace(alts[pick].Cond), why)
 	case vEnv:
 		if c := r.productionClass(); c != nil {
-			return c, fmt.Sprintf("environment variable %s names the config; %s assumed for production (by its name)", v.Env, c.Class.name)
+			return c, fmt.Sprintf("%s names the config; %s assumed for production (by its name)", v.source(), c.Class.name)
 		}
 		if v.Default != nil {
 			t, _ := r.pickProduction(from, v.Default, depth+1)
-			return t, fmt.Sprintf("environment variable %s names the config; its default %s assumed", v.Env, v.Default.describe())
+			return t, fmt.Sprintf("%s names the config; its default %s assumed", v.source(), v.Default.describe())
 		}
-		return nil, "environment variable " + v.Env + " names the config, with no default and no production-named class"
+		return nil, v.source() + " names the config, with no default and no production-named class"
 	}
 	if c := r.productionClass(); c != nil {
 		return c, fmt.Sprintf("%s could not be followed; %s assumed for production (by its name)", v.describe(), c.Class.name)

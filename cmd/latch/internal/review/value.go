@@ -155,10 +155,7 @@ func (v *Value) describe() string {
 	case vDuration:
 		return fmtSeconds(v.Num)
 	case vEnv:
-		s := "environment variable " + v.Env
-		if v.Via == "configparser" {
-			s = "config-file value " + v.Env
-		}
+		s := v.source()
 		if v.Default == nil {
 			return s + " (no fallback)"
 		}
@@ -184,6 +181,19 @@ func (v *Value) describe() string {
 		return "`" + v.Why + "` (not followed)"
 	}
 	return "a value the review does not follow"
+}
+
+// source names where a value decided outside the code comes from:
+// "environment variable SECRET_KEY", "config-file value X", "deployment
+// setting configuration.X".
+func (v *Value) source() string {
+	switch v.Via {
+	case "configparser":
+		return "config-file value " + v.Env
+	case "getattr":
+		return "deployment setting " + v.Env
+	}
+	return "environment variable " + v.Env
 }
 
 // fmtSeconds writes a duration in the largest exact unit.
