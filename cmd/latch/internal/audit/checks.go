@@ -649,8 +649,11 @@ func deadlineRe(key string) *regexp.Regexp {
 }
 
 // noteLifetime records what a timeout check learnt: the cookie's declared
-// lifetime (when persistent), a time after which a session was still
-// authenticated, or one after which it had ended (zero: nothing learnt).
+// lifetime (when persistent), an idle time after which a session was still
+// authenticated, or a time by which it had ended (zero: nothing learnt).
+// A session kept busy past a lifetime is not recorded as outliving it: a
+// lifetime renewed on every request (Flask's permanent sessions) allows
+// that.
 func (a *auditor) noteLifetime(declared time.Duration, persistent bool, outlived, ended time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -762,7 +765,6 @@ func (a *auditor) checkAbsolute(ctx context.Context, s *session, ck *Cookie, me 
 		}
 		if elapsed >= a.cfg.AbsoluteWait {
 			a.progress("absolute wait", total, total)
-			a.noteLifetime(0, false, elapsed, 0)
 			a.add(result(CheckAbsoluteTimeout, Fail, fmt.Sprintf("kept busy with a request every %s, the session was still authenticated after %s (%d requests); %s",
 				fmtDuration(interval), fmtDuration(elapsed), requests, ev), rec))
 			return nil

@@ -25,7 +25,7 @@ const (
 var SourceChecks = []CheckInfo{
 	{CheckSourceKeyLive, "Live sessions are not signed with a key from the source", Critical, "No secret key written in the source or committed to its git history verifies the live session cookie's signature (with --source)."},
 	{CheckSourceConfig, "Source and live cookie and transport settings agree", High, "Every cookie and transport check both the review and the live audit make (Secure, HttpOnly, SameSite, HTTPS redirect, HSTS) has the same verdict; where the source is safer than the live application, production does not run the configuration the source sets (with --source)."},
-	{CheckSourceLifetime, "Live sessions end when the source says", Medium, "The live session does not outlive the lifetime the source configures (with --source)."},
+	{CheckSourceLifetime, "Live sessions end when the source says", Medium, "A live session left unused does not outlive the lifetime the source configures (with --source)."},
 }
 
 // SourceKey is a secret key found in the application's source or its git
@@ -44,11 +44,12 @@ type LiveLifetime struct {
 	// Persistent.
 	Declared   time.Duration
 	Persistent bool
-	// Outlived is the longest time a session was measured to be still
-	// authenticated (--idle-wait, --absolute-wait); 0 when not measured.
+	// Outlived is the longest time without a request after which a
+	// session was measured to be still authenticated (--idle-wait); 0
+	// when not measured.
 	Outlived time.Duration
-	// Ended is the shortest time after which a session was measured to
-	// have ended; 0 when not measured.
+	// Ended is the shortest time by which a session was measured to have
+	// ended (--idle-wait, --absolute-wait); 0 when not measured.
 	Ended time.Duration
 }
 
@@ -226,9 +227,11 @@ func compareLifetime(live LiveLifetime, src SourceReview) Result {
 	slack := min(time.Minute, max(2*time.Second, L/20))
 	switch {
 	case live.Outlived > L+slack:
-		r = result(CheckSourceLifetime, Fail, fmt.Sprintf("the source ends sessions after %s%s, but a live session was still authenticated after %s", fmtDuration(L), where, fmtDuration(live.Outlived)), rec)
-	case live.Ended > 0 && live.Ended <= L+slack:
-		r = result(CheckSourceLifetime, Pass, fmt.Sprintf("the source ends sessions after %s%s; a live session had ended after %s", fmtDuration(L), where, fmtDuration(live.Ended)), "")
+		r = result(CheckSourceLifetime, Fail, fmt.Sprintf("the source ends sessions after %s%s, but a live session left unused for %s was still authenticated", fmtDuration(L), where, fmtDuration(live.Outlived)), rec)
+	case live.Ended > 0:
+		// Ended by then: no later than the source says, or no sign of
+		// the contrary.
+		r = result(CheckSourceLifetime, Pass, fmt.Sprintf("the source ends sessions after %s%s; a live session had ended when checked after %s", fmtDuration(L), where, fmtDuration(live.Ended)), "")
 	case live.Persistent && live.Declared > L+slack:
 		r = result(CheckSourceLifetime, Warn, fmt.Sprintf("the source ends sessions after %s%s, but the live session cookie asks the browser to keep it for %s; not measured (pass --absolute-wait longer than %s to see whether the server ends it)", fmtDuration(L), where, fmtDuration(live.Declared), fmtDuration(L)), rec)
 	case live.Persistent:

@@ -62,14 +62,15 @@ func TestCompareLifetime(t *testing.T) {
 		want     Status
 		evidence string
 	}{
-		{"measured: outlived", LiveLifetime{Outlived: 13 * h}, src, Fail, "still authenticated after 13h"},
+		{"measured: outlived", LiveLifetime{Outlived: 13 * h}, src, Fail, "left unused for 13h0m0s was still authenticated"},
 		{"measured: within the slack", LiveLifetime{Outlived: 12*h + 30*time.Second}, src, Skip, "declares no lifetime"},
-		{"measured: ended in time", LiveLifetime{Ended: 11 * h, Declared: 31 * 24 * h, Persistent: true}, src, Pass, "had ended after 11h"},
+		{"measured: ended in time", LiveLifetime{Ended: 11 * h, Declared: 31 * 24 * h, Persistent: true}, src, Pass, "had ended when checked after 11h"},
+		{"measured: ended, checked later than the lifetime", LiveLifetime{Ended: 14 * h}, src, Pass, "had ended when checked after 14h"},
 		{"declared longer", LiveLifetime{Declared: 31 * 24 * h, Persistent: true}, src, Warn, "keep it for 31d"},
 		{"declared within", LiveLifetime{Declared: 12 * h, Persistent: true}, src, Pass, "no longer"},
 		{"browser-session cookie", LiveLifetime{}, src, Skip, "declares no lifetime"},
 		{"source unknown", LiveLifetime{Outlived: 100 * h}, SourceReview{}, Skip, "no server-side lifetime"},
-		{"outlived beats ended", LiveLifetime{Outlived: 20 * h, Ended: 2 * h}, src, Fail, "after 20h"},
+		{"outlived beats ended", LiveLifetime{Outlived: 20 * h, Ended: 2 * h}, src, Fail, "unused for 20h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -284,9 +284,9 @@ func TestAuditSourceConfig(t *testing.T) {
 
 // TestAuditSourceLifetime measures a real Flask app's session against the
 // lifetime its source sets: a source that ends sessions after 2 seconds
-// while the running app keeps them (another configuration: Flask's 31-day
-// default) fails source-live-lifetime; the app that runs that source ends
-// them in time and passes.
+// while the running app keeps an unused one for 6 (another configuration:
+// Flask's 31-day default) fails source-live-lifetime; the app that runs
+// that source ends it and passes.
 func TestAuditSourceLifetime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for sessions to end")
@@ -299,14 +299,14 @@ func TestAuditSourceLifetime(t *testing.T) {
 		want      string
 		evidence  []string
 	}{
-		{"live outlives the source", weakLive, "fail", []string{"the source ends sessions after 2s (PERMANENT_SESSION_LIFETIME at app.py:18), but a live session was still authenticated after"}},
-		{"live ends in time", shortLive, "pass", []string{"the source ends sessions after 2s (PERMANENT_SESSION_LIFETIME at app.py:18); a live session had ended after"}},
+		{"live outlives the source", weakLive, "fail", []string{"the source ends sessions after 2s (PERMANENT_SESSION_LIFETIME at app.py:18), but a live session left unused for 6s was still authenticated"}},
+		{"live ends in time", shortLive, "pass", []string{"the source ends sessions after 2s (PERMANENT_SESSION_LIFETIME at app.py:18); a live session had ended when checked after 6s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := runAuditCmd(t, map[string]string{"PW": "wonderland"}, tt.url, "--login-path", "/login", "--username", "alice",
-				"--password-env", "PW", "--me-path", "/me", "--samples", "5", "--absolute-wait", "6s", "--source", short, "--format", "json")
+				"--password-env", "PW", "--me-path", "/me", "--samples", "5", "--idle-wait", "6s", "--source", short, "--format", "json")
 			var doc struct{ Checks []jsonCheck }
 			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 				t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
