@@ -270,17 +270,22 @@ func (p *project) skipped(s *scope, body *node, cond *Value) {
 }
 
 // maxCalls bounds how deep the evaluator follows calls into the
-// project's own functions.
-const maxCalls = 4
+// project's own functions, and maxCallsMade how many it follows in all (a
+// function that calls another a hundred times, four deep, is 10^8 calls).
+const (
+	maxCalls     = 4
+	maxCallsMade = 20000
+)
 
 // callFunc evaluates a call to a function of the project: its body runs
 // with the arguments bound, and its value is what it returns (a choice
 // when it can return from several places).
 func (p *project) callFunc(fn *function, pos []*Value, kw map[string]*Value, depth int) *Value {
-	if p.calls >= maxCalls || fn.node.child("body") == nil {
+	if p.calls >= maxCalls || p.callsMade >= maxCallsMade || fn.node.child("body") == nil {
 		return &Value{Kind: vUnknown, Why: fn.name + "(...)"}
 	}
 	p.calls++
+	p.callsMade++
 	defer func() { p.calls-- }()
 	s := newScope(fn.file, fn.def.mod, fn.def)
 	p.bindParams(fn, s, pos, kw, depth)
@@ -302,7 +307,7 @@ func (p *project) callFunc(fn *function, pos []*Value, kw map[string]*Value, dep
 	case 1:
 		return alts[0].V
 	}
-	return &Value{Kind: vChoice, Alts: alts}
+	return bounded(&Value{Kind: vChoice, Alts: alts})
 }
 
 // maxDepth bounds recursion in evaluation (deeply nested expressions, long
@@ -503,7 +508,7 @@ func (s *scope) merge(branches []*scope, conds []Alt) {
 				ch.File, ch.Line = v.File, v.Line
 			}
 		}
-		s.vars[k] = ch
+		s.vars[k] = bounded(ch)
 	}
 }
 
@@ -706,9 +711,9 @@ func (p *project) eval(s *scope, n *node, depth int) *Value {
 		}
 		full := f.text(k[1])
 		cond := shorten(full)
-		return &Value{Kind: vChoice, File: f.path, Line: n.line, Alts: []Alt{
+		return bounded(&Value{Kind: vChoice, File: f.path, Line: n.line, Alts: []Alt{
 			{Cond: "if " + cond, V: p.eval(s, k[0], depth+1), Pos: []string{full}},
-			{Cond: "if not " + cond, V: p.eval(s, k[2], depth+1), Neg: []string{full}}}}
+			{Cond: "if not " + cond, V: p.eval(s, k[2], depth+1), Neg: []string{full}}}})
 	case "dictionary":
 		d := &Value{Kind: vDict, Items: map[string]*Value{}, File: f.path, Line: n.line}
 		for _, pr := range n.named() {
@@ -767,7 +772,7 @@ func mapLit(v *Value, op func(*Value) *Value) *Value {
 			}
 			out.Alts = append(out.Alts, Alt{Cond: a.Cond, V: mapLit(a.V, op), Pos: a.Pos, Neg: a.Neg})
 		}
-		return out
+		return bounded(out)
 	case vRandom:
 		return v
 	}

@@ -358,6 +358,7 @@ func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
 	}
 	at := func(n *node) Location { return Location{File: f.path, Line: n.line} }
 	seenFn := map[*node]bool{}
+	decos := map[*node]string{} // a function's decorators, seen just before it
 	p.walkScoped(f, m.scope(p), func(n *node, s *scope, ctx walkCtx) {
 		switch n.kind {
 		case "assignment":
@@ -404,12 +405,20 @@ func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
 			}
 		case "call":
 			r.flaskCall(m, n, s, ctx, facts, add)
+		case "decorated_definition":
+			var d []string
+			for _, k := range n.kids {
+				if k.kind == "decorator" {
+					d = append(d, f.text(k))
+				}
+			}
+			decos[n.child("definition")] = strings.Join(d, " ")
 		case "function_definition":
 			if seenFn[n] {
 				return
 			}
 			seenFn[n] = true
-			r.flaskFunction(m, n, s, facts)
+			r.flaskFunction(m, n, s, decos[n], facts)
 		}
 	})
 }
@@ -889,17 +898,13 @@ func (r *reviewer) findConfigFile(from, name string) string {
 
 // flaskFunction looks at one function: a hook that redirects to HTTPS,
 // a WSGI layer that adds SameSite, a login path.
-func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, facts *flaskFacts) {
+func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, decos string, facts *flaskFacts) {
 	f := m.file
 	body := fn.child("body")
 	if body == nil {
 		return
 	}
 	name := f.text(fn.child("name"))
-	decos := ""
-	if par := decoratedBy(m, fn); par != "" {
-		decos = par
-	}
 	var strs []*node
 	var calls []*node
 	body.walk(func(n *node) bool {
@@ -1075,23 +1080,6 @@ func (r *reviewer) renewsBefore(m *module, body *node, end uint32, s *scope, dep
 		return !found
 	})
 	return found, how, at
-}
-
-// decoratedBy returns the decorators' text of a function, or "".
-func decoratedBy(m *module, fn *node) string {
-	var out []string
-	m.file.root.walk(func(n *node) bool {
-		if n.kind == "decorated_definition" && n.child("definition") == fn {
-			for _, k := range n.kids {
-				if k.kind == "decorator" {
-					out = append(out, m.file.text(k))
-				}
-			}
-			return false
-		}
-		return n.start <= fn.start && fn.end <= n.end
-	})
-	return strings.Join(out, " ")
 }
 
 // dedupe drops repeated paths, keeping the first.

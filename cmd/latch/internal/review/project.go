@@ -59,6 +59,7 @@ type project struct {
 	depth       int
 	calls       int               // calls into project functions being evaluated
 	envDefaults map[string]*Value // values os.environ.setdefault gives variables
+	callsMade   int               // calls into project functions followed so far
 	inis        []string          // .ini files the project ships (configparser defaults)
 	srcs        map[string][]byte // files read, by path (nil: unreadable)
 	errs        map[string]string // why a module could not be read, by path

@@ -219,8 +219,37 @@ func plural(n int64, unit string) string {
 	return strconv.FormatInt(n, 10) + " " + unit + "s"
 }
 
+// maxAlts bounds the alternatives a value may have once flattened: a
+// file of nested or repeated conditionals (X = X if a else X, forty
+// times) would otherwise double them at every line.
+const maxAlts = 64
+
+// leaves counts v's flattened alternatives, stopping past limit.
+func leaves(v *Value, limit int) int {
+	if v == nil || v.Kind != vChoice {
+		return 1
+	}
+	n := 0
+	for _, a := range v.Alts {
+		n += leaves(a.V, limit-n)
+		if n > limit {
+			return n
+		}
+	}
+	return n
+}
+
+// bounded returns v, or an unknown value when it has more than maxAlts
+// alternatives.
+func bounded(v *Value) *Value {
+	if v == nil || v.Kind != vChoice || leaves(v, maxAlts) <= maxAlts {
+		return v
+	}
+	return &Value{Kind: vUnknown, Why: fmt.Sprintf("more than %d conditional branches", maxAlts), File: v.File, Line: v.Line}
+}
+
 // alts flattens v into its possible values, each with the conditions that
-// lead to it ("" for an unconditional value).
+// lead to it ("" for an unconditional value), at most maxAlts of them.
 func (v *Value) alts() []Alt {
 	if v == nil || v.Kind != vChoice {
 		return []Alt{{V: v}}
@@ -228,6 +257,9 @@ func (v *Value) alts() []Alt {
 	var out []Alt
 	for _, a := range v.Alts {
 		for _, b := range a.V.alts() {
+			if len(out) >= maxAlts {
+				return out
+			}
 			c := a.Cond
 			if b.Cond != "" {
 				c += ", " + b.Cond
