@@ -103,6 +103,7 @@ type flaskFacts struct {
 	permanent   []Location // session.permanent = ...
 	oldTalisman []Location // a pin of Flask-Talisman before 0.8.0
 	off         []talismanOff
+	serverSide  bool             // a session_interface is set (Flask-Session and the like)
 	talisman    map[string]*node // variable -> Talisman(...) call, for init_app
 	sslify      map[string]bool
 	appFiles    map[string]bool
@@ -210,7 +211,7 @@ func (r *reviewer) flask() {
 		f.add(pin)
 	}
 	r.flaskLifetime(c, facts)
-	r.flaskRegeneration(facts)
+	r.flaskRegeneration(c, facts)
 	if len(facts.redirects) > 0 {
 		st, ev, locs := combine(facts.redirects)
 		r.set(CheckHTTPSRedirect, st, recRedirect, ev, locs...)
@@ -322,7 +323,7 @@ func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
 	r.recordLifetime(maxSecs, maxWhere)
 }
 
-func (r *reviewer) flaskRegeneration(facts *flaskFacts) {
+func (r *reviewer) flaskRegeneration(c *config, facts *flaskFacts) {
 	rec := "Call session.clear() (or Flask-Session's regenerate) before storing the user in the session at login, so a session planted before login does not carry over."
 	if len(facts.logins) == 0 {
 		r.set(CheckSessionRegeneration, audit.Skip, "", "no login found: no login_user() call and no user stored in the session")
@@ -341,6 +342,9 @@ func (r *reviewer) flaskRegeneration(facts *flaskFacts) {
 		for _, st := range l.stores {
 			f.add(st)
 		}
+	}
+	if f.status == audit.Fail && c.get("SESSION_TYPE") == nil && !facts.serverSide {
+		f.evidence = append(f.evidence, "with Flask's default signed-cookie sessions there is no session ID to fix: login re-signs the cookie, so a cookie planted before login is not logged in afterwards (a live audit's session-fixation passes), but whatever it carried (a CSRF token, a next URL) stays in the logged-in session")
 	}
 	r.found[CheckSessionRegeneration] = f
 }
@@ -381,6 +385,9 @@ func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
 			case "attribute":
 				obj := dotted(f, left.child("object"))
 				attr := f.text(left.child("attribute"))
+				if attr == "session_interface" {
+					facts.serverSide = true
+				}
 				if !appRecv.MatchString(obj) {
 					if obj == "session" && attr == "permanent" {
 						facts.permanent = append(facts.permanent, at(n))
