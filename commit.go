@@ -45,8 +45,9 @@ const expiryGrace = 5 * time.Minute
 // replaced in the same store operation.
 func (s *Session) write(now time.Time, renew bool) error {
 	w := s.prepare(now, renew)
+	var reread driver.Hash // carryDeviceKey re-read it and found no key
 	if !s.offerDevice {
-		s.carryDeviceKey(s.ctx, &w.c, now)
+		reread = s.carryDeviceKey(s.ctx, &w.c)
 	}
 	if w.c.MaxPerUser > 0 {
 		if err := s.m.pruneEnded(s.ctx, w.c.Meta.UserID, now); err != nil {
@@ -64,6 +65,9 @@ func (s *Session) write(now time.Time, renew bool) error {
 		return s.m.storeError(s.ctx, fmt.Errorf("latch: commit session: %w", err))
 	}
 	s.adopt(w, &out)
+	if !reread.IsZero() {
+		s.repairDeviceKey(reread, now)
+	}
 	return nil
 }
 

@@ -743,6 +743,11 @@ func (d *dbsc) serveRegister(s *Session, w http.ResponseWriter, r *http.Request)
 		return
 	}
 	if err := s.bindDevice(enc, now); err != nil {
+		if errors.Is(err, errBoundAlready) {
+			d.refuseDevice(s, "registration", "the session is bound to a key already")
+			http.Error(w, "The session is bound already.", http.StatusForbidden)
+			return
+		}
 		if errors.Is(err, ErrNotFound) {
 			d.refuseDevice(s, "registration", "the session ended or was renewed during the registration")
 			http.Error(w, "The session ended.", http.StatusForbidden)
@@ -865,16 +870,80 @@ func (s *Session) bindDevice(key string, now time.Time) error {
 	if err := s.checkHeaders("device registration"); err != nil {
 		return err
 	}
+	// First the marker (see boundMarker), created atomically: of two
+	// registrations of one session only one gets this far.
+	st, ok := s.m.backend.(*serverBackend)
+	if !ok {
+		return errors.New("latch: device-bound sessions need a server-side store")
+	}
+	marker := boundMarker(s.hash)
+	life := boundMarkerLife
+	err := st.store.Commit(s.ctx, &driver.Commit{ID: marker, Create: true, Meta: driver.Meta{
+		Created: now, LastSeen: now, IdleTimeout: life, AbsoluteTimeout: life, DeviceKey: key, DeviceBoundAt: now,
+	}})
+	switch {
+	case errors.Is(err, driver.ErrExists):
+		return errBoundAlready
+	case err != nil:
+		return s.m.storeError(s.ctx, fmt.Errorf("latch: device-bound session: mark the registration: %w", err))
+	}
 	undo := s.snapshot()
 	s.meta.DeviceKey, s.meta.DeviceBoundAt = key, now
 	s.metaSet = true
 	s.keepLastSeen = true
-	err := s.write(now, false)
+	err = s.write(now, false)
 	s.keepLastSeen = false
 	if err != nil {
 		undo()
+		st.store.Delete(s.ctx, marker) // best effort: it expires anyway
 	}
 	return err
+}
+
+// errBoundAlready is bindDevice's error when another registration of the
+// session came first.
+var errBoundAlready = errors.New("latch: the session is bound to a key already")
+
+// boundMarkerLife is how long a registration's marker lives: longer than
+// any request spends between carryDeviceKey's re-read and its commit.
+const boundMarkerLife = 5 * time.Minute
+
+// boundMarker is the hash of the record a registration of the session
+// under h creates before it writes the key to the session's record: the
+// SHA-256 of a label and h, which no token can name. It carries the key,
+// so that a concurrent request whose commit erased the key (it re-read
+// the record just before the registration wrote it) finds it and writes
+// it back (repairDeviceKey).
+func boundMarker(h driver.Hash) driver.Hash {
+	sum := sha256.New()
+	sum.Write([]byte("latch/v1/dbsc-bound\x00"))
+	sum.Write(h[:])
+	var id driver.Hash
+	sum.Sum(id[:0])
+	return id
+}
+
+// repairDeviceKey runs after a commit for which carryDeviceKey re-read
+// the record under id and found no key: a registration that wrote the key
+// between that re-read and the commit left its marker, and the key it
+// wrote, which the commit erased, is written back. Called with s.mu held,
+// after the commit was adopted.
+func (s *Session) repairDeviceKey(id driver.Hash, now time.Time) {
+	st, ok := s.m.backend.(*serverBackend)
+	if !ok || s.meta.DeviceKey != "" {
+		return
+	}
+	rec, err := st.store.Load(s.ctx, boundMarker(id))
+	if err != nil || rec.DeviceKey == "" {
+		return
+	}
+	s.meta.DeviceKey, s.meta.DeviceBoundAt = rec.DeviceKey, rec.DeviceBoundAt
+	s.metaSet = true
+	s.keepLastSeen = true
+	if err := s.write(now, false); err != nil && !errors.Is(err, ErrNotFound) {
+		s.m.storeError(s.ctx, fmt.Errorf("latch: device-bound session: restore the key a concurrent commit erased: %w", err))
+	}
+	s.keepLastSeen = false
 }
 
 // carryDeviceKey runs before a plain commit of a session that this
@@ -882,11 +951,13 @@ func (s *Session) bindDevice(key string, now time.Time) error {
 // which a registration may land (registrationWindow, and a minute for the
 // requests in flight): it reads the record again and keeps a key that a registration wrote
 // meanwhile, which the commit's metadata, loaded before, would otherwise
-// erase. Called with s.mu held.
-func (s *Session) carryDeviceKey(ctx context.Context, c *driver.Commit, now time.Time) {
+// erase. It returns the hash it re-read when it found no key there, for
+// repairDeviceKey after the commit (a registration may still land between
+// the re-read and the commit); zero otherwise. Called with s.mu held.
+func (s *Session) carryDeviceKey(ctx context.Context, c *driver.Commit) (reread driver.Hash) {
 	d := s.m.dbsc
 	if d == nil || s.base == nil || s.base.DeviceKey != "" || c.Meta.DeviceKey != "" || c.Meta.UserID == "" {
-		return
+		return reread
 	}
 	// A registration lands within registrationWindow after AuthTime
 	// (onCommit issues its challenge as of AuthTime): a request that
@@ -894,23 +965,25 @@ func (s *Session) carryDeviceKey(ctx context.Context, c *driver.Commit, now time
 	// now: a request may take as long as its client likes (a slow
 	// upload) before it commits.
 	if s.loaded.Sub(c.Meta.AuthTime) > registrationWindow+time.Minute {
-		return
+		return reread
 	}
 	st, ok := s.m.backend.(*serverBackend)
 	if !ok {
-		return
+		return reread
 	}
 	id := c.ID
 	if c.Create {
 		id = c.From // a renewal: the record is still under the old hash
 	}
 	if id.IsZero() {
-		return
+		return reread
 	}
 	rec, err := st.store.Load(ctx, id)
 	if err == nil && rec.UserID == c.Meta.UserID && rec.DeviceKey != "" {
 		c.Meta.DeviceKey, c.Meta.DeviceBoundAt = rec.DeviceKey, rec.DeviceBoundAt
+		return reread
 	}
+	return id
 }
 
 // DeviceBound reports whether the session is bound to a device: it

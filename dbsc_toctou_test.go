@@ -1,0 +1,88 @@
+package latch_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/latchsec/latch"
+	"github.com/latchsec/latch/driver"
+	"github.com/latchsec/latch/latchtest"
+	"github.com/latchsec/latch/memstore"
+)
+
+// pausingStore holds the first Load after pause is set until release is
+// closed, having read the record: the moment between carryDeviceKey's
+// re-read and the commit it precedes.
+type pausingStore struct {
+	driver.Store
+	pause           atomic.Bool
+	paused, release chan struct{}
+}
+
+func (s *pausingStore) Load(ctx context.Context, id driver.Hash) (*driver.Record, error) {
+	rec, err := s.Store.Load(ctx, id)
+	if s.pause.CompareAndSwap(true, false) {
+		close(s.paused)
+		<-s.release
+	}
+	return rec, err
+}
+
+// TestDeviceBoundRegistrationBetweenReadAndCommit: a registration that
+// lands between a concurrent request's re-read of the record
+// (carryDeviceKey) and that request's commit is erased by the commit: the
+// session is silently unbound.
+func TestDeviceBoundRegistrationBetweenReadAndCommit(t *testing.T) {
+	clock := latchtest.NewClock(latchtest.Start)
+	mem, err := memstore.New(memstore.Options{Now: clock.Now, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	st := &pausingStore{Store: mem, paused: make(chan struct{}), release: make(chan struct{})}
+	m, err := latch.New(latch.Config{Store: st, Keys: latchtest.Keys(t), Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
+		DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.Login("alice")
+	})
+	mux.HandleFunc("POST /write", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		st.pause.Store(true) // the next Load is the commit's re-read
+		s.Set("flash", "")
+	})
+	mux.Handle("GET /me", m.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		json.NewEncoder(w).Encode(map[string]any{"bound": s.DeviceBound()})
+	})))
+	app := m.Handler(mux)
+	b := newBrowser(t, app, clock, nil)
+	res := b.do("POST", "/login", nil)
+	done := make(chan struct{})
+	go func() {
+		b.copyCookies(nil).roundTrip("POST", "/write", nil, "", false)
+		close(done)
+	}()
+	<-st.paused
+	b.key = newES256(t)
+	b.register(res.Header.Get("Secure-Session-Registration"))
+	if b.session() == nil {
+		t.Fatal("the registration failed")
+	}
+	close(st.release)
+	<-done
+	var body map[string]bool
+	json.NewDecoder(b.do("GET", "/me", nil).Body).Decode(&body)
+	if !body["bound"] {
+		t.Error("the registration landed between the concurrent write's re-read and its commit, and the commit erased the key")
+	}
+}
