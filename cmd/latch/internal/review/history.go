@@ -198,7 +198,7 @@ func ScanHistory(ctx context.Context, dir string, lim HistoryLimits) (*History, 
 		}()
 	}
 	err = g.readBlobs(ctx, cands, lim, start, h, func(c candidate, data []byte) {
-		if mentionsSecret(data) {
+		if (c.env && bytes.Contains(bytes.ToUpper(data), []byte("SECRET_KEY"))) || (!c.env && mentionsSecret(data)) {
 			work <- blobData{c, data}
 		}
 	})
@@ -380,11 +380,11 @@ func isTestPath(p string) bool {
 	return false
 }
 
-// mentionsSecret reports whether data may assign a secret key, the cheap
-// test before a parse: a secret-key name (any case) followed, past spaces,
+// mentionsSecret reports whether Python source data may assign a secret
+// key, the cheap test before a parse: a secret-key name (any case) followed, past spaces,
 // a closing quote and a closing bracket, by "=" (not "==") or ":", as in
 // SECRET_KEY = ..., app.secret_key = ..., config["SECRET_KEY"] = ...,
-// SECRET_KEY=... (a keyword or an environment file) and "SECRET_KEY": ...
+// SECRET_KEY=... (a keyword) and "SECRET_KEY": ...
 // Every place SecretLiterals reports has this shape; the parse decides.
 func mentionsSecret(data []byte) bool {
 	const name = "secret_key"
@@ -419,9 +419,20 @@ func mentionsSecret(data []byte) bool {
 	return false
 }
 
+// skipSpace skips Python's blanks between tokens, line continuations
+// included.
 func skipSpace(data []byte, p int) int {
-	for p < len(data) && (data[p] == ' ' || data[p] == '\t') {
-		p++
+	for p < len(data) {
+		switch {
+		case data[p] == ' ' || data[p] == '\t' || data[p] == '\f':
+			p++
+		case data[p] == '\\' && bytes.HasPrefix(data[p+1:], []byte("\n")):
+			p += 2
+		case data[p] == '\\' && bytes.HasPrefix(data[p+1:], []byte("\r\n")):
+			p += 3
+		default:
+			return p
+		}
 	}
 	return p
 }
@@ -443,7 +454,7 @@ func envLiterals(data []byte) []Literal {
 		if !ok {
 			continue
 		}
-		name = strings.TrimSpace(name)
+		name = strings.Trim(name, " \t")
 		if !isSecretName(name) {
 			continue
 		}

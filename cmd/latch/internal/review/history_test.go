@@ -359,6 +359,7 @@ func TestMentionsSecret(t *testing.T) {
 		{"read", "key = app.secret_key\nprint(key)", false},
 		{"other name", "MY_SECRET_KEYS = 1", false},
 		{"at the end", "x.secret_key", false},
+		{"line continuation", "SECRET_KEY \\\n = 1", true},
 		{"nothing", "import os", false},
 	}
 	for _, tt := range tests {
@@ -368,4 +369,26 @@ func TestMentionsSecret(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzSecretFilter checks that the byte test before a parse never drops a
+// Python source (one that parses without error) that assigns a key: whatever SecretLiterals finds,
+// mentionsSecret lets through. Neither panics on any input.
+func FuzzSecretFilter(f *testing.F) {
+	for _, s := range []string{
+		"SECRET_KEY = 'abc'\n", "app.secret_key='x'", "app.config['SECRET_KEY'] = \"x\"", "dict(SECRET_KEY='x')",
+		"{'SECRET_KEY': 'x'}", "SECRET_KEY: str = 'x'", "SECRET_KEY \\\n = 'x'", "import os\nSECRET_KEY = os.environ.get('K', 'dev')\n",
+		"class C:\n    SECRET_KEY = 'a' 'b'\n", "if x:\n    SECRET_KEY = 'p'\nelse:\n    SECRET_KEY = 'q'\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if pf, err := parsePython("settings.py", data); err != nil || pf.broken {
+			return // not Python: what the parser recovers is no assignment a reviewer reads
+		}
+		lits, err := SecretLiterals("settings.py", data)
+		if err == nil && len(lits) > 0 && !mentionsSecret(data) {
+			t.Errorf("SecretLiterals finds %s at line %d but mentionsSecret drops the file", lits[0].Name, lits[0].Line)
+		}
+	})
 }
