@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -588,5 +589,44 @@ func TestDeviceBoundNoRegistrationForThief(t *testing.T) {
 	}
 	if code, body := me(t, victim); code != 200 || body.Bound {
 		t.Errorf("the user: %d %+v; want 200, unbound", code, body)
+	}
+}
+
+// TestDeviceBoundRefreshRaces: under -race, the browser's refreshes (its
+// bound cookie expired, several requests at once, each refreshing with the
+// one cached challenge or a fresh one) race its value writes, a renewal,
+// and a thief's writes and logouts without the bound cookie. No answer is
+// a server error, the key survives (refreshes write no session state),
+// and the browser ends verified with its values.
+func TestDeviceBoundRefreshRaces(t *testing.T) {
+	tm, app := dbscAppWith(t, latch.Config{})
+	b := newBrowser(t, app, tm.Clock, newES256(t))
+	login(t, b, "alice")
+	tm.Clock.Advance(31 * time.Second)
+	thief := b.copyCookies(nil)
+	delete(thief.jar, "__Host-latch-bound")
+	tm.Clock.Advance(10 * time.Minute) // the bound cookie expired: every request refreshes first
+	var wg sync.WaitGroup
+	check := func(what string, res *http.Response) {
+		if res.StatusCode >= 500 {
+			t.Errorf("%s: %d", what, res.StatusCode)
+		}
+	}
+	for range 4 {
+		wg.Go(func() {
+			for range 3 {
+				check("GET /me", b.do("GET", "/me", nil))
+			}
+		})
+	}
+	wg.Go(func() { check("POST /set", b.do("POST", "/set", url.Values{"v": {"mine"}})) })
+	wg.Go(func() { check("POST /renew", b.do("POST", "/renew", nil)) })
+	for _, path := range []string{"/set", "/logout", "/set", "/logout"} {
+		wg.Go(func() { check("the thief's "+path, thief.do("POST", path, url.Values{"v": {"thief"}})) })
+	}
+	wg.Wait()
+	code, body := meK(t, b)
+	if code != 200 || !body.Bound || !body.Verified || body.K != "mine" {
+		t.Errorf("after the races: %d %+v; want 200, bound, verified, k=mine (events %v)", code, body, eventsOf(tm))
 	}
 }
