@@ -429,7 +429,7 @@ func (a *auditor) judgeDeviceBound(ctx context.Context, s *session) (Result, err
 
 	// The thief: the session's cookies without the bound one, which is
 	// what a stolen cookie jar holds once the bound cookie expired.
-	v, err = a.askWithEnded(ctx, stolen)
+	v, err = a.askStolen(ctx, stolen)
 	if err != nil {
 		return Result{}, err
 	}
@@ -567,4 +567,31 @@ func (a *auditor) dbscRefresh(ctx context.Context, c *client, bs *boundSession, 
 		}
 		chal = next
 	}
+}
+
+// askStolen asks MePath with the stolen cookies. A binding refuses them
+// with 401 or 403 even where a request without any session gets another
+// answer (a redirect to the login), so either counts as refused unless
+// the baseline takes it for a session; a refusal is asked again, as
+// confirmEnded does, since a refusal once and a session after is none.
+func (a *auditor) askStolen(ctx context.Context, st cookieState) (verdict, error) {
+	judge := func(ex *exchange) authState {
+		s := a.base.classify(ex)
+		if s == authUnknown && (ex.Status == http.StatusUnauthorized || ex.Status == http.StatusForbidden) {
+			return authNo
+		}
+		return s
+	}
+	v, err := a.askBy(ctx, a.clientWith(st), judge)
+	if err != nil || v.state != authNo {
+		return v, err
+	}
+	w, err := a.askBy(ctx, a.clientWith(st), judge)
+	if err != nil {
+		return verdict{}, err
+	}
+	if w.state != authNo {
+		w.relapsed = true
+	}
+	return w, nil
 }

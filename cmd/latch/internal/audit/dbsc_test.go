@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -51,6 +52,12 @@ type dbscTarget struct {
 	// challengeOnRegistration sends the first refresh's challenge with
 	// the registration's answer.
 	challengeOnRegistration bool
+	// refuseWith is the status of a bound session's request without its
+	// bound cookie (default 401, the status without a session).
+	refuseWith int
+	// meRedirects answers /me without a session with a redirect to the
+	// login, as the demo does.
+	meRedirects bool
 }
 
 type dbscSess struct {
@@ -103,13 +110,17 @@ func (d *dbscServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/me":
 		s := d.sess(r)
 		if s == nil || s.user == "" {
+			if d.opt.meRedirects {
+				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				return
+			}
 			http.Error(w, "who are you", http.StatusUnauthorized)
 			return
 		}
 		if s.key != nil && d.opt.enforce {
 			c, err := r.Cookie("__Host-bound")
 			if err != nil || c.Value != s.bound {
-				http.Error(w, "bound cookie missing", http.StatusUnauthorized)
+				http.Error(w, "bound cookie missing", cmp.Or(d.opt.refuseWith, http.StatusUnauthorized))
 				return
 			}
 		}
@@ -260,7 +271,10 @@ func TestDeviceBoundSession(t *testing.T) {
 			"registered with an RS256 key", 1, -1},
 		{"enforced, first refresh's challenge sent with the registration", dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600", challengeOnRegistration: true}, Pass,
 			"renewed it (1 POST", 1, -1},
+		{"enforced with 403 where no session redirects", dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600", refuseWith: http.StatusForbidden, meRedirects: true}, Pass,
+			"were refused (GET /me answered 403)", 1, -1},
 		{"offered, not enforced", dbscTarget{offer: goodOffer, boundAttrs: "; Max-Age=600"}, Fail, "the binding is not enforced", 1, 0},
+		{"offered, not enforced where no session redirects", dbscTarget{offer: goodOffer, boundAttrs: "; Max-Age=600", meRedirects: true}, Fail, "the binding is not enforced", 1, 0},
 		{"refresh grants a bound cookie without proof", dbscTarget{offer: goodOffer, enforce: true, refreshGrants: true, boundAttrs: "; Max-Age=600"}, Fail,
 			"no proof", 1, -1},
 		{"refresh trusts the key in the proof", dbscTarget{offer: goodOffer, enforce: true, trustHeaderKey: true, boundAttrs: "; Max-Age=600"}, Fail,
