@@ -43,6 +43,8 @@ func runDemo(ctx context.Context, env *Env) int {
 	reauth := fs.Duration("reauth-window", 5*time.Minute, "how recent a sign-in the sensitive action needs")
 	maxSessions := fs.Int("max-sessions", 0, "sessions per user (0: no limit; the oldest is ended at the limit)")
 	metricsAddr := fs.String("metrics-addr", "", "also serve Prometheus metrics (OpenTelemetry, latchotel) at http://ADDR/metrics")
+	deviceBound := fs.Bool("device-bound", true, "offer Device Bound Session Credentials (DBSC): a browser that supports it (Chrome 145+ over HTTPS) binds the session to a key that never leaves the device")
+	boundLife := fs.Duration("device-bound-cookie-lifetime", latch.DefaultDeviceBoundCookieLifetime, "with --device-bound, how long a bound cookie lives (30s to 24h): the longest a copied cookie keeps working")
 	if _, code, ok := parseFlags(fs, env.Args); !ok {
 		return code
 	}
@@ -80,6 +82,9 @@ func runDemo(ctx context.Context, env *Env) int {
 		AbsoluteTimeout:    max(*absolute, *idle),
 		MaxSessionsPerUser: *maxSessions,
 		Logger:             log,
+	}
+	if *deviceBound {
+		cookieCfg.DeviceBound = latch.DeviceBound{Mode: latch.DeviceBoundEnforce, CookieLifetime: *boundLife}
 	}
 	if *idle < time.Minute {
 		// A short idle timeout for trying expiry out: refresh activity

@@ -149,6 +149,12 @@ type view struct {
 	// they differ while a rotation re-issues the cookie.
 	CookieKey  string
 	SigningKey string
+	// DeviceOffered is set when the Manager offers device-bound sessions;
+	// DeviceBound when this session registered a device key, and
+	// DeviceVerified when this request proved it with the bound cookie.
+	DeviceOffered  bool
+	DeviceBound    bool
+	DeviceVerified bool
 }
 
 func (a *App) render(w http.ResponseWriter, r *http.Request, code int, name string, v view) {
@@ -161,6 +167,8 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, code int, name stri
 	v.Window = a.window
 	v.CookieKey = a.cookieKey(r)
 	v.SigningKey = a.signingKey()
+	v.DeviceOffered = a.m.Config().DeviceBound.Mode != latch.DeviceBoundOff
+	v.DeviceBound, v.DeviceVerified = s.DeviceBound(), s.DeviceVerified()
 	if v.Flash == "" {
 		if f, ok := s.Pop("flash").(string); ok {
 			v.Flash = f
@@ -265,7 +273,8 @@ func (a *App) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	idle, abs := s.Deadlines()
-	writeJSON(w, http.StatusOK, map[string]any{"user": s.UserID(), "idle_expires_at": idle, "absolute_expires_at": abs, "cookie_key": a.cookieKey(r)})
+	writeJSON(w, http.StatusOK, map[string]any{"user": s.UserID(), "idle_expires_at": idle, "absolute_expires_at": abs, "cookie_key": a.cookieKey(r),
+		"device_bound": s.DeviceBound(), "device_verified": s.DeviceVerified()})
 }
 
 // cookieKey returns the id of the key that signed the request's session
