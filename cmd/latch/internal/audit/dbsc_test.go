@@ -58,9 +58,14 @@ type dbscTarget struct {
 	// meRedirects answers /me without a session with a redirect to the
 	// login, as the demo does.
 	meRedirects bool
+	// grace lets a bound session without its bound cookie in for that
+	// long after the registration, as latch does for the browser's
+	// first requests.
+	grace time.Duration
 }
 
 type dbscSess struct {
+	boundAt   time.Time
 	user      string
 	challenge string
 	id        string
@@ -69,10 +74,11 @@ type dbscSess struct {
 }
 
 type dbscServer struct {
-	t   *testing.T
-	opt dbscTarget
-	mu  sync.Mutex
-	s   map[string]*dbscSess // by session cookie
+	t     *testing.T
+	clock *fakeClock
+	opt   dbscTarget
+	mu    sync.Mutex
+	s     map[string]*dbscSess // by session cookie
 	// refreshes counts the refresh POSTs, registrations the registrations.
 	refreshes, registrations int
 }
@@ -119,7 +125,8 @@ func (d *dbscServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.key != nil && d.opt.enforce {
 			c, err := r.Cookie("__Host-bound")
-			if err != nil || c.Value != s.bound {
+			inGrace := err != nil && d.clock.Now().Sub(s.boundAt) < d.opt.grace
+			if !inGrace && (err != nil || c.Value != s.bound) {
 				http.Error(w, "bound cookie missing", cmp.Or(d.opt.refuseWith, http.StatusUnauthorized))
 				return
 			}
@@ -149,7 +156,7 @@ func (d *dbscServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad proof", http.StatusBadRequest)
 			return
 		}
-		s.key, s.id, s.bound, s.challenge = key, "s-"+randomValue()[:8], randomValue(), ""
+		s.key, s.id, s.bound, s.challenge, s.boundAt = key, "s-"+randomValue()[:8], randomValue(), "", d.clock.Now()
 		w.Header().Add("Set-Cookie", "__Host-bound="+s.bound+attrs+d.opt.boundAttrs)
 		if d.opt.challengeOnRegistration {
 			s.challenge = randomValue()
@@ -273,6 +280,10 @@ func TestDeviceBoundSession(t *testing.T) {
 			"renewed it (1 POST", 1, -1},
 		{"enforced with 403 where no session redirects", dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600", refuseWith: http.StatusForbidden, meRedirects: true}, Pass,
 			"were refused (GET /me answered 403)", 1, -1},
+		{"enforced after a 30 s grace, as latch", dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600", grace: 30 * time.Second}, Pass,
+			"a grace for the requests the browser sends", 1, -1},
+		{"a grace longer than the auditor waits", dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600", grace: 10 * time.Minute}, Fail,
+			"the binding is not enforced", 1, 0},
 		{"offered, not enforced", dbscTarget{offer: goodOffer, boundAttrs: "; Max-Age=600"}, Fail, "the binding is not enforced", 1, 0},
 		{"offered, not enforced where no session redirects", dbscTarget{offer: goodOffer, boundAttrs: "; Max-Age=600", meRedirects: true}, Fail, "the binding is not enforced", 1, 0},
 		{"refresh grants a bound cookie without proof", dbscTarget{offer: goodOffer, enforce: true, refreshGrants: true, boundAttrs: "; Max-Age=600"}, Fail,
@@ -303,10 +314,10 @@ func TestDeviceBoundSession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := &dbscServer{t: t, opt: tt.opt, s: map[string]*dbscSess{}}
+			clock := newFakeClock()
+			d := &dbscServer{t: t, clock: clock, opt: tt.opt, s: map[string]*dbscSess{}}
 			srv := httptest.NewTLSServer(d)
 			t.Cleanup(srv.Close)
-			clock := newFakeClock()
 			cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
 			cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -334,10 +345,11 @@ func TestDeviceBoundSession(t *testing.T) {
 // TestDeviceBoundSessionOverHTTP checks that an enforced binding over
 // plain HTTP is no pass: Chromium ignores the registration header there.
 func TestDeviceBoundSessionOverHTTP(t *testing.T) {
-	d := &dbscServer{t: t, opt: dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600"}, s: map[string]*dbscSess{}}
+	clock := newFakeClock()
+	d := &dbscServer{t: t, clock: clock, opt: dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600"}, s: map[string]*dbscSess{}}
 	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)
-	cfg := loginConfig(srv.URL+"/", "", nil, newFakeClock())
+	cfg := loginConfig(srv.URL+"/", "", nil, clock)
 	cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
