@@ -643,10 +643,11 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	a.checkFixation(ctx, s, jar, id)
 	a.checkLogout(ctx, s, id)
 	a.sampleSessionTokens(ctx, id, signed)
-	a.checkDeviceBound(ctx)
 
-	// Both timeout sessions log in before either wait starts, then wait
-	// side by side, so the run takes the longer wait, not the sum.
+	// The device-bound check may wait out a grace after its registration:
+	// it runs beside the timeout waits. Both timeout sessions log in
+	// before either wait starts, then wait side by side, so the run takes
+	// the longest wait, not the sum.
 	var idleS, absS *session
 	if a.cfg.IdleWait > 0 {
 		if idleS, err = a.freshSession(ctx); err != nil {
@@ -660,7 +661,8 @@ func (a *auditor) runAuthenticated(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	var idleErr, absErr error
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); a.checkDeviceBound(ctx) }()
 	go func() { defer wg.Done(); idleErr = a.checkIdle(ctx, idleS, ck, s.me) }()
 	go func() { defer wg.Done(); absErr = a.checkAbsolute(ctx, absS, ck, s.me) }()
 	wg.Wait()

@@ -443,12 +443,12 @@ func (a *auditor) judgeDeviceBound(ctx context.Context, s *session) (Result, err
 	grace := ""
 	if v.state == authYes {
 		// Perhaps the grace for the browser's first requests: ask again
-		// once it is over.
-		registered := ex.At
-		if err := a.wait(ctx, "device-bound session: waiting out a registration grace", registrationGrace-a.cfg.Now().Sub(registered)); err != nil {
-			return Result{}, ctx.Err()
-		}
+		// once it is over, keeping the session in use meanwhile as its
+		// browser would (an idle timeout may be shorter than the grace).
 		first := a.answered(v)
+		if r, ok, err := a.outwaitGrace(ctx, full, ex.At); err != nil || !ok {
+			return r, err
+		}
 		if v, err = a.askStolen(ctx, stolen); err != nil {
 			return Result{}, err
 		}
@@ -617,4 +617,33 @@ func (a *auditor) askStolen(ctx context.Context, st cookieState) (verdict, error
 		w.relapsed = true
 	}
 	return w, nil
+}
+
+// outwaitGrace waits until registrationGrace has passed since registered,
+// asking MePath with the owner's cookies about every second, as a browser
+// in use would. It reports false, with the result to give, when the
+// session ended meanwhile: then nothing tells a grace from no binding.
+func (a *auditor) outwaitGrace(ctx context.Context, owner cookieState, registered time.Time) (Result, bool, error) {
+	const task = "device-bound session: waiting out a registration grace"
+	total := int(registrationGrace / time.Second)
+	for {
+		elapsed := a.cfg.Now().Sub(registered)
+		if elapsed >= registrationGrace {
+			a.progress(task, total, total)
+			return Result{}, true, nil
+		}
+		a.progress(task, int(elapsed/time.Second), total)
+		if err := a.cfg.Sleep(ctx, min(registrationGrace-elapsed, time.Second)); err != nil {
+			return Result{}, false, ctx.Err()
+		}
+		v, err := a.askWith(ctx, owner)
+		if err != nil {
+			return Result{}, false, err
+		}
+		if v.state != authYes {
+			return result(CheckDeviceBound, Warn, fmt.Sprintf("right after the registration the session's cookies without the bound cookie were still let in, and the session itself ended %s after the registration (GET %s with every cookie answered %s), before %s, the longest grace the auditor waits out for the browser's first requests: whether the binding is enforced cannot be told",
+				fmtDuration(a.cfg.Now().Sub(registered).Round(time.Second)), a.cfg.MePath, a.answered(v), fmtDuration(registrationGrace)),
+				"Audit with session timeouts longer than a minute to test the binding."), false, nil
+		}
+	}
 }

@@ -62,9 +62,12 @@ type dbscTarget struct {
 	// long after the registration, as latch does for the browser's
 	// first requests.
 	grace time.Duration
+	// life, when not 0, ends a session that long after its login.
+	life time.Duration
 }
 
 type dbscSess struct {
+	login     time.Time
 	boundAt   time.Time
 	user      string
 	challenge string
@@ -106,7 +109,7 @@ func (d *dbscServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id := randomValue()
-		s := &dbscSess{user: "alice", challenge: randomValue()}
+		s := &dbscSess{user: "alice", challenge: randomValue(), login: d.clock.Now()}
 		d.s[id] = s
 		w.Header().Add("Set-Cookie", "__Host-sid="+id+attrs)
 		if d.opt.offer != "" {
@@ -115,6 +118,9 @@ func (d *dbscServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/me", http.StatusSeeOther)
 	case "/me":
 		s := d.sess(r)
+		if s != nil && d.opt.life > 0 && d.clock.Now().Sub(s.login) > d.opt.life {
+			s.user = ""
+		}
 		if s == nil || s.user == "" {
 			if d.opt.meRedirects {
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -282,6 +288,8 @@ func TestDeviceBoundSession(t *testing.T) {
 			"were refused (GET /me answered 403)", 1, -1},
 		{"enforced after a 30 s grace, as latch", dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600", grace: 30 * time.Second}, Pass,
 			"a grace for the requests the browser sends", 1, -1},
+		{"a grace, and a session that ends before it", dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600", grace: 30 * time.Second, life: 6 * time.Second}, Warn,
+			"cannot be told", 1, 0},
 		{"a grace longer than the auditor waits", dbscTarget{offer: goodOffer, enforce: true, boundAttrs: "; Max-Age=600", grace: 10 * time.Minute}, Fail,
 			"the binding is not enforced", 1, 0},
 		{"offered, not enforced", dbscTarget{offer: goodOffer, boundAttrs: "; Max-Age=600"}, Fail, "the binding is not enforced", 1, 0},
