@@ -42,8 +42,8 @@ type browser struct {
 
 // newBrowser starts a headless Chromium with a fresh profile for d. Each
 // browser is its own process, so two of them share nothing but the server.
-// ua, when not empty, replaces the User-Agent.
-func newBrowser(t *testing.T, d *demoProc, ua string) *browser {
+// ua, when not empty, replaces the User-Agent; extra are more switches.
+func newBrowser(t *testing.T, d *demoProc, ua string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	chromium := requireEnv(t, "LATCH_TEST_CHROMIUM")
 	opts := []chromedp.ExecAllocatorOption{
@@ -64,6 +64,7 @@ func newBrowser(t *testing.T, d *demoProc, ua string) *browser {
 	if ua != "" {
 		opts = append(opts, chromedp.UserAgent(ua))
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)

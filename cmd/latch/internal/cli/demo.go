@@ -44,7 +44,7 @@ func runDemo(ctx context.Context, env *Env) int {
 	maxSessions := fs.Int("max-sessions", 0, "sessions per user (0: no limit; the oldest is ended at the limit)")
 	metricsAddr := fs.String("metrics-addr", "", "also serve Prometheus metrics (OpenTelemetry, latchotel) at http://ADDR/metrics")
 	deviceBound := fs.Bool("device-bound", true, "offer Device Bound Session Credentials (DBSC): a browser that supports it (Chrome 145+ over HTTPS) binds the session to a key that never leaves the device")
-	boundLife := fs.Duration("device-bound-cookie-lifetime", latch.DefaultDeviceBoundCookieLifetime, "with --device-bound, how long a bound cookie lives (30s to 24h): the longest a copied cookie keeps working")
+	boundLife := fs.Duration("device-bound-cookie-lifetime", latch.DefaultDeviceBoundCookieLifetime, "with --device-bound, how long a bound cookie lives (5m to 24h): the longest a copied cookie keeps working")
 	if _, code, ok := parseFlags(fs, env.Args); !ok {
 		return code
 	}
