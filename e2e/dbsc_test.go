@@ -327,9 +327,9 @@ func thiefProof(t *testing.T, challenge string) string {
 // bound cookie's lifetime (10 minutes by default, at least 5). Without it,
 // which is what the copy holds once its bound cookie expired (a browser
 // drops an expired cookie, and latch refuses one past its expiry:
-// TestDeviceBoundStolenCookies shows that on a fake clock), it is refused
-// once latch's 30 seconds of grace for the browser's own first requests
-// are over, and it cannot renew it (TestBrowserDeviceBoundSession).
+// TestDeviceBoundStolenCookies shows that on a fake clock), it is signed
+// out once latch's 30 seconds of grace for the browser's own first
+// requests are over, and it cannot renew it (TestBrowserDeviceBoundSession).
 // Meanwhile Chromium, which has the key, goes on. The 31-second wait is
 // real time: the demo is another process, with the real clock.
 func TestBrowserDeviceBoundCopiedCookies(t *testing.T) {
@@ -357,8 +357,8 @@ func TestBrowserDeviceBoundCopiedCookies(t *testing.T) {
 	t.Logf("waiting %v, past latch's grace after the registration", time.Until(until).Round(time.Second))
 	time.Sleep(time.Until(until))
 	missing := events(d, "device-cookie-missing")
-	if code := ask(t, d, both[0]); code != http.StatusForbidden {
-		t.Errorf("the session cookie alone on another client: GET /me answered %d; want 403", code)
+	if code := ask(t, d, both[0]); code != http.StatusUnauthorized {
+		t.Errorf("the session cookie alone on another client: GET /me answered %d; want 401 (signed out)", code)
 	}
 	waitLog(t, d, "device-cookie-missing", missing+1)
 	if code := ask(t, d); code != http.StatusUnauthorized {
