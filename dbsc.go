@@ -934,8 +934,8 @@ func (s *Session) repairDeviceKey(id driver.Hash, now time.Time) {
 		return
 	}
 	rec, err := st.store.Load(s.ctx, boundMarker(id))
-	if err != nil || rec.DeviceKey == "" {
-		return
+	if err != nil || rec.DeviceKey == "" || rec.DeviceBoundAt.Before(s.meta.AuthTime) {
+		return // none, or a registration from before a later login
 	}
 	s.meta.DeviceKey, s.meta.DeviceBoundAt = rec.DeviceKey, rec.DeviceBoundAt
 	s.metaSet = true

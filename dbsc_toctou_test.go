@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/driver"
@@ -84,5 +85,58 @@ func TestDeviceBoundRegistrationBetweenReadAndCommit(t *testing.T) {
 	json.NewDecoder(b.do("GET", "/me", nil).Body).Decode(&body)
 	if !body["bound"] {
 		t.Error("the registration landed between the concurrent write's re-read and its commit, and the commit erased the key")
+	}
+}
+
+// TestDeviceBoundRepairSkipsAfterLogin: the write-back of an erased key
+// (repairDeviceKey) does not bind a session that a later Login started
+// afresh. A request that loaded the session before its registration and
+// commits after a new Login on the same browser lands on the new session
+// (a plain commit follows the renewal, keeping the new session's
+// metadata); the first registration's marker is older than that login and
+// is left alone, so the new session stays unbound, free to register.
+func TestDeviceBoundRepairSkipsAfterLogin(t *testing.T) {
+	tm := latchtest.New(t, latch.Config{DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
+	loaded, release := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.Login("alice")
+	})
+	mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		close(loaded)
+		<-release
+		s.Set("flash", "")
+	})
+	mux.Handle("GET /me", tm.Manager.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		json.NewEncoder(w).Encode(map[string]any{"bound": s.DeviceBound()})
+	})))
+	app := tm.Manager.Handler(mux)
+	b := newBrowser(t, app, tm.Clock, nil)
+	res := b.do("POST", "/login", nil)
+	done := make(chan struct{})
+	go func() {
+		b.copyCookies(nil).roundTrip("POST", "/slow", nil, "", false)
+		close(done)
+	}()
+	<-loaded
+	b.key = newES256(t)
+	b.register(res.Header.Get("Secure-Session-Registration"))
+	if b.session() == nil {
+		t.Fatal("the registration failed")
+	}
+	tm.Clock.Advance(time.Second)
+	b.key = nil // the new login's offer is not taken up
+	if res := b.do("POST", "/login", nil); res.StatusCode != 200 || res.Header.Get("Secure-Session-Registration") == "" {
+		t.Fatalf("second login: %d, offer %q", res.StatusCode, res.Header.Get("Secure-Session-Registration"))
+	}
+	close(release)
+	<-done
+	var body map[string]bool
+	json.NewDecoder(b.do("GET", "/me", nil).Body).Decode(&body)
+	if body["bound"] {
+		t.Error("the session of the second login was bound to the first registration's key")
 	}
 }
