@@ -10,6 +10,10 @@
 //     cookie hidden from scripts, revoking another device, a password change
 //     ending the other sessions, the expiry banner, re-authentication for the
 //     sensitive action, with a screenshot of every page;
+//   - in Debian's Chromium with device-bound sessions (DBSC) switched on,
+//     over HTTPS (dbsc_test.go): the registration, a refresh when the
+//     bound cookie is gone, and what a copy of the cookies on another
+//     client is worth; the comment there says what each switch enables;
 //   - two instances sharing one Redis and one PostgreSQL (shared_test.go):
 //     a session made on one is valid on the other, and a logout or a revoke
 //     on one is refused on the other at once.

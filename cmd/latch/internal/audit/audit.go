@@ -6,7 +6,9 @@
 // recognises Flask, Django and Express signed cookies, which it decodes and
 // tries against weak keys; when a key is found and the cookie carries the
 // session's data, it proves the finding by forging a cookie the
-// application accepts.
+// application accepts. When the login offers device-bound sessions (DBSC),
+// it registers a key as Chromium does and checks that the session cookie
+// is worth nothing without the bound cookie (dbsc.go).
 //
 // The target is treated as hostile. Whether a request is authenticated is
 // judged against a baseline taken at the start (oracle.go), an answer that
