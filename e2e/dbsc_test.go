@@ -218,6 +218,10 @@ func TestBrowserDeviceBoundSession(t *testing.T) {
 		t.Fatalf("after the registration the home page says %q; want it bound and verified", got)
 	}
 	b.screenshot("dbsc-home")
+	b.click("/sessions", "sessions")
+	if n := evalIn[int](b.browser, `document.querySelectorAll("tr.current .device-bound").length`); n != 1 {
+		t.Errorf("the sessions page marks this session device-bound %d times; want once", n)
+	}
 	jar := b.cookies()
 	session, bound := jar[cookieName], jar[boundCookieName]
 	if session == nil || bound == nil {
