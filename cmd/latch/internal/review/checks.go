@@ -264,6 +264,15 @@ func (r *reviewer) checkSecret(c *config, key string, framework string) {
 		case v.Kind == vRandom:
 			src.evidence = append(src.evidence, fmt.Sprintf("%s%s is made at random at start-up by %s%s: not in the code, but every restart logs every user out, and each worker process signs with its own key, so sessions fail across workers", branch(a), key, v.Via, where(at, s.via)))
 			src.add(at)
+		case v.Kind == vUnknown && v.Read != "":
+			src.evidence = append(src.evidence, fmt.Sprintf("%s%s is read at start-up (%s)%s: not a literal in the code", branch(a), key, v.Read, where(at, s.via)))
+			src.add(at)
+		case v.Kind == vUnknown:
+			if src.status == audit.Pass {
+				src.status = audit.Warn
+			}
+			src.evidence = append(src.evidence, fmt.Sprintf("%s%s is computed in a way the review does not follow: %s%s; whether it is a literal is not known", branch(a), key, v.describe(), where(at, s.via)))
+			src.add(at)
 		default:
 			src.evidence = append(src.evidence, fmt.Sprintf("%s%s is not a literal: %s%s", branch(a), key, v.describe(), where(at, s.via)))
 			src.add(at)

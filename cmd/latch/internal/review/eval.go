@@ -611,6 +611,20 @@ func (p *project) eval(s *scope, n *node, depth int) *Value {
 		if k := n.named(); len(k) == 1 {
 			return p.eval(s, k[0], depth+1)
 		}
+	case "named_expression":
+		// (key := "dev"): the value, also bound to the name.
+		v := p.eval(s, n.child("value"), depth+1)
+		if nm := n.child("name"); nm != nil {
+			s.vars[f.text(nm)] = v
+		}
+		return v
+	case "list_comprehension", "generator_expression", "set_comprehension":
+		// [choice(chars) for _ in range(50)]: random when its element is.
+		if k := n.named(); len(k) > 0 {
+			if v := p.eval(s, k[0], depth+1); v.Kind == vRandom {
+				return &Value{Kind: vRandom, Via: v.Via, File: f.path, Line: n.line}
+			}
+		}
 	case "identifier":
 		if v, ok := s.lookup(f.text(n)); ok && v != nil {
 			return v
@@ -847,6 +861,14 @@ func binValues(l, r *Value, op string) *Value {
 			}
 		}
 	}
+	if l.Kind == vStr && op == "%" {
+		// "%s-%s" % ("dev", "key"): printf-style formatting of a literal
+		// is a literal; of an environment lookup, its fallback is.
+		return mapLit(r, func(x *Value) *Value { return percentFormat(l, x) })
+	}
+	if l.Kind == vStr && r.Kind == vNum && op == "*" && r.Num >= 0 && r.Num*float64(len(l.Str)) <= 1<<16 {
+		return &Value{Kind: vStr, Str: strings.Repeat(l.Str, int(r.Num)), Bytes: l.Bytes}
+	}
 	if op == "+" || op == "*" {
 		if l.Kind == vEnv && (r.Kind == vStr || r.Kind == vNum) {
 			return mapLit(l, func(x *Value) *Value { return binLit(x, r, op) })
@@ -1061,6 +1083,116 @@ var envGetters = map[string]bool{
 var randomCalls = map[string]bool{
 	"token_hex": true, "token_urlsafe": true, "token_bytes": true, "urandom": true,
 	"get_random_secret_key": true, "uuid4": true, "randbytes": true, "getrandbits": true,
+	"get_random_string": true,
+}
+
+// choiceAlts are the alternatives of a random pick from elems.
+func choiceAlts(elems []*Value) []Alt {
+	out := make([]Alt, 0, len(elems))
+	for i, e := range elems {
+		out = append(out, Alt{Cond: fmt.Sprintf("random pick %d", i+1), V: e})
+	}
+	return out
+}
+
+// percentFormat is Python's fmt % args for literal arguments (%s, %d, %r,
+// %i and %%; other conversions keep the argument's text), or nil.
+func percentFormat(fmtv, args *Value) *Value {
+	var vals []*Value
+	if args.Kind == vList {
+		vals = args.Elems
+	} else {
+		vals = []*Value{args}
+	}
+	strs := make([]string, 0, len(vals))
+	for _, v := range vals {
+		sv := castPython(v, "str")
+		if v.Kind == vStr {
+			sv = &Value{Kind: vStr, Str: v.Str}
+		}
+		if sv == nil {
+			return nil
+		}
+		strs = append(strs, sv.Str)
+	}
+	var b strings.Builder
+	in := fmtv.Str
+	for i := 0; i < len(in); i++ {
+		if in[i] != '%' || i+1 >= len(in) {
+			b.WriteByte(in[i])
+			continue
+		}
+		i++
+		if in[i] == '%' {
+			b.WriteByte('%')
+			continue
+		}
+		if len(strs) == 0 {
+			return nil
+		}
+		b.WriteString(strs[0])
+		strs = strs[1:]
+	}
+	return &Value{Kind: vStr, Str: b.String(), Bytes: fmtv.Bytes}
+}
+
+// braceFormat is Python's fmt.format(*args, **kw) for literal arguments
+// ({}, {0}, {name}; a format spec is ignored), or nil.
+func braceFormat(fmtv *Value, args []*Value, kw map[string]*Value) *Value {
+	str := func(v *Value) (string, bool) {
+		if v == nil {
+			return "", false
+		}
+		if v.Kind == vStr {
+			return v.Str, true
+		}
+		if sv := castPython(v, "str"); sv != nil {
+			return sv.Str, true
+		}
+		return "", false
+	}
+	var b strings.Builder
+	in, next := fmtv.Str, 0
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c == '{' && i+1 < len(in) && in[i+1] == '{' || c == '}' && i+1 < len(in) && in[i+1] == '}' {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		if c != '{' {
+			b.WriteByte(c)
+			continue
+		}
+		end := strings.IndexByte(in[i:], '}')
+		if end < 0 {
+			return nil
+		}
+		field := in[i+1 : i+end]
+		if j := strings.IndexAny(field, ":!"); j >= 0 {
+			field = field[:j]
+		}
+		var v *Value
+		if field == "" {
+			if next < len(args) {
+				v = args[next]
+			}
+			next++
+		} else if k, err := strconv.Atoi(field); err == nil {
+			if k < len(args) {
+				v = args[k]
+			}
+		} else {
+			v = kw[field]
+		}
+		sv, ok := str(v)
+		if !ok {
+			return nil
+		}
+		b.WriteString(sv)
+		i += end
+	}
+	return &Value{Kind: vStr, Str: b.String(), Bytes: fmtv.Bytes}
 }
 
 func (p *project) call(s *scope, n *node, depth int) *Value {
@@ -1159,6 +1291,14 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 	if randomCalls[last] {
 		return &Value{Kind: vRandom, Via: name + "()"}
 	}
+	if (method == "choice" || method == "choices" || method == "sample") && len(pos) >= 1 {
+		// random.choice(string.printable): random, unless it picks from
+		// a list of literals (then it is one of them).
+		if a := p.eval(s, pos[0], depth+1); a.Kind == vList {
+			return bounded(&Value{Kind: vChoice, Alts: choiceAlts(a.Elems)})
+		}
+		return &Value{Kind: vRandom, Via: method + "()"}
+	}
 	if last == "timedelta" {
 		secs := 0.0
 		var from []Location
@@ -1218,6 +1358,36 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 		method := f.text(fnNode.child("attribute"))
 		if obj.Kind == vRandom {
 			return obj
+		}
+		if obj.Kind == vUnknown && obj.Read != "" {
+			return obj // f.read().strip(): still read from outside the code
+		}
+		switch method {
+		case "read", "read_text", "read_bytes", "readline":
+			return &Value{Kind: vUnknown, Why: shorten(f.text(n)), Read: shorten(f.text(n))}
+		case "format":
+			if obj.Kind == vStr {
+				kwv := map[string]*Value{}
+				for k, a := range kw {
+					if k != "**" {
+						kwv[k] = p.eval(s, a, depth+1)
+					}
+				}
+				if v := braceFormat(obj, argVals, kwv); v != nil {
+					return v
+				}
+			}
+		case "get":
+			// {"k": "dev"}.get("k"), CONFIG.get("SECRET_KEY", "dev")
+			if obj.Kind == vDict && len(argVals) >= 1 && argVals[0].Kind == vStr {
+				if v, ok := obj.Items[argVals[0].Str]; ok {
+					return v
+				}
+				if len(argVals) >= 2 {
+					return argVals[1]
+				}
+				return &Value{Kind: vNone}
+			}
 		}
 		if obj.Kind == vStr || obj.Kind == vEnv || obj.Kind == vChoice {
 			return mapLit(obj, func(x *Value) *Value { return strMethod(x, method) })

@@ -51,6 +51,9 @@ type Value struct {
 	Mod   *module
 	Fn    *function
 	Why   string // vUnknown: the expression's text, shortened
+	// Read is set on a vUnknown read at run time from outside the code
+	// (a file's read(), read_text()): not a literal in the source.
+	Read string
 	// From are the places of the values this one was computed from, when
 	// they are elsewhere (timedelta(seconds=settings.EXPIRY)).
 	From []Location
