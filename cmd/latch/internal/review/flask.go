@@ -599,6 +599,25 @@ func (r *reviewer) talisman(n *node, kw, ctorKw map[string]*node, s *scope, m *m
 			a = ctorKw[name]
 		}
 		if a == nil {
+			// Talisman(app, **options): the option is the dict's item;
+			// a dict the review cannot read may hold any option.
+			for _, all := range []map[string]*node{kw, ctorKw} {
+				sp := all["**"]
+				if sp == nil || sp.kind != "dictionary_splat" || len(sp.named()) == 0 {
+					continue
+				}
+				d := p.eval(s, sp.named()[0], 0)
+				at := Location{File: f.path, Line: sp.line}
+				if d.Kind != vDict {
+					return &Value{Kind: vUnknown, Why: "**" + shorten(f.text(sp.named()[0])) + " (options the review cannot read)", File: f.path, Line: sp.line}, at
+				}
+				if v, ok := d.Items[name]; ok {
+					if l := loc(v); l.File != "" {
+						at = l
+					}
+					return v, at
+				}
+			}
 			return nil, here
 		}
 		v := p.eval(s, a, 0)
@@ -614,19 +633,21 @@ func (r *reviewer) talisman(n *node, kw, ctorKw map[string]*node, s *scope, m *m
 		}
 		return nil
 	}
-	boolArg := func(name string, def bool) (bool, Location) {
+	// boolArg is a keyword's truth; known is false when the review cannot
+	// read it (then the option may be off).
+	boolArg := func(name string, def bool) (val bool, at Location, known bool) {
 		v, at := arg(name)
 		if v == nil {
-			return def, at
+			return def, at, true
 		}
 		l, _ := v.literal()
 		if l == nil {
-			return def, at
+			return def, at, false
 		}
 		if t, ok := l.truth(); ok {
-			return t, at
+			return t, at, true
 		}
-		return def, at
+		return def, at, false
 	}
 	where := fmt.Sprintf("Flask-Talisman (%s:%d)", f.path, n.line)
 	oldTalisman, pin := r.talismanBefore08()
@@ -637,19 +658,26 @@ func (r *reviewer) talisman(n *node, kw, ctorKw map[string]*node, s *scope, m *m
 		if !c.holds(ctx) {
 			return
 		}
-		if force, at := boolArg("force_https", true); force {
+		if force, at, known := boolArg("force_https", true); !known {
+			v, _ := arg("force_https")
+			facts.redirects = append(facts.redirects, outcome{audit.Warn, where + " is given force_https=" + v.describe() + ": whether it redirects plain HTTP to HTTPS is decided by a value the review cannot read", at, nil})
+		} else if force {
 			facts.redirects = append(facts.redirects, outcome{audit.Pass, where + " redirects plain HTTP to HTTPS (force_https)", here, nil})
 		} else {
 			facts.noRedirect = append(facts.noRedirect, outcome{audit.Fail, where + " is given force_https=False, so it does not redirect to HTTPS", at, origin("force_https")})
 		}
-		if sts, at := boolArg("strict_transport_security", true); sts {
+		if sts, at, known := boolArg("strict_transport_security", true); !known {
+			v, _ := arg("strict_transport_security")
+			facts.hsts = append(facts.hsts, outcome{audit.Warn, where + " is given strict_transport_security=" + v.describe() + ": whether it sends HSTS is decided by a value the review cannot read", at, nil})
+		} else if sts {
 			age := float64(talismanMaxAge)
 			if v, _ := arg("strict_transport_security_max_age"); v != nil {
 				if l, _ := v.literal(); l != nil && l.Kind == vNum {
 					age = l.Num
 				}
 			}
-			sub, _ := boolArg("strict_transport_security_include_subdomains", true)
+			sub, _, subKnown := boolArg("strict_transport_security_include_subdomains", true)
+			sub = sub && subKnown
 			st, ev := hstsStatus(age, sub)
 			facts.hsts = append(facts.hsts, outcome{st, where + " sends Strict-Transport-Security: " + ev, here, nil})
 		} else {
