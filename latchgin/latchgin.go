@@ -42,6 +42,14 @@ func Middleware(m *latch.Manager) gin.HandlerFunc {
 		req := c.Request
 		defer func() { c.Writer, c.Request = w.below.ResponseWriter, req }() // on a panic too
 		h.ServeHTTP(&w.below, req)
+		if w.lw == nil {
+			// latch answered by itself (a store failure, too many
+			// invalid tokens, a device-bound session endpoint) without
+			// running the rest of the chain: gin must not run it after
+			// this middleware returns, without a session and after the
+			// answer went out.
+			c.Abort()
+		}
 	}
 }
 
