@@ -23,6 +23,8 @@ func (s *Session) save(now time.Time) error {
 	switch {
 	case !s.stored && !s.dirty():
 		return nil // nothing to keep: no session is created without a reason
+	case !s.stored && s.holdCookie && s.meta.UserID == "":
+		return nil // the browser's session cookie must survive (dbsc.go)
 	case !s.stored:
 		return s.write(now, true)
 	case s.dirty():

@@ -597,8 +597,17 @@ func (d *dbsc) intercept(s *Session, w http.ResponseWriter, r *http.Request) boo
 	// extended (reset also drops what load prepared: the re-issue of a
 	// cookie under a fallback key, and its touch), its cookie not
 	// expired (a browser whose refresh failed for a moment keeps it).
+	//
+	// A browser that says it skipped the refresh (Secure-Session-Skipped:
+	// the refresh endpoint failed, say while the store was down) still
+	// holds its key: its session cookie must outlive this request, so
+	// no anonymous session is created that would replace it (values the
+	// handler sets are not kept; a Login still starts a new session).
+	// Without that header the browser has lost its key (or is a thief's),
+	// and a fresh session may replace the cookie so that sign-in works.
 	s.mu.Lock()
 	s.reset()
+	s.ended, s.holdCookie = ReasonDevice, r.Header.Get("Secure-Session-Skipped") != ""
 	s.mu.Unlock()
 	hd := w.Header()
 	if why != "missing" {

@@ -630,3 +630,64 @@ func TestDeviceBoundRefreshRaces(t *testing.T) {
 		t.Errorf("after the races: %d %+v; want 200, bound, verified, k=mine (events %v)", code, body, eventsOf(tm))
 	}
 }
+
+// TestDeviceBoundSkippedRefreshKeepsSession: a browser whose refresh failed
+// on the server's side (Chromium then sends its requests without the bound
+// cookie and with Secure-Session-Skipped) still holds the key. Its request
+// goes on signed out (Ended says ReasonDevice), but a value the page sets
+// must not create a session whose cookie replaces the user's: once the
+// refresh works again, the user is still signed in with their values.
+// Without the header (a lost key, or a thief) the page's value starts a
+// new session, so that signing in again works.
+func TestDeviceBoundSkippedRefreshKeepsSession(t *testing.T) {
+	tm, app := dbscAppWith(t, latch.Config{})
+	b := newBrowser(t, app, tm.Clock, newES256(t))
+	if res := b.do("POST", "/login", url.Values{"username": {"alice"}}); res.StatusCode != http.StatusNoContent || b.session() == nil {
+		t.Fatalf("login: %d, registered %v", res.StatusCode, b.session() != nil)
+	}
+	b.do("POST", "/set", url.Values{"v": {"mine"}})
+	tm.Clock.Advance(11 * time.Minute) // the bound cookie expired
+	cookie := b.jar[tm.Manager.CookieName()].value
+
+	// The refresh failed (store down): Chromium sends the page without
+	// the bound cookie, saying why; the page writes a value.
+	var ended latch.Reason
+	var sawSkipped bool
+	probe := tm.Manager.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		ended = s.Ended()
+		s.Set("csrf", "token")
+	}))
+	for _, skipped := range []bool{true, false} {
+		r := httptest.NewRequest("GET", "https://app.example/form", nil)
+		r.TLS = &tls.ConnectionState{}
+		r.Header.Set("Cookie", tm.Manager.CookieName()+"="+cookie)
+		if skipped {
+			r.Header.Set("Secure-Session-Skipped", "server_error")
+		}
+		rec := httptest.NewRecorder()
+		probe.ServeHTTP(rec, r)
+		if ended != latch.ReasonDevice {
+			t.Errorf("skipped=%v: Ended() = %q; want %q", skipped, ended, latch.ReasonDevice)
+		}
+		var replaced bool
+		for _, c := range rec.Result().Cookies() {
+			replaced = replaced || c.Name == tm.Manager.CookieName()
+		}
+		if skipped {
+			sawSkipped = true
+			if replaced {
+				t.Errorf("a request whose refresh was skipped replaced the session cookie: %q", rec.Header().Values("Set-Cookie"))
+			}
+		} else if !replaced {
+			t.Errorf("a request without the key (lost or stolen) kept no value: want a new anonymous session cookie")
+		}
+	}
+	if !sawSkipped {
+		t.Fatal("no skipped request was sent")
+	}
+	// The refresh works again: the user is signed in, with their value.
+	if code, body := meK(t, b); code != 200 || !body.Verified || body.User != "alice" || body.K != "mine" {
+		t.Errorf("after the refresh works again: %d %+v; want 200, alice, verified, her value", code, body)
+	}
+}

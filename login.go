@@ -210,7 +210,7 @@ func (s *Session) reset() {
 	s.changes, s.cleared, s.metaSet = nil, false, false
 	s.sendCookie = false
 	s.renewed = driver.Hash{}
-	s.offerDevice, s.deviceProved = false, false
+	s.offerDevice, s.deviceProved, s.holdCookie = false, false, false
 }
 
 // rebase turns s into a not-yet-stored session that carries its current

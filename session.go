@@ -105,6 +105,7 @@ type Session struct {
 	// Device-bound sessions (dbsc.go).
 	offerDevice  bool      // offer registration in this response (Login, Reauthenticate)
 	deviceProved bool      // the request brought a valid bound cookie, or refreshed it
+	holdCookie   bool      // signed out only for now: create no session that would replace the cookie
 	keepLastSeen bool      // the write is not activity (a registration)
 	loaded       time.Time // when load read the stored record
 }
@@ -176,8 +177,9 @@ func (s *Session) Remember() bool {
 // is: ReasonIdle or ReasonAbsolute (a timeout), ReasonNotFound (logged
 // out, revoked or unknown), ReasonRenewed (replaced by a newer ID: the
 // browser most likely sent an old cookie with a request that crossed a
-// login), ReasonBinding (ended by the binding policy), or another token
-// refusal reason. It is "" when the request brought no cookie or a live
+// login), ReasonBinding (ended by the binding policy), ReasonDevice (a
+// device-bound session's request that did not prove the device: it goes
+// on signed out), or another token refusal reason. It is "" when the request brought no cookie or a live
 // session. A login page can use it to tell the user why they must sign in
 // again.
 //

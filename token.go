@@ -51,6 +51,12 @@ const (
 	ReasonIdle     Reason = "idle"     // the idle timeout passed
 	ReasonAbsolute Reason = "absolute" // the absolute timeout passed
 	ReasonBinding  Reason = "binding"  // ended by the BindingEnd policy
+	// ReasonDevice: the session is bound to a device (Config.DeviceBound)
+	// and this request did not prove it (no valid bound cookie). The
+	// request goes on signed out; the session itself goes on for the
+	// browser that holds the device's key. A page can use it to ask the
+	// user to sign in again on this device.
+	ReasonDevice Reason = "device"
 )
 
 // tokenKey is one keyring key prepared for token MACs.
