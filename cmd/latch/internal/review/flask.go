@@ -380,7 +380,7 @@ func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
 					}
 				}
 				if k := p.eval(s, left.child("subscript"), 0); k.Kind == vStr && strings.EqualFold(k.Str, "Strict-Transport-Security") {
-					r.hstsValue(facts, p.eval(s, right, 0), at(n), "a hook sets Strict-Transport-Security")
+					r.hstsValue(facts, p.eval(s, right, 0), at(n), "a hook sets Strict-Transport-Security", ctx)
 				}
 			case "attribute":
 				obj := dotted(f, left.child("object"))
@@ -565,13 +565,35 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 	// Header sets: headers.add("Strict-Transport-Security", v), headers.set, setdefault.
 	if (last == "add" || last == "set" || last == "setdefault" || last == "append") && strings.Contains(recv, "header") && len(pos) >= 2 {
 		if k := p.eval(s, pos[0], 0); k.Kind == vStr && strings.EqualFold(k.Str, "Strict-Transport-Security") {
-			r.hstsValue(facts, p.eval(s, pos[1], 0), here, "a hook sets Strict-Transport-Security")
+			r.hstsValue(facts, p.eval(s, pos[1], 0), here, "a hook sets Strict-Transport-Security", ctx)
 		}
 	}
 }
 
 // hstsValue judges a Strict-Transport-Security header value.
-func (r *reviewer) hstsValue(facts *flaskFacts, v *Value, at Location, what string) {
+func (r *reviewer) hstsValue(facts *flaskFacts, v *Value, at Location, what string, ctx walkCtx) {
+	// A condition on the request being HTTPS (if request.is_secure:) is
+	// how HSTS is meant to be sent: browsers ignore it over plain HTTP.
+	var pos []string
+	for _, c := range ctx.Pos {
+		if !strings.Contains(c, "is_secure") && !strings.Contains(c, "https") {
+			pos = append(pos, c)
+		}
+	}
+	ctx = ctx.with(nil, nil)
+	ctx.Pos = pos
+	if len(ctx.Pos)+len(ctx.Neg) > 0 {
+		// A hook defined, registered or setting the header under a
+		// condition: only in production when the condition holds there.
+		switch branchMode(ctx.alt()) {
+		case devOnly:
+			facts.hsts = append(facts.hsts, outcome{audit.Fail, fmt.Sprintf("%s (%s:%d) only %s, a development branch: production gets no HSTS from it", what, at.File, at.Line, ctx.cond()), at, nil})
+			return
+		case unknown:
+			facts.hsts = append(facts.hsts, outcome{audit.Warn, fmt.Sprintf("%s (%s:%d) only %s, which the review cannot decide for production", what, at.File, at.Line, ctx.cond()), at, nil})
+			return
+		}
+	}
 	lit, _ := v.literal()
 	if lit == nil || lit.Kind != vStr {
 		facts.hsts = append(facts.hsts, outcome{audit.Warn, fmt.Sprintf("%s (%s:%d), with a value the review cannot read: %s", what, at.File, at.Line, v.describe()), at, nil})

@@ -195,7 +195,9 @@ func (p *project) walkScoped(f *pyFile, ms *scope, visit func(*node, *scope, wal
 				fn = v.Fn
 			}
 			ls := fn.scope(p)
-			c := walkCtx{fn: fn, cls: ctx.cls}
+			// The body keeps the conditions around the def: a function
+			// defined under "if app.debug:" exists only in debug.
+			c := walkCtx{fn: fn, cls: ctx.cls, Pos: ctx.Pos, Neg: ctx.Neg}
 			for _, k := range n.kids {
 				rec(k, ls, c, depth+1)
 			}
