@@ -1027,6 +1027,7 @@ func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, decos string, fa
 	loginName := loginFunc.MatchString(name)
 	var store *node
 	var stores []Location
+	var storeNodes []*node
 	how := ""
 	body.walk(func(n *node) bool {
 		switch n.kind {
@@ -1039,6 +1040,7 @@ func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, decos string, fa
 					store, how = n, "login_user()"
 				}
 				stores = append(stores, Location{File: f.path, Line: n.line})
+				storeNodes = append(storeNodes, n)
 				r.rememberArg(m, n, s, facts)
 			}
 			if d == "session.update" {
@@ -1048,6 +1050,7 @@ func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, decos string, fa
 							store, how = n, "session.update("+f.text(a.child("name"))+"=...)"
 						}
 						stores = append(stores, Location{File: f.path, Line: n.line})
+						storeNodes = append(storeNodes, n)
 					}
 				}
 			}
@@ -1064,6 +1067,7 @@ func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, decos string, fa
 						store, how = n, "session["+f.text(k)+"]"
 					}
 					stores = append(stores, Location{File: f.path, Line: n.line})
+					storeNodes = append(storeNodes, n)
 				}
 			}
 		}
@@ -1073,6 +1077,17 @@ func (r *reviewer) flaskFunction(m *module, fn *node, s *scope, decos string, fa
 		return
 	}
 	renewed, by, at := r.renewsBefore(m, body, store.start, s, 0)
+	// Every store must come after a renewal on its own path: a clear in
+	// one branch does not renew the session another branch logs in.
+	for i, st := range storeNodes {
+		if !renewed || i == 0 {
+			continue
+		}
+		if ok, _, _ := r.renewsBefore(m, body, st.start, s, 0); !ok {
+			renewed, store, by = false, st, ""
+			how = shorten(f.text(st)) + " on a path without session.clear()"
+		}
+	}
 	lp := loginPath{fn: name + "()", at: Location{File: f.path, Line: store.line}, renewed: renewed, how: how + by, stores: stores}
 	if renewed {
 		lp.renewAt = at
@@ -1123,10 +1138,13 @@ func (r *reviewer) renewsBefore(m *module, body *node, end uint32, s *scope, dep
 				found, how = true, "; "+d+"() first"
 			}
 		}
+		if found && !dominates(body, n, end) {
+			found, how = false, "" // in a branch the login may not take
+		}
 		if found {
 			at = Location{File: f.path, Line: n.line}
 		}
-		if !found && depth < 2 && n.child("function") != nil && n.child("function").kind == "identifier" {
+		if !found && depth < 2 && dominates(body, n, end) && n.child("function") != nil && n.child("function").kind == "identifier" {
 			if v, ok := s.lookup(d); ok && v != nil && v.Kind == vFunc && v.Fn.file == f {
 				if ok, _, _ := r.renewsBefore(m, v.Fn.node.child("body"), ^uint32(0), v.Fn.def, depth+1); ok {
 					found, how = true, "; "+d+"() first, which clears the session"
@@ -1137,6 +1155,46 @@ func (r *reviewer) renewsBefore(m *module, body *node, end uint32, s *scope, dep
 		return !found
 	})
 	return found, how, at
+}
+
+// dominates reports whether target, a node inside body, runs on every
+// path through body that reaches byte offset at: no branch (an if, elif
+// or else arm, a loop body, an except or case clause, a conditional
+// expression, the right of and/or) holds target without also holding at.
+// at beyond body (^uint32(0)) asks whether target runs whenever body ends
+// normally.
+func dominates(body, target *node, at uint32) bool {
+	n, parent := body, (*node)(nil)
+	for n != target {
+		var next *node
+		for _, k := range n.kids {
+			if k.start <= target.start && target.end <= k.end && !(k.start == k.end) {
+				next = k
+				break
+			}
+		}
+		if next == nil {
+			return false
+		}
+		parent, n = n, next
+		branch := false
+		switch n.kind {
+		case "elif_clause", "else_clause", "except_clause", "except_group_clause", "case_clause", "conditional_expression", "lambda":
+			branch = true
+		case "block":
+			switch parent.kind {
+			case "if_statement", "for_statement", "while_statement":
+				branch = true
+			}
+		}
+		if parent.kind == "boolean_operator" && n.field == "right" {
+			branch = true
+		}
+		if branch && (at < n.start || at >= n.end) {
+			return false
+		}
+	}
+	return true
 }
 
 // dedupe drops repeated paths, keeping the first.
