@@ -249,12 +249,23 @@ func TestFlaskFixturesMatchFlask(t *testing.T) {
 			liveKeyVerdicts(&bad, e, kind, key)
 			cookie, _ := live["set_cookie"].(string)
 			attrs := strings.ToLower(cookie)
+			// A login with remember=True adds Flask-Login's remember-me
+			// cookie, which the probe (no login) does not see; the review
+			// judges the weaker of the two cookies, so there a pass of
+			// the session cookie may be a fail, never the reverse.
+			remember := liveSourceHas(t, work, "remember=True")
+			cmpCookie := func(check, got, why string) {
+				if remember && got == "pass" && e.Checks[check].Status == "fail" {
+					return
+				}
+				liveCompare(&bad, e, check, got, why)
+			}
 			flag := func(check, attr string) {
 				got := "fail"
 				if strings.Contains(attrs, "; "+attr) {
 					got = "pass"
 				}
-				liveCompare(&bad, e, check, got, "Set-Cookie: "+cookie)
+				cmpCookie(check, got, "Set-Cookie: "+cookie)
 			}
 			flag("cookie-secure", "secure")
 			flag("cookie-httponly", "httponly")
@@ -262,7 +273,7 @@ func TestFlaskFixturesMatchFlask(t *testing.T) {
 			if strings.Contains(attrs, "samesite=lax") || strings.Contains(attrs, "samesite=strict") {
 				same = "pass"
 			}
-			liveCompare(&bad, e, "cookie-samesite", same, "Set-Cookie: "+cookie)
+			cmpCookie("cookie-samesite", same, "Set-Cookie: "+cookie)
 			hsts, _ := live["hsts"].(string)
 			liveCompare(&bad, e, "hsts", liveHSTS(hsts), fmt.Sprintf("Strict-Transport-Security: %q", hsts))
 			status, _ := live["http_status"].(float64)

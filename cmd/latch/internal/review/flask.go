@@ -210,6 +210,9 @@ func (r *reviewer) flask() {
 		f.evidence = append(f.evidence, fmt.Sprintf("the project pins Flask-Talisman before 0.8.0 (%s:%d), which does not set SameSite", pin.File, pin.Line))
 		f.add(pin)
 	}
+	if len(facts.remember) > 0 {
+		r.flaskRememberCookie(c, facts)
+	}
 	r.flaskLifetime(c, facts)
 	r.flaskRegeneration(c, facts)
 	if len(facts.redirects) > 0 {
@@ -232,6 +235,47 @@ func (r *reviewer) flask() {
 	} else {
 		r.set(CheckHSTS, audit.Fail, recHSTS, "nothing in the source sends Strict-Transport-Security (no Flask-Talisman, Flask-SSLify or header set in a hook)")
 	}
+}
+
+// flaskRememberCookie judges Flask-Login's remember-me cookie beside the
+// session cookie when a login sets it: it logs the user in on its own, so
+// it is a session credential (as latch audit finds it), and the weaker of
+// the two cookies decides cookie-secure, cookie-httponly and
+// cookie-samesite. Flask-Login's defaults: REMEMBER_COOKIE_SECURE False,
+// REMEMBER_COOKIE_HTTPONLY True, REMEMBER_COOKIE_SAMESITE None; Talisman
+// does not set them.
+func (r *reviewer) flaskRememberCookie(c *config, facts *flaskFacts) {
+	at := facts.remember[0]
+	intro := fmt.Sprintf("the remember-me cookie (login_user(remember=...) at %s:%d) is a session credential too: ", at.File, at.Line)
+	merge := func(id string, judge func()) {
+		sess := r.found[id]
+		judge()
+		rem := r.found[id]
+		if sess == nil || rem == nil {
+			return
+		}
+		out := &finding{status: sess.status, rec: sess.rec, evidence: append([]string(nil), sess.evidence...)}
+		if rank(rem.status) > rank(out.status) {
+			out.status = rem.status
+			out.rec = rem.rec
+		}
+		out.evidence = append(out.evidence, intro+strings.Join(rem.evidence, "; "))
+		for _, l := range sess.locs {
+			out.add(l)
+		}
+		out.add(at)
+		for _, l := range rem.locs {
+			out.add(l)
+		}
+		r.found[id] = out
+	}
+	merge(CheckCookieSecure, func() {
+		r.checkBool(c, CheckCookieSecure, "REMEMBER_COOKIE_SECURE", false, "Set REMEMBER_COOKIE_SECURE = True (Flask-Login's default is False, and Talisman does not set it), so the remember-me cookie never travels over plain HTTP.")
+	})
+	merge(CheckCookieHTTPOnly, func() {
+		r.checkBool(c, CheckCookieHTTPOnly, "REMEMBER_COOKIE_HTTPONLY", true, "Keep REMEMBER_COOKIE_HTTPONLY = True (Flask-Login's default), so page scripts cannot read the remember-me cookie.")
+	})
+	merge(CheckCookieSameSite, func() { r.checkSameSite(c, "REMEMBER_COOKIE_SAMESITE", "") })
 }
 
 // rank orders statuses best first.
