@@ -37,6 +37,9 @@ func (c *config) get(k string) *setting {
 // set records a value for k. An assignment on a branch production may or
 // may not take (ctx unknown) keeps the earlier value as the other branch.
 func (c *config) set(k string, v *Value, at Location, via string, ctx walkCtx) {
+	if ctx.dead {
+		return // a branch the code itself rules out
+	}
 	if t, known := c.decide(ctx); known {
 		if !t {
 			return
@@ -151,6 +154,9 @@ func (c *config) decideAt(ctx walkCtx) (holds, known bool, used []Location) {
 // holds reports whether an operation on a branch applies in production:
 // false on a development-only branch or a branch the config rules out.
 func (c *config) holds(ctx walkCtx) bool {
+	if ctx.dead {
+		return false
+	}
 	if t, known := c.decide(ctx); known {
 		return t
 	}

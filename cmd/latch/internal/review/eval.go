@@ -225,10 +225,18 @@ func (p *project) takenBranch(s *scope, st *node, presence bool) (*node, bool) {
 		if a.cond == nil {
 			return a.body, true
 		}
-		if condMode(s.file.text(a.cond)) != unknown {
-			return nil, false
-		}
 		cv := p.eval(s, a.cond, 0)
+		if condMode(s.file.text(a.cond)) != unknown {
+			// "if not DEBUG:" names production; it is decided here only
+			// when the code itself fixes the value (DEBUG = True left in
+			// the settings: the branch never runs), not when the
+			// environment may (a lookup's default is not production's).
+			switch cv.Kind {
+			case vBool, vStr, vNum, vNone:
+			default:
+				return nil, false
+			}
+		}
 		if !presence && cv.Kind == vEnv && cv.Via == "presence" {
 			return nil, false // is the variable set? Both branches are real.
 		}

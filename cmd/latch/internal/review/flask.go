@@ -626,6 +626,10 @@ func (r *reviewer) hstsValue(facts *flaskFacts, v *Value, at Location, what stri
 	}
 	ctx = ctx.with(nil, nil)
 	ctx.Pos = pos
+	if ctx.dead {
+		facts.hsts = append(facts.hsts, outcome{audit.Fail, fmt.Sprintf("%s (%s:%d) only %s, which the code itself rules out: production gets no HSTS from it", what, at.File, at.Line, ctx.cond()), at, nil})
+		return
+	}
 	if len(ctx.Pos)+len(ctx.Neg) > 0 {
 		// A hook defined, registered or setting the header under a
 		// condition: only in production when the condition holds there.

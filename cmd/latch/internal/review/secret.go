@@ -147,10 +147,23 @@ type walkCtx struct {
 	Pos, Neg []string
 	fn       *function
 	cls      *class
+	// dead is set on a branch the code itself rules out: a condition on
+	// a literal the module fixes (DEBUG = True; if not DEBUG: ...).
+	dead bool
 }
 
 func (c walkCtx) with(pos []string, neg []string) walkCtx {
-	return walkCtx{Pos: append(append([]string(nil), c.Pos...), pos...), Neg: append(append([]string(nil), c.Neg...), neg...), fn: c.fn, cls: c.cls}
+	return walkCtx{Pos: append(append([]string(nil), c.Pos...), pos...), Neg: append(append([]string(nil), c.Neg...), neg...), fn: c.fn, cls: c.cls, dead: c.dead}
+}
+
+// literalTruth is the truth of a condition's value when the code fixes it
+// (a literal, not an environment lookup's default).
+func literalTruth(v *Value) (t, known bool) {
+	switch v.Kind {
+	case vBool, vStr, vNum, vNone:
+		return v.truth()
+	}
+	return false, false
 }
 
 // alt describes the context as an alternative (for branchMode).
@@ -197,7 +210,7 @@ func (p *project) walkScoped(f *pyFile, ms *scope, visit func(*node, *scope, wal
 			ls := fn.scope(p)
 			// The body keeps the conditions around the def: a function
 			// defined under "if app.debug:" exists only in debug.
-			c := walkCtx{fn: fn, cls: ctx.cls, Pos: ctx.Pos, Neg: ctx.Neg}
+			c := walkCtx{fn: fn, cls: ctx.cls, Pos: ctx.Pos, Neg: ctx.Neg, dead: ctx.dead}
 			for _, k := range n.kids {
 				rec(k, ls, c, depth+1)
 			}
@@ -205,15 +218,28 @@ func (p *project) walkScoped(f *pyFile, ms *scope, visit func(*node, *scope, wal
 		case "if_statement":
 			cond := f.text(n.child("condition"))
 			prev := []string{cond}
+			// taken: an earlier arm's literal condition is true, so no
+			// later arm runs.
+			taken := false
+			arm := func(c walkCtx, condNode *node) walkCtx {
+				c.dead = c.dead || taken
+				if condNode != nil {
+					if t, ok := literalTruth(p.eval(s, condNode, 0)); ok {
+						c.dead = c.dead || !t
+						taken = taken || t
+					}
+				}
+				return c
+			}
 			for _, k := range n.kids {
 				switch {
 				case k.field == "consequence":
-					rec(k, s, ctx.with([]string{cond}, nil), depth+1)
+					rec(k, s, arm(ctx.with([]string{cond}, nil), n.child("condition")), depth+1)
 				case k.field == "alternative" && k.kind == "else_clause":
-					rec(k, s, ctx.with(nil, prev), depth+1)
+					rec(k, s, arm(ctx.with(nil, prev), nil), depth+1)
 				case k.field == "alternative":
 					c := f.text(k.child("condition"))
-					rec(k, s, ctx.with([]string{c}, prev), depth+1)
+					rec(k, s, arm(ctx.with([]string{c}, prev), k.child("condition")), depth+1)
 					prev = append(append([]string(nil), prev...), c)
 				default:
 					rec(k, s, ctx, depth+1)
