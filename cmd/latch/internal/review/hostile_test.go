@@ -78,3 +78,32 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestSyntaxErrorLine: the note for a file that does not parse names the
+// line of the error, also when the parser recovers by inserting a missing
+// token (the ")" of "def f(:") rather than by an ERROR node; such files
+// used to be reported at line 1.
+func TestSyntaxErrorLine(t *testing.T) {
+	tests := []struct {
+		name, src string
+		line      int
+	}{
+		{"missing paren", "import os\nSESSION_COOKIE_SECURE = True\ndef broken(:\n    pass\nSESSION_COOKIE_SECURE = False\n", 3},
+		{"stray token", "import os\nX = 1\nY = = 2\n", 3},
+		{"unclosed call", "import os\nX = 1\n\nZ = f(1,\n", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := parsePython("settings.py", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !f.broken {
+				t.Fatal("not marked broken")
+			}
+			if got := firstError(f.root); got != tt.line {
+				t.Errorf("first error at line %d, want %d", got, tt.line)
+			}
+		})
+	}
+}

@@ -117,6 +117,11 @@ func parsePython(path string, src []byte) (*pyFile, error) {
 			}
 			kinds[id] = kind
 		}
+		if tn.IsMissing() {
+			// a token the parser inserted to recover (the ")" of
+			// "def f(:"): kept so the error's line is known.
+			kind = "MISSING"
+		}
 		count++
 		s, e := tn.ByteRange()
 		n := &node{kind: kind, field: field, start: uint32(s), end: uint32(e), line: int(tn.StartPosition().Row) + 1, anon: !tn.IsNamed()}
@@ -127,7 +132,7 @@ func parsePython(path string, src []byte) (*pyFile, error) {
 			for {
 				ch := c.Node()
 				f := c.FieldName()
-				if ch.IsNamed() || f != "" {
+				if ch.IsNamed() || f != "" || ch.IsError() || ch.IsMissing() {
 					n.kids = append(n.kids, build(f))
 				}
 				if !c.GotoNextSibling() {
