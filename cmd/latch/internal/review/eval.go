@@ -341,6 +341,7 @@ func (p *project) execStmt(s *scope, st *node) {
 			case "assignment":
 				p.assign(s, e)
 			case "call":
+				p.dynamicWrite(s, e)
 				// os.environ.setdefault("K", "literal") puts the literal in
 				// the environment for every later lookup of K.
 				if d := dotted(f, e.child("function")); strings.HasSuffix(d, "environ.setdefault") {
@@ -548,6 +549,13 @@ func (p *project) bind(s *scope, left, right *node, v *Value) {
 			s.defs = map[string]Location{}
 		}
 		s.defs[name] = Location{File: s.file.path, Line: left.line}
+	case "subscript":
+		// globals()["SECRET_KEY"] = "dev" assigns the module's name.
+		if isNamespaceCall(s.file, left.child("value")) {
+			if k := p.eval(s, left.child("subscript"), 0); k.Kind == vStr {
+				p.setName(s, k.Str, v, left.line)
+			}
+		}
 	case "pattern_list", "tuple_pattern", "list_pattern":
 		targets := left.named()
 		var elems []*node
@@ -560,6 +568,79 @@ func (p *project) bind(s *scope, left, right *node, v *Value) {
 			} else {
 				p.bind(s, t, nil, &Value{Kind: vUnknown, Why: shorten(s.file.text(right)), File: s.file.path, Line: t.line})
 			}
+		}
+	}
+}
+
+// isNamespaceCall reports whether n is globals(), vars() or locals(): a
+// module's own namespace, written through like an assignment.
+func isNamespaceCall(f *pyFile, n *node) bool {
+	if n == nil || n.kind != "call" {
+		return false
+	}
+	switch dotted(f, n.child("function")) {
+	case "globals", "vars", "locals":
+		return len(n.child("arguments").named()) == 0
+	}
+	return false
+}
+
+// setName binds a module name written other than by an assignment.
+func (p *project) setName(s *scope, name string, v *Value, line int) {
+	s.vars[name] = v.at(s.file.path, line)
+	if s.defs == nil {
+		s.defs = map[string]Location{}
+	}
+	s.defs[name] = Location{File: s.file.path, Line: line}
+}
+
+// execNames are the settings a call to exec() in a settings module may
+// set without the review seeing it.
+var execNames = []string{
+	"SECRET_KEY", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE",
+	"SESSION_COOKIE_AGE", "PERMANENT_SESSION_LIFETIME",
+	"SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+	"REMEMBER_COOKIE_SECURE", "REMEMBER_COOKIE_HTTPONLY", "REMEMBER_COOKIE_SAMESITE", "REMEMBER_COOKIE_DURATION",
+}
+
+// dynamicWrite follows the ways a module writes its own names without an
+// assignment: globals().update(...), setattr(sys.modules[__name__], "K",
+// v); and exec() of code the review does not read, after which each
+// session setting may hold anything (a choice with an unknown branch, so
+// no check can pass on it).
+func (p *project) dynamicWrite(s *scope, call *node) {
+	f := s.file
+	fn := call.child("function")
+	d := dotted(f, fn)
+	pos, kw := callArgs(f, call)
+	switch {
+	case fn != nil && fn.kind == "attribute" && f.text(fn.child("attribute")) == "update" && isNamespaceCall(f, fn.child("object")):
+		for _, a := range pos {
+			if dv := p.eval(s, a, 0); dv.Kind == vDict {
+				for _, k := range dv.Keys {
+					p.setName(s, k, dv.Items[k], call.line)
+				}
+			}
+		}
+		for _, a := range call.child("arguments").named() {
+			if a.kind == "keyword_argument" {
+				p.setName(s, f.text(a.child("name")), p.eval(s, a.child("value"), 0), a.line)
+			}
+		}
+	case d == "setattr" && len(pos) == 3 && strings.HasPrefix(strings.ReplaceAll(f.text(pos[0]), " ", ""), "sys.modules[__name__]"):
+		if k := p.eval(s, pos[1], 0); k.Kind == vStr {
+			p.setName(s, k.Str, p.eval(s, pos[2], 0), call.line)
+		}
+	case d == "exec" || d == "execfile" || d == "builtins.exec":
+		if len(pos) >= 2 || kw["globals"] != nil {
+			return // runs in a namespace of its own
+		}
+		why := fmt.Sprintf("exec() at %s:%d runs code the review does not read, which may set it", f.path, call.line)
+		for _, name := range execNames {
+			prev, _ := s.lookup(name)
+			s.vars[name] = &Value{Kind: vChoice, File: f.path, Line: call.line, Alts: []Alt{
+				{Cond: "unless " + why, V: prev},
+				{Cond: "if " + why, V: &Value{Kind: vUnknown, Why: "set by exec()", File: f.path, Line: call.line}}}}
 		}
 	}
 }
