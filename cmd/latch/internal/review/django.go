@@ -15,9 +15,75 @@ import (
 const djangoCookieAge = 1209600 // SESSION_COOKIE_AGE, two weeks
 
 func (r *reviewer) django() {
+	mod, assumed, configured := r.djangoSettings()
+	r.djangoWith(mod, assumed, configured)
+	if configured != nil || mod == "" {
+		return
+	}
+	// A deployment that sets DJANGO_SETTINGS_MODULE wins over wsgi.py's
+	// os.environ.setdefault: when it names another module, production may
+	// run either, and each check takes the weaker of the two.
+	for _, d := range r.deployedSettings() {
+		rel := r.p.resolve("", 0, d.module)
+		if rel == "" || rel == mod {
+			continue
+		}
+		alt := &reviewer{p: r.p, ctx: r.ctx, found: map[string]*finding{}, hist: r.hist}
+		alt.djangoWith(rel, "", nil)
+		how := fmt.Sprintf("%s, named by DJANGO_SETTINGS_MODULE in %s:%d", rel, d.file, d.line)
+		r.assumed += "; but " + how + " (a deployment's environment wins over os.environ.setdefault): each check is the weaker of the two"
+		at := Location{File: d.file, Line: d.line}
+		for id, af := range alt.found {
+			mf := r.found[id]
+			if mf == nil || rank(af.status) > rank(mf.status) && af.status != audit.Skip {
+				out := &finding{status: af.status, rec: af.rec}
+				out.evidence = append(out.evidence, "with "+how+": "+strings.Join(af.evidence, "; "))
+				if mf != nil {
+					out.evidence = append(out.evidence, "with "+mod+": "+strings.Join(mf.evidence, "; "))
+				}
+				out.add(at)
+				for _, l := range af.locs {
+					out.add(l)
+				}
+				r.found[id] = out
+			}
+		}
+		break
+	}
+}
+
+// deployed is a settings module a deployment file names.
+type deployed struct {
+	module, file string
+	line         int
+}
+
+var deploySettingsRe = regexp.MustCompile(`DJANGO_SETTINGS_MODULE["']?\s*[=:]\s*["']?([A-Za-z_][\w.]*)|--settings[= ]["']?([A-Za-z_][\w.]*)`)
+
+// deployedSettings lists the settings modules the project's deployment
+// files (Dockerfile, Procfile, compose files, .env, uWSGI .ini) name.
+func (r *reviewer) deployedSettings() []deployed {
+	var out []deployed
+	files := append(append([]string(nil), r.p.deploys...), r.p.inis...)
+	sort.Strings(files)
+	for _, rel := range files {
+		for i, line := range strings.Split(string(r.p.source(rel)), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, m := range deploySettingsRe.FindAllStringSubmatch(line, -1) {
+				out = append(out, deployed{module: m[1] + m[2], file: rel, line: i + 1})
+			}
+		}
+	}
+	return out
+}
+
+// djangoWith reviews the settings module mod (or the settings given to
+// settings.configure()).
+func (r *reviewer) djangoWith(mod, assumed string, configured *Value) {
 	p := r.p
 	c := newConfig()
-	mod, assumed, configured := r.djangoSettings()
 	switch {
 	case configured != nil:
 		r.assumed = assumed

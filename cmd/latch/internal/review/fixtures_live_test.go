@@ -303,6 +303,14 @@ var liveSettingsModule = regexp.MustCompile(`DJANGO_SETTINGS_MODULE",\s*"([\w.]+
 // else that module.
 func liveDjangoModule(t *testing.T, dir string) string {
 	t.Helper()
+	// A Dockerfile's ENV DJANGO_SETTINGS_MODULE is in the environment
+	// before wsgi.py's os.environ.setdefault runs, so it wins. The
+	// fixtures that have one make it the weaker module.
+	if src, err := os.ReadFile(filepath.Join(dir, "Dockerfile")); err == nil {
+		if m := regexp.MustCompile(`DJANGO_SETTINGS_MODULE=([\w.]+)`).FindSubmatch(src); m != nil {
+			return string(m[1])
+		}
+	}
 	wsgi, _ := filepath.Glob(filepath.Join(dir, "*", "wsgi.py"))
 	if len(wsgi) != 1 {
 		t.Fatalf("%s: want one */wsgi.py, found %v", dir, wsgi)

@@ -50,6 +50,7 @@ type project struct {
 	files       []string            // Python files, slash-separated relative paths, sorted
 	byDotted    map[string][]string // dotted module name -> paths
 	envFiles    []string            // .env.example-style files (hints only)
+	deploys     []string            // Dockerfile, Procfile, compose files, .env: a deployment's environment
 	others      []string            // .cfg files (Flask's from_pyfile reads them as Python)
 	manifests   []string            // requirements*.txt, Pipfile, pyproject.toml: pinned versions
 	mods        map[string]*module
@@ -154,6 +155,8 @@ func openProject(root string, lim Limits) (*project, error) {
 			p.others = append(p.others, rel)
 		case isEnvExample(name):
 			p.envFiles = append(p.envFiles, rel)
+		case isDeployFile(name):
+			p.deploys = append(p.deploys, rel)
 		}
 		return nil
 	})
@@ -181,6 +184,25 @@ func within(root, path string) bool {
 func isVirtualenv(dir string) bool {
 	_, err := os.Lstat(filepath.Join(dir, "pyvenv.cfg"))
 	return err == nil
+}
+
+// isDeployFile reports whether name may set a deployment's environment:
+// a Dockerfile, a Procfile, a compose file, a platform manifest or a .env,
+// unless its name says development or tests (docker-compose.local.yml,
+// Dockerfile.dev).
+func isDeployFile(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"local", "dev", "test", "example", "sample", "template"} {
+		if strings.Contains(n, w) {
+			return false
+		}
+	}
+	switch n {
+	case "procfile", ".env", "app.yaml", "app.yml", "app.json", "fly.toml", "render.yaml", "heroku.yml":
+		return true
+	}
+	return strings.HasPrefix(n, "dockerfile") || strings.HasSuffix(n, ".dockerfile") || strings.HasPrefix(n, "procfile") ||
+		(strings.HasPrefix(n, "docker-compose") || strings.HasPrefix(n, "compose")) && (strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".yaml"))
 }
 
 // isManifest reports whether name lists a project's dependencies.
