@@ -100,6 +100,7 @@ type flaskFacts struct {
 	samesite    []outcome // SameSite added outside the config (WSGI layer)
 	logins      []loginPath
 	remember    []Location
+	unseen      []unseenFile // config files loaded that the review cannot read
 	permanent   []Location // session.permanent = ...
 	oldTalisman []Location // a pin of Flask-Talisman before 0.8.0
 	off         []talismanOff
@@ -109,6 +110,13 @@ type flaskFacts struct {
 	appFiles    map[string]bool
 	assumed     []string
 	notes       []string
+}
+
+// unseenFile is a config file the app loads that the review cannot read
+// (from_envvar, an instance file the project does not ship).
+type unseenFile struct {
+	why string
+	at  Location
 }
 
 // talismanOff is a Talisman cookie option turned off.
@@ -215,6 +223,16 @@ func (r *reviewer) flask() {
 	}
 	r.flaskLifetime(c, facts)
 	r.flaskRegeneration(c, facts)
+	// A pass on a setting is what the code gives; a config file the
+	// review cannot read may still override it: say so.
+	for _, u := range facts.unseen {
+		for _, id := range []string{CheckSecretKeySource, CheckCookieSecure, CheckCookieHTTPOnly, CheckCookieSameSite, CheckSessionLifetime} {
+			if f := r.found[id]; f != nil && f.status == audit.Pass {
+				f.evidence = append(f.evidence, "the code's value; but "+u.why+", which may override it")
+				f.add(u.at)
+			}
+		}
+	}
 	if len(facts.redirects) > 0 {
 		st, ev, locs := combine(facts.redirects)
 		r.set(CheckHTTPSRedirect, st, recRedirect, ev, locs...)
@@ -485,6 +503,20 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 	recv := strings.TrimSuffix(d, "."+last)
 	if strings.HasSuffix(recv, ".config") && (appRecv.MatchString(strings.TrimSuffix(recv, ".config")) || recv == "self.config" && ctx.cls != nil && r.flaskSubs[ctx.cls.name]) {
 		via := recv + "." + last
+		// unseen: a config file the review cannot read is loaded here; it
+		// may set any session setting, so from here on each is undecided
+		// (a choice with an unknown branch: no check passes on it).
+		// unseen: a config file the review cannot read is loaded here.
+		// Like an environment variable, what the code sets counts (a
+		// deployment would have to override it on purpose), but a pass
+		// says so.
+		unseen := func(why string) {
+			if ctx.dead {
+				return
+			}
+			facts.unseen = append(facts.unseen, unseenFile{why, here})
+		}
+
 		switch last {
 		case "update", "from_mapping":
 			var items []struct {
@@ -552,15 +584,18 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 			lit, _ := name.literal()
 			if lit == nil || lit.Kind != vStr {
 				facts.notes = append(facts.notes, fmt.Sprintf("%s:%d: %s(%s) names a file the review cannot tell", f.path, n.line, last, shorten(f.text(pos[0]))))
+				unseen(fmt.Sprintf("%s(%s) at %s:%d loads a file the review cannot tell", last, shorten(f.text(pos[0])), f.path, n.line))
 				return
 			}
 			rel := r.findConfigFile(m.path, lit.Str)
 			if rel == "" {
 				facts.notes = append(facts.notes, fmt.Sprintf("%s:%d: %s(%q): no such file in the project (an instance folder or a deployment may supply it)", f.path, n.line, last, lit.Str))
+				unseen(fmt.Sprintf("%s(%q) at %s:%d loads a file the project does not ship (an instance folder or a deployment supplies it)", last, lit.Str, f.path, n.line))
 				return
 			}
 			cm := p.module(rel)
 			if cm == nil {
+				unseen(fmt.Sprintf("%s(%q) at %s:%d loads a file the review does not read", last, lit.Str, f.path, n.line))
 				return
 			}
 			items, _ := r.configObject(m, &Value{Kind: vModule, Mod: cm})
@@ -572,6 +607,9 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 			})
 		case "from_envvar", "from_prefixed_env":
 			facts.notes = append(facts.notes, fmt.Sprintf("%s:%d: %s loads settings from the environment at run time; the review cannot see them", f.path, n.line, last))
+			if last == "from_envvar" {
+				unseen(fmt.Sprintf("from_envvar(%s) at %s:%d loads a file a deployment names", shorten(f.text(n.child("arguments"))), f.path, n.line))
+			}
 		}
 		return
 	}
