@@ -101,8 +101,8 @@ type flaskFacts struct {
 	logins      []loginPath
 	remember    []Location
 	unseen      []unseenFile // config files loaded that the review cannot read
-	permanent   []Location // session.permanent = ...
-	oldTalisman []Location // a pin of Flask-Talisman before 0.8.0
+	permanent   []Location   // session.permanent = ...
+	oldTalisman []Location   // a pin of Flask-Talisman before 0.8.0
 	off         []talismanOff
 	serverSide  bool             // a session_interface is set (Flask-Session and the like)
 	talisman    map[string]*node // variable -> Talisman(...) call, for init_app
