@@ -101,8 +101,9 @@ type flaskFacts struct {
 	logins      []loginPath
 	remember    []Location
 	unseen      []unseenFile // config files loaded that the review cannot read
-	permanent   []Location   // session.permanent = ...
-	oldTalisman []Location   // a pin of Flask-Talisman before 0.8.0
+	iface       []ifaceOverride
+	permanent   []Location // session.permanent = ...
+	oldTalisman []Location // a pin of Flask-Talisman before 0.8.0
 	off         []talismanOff
 	serverSide  bool             // a session_interface is set (Flask-Session and the like)
 	talisman    map[string]*node // variable -> Talisman(...) call, for init_app
@@ -110,6 +111,30 @@ type flaskFacts struct {
 	appFiles    map[string]bool
 	assumed     []string
 	notes       []string
+}
+
+// ifaceOverride is a method of the app's session interface that decides
+// a cookie attribute instead of the config (get_cookie_secure, ...).
+type ifaceOverride struct {
+	check, method, cls string
+	v                  *Value
+	at                 Location
+}
+
+// sessionInterface records the cookie-attribute methods a project's
+// session interface class defines: Flask asks them, not the config.
+func (r *reviewer) sessionInterface(c *class, facts *flaskFacts) {
+	for _, m := range []struct{ method, check string }{
+		{"get_cookie_secure", CheckCookieSecure}, {"get_cookie_httponly", CheckCookieHTTPOnly}, {"get_cookie_samesite", CheckCookieSameSite},
+	} {
+		fv, _, ok := c.attr(m.method)
+		if !ok || fv == nil || fv.Kind != vFunc {
+			continue
+		}
+		v := r.p.callFunc(fv.Fn, nil, nil, 0)
+		def := Location{File: fv.Fn.file.path, Line: fv.Fn.node.line}
+		facts.iface = append(facts.iface, ifaceOverride{m.check, m.method, c.name, v, def})
+	}
 }
 
 // unseenFile is a config file the app loads that the review cannot read
@@ -223,6 +248,35 @@ func (r *reviewer) flask() {
 	}
 	r.flaskLifetime(c, facts)
 	r.flaskRegeneration(c, facts)
+	// A session interface's get_cookie_secure() (and the like) decides
+	// the attribute, whatever the config says.
+	for _, o := range facts.iface {
+		prev := r.found[o.check]
+		st, what := audit.Warn, "returns "+o.v.describe()+", which the review cannot decide"
+		if lit, _ := o.v.literal(); lit != nil && o.v.Kind != vEnv && o.v.Kind != vChoice {
+			if o.check == CheckCookieSameSite {
+				st = audit.Fail
+				if lit.Kind == vStr && (strings.EqualFold(lit.Str, "lax") || strings.EqualFold(lit.Str, "strict")) {
+					st = audit.Pass
+				}
+			} else if t, ok := lit.truth(); ok {
+				st = audit.Fail
+				if t {
+					st = audit.Pass
+				}
+			}
+			if st != audit.Warn {
+				what = "returns " + lit.describe()
+			}
+		}
+		f := &finding{status: st}
+		if prev != nil {
+			f.rec = prev.rec
+		}
+		f.evidence = append(f.evidence, fmt.Sprintf("the app's session interface %s overrides %s (%s:%d), which %s: Flask asks it, not the config", o.cls, o.method, o.at.File, o.at.Line, what))
+		f.add(o.at)
+		r.found[o.check] = f
+	}
 	// A pass on a setting is what the code gives; a config file the
 	// review cannot read may still override it: say so.
 	for _, u := range facts.unseen {
@@ -449,6 +503,9 @@ func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
 				attr := f.text(left.child("attribute"))
 				if attr == "session_interface" {
 					facts.serverSide = true
+					if v := p.eval(s, right, 0); v.Kind == vClass && !ctx.dead {
+						r.sessionInterface(v.Class, facts)
+					}
 				}
 				if !appRecv.MatchString(obj) {
 					if obj == "session" && attr == "permanent" {
