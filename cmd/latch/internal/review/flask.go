@@ -823,6 +823,29 @@ func (r *reviewer) talisman(n *node, kw, ctorKw map[string]*node, s *scope, m *m
 		if !c.holds(ctx) {
 			return
 		}
+		// Under a condition the review cannot decide for production (if
+		// os.environ.get("ENABLE_TALISMAN"):), Talisman may be off: its
+		// passes are warn and its config is one branch of a choice.
+		setCtx, undecided := walkCtx{}, ""
+		if len(ctx.Pos)+len(ctx.Neg) > 0 {
+			if _, known := c.decide(ctx); !known && branchMode(ctx.alt()) == unknown {
+				setCtx, undecided = ctx, ctx.cond()
+			}
+		}
+		nr, nh := len(facts.redirects), len(facts.hsts)
+		defer func() {
+			if undecided == "" {
+				return
+			}
+			for _, l := range [][]outcome{facts.redirects[nr:], facts.hsts[nh:]} {
+				for i := range l {
+					if l[i].st == audit.Pass {
+						l[i].st = audit.Warn
+						l[i].what += " only " + undecided + ", which the review cannot decide for production"
+					}
+				}
+			}
+		}()
 		if force, at, known := boolArg("force_https", true); !known {
 			v, _ := arg("force_https")
 			facts.redirects = append(facts.redirects, outcome{audit.Warn, where + " is given force_https=" + v.describe() + ": whether it redirects plain HTTP to HTTPS is decided by a value the review cannot read", at, nil})
@@ -863,7 +886,7 @@ func (r *reviewer) talisman(n *node, kw, ctorKw map[string]*node, s *scope, m *m
 					return
 				}
 			}
-			c.set(key, v.at(at.File, at.Line), at, "Flask-Talisman "+kwName, walkCtx{})
+			c.set(key, v.at(at.File, at.Line), at, "Flask-Talisman "+kwName, setCtx)
 		}
 		cookie("SESSION_COOKIE_SECURE", "session_cookie_secure", &Value{Kind: vBool, Bool: true})
 		cookie("SESSION_COOKIE_HTTPONLY", "session_cookie_http_only", &Value{Kind: vBool, Bool: true})
