@@ -232,18 +232,9 @@ func verifyTestProof(tok string, key crypto.PublicKey) (string, crypto.PublicKey
 	if hdr.Typ != "dbsc+jwt" {
 		return "", nil, fmt.Errorf("typ %q", hdr.Typ)
 	}
-	num := func(s string) *big.Int {
-		b, _ := base64.RawURLEncoding.DecodeString(s)
-		return new(big.Int).SetBytes(b)
-	}
 	if key == nil {
-		switch hdr.JWK["kty"] {
-		case "EC":
-			key = &ecdsa.PublicKey{Curve: elliptic.P256(), X: num(hdr.JWK["x"]), Y: num(hdr.JWK["y"])}
-		case "RSA":
-			key = &rsa.PublicKey{N: num(hdr.JWK["n"]), E: int(num(hdr.JWK["e"]).Int64())}
-		default:
-			return "", nil, errors.New("no jwk")
+		if key = jwkKey(hdr.JWK); key == nil {
+			return "", nil, errors.New("no usable jwk")
 		}
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
@@ -473,15 +464,28 @@ func TestDBSCProofVerifies(t *testing.T) {
 	}
 }
 
+// jwkKey is the public key of a JWK as Chromium sends it (P-256 or RSA),
+// or nil when it is neither or malformed.
 func jwkKey(j map[string]string) crypto.PublicKey {
-	num := func(s string) *big.Int {
+	b64 := func(s string) []byte {
 		b, _ := base64.RawURLEncoding.DecodeString(s)
-		return new(big.Int).SetBytes(b)
+		return b
 	}
-	if j["kty"] == "EC" {
-		return &ecdsa.PublicKey{Curve: elliptic.P256(), X: num(j["x"]), Y: num(j["y"])}
+	switch j["kty"] {
+	case "EC":
+		x, y := b64(j["x"]), b64(j["y"])
+		if len(x) != 32 || len(y) != 32 {
+			return nil
+		}
+		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			return nil
+		}
+		return k
+	case "RSA":
+		return &rsa.PublicKey{N: new(big.Int).SetBytes(b64(j["n"])), E: int(new(big.Int).SetBytes(b64(j["e"])).Int64())}
 	}
-	return &rsa.PublicKey{N: num(j["n"]), E: int(num(j["e"]).Int64())}
+	return nil
 }
 
 // FuzzParseSFList checks that no header value makes the parser panic or

@@ -473,9 +473,6 @@ func (p *project) decided(s *scope, st *node) bool {
 	return true
 }
 
-// branchModeOf is condMode of one condition's text.
-func branchModeOf(c string) int { return condMode(c) }
-
 // fork copies s for one branch of a conditional.
 func (s *scope) fork() *scope {
 	c := &scope{vars: make(map[string]*Value, len(s.vars)), parent: s.parent, file: s.file, mod: s.mod}

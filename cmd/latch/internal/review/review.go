@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -306,13 +305,3 @@ func (r *reviewer) djangoWeight(files []string) int {
 	return n
 }
 
-// sortedLocs orders locations by file and line.
-func sortedLocs(l []Location) []Location {
-	sort.Slice(l, func(i, j int) bool {
-		if l[i].File != l[j].File {
-			return l[i].File < l[j].File
-		}
-		return l[i].Line < l[j].Line
-	})
-	return l
-}
