@@ -304,4 +304,3 @@ func (r *reviewer) djangoWeight(files []string) int {
 	}
 	return n
 }
-
