@@ -685,6 +685,26 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 				}
 				return
 			}
+			// Under a condition the review cannot decide, SSLify may be off.
+			only := ""
+			if len(ctx.Pos)+len(ctx.Neg) > 0 {
+				if _, known := c.decide(ctx); !known && branchMode(ctx.alt()) == unknown {
+					only = " only " + ctx.cond() + ", which the review cannot decide for production"
+				}
+			}
+			nr, nh := len(facts.redirects), len(facts.hsts)
+			defer func() {
+				if only == "" {
+					return
+				}
+				for _, l := range [][]outcome{facts.redirects[nr:], facts.hsts[nh:]} {
+					for i := range l {
+						if l[i].st == audit.Pass {
+							l[i].st, l[i].what = audit.Warn, l[i].what+only
+						}
+					}
+				}
+			}()
 			facts.redirects = append(facts.redirects, outcome{audit.Pass, fmt.Sprintf("Flask-SSLify redirects plain HTTP to HTTPS (%s:%d)", f.path, n.line), here, nil})
 			age, sub := float64(sslifyMaxAge), false
 			if a := kw["age"]; a != nil {
