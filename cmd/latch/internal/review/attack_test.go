@@ -51,3 +51,33 @@ func TestUnseenConfigFileSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// TestLineEnds: Python reads "\n", "\r\n" and a lone "\r" as line ends
+// (universal newlines). A Flask app written with old Mac line ends was
+// one unparsable line to tree-sitter: the review found no framework and
+// skipped every check although the key is hard-coded.
+func TestLineEnds(t *testing.T) {
+	lines := []string{"import os", "from flask import Flask", "app = Flask(__name__)", "app.secret_key = 'dev'", ""}
+	for _, tt := range []struct{ name, eol string }{{"lf", "\n"}, {"crlf", "\r\n"}, {"cr", "\r"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t, map[string]string{"app.py": strings.Join(lines, tt.eol)})
+			res, err := Run(context.Background(), dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Framework != "flask" {
+				t.Fatalf("framework %q, want flask (notes %v)", res.Framework, res.Notes)
+			}
+			for _, c := range res.Report.Checks {
+				if c.ID == CheckSecretKeySource {
+					if c.Status != "fail" {
+						t.Errorf("secret-key-source %s, want fail: %s", c.Status, c.Evidence)
+					}
+					if l := res.Locations[c.ID]; len(l) == 0 || l[0].Line != 4 {
+						t.Errorf("locations %v, want app.py:4", l)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package review
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -84,12 +85,32 @@ var errNotPython = errors.New("not Python source (binary or not UTF-8)")
 // (a megabyte of nested brackets) cannot exhaust memory.
 const maxNodes = 2_000_000
 
+// universalNewlines reads line ends as Python does: "\r\n" and a lone
+// "\r" (old Mac line ends) are newlines. tree-sitter does not take a lone
+// "\r" for one, so a file written with them was one long line that did
+// not parse, and its app went unseen. Lengths and lines are kept: "\r\n"
+// stays, a lone "\r" becomes "\n".
+func universalNewlines(src []byte) []byte {
+	i := bytes.IndexByte(src, '\r')
+	if i < 0 {
+		return src
+	}
+	out := append([]byte(nil), src...)
+	for ; i < len(out); i++ {
+		if out[i] == '\r' && (i+1 == len(out) || out[i+1] != '\n') {
+			out[i] = '\n'
+		}
+	}
+	return out
+}
+
 // parsePython parses src. It fails on binary input; syntax errors are not
 // failures: tree-sitter recovers, and the file is marked broken.
 func parsePython(path string, src []byte) (*pyFile, error) {
 	if strings.IndexByte(string(src[:min(len(src), 8192)]), 0) >= 0 || !utf8.Valid(src) {
 		return nil, errNotPython
 	}
+	src = universalNewlines(src)
 	p := sitter.NewParser()
 	defer p.Close()
 	if err := p.SetLanguage(sitter.NewLanguage(python.Language())); err != nil {
