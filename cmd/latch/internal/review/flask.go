@@ -56,6 +56,35 @@ func flaskCreations(f *pyFile, subclasses map[string]bool) []*node {
 	return out
 }
 
+// appNames records the names the file binds to a new Flask app
+// (server = Flask(__name__)), so their config counts like app's.
+func (r *reviewer) appNames(f *pyFile) {
+	if r.flaskApps == nil {
+		r.flaskApps = map[string]bool{}
+	}
+	f.root.walk(func(n *node) bool {
+		if n.kind != "assignment" {
+			return true
+		}
+		right := n.child("right")
+		if right == nil || right.kind != "call" {
+			return true
+		}
+		if d := dotted(f, right.child("function")); d == "Flask" || d == "flask.Flask" || d != "" && r.flaskSubs[lastPart(d)] {
+			if name := dotted(f, n.child("left")); name != "" {
+				r.flaskApps[lastPart(name)] = true
+			}
+		}
+		return true
+	})
+}
+
+// isApp reports whether a receiver is a Flask app: named like one (app,
+// application, self.app) or bound to Flask(...) in the project.
+func (r *reviewer) isApp(recv string) bool {
+	return appRecv.MatchString(recv) || recv != "" && r.flaskApps[lastPart(recv)]
+}
+
 // flaskSubclasses finds the project's subclasses of Flask.
 func (r *reviewer) flaskSubclasses() map[string]bool {
 	if r.flaskSubs != nil {
@@ -102,8 +131,9 @@ type flaskFacts struct {
 	remember    []Location
 	unseen      []unseenFile // config files loaded that the review cannot read
 	iface       []ifaceOverride
-	permanent   []Location // session.permanent = ...
-	oldTalisman []Location // a pin of Flask-Talisman before 0.8.0
+	late        []func(*config) // applied after every op: Talisman's per-request Secure
+	permanent   []Location      // session.permanent = ...
+	oldTalisman []Location      // a pin of Flask-Talisman before 0.8.0
 	off         []talismanOff
 	serverSide  bool             // a session_interface is set (Flask-Session and the like)
 	talisman    map[string]*node // variable -> Talisman(...) call, for init_app
@@ -192,6 +222,7 @@ func (r *reviewer) flask() {
 	for _, m := range mods {
 		if len(flaskCreations(m.file, r.flaskSubclasses())) > 0 {
 			facts.appFiles[m.path] = true
+			r.appNames(m.file)
 		}
 	}
 	for _, m := range mods {
@@ -213,6 +244,11 @@ func (r *reviewer) flask() {
 	c := newConfig()
 	for _, op := range facts.ops {
 		op.apply(c)
+	}
+	// Talisman sets SESSION_COOKIE_SECURE again before every request
+	// (talisman.py _force_https), after anything the code set.
+	for _, late := range facts.late {
+		late(c)
 	}
 	if len(facts.assumed) == 0 {
 		facts.assumed = append(facts.assumed, "the configuration set on the Flask app object (no config class or file selected)")
@@ -489,7 +525,7 @@ func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
 			switch left.kind {
 			case "subscript":
 				obj := dotted(f, left.child("value"))
-				if strings.HasSuffix(obj, ".config") && appRecv.MatchString(strings.TrimSuffix(obj, ".config")) {
+				if strings.HasSuffix(obj, ".config") && r.isApp(strings.TrimSuffix(obj, ".config")) {
 					if k := p.eval(s, left.child("subscript"), 0); k.Kind == vStr {
 						key, v := k.Str, p.eval(s, right, 0)
 						add(n, ctx, func(c *config) { c.set(key, v, at(n), obj+"[...]", ctx) })
@@ -507,7 +543,7 @@ func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
 						r.sessionInterface(v.Class, facts)
 					}
 				}
-				if !appRecv.MatchString(obj) {
+				if !r.isApp(obj) {
 					if obj == "session" && attr == "permanent" {
 						facts.permanent = append(facts.permanent, at(n))
 					}
@@ -558,7 +594,7 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 	pos, kw := callArgs(f, n)
 	last := lastPart(d)
 	recv := strings.TrimSuffix(d, "."+last)
-	if strings.HasSuffix(recv, ".config") && (appRecv.MatchString(strings.TrimSuffix(recv, ".config")) || recv == "self.config" && ctx.cls != nil && r.flaskSubs[ctx.cls.name]) {
+	if strings.HasSuffix(recv, ".config") && (r.isApp(strings.TrimSuffix(recv, ".config")) || recv == "self.config" && ctx.cls != nil && r.flaskSubs[ctx.cls.name]) {
 		via := recv + "." + last
 		// unseen: a config file the review cannot read is loaded here; it
 		// may set any session setting, so from here on each is undecided
@@ -905,6 +941,13 @@ func (r *reviewer) talisman(n *node, kw, ctorKw map[string]*node, s *scope, m *m
 					facts.off = append(facts.off, talismanOff{key, outcome{audit.Fail, fmt.Sprintf("%s is given %s=False%s, so it leaves %s alone", where, kwName, whereList(origin(kwName)), key), at, origin(kwName)}})
 					return
 				}
+			}
+			if key == "SESSION_COOKIE_SECURE" {
+				v, setCtx := v.at(at.File, at.Line), setCtx
+				facts.late = append(facts.late, func(c *config) {
+					c.set(key, v, at, "Flask-Talisman "+kwName+", set again before every request", setCtx)
+				})
+				return
 			}
 			c.set(key, v.at(at.File, at.Line), at, "Flask-Talisman "+kwName, setCtx)
 		}

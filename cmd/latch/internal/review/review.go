@@ -168,6 +168,8 @@ type reviewer struct {
 	assumed string
 	// flaskSubs are the project's subclasses of Flask, once found.
 	flaskSubs map[string]bool
+	// flaskApps are the names bound to Flask(...) in the project.
+	flaskApps map[string]bool
 	hist      *History
 	// lifetime is the longest server-side session lifetime found, in
 	// seconds (0: unknown), and lifetimeWhere where it is set.
