@@ -312,6 +312,7 @@ func (r *reviewer) djangoLogins() []djangoLogin {
 			name := f.text(fn.child("name"))
 			body := fn.child("body")
 			var store, login, expiry *node
+			var stores []*node
 			how := ""
 			body.walk(func(n *node) bool {
 				switch n.kind {
@@ -327,10 +328,13 @@ func (r *reviewer) djangoLogins() []djangoLogin {
 					}
 				case "assignment":
 					left := n.child("left")
-					if left != nil && left.kind == "subscript" && strings.HasSuffix(dotted(f, left.child("value")), ".session") && store == nil {
+					if left != nil && left.kind == "subscript" && strings.HasSuffix(dotted(f, left.child("value")), ".session") {
 						if k := left.child("subscript"); k != nil && k.kind == "string" {
 							if key, _, ok := f.pyString(k); ok && userKey.MatchString(key) && !pendingKey.MatchString(key) {
-								store, how = n, "request.session["+strconv.Quote(key)+"]"
+								if store == nil {
+									store, how = n, "request.session["+strconv.Quote(key)+"]"
+								}
+								stores = append(stores, n)
 							}
 						}
 					}
@@ -350,7 +354,15 @@ func (r *reviewer) djangoLogins() []djangoLogin {
 			if store != nil {
 				l.at = Location{File: f.path, Line: store.line}
 				l.how = how
-				l.renewed = login != nil && login.start < store.start
+				// login() must run on the store's path: in another branch
+				// it does not renew the session this store logs in.
+				l.renewed = login != nil
+				for _, st := range stores {
+					if l.renewed && !(login.start < st.start && dominates(body, login, st.start)) {
+						l.renewed = false
+						l.at = Location{File: f.path, Line: st.line}
+					}
+				}
 			}
 			if expiry != nil {
 				pos, _ := callArgs(f, expiry)
