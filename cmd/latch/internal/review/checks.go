@@ -264,6 +264,16 @@ func (r *reviewer) checkSecret(c *config, key string, framework string) {
 			}
 			src.evidence = append(src.evidence, fmt.Sprintf("%s%s comes from %s with no literal fallback%s", branch(a), key, v.source(), where(at, s.via)))
 			src.add(at)
+			if lit, dat := r.dotenvValue(v.Env); lit != nil {
+				// An environment file shipped with the code gives the
+				// variable a value: python-dotenv, Flask's CLI or a
+				// compose env_file load it, and it is committed.
+				src.status = audit.Fail
+				src.evidence = append(src.evidence, fmt.Sprintf("but %s:%d, shipped with the code, sets %s: a committed key (python-dotenv, Flask's CLI and docker compose's env_file load it)", dat.File, dat.Line, v.Env))
+				src.add(dat)
+				r.judgeKey(weak, lit, dat, "the key in "+dat.File)
+				continue
+			}
 			if hint := r.envHint(v.Env); hint != "" {
 				src.evidence = append(src.evidence, hint)
 			}
@@ -338,6 +348,33 @@ func (r *reviewer) judgeKey(f *finding, v *Value, at Location, what string) {
 		f.status = audit.Fail
 		f.evidence = append(f.evidence, fmt.Sprintf("%s is refused: %v", what, err))
 	}
+}
+
+// dotenvValue returns the value an environment file the project ships
+// (not an example) gives the variable, and where, or nil.
+func (r *reviewer) dotenvValue(name string) (*Value, Location) {
+	if name == "" {
+		return nil, Location{}
+	}
+	for _, rel := range r.p.dotenvs {
+		for i, line := range strings.Split(string(r.p.source(rel)), "\n") {
+			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "export "))
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || strings.TrimSpace(k) != name {
+				continue
+			}
+			v = strings.TrimSpace(v)
+			if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+				v = v[1 : len(v)-1]
+			}
+			if v == "" || strings.HasPrefix(v, "$") {
+				continue // unset, or a reference to another variable
+			}
+			at := Location{File: rel, Line: i + 1}
+			return &Value{Kind: vStr, Str: v, File: rel, Line: i + 1}, at
+		}
+	}
+	return nil, Location{}
 }
 
 // envHint mentions an example environment file that gives the variable a

@@ -51,6 +51,7 @@ type project struct {
 	byDotted    map[string][]string // dotted module name -> paths
 	envFiles    []string            // .env.example-style files (hints only)
 	deploys     []string            // Dockerfile, Procfile, compose files, .env: a deployment's environment
+	dotenvs     []string            // .env, .flaskenv, .env.production: environment files shipped with the code
 	others      []string            // .cfg files (Flask's from_pyfile reads them as Python)
 	manifests   []string            // requirements*.txt, Pipfile, pyproject.toml: pinned versions
 	mods        map[string]*module
@@ -155,6 +156,11 @@ func openProject(root string, lim Limits) (*project, error) {
 			p.others = append(p.others, rel)
 		case isEnvExample(name):
 			p.envFiles = append(p.envFiles, rel)
+		case isDotenv(name):
+			p.dotenvs = append(p.dotenvs, rel)
+			if isDeployFile(name) {
+				p.deploys = append(p.deploys, rel)
+			}
 		case isDeployFile(name):
 			p.deploys = append(p.deploys, rel)
 		}
@@ -184,6 +190,13 @@ func within(root, path string) bool {
 func isVirtualenv(dir string) bool {
 	_, err := os.Lstat(filepath.Join(dir, "pyvenv.cfg"))
 	return err == nil
+}
+
+// isDotenv reports whether name is an environment file that is not an
+// example: .env, .flaskenv, .env.production, prod.env.
+func isDotenv(name string) bool {
+	n := strings.ToLower(name)
+	return n == ".env" || n == ".flaskenv" || strings.HasPrefix(n, ".env.") || strings.HasSuffix(n, ".env") && n != "venv"
 }
 
 // isDeployFile reports whether name may set a deployment's environment:
