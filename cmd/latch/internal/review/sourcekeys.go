@@ -20,7 +20,8 @@ type SourceKey struct {
 
 // SourceKeys returns every secret-key literal of the project at path:
 // those of its Python files (hard-coded, or the fallback of an
-// environment lookup, in any branch), of its example environment files,
+// environment lookup, in any branch), of its environment files (examples
+// and shipped ones such as .env),
 // and, when path is in a git work tree, those ever committed (hist, from
 // ScanHistory; nil to leave the history out). Each key comes once, at its
 // first place in the tree, else in the history.
@@ -60,6 +61,17 @@ func SourceKeys(ctx context.Context, path string, hist *History) ([]SourceKey, e
 		}
 		for _, l := range envLiterals(src) {
 			add(l.Value, fmt.Sprintf("at %s:%d (%s, example environment file)", rel, l.Line, l.Name))
+		}
+	}
+	// .env and the like: loaded by python-dotenv, Flask's CLI and compose,
+	// so the likeliest place for the key production really runs with.
+	for _, rel := range p.dotenvs {
+		src, err := p.read(rel)
+		if err != nil {
+			continue
+		}
+		for _, l := range envLiterals(src) {
+			add(l.Value, fmt.Sprintf("at %s:%d (%s, environment file shipped with the code)", rel, l.Line, l.Name))
 		}
 	}
 	if hist != nil {

@@ -9,7 +9,8 @@ import (
 )
 
 // TestSourceKeys collects the keys of a real git repository's tree, its
-// example environment file and its history, each once, the tree first.
+// example environment file, the .env it ships (which latch audit --source
+// did not try before) and its history, each once, the tree first.
 func TestSourceKeys(t *testing.T) {
 	r := newGitRepo(t)
 	r.commit("old", map[string]string{"app/settings.py": "SECRET_KEY = 'old-committed-key-123456'\n"})
@@ -17,6 +18,7 @@ func TestSourceKeys(t *testing.T) {
 		"app/settings.py": "import os\nSECRET_KEY = os.environ.get('SECRET_KEY', 'dev-fallback-abc')\n",
 		"app/__init__.py": "from flask import Flask\napp = Flask(__name__)\napp.secret_key = 'dev-fallback-abc'\n",
 		".env.example":    "SECRET_KEY=change-me-please\n",
+		".env":            "SECRET_KEY=shipped-dotenv-key-42\n",
 	})
 	// Not committed: the tree's own version counts.
 	if err := os.WriteFile(filepath.Join(r.dir, "app", "local_settings.py"), []byte("SECRET_KEY = \"uncommitted-key\"\n"), 0o644); err != nil {
@@ -38,6 +40,7 @@ func TestSourceKeys(t *testing.T) {
 		"dev-fallback-abc at app/__init__.py:3 (app.secret_key, hard-coded)",
 		"uncommitted-key at app/local_settings.py:1 (SECRET_KEY, hard-coded)",
 		"change-me-please at .env.example:1 (SECRET_KEY, example environment file)",
+		"shipped-dotenv-key-42 at .env:1 (SECRET_KEY, environment file shipped with the code)",
 		"old-committed-key-123456 in its git history: committed in ",
 	}
 	if len(got) != len(want) {
