@@ -907,6 +907,9 @@ func binValues(l, r *Value, op string) *Value {
 		return &Value{Kind: vRandom, Via: l.Via + r.Via}
 	}
 	if l.Kind == vStr && r.Kind == vStr && op == "+" {
+		if len(l.Str)+len(r.Str) > maxStrLen {
+			return &Value{Kind: vUnknown, Why: "a string over 64 KiB"}
+		}
 		return &Value{Kind: vStr, Str: l.Str + r.Str, Bytes: l.Bytes}
 	}
 	num := func(v *Value) (float64, bool) {
@@ -952,7 +955,7 @@ func binValues(l, r *Value, op string) *Value {
 		// is a literal; of an environment lookup, its fallback is.
 		return mapLit(r, func(x *Value) *Value { return percentFormat(l, x) })
 	}
-	if l.Kind == vStr && r.Kind == vNum && op == "*" && r.Num >= 0 && r.Num*float64(len(l.Str)) <= 1<<16 {
+	if l.Kind == vStr && r.Kind == vNum && op == "*" && r.Num >= 0 && r.Num*float64(len(l.Str)) <= maxStrLen {
 		return &Value{Kind: vStr, Str: strings.Repeat(l.Str, int(r.Num)), Bytes: l.Bytes}
 	}
 	if op == "+" || op == "*" {
@@ -964,7 +967,7 @@ func binValues(l, r *Value, op string) *Value {
 }
 
 func binLit(l, r *Value, op string) *Value {
-	if l.Kind == vStr && r.Kind == vStr && op == "+" {
+	if l.Kind == vStr && r.Kind == vStr && op == "+" && len(l.Str)+len(r.Str) <= maxStrLen {
 		return &Value{Kind: vStr, Str: l.Str + r.Str, Bytes: l.Bytes}
 	}
 	if l.Kind == vNum && r.Kind == vNum {
@@ -1181,6 +1184,10 @@ func choiceAlts(elems []*Value) []Alt {
 	return out
 }
 
+// maxStrLen bounds the strings the evaluator builds: A = A + A sixty
+// times is 2^60 bytes. No key or setting is longer.
+const maxStrLen = 64 << 10
+
 // percentFormat is Python's fmt % args for literal arguments (%s, %d, %r,
 // %i and %%; other conversions keep the argument's text), or nil.
 func percentFormat(fmtv, args *Value) *Value {
@@ -1217,7 +1224,13 @@ func percentFormat(fmtv, args *Value) *Value {
 			return nil
 		}
 		b.WriteString(strs[0])
+		if b.Len() > maxStrLen {
+			return nil
+		}
 		strs = strs[1:]
+	}
+	if b.Len() > maxStrLen {
+		return nil
 	}
 	return &Value{Kind: vStr, Str: b.String(), Bytes: fmtv.Bytes}
 }
@@ -1276,6 +1289,9 @@ func braceFormat(fmtv *Value, args []*Value, kw map[string]*Value) *Value {
 			return nil
 		}
 		b.WriteString(sv)
+		if b.Len() > maxStrLen {
+			return nil
+		}
 		i += end
 	}
 	return &Value{Kind: vStr, Str: b.String(), Bytes: fmtv.Bytes}

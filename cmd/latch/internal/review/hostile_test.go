@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,37 @@ func TestSyntaxErrorLine(t *testing.T) {
 			}
 			if got := firstError(f.root); got != tt.line {
 				t.Errorf("first error at line %d, want %d", got, tt.line)
+			}
+		})
+	}
+}
+
+// TestStringBomb: strings the evaluator builds are bounded. A = A + A
+// sixty-three times (and the same through str.format, % and *) was 2^64
+// bytes: the review ran out of memory and crashed. Now such a value is not
+// followed, and a key made of it warns (it cannot be told).
+func TestStringBomb(t *testing.T) {
+	step := map[string]string{
+		"concatenation": "A%d = A%d + A%d",
+		"format":        "A%d = '{}{}'.format(A%d, A%d)",
+		"percent":       "A%d = '%%s%%s' %% (A%d, A%d)",
+	}
+	for name, st := range step {
+		t.Run(name, func(t *testing.T) {
+			lines := []string{"from flask import Flask", "app = Flask(__name__)", "A0 = 'ab'"}
+			for i := 1; i < 64; i++ {
+				lines = append(lines, fmt.Sprintf(st, i, i-1, i-1))
+			}
+			lines = append(lines, "app.secret_key = A63", "B = 'x' * 10**12", "app.config['SESSION_COOKIE_SAMESITE'] = B")
+			dir := writeTree(t, map[string]string{"app.py": strings.Join(lines, "\n") + "\n"})
+			res, err := Run(context.Background(), dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range res.Report.Checks {
+				if c.ID == CheckSecretKeySource && c.Status != "warn" {
+					t.Errorf("secret-key-source %s, want warn: %s", c.Status, c.Evidence)
+				}
 			}
 		})
 	}
