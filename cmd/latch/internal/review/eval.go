@@ -900,7 +900,7 @@ func binValues(l, r *Value, op string) *Value {
 	if l == nil || r == nil {
 		return &Value{Kind: vUnknown}
 	}
-	if l.Kind == vList && r.Kind == vList && op == "+" {
+	if l.Kind == vList && r.Kind == vList && op == "+" && len(l.Elems)+len(r.Elems) <= maxElems {
 		return &Value{Kind: vList, Elems: append(append([]*Value(nil), l.Elems...), r.Elems...), File: l.File, Line: l.Line}
 	}
 	if l.Kind == vRandom || r.Kind == vRandom {
@@ -1183,6 +1183,9 @@ func choiceAlts(elems []*Value) []Alt {
 	}
 	return out
 }
+
+// maxElems bounds the lists the evaluator builds (L = L + L).
+const maxElems = 10000
 
 // maxStrLen bounds the strings the evaluator builds: A = A + A sixty
 // times is 2^60 bytes. No key or setting is longer.

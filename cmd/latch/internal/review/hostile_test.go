@@ -109,7 +109,7 @@ func TestSyntaxErrorLine(t *testing.T) {
 	}
 }
 
-// TestStringBomb: strings the evaluator builds are bounded. A = A + A
+// TestStringBomb: strings and lists the evaluator builds are bounded. A = A + A
 // sixty-three times (and the same through str.format, % and *) was 2^64
 // bytes: the review ran out of memory and crashed. Now such a value is not
 // followed, and a key made of it warns (it cannot be told).
@@ -118,10 +118,14 @@ func TestStringBomb(t *testing.T) {
 		"concatenation": "A%d = A%d + A%d",
 		"format":        "A%d = '{}{}'.format(A%d, A%d)",
 		"percent":       "A%d = '%%s%%s' %% (A%d, A%d)",
+		"list":          "A%d = [A%d] + [A%d] + L + L",
 	}
 	for name, st := range step {
 		t.Run(name, func(t *testing.T) {
-			lines := []string{"from flask import Flask", "app = Flask(__name__)", "A0 = 'ab'"}
+			lines := []string{"from flask import Flask", "app = Flask(__name__)", "A0 = 'ab'", "L = [1]"}
+			for i := 0; i < 64; i++ {
+				lines = append(lines, "L = L + L")
+			}
 			for i := 1; i < 64; i++ {
 				lines = append(lines, fmt.Sprintf(st, i, i-1, i-1))
 			}
