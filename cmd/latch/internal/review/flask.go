@@ -73,10 +73,36 @@ func (r *reviewer) appNames(f *pyFile) {
 		if d := dotted(f, right.child("function")); d == "Flask" || d == "flask.Flask" || d != "" && r.flaskSubs[lastPart(d)] {
 			if name := dotted(f, n.child("left")); name != "" {
 				r.flaskApps[lastPart(name)] = true
+				r.appSites = append(r.appSites, appSite{lastPart(name), Location{File: f.path, Line: n.line}})
 			}
 		}
 		return true
 	})
+}
+
+// appSite is where the project binds a name to a new Flask app.
+type appSite struct {
+	name string
+	at   Location
+}
+
+// severalApps describes the Flask apps of the project when there are
+// several (distinct names in distinct files: an API and an admin app), or
+// "". The review merges their settings in file order, so a pass may hold
+// for one app only.
+func (r *reviewer) severalApps() (string, []Location) {
+	files, names := map[string]bool{}, map[string]bool{}
+	var parts []string
+	var locs []Location
+	for _, a := range r.appSites {
+		files[a.at.File], names[a.name] = true, true
+		parts = append(parts, fmt.Sprintf("%s at %s:%d", a.name, a.at.File, a.at.Line))
+		locs = append(locs, a.at)
+	}
+	if len(files) < 2 || len(names) < 2 {
+		return "", nil
+	}
+	return strings.Join(parts, ", "), locs
 }
 
 // isApp reports whether a receiver is a Flask app: named like one (app,
@@ -342,6 +368,18 @@ func (r *reviewer) flask() {
 		r.set(CheckHSTS, best.st, recHSTS, best.what, append([]Location{best.at}, best.more...)...)
 	} else {
 		r.set(CheckHSTS, audit.Fail, recHSTS, "nothing in the source sends Strict-Transport-Security (no Flask-Talisman, Flask-SSLify or header set in a hook)")
+	}
+	// Several apps: their settings were merged, so no pass is sure.
+	if apps, locs := r.severalApps(); apps != "" {
+		for _, id := range []string{CheckSecretKeySource, CheckCookieSecure, CheckCookieHTTPOnly, CheckCookieSameSite, CheckSessionLifetime, CheckHTTPSRedirect, CheckHSTS} {
+			if f := r.found[id]; f != nil && f.status == audit.Pass {
+				f.status = audit.Warn
+				f.evidence = append(f.evidence, "the project creates several Flask apps ("+apps+"): the review merged their settings in file order, so this may hold for one app only; review each")
+				for _, l := range locs {
+					f.add(l)
+				}
+			}
+		}
 	}
 }
 

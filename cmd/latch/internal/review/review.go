@@ -170,6 +170,7 @@ type reviewer struct {
 	flaskSubs map[string]bool
 	// flaskApps are the names bound to Flask(...) in the project.
 	flaskApps map[string]bool
+	appSites  []appSite
 	hist      *History
 	// lifetime is the longest server-side session lifetime found, in
 	// seconds (0: unknown), and lifetimeWhere where it is set.
