@@ -519,6 +519,9 @@ func parseKeyEntry(n int, entry string) (Key, error) {
 	if weakkeys.Contains(parts[1]) {
 		return Key{}, &WeakKeyError{Rule: "known-key", Detail: "the key text is a published default or example key"}
 	}
+	if what, ok := weakkeys.Generated(parts[1]); ok {
+		return Key{}, &WeakKeyError{Rule: "known-key", Detail: "the key text is a published default: " + what}
+	}
 	secret, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
 	if err != nil {
 		return Key{}, errors.New("latch: KEY, after the first colon, must be base64url without padding (make one with \"latch keygen\")")

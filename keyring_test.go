@@ -29,6 +29,8 @@ func TestCheckKeyRefusesWeakKeys(t *testing.T) {
 	}{
 		{"changeme", []byte("changeme"), "known-key"},
 		{"known key of full length", []byte("your-256-bit-secret"), "known-key"},
+		// Made by Django's get_random_secret_key, as startproject does.
+		{"Django startproject key", []byte("django-insecure-1$-(3z*#-fhk)&p2-l2zeww(a$3g5petfr$==(j*nireqc8h2e"), "known-key"},
 		{"16 random bytes", random16, "too-short"},
 		{"31 bytes", bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 3)[:31], "too-short"},
 		{"32 copies of one byte", bytes.Repeat([]byte{0x07}, 32), "few-distinct-bytes"},
@@ -163,6 +165,9 @@ func TestParseKeys(t *testing.T) {
 		{name: "only a staged key", in: e1 + " activate=2026-12-05T00:00:00Z", wantErr: `key "k1" activates only at 2026-12-05T00:00:00Z`},
 		{name: "weak key", in: "k1:" + b64([]byte("changeme")), wantErr: "known-key"},
 		{name: "known key text", in: "k1:changeme", wantErr: "known-key"},
+		// A Django startproject key that happens to be base64url is refused
+		// as Django's, not judged as the bytes it decodes to.
+		{name: "Django startproject key text", in: "k1:django-insecure-wg-fYCYQJBx-QTn0-NZO-ccBd9pQPgmB9cYCuoY9oKNA", wantErr: "(known-key): the key text is a published default: Django's development key"},
 		// Text that happens to be base64url decodes to bytes that look
 		// random; the text itself is what was chosen, and is judged too.
 		{name: "passphrase written as base64url", in: "k1:thisismysupersecretkeythatnoonewilleverguess", wantErr: `secret key "k1" refused (low-entropy-text): read as text`},

@@ -52,7 +52,8 @@ const minDistinct = 6
 //   - known-key: not a published default or example key, compared after
 //     folding case, dropping punctuation and spaces and undoing common
 //     substitutions (0 for o, 1 for l or i, 3 for e, 4 and @ for a, 5 and
-//     $ for s, 7 for t);
+//     $ for s, 7 for t), nor a key a framework generates into the
+//     project's source (Django's django-insecure-... key);
 //   - too-short: at least MinKeySize bytes;
 //   - few-distinct-bytes: at least 6 distinct characters;
 //   - repeating-pattern: no block repeated over three quarters of the key
@@ -72,6 +73,9 @@ const minDistinct = 6
 func CheckKey(secret []byte) error {
 	if weakkeys.Contains(string(secret)) {
 		return &WeakKeyError{Rule: "known-key", Detail: "the key is a published default or example key"}
+	}
+	if what, ok := weakkeys.Generated(string(secret)); ok {
+		return &WeakKeyError{Rule: "known-key", Detail: "the key is a published default: " + what + ", so it is in the project's source"}
 	}
 	if len(secret) < MinKeySize {
 		return &WeakKeyError{Rule: "too-short", Detail: fmt.Sprintf("%d bytes, need at least %d (make one with \"latch keygen\")", len(secret), MinKeySize)}

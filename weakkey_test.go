@@ -64,6 +64,42 @@ func TestCheckKeyRefusesNearMisses(t *testing.T) {
 	}
 }
 
+// TestCheckKeyDjangoInsecure: a key django-admin startproject generated is
+// refused as a published default whatever its random part, and the reason
+// says where it comes from without quoting it.
+func TestCheckKeyDjangoInsecure(t *testing.T) {
+	tests := []struct {
+		name string
+		key  string
+	}{
+		// Made by Django 3.2's get_random_secret_key, as startproject does.
+		{"startproject key", "django-insecure-1$-(3z*#-fhk)&p2-l2zeww(a$3g5petfr$==(j*nireqc8h2e"},
+		{"startproject key, base64url characters only", "django-insecure-wg-fYCYQJBx-QTn0-NZO-ccBd9pQPgmB9cYCuoY9oKNA"},
+		{"with a trailing newline", "django-insecure-1$-(3z*#-fhk)&p2-l2zeww(a$3g5petfr$==(j*nireqc8h2e\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckKey([]byte(tt.key))
+			var we *WeakKeyError
+			if !errors.As(err, &we) || we.Rule != "known-key" {
+				t.Fatalf("CheckKey = %v; want rule known-key", err)
+			}
+			for _, want := range []string{"published default", "Django's development key", "settings.py"} {
+				if !strings.Contains(we.Detail, want) {
+					t.Errorf("detail %q lacks %q", we.Detail, want)
+				}
+			}
+			if strings.Contains(err.Error(), strings.TrimPrefix(strings.TrimSpace(tt.key), "django-insecure-")) {
+				t.Errorf("error quotes the key: %v", err)
+			}
+		})
+	}
+	// The same random part without Django's prefix is a strong key.
+	if err := CheckKey([]byte("1$-(3z*#-fhk)&p2-l2zeww(a$3g5petfr$==(j*nireqc8h2e")); err != nil {
+		t.Errorf("the random part alone: %v; want it accepted", err)
+	}
+}
+
 // keyEncodings are the common ways a random key is written as text.
 var keyEncodings = []struct {
 	name   string

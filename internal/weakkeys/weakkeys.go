@@ -7,6 +7,9 @@
 //
 // The list is keys.txt, embedded at build time, plus a few keys that are
 // byte strings and cannot be written on one line of text (see binaryKeys).
+// Keys that a framework generates into a project's source are known by
+// their form instead (see Generated): they are refused, but cannot be
+// tried.
 package weakkeys
 
 import (
@@ -148,6 +151,30 @@ func Contains(key string) bool {
 	}
 	_, ok := folded[string(n)]
 	return ok
+}
+
+// generated are the families of keys a framework writes into a project's
+// source, told apart by a prefix the framework puts on them.
+var generated = []struct{ prefix, what string }{
+	// django-admin startproject (Django 3.2 and later) writes
+	// SECRET_KEY = 'django-insecure-...' into settings.py; Django's own
+	// deployment check (security.W009) calls a key with this prefix
+	// insecure, "generated automatically by Django".
+	{"django-insecure-", "Django's development key (django-insecure-...), generated into settings.py by django-admin startproject"},
+}
+
+// Generated reports whether key is of a family of keys that a framework
+// generates into a project's source, which is then published with it, and
+// says which. Such a key is a published default by construction, though
+// its value is not on the list. Spaces around the key are ignored.
+func Generated(key string) (what string, ok bool) {
+	key = strings.TrimSpace(key)
+	for _, g := range generated {
+		if strings.HasPrefix(key, g.prefix) {
+			return g.what, true
+		}
+	}
+	return "", false
 }
 
 func isText(s string) bool {

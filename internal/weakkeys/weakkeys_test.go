@@ -87,6 +87,34 @@ func TestContains(t *testing.T) {
 	}
 }
 
+func TestGenerated(t *testing.T) {
+	tests := []struct {
+		name string
+		key  string
+		want bool
+	}{
+		{"django startproject key", "django-insecure-+lu35xd6nbm_j-9k2i)z8e&6*k&g!zf59y(xn86#243@enswr-", true},
+		{"django startproject key, another value", "django-insecure-q7#v2m$k9x!p0w@z3r&t8y*b5n(c1f)h6j-l4s_d=g+a", true},
+		{"padded django key", "  django-insecure-q7#v2m$k9x!p0w@z3r&t8y*b5n(c1f)h6j-l4s_d=g+a\n", true},
+		{"prefix alone", "django-insecure-", true},
+		{"prefix inside the key", "q7#v2m$k9x!p0w@z3r-django-insecure-t8y*b5n(c1f)h6j", false},
+		{"other case", "Django-Insecure-q7#v2m$k9x!p0w@z3r&t8y*b5n(c1f)h6j", false},
+		{"random key", "k3J9pX2vQ8mZ5rT1wY7uB4nC6hF0dG", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			what, ok := Generated(tt.key)
+			if ok != tt.want {
+				t.Fatalf("Generated(%q) = %v; want %v", tt.key, ok, tt.want)
+			}
+			if ok && !strings.Contains(what, "Django") {
+				t.Errorf("Generated(%q) says %q; want it to name Django", tt.key, what)
+			}
+		})
+	}
+}
+
 func TestListIsACopy(t *testing.T) {
 	a := List()
 	a[0] = "modified"

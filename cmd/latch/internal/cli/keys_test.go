@@ -58,6 +58,7 @@ func TestCheckkey(t *testing.T) {
 		{"keyring file saved by a Windows editor", "\ufeff" + good + "\r\n", nil, nil, 0, `key "k": ok`},
 		{"raw weak secret on stdin", "changeme\n", nil, nil, 1, "known-key"},
 		{"raw short secret", "Xk9#qL2m", nil, nil, 1, "too-short"},
+		{"raw Django startproject key", "django-insecure-1$-(3z*#-fhk)&p2-l2zeww(a$3g5petfr$==(j*nireqc8h2e\n", nil, nil, 1, "refused (known-key): the key is a published default: Django's development key (django-insecure-...), generated into settings.py by django-admin startproject"},
 		{"raw strong text secret", "q3Z-Hk8wR2vY_pL0mN5tXa9cB7dE1fG4hJ6kS0uV2wQ", nil, nil, 0, "ok: 43 bytes"},
 		{"from env", "", map[string]string{"SECRET": "secret"}, []string{"--env", "SECRET"}, 1, "refused"},
 		{"empty env", "", nil, []string{"--env", "NOPE"}, 2, ""},
