@@ -1510,7 +1510,9 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 				}
 			}
 			r := p.callFunc(v.Fn, argVals, kwv, depth+1)
-			if r.Kind != vChoice && r.Kind != vClass && r.Kind != vModule && r.Kind != vFunc {
+			// A literal the function returns keeps its own place (the
+			// key is written there); other values are placed at the call.
+			if r.Kind != vChoice && r.Kind != vClass && r.Kind != vModule && r.Kind != vFunc && !(r.Kind == vStr && r.File != "") {
 				c := *r
 				c.File, c.Line = f.path, n.line
 				r = &c
