@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +20,6 @@ import (
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/latchtest"
-	"github.com/latchsec/latch/memstore"
 )
 
 // Attacks on device-bound sessions: what a thief who copied the session
@@ -29,74 +27,16 @@ import (
 // whose browser lost its key. The browser is the Go client of
 // dbsc_browser_test.go.
 
-// dbscAppWith is dbscApp with more of the Config set.
-func dbscAppWith(t testing.TB, cfg latch.Config) (*latchtest.Harness, http.Handler) {
-	t.Helper()
-	if cfg.DeviceBound.Mode == latch.DeviceBoundOff {
-		cfg.DeviceBound.Mode = latch.DeviceBoundEnforce
-	}
-	tm := latchtest.New(t, cfg)
-	m := tm.Manager
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		if err := s.Login(r.PostFormValue("username"), latch.Remember(r.PostFormValue("remember") != "")); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("public home page"))
-	})
-	mux.Handle("GET /me", m.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		v, _ := latch.Get[string](s, "k")
-		json.NewEncoder(w).Encode(map[string]any{"user": s.UserID(), "bound": s.DeviceBound(), "verified": s.DeviceVerified(), "k": v})
-	})))
-	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		s.Logout()
-	})
-	mux.HandleFunc("POST /renew", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		if err := s.Renew(); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-		}
-	})
-	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		s.Set("k", r.PostFormValue("v"))
-	})
-	return tm, m.Handler(mux)
-}
-
 // from sends one request with b's cookies as if from another machine:
-// its own address and User-Agent.
+// its own address and User-Agent. It takes up no challenge or offer.
 func (b *browser) from(addr, ua, method, path string, form url.Values) *http.Response {
 	var body string
 	if form != nil {
 		body = form.Encode()
 	}
-	r := httptest.NewRequest(method, "https://app.example"+path, strings.NewReader(body))
-	r.TLS = &tls.ConnectionState{}
+	r := newRequest(method, path, http.Header{"User-Agent": {ua}}, body)
 	r.RemoteAddr = addr
-	r.Header.Set("User-Agent", ua)
-	if body != "" {
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	b.mu.Lock()
-	if c := b.cookieHeader(false); c != "" {
-		r.Header.Set("Cookie", c)
-	}
-	b.mu.Unlock()
-	rec := httptest.NewRecorder()
-	b.app.ServeHTTP(rec, r)
-	res := rec.Result()
-	b.mu.Lock()
-	b.store(res)
-	b.mu.Unlock()
-	return res
+	return b.send(r, false)
 }
 
 // meK is me with the value "k" the application keeps.
@@ -270,29 +210,18 @@ func TestDeviceBoundLostKeyCanSignInAgain(t *testing.T) {
 func TestDeviceBoundRegistrationRacesLongRequest(t *testing.T) {
 	tm := latchtest.New(t, latch.Config{DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
 	loaded, release := make(chan struct{}), make(chan struct{})
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		s.Login("alice")
-	})
-	mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
+	app := writeRaceApp(tm.Manager, func(s *latch.Session) {
 		close(loaded)
 		<-release // the client sends its body slowly
 		s.Set("flash", "")
 	})
-	mux.Handle("GET /me", tm.Manager.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		json.NewEncoder(w).Encode(map[string]any{"bound": s.DeviceBound()})
-	})))
-	app := tm.Manager.Handler(mux)
 	b := newBrowser(t, app, tm.Clock, nil)
 	res := b.do("POST", "/login", nil)
 	thief := b.copyCookies(nil)
 	tm.Clock.Advance(time.Minute) // the registration challenge is still good
 	done := make(chan struct{})
 	go func() {
-		thief.roundTrip("POST", "/slow", nil, "", false)
+		thief.roundTrip("POST", "/write", nil, "", false)
 		close(done)
 	}()
 	<-loaded
@@ -304,9 +233,7 @@ func TestDeviceBoundRegistrationRacesLongRequest(t *testing.T) {
 	tm.Clock.Advance(10 * time.Minute) // the slow request ends long after the window
 	close(release)
 	<-done
-	var body map[string]bool
-	json.NewDecoder(b.do("GET", "/me", nil).Body).Decode(&body)
-	if !body["bound"] {
+	if !bound(b) {
 		t.Error("a request that loaded the session before the registration and wrote after its window erased the device key")
 	}
 	if res := thief.do("GET", "/me", nil); res.StatusCode == 200 {
@@ -465,19 +392,9 @@ func (s *failingStore) Commit(ctx context.Context, c *driver.Commit) error {
 // out, and once the store is back the browser refreshes.
 func TestDeviceBoundStoreFails(t *testing.T) {
 	clock := latchtest.NewClock(latchtest.Start)
-	mem, err := memstore.New(memstore.Options{Now: clock.Now, SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mem.Close()
-	st := &failingStore{Store: mem}
+	st := &failingStore{Store: clockedMemStore(t, clock)}
 	events := &latchtest.Events{}
-	m, err := latch.New(latch.Config{Store: st, Keys: latchtest.Keys(t), Now: clock.Now, OnEvent: events.Add,
-		Logger: slog.New(slog.DiscardHandler), DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := enforcingManager(t, latch.Config{Store: st, Now: clock.Now, OnEvent: events.Add})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := latch.FromContext(r.Context())

@@ -184,6 +184,19 @@ func (b *browser) cookieHeader(keepExpired bool) string {
 // roundTrip sends one request as it is and processes the response's
 // cookies and DBSC headers. It does not refresh first.
 func (b *browser) roundTrip(method, path string, hdr http.Header, body string, keepExpired bool) *http.Response {
+	res := b.send(newRequest(method, path, hdr, body), keepExpired)
+	if b.key != nil {
+		b.processChallenges(res)
+		if reg := res.Header.Get("Secure-Session-Registration"); reg != "" {
+			b.register(reg)
+		}
+	}
+	return res
+}
+
+// newRequest is a request over HTTPS to the application, with hdr and,
+// when body is not empty, a form body.
+func newRequest(method, path string, hdr http.Header, body string) *http.Request {
 	r := httptest.NewRequest(method, "https://app.example"+path, strings.NewReader(body))
 	r.TLS = &tls.ConnectionState{}
 	for k, v := range hdr {
@@ -192,6 +205,12 @@ func (b *browser) roundTrip(method, path string, hdr http.Header, body string, k
 	if body != "" {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return r
+}
+
+// send serves r with b's cookies (the expired ones too when keepExpired)
+// and keeps the cookies the response sets.
+func (b *browser) send(r *http.Request, keepExpired bool) *http.Response {
 	b.mu.Lock()
 	if c := b.cookieHeader(keepExpired); c != "" {
 		r.Header.Set("Cookie", c)
@@ -203,12 +222,6 @@ func (b *browser) roundTrip(method, path string, hdr http.Header, body string, k
 	b.mu.Lock()
 	b.store(res)
 	b.mu.Unlock()
-	if b.key != nil {
-		b.processChallenges(res)
-		if reg := res.Header.Get("Secure-Session-Registration"); reg != "" {
-			b.register(reg)
-		}
-	}
 	return res
 }
 

@@ -30,26 +30,72 @@ func newMemStore(t testing.TB) *memstore.Store {
 	return st
 }
 
+// clockedMemStore is a memstore on clock, closed when the test ends.
+func clockedMemStore(t testing.TB, clock *latchtest.Clock) *memstore.Store {
+	t.Helper()
+	st, err := memstore.New(memstore.Options{Now: clock.Now, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// enforcingManager is a Manager with device-bound sessions enforced and
+// the rest of cfg (cfg.Keys fresh keys when nil, a Logger that discards),
+// closed when the test ends: for tests whose store is their own, which
+// latchtest.New does not take.
+func enforcingManager(t testing.TB, cfg latch.Config) *latch.Manager {
+	t.Helper()
+	if cfg.Keys == nil {
+		cfg.Keys = latchtest.Keys(t)
+	}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.DeviceBound = latch.DeviceBound{Mode: latch.DeviceBoundEnforce}
+	m, err := latch.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 // dbscApp is a small application behind a Manager with device-bound
-// sessions: a login form, a page behind RequireLogin that says whether the
-// session is bound and whether the request proved it, logout, a renewal,
-// a value write and the user's session list.
+// sessions in mode: see dbscAppWith.
 func dbscApp(t testing.TB, mode latch.DeviceBoundMode) (*latchtest.Harness, http.Handler) {
 	t.Helper()
-	tm := latchtest.New(t, latch.Config{DeviceBound: latch.DeviceBound{Mode: mode}})
+	return dbscAppWith(t, latch.Config{DeviceBound: latch.DeviceBound{Mode: mode}})
+}
+
+// dbscAppWith is a small application behind a Manager with device-bound
+// sessions (enforced unless cfg says otherwise) and the rest of cfg: a
+// login form (with remember-me), a public home page, a page behind
+// RequireLogin that says whether the session is bound, whether the
+// request proved it and the value "k", logout, a renewal, a
+// reauthentication, a write of "k" and the user's session list.
+func dbscAppWith(t testing.TB, cfg latch.Config) (*latchtest.Harness, http.Handler) {
+	t.Helper()
+	if cfg.DeviceBound.Mode == latch.DeviceBoundOff {
+		cfg.DeviceBound.Mode = latch.DeviceBoundEnforce
+	}
+	tm := latchtest.New(t, cfg)
 	m := tm.Manager
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := latch.FromContext(r.Context())
-		if err := s.Login(r.PostFormValue("username")); err != nil {
+		if err := s.Login(r.PostFormValue("username"), latch.Remember(r.PostFormValue("remember") != "")); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("public home page"))
+	})
 	mux.Handle("GET /me", m.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, _ := latch.FromContext(r.Context())
-		json.NewEncoder(w).Encode(map[string]any{"user": s.UserID(), "bound": s.DeviceBound(), "verified": s.DeviceVerified()})
+		v, _ := latch.Get[string](s, "k")
+		json.NewEncoder(w).Encode(map[string]any{"user": s.UserID(), "bound": s.DeviceBound(), "verified": s.DeviceVerified(), "k": v})
 	})))
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := latch.FromContext(r.Context())
@@ -646,27 +692,16 @@ func TestDeviceBoundConcurrency(t *testing.T) {
 func TestDeviceBoundRegistrationRacesWrite(t *testing.T) {
 	tm := latchtest.New(t, latch.Config{DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
 	loaded, release := make(chan struct{}), make(chan struct{})
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		s.Login("alice")
-	})
-	mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
+	app := writeRaceApp(tm.Manager, func(s *latch.Session) {
 		close(loaded)
 		<-release
 		s.Set("flash", "") // a write with the metadata loaded before the registration
 	})
-	mux.Handle("GET /me", tm.Manager.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		json.NewEncoder(w).Encode(map[string]any{"bound": s.DeviceBound()})
-	})))
-	app := tm.Manager.Handler(mux)
 	b := newBrowser(t, app, tm.Clock, nil)
 	res := b.do("POST", "/login", nil)
 	done := make(chan struct{})
 	go func() {
-		b.roundTrip("POST", "/slow", nil, "", false)
+		b.roundTrip("POST", "/write", nil, "", false)
 		close(done)
 	}()
 	<-loaded
@@ -674,9 +709,7 @@ func TestDeviceBoundRegistrationRacesWrite(t *testing.T) {
 	b.register(res.Header.Get("Secure-Session-Registration"))
 	close(release)
 	<-done
-	var body map[string]bool
-	json.NewDecoder(b.do("GET", "/me", nil).Body).Decode(&body)
-	if !body["bound"] {
+	if !bound(b) {
 		t.Error("a concurrent write erased the device key")
 	}
 }
@@ -804,21 +837,12 @@ func TestDeviceBoundRegistrationGrace(t *testing.T) {
 // store.
 func TestDeviceBoundChallengeSingleUseAcrossInstances(t *testing.T) {
 	clock := latchtest.NewClock(latchtest.Start)
-	st, err := memstore.New(memstore.Options{Now: clock.Now, SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := clockedMemStore(t, clock)
 	keys := latchtest.Keys(t)
 	events := &latchtest.Events{}
 	var apps [2]http.Handler
 	for i := range apps {
-		m, err := latch.New(latch.Config{Store: st, Keys: keys, Now: clock.Now, OnEvent: events.Add,
-			Logger:      slog.New(slog.DiscardHandler),
-			DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := enforcingManager(t, latch.Config{Store: st, Keys: keys, Now: clock.Now, OnEvent: events.Add})
 		apps[i] = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s, _ := latch.FromContext(r.Context())
 			if r.URL.Path == "/login" {
@@ -901,17 +925,8 @@ func (c *countLoads) Load(ctx context.Context, id driver.Hash) (*driver.Record, 
 // feature.
 func TestDeviceBoundCarryWindow(t *testing.T) {
 	clock := latchtest.NewClock(latchtest.Start)
-	ms, err := memstore.New(memstore.Options{Now: clock.Now, SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ms.Close()
-	st := &countLoads{Store: ms}
-	m, err := latch.New(latch.Config{Store: st, Keys: latchtest.Keys(t), Now: clock.Now,
-		Logger: slog.New(slog.DiscardHandler), DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := &countLoads{Store: clockedMemStore(t, clock)}
+	m := enforcingManager(t, latch.Config{Store: st, Now: clock.Now})
 	app := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, _ := latch.FromContext(r.Context())
 		if r.URL.Path == "/login" {

@@ -3,7 +3,6 @@ package latch_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -12,8 +11,34 @@ import (
 	"github.com/latchsec/latch"
 	"github.com/latchsec/latch/driver"
 	"github.com/latchsec/latch/latchtest"
-	"github.com/latchsec/latch/memstore"
 )
+
+// writeRaceApp is the application of the tests of a write that races a
+// registration: POST /login logs alice in, POST /write runs write on the
+// session, and GET /me says whether the session is bound.
+func writeRaceApp(m *latch.Manager, write func(*latch.Session)) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		s.Login("alice")
+	})
+	mux.HandleFunc("POST /write", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		write(s)
+	})
+	mux.Handle("GET /me", m.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := latch.FromContext(r.Context())
+		json.NewEncoder(w).Encode(map[string]any{"bound": s.DeviceBound()})
+	})))
+	return m.Handler(mux)
+}
+
+// bound reports whether GET /me of writeRaceApp says b's session is bound.
+func bound(b *browser) bool {
+	var body map[string]bool
+	json.NewDecoder(b.do("GET", "/me", nil).Body).Decode(&body)
+	return body["bound"]
+}
 
 // pausingStore holds the first Load after pause is set until release is
 // closed, having read the record: the moment between carryDeviceKey's
@@ -39,33 +64,12 @@ func (s *pausingStore) Load(ctx context.Context, id driver.Hash) (*driver.Record
 // session is silently unbound.
 func TestDeviceBoundRegistrationBetweenReadAndCommit(t *testing.T) {
 	clock := latchtest.NewClock(latchtest.Start)
-	mem, err := memstore.New(memstore.Options{Now: clock.Now, SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mem.Close()
-	st := &pausingStore{Store: mem, paused: make(chan struct{}), release: make(chan struct{})}
-	m, err := latch.New(latch.Config{Store: st, Keys: latchtest.Keys(t), Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
-		DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		s.Login("alice")
-	})
-	mux.HandleFunc("POST /write", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
+	st := &pausingStore{Store: clockedMemStore(t, clock), paused: make(chan struct{}), release: make(chan struct{})}
+	m := enforcingManager(t, latch.Config{Store: st, Now: clock.Now})
+	app := writeRaceApp(m, func(s *latch.Session) {
 		st.pause.Store(true) // the next Load is the commit's re-read
 		s.Set("flash", "")
 	})
-	mux.Handle("GET /me", m.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		json.NewEncoder(w).Encode(map[string]any{"bound": s.DeviceBound()})
-	})))
-	app := m.Handler(mux)
 	b := newBrowser(t, app, clock, nil)
 	res := b.do("POST", "/login", nil)
 	done := make(chan struct{})
@@ -81,9 +85,7 @@ func TestDeviceBoundRegistrationBetweenReadAndCommit(t *testing.T) {
 	}
 	close(st.release)
 	<-done
-	var body map[string]bool
-	json.NewDecoder(b.do("GET", "/me", nil).Body).Decode(&body)
-	if !body["bound"] {
+	if !bound(b) {
 		t.Error("the registration landed between the concurrent write's re-read and its commit, and the commit erased the key")
 	}
 }
@@ -98,27 +100,16 @@ func TestDeviceBoundRegistrationBetweenReadAndCommit(t *testing.T) {
 func TestDeviceBoundRepairSkipsAfterLogin(t *testing.T) {
 	tm := latchtest.New(t, latch.Config{DeviceBound: latch.DeviceBound{Mode: latch.DeviceBoundEnforce}})
 	loaded, release := make(chan struct{}), make(chan struct{})
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		s.Login("alice")
-	})
-	mux.HandleFunc("POST /slow", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
+	app := writeRaceApp(tm.Manager, func(s *latch.Session) {
 		close(loaded)
 		<-release
 		s.Set("flash", "")
 	})
-	mux.Handle("GET /me", tm.Manager.RequireLogin(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := latch.FromContext(r.Context())
-		json.NewEncoder(w).Encode(map[string]any{"bound": s.DeviceBound()})
-	})))
-	app := tm.Manager.Handler(mux)
 	b := newBrowser(t, app, tm.Clock, nil)
 	res := b.do("POST", "/login", nil)
 	done := make(chan struct{})
 	go func() {
-		b.copyCookies(nil).roundTrip("POST", "/slow", nil, "", false)
+		b.copyCookies(nil).roundTrip("POST", "/write", nil, "", false)
 		close(done)
 	}()
 	<-loaded
@@ -134,9 +125,7 @@ func TestDeviceBoundRepairSkipsAfterLogin(t *testing.T) {
 	}
 	close(release)
 	<-done
-	var body map[string]bool
-	json.NewDecoder(b.do("GET", "/me", nil).Body).Decode(&body)
-	if body["bound"] {
+	if bound(b) {
 		t.Error("the session of the second login was bound to the first registration's key")
 	}
 }
