@@ -58,15 +58,11 @@ func runAudit(ctx context.Context, env *Env) int {
 	fs.StringVar(&format, "format", "text", "report format: "+strings.Join(audit.Formats, ", "))
 	fs.DurationVar(&cfg.Timeout, "timeout", 15*time.Second, "timeout of each request")
 	fs.DurationVar(&cfg.MaxDuration, "max-duration", 0, "stop the whole audit after this long, rate-limit waits included, and report what was checked (default 1h plus the longer of --idle-wait and --absolute-wait)")
-	pos, code, ok := parseFlags(fs, env.Args)
+	arg, code, ok := parseOneArg(fs, env.Args)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
-	}
-	cfg.Target = pos[0]
+	cfg.Target = arg
 	if !validFormat(format) {
 		return auditFail(env, 2, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(audit.Formats, ", ")))
 	}

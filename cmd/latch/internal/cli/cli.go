@@ -123,6 +123,20 @@ func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok boo
 	}
 }
 
+// parseOneArg is parseFlags for a command that takes exactly one
+// argument: with none or several it prints the usage and gives exit code 2.
+func parseOneArg(fs *flag.FlagSet, args []string) (arg string, code int, ok bool) {
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return "", code, false
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", 2, false
+	}
+	return pos[0], 0, true
+}
+
 // fail prints err once, prefixed with the command, and returns code.
 func fail(env *Env, name string, code int, err error) int {
 	fmt.Fprintf(env.Stderr, "latch %s: %v\n", name, err)

@@ -139,18 +139,14 @@ func runFlaskDecode(env *Env) int {
 		return nil
 	})
 	maxAge := fs.Duration("max-age", 0, "refuse cookies signed longer ago than this (Flask's default is 744h); 0 means no limit")
-	pos, code, ok := parseFlags(fs, env.Args)
+	arg, code, ok := parseOneArg(fs, env.Args)
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
 	}
 	if *maxAge < 0 {
 		return fail(env, "flask decode", 2, errors.New("--max-age must not be negative"))
 	}
-	cookie, err := flaskCookie(env, pos[0])
+	cookie, err := flaskCookie(env, arg)
 	if err != nil {
 		return fail(env, "flask decode", 2, err)
 	}
@@ -210,13 +206,9 @@ func runFlaskSign(env *Env) int {
 	fs := newFlags(env, "flask sign", "(--key-env VAR | --key-file F) JSON")
 	keyEnv := fs.String("key-env", "", "environment variable holding the SECRET_KEY")
 	keyFile := fs.String("key-file", "", "file holding the SECRET_KEY (one trailing newline is ignored)")
-	pos, code, ok := parseFlags(fs, env.Args)
+	arg, code, ok := parseOneArg(fs, env.Args)
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
 	}
 	key, haveKey, err := flaskKey(env, *keyEnv, *keyFile)
 	if err != nil {
@@ -225,7 +217,7 @@ func runFlaskSign(env *Env) int {
 	if !haveKey {
 		return fail(env, "flask sign", 2, errors.New("a key is required: --key-env VAR or --key-file F (never on the command line)"))
 	}
-	doc, err := flaskInput(env, pos[0])
+	doc, err := flaskInput(env, arg)
 	if err != nil {
 		return fail(env, "flask sign", 2, err)
 	}
@@ -245,18 +237,14 @@ func runFlaskCrack(ctx context.Context, env *Env) int {
 	fs := newFlags(env, "flask crack", "COOKIE [--wordlist FILE] [--workers N]")
 	wlFile := fs.String("wordlist", "", "file of candidate keys, one a line, tried after latch's list of known weak keys")
 	workers := fs.Int("workers", 0, "goroutines to use (default: one per CPU)")
-	pos, code, ok := parseFlags(fs, env.Args)
+	arg, code, ok := parseOneArg(fs, env.Args)
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
 	}
 	if *workers < 0 {
 		return fail(env, "flask crack", 2, errors.New("--workers must not be negative"))
 	}
-	cookie, err := flaskCookie(env, pos[0])
+	cookie, err := flaskCookie(env, arg)
 	if err != nil {
 		return fail(env, "flask crack", 2, err)
 	}

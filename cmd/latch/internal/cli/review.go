@@ -84,13 +84,9 @@ func runReview(ctx context.Context, env *Env) int {
 	fs.BoolVar(&noHistory, "no-history", false, "do not scan the git history for committed keys (it is scanned when PATH is in a git work tree)")
 	fs.IntVar(&lim.MaxFiles, "max-files", lim.MaxFiles, "read at most this many Python files")
 	fs.Int64Var(&lim.MaxFileSize, "max-file-size", lim.MaxFileSize, "skip files larger than this many bytes")
-	pos, code, ok := parseFlags(fs, env.Args)
+	path, code, ok := parseOneArg(fs, env.Args)
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
 	}
 	if !validFormat(format) {
 		return fail(env, "review", 2, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(audit.Formats, ", ")))
@@ -98,7 +94,6 @@ func runReview(ctx context.Context, env *Env) int {
 	if lim.MaxFiles < 1 || lim.MaxFileSize < 1 {
 		return fail(env, "review", 2, errors.New("--max-files and --max-file-size must be positive"))
 	}
-	path := pos[0]
 	opts := review.Options{Limits: lim}
 	if !noHistory {
 		h, err := review.HistoryOf(ctx, path)
