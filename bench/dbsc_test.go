@@ -187,6 +187,18 @@ func (a *dbscApp) register(tb testing.TB) *bound {
 	return b
 }
 
+// refreshedCookies is the Cookie header after a refresh: the session
+// cookie and the bound cookie res sets; empty when res sets none.
+func refreshedCookies(session string, res *http.Response) string {
+	var fresh string
+	for _, c := range res.Cookies() {
+		if c.Name == latch.DefaultDeviceBoundCookieName {
+			fresh = session + "; " + c.Name + "=" + c.Value
+		}
+	}
+	return fresh
+}
+
 // checkRead fails unless res is the signed-in page.
 func checkRead(tb testing.TB, what string, res *http.Response) {
 	tb.Helper()
@@ -267,13 +279,7 @@ func BenchmarkDeviceBound(b *testing.B) {
 		if res.StatusCode != http.StatusOK {
 			b.Fatalf("refresh: %d", res.StatusCode)
 		}
-		var fresh string
-		for _, c := range res.Cookies() {
-			if c.Name == latch.DefaultDeviceBoundCookieName {
-				fresh = s.session + "; " + c.Name + "=" + c.Value
-			}
-		}
-		checkRead(b, "read after refresh", a.serve("GET", "/", fresh))
+		checkRead(b, "read after refresh", a.serve("GET", "/", refreshedCookies(s.session, res)))
 	})
 	b.Run("register", func(b *testing.B) {
 		a := newDBSCApp(b, latch.DeviceBoundEnforce)
@@ -330,13 +336,7 @@ func TestDeviceBound(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("refresh: %d", res.StatusCode)
 	}
-	var fresh string
-	for _, c := range res.Cookies() {
-		if c.Name == latch.DefaultDeviceBoundCookieName {
-			fresh = s.session + "; " + c.Name + "=" + c.Value
-		}
-	}
-	checkRead(t, "read after refresh", a.serve("GET", "/", fresh))
+	checkRead(t, "read after refresh", a.serve("GET", "/", refreshedCookies(s.session, res)))
 	off := newDBSCApp(t, latch.DeviceBoundOff)
 	if c, chal := off.login(t); chal != "" {
 		t.Errorf("with device-bound sessions off the login offered a registration")
