@@ -229,6 +229,27 @@ func loginConfig(target, httpURL string, tc *tls.Config, clock *fakeClock) Confi
 	}
 }
 
+// quickAuditTLS runs the audit against app served over TLS (plain HTTP
+// refused, at 127.0.0.1:1), with no waits and 4 samples, once tweak (when
+// not nil) has changed the Config; an error of Run ends the test.
+func quickAuditTLS(t *testing.T, app http.Handler, clock *fakeClock, tweak func(*Config)) *Report {
+	t.Helper()
+	srv := httptest.NewTLSServer(app)
+	t.Cleanup(srv.Close)
+	cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
+	cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
 // wantStatuses reports every check of rep whose status is not the one
 // want gives it, with its evidence.
 func wantStatuses(t *testing.T, rep *Report, want map[string]Status) {

@@ -315,16 +315,7 @@ func TestDeviceBoundSession(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
 			d := &dbscServer{t: t, clock: clock, opt: tt.opt, s: map[string]*dbscSess{}}
-			srv := httptest.NewTLSServer(d)
-			t.Cleanup(srv.Close)
-			cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
-			cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			rep, err := Run(ctx, cfg)
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			rep := quickAuditTLS(t, d, clock, nil)
 			r := resultOf(rep, CheckDeviceBound)
 			if r.Status != tt.want || !strings.Contains(r.Evidence, tt.evidence) {
 				t.Errorf("%s = %s with evidence %q; want %s with %q", CheckDeviceBound, r.Status, r.Evidence, tt.want, tt.evidence)

@@ -268,16 +268,7 @@ func TestHostileReplays(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
 			h := newHostileApp(clock)
-			srv := httptest.NewTLSServer(tt.app(h, clock))
-			t.Cleanup(srv.Close)
-			cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
-			cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			rep, err := Run(ctx, cfg)
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			rep := quickAuditTLS(t, tt.app(h, clock), clock, nil)
 			wantStatuses(t, rep, tt.want)
 			for _, c := range rep.Checks {
 				t.Logf("%s %s: %s", c.ID, c.Status, c.Evidence)
@@ -333,17 +324,7 @@ func TestHostileEndedOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
-			srv := httptest.NewTLSServer(liesOnce(&fakeApp{opt: neverExpires, clock: clock, s: map[string]*fakeSession{}}, clock, tt.idle, tt.age))
-			t.Cleanup(srv.Close)
-			cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
-			cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
-			tt.tweak(&cfg)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			rep, err := Run(ctx, cfg)
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			rep := quickAuditTLS(t, liesOnce(&fakeApp{opt: neverExpires, clock: clock, s: map[string]*fakeSession{}}, clock, tt.idle, tt.age), clock, tt.tweak)
 			wantStatuses(t, rep, tt.want)
 		})
 	}
@@ -374,14 +355,7 @@ func hidesOnce(next http.Handler, name string) http.Handler {
 func TestHostileCredentialHidesOnce(t *testing.T) {
 	clock := newFakeClock()
 	h := newHostileApp(clock)
-	srv := httptest.NewTLSServer(hidesOnce(rememberApp(h), "__Host-sid"))
-	t.Cleanup(srv.Close)
-	cfg := loginConfig(srv.URL+"/", "http://127.0.0.1:1/", srv.Client().Transport.(*http.Transport).TLSClientConfig, clock)
-	cfg.IdleWait, cfg.AbsoluteWait, cfg.Samples = 0, 0, 4
-	rep, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	rep := quickAuditTLS(t, hidesOnce(rememberApp(h), "__Host-sid"), clock, nil)
 	// The remember cookie has no flags: finding it fails these; not
 	// finding it for certain leaves them at warn. Never a pass.
 	for _, id := range []string{CheckCookieSecure, CheckCookieHTTPOnly, CheckCookieSameSite} {
