@@ -194,6 +194,21 @@ func waitLog(t *testing.T, d *demoProc, kind string, n int) {
 	}
 }
 
+// sessionAndBound returns the session cookie and the bound cookie the
+// browser holds, and has d keep their values out of its log; without both
+// the test ends.
+func (b *dbscBrowser) sessionAndBound(t *testing.T, d *demoProc) (session, bound *network.Cookie) {
+	t.Helper()
+	jar := b.cookies()
+	session, bound = jar[cookieName], jar[boundCookieName]
+	if session == nil || bound == nil {
+		t.Fatalf("the browser holds %v; want %s and %s", jar, cookieName, boundCookieName)
+	}
+	d.remember(session.Value)
+	d.remember(bound.Value)
+	return session, bound
+}
+
 // TestBrowserDeviceBoundSession signs in with Chromium on the demo over
 // HTTPS: Chromium registers a key, latch binds the session, the home page
 // says so; when the bound cookie is gone Chromium holds the request back,
@@ -222,13 +237,7 @@ func TestBrowserDeviceBoundSession(t *testing.T) {
 	if n := evalIn[int](b.browser, `document.querySelectorAll("tr.current .device-bound").length`); n != 1 {
 		t.Errorf("the sessions page marks this session device-bound %d times; want once", n)
 	}
-	jar := b.cookies()
-	session, bound := jar[cookieName], jar[boundCookieName]
-	if session == nil || bound == nil {
-		t.Fatalf("the browser holds %v; want %s and %s", jar, cookieName, boundCookieName)
-	}
-	d.remember(session.Value)
-	d.remember(bound.Value)
+	session, bound := b.sessionAndBound(t, d)
 	if !bound.Secure || !bound.HTTPOnly || bound.Session || bound.Expires-float64(time.Now().Unix()) > latch.DefaultDeviceBoundCookieLifetime.Seconds()+5 {
 		t.Errorf("bound cookie: secure %v httponly %v session %v expires in %.0fs; want Secure, HttpOnly, at most %v",
 			bound.Secure, bound.HTTPOnly, bound.Session, bound.Expires-float64(time.Now().Unix()), latch.DefaultDeviceBoundCookieLifetime)
@@ -346,13 +355,7 @@ func TestBrowserDeviceBoundCopiedCookies(t *testing.T) {
 	})
 	waitLog(t, d, "device-registered", 1)
 	registered := time.Now()
-	jar := b.cookies()
-	session, bound := jar[cookieName], jar[boundCookieName]
-	if session == nil || bound == nil {
-		t.Fatalf("the browser holds %v; want %s and %s", jar, cookieName, boundCookieName)
-	}
-	d.remember(session.Value)
-	d.remember(bound.Value)
+	session, bound := b.sessionAndBound(t, d)
 	both := []string{cookieName + "=" + session.Value, boundCookieName + "=" + bound.Value}
 	if code := ask(t, d, both...); code != http.StatusOK {
 		t.Fatalf("both cookies copied: GET /me answered %d; want 200 while the bound cookie is valid", code)
