@@ -113,6 +113,36 @@ func gitIn(t *testing.T, dir string, args ...string) {
 
 type jsonCheck struct {
 	ID, Status, Severity, Evidence string
+	Locations                      []struct {
+		File string
+		Line int
+	}
+}
+
+// checkOf returns the check of checks with id; without one the test ends.
+func checkOf(t *testing.T, checks []jsonCheck, id string) jsonCheck {
+	t.Helper()
+	for _, c := range checks {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no %s check", id)
+	return jsonCheck{}
+}
+
+// wantCheck reports unless c has the status want and evidence that holds
+// every string of evidence.
+func wantCheck(t *testing.T, c jsonCheck, want string, evidence []string) {
+	t.Helper()
+	if c.Status != want {
+		t.Errorf("%s %s; want %s: %s", c.ID, c.Status, want, c.Evidence)
+	}
+	for _, w := range evidence {
+		if !strings.Contains(c.Evidence, w) {
+			t.Errorf("evidence lacks %q: %s", w, c.Evidence)
+		}
+	}
 }
 
 // TestAuditSource audits real Flask apps (testdata/targets/flaskweak, and
@@ -241,42 +271,18 @@ func TestAuditSourceConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runAuditCmd(t, map[string]string{"PW": "wonderland"}, tt.url, "--login-path", "/login", "--username", "alice",
 				"--password-env", "PW", "--me-path", "/me", "--samples", "5", "--source", tt.source, "--format", "json")
-			var doc struct {
-				Checks []struct {
-					ID, Status, Evidence string
-					Locations            []struct {
-						File string
-						Line int
-					}
-				}
-			}
+			var doc struct{ Checks []jsonCheck }
 			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 				t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
 			}
-			found := false
-			for _, c := range doc.Checks {
-				if c.ID != "source-live-config" {
-					continue
-				}
-				found = true
-				if c.Status != tt.want {
-					t.Errorf("source-live-config %s; want %s: %s", c.Status, tt.want, c.Evidence)
-				}
-				for _, w := range tt.evidence {
-					if !strings.Contains(c.Evidence, w) {
-						t.Errorf("evidence lacks %q: %s", w, c.Evidence)
-					}
-				}
-				var locs []string
-				for _, l := range c.Locations {
-					locs = append(locs, fmt.Sprintf("%s:%d", l.File, l.Line))
-				}
-				if got := strings.Join(locs, ","); got != tt.loc {
-					t.Errorf("locations %q; want %q", got, tt.loc)
-				}
+			c := checkOf(t, doc.Checks, "source-live-config")
+			wantCheck(t, c, tt.want, tt.evidence)
+			var locs []string
+			for _, l := range c.Locations {
+				locs = append(locs, fmt.Sprintf("%s:%d", l.File, l.Line))
 			}
-			if !found {
-				t.Error("no source-live-config check")
+			if got := strings.Join(locs, ","); got != tt.loc {
+				t.Errorf("locations %q; want %q", got, tt.loc)
 			}
 		})
 	}
@@ -311,23 +317,7 @@ func TestAuditSourceLifetime(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 				t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
 			}
-			found := false
-			for _, c := range doc.Checks {
-				if c.ID == "source-live-lifetime" {
-					found = true
-					if c.Status != tt.want {
-						t.Errorf("source-live-lifetime %s; want %s: %s", c.Status, tt.want, c.Evidence)
-					}
-					for _, w := range tt.evidence {
-						if !strings.Contains(c.Evidence, w) {
-							t.Errorf("evidence lacks %q: %s", w, c.Evidence)
-						}
-					}
-				}
-			}
-			if !found {
-				t.Error("no source-live-lifetime check")
-			}
+			wantCheck(t, checkOf(t, doc.Checks, "source-live-lifetime"), tt.want, tt.evidence)
 		})
 	}
 }
