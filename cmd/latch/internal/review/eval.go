@@ -342,6 +342,11 @@ func (p *project) execStmt(s *scope, st *node) {
 				p.assign(s, e)
 			case "call":
 				p.dynamicWrite(s, e)
+				// CONFIG.setdefault("K", v) on its own line adds the key
+				// to a dict the code holds (the evaluation rebinds it).
+				if fn := e.child("function"); fn != nil && fn.kind == "attribute" && f.text(fn.child("attribute")) == "setdefault" && fn.child("object") != nil && fn.child("object").kind == "identifier" {
+					p.eval(s, e, 0)
+				}
 				// os.environ.setdefault("K", "literal") puts the literal in
 				// the environment for every later lookup of K.
 				if d := dotted(f, e.child("function")); strings.HasSuffix(d, "environ.setdefault") {
@@ -1492,6 +1497,30 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 					return argVals[1]
 				}
 				return &Value{Kind: vNone}
+			}
+		case "setdefault":
+			// CONFIG.setdefault("SECRET_KEY", "dev"): the item when the
+			// dict holds the key (the default is ignored), else the
+			// default (None without one), which the dict then holds. The
+			// name is rebound to a copy, so a branch's setdefault stays
+			// on that branch.
+			if obj.Kind == vDict && len(argVals) >= 1 && argVals[0].Kind == vStr {
+				if v, ok := obj.Items[argVals[0].Str]; ok {
+					return v
+				}
+				v := &Value{Kind: vNone}
+				if len(argVals) >= 2 {
+					v = argVals[1]
+				}
+				if o := fnNode.child("object"); o != nil && o.kind == "identifier" {
+					c := &Value{Kind: vDict, Items: map[string]*Value{}, File: obj.File, Line: obj.Line}
+					for _, k := range obj.Keys {
+						c.set(k, obj.Items[k])
+					}
+					c.set(argVals[0].Str, v)
+					s.vars[f.text(o)] = c
+				}
+				return v
 			}
 		}
 		if obj.Kind == vStr || obj.Kind == vEnv || obj.Kind == vChoice {

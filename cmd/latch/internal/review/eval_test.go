@@ -82,6 +82,12 @@ try:
 except ImportError:
     LOCAL = False
 TOKEN = secrets.token_urlsafe(32).encode()
+CONF = {'A': 'x'}
+HELD = CONF.setdefault('A', 'y')
+ADDED = CONF.setdefault('K', 'dev')
+NONE = CONF.setdefault('N')
+if os.environ.get('X'):
+    CONF.setdefault('Z', 1)
 `,
 		"app/__init__.py": "from config import Config, ProductionConfig\nimport proj.settings.production as prod\nfrom proj.settings import base\n",
 	})
@@ -107,6 +113,13 @@ TOKEN = secrets.token_urlsafe(32).encode()
 		{"config.py", "FLAG", "choice{if os.environ.get('X') => 1 | else (not os.environ.get('X')) => 2}"},
 		{"config.py", "LOCAL", "choice{try => <unset> | except ImportError => False}"},
 		{"config.py", "TOKEN", "random(secrets.token_urlsafe())"},
+		{"config.py", "HELD", "'x'"},
+		{"config.py", "ADDED", "'dev'"},
+		{"config.py", "NONE", "None"},
+		{"config.py", "CONF['A']", "choice{if os.environ.get('X') => 'x' | when not os.environ.get('X') => 'x'}"},
+		{"config.py", "CONF['K']", "choice{if os.environ.get('X') => 'dev' | when not os.environ.get('X') => 'dev'}"},
+		{"config.py", "CONF['N']", "choice{if os.environ.get('X') => None | when not os.environ.get('X') => None}"},
+		{"config.py", "CONF['Z']", "choice{if os.environ.get('X') => 1 | when not os.environ.get('X') => ?}"},
 		{"app/__init__.py", "Config.SECURE", "False"},
 		{"app/__init__.py", "ProductionConfig.SECURE", "True"},
 		{"app/__init__.py", "prod.SECURE", "True"},

@@ -623,6 +623,19 @@ func (r *reviewer) flaskWalk(m *module, facts *flaskFacts) {
 	})
 }
 
+// flaskDefaultKeys are the keys of Flask's default_config (Flask 3.1;
+// every Flask app's config starts with them, most as None).
+var flaskDefaultKeys = map[string]bool{
+	"APPLICATION_ROOT": true, "DEBUG": true, "EXPLAIN_TEMPLATE_LOADING": true, "MAX_CONTENT_LENGTH": true,
+	"MAX_COOKIE_SIZE": true, "MAX_FORM_MEMORY_SIZE": true, "MAX_FORM_PARTS": true, "PERMANENT_SESSION_LIFETIME": true,
+	"PREFERRED_URL_SCHEME": true, "PROPAGATE_EXCEPTIONS": true, "PROVIDE_AUTOMATIC_OPTIONS": true, "SECRET_KEY": true,
+	"SECRET_KEY_FALLBACKS": true, "SEND_FILE_MAX_AGE_DEFAULT": true, "SERVER_NAME": true, "SESSION_COOKIE_DOMAIN": true,
+	"SESSION_COOKIE_HTTPONLY": true, "SESSION_COOKIE_NAME": true, "SESSION_COOKIE_PARTITIONED": true, "SESSION_COOKIE_PATH": true,
+	"SESSION_COOKIE_SAMESITE": true, "SESSION_COOKIE_SECURE": true, "SESSION_REFRESH_EACH_REQUEST": true,
+	"TEMPLATES_AUTO_RELOAD": true, "TESTING": true, "TRAP_BAD_REQUEST_ERRORS": true, "TRAP_HTTP_EXCEPTIONS": true,
+	"TRUSTED_HOSTS": true, "USE_X_SENDFILE": true,
+}
+
 // flaskCall handles config methods, extensions and header sets.
 func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *flaskFacts, add func(*node, walkCtx, func(*config))) {
 	p, f := r.p, m.file
@@ -682,7 +695,10 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 				if k := p.eval(s, pos[0], 0); k.Kind == vStr {
 					v := p.eval(s, pos[1], 0)
 					add(n, ctx, func(c *config) {
-						if c.get(k.Str) == nil {
+						// Flask's config starts as a copy of its default
+						// config, so setdefault of one of those keys does
+						// nothing: the default (or an earlier set) stays.
+						if c.get(k.Str) == nil && !flaskDefaultKeys[k.Str] {
 							c.set(k.Str, v, here, via, ctx)
 						}
 					})
@@ -738,6 +754,33 @@ func (r *reviewer) flaskCall(m *module, n *node, s *scope, ctx walkCtx, facts *f
 			})
 		case "from_envvar", "from_prefixed_env":
 			facts.notes = append(facts.notes, fmt.Sprintf("%s:%d: %s loads settings from the environment at run time; the review cannot see them", f.path, n.line, last))
+			if last == "from_prefixed_env" {
+				// SECRET_KEY becomes FLASK_SECRET_KEY (the prefix is an
+				// argument) when the environment holds it, and keeps what
+				// the code set before otherwise: an environment lookup
+				// whose fallback is the earlier value.
+				prefix := "FLASK"
+				if a := kw["prefix"]; a != nil {
+					prefix = ""
+					if pv := p.eval(s, a, 0); pv.Kind == vStr {
+						prefix = pv.Str
+					}
+				} else if len(pos) > 0 {
+					prefix = ""
+					if pv := p.eval(s, pos[0], 0); pv.Kind == vStr {
+						prefix = pv.Str
+					}
+				}
+				if prefix != "" {
+					add(n, ctx, func(c *config) {
+						var prev *Value
+						if old := c.get("SECRET_KEY"); old != nil {
+							prev = old.v
+						}
+						c.set("SECRET_KEY", &Value{Kind: vEnv, Env: prefix + "_SECRET_KEY", Via: via, Default: prev, File: f.path, Line: n.line}, here, via, ctx)
+					})
+				}
+			}
 			if last == "from_envvar" {
 				unseen(fmt.Sprintf("from_envvar(%s) at %s:%d loads a file a deployment names", shorten(f.text(n.child("arguments"))), f.path, n.line))
 			}
