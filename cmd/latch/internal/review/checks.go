@@ -536,6 +536,60 @@ func lifetimeStatus(secs float64) audit.Status {
 	return audit.Fail
 }
 
+// lifetimeSetting names the setting that holds a framework's session
+// lifetime and what applies when production leaves it unset.
+type lifetimeSetting struct {
+	key      string  // SESSION_COOKIE_AGE, PERMANENT_SESSION_LIFETIME
+	def      float64 // the framework's default, in seconds
+	defWhere string  // the default, for the longest lifetime's place
+	unset    string  // the evidence when a branch leaves it unset
+	tail     string  // added to the evidence of a set value
+	from     bool    // also list the places a set value was computed from
+}
+
+// lifetimeOutcomes judges each production alternative of the lifetime
+// setting, and returns the longest lifetime it allows and where that is.
+func lifetimeOutcomes(c *config, ls lifetimeSetting) (outs []outcome, maxSecs float64, maxWhere string) {
+	s := c.get(ls.key)
+	alts := []Alt{{}}
+	if s != nil {
+		alts = production(s.v)
+	}
+	for _, a := range alts {
+		v := a.V
+		if v == nil {
+			if ls.def > maxSecs {
+				maxSecs, maxWhere = ls.def, ls.defWhere
+			}
+			outs = append(outs, outcome{lifetimeStatus(ls.def), branch(a) + ls.unset, Location{}, nil})
+			continue
+		}
+		at := loc(v)
+		if at.File == "" {
+			at = s.at
+		}
+		lit, fromEnv := v.literal()
+		secs, ok := seconds(lit)
+		if !ok {
+			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%s%s is %s%s", branch(a), ls.key, v.describe(), where(at, s.via)), at, nil})
+			continue
+		}
+		d := fmtSeconds(secs)
+		if fromEnv {
+			d += " unless " + v.source() + " says otherwise (its default)"
+		}
+		if secs > maxSecs {
+			maxSecs, maxWhere = secs, fmt.Sprintf("%s at %s:%d", ls.key, at.File, at.Line)
+		}
+		var more []Location
+		if ls.from {
+			more = lit.From
+		}
+		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%s%s is %s%s%s", branch(a), ls.key, d, where(at, s.via), ls.tail), at, more})
+	}
+	return outs, maxSecs, maxWhere
+}
+
 // seconds reads a lifetime from a literal: a timedelta or a number of
 // seconds.
 func seconds(v *Value) (float64, bool) {

@@ -410,41 +410,12 @@ func (r *reviewer) djangoLifetime(c *config, logins []djangoLogin) {
 		r.set(CheckSessionLifetime, audit.Warn, rec, c.unreadable)
 		return
 	}
-	var outs []outcome
-	maxSecs, maxWhere := 0.0, ""
-	s := c.get("SESSION_COOKIE_AGE")
-	alts := []Alt{{}}
-	if s != nil {
-		alts = production(s.v)
-	}
-	for _, a := range alts {
-		v := a.V
-		if v == nil {
-			if djangoCookieAge > maxSecs {
-				maxSecs, maxWhere = djangoCookieAge, "Django's default SESSION_COOKIE_AGE (two weeks)"
-			}
-			outs = append(outs, outcome{lifetimeStatus(djangoCookieAge), branch(a) + "SESSION_COOKIE_AGE is not set: Django's default of two weeks applies", Location{}, nil})
-			continue
-		}
-		at := loc(v)
-		if at.File == "" {
-			at = s.at
-		}
-		lit, fromEnv := v.literal()
-		secs, ok := seconds(lit)
-		if !ok {
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sSESSION_COOKIE_AGE is %s%s", branch(a), v.describe(), where(at, s.via)), at, nil})
-			continue
-		}
-		d := fmtSeconds(secs)
-		if fromEnv {
-			d += " unless " + v.source() + " says otherwise (its default)"
-		}
-		if secs > maxSecs {
-			maxSecs, maxWhere = secs, fmt.Sprintf("SESSION_COOKIE_AGE at %s:%d", at.File, at.Line)
-		}
-		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%sSESSION_COOKIE_AGE is %s%s", branch(a), d, where(at, s.via)), at, nil})
-	}
+	outs, maxSecs, maxWhere := lifetimeOutcomes(c, lifetimeSetting{
+		key:      "SESSION_COOKIE_AGE",
+		def:      djangoCookieAge,
+		defWhere: "Django's default SESSION_COOKIE_AGE (two weeks)",
+		unset:    "SESSION_COOKIE_AGE is not set: Django's default of two weeks applies",
+	})
 	st, ev, locs := combine(outs)
 	for _, l := range logins {
 		if l.expiry == nil {

@@ -443,41 +443,15 @@ func (r *reviewer) flaskLifetime(c *config, facts *flaskFacts) {
 		r.set(CheckSessionLifetime, audit.Warn, rec, c.unreadable)
 		return
 	}
-	var outs []outcome
-	maxSecs, maxWhere := 0.0, ""
+	outs, maxSecs, maxWhere := lifetimeOutcomes(c, lifetimeSetting{
+		key:      "PERMANENT_SESSION_LIFETIME",
+		def:      flaskLifetime,
+		defWhere: "Flask's default PERMANENT_SESSION_LIFETIME (31 days)",
+		unset:    "PERMANENT_SESSION_LIFETIME is not set: Flask checks every session cookie against its default of 31 days",
+		tail:     ": Flask refuses session cookies older than that",
+		from:     true,
+	})
 	s := c.get("PERMANENT_SESSION_LIFETIME")
-	alts := []Alt{{}}
-	if s != nil {
-		alts = production(s.v)
-	}
-	for _, a := range alts {
-		v := a.V
-		if v == nil {
-			if flaskLifetime > maxSecs {
-				maxSecs, maxWhere = flaskLifetime, "Flask's default PERMANENT_SESSION_LIFETIME (31 days)"
-			}
-			outs = append(outs, outcome{lifetimeStatus(flaskLifetime), branch(a) + "PERMANENT_SESSION_LIFETIME is not set: Flask checks every session cookie against its default of 31 days", Location{}, nil})
-			continue
-		}
-		at := loc(v)
-		if at.File == "" {
-			at = s.at
-		}
-		lit, fromEnv := v.literal()
-		secs, ok := seconds(lit)
-		if !ok {
-			outs = append(outs, outcome{audit.Warn, fmt.Sprintf("%sPERMANENT_SESSION_LIFETIME is %s%s", branch(a), v.describe(), where(at, s.via)), at, nil})
-			continue
-		}
-		d := fmtSeconds(secs)
-		if fromEnv {
-			d += " unless " + v.source() + " says otherwise (its default)"
-		}
-		if secs > maxSecs {
-			maxSecs, maxWhere = secs, fmt.Sprintf("PERMANENT_SESSION_LIFETIME at %s:%d", at.File, at.Line)
-		}
-		outs = append(outs, outcome{lifetimeStatus(secs), fmt.Sprintf("%sPERMANENT_SESSION_LIFETIME is %s%s: Flask refuses session cookies older than that", branch(a), d, where(at, s.via)), at, lit.From})
-	}
 	st, ev, locs := combine(outs)
 	if s != nil {
 		locs = append(locs, s.at)
