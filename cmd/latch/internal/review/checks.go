@@ -34,6 +34,15 @@ func (c *config) get(k string) *setting {
 	return nil
 }
 
+// placeOf places v, a production value of the setting: where the value
+// is written, or where the setting is when the value has no place.
+func (s *setting) placeOf(v *Value) Location {
+	if at := loc(v); at.File != "" {
+		return at
+	}
+	return s.at
+}
+
 // set records a value for k. An assignment on a branch production may or
 // may not take (ctx unknown) keeps the earlier value as the other branch.
 func (c *config) set(k string, v *Value, at Location, via string, ctx walkCtx) {
@@ -238,10 +247,7 @@ func (r *reviewer) checkSecret(c *config, key string, framework string) {
 	var literals []string
 	for _, a := range production(s.v) {
 		v := a.V
-		at := loc(v)
-		if at.File == "" {
-			at = s.at
-		}
+		at := s.placeOf(v)
 		switch {
 		case v == nil:
 			src.evidence = append(src.evidence, branch(a)+key+" is not set on this branch")
@@ -424,10 +430,7 @@ func pyBool(b bool) string {
 
 func boolOutcome(a Alt, key string, def bool, s *setting) outcome {
 	v := a.V
-	at := loc(v)
-	if at.File == "" {
-		at = s.at
-	}
+	at := s.placeOf(v)
 	if v == nil {
 		st := audit.Fail
 		if def {
@@ -486,10 +489,7 @@ func (r *reviewer) checkSameSite(c *config, key, def string) {
 	var outs []outcome
 	for _, a := range production(s.v) {
 		v := a.V
-		at := loc(v)
-		if at.File == "" {
-			at = s.at
-		}
+		at := s.placeOf(v)
 		if v == nil {
 			if def == "" {
 				outs = append(outs, outcome{audit.Fail, branch(a) + key + " is not set: no SameSite attribute (framework default None)", Location{}, nil})
@@ -564,10 +564,7 @@ func lifetimeOutcomes(c *config, ls lifetimeSetting) (outs []outcome, maxSecs fl
 			outs = append(outs, outcome{lifetimeStatus(ls.def), branch(a) + ls.unset, Location{}, nil})
 			continue
 		}
-		at := loc(v)
-		if at.File == "" {
-			at = s.at
-		}
+		at := s.placeOf(v)
 		lit, fromEnv := v.literal()
 		secs, ok := seconds(lit)
 		if !ok {
