@@ -1,7 +1,14 @@
 package review
 
 import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 )
@@ -670,6 +677,9 @@ func (p *project) eval(s *scope, n *node, depth int) *Value {
 	case "string":
 		val, b, lit := f.pyString(n)
 		if !lit {
+			if v := p.fstring(s, n, depth); v != nil {
+				return v
+			}
 			return &Value{Kind: vUnknown, Why: "an f-string: " + shorten(f.text(n)), File: f.path, Line: n.line}
 		}
 		return &Value{Kind: vStr, Str: val, Bytes: b, File: f.path, Line: n.line}
@@ -1173,6 +1183,126 @@ var envGetters = map[string]bool{
 	"env.list": true, "env.json": true, "env.url": true, "env.db": true,
 }
 
+// fstring evaluates an f-string whose interpolations are all literal str
+// or int values with no conversion or format ({'dev'}, {NAME} where NAME
+// is a literal): a literal computed from literals. nil otherwise.
+func (p *project) fstring(s *scope, n *node, depth int) *Value {
+	f := s.file
+	var b strings.Builder
+	raw := false
+	for _, k := range n.kids {
+		switch k.kind {
+		case "string_start":
+			t := strings.ToLower(f.text(k))
+			if strings.Contains(t, "b") {
+				return nil
+			}
+			raw = strings.Contains(t, "r")
+		case "string_content":
+			t := strings.NewReplacer("{{", "{", "}}", "}").Replace(f.text(k))
+			if !raw {
+				t = unescape(t, false)
+			}
+			b.WriteString(t)
+		case "interpolation":
+			e := k.named()
+			if len(e) != 1 || strings.HasSuffix(strings.TrimSpace(strings.TrimSuffix(f.text(k), "}")), "=") {
+				return nil // a conversion, a format or {x=}
+			}
+			v := p.eval(s, e[0], depth+1)
+			switch {
+			case v.Kind == vStr && !v.Bytes:
+				b.WriteString(v.Str)
+			case v.Kind == vNum && v.Num == float64(int64(v.Num)):
+				b.WriteString(strconv.FormatInt(int64(v.Num), 10))
+			default:
+				return nil
+			}
+		case "string_end":
+		default:
+			return nil
+		}
+	}
+	return &Value{Kind: vStr, Str: b.String(), Via: "an f-string", File: f.path, Line: n.line}
+}
+
+// hashCalls are the hashlib constructors whose digest of a literal is
+// itself a literal anyone who reads the code can compute.
+var hashCalls = map[string]func() hash.Hash{
+	"md5": md5.New, "sha1": sha1.New, "sha224": sha256.New224, "sha256": sha256.New,
+	"sha384": sha512.New384, "sha512": sha512.New,
+}
+
+// derived computes the calls that turn a literal into another literal:
+// hashlib.sha256(b"dev").hexdigest() (or .digest()), base64's b64decode,
+// urlsafe_b64decode, b64encode and urlsafe_b64encode, bytes.fromhex and
+// binascii.unhexlify. The result is a literal (Via names the call). nil
+// when the call is none of these or its argument is not a literal.
+func (p *project) derived(s *scope, fnNode *node, name string, pos []*node, depth int) *Value {
+	if fnNode == nil || fnNode.kind != "attribute" || len(pos) > 1 {
+		return nil
+	}
+	f := s.file
+	method := f.text(fnNode.child("attribute"))
+	if method == "hexdigest" || method == "digest" {
+		if len(pos) != 0 {
+			return nil
+		}
+		inner := fnNode.child("object")
+		if inner == nil || inner.kind != "call" {
+			return nil
+		}
+		hname := dotted(f, inner.child("function"))
+		newHash := hashCalls[strings.TrimPrefix(hname, "hashlib.")]
+		ipos, ikw := callArgs(f, inner)
+		if newHash == nil || len(ipos) != 1 || len(ikw) != 0 {
+			return nil
+		}
+		in := p.eval(s, ipos[0], depth+1)
+		if in.Kind != vStr || !in.Bytes {
+			return nil // hashlib takes bytes; a str raises TypeError
+		}
+		h := newHash()
+		h.Write([]byte(in.Str))
+		sum := h.Sum(nil)
+		via := hname + "()." + method + "()"
+		if method == "digest" {
+			return &Value{Kind: vStr, Str: string(sum), Bytes: true, Via: via}
+		}
+		return &Value{Kind: vStr, Str: hex.EncodeToString(sum), Via: via}
+	}
+	if len(pos) != 1 {
+		return nil
+	}
+	var conv func(string) (string, error)
+	switch name {
+	case "base64.b64decode", "b64decode":
+		conv = func(x string) (string, error) { b, err := base64.StdEncoding.DecodeString(x); return string(b), err }
+	case "base64.urlsafe_b64decode", "urlsafe_b64decode":
+		conv = func(x string) (string, error) { b, err := base64.URLEncoding.DecodeString(x); return string(b), err }
+	case "base64.b64encode", "b64encode":
+		conv = func(x string) (string, error) { return base64.StdEncoding.EncodeToString([]byte(x)), nil }
+	case "base64.urlsafe_b64encode", "urlsafe_b64encode":
+		conv = func(x string) (string, error) { return base64.URLEncoding.EncodeToString([]byte(x)), nil }
+	case "bytes.fromhex", "binascii.unhexlify", "binascii.a2b_hex", "unhexlify":
+		conv = func(x string) (string, error) {
+			b, err := hex.DecodeString(strings.ReplaceAll(x, " ", ""))
+			return string(b), err
+		}
+	default:
+		return nil
+	}
+	in := p.eval(s, pos[0], depth+1)
+	if in.Kind != vStr {
+		return nil
+	}
+	out, err := conv(in.Str)
+	if err != nil {
+		return nil
+	}
+	return &Value{Kind: vStr, Str: out, Bytes: true, Via: name + "()"}
+}
+
 // randomCalls make a value at random when the process starts.
 var randomCalls = map[string]bool{
 	"token_hex": true, "token_urlsafe": true, "token_bytes": true, "urandom": true,
@@ -1401,6 +1531,9 @@ func (p *project) call(s *scope, n *node, depth int) *Value {
 	if randomCalls[last] {
 		return &Value{Kind: vRandom, Via: name + "()"}
 	}
+	if v := p.derived(s, fnNode, name, pos, depth); v != nil {
+		return v
+	}
 	if (method == "choice" || method == "choices" || method == "sample") && len(pos) >= 1 {
 		// random.choice(string.printable): random, unless it picks from
 		// a list of literals (then it is one of them).
@@ -1565,9 +1698,9 @@ func strMethod(x *Value, method string) *Value {
 	case "strip":
 		return &Value{Kind: vStr, Str: strings.TrimSpace(x.Str), Bytes: x.Bytes}
 	case "encode":
-		return &Value{Kind: vStr, Str: x.Str, Bytes: true}
+		return &Value{Kind: vStr, Str: x.Str, Bytes: true, Via: x.Via}
 	case "decode":
-		return &Value{Kind: vStr, Str: x.Str}
+		return &Value{Kind: vStr, Str: x.Str, Via: x.Via}
 	}
 	return nil
 }

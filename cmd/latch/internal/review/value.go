@@ -142,6 +142,13 @@ func (v *Value) describe() string {
 	}
 	switch v.Kind {
 	case vStr:
+		if v.Via != "" {
+			// Computed from literals: a literal all the same.
+			if v.Bytes {
+				return fmt.Sprintf("%d bytes computed from a literal by %s", len(v.Str), v.Via)
+			}
+			return fmt.Sprintf("a %d-character string computed from a literal by %s", len([]rune(v.Str)), v.Via)
+		}
 		if v.Bytes {
 			return fmt.Sprintf("a %d-byte bytes literal", len(v.Str))
 		}
