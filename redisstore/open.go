@@ -52,6 +52,20 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 // quoted matches a quoted string in an error message.
 var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
 
+// validScheme reports whether s has the syntax of a URL scheme (RFC 3986:
+// a letter, then letters, digits, "+", "-" and ".").
+func validScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
 // newClient builds the client for rawURL without connecting.
 func newClient(rawURL string) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
@@ -82,6 +96,11 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 			return nil, err
 		}
 		return newClusterClient(u)
+	}
+	if !validScheme(scheme) {
+		// Not a scheme: the text before "://" may be a password that
+		// lost its place (":pw@://host"), so it is not quoted.
+		return nil, errors.New("redisstore: open: malformed URL: the text before :// is not a URL scheme (want redis://, rediss://, redis+sentinel:// or redis+cluster://)")
 	}
 	return nil, fmt.Errorf("redisstore: open: unsupported URL scheme %q", scheme)
 }

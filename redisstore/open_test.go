@@ -106,6 +106,7 @@ func TestNewClient(t *testing.T) {
 		}},
 		{name: "NoScheme", url: "127.0.0.1:6379", wantErr: "no scheme"},
 		{name: "UnknownScheme", url: "memcache://:" + secret + "@h:1", wantErr: "unsupported URL scheme"},
+		{name: "PasswordBeforeScheme", url: "redis:" + secret + "@://h:1", wantErr: "not a URL scheme"},
 		{name: "BadStandaloneURL", url: "redis://:" + secret + "@h:port", wantErr: "malformed URL"},
 		{name: "BadDB", url: "redis://h:1/x", wantErr: "redisstore: open:"},
 		{name: "SentinelNoMaster", url: "redis+sentinel://:" + secret + "@h:1", wantErr: "mastername"},
