@@ -26,7 +26,8 @@ func FuzzSecretLiterals(f *testing.F) {
 		if err != nil {
 			return
 		}
-		lines := bytes.Count(src, []byte("\n")) + 1
+		// Lines as Python counts them: "\r\n", "\r" and "\n" each end one.
+		lines := bytes.Count(src, []byte("\n")) + bytes.Count(src, []byte("\r")) - bytes.Count(src, []byte("\r\n")) + 1
 		for _, l := range lits {
 			if l.Line < 1 || l.Line > lines {
 				t.Fatalf("literal on line %d of a %d-line source", l.Line, lines)
