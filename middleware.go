@@ -93,10 +93,6 @@ func (m *Manager) load(s *Session, r *http.Request) (int, error) {
 		s.expireCookie = o.Refused == ReasonNotFound
 		if o.Refused == ReasonRenewed {
 			s.renewed = o.ID // for a Logout, which follows the renewal
-			// Nor does a write replace it: a value set by a request that
-			// crossed the renewal is not kept in a new session whose
-			// cookie would sign the browser out (a Login still starts one).
-			s.holdCookie = true
 		}
 		m.emit(s.ctx, Event{Kind: EventInvalidToken, Handle: o.ID.Handle(), Client: s.clientAddr(), Reason: string(o.Refused)})
 		return 0, nil

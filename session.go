@@ -105,7 +105,7 @@ type Session struct {
 	// Device-bound sessions (dbsc.go).
 	offerDevice  bool      // offer registration in this response (Login, Reauthenticate)
 	deviceProved bool      // the request brought a valid bound cookie, or refreshed it
-	holdCookie   bool      // the cookie must outlive this request: create no session that would replace it
+	holdCookie   bool      // signed out only for now: create no session that would replace the cookie
 	keepLastSeen bool      // the write is not activity (a registration)
 	loaded       time.Time // when load read the stored record
 }

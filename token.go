@@ -42,8 +42,7 @@ const (
 	// ReasonRenewed: the token named a session that has since been
 	// renewed under a new ID (by a login, Renew or Reauthenticate on
 	// another request). The old token is dead, but its cookie is not
-	// cleared: the browser most likely holds the new one already. Nor is
-	// it replaced: a value the request sets is not kept in a new session.
+	// cleared: the browser most likely holds the new one already.
 	ReasonRenewed = driver.ReasonRenewed
 )
 
